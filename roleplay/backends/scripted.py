@@ -1,0 +1,141 @@
+"""Scripted backends: canned replies or a Python function instead of a model.
+
+They are first-class models (``get_backend("scripted", replies=[...])`` or ``ScriptedClient(fn=...)``)
+so tests and demos drive the real engine. Every request is recorded in ``history``, so a test can
+assert which prompt a persona saw, which seed and which JSON schema were asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from autogen_core import CancellationToken
+from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, ModelInfo, RequestUsage
+from autogen_core.tools import Tool, ToolSchema
+from pydantic import BaseModel
+
+from roleplay.backends.base import BackendOptions, Model, default_model_info
+from roleplay.errors import ConfigError
+
+
+@dataclass
+class ScriptedRequest:
+    """What one call asked for: the messages as (role, source, text) triples, the seed and the schema."""
+
+    messages: list[tuple[str, str | None, str]]
+    seed: int | None
+    schema: dict[str, Any] | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def system(self) -> str:
+        """The system prompt of this call (empty if none)."""
+        return next((text for role, _, text in self.messages if role == "system"), "")
+
+    @property
+    def last(self) -> str:
+        """The text of the last message."""
+        return self.messages[-1][2] if self.messages else ""
+
+
+ScriptFn = Callable[[ScriptedRequest], str | Exception]
+
+
+def _role(message: LLMMessage) -> str:
+    return {"SystemMessage": "system", "UserMessage": "user", "AssistantMessage": "assistant"}.get(
+        type(message).__name__, "tool"
+    )
+
+
+class ScriptedClient(ChatCompletionClient):
+    """Replies from a list (in order) or from ``fn(request)``; an Exception returned by ``fn`` is raised."""
+
+    def __init__(self, replies: Sequence[str] | None = None, fn: ScriptFn | None = None, seed: int | None = None):
+        if (replies is None) == (fn is None):
+            raise ConfigError("A scripted model needs exactly one of replies=[...] or fn=callable.")
+        self._replies = list(replies or [])
+        self._fn = fn
+        self.seed = seed
+        self.history: list[ScriptedRequest] = []
+        self._usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
+
+    async def create(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
+        json_output: bool | type[BaseModel] | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> CreateResult:
+        extra = dict(extra_create_args)
+        schema = extra.pop("json_schema", None)
+        if isinstance(json_output, type) and issubclass(json_output, BaseModel):
+            schema = json_output.model_json_schema()
+        request = ScriptedRequest(
+            messages=[(_role(m), getattr(m, "source", None), str(m.content)) for m in messages],
+            seed=extra.pop("seed", self.seed),
+            schema=schema,
+            extra=extra,
+        )
+        self.history.append(request)
+        if self._fn is not None:
+            reply = self._fn(request)
+        elif len(self.history) <= len(self._replies):
+            reply = self._replies[len(self.history) - 1]
+        else:
+            raise ConfigError(
+                f"The scripted model ran out of replies after {len(self._replies)}; give it more replies or a fn."
+            )
+        if isinstance(reply, Exception):
+            raise reply
+        usage = RequestUsage(prompt_tokens=sum(len(t.split()) for _, _, t in request.messages),
+                             completion_tokens=len(reply.split()))
+        self._usage = RequestUsage(prompt_tokens=self._usage.prompt_tokens + usage.prompt_tokens,
+                                   completion_tokens=self._usage.completion_tokens + usage.completion_tokens)
+        return CreateResult(finish_reason="stop", content=reply, usage=usage, cached=False)
+
+    async def create_stream(  # type: ignore[override]
+        self, messages: Sequence[LLMMessage], **kwargs: Any
+    ) -> AsyncGenerator[str | CreateResult, None]:
+        yield await self.create(messages, **kwargs)
+
+    async def close(self) -> None:
+        return None
+
+    def actual_usage(self) -> RequestUsage:
+        return self._usage
+
+    def total_usage(self) -> RequestUsage:
+        return self._usage
+
+    def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        return sum(len(str(m.content).split()) for m in messages)
+
+    def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        return 1_000_000 - self.count_tokens(messages)
+
+    @property
+    def capabilities(self) -> Any:
+        return self.model_info
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return default_model_info()
+
+
+def scripted_model(replies: Sequence[str] | None = None, fn: ScriptFn | None = None,
+                   seed: int | None = None, name: str = "scripted") -> Model:
+    """A ready `Model` over a `ScriptedClient`."""
+    return Model(ScriptedClient(replies=replies, fn=fn, seed=seed), name=name, backend="scripted",
+                 schema_args=lambda schema: {"json_schema": schema}, options=BackendOptions(seed=seed))
+
+
+def make_client(model: str, options: BackendOptions) -> Model:
+    """Registry factory: ``scripted`` with ``replies=[...]``."""
+    if options.replies is None:
+        raise ConfigError("The scripted backend needs replies=[...] (or build ScriptedClient(fn=...) yourself).")
+    return scripted_model(replies=options.replies, seed=options.seed, name=f"scripted:{model}" if model else "scripted")

@@ -1,0 +1,124 @@
+"""Composable stop conditions, checked by the orchestrator after every turn.
+
+Combine with ``|`` (stop when any holds) and ``&`` (stop when all hold)::
+
+    MaxTurns(20) | EndSignal() | Timeout(120) | Predicate(lambda d: "bye" in d.turns[-1].text)
+
+Each condition answers with the `StopReason` to record, or None to go on. `Timeout` is also enforced
+*during* a turn: the orchestrator cancels a model call that would run past it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+from roleplay.dialog import Dialog, StopReason
+
+
+class StopCondition(ABC):
+    """Decides, after each turn, whether the conversation is over."""
+
+    @abstractmethod
+    def check(self, dialog: Dialog, elapsed: float) -> StopReason | None:
+        """Return why to stop now, or None to continue; ``elapsed`` is seconds since the run started."""
+
+    def time_limit(self) -> float | None:
+        """Seconds after which the run must stop even mid-turn, if this condition sets such a limit."""
+        return None
+
+    def __or__(self, other: StopCondition) -> AnyOf:
+        return AnyOf(self, other)
+
+    def __and__(self, other: StopCondition) -> AllOf:
+        return AllOf(self, other)
+
+
+class MaxTurns(StopCondition):
+    """Stop once the dialogue has ``n`` turns."""
+
+    def __init__(self, n: int):
+        if n < 1:
+            raise ValueError(f"MaxTurns needs at least 1 turn, got {n}.")
+        self.n = n
+
+    def check(self, dialog: Dialog, elapsed: float) -> StopReason | None:
+        return StopReason.MAX_TURNS if len(dialog.turns) >= self.n else None
+
+    def __repr__(self) -> str:
+        return f"MaxTurns({self.n})"
+
+
+class EndSignal(StopCondition):
+    """Stop when the last speaker signalled the end (the agent adapter sets ``metadata['end']``)."""
+
+    def check(self, dialog: Dialog, elapsed: float) -> StopReason | None:
+        if dialog.turns and dialog.turns[-1].metadata.get("end"):
+            return StopReason.END_SIGNAL
+        return None
+
+    def __repr__(self) -> str:
+        return "EndSignal()"
+
+
+class Predicate(StopCondition):
+    """Stop when ``fn(dialog_so_far)`` is true."""
+
+    def __init__(self, fn: Callable[[Dialog], bool], reason: StopReason = StopReason.PREDICATE):
+        self.fn = fn
+        self.reason = reason
+
+    def check(self, dialog: Dialog, elapsed: float) -> StopReason | None:
+        return self.reason if self.fn(dialog) else None
+
+    def __repr__(self) -> str:
+        return f"Predicate({getattr(self.fn, '__name__', self.fn)!r})"
+
+
+class Timeout(StopCondition):
+    """Stop after ``seconds`` of wall-clock time, cancelling a turn still in progress."""
+
+    def __init__(self, seconds: float):
+        if seconds <= 0:
+            raise ValueError(f"Timeout needs a positive number of seconds, got {seconds}.")
+        self.seconds = seconds
+
+    def check(self, dialog: Dialog, elapsed: float) -> StopReason | None:
+        return StopReason.TIMEOUT if elapsed >= self.seconds else None
+
+    def time_limit(self) -> float | None:
+        return self.seconds
+
+    def __repr__(self) -> str:
+        return f"Timeout({self.seconds})"
+
+
+class AnyOf(StopCondition):
+    """Stop as soon as one part says so; its reason is recorded."""
+
+    def __init__(self, *parts: StopCondition):
+        self.parts = [p for part in parts for p in (part.parts if isinstance(part, AnyOf) else [part])]
+
+    def check(self, dialog: Dialog, elapsed: float) -> StopReason | None:
+        return next((r for part in self.parts if (r := part.check(dialog, elapsed)) is not None), None)
+
+    def time_limit(self) -> float | None:
+        limits = [limit for part in self.parts if (limit := part.time_limit()) is not None]
+        return min(limits) if limits else None
+
+    def __repr__(self) -> str:
+        return " | ".join(map(repr, self.parts))
+
+
+class AllOf(StopCondition):
+    """Stop only when every part says so; the first part's reason is recorded."""
+
+    def __init__(self, *parts: StopCondition):
+        self.parts = list(parts)
+
+    def check(self, dialog: Dialog, elapsed: float) -> StopReason | None:
+        reasons = [part.check(dialog, elapsed) for part in self.parts]
+        return reasons[0] if all(r is not None for r in reasons) else None
+
+    def __repr__(self) -> str:
+        return "(" + " & ".join(map(repr, self.parts)) + ")"

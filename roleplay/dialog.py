@@ -1,0 +1,177 @@
+"""The saved record of one conversation: `Turn`, `Event`, `StopReason` and `Dialog`.
+
+A `Turn` is what a party said; an `Event` is observability (a tool call, a tracker move, a retry).
+Both carry a literal ``kind`` so a saved dialogue reloads into the right classes. Files are
+written atomically; the format follows the file's extension (``.json`` keeps everything,
+``.txt`` keeps ``speaker: text`` lines only).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from roleplay._atomic import atomic_write_text
+from roleplay.errors import DialogFileError
+
+SCHEMA_VERSION = 1
+BEGIN_MARKER = "--- Dialogue Begins ---"
+END_MARKER = "--- Dialogue Ends ---"
+
+
+class StopReason(str, Enum):
+    """Why a dialogue ended."""
+
+    MAX_TURNS = "max_turns"
+    END_SIGNAL = "end_signal"
+    PREDICATE = "predicate"
+    TIMEOUT = "timeout"
+    OFF_POLICY = "off_policy"
+    BACKEND_ERROR = "backend_error"
+    GENERATED = "generated"
+
+
+class Turn(BaseModel):
+    """One utterance. ``Turn("Doctor", "Hello")`` and ``Turn(speaker=..., text=...)`` both work."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["turn"] = "turn"
+    speaker: str | None = Field(default=None, description="Who spoke, as shown in transcripts.")
+    text: str = Field(description="What was said, with any end-of-conversation marker removed.")
+    action: str | None = Field(default=None, description="Policy action label of this turn, e.g. a STAR wizard action.")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Per-turn extras: tokens, latency, raw output.")
+
+    def __init__(self, speaker: str | None = None, text: str | None = None, /, **data: Any):
+        if speaker is not None:
+            data.setdefault("speaker", speaker)
+        if text is not None:
+            data.setdefault("text", text)
+        super().__init__(**data)
+
+    def __str__(self) -> str:
+        return f"{self.speaker}: {self.text}"
+
+
+class Event(BaseModel):
+    """Something that happened during a run that is not an utterance (tool call, tracker move, retry)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["event"] = "event"
+    type: str = Field(description="What happened, e.g. 'query', 'tracker', 'retry', 'error'.")
+    turn: int | None = Field(default=None, description="Index of the turn this event belongs to, if any.")
+    data: dict[str, Any] = Field(default_factory=dict, description="Event payload.")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Dialog(BaseModel):
+    """A conversation and everything needed to reproduce or study it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = Field(default=SCHEMA_VERSION, description="Version of this file format.")
+    id: int | str | None = Field(default=None, description="Dialogue id (e.g. the STAR id or the batch index).")
+    model: str | dict[str, str] | None = Field(default=None, description="Model string, or one per speaker.")
+    seed: int | None = Field(default=None, description="Seed the dialogue was generated with.")
+    scenario: dict[str, Any] | str | None = Field(default=None, description="Scenario the dialogue plays out.")
+    personas: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Speaker -> persona fields.")
+    turns: list[Turn] = Field(default_factory=list)
+    events: list[Event] = Field(default_factory=list)
+    complete: bool | None = Field(default=None, description="True when the conversation ended on its own.")
+    stop_reason: StopReason | None = Field(default=None, description="Why generation stopped.")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Run facts: timings, tokens, errors.")
+    timestamp: str = Field(default_factory=_now, description="UTC creation time.")
+
+    def __len__(self) -> int:
+        return len(self.turns)
+
+    def __iter__(self):  # type: ignore[override]  # iterate turns, as a transcript does
+        return iter(self.turns)
+
+    def __getitem__(self, index: int) -> Turn:
+        return self.turns[index]
+
+    def __str__(self) -> str:
+        return "\n".join(str(turn) for turn in self.turns)
+
+    @property
+    def speakers(self) -> list[str]:
+        """Distinct speakers in order of first appearance."""
+        return list(dict.fromkeys(t.speaker for t in self.turns if t.speaker is not None))
+
+    def render(self, scenario: bool = False) -> str:
+        """The text `print` shows: a header, then ``[speaker] text`` lines between begin/end markers."""
+        lines = []
+        if self.id is not None:
+            lines.append(f"Dialogue ID: {self.id}")
+        lines.append(f"Model: {self.model}")
+        lines.append(f"Seed: {self.seed}")
+        if scenario and self.scenario:
+            shown = self.scenario if isinstance(self.scenario, str) else json.dumps(self.scenario, indent=2)
+            lines.append(f"Scenario: {shown}")
+        lines.append(BEGIN_MARKER)
+        lines.extend(f"[{turn.speaker}] {turn.text}" for turn in self.turns)
+        lines.append(END_MARKER)
+        if self.stop_reason is not None:
+            lines.append(f"Stop reason: {self.stop_reason.value}")
+        return "\n".join(lines)
+
+    def print(self, scenario: bool = False) -> None:
+        """Print the dialogue with its header; ``scenario=True`` shows the scenario too."""
+        print(self.render(scenario=scenario))
+
+    def to_file(self, path: str | Path) -> Path:
+        """Save as JSON (everything) or TXT (``speaker: text`` lines), chosen by extension, atomically."""
+        target = Path(path)
+        suffix = target.suffix.lower()
+        if suffix == ".json":
+            text = self.model_dump_json(indent=2)
+        elif suffix == ".txt":
+            text = str(self) + "\n"
+        else:
+            raise DialogFileError(f"unknown extension '{suffix or '(none)'}'. Use .json or .txt.", target)
+        return atomic_write_text(target, text)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Dialog:
+        """Load a dialogue saved by `to_file`; a TXT file gives turns only."""
+        source = Path(path)
+        if not source.is_file():
+            raise DialogFileError("no such file. Check the path.", source)
+        suffix = source.suffix.lower()
+        text = source.read_text(encoding="utf-8")
+        if suffix == ".json":
+            try:
+                return cls.model_validate_json(text)
+            except ValidationError as err:
+                raise DialogFileError(f"not a valid dialogue JSON file: {_first_error(err)}", source) from err
+        if suffix == ".txt":
+            return cls(turns=_parse_txt(text, source))
+        raise DialogFileError(f"unknown extension '{suffix or '(none)'}'. Use .json or .txt.", source)
+
+
+def _parse_txt(text: str, source: Path) -> list[Turn]:
+    turns = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        speaker, sep, said = line.partition(": ")
+        if not sep:
+            raise DialogFileError(f"line {number} is not 'speaker: text': {line[:80]!r}", source)
+        turns.append(Turn(speaker=speaker, text=said))
+    return turns
+
+
+def _first_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    return f"{where}: {first['msg']}"

@@ -1,0 +1,240 @@
+"""Dialogue generators, in the seed tutorial's shape.
+
+- `DialogGenerator`: one model writes a whole dialogue at once as structured output.
+- `PersonaDialogGenerator`: role-play. Each persona becomes its own agent (own prompt, own memory, own
+  model if you like) and an `Orchestrator` lets them talk; two personas, or N with ``agents=``.
+
+Both have an async ``agenerate`` (the real method) and a sync ``generate`` that also works in Jupyter.
+A model is created per dialogue with that dialogue's seed, so the same seed on the same backend gives
+the same dialogue, and concurrent dialogues never share a client.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from roleplay._aio import run_sync
+from roleplay.agents import END_MARKER, DEFAULT_CONTEXT_WINDOW, Agent, check_unique_names, persona_system_prompt
+from roleplay.backends import DEFAULT_MODEL, Model, get_backend
+from roleplay.conditions import EndSignal, MaxTurns, StopCondition
+from roleplay.dialog import Dialog, StopReason, Turn
+from roleplay.errors import ConfigError
+from roleplay.orchestrator import Orchestrator, TurnPolicy, round_robin
+from roleplay.personas import BasePersona
+from roleplay.prompts import render
+from roleplay.structured import OutputFormat, complete_structured
+
+ModelSpec = str | Model
+
+
+def new_seed() -> int:
+    """A fresh random seed, recorded in the Dialog so the run can be repeated."""
+    return random.SystemRandom().randrange(2**31)
+
+
+def _model_label(model: ModelSpec) -> str:
+    return model.name if isinstance(model, Model) else model
+
+
+class GeneratedTurn(BaseModel):
+    """One turn as the single-model generator writes it."""
+
+    speaker: str
+    text: str
+
+
+class GeneratedDialog(BaseModel):
+    """The default output format of `DialogGenerator`."""
+
+    dialog: list[GeneratedTurn]
+
+
+_TURN_LIST_KEYS = ("dialog", "dialogue", "turns", "conversation", "messages")
+_SPEAKER_KEYS = ("speaker", "role", "from", "name")
+_TEXT_KEYS = ("text", "content", "value", "utterance")
+
+
+def turns_from_output(output: Any) -> list[Turn] | None:
+    """Find the turns in a structured output (a list of {speaker, text}-like objects), if there are any."""
+    data = output.model_dump() if isinstance(output, BaseModel) else output
+    if not isinstance(data, dict):
+        return None
+    items = next((data[k] for k in _TURN_LIST_KEYS if isinstance(data.get(k), list)), None)
+    if items is None or not all(isinstance(i, dict) for i in items):
+        return None
+    turns = []
+    for item in items:
+        speaker = next((item[k] for k in _SPEAKER_KEYS if k in item), None)
+        text = next((item[k] for k in _TEXT_KEYS if k in item), None)
+        if text is None:
+            return None
+        turns.append(Turn(speaker=None if speaker is None else str(speaker), text=str(text)))
+    return turns
+
+
+class DialogGenerator:
+    """One LLM writes the whole dialogue as schema-constrained JSON."""
+
+    def __init__(
+        self,
+        model: ModelSpec = DEFAULT_MODEL,
+        dialogue_details: str = "",
+        output_format: OutputFormat = GeneratedDialog,
+        scenario: dict[str, Any] | str | None = None,
+        temperature: float | None = 0.7,
+        max_tokens: int = 1024,
+        attempts: int = 3,
+        **backend_options: Any,
+    ):
+        self.model = model
+        self.output_format = output_format
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.attempts = attempts
+        self.backend_options = backend_options
+        self.set(dialogue_details, scenario)
+
+    def set(self, dialogue_details: str, scenario: dict[str, Any] | str | None = None) -> None:
+        """Change what the next dialogues are about."""
+        self.dialogue_details = dialogue_details
+        self.scenario = scenario
+
+    def prompt(self) -> str:
+        """The user prompt sent to the model."""
+        return f"Dialogue details: {self.dialogue_details.strip()}" if self.dialogue_details else "Write a dialogue."
+
+    async def agenerate(self, seed: int | None = None, id: int | str | None = None) -> Dialog | Any:
+        """Generate one dialogue. Returns a `Dialog` when the output holds turns, else the parsed output."""
+        seed = new_seed() if seed is None else seed
+        model = get_backend(self.model, seed=seed, temperature=self.temperature, max_tokens=self.max_tokens,
+                            **self.backend_options)
+        try:
+            output, raw, tokens = await complete_structured(
+                model, render("dialog_generator"), self.prompt(), self.output_format, attempts=self.attempts
+            )
+        finally:
+            if not isinstance(self.model, Model):
+                await model.close()
+        turns = turns_from_output(output)
+        if turns is None:
+            return output
+        return Dialog(
+            id=id, model=_model_label(self.model), seed=seed, scenario=self.scenario, turns=turns,
+            complete=True, stop_reason=StopReason.GENERATED, metadata={"completion_tokens": tokens},
+        )
+
+    def generate(self, seed: int | None = None, id: int | str | None = None) -> Dialog | Any:
+        """Sync `agenerate` (works inside Jupyter too)."""
+        return run_sync(self.agenerate(seed=seed, id=id))
+
+
+class AgentSpec(BaseModel):
+    """One participant of a role-play: a name, a persona, and optionally its own model."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
+    name: str = Field(description="Speaker label in the transcript (any text; made an identifier for AutoGen).")
+    persona: BasePersona
+    model: ModelSpec | None = Field(default=None, description="This agent's model; None = the generator's.")
+
+
+class PersonaDialogGenerator:
+    """Role-play: each persona is its own agent, and an orchestrator lets them talk."""
+
+    def __init__(
+        self,
+        model: ModelSpec = DEFAULT_MODEL,
+        persona_a: BasePersona | None = None,
+        persona_b: BasePersona | None = None,
+        scenario: dict[str, Any] | str | None = None,
+        dialogue_details: str = "",
+        *,
+        agents: Sequence[AgentSpec] | None = None,
+        first_speaker: str | None = None,
+        turn_policy: TurnPolicy = round_robin,
+        stop: StopCondition | None = None,
+        max_turns: int = 20,
+        temperature: float | None = 0.7,
+        max_tokens: int = 128,
+        context_window: int = DEFAULT_CONTEXT_WINDOW,
+        end_marker: str = END_MARKER,
+        **backend_options: Any,
+    ):
+        if agents is None:
+            if persona_a is None or persona_b is None:
+                raise ConfigError("Give persona_a and persona_b, or agents=[AgentSpec(...), ...] for N parties.")
+            agents = [AgentSpec(name=_label(persona_a, "A"), persona=persona_a),
+                      AgentSpec(name=_label(persona_b, "B"), persona=persona_b)]
+        check_unique_names([a.name for a in agents])
+        self.agents = list(agents)
+        self.model = model
+        self.scenario = scenario
+        self.dialogue_details = dialogue_details
+        self.first_speaker = first_speaker
+        self.turn_policy = turn_policy
+        self.stop = stop
+        self.max_turns = max_turns
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.context_window = context_window
+        self.end_marker = end_marker
+        self.backend_options = backend_options
+
+    def _build_agents(self, seed: int) -> list[Agent]:
+        built = []
+        for spec in self.agents:
+            others = [(o.name, o.persona) for o in self.agents if o is not spec]
+            model = get_backend(spec.model or self.model, seed=seed, temperature=self.temperature,
+                                max_tokens=self.max_tokens, **self.backend_options)
+            prompt = persona_system_prompt(spec.name, spec.persona, others, self.dialogue_details, self.end_marker)
+            built.append(Agent(spec.name, spec.persona, model, prompt, self.context_window, self.end_marker))
+        return built
+
+    def _models_label(self) -> str | dict[str, str]:
+        labels = {a.name: _model_label(a.model or self.model) for a in self.agents}
+        distinct = set(labels.values())
+        return distinct.pop() if len(distinct) == 1 else labels
+
+    async def agenerate(
+        self,
+        seed: int | None = None,
+        id: int | str | None = None,
+        max_turns: int | None = None,
+        on_turn: Callable[[Turn], None] | None = None,
+    ) -> Dialog:
+        """Role-play one dialogue; ``on_turn`` sees each turn as soon as it is spoken."""
+        seed = new_seed() if seed is None else seed
+        stop = MaxTurns(max_turns or self.max_turns) | (self.stop or EndSignal())  # a turn cap always applies
+        agents = self._build_agents(seed)
+        dialog = Dialog(
+            id=id, model=self._models_label(), seed=seed, scenario=self.scenario,
+            personas={a.name: {"class": type(a.persona).__name__, **a.persona.model_dump()} for a in self.agents},
+        )
+        orchestrator = Orchestrator(agents, stop, self.turn_policy, self.first_speaker, on_turn)
+        try:
+            return await orchestrator.run(dialog)
+        finally:
+            for agent, spec in zip(agents, self.agents):
+                if not isinstance(spec.model or self.model, Model):
+                    await agent.model.close()
+
+    def generate(
+        self,
+        seed: int | None = None,
+        id: int | str | None = None,
+        max_turns: int | None = None,
+        on_turn: Callable[[Turn], None] | None = None,
+    ) -> Dialog:
+        """Sync `agenerate` (works inside Jupyter too)."""
+        return run_sync(self.agenerate(seed=seed, id=id, max_turns=max_turns, on_turn=on_turn))
+
+
+def _label(persona: BasePersona, fallback: str) -> str:
+    return persona.display_name or fallback
+
+
+__all__ = ["AgentSpec", "DialogGenerator", "GeneratedDialog", "PersonaDialogGenerator"]

@@ -1,0 +1,153 @@
+"""Turn-taking: who speaks next, until a stop condition holds. Produces the `Dialog`.
+
+`Orchestrator.run` is a template method: ``initialize``, then ``step`` and a stop check until done, then
+``finalize``, with the run facts (time, tokens, stop reason) recorded even when a step fails. Subclasses
+change `step` (for example to keep an agent on a policy graph), never the loop.
+
+Failures: a backend that answers with an error ends *this* dialogue with
+``StopReason.BACKEND_ERROR`` and the error text in its metadata, so a batch goes on; a backend that
+cannot be reached at all is a configuration problem and is raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+
+from roleplay.agents import Agent
+from roleplay.conditions import EndSignal, MaxTurns, StopCondition
+from roleplay.dialog import Dialog, StopReason, Turn
+from roleplay.errors import BackendUnreachableError, ConfigError, RunError
+from roleplay.prompts import render
+
+TurnPolicy = Callable[[Dialog, Sequence[str]], str]
+"""Picks the next speaker's name from the dialogue so far and the names in speaking order."""
+
+
+def round_robin(dialog: Dialog, names: Sequence[str]) -> str:
+    """Everyone in turn, starting with the first name."""
+    return names[len(dialog.turns) % len(names)]
+
+
+class Orchestrator:
+    """Lets N agents speak in turn until ``stop`` says the conversation is over."""
+
+    def __init__(
+        self,
+        agents: Sequence[Agent],
+        stop: StopCondition | None = None,
+        turn_policy: TurnPolicy = round_robin,
+        first_speaker: str | None = None,
+        on_turn: Callable[[Turn], None] | None = None,
+    ):
+        if len(agents) < 2:
+            raise ConfigError(f"A conversation needs at least two agents, got {len(agents)}.")
+        names = [a.name for a in agents]
+        if first_speaker is not None and first_speaker not in names:
+            raise ConfigError(f"first_speaker {first_speaker!r} is not one of the agents: {', '.join(names)}.")
+        if first_speaker is not None:
+            start = names.index(first_speaker)
+            agents = [*agents[start:], *agents[:start]]
+        self.agents = {a.name: a for a in agents}
+        self.stop = stop or (MaxTurns(20) | EndSignal())
+        self.turn_policy = turn_policy
+        self.on_turn = on_turn
+        for agent in agents:
+            agent.other_names = [n for n in self.agents if n != agent.name]
+        self._heard: dict[str, int] = {}
+        self._started = 0.0
+
+    @property
+    def names(self) -> list[str]:
+        """Agent names in speaking order."""
+        return list(self.agents)
+
+    def initialize(self, dialog: Dialog) -> None:
+        """Reset per-run state before the first turn."""
+        self._heard = {name: 0 for name in self.agents}
+        self._started = time.perf_counter()
+
+    def next_speaker(self, dialog: Dialog) -> Agent:
+        """Ask the turn policy who speaks next, and check the answer."""
+        name = self.turn_policy(dialog, self.names)
+        if name not in self.agents:
+            raise ConfigError(f"The turn policy chose {name!r}, which is not one of: {', '.join(self.agents)}.")
+        return self.agents[name]
+
+    async def step(self, dialog: Dialog) -> Turn:
+        """One turn: the next speaker hears what it missed and replies."""
+        agent = self.next_speaker(dialog)
+        heard = dialog.turns[self._heard[agent.name]:]
+        kickoff = None
+        if not dialog.turns:
+            kickoff = render("kickoff", other_names=" and ".join(agent.other_names))
+        started = time.perf_counter()
+        reply = await agent.reply(heard, prefix_speakers=len(self.agents) > 2, instruction=kickoff)
+        turn = Turn(
+            speaker=agent.name,
+            text=reply.text,
+            metadata={
+                "end": reply.end,
+                "seconds": round(time.perf_counter() - started, 3),
+                "prompt_tokens": reply.prompt_tokens,
+                "completion_tokens": reply.completion_tokens,
+                **({"raw": reply.raw} if reply.raw.strip() != reply.text else {}),
+            },
+        )
+        dialog.turns.append(turn)
+        self._heard[agent.name] = len(dialog.turns)
+        return turn
+
+    def elapsed(self) -> float:
+        """Seconds since `initialize`."""
+        return time.perf_counter() - self._started
+
+    async def _step_within_limit(self, dialog: Dialog) -> StopReason | None:
+        limit = self.stop.time_limit()
+        if limit is None:
+            turn = await self.step(dialog)
+        else:
+            remaining = limit - self.elapsed()
+            if remaining <= 0:
+                return StopReason.TIMEOUT
+            try:
+                turn = await asyncio.wait_for(self.step(dialog), timeout=remaining)
+            except asyncio.TimeoutError:
+                return StopReason.TIMEOUT
+        if self.on_turn is not None:
+            self.on_turn(turn)
+        return None
+
+    async def run(self, dialog: Dialog | None = None) -> Dialog:
+        """Run the conversation into ``dialog`` (a new one if not given) and return it."""
+        dialog = dialog if dialog is not None else Dialog()
+        self.initialize(dialog)
+        reason: StopReason | None = None
+        try:
+            while reason is None:
+                reason = await self._step_within_limit(dialog)
+                if reason is None:
+                    reason = self.stop.check(dialog, self.elapsed())
+        except BackendUnreachableError:
+            raise
+        except RunError as err:
+            reason = StopReason.BACKEND_ERROR
+            dialog.metadata["error"] = str(err)
+        finally:
+            self.finalize(dialog, reason)
+        return dialog
+
+    def finalize(self, dialog: Dialog, reason: StopReason | None) -> None:
+        """Record why and how the run ended."""
+        dialog.stop_reason = reason
+        dialog.complete = reason in (StopReason.END_SIGNAL, StopReason.PREDICATE)
+        prompt = sum(t.metadata.get("prompt_tokens", 0) for t in dialog.turns)
+        completion = sum(t.metadata.get("completion_tokens", 0) for t in dialog.turns)
+        seconds = self.elapsed()
+        dialog.metadata.update(
+            seconds=round(seconds, 3),
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            tokens_per_second=round(completion / seconds, 2) if seconds > 0 else None,
+        )

@@ -1,0 +1,90 @@
+"""Personas are pure data: who an agent is. `agents.py` turns one into a talking agent.
+
+Subclass `BasePersona` with typed fields for your own kind of character; its text (what the agent is
+told about itself) is one ``Your <field>: value`` line per non-empty field, in field order, unless the
+subclass overrides `description()`. Ready-made persona files live in ``agents/*.yaml``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from roleplay.errors import PersonaError
+
+P = TypeVar("P", bound="BasePersona")
+
+
+class BasePersona(BaseModel):
+    """Base class for personas: typed fields in, a second-person description out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def description(self) -> str:
+        """One ``Your <field>: value`` line per non-empty field, in field order."""
+        lines = []
+        for field in type(self).model_fields:
+            value = getattr(self, field)
+            if value in (None, "", [], {}):
+                continue
+            if isinstance(value, (list, tuple)):
+                value = ", ".join(str(item) for item in value)
+            lines.append(f"Your {field.replace('_', ' ')}: {value}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.description()
+
+    @property
+    def display_name(self) -> str | None:
+        """The persona's name if it has one, else its role; used to label its turns."""
+        return getattr(self, "name", None) or getattr(self, "role", None)
+
+    @classmethod
+    def from_dict(cls: type[P], data: Any, source: str | Path | None = None) -> P:
+        """Validate persona data, turning pydantic's errors into a `PersonaError` that names the fix."""
+        if not isinstance(data, dict):
+            raise PersonaError(
+                f"a persona must be a mapping of fields ({', '.join(cls.model_fields)}), got {type(data).__name__}.",
+                source,
+            )
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            problems = []
+            for error in err.errors():
+                field = ".".join(str(p) for p in error["loc"])
+                if error["type"] == "extra_forbidden":
+                    problems.append(f"unknown field '{field}'")
+                else:
+                    problems.append(f"field '{field}': {error['msg']}")
+            raise PersonaError(
+                f"invalid {cls.__name__}: {'; '.join(problems)}. Allowed fields: {', '.join(cls.model_fields)}.",
+                source,
+            ) from err
+
+    @classmethod
+    def from_yaml(cls: type[P], path: str | Path) -> P:
+        """Load a persona from a YAML file holding a mapping of its fields."""
+        source = Path(path)
+        if not source.is_file():
+            raise PersonaError("persona file not found. Check the path (relative paths start at the file that names it).", source)
+        try:
+            data = yaml.safe_load(source.read_text(encoding="utf-8"))
+        except yaml.YAMLError as err:
+            raise PersonaError(f"not valid YAML: {err}", source) from err
+        return cls.from_dict(data, source)
+
+
+class Persona(BasePersona):
+    """A general persona, enough for most role-play."""
+
+    name: str = ""
+    role: str = ""
+    background: str = ""
+    personality: str = ""
+    circumstances: str = ""
+    rules: str = ""
