@@ -75,8 +75,21 @@ class Reply:
     completion_tokens: int = 0
 
 
-def clean_reply(raw: str, own_names: Sequence[str], other_names: Sequence[str], end_marker: str) -> tuple[str, bool]:
-    """Strip the end marker, a leading own-name prefix, and anything the model wrote for others."""
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def clean_reply(
+    raw: str,
+    own_names: Sequence[str],
+    other_names: Sequence[str],
+    end_marker: str,
+    max_sentences: int | None = None,
+) -> tuple[str, bool]:
+    """Strip the end marker, a leading own-name prefix, and anything the model wrote for others.
+
+    With ``max_sentences``, keep only the first complete sentences (a small model rambles; a turn cut
+    off by the token limit loses its unfinished last sentence when a complete one precedes it).
+    """
     text = raw.strip()
     marker = re.compile(re.escape(end_marker), re.IGNORECASE)
     end = bool(marker.search(text))
@@ -88,7 +101,13 @@ def clean_reply(raw: str, own_names: Sequence[str], other_names: Sequence[str], 
         cut = re.search(rf"(^|\n)\s*(\[({others})\]|({others})\s*:)", text, flags=re.IGNORECASE)
         if cut:
             text = text[: cut.start()]
-    return re.sub(r"\s+", " ", text).strip(), end
+    text = re.sub(r"\s+", " ", text).strip()
+    if max_sentences is not None:
+        sentences = _SENTENCE_END.split(text)
+        if len(sentences) > 1 and not re.search(r"[.!?\"')]$", sentences[-1]):
+            sentences = sentences[:-1]
+        text = " ".join(sentences[:max_sentences])
+    return text, end
 
 
 class Agent:
@@ -102,6 +121,7 @@ class Agent:
         system_prompt: str,
         context_window: int = DEFAULT_CONTEXT_WINDOW,
         end_marker: str = END_MARKER,
+        max_sentences: int | None = None,
     ):
         self.name = name
         self.id = agent_id(name)
@@ -109,6 +129,7 @@ class Agent:
         self.model = model
         self.system_prompt = system_prompt
         self.end_marker = end_marker
+        self.max_sentences = max_sentences
         self.other_names: list[str] = []
         self._memory = _Memory(buffer_size=context_window)
         self._assistant = AssistantAgent(
@@ -142,7 +163,7 @@ class Agent:
         response = await self._assistant.on_messages(messages, cancellation_token or CancellationToken())
         raw = str(response.chat_message.content)
         usage = response.chat_message.models_usage
-        text, end = clean_reply(raw, self._own_names(), self.other_names, self.end_marker)
+        text, end = clean_reply(raw, self._own_names(), self.other_names, self.end_marker, self.max_sentences)
         self._memory.replace_last_reply(text, self.id)
         return Reply(
             text=text,

@@ -162,6 +162,7 @@ class PersonaDialogGenerator:
         max_tokens: int = 128,
         context_window: int = DEFAULT_CONTEXT_WINDOW,
         end_marker: str = END_MARKER,
+        max_sentences: int | None = None,
         **backend_options: Any,
     ):
         if agents is None:
@@ -182,6 +183,7 @@ class PersonaDialogGenerator:
         self.max_tokens = max_tokens
         self.context_window = context_window
         self.end_marker = end_marker
+        self.max_sentences = max_sentences
         self.backend_options = backend_options
 
     def _build_agents(self, seed: int) -> list[Agent]:
@@ -191,7 +193,8 @@ class PersonaDialogGenerator:
             model = get_backend(spec.model or self.model, seed=seed, temperature=self.temperature,
                                 max_tokens=self.max_tokens, **self.backend_options)
             prompt = persona_system_prompt(spec.name, spec.persona, others, self.dialogue_details, self.end_marker)
-            built.append(Agent(spec.name, spec.persona, model, prompt, self.context_window, self.end_marker))
+            built.append(Agent(spec.name, spec.persona, model, prompt, self.context_window, self.end_marker,
+                               self.max_sentences))
         return built
 
     def _models_label(self) -> str | dict[str, str]:

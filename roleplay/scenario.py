@@ -1,0 +1,138 @@
+"""Scenario files: who talks (persona files in ``agents/`` or inline), who starts, when to stop, which models.
+
+A scenario is YAML like::
+
+    name: doctor_patient
+    dialogue_details: A patient sees a family doctor about a headache.
+    model: embedded              # default for every agent
+    first_speaker: Doctor
+    agents:
+      - {name: Doctor, persona: ../agents/doctor.yaml}
+      - {name: Patient, persona: {name: Ana, role: patient}, model: ollama:qwen2.5:14b}
+    stop: {max_turns: 10, end_signal: true, timeout: 300}
+
+Persona paths are relative to the scenario file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from roleplay.conditions import EndSignal, MaxTurns, StopCondition, Timeout
+from roleplay.errors import PersonaError, ScenarioError
+from roleplay.generators import AgentSpec, PersonaDialogGenerator
+from roleplay.personas import Persona
+
+
+class AgentEntry(BaseModel):
+    """One participant as written in a scenario file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, description="Speaker label; defaults to the persona's name or role.")
+    persona: str | dict[str, Any] = Field(description="Persona file (relative to the scenario) or inline fields.")
+    model: str | None = Field(default=None, description="This agent's model; defaults to the scenario's.")
+
+
+class StopEntry(BaseModel):
+    """Stop conditions as written in a scenario file; any one that holds ends the dialogue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_turns: int = Field(default=12, ge=1)
+    end_signal: bool = True
+    timeout: float | None = Field(default=None, gt=0, description="Wall-clock seconds.")
+
+    def condition(self, max_turns: int | None = None) -> StopCondition:
+        """The composed stop condition, with an optional override of the turn cap."""
+        condition: StopCondition = MaxTurns(max_turns or self.max_turns)
+        if self.end_signal:
+            condition = condition | EndSignal()
+        if self.timeout is not None:
+            condition = condition | Timeout(self.timeout)
+        return condition
+
+
+class Scenario(BaseModel):
+    """A role-play scenario loaded from YAML."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    dialogue_details: str = ""
+    model: str = "embedded"
+    first_speaker: str | None = None
+    agents: list[AgentEntry] = Field(min_length=2)
+    stop: StopEntry = Field(default_factory=StopEntry)
+    temperature: float | None = 0.7
+    max_tokens: int = Field(default=96, gt=0, description="Most tokens per turn.")
+    context_window: int = Field(default=24, gt=0, description="Messages each agent remembers.")
+    max_sentences: int | None = Field(default=None, gt=0, description="Keep only this many sentences per turn.")
+    path: Path | None = Field(default=None, exclude=True)
+
+    def agent_specs(self, model: str | None = None) -> list[AgentSpec]:
+        """Resolve persona files and models into `AgentSpec`s; ``model`` overrides every agent's model."""
+        base = self.path.parent if self.path else Path.cwd()
+        specs = []
+        for entry in self.agents:
+            if isinstance(entry.persona, str):
+                persona = Persona.from_yaml(base / entry.persona)
+            else:
+                persona = Persona.from_dict(entry.persona, self.path)
+            name = entry.name or persona.display_name
+            if not name:
+                raise ScenarioError(f"an agent has no name and its persona has no name or role: {entry}", self.path)
+            specs.append(AgentSpec(name=name, persona=persona, model=model or entry.model or self.model))
+        return specs
+
+    def generator(self, model: str | None = None, max_turns: int | None = None) -> PersonaDialogGenerator:
+        """A role-play generator for this scenario."""
+        specs = self.agent_specs(model)
+        names = [s.name for s in specs]
+        if self.first_speaker is not None and self.first_speaker not in names:
+            raise ScenarioError(f"first_speaker '{self.first_speaker}' is not one of the agents: {', '.join(names)}.",
+                                self.path)
+        return PersonaDialogGenerator(
+            model=model or self.model,
+            agents=specs,
+            scenario={"name": self.name, "description": self.description},
+            dialogue_details=self.dialogue_details,
+            first_speaker=self.first_speaker,
+            stop=self.stop.condition(max_turns),
+            max_turns=max_turns or self.stop.max_turns,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            context_window=self.context_window,
+            max_sentences=self.max_sentences,
+        )
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and check a scenario file, including that every persona it names loads."""
+    source = Path(path)
+    if not source.is_file():
+        raise ScenarioError("scenario file not found. Check the path (scenarios live in scenarios/).", source)
+    try:
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ScenarioError(f"not valid YAML: {err}", source) from err
+    if not isinstance(data, dict):
+        raise ScenarioError("a scenario must be a YAML mapping with at least 'name' and 'agents'.", source)
+    try:
+        scenario = Scenario.model_validate({**data, "path": source})
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(top)'}: {'unknown field' if e['type'] == 'extra_forbidden' else e['msg']}"
+            for e in err.errors()
+        )
+        raise ScenarioError(f"invalid scenario ({problems}).", source) from err
+    try:
+        scenario.agent_specs()
+    except PersonaError as err:
+        raise ScenarioError(f"cannot load an agent's persona: {err}", source) from err
+    return scenario

@@ -1,0 +1,41 @@
+"""Test tiers (see tests/README.md): unit tests use scripted models; `embedded` and `server` tests run
+the real SmolLM2 model in-process or behind a local OpenAI-compatible server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pytest
+
+from roleplay.backends.scripted import ScriptedRequest, scripted_model
+from roleplay.personas import Persona
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    """Run every test in its own folder, so relative outputs never land in the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def echo_fn():
+    """A persona-aware script: '<own name> says turn <n>' where n counts the user messages it heard."""
+    def script(request: ScriptedRequest) -> str:
+        name = request.system.split(".")[0].removeprefix("You are ").strip()
+        heard = sum(1 for role, _, _ in request.messages if role == "user")
+        return f"{name} says turn {heard}."
+    return script
+
+
+@pytest.fixture
+def doctor() -> Persona:
+    return Persona(name="Doctor", role="family doctor", personality="calm")
+
+
+@pytest.fixture
+def patient() -> Persona:
+    return Persona(name="Patient", role="patient", circumstances="a headache for three days")
+
+
+@pytest.fixture
+def scripted():
+    """Factory: scripted(fn=...) or scripted(replies=[...]) -> Model."""
+    return scripted_model

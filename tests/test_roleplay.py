@@ -1,0 +1,207 @@
+"""The role-play engine end to end on scripted models: agents, orchestrator, stop conditions, generators."""
+
+import asyncio
+
+import pytest
+
+from roleplay import StopReason
+from roleplay.agents import clean_reply
+from roleplay.backends.scripted import ScriptedRequest
+from roleplay.conditions import MaxTurns, Predicate, Timeout
+from roleplay.errors import BackendError, BackendUnreachableError, ConfigError
+from roleplay.generators import AgentSpec, PersonaDialogGenerator
+from roleplay.personas import Persona
+
+
+def test_two_agents_alternate_and_each_has_its_own_prompt_and_memory(doctor, patient, scripted, echo_fn):
+    model_a, model_b = scripted(fn=echo_fn), scripted(fn=echo_fn)
+    gen = PersonaDialogGenerator(persona_a=doctor, persona_b=patient, dialogue_details="a consultation",
+                                 agents=[AgentSpec(name="Doctor", persona=doctor, model=model_a),
+                                         AgentSpec(name="Patient", persona=patient, model=model_b)])
+    dialog = gen.generate(seed=3, max_turns=5)
+    assert [t.speaker for t in dialog] == ["Doctor", "Patient", "Doctor", "Patient", "Doctor"]
+    # the doctor heard only the kickoff first, then one more patient turn each time
+    assert [t.text for t in dialog] == ["Doctor says turn 1.", "Patient says turn 1.", "Doctor says turn 2.",
+                                        "Patient says turn 2.", "Doctor says turn 3."]
+    doc_calls, pat_calls = model_a.client.history, model_b.client.history
+    assert len(doc_calls) == 3 and len(pat_calls) == 2
+    assert doc_calls[0].system.startswith("You are Doctor.") and "Your role: family doctor" in doc_calls[0].system
+    assert "in a conversation with Patient." in doc_calls[0].system and "a consultation" in doc_calls[0].system
+    assert pat_calls[0].system.startswith("You are Patient.")
+    assert "in a conversation with Doctor (family doctor)." in pat_calls[0].system
+    # memory: the patient's second call contains its own first reply and both doctor turns, in order
+    assert [(r, t) for r, _, t in pat_calls[1].messages[1:]] == [
+        ("user", "Doctor says turn 1."), ("assistant", "Patient says turn 1."), ("user", "Doctor says turn 2.")]
+    assert dialog.stop_reason is StopReason.MAX_TURNS and dialog.complete is False
+    assert dialog.seed == 3 and dialog.model == "scripted"
+    assert set(dialog.personas) == {"Doctor", "Patient"} and dialog.personas["Doctor"]["role"] == "family doctor"
+
+
+def test_end_marker_stops_and_is_stripped(doctor, patient, scripted):
+    replies = ["Hello.", "I have a headache.", "Rest and drink water. Goodbye! [END]", "never said"]
+    gen = PersonaDialogGenerator(scripted(replies=replies), doctor, patient)
+    dialog = gen.generate(seed=1, max_turns=10)
+    assert dialog.stop_reason is StopReason.END_SIGNAL and dialog.complete is True
+    assert len(dialog) == 3
+    assert dialog.turns[-1].text == "Rest and drink water. Goodbye!"
+    assert all("[END]" not in t.text for t in dialog)
+    assert dialog.turns[-1].metadata["end"] is True
+
+
+def test_predicate_stop(doctor, patient, scripted):
+    gen = PersonaDialogGenerator(scripted(replies=["hi", "hello", "bye then", "x"]), doctor, patient,
+                                 stop=Predicate(lambda d: "bye" in d.turns[-1].text))
+    dialog = gen.generate(seed=1)
+    assert dialog.stop_reason is StopReason.PREDICATE and len(dialog) == 3
+
+
+def test_timeout_cancels_a_slow_turn(doctor, patient, scripted):
+    from roleplay.backends.base import Model
+    from roleplay.backends.scripted import ScriptedClient
+
+    class Slow(ScriptedClient):
+        async def create(self, messages, **kwargs):
+            if len(self.history) >= 1:
+                await asyncio.sleep(30)
+            return await super().create(messages, **kwargs)
+
+    model = Model(Slow(replies=["quick", "never"]), name="slow", backend="scripted")
+    gen = PersonaDialogGenerator(model, doctor, patient, stop=Timeout(0.5))
+    dialog = gen.generate(seed=1)
+    assert dialog.stop_reason is StopReason.TIMEOUT
+    assert [t.text for t in dialog] == ["quick"]
+    assert dialog.metadata["seconds"] < 5
+
+
+def test_three_parties_round_robin_with_speaker_prefixes(scripted):
+    names = ["Mom", "Dad", "Kid"]
+    models = {n: scripted(fn=lambda r, n=n: f"{n} talks.") for n in names}
+    agents = [AgentSpec(name=n, persona=Persona(name=n, role="family"), model=models[n]) for n in names]
+    dialog = PersonaDialogGenerator(agents=agents, first_speaker="Dad").generate(seed=2, max_turns=7)
+    assert [t.speaker for t in dialog] == ["Dad", "Kid", "Mom", "Dad", "Kid", "Mom", "Dad"]
+    # with three parties each agent hears who said what
+    mom_first = models["Mom"].client.history[0]
+    assert [t for _, _, t in mom_first.messages[1:]] == ["[Dad] Dad talks.", "[Kid] Kid talks."]
+    assert "Dad" in mom_first.system and "Kid" in mom_first.system
+    assert dialog.model == "scripted"
+
+
+def test_custom_turn_policy(scripted):
+    agents = [AgentSpec(name=n, persona=Persona(name=n)) for n in ["Host", "Guest1", "Guest2"]]
+
+    def host_between(dialog, names):
+        n = len(dialog.turns)
+        return "Host" if n % 2 == 0 else ("Guest1" if n % 4 == 1 else "Guest2")
+
+    dialog = PersonaDialogGenerator(scripted(fn=lambda r: "ok."), agents=agents,
+                                    turn_policy=host_between).generate(seed=0, max_turns=6)
+    assert [t.speaker for t in dialog] == ["Host", "Guest1", "Host", "Guest2", "Host", "Guest1"]
+
+
+def test_turn_policy_naming_a_stranger_is_a_clear_error(scripted, doctor, patient):
+    gen = PersonaDialogGenerator(scripted(fn=lambda r: "ok."), doctor, patient, turn_policy=lambda d, n: "Nurse")
+    with pytest.raises(ConfigError, match="chose 'Nurse', which is not one of: Doctor, Patient"):
+        gen.generate(seed=0)
+
+
+def test_seed_reaches_the_backend_and_is_recorded(doctor, patient, monkeypatch):
+    seen = []
+
+    def script(request: ScriptedRequest) -> str:
+        seen.append(request.seed)
+        return f"seeded {request.seed}."
+
+    from roleplay import backends
+    from roleplay.backends.scripted import scripted_model
+    monkeypatch.setitem(backends._FACTORIES, "seedcheck",
+                        lambda model, options: scripted_model(fn=script, seed=options.seed))
+    gen = PersonaDialogGenerator("seedcheck:", doctor, patient)
+    first = gen.generate(seed=1234, max_turns=2)
+    again = gen.generate(seed=1234, max_turns=2)
+    other = gen.generate(seed=99, max_turns=2)
+    assert seen == [1234, 1234, 1234, 1234, 99, 99]
+    assert first.seed == 1234 and [t.text for t in first] == [t.text for t in again]
+    assert [t.text for t in other] != [t.text for t in first]
+    unseeded = gen.generate(max_turns=1)
+    assert isinstance(unseeded.seed, int) and seen[-1] == unseeded.seed
+
+
+def test_agents_may_use_different_models(doctor, patient, scripted):
+    a, b = scripted(fn=lambda r: "a.", name="m-one"), scripted(fn=lambda r: "b.", name="m-two")
+    gen = PersonaDialogGenerator(agents=[AgentSpec(name="Doctor", persona=doctor, model=a),
+                                         AgentSpec(name="Patient", persona=patient, model=b)])
+    dialog = gen.generate(seed=0, max_turns=2)
+    assert dialog.model == {"Doctor": "m-one", "Patient": "m-two"}
+    assert [t.text for t in dialog] == ["a.", "b."]
+
+
+def test_backend_error_ends_the_dialogue_with_reason_not_exception(doctor, patient, scripted):
+    calls = iter(["fine.", BackendError("scripted", "boom", status_code=500)])
+    dialog = PersonaDialogGenerator(scripted(fn=lambda r: next(calls)), doctor, patient).generate(seed=0)
+    assert dialog.stop_reason is StopReason.BACKEND_ERROR
+    assert "HTTP 500" in dialog.metadata["error"] and len(dialog) == 1
+
+
+def test_unreachable_backend_is_raised(doctor, patient, scripted):
+    fail = BackendUnreachableError("ollama", "http://127.0.0.1:9")
+    with pytest.raises(BackendUnreachableError, match="127.0.0.1:9"):
+        PersonaDialogGenerator(scripted(fn=lambda r: fail), doctor, patient).generate(seed=0)
+
+
+def test_names_that_are_not_identifiers_are_sanitized_for_autogen(scripted):
+    agents = [AgentSpec(name="doctor-1", persona=Persona(role="doctor")),
+              AgentSpec(name="Dr. Who?", persona=Persona(role="doctor"))]
+    dialog = PersonaDialogGenerator(scripted(fn=lambda r: "hm."), agents=agents).generate(seed=0, max_turns=2)
+    assert [t.speaker for t in dialog] == ["doctor-1", "Dr. Who?"]
+
+
+def test_duplicate_names_are_rejected(scripted):
+    agents = [AgentSpec(name="Dr. Who", persona=Persona()), AgentSpec(name="Dr Who", persona=Persona())]
+    with pytest.raises(ConfigError, match="same name once made an identifier"):
+        PersonaDialogGenerator(scripted(fn=lambda r: "x"), agents=agents)
+    with pytest.raises(ConfigError, match="no letters or digits"):
+        PersonaDialogGenerator(scripted(fn=lambda r: "x"), agents=[AgentSpec(name="??", persona=Persona()),
+                                                                   AgentSpec(name="B", persona=Persona())])
+
+
+def test_needs_two_personas(doctor):
+    with pytest.raises(ConfigError, match="persona_a and persona_b"):
+        PersonaDialogGenerator("embedded", persona_a=doctor)
+
+
+def test_first_speaker_must_exist(doctor, patient, scripted):
+    gen = PersonaDialogGenerator(scripted(fn=lambda r: "x"), doctor, patient, first_speaker="Nurse")
+    with pytest.raises(ConfigError, match="first_speaker 'Nurse'"):
+        gen.generate(seed=0)
+
+
+@pytest.mark.parametrize("raw, expected, end", [
+    ("Doctor: Hello there.", "Hello there.", False),
+    ("[Doctor] Hi. How are you?\nPatient: I am fine.", "Hi. How are you?", False),
+    ("See you soon! [end]", "See you soon!", True),
+    ("One. Two. Three. Four.", "One. Two. Three.", False),
+    ("Complete sentence. And a cut off", "Complete sentence.", False),
+])
+def test_clean_reply(raw, expected, end):
+    assert clean_reply(raw, ["Doctor"], ["Patient"], "[END]", max_sentences=3) == (expected, end)
+
+
+def test_memory_holds_the_cleaned_reply(doctor, patient, scripted):
+    model = scripted(replies=["Doctor: Hi.\nPatient: I am invented.", "Real patient.", "Bye."])
+    dialog = PersonaDialogGenerator(model, doctor, patient).generate(seed=0, max_turns=3)
+    assert dialog.turns[0].text == "Hi." and "invented" in dialog.turns[0].metadata["raw"]
+    third_call = model.client.history[2]
+    assert ("assistant", "Hi.") in [(r, t) for r, _, t in third_call.messages]
+
+
+async def test_agenerate_and_sync_generate_inside_a_running_loop(doctor, patient, scripted, echo_fn):
+    gen = PersonaDialogGenerator(scripted(fn=echo_fn), doctor, patient)
+    async_dialog = await gen.agenerate(seed=5, max_turns=2)
+    sync_dialog = gen.generate(seed=5, max_turns=2)  # we are inside pytest-asyncio's loop, like Jupyter
+    assert [t.text for t in async_dialog] == [t.text for t in sync_dialog]
+
+
+def test_max_turns_argument_overrides_the_default(doctor, patient, scripted):
+    gen = PersonaDialogGenerator(scripted(fn=lambda r: "x."), doctor, patient, stop=MaxTurns(50), max_turns=10)
+    assert len(gen.generate(seed=0, max_turns=3)) == 3
+    assert len(gen.generate(seed=0)) == 10
