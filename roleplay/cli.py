@@ -57,7 +57,7 @@ def run(scenario_file: Path, model: str | None, seed: int | None, max_turns: int
     scenario = load_scenario(scenario_file)
     generator = scenario.generator(model=model, max_turns=max_turns)
     seed = new_seed() if seed is None else seed
-    label = generator._models_label()
+    label = generator.model_label()
     click.echo(f"Scenario: {scenario.name} | model: {label} | seed: {seed}")
 
     def show(turn: Turn) -> None:

@@ -197,10 +197,9 @@ class PersonaDialogGenerator:
                                self.max_sentences))
         return built
 
-    def _models_label(self) -> str | dict[str, str]:
-        labels = {a.name: _model_label(a.model or self.model) for a in self.agents}
-        distinct = set(labels.values())
-        return distinct.pop() if len(distinct) == 1 else labels
+    def model_label(self) -> str | dict[str, str]:
+        """The model string all agents use, or speaker -> model string when they differ."""
+        return _one_or_each({a.name: _model_label(a.model or self.model) for a in self.agents})
 
     async def agenerate(
         self,
@@ -214,7 +213,7 @@ class PersonaDialogGenerator:
         stop = MaxTurns(max_turns or self.max_turns) | (self.stop or EndSignal())  # a turn cap always applies
         agents = self._build_agents(seed)
         dialog = Dialog(
-            id=id, model=self._models_label(), seed=seed, scenario=self.scenario,
+            id=id, model=_one_or_each({a.name: a.model.name for a in agents}), seed=seed, scenario=self.scenario,
             personas={a.name: {"class": type(a.persona).__name__, **a.persona.model_dump()} for a in self.agents},
         )
         orchestrator = Orchestrator(agents, stop, self.turn_policy, self.first_speaker, on_turn)
@@ -234,6 +233,11 @@ class PersonaDialogGenerator:
     ) -> Dialog:
         """Sync `agenerate` (works inside Jupyter too)."""
         return run_sync(self.agenerate(seed=seed, id=id, max_turns=max_turns, on_turn=on_turn))
+
+
+def _one_or_each(labels: dict[str, str]) -> str | dict[str, str]:
+    distinct = set(labels.values())
+    return distinct.pop() if len(distinct) == 1 else labels
 
 
 def _label(persona: BasePersona, fallback: str) -> str:

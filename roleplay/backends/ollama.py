@@ -39,7 +39,7 @@ def make_client(model: str, options: BackendOptions) -> Model:
     if info is None:
         try:
             info = dict(get_info(model))
-        except ValueError:  # not in AutoGen's table: any pulled model still works as plain chat
+        except (KeyError, ValueError):  # not in AutoGen's table: any pulled model still works as plain chat
             info = dict(default_model_info())
     host = _host(options)
     client = OllamaChatCompletionClient(
