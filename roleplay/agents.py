@@ -98,7 +98,11 @@ def clean_reply(
         text = re.sub(rf"^\s*(\[{re.escape(name)}\]|{re.escape(name)}\s*:)\s*", "", text, flags=re.IGNORECASE)
     if other_names:
         others = "|".join(re.escape(n) for n in other_names)
-        cut = re.search(rf"(^|\n)\s*(\[({others})\]|({others})\s*:)", text, flags=re.IGNORECASE)
+        prefix = rf"(\[({others})\]|({others})\s*:)"
+        # A reply that opens with another speaker's label is still this agent's turn: drop the label.
+        # A label further on starts lines the model invented for someone else: cut there.
+        text = re.sub(rf"^\s*{prefix}\s*", "", text, flags=re.IGNORECASE)
+        cut = re.search(rf"(^|\n)\s*{prefix}", text, flags=re.IGNORECASE)
         if cut:
             text = text[: cut.start()]
     text = re.sub(r"\s+", " ", text).strip()

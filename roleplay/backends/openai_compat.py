@@ -2,6 +2,9 @@
 
 The URL comes from the ``base_url`` option or ``$OPENAI_BASE_URL``; the key from ``api_key`` or
 ``$OPENAI_API_KEY`` (local servers accept any key, so a placeholder is used when none is set).
+Constrained decoding: OpenAI and vLLM take ``response_format={"type": "json_schema", ...}``; llama.cpp's
+Python server takes only ``{"type": "json_object", "schema": ...}``. The model tries the first, and if
+the server rejects that request's ``response_format``, switches to the second for good.
 Speaker names are not sent in the ``name`` field, which many compatible servers reject; each agent is
 told who is who in its system prompt instead.
 """
@@ -10,14 +13,36 @@ from __future__ import annotations
 
 import os
 
+from typing import Any
+
+from autogen_core.models import CreateResult
+
 from roleplay.backends.base import BackendOptions, Model, default_model_info
-from roleplay.errors import BackendUnavailableError, ConfigError
+from roleplay.errors import BackendError, BackendUnavailableError, ConfigError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
-def _schema_args(schema: dict) -> dict:
+def _json_schema_args(schema: dict[str, Any]) -> dict[str, Any]:
     return {"response_format": {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}}
+
+
+def _json_object_args(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"response_format": {"type": "json_object", "schema": schema}}
+
+
+class OpenAICompatModel(Model):
+    """A `Model` that falls back to the ``json_object`` + schema dialect when a server rejects ``json_schema``."""
+
+    async def create(self, messages: Any, **kwargs: Any) -> CreateResult:
+        try:
+            return await super().create(messages, **kwargs)
+        except BackendError as err:
+            rejected = "response_format" in str(err) and "json_schema" in str(err)
+            if not rejected or self._schema_args is _json_object_args:
+                raise
+            self._schema_args = _json_object_args
+            return await super().create(messages, **kwargs)
 
 
 def make_client(model: str, options: BackendOptions) -> Model:
@@ -47,5 +72,5 @@ def make_client(model: str, options: BackendOptions) -> Model:
         include_name_in_message=False,
         **{k: v for k, v in create_args.items() if v is not None},  # type: ignore[arg-type]
     )
-    return Model(client, name=f"openai:{model}", backend="openai", url=base_url,
-                 schema_args=_schema_args, options=options)
+    return OpenAICompatModel(client, name=f"openai:{model}", backend="openai", url=base_url,
+                             schema_args=_json_schema_args, options=options)

@@ -1,0 +1,89 @@
+"""Real models: the embedded SmolLM2 in-process, and the same GGUF behind llama.cpp's OpenAI-compatible server."""
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from roleplay import Dialog, StopReason
+from roleplay.backends.llamacpp import embedded_model_path
+from roleplay.cli import cli
+from roleplay.generators import DialogGenerator, PersonaDialogGenerator
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+@pytest.mark.embedded
+def test_cli_simulation_on_the_embedded_model(tmp_path):
+    out = tmp_path / "runs"
+    args = ["run", str(SCENARIOS / "doctor_patient.yaml"), "--seed", "7", "--max-turns", "4", "--out", str(out)]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    dialog = Dialog.from_file(out / "doctor_patient_7.json")
+    assert dialog.model == "embedded" and dialog.seed == 7
+    assert [t.speaker for t in dialog][:2] == ["Doctor", "Patient"]
+    assert 1 <= len(dialog) <= 4 and all(t.text.strip() for t in dialog)
+    assert dialog.stop_reason in (StopReason.MAX_TURNS, StopReason.END_SIGNAL)
+    assert dialog.metadata["completion_tokens"] > 0 and dialog.metadata["tokens_per_second"] > 0
+    assert (out / "doctor_patient_7.txt").read_text().splitlines()[0].startswith("Doctor: ")
+    for turn in dialog:  # printed live, turn by turn
+        assert f"[{turn.speaker}] {turn.text}" in result.output
+    rerun = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert rerun.exit_code == 0
+    assert [t.text for t in Dialog.from_file(out / "doctor_patient_7.json")] == [t.text for t in dialog]
+
+
+@pytest.mark.embedded
+def test_dialog_generator_gets_valid_json_from_the_grammar():
+    dialog = DialogGenerator("embedded", "Two friends plan a picnic.", max_tokens=200).generate(seed=2)
+    assert isinstance(dialog, Dialog) and len(dialog) >= 1 and dialog.seed == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def llama_server():
+    """`python -m llama_cpp.server` on 127.0.0.1 serving the embedded GGUF; stopped after the module."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path()), "--host", "127.0.0.1",
+         "--port", str(port), "--model_alias", "smollm"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("llama_cpp.server did not start within 60 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.server
+def test_openai_compatible_server_roleplay_and_structured_output(llama_server, doctor, patient):
+    dialog = PersonaDialogGenerator("openai:smollm", doctor, patient, base_url=llama_server,
+                                    max_tokens=40).generate(seed=1, max_turns=3)
+    assert [t.speaker for t in dialog] == ["Doctor", "Patient", "Doctor"]
+    assert all(t.text for t in dialog) and dialog.metadata["completion_tokens"] > 0
+    assert dialog.seed == 1 and dialog.model == "openai:smollm"
+    # No same-text check here: llama.cpp's server answers its first request differently from later ones with
+    # the same seed (its prompt cache changes the numerics); in-process runs are checked for that above.
+    written = DialogGenerator("openai:smollm", "Two friends meet.", base_url=llama_server,
+                              max_tokens=200).generate(seed=2)
+    assert isinstance(written, Dialog) and len(written) >= 1
