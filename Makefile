@@ -19,6 +19,7 @@ demo: venv
 	$(BIN)/roleplay run scenarios/doctor_patient.yaml --out runs/demo
 
 test: venv
+	$(BIN)/ruff check roleplay tests bench
 	$(BIN)/pytest -q
 
 lint: venv

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from roleplay.backends import llamacpp
-from roleplay.backends.llamacpp import DEFAULT_CONTEXT, embedded_model_path, shared_llama
 from roleplay.backends.base import Model
+from roleplay.backends.llamacpp import DEFAULT_CONTEXT, embedded_model_path, shared_llama
 from roleplay.backends.scripted import ScriptedClient
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
 from roleplay.personas import Persona

@@ -1,5 +1,7 @@
-"""The ``roleplay`` command. The only module that prints, and the only one that turns roleplay errors
-into click errors, so users see the problem and the fix, never a traceback.
+"""The ``roleplay`` command.
+
+The only module that prints, and the only one that turns roleplay errors into click errors, so users
+see the problem and the fix, never a traceback.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from roleplay._aio import run_sync
-from roleplay.agents import END_MARKER, DEFAULT_CONTEXT_WINDOW, Agent, check_unique_names, persona_system_prompt
+from roleplay.agents import DEFAULT_CONTEXT_WINDOW, END_MARKER, Agent, check_unique_names, persona_system_prompt
 from roleplay.backends import DEFAULT_MODEL, Model, get_backend
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition
 from roleplay.dialog import Dialog, StopReason, Turn
@@ -220,7 +220,7 @@ class PersonaDialogGenerator:
         try:
             return await orchestrator.run(dialog)
         finally:
-            for agent, spec in zip(agents, self.agents):
+            for agent, spec in zip(agents, self.agents, strict=True):
                 if not isinstance(spec.model or self.model, Model):
                     await agent.model.close()
 

@@ -71,7 +71,9 @@ class BasePersona(BaseModel):
         """Load a persona from a YAML file holding a mapping of its fields."""
         source = Path(path)
         if not source.is_file():
-            raise PersonaError("persona file not found. Check the path (relative paths start at the file that names it).", source)
+            raise PersonaError(
+                "persona file not found. Check the path (relative paths start at the file that names it).", source
+            )
         try:
             data = yaml.safe_load(source.read_text(encoding="utf-8"))
         except yaml.YAMLError as err:

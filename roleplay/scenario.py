@@ -127,7 +127,8 @@ def load_scenario(path: str | Path) -> Scenario:
         scenario = Scenario.model_validate({**data, "path": source})
     except ValidationError as err:
         problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '(top)'}: {'unknown field' if e['type'] == 'extra_forbidden' else e['msg']}"
+            f"{'.'.join(map(str, e['loc'])) or '(top)'}: "
+            f"{'unknown field' if e['type'] == 'extra_forbidden' else e['msg']}"
             for e in err.errors()
         )
         raise ScenarioError(f"invalid scenario ({problems}).", source) from err

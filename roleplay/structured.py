@@ -92,8 +92,9 @@ async def complete_structured(
         return parse_output(raw, output_format), raw
 
     try:
-        async for trial in AsyncRetrying(stop=stop_after_attempt(attempts), retry=retry_if_exception_type(InvalidOutput),
-                                         reraise=True):
+        retrying = AsyncRetrying(stop=stop_after_attempt(attempts), retry=retry_if_exception_type(InvalidOutput),
+                                 reraise=True)
+        async for trial in retrying:
             with trial:
                 try:
                     parsed, raw = await attempt(messages)
@@ -103,5 +104,6 @@ async def complete_structured(
                                             "that matches the schema.", source="user")]
                     raise
     except InvalidOutput as err:
-        raise StructuredOutputError(f"{model.name} gave invalid structured output {attempts} times: {err}.", err.raw) from err
+        message = f"{model.name} gave invalid structured output {attempts} times: {err}."
+        raise StructuredOutputError(message, err.raw) from err
     return parsed, raw, spent

@@ -5,8 +5,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from roleplay import Dialog
-from roleplay import backends
+from roleplay import Dialog, backends
 from roleplay.backends.scripted import scripted_model
 from roleplay.cli import cli
 from roleplay.errors import ScenarioError
@@ -41,8 +40,9 @@ def write(tmp_path, text: str) -> Path:
 
 
 def test_scenario_with_missing_agent_file(tmp_path):
-    path = write(tmp_path, "name: x\nagents:\n  - {name: A, persona: nowhere/a.yaml}\n  - {name: B, persona: {role: b}}\n")
-    with pytest.raises(ScenarioError, match=r"cannot load an agent's persona: .*nowhere/a.yaml: persona file not found"):
+    path = write(tmp_path, "name: x\nagents:\n  - {name: A, persona: nowhere/a.yaml}\n"
+                           "  - {name: B, persona: {role: b}}\n")
+    with pytest.raises(ScenarioError, match=r"cannot load an agent's persona: .*nowhere/a.yaml: persona file not"):
         load_scenario(path)
 
 
@@ -81,7 +81,8 @@ def test_cli_run_prints_turns_and_saves_json_and_txt(tmp_path, canned):
     assert lines[1:4] == ["[Doctor] Doctor speaks.", "[Patient] Patient speaks.", "[Doctor] Doctor speaks."]
     assert "Stopped: max_turns after 3 turns" in result.output
     saved = Dialog.from_file(out / "doctor_patient_5.json")
-    assert saved.seed == 5 and saved.model == "canned" and len(saved) == 3 and saved.scenario["name"] == "doctor_patient"
+    assert saved.seed == 5 and saved.model == "canned" and len(saved) == 3
+    assert saved.scenario["name"] == "doctor_patient"
     assert (out / "doctor_patient_5.txt").read_text().splitlines()[0] == "Doctor: Doctor speaks."
     shown = CliRunner().invoke(cli, ["show", str(out / "doctor_patient_5.json")])
     assert shown.exit_code == 0 and "[Patient] Patient speaks." in shown.output and "Seed: 5" in shown.output

@@ -52,7 +52,8 @@ class Summary(BaseModel):
 
 
 def test_custom_pydantic_format_without_turns_returns_the_object(scripted):
-    result = DialogGenerator(scripted(replies=['{"title": "T", "mood": "calm"}']), "x", output_format=Summary).generate()
+    model = scripted(replies=['{"title": "T", "mood": "calm"}'])
+    result = DialogGenerator(model, "x", output_format=Summary).generate()
     assert result == Summary(title="T", mood="calm")
 
 

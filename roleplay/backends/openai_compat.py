@@ -12,7 +12,6 @@ told who is who in its system prompt instead.
 from __future__ import annotations
 
 import os
-
 from typing import Any
 
 from autogen_core.models import CreateResult
