@@ -60,6 +60,45 @@ def default_model_info(**overrides: Any) -> ModelInfo:
     return ModelInfo(**info)  # type: ignore[typeddict-item]
 
 
+class InProcessClient(ChatCompletionClient):
+    """Shared plumbing for clients that run in this process (llama.cpp, scripted).
+
+    Usage totals, a stream that is the whole reply in one chunk, and plain-chat model info. Subclasses
+    implement `create` and call `record` with each call's usage.
+    """
+
+    def __init__(self) -> None:
+        self._usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
+
+    def record(self, usage: RequestUsage) -> RequestUsage:
+        """Add one call's usage to the running total and return it."""
+        self._usage = RequestUsage(prompt_tokens=self._usage.prompt_tokens + usage.prompt_tokens,
+                                   completion_tokens=self._usage.completion_tokens + usage.completion_tokens)
+        return usage
+
+    async def create_stream(  # type: ignore[override]  # one chunk: turns are short and bounded
+        self, messages: Sequence[LLMMessage], **kwargs: Any
+    ) -> AsyncGenerator[str | CreateResult, None]:
+        yield await self.create(messages, **kwargs)
+
+    async def close(self) -> None:
+        return None
+
+    def actual_usage(self) -> RequestUsage:
+        return self._usage
+
+    def total_usage(self) -> RequestUsage:
+        return self._usage
+
+    @property
+    def capabilities(self) -> Any:  # deprecated in AutoGen; required by its ABC
+        return self.model_info
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return default_model_info()
+
+
 class Model(ChatCompletionClient):
     """A backend's client plus error translation, usage counting and schema-constrained decoding."""
 

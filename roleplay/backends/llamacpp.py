@@ -16,16 +16,16 @@ import atexit
 import importlib.util
 import os
 import threading
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from autogen_core import CancellationToken
-from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, ModelInfo, RequestUsage
+from autogen_core.models import CreateResult, LLMMessage, RequestUsage
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
-from roleplay.backends.base import BackendOptions, Model, default_model_info
+from roleplay.backends.base import BackendOptions, InProcessClient, Model
 from roleplay.errors import BackendUnavailableError, ConfigError
 
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -85,15 +85,15 @@ def _to_chat(message: LLMMessage) -> dict[str, str]:
     raise ConfigError(f"llama.cpp backend cannot send a {kind} (tools are not supported by this backend).")
 
 
-class LlamaCppClient(ChatCompletionClient):
+class LlamaCppClient(InProcessClient):
     """An AutoGen client over a shared in-process ``Llama``; options are fixed per client."""
 
     def __init__(self, path: Path, options: BackendOptions):
+        super().__init__()
         self.path = path
         self.options = options
         self.n_ctx = options.num_ctx or DEFAULT_CONTEXT
         self._llama, self._lock = shared_llama(path, self.n_ctx)
-        self._usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
 
     def _complete(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -126,10 +126,8 @@ class LlamaCppClient(ChatCompletionClient):
         response = await asyncio.to_thread(self._complete, kwargs)
         choice = response["choices"][0]
         raw_usage = response.get("usage") or {}
-        usage = RequestUsage(prompt_tokens=raw_usage.get("prompt_tokens", 0),
-                             completion_tokens=raw_usage.get("completion_tokens", 0))
-        self._usage = RequestUsage(prompt_tokens=self._usage.prompt_tokens + usage.prompt_tokens,
-                                   completion_tokens=self._usage.completion_tokens + usage.completion_tokens)
+        usage = self.record(RequestUsage(prompt_tokens=raw_usage.get("prompt_tokens", 0),
+                                         completion_tokens=raw_usage.get("completion_tokens", 0)))
         finish = choice.get("finish_reason") or "stop"
         return CreateResult(
             finish_reason=finish if finish in ("stop", "length") else "unknown",
@@ -138,20 +136,6 @@ class LlamaCppClient(ChatCompletionClient):
             cached=False,
         )
 
-    async def create_stream(  # type: ignore[override]  # one chunk: turns are short and bounded
-        self, messages: Sequence[LLMMessage], **kwargs: Any
-    ) -> AsyncGenerator[str | CreateResult, None]:
-        yield await self.create(messages, **kwargs)
-
-    async def close(self) -> None:
-        return None  # the Llama is shared by the process and outlives any one client
-
-    def actual_usage(self) -> RequestUsage:
-        return self._usage
-
-    def total_usage(self) -> RequestUsage:
-        return self._usage
-
     def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
         text = "\n".join(str(m.content) for m in messages)
         with self._lock:
@@ -159,14 +143,6 @@ class LlamaCppClient(ChatCompletionClient):
 
     def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
         return self.n_ctx - self.count_tokens(messages)
-
-    @property
-    def capabilities(self) -> Any:
-        return self.model_info
-
-    @property
-    def model_info(self) -> ModelInfo:
-        return default_model_info()
 
 
 def _schema_args(schema: dict[str, Any]) -> dict[str, Any]:

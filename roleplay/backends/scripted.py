@@ -7,16 +7,16 @@ assert which prompt a persona saw, which seed and which JSON schema were asked f
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from autogen_core import CancellationToken
-from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, ModelInfo, RequestUsage
+from autogen_core.models import CreateResult, LLMMessage, RequestUsage
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
-from roleplay.backends.base import BackendOptions, Model, default_model_info
+from roleplay.backends.base import BackendOptions, InProcessClient, Model
 from roleplay.errors import ConfigError
 
 
@@ -49,17 +49,17 @@ def _role(message: LLMMessage) -> str:
     )
 
 
-class ScriptedClient(ChatCompletionClient):
+class ScriptedClient(InProcessClient):
     """Replies from a list (in order) or from ``fn(request)``; an Exception returned by ``fn`` is raised."""
 
     def __init__(self, replies: Sequence[str] | None = None, fn: ScriptFn | None = None, seed: int | None = None):
         if (replies is None) == (fn is None):
             raise ConfigError("A scripted model needs exactly one of replies=[...] or fn=callable.")
+        super().__init__()
         self._replies = list(replies or [])
         self._fn = fn
         self.seed = seed
         self.history: list[ScriptedRequest] = []
-        self._usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
 
     async def create(
         self,
@@ -92,39 +92,15 @@ class ScriptedClient(ChatCompletionClient):
             )
         if isinstance(reply, Exception):
             raise reply
-        usage = RequestUsage(prompt_tokens=sum(len(t.split()) for _, _, t in request.messages),
-                             completion_tokens=len(reply.split()))
-        self._usage = RequestUsage(prompt_tokens=self._usage.prompt_tokens + usage.prompt_tokens,
-                                   completion_tokens=self._usage.completion_tokens + usage.completion_tokens)
+        usage = self.record(RequestUsage(prompt_tokens=sum(len(t.split()) for _, _, t in request.messages),
+                                         completion_tokens=len(reply.split())))
         return CreateResult(finish_reason="stop", content=reply, usage=usage, cached=False)
-
-    async def create_stream(  # type: ignore[override]
-        self, messages: Sequence[LLMMessage], **kwargs: Any
-    ) -> AsyncGenerator[str | CreateResult, None]:
-        yield await self.create(messages, **kwargs)
-
-    async def close(self) -> None:
-        return None
-
-    def actual_usage(self) -> RequestUsage:
-        return self._usage
-
-    def total_usage(self) -> RequestUsage:
-        return self._usage
 
     def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
         return sum(len(str(m.content).split()) for m in messages)
 
     def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
         return 1_000_000 - self.count_tokens(messages)
-
-    @property
-    def capabilities(self) -> Any:
-        return self.model_info
-
-    @property
-    def model_info(self) -> ModelInfo:
-        return default_model_info()
 
 
 def scripted_model(replies: Sequence[str] | None = None, fn: ScriptFn | None = None,
