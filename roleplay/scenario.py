@@ -70,6 +70,8 @@ class Scenario(BaseModel):
     agents: list[AgentEntry] = Field(min_length=2)
     stop: StopEntry = Field(default_factory=StopEntry)
     temperature: float | None = 0.7
+    repeat_penalty: float | None = Field(default=None, gt=0, description="Penalty on repeated tokens (llama.cpp, "
+                                         "Ollama); 1.15 stops the embedded model looping.")
     max_tokens: int = Field(default=96, gt=0, description="Most tokens per turn.")
     context_window: int = Field(default=24, gt=0, description="Messages each agent remembers.")
     max_sentences: int | None = Field(default=None, gt=0, description="Keep only this many sentences per turn.")
@@ -109,6 +111,7 @@ class Scenario(BaseModel):
             max_tokens=self.max_tokens,
             context_window=self.context_window,
             max_sentences=self.max_sentences,
+            **({"repeat_penalty": self.repeat_penalty} if self.repeat_penalty is not None else {}),
         )
 
 

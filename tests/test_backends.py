@@ -53,13 +53,13 @@ def test_ollama_speaks_api_chat_with_merged_options(httpx_mock, doctor, patient)
     httpx_mock.add_response(url="http://ollama.test:11434/api/chat", method="POST", is_reusable=True,
                             json={**OLLAMA_REPLY, "message": {"role": "assistant", "content": "Good morning."}})
     gen = PersonaDialogGenerator("ollama:qwen2.5:14b", doctor, patient, temperature=0.2, max_tokens=50,
-                                 base_url="http://ollama.test:11434")
+                                 repeat_penalty=1.2, base_url="http://ollama.test:11434")
     dialog = gen.generate(seed=7, max_turns=2)
     assert [t.text for t in dialog] == ["Good morning.", "Good morning."]
     bodies = [json.loads(r.content) for r in httpx_mock.get_requests()]
     assert len(bodies) == 2
     assert bodies[0]["model"] == "qwen2.5:14b"
-    assert bodies[0]["options"] == {"temperature": 0.2, "seed": 7, "num_predict": 50}
+    assert bodies[0]["options"] == {"temperature": 0.2, "seed": 7, "num_predict": 50, "repeat_penalty": 1.2}
     assert bodies[0]["messages"][0]["role"] == "system" and "You are Doctor." in bodies[0]["messages"][0]["content"]
     assert bodies[1]["messages"][-1] == {"role": "user", "content": "Good morning."}
     assert dialog.metadata["completion_tokens"] == 8

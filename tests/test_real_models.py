@@ -87,3 +87,23 @@ def test_openai_compatible_server_roleplay_and_structured_output(llama_server, d
     written = DialogGenerator("openai:smollm", "Two friends meet.", base_url=llama_server,
                               max_tokens=200).generate(seed=2)
     assert isinstance(written, Dialog) and len(written) >= 1
+
+
+@pytest.mark.embedded
+def test_embedded_honours_temperature_seed_max_tokens_and_repeat_penalty():
+    from roleplay.backends import get_backend
+    from roleplay.backends.llamacpp import LlamaCppClient
+
+    sent = []
+    model = get_backend("embedded", seed=9, temperature=0.3, max_tokens=12, repeat_penalty=1.15)
+    original = LlamaCppClient._complete
+    LlamaCppClient._complete = lambda self, kwargs: sent.append(kwargs) or original(self, kwargs)
+    try:
+        import asyncio
+
+        from autogen_core.models import UserMessage
+        result = asyncio.run(model.create([UserMessage(content="Say hello.", source="user")]))
+    finally:
+        LlamaCppClient._complete = original
+    assert sent[0]["seed"] == 9 and sent[0]["temperature"] == 0.3 and sent[0]["repeat_penalty"] == 1.15
+    assert 0 < result.usage.completion_tokens <= 12

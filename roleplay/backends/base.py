@@ -38,6 +38,8 @@ class BackendOptions(BaseModel):
     temperature: float | None = Field(default=None, ge=0, description="Sampling temperature; None = backend default.")
     seed: int | None = Field(default=None, description="Sampling seed, so a rerun gives the same dialogue.")
     max_tokens: int | None = Field(default=256, gt=0, description="Most tokens one reply may have.")
+    repeat_penalty: float | None = Field(default=None, gt=0, description="Penalty on repeated tokens "
+                                         "(llama.cpp, Ollama; OpenAI servers have no such option and ignore it).")
     num_ctx: int | None = Field(default=None, gt=0, description="Context window in tokens (llama.cpp, Ollama).")
     base_url: str | None = Field(default=None, description="Server URL (Ollama, OpenAI-compatible).")
     api_key: str | None = Field(default=None, description="API key (OpenAI-compatible).")

@@ -118,6 +118,8 @@ class LlamaCppClient(InProcessClient):
         }
         if self.options.temperature is not None:
             kwargs["temperature"] = self.options.temperature
+        if self.options.repeat_penalty is not None:
+            kwargs["repeat_penalty"] = self.options.repeat_penalty
         if isinstance(json_output, type) and issubclass(json_output, BaseModel):
             kwargs["response_format"] = {"type": "json_object", "schema": json_output.model_json_schema()}
         elif json_output is True:

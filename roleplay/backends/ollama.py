@@ -34,6 +34,7 @@ def make_client(model: str, options: BackendOptions) -> Model:
         "seed": options.seed,
         "num_predict": options.max_tokens,
         "num_ctx": options.num_ctx,
+        "repeat_penalty": options.repeat_penalty,
     }
     info = options.model_info
     if info is None:
