@@ -7,7 +7,7 @@ last spoke and answers with one turn. Its raw output is cleaned (end marker, str
 written for other speakers) and the cleaned text replaces the raw one in its memory, so what it
 remembers saying is what the transcript shows.
 
-To replace AutoGen, reimplement `Agent.reply` and `Agent.reset`; nothing else in roleplay touches it.
+To replace AutoGen, reimplement `Agent` (its constructor and `reply`); nothing else in roleplay touches it.
 """
 
 from __future__ import annotations
@@ -176,10 +176,6 @@ class Agent:
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
         )
-
-    async def reset(self) -> None:
-        """Forget the conversation (keep the persona and system prompt)."""
-        await self._assistant.on_reset(CancellationToken())
 
     def __repr__(self) -> str:
         return f"Agent({self.name!r}, model={self.model.name!r})"
