@@ -111,7 +111,7 @@ class Scenario(BaseModel):
             max_tokens=self.max_tokens,
             context_window=self.context_window,
             max_sentences=self.max_sentences,
-            **({"repeat_penalty": self.repeat_penalty} if self.repeat_penalty is not None else {}),
+            repeat_penalty=self.repeat_penalty,
         )
 
 

@@ -62,6 +62,11 @@ def default_model_info(**overrides: Any) -> ModelInfo:
     return ModelInfo(**info)  # type: ignore[typeddict-item]
 
 
+def json_object_schema_args(schema: dict[str, Any]) -> dict[str, Any]:
+    """llama.cpp's dialect for schema-constrained output (in-process and its server alike)."""
+    return {"response_format": {"type": "json_object", "schema": schema}}
+
+
 class InProcessClient(ChatCompletionClient):
     """Shared plumbing for clients that run in this process (llama.cpp, scripted).
 

@@ -25,7 +25,7 @@ from autogen_core.models import CreateResult, LLMMessage, RequestUsage
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
-from roleplay.backends.base import BackendOptions, InProcessClient, Model
+from roleplay.backends.base import BackendOptions, InProcessClient, Model, json_object_schema_args
 from roleplay.errors import BackendUnavailableError, ConfigError
 
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -121,7 +121,7 @@ class LlamaCppClient(InProcessClient):
         if self.options.repeat_penalty is not None:
             kwargs["repeat_penalty"] = self.options.repeat_penalty
         if isinstance(json_output, type) and issubclass(json_output, BaseModel):
-            kwargs["response_format"] = {"type": "json_object", "schema": json_output.model_json_schema()}
+            kwargs.update(json_object_schema_args(json_output.model_json_schema()))
         elif json_output is True:
             kwargs["response_format"] = {"type": "json_object"}
         kwargs.update(extra_create_args)
@@ -147,10 +147,6 @@ class LlamaCppClient(InProcessClient):
         return self.n_ctx - self.count_tokens(messages)
 
 
-def _schema_args(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"response_format": {"type": "json_object", "schema": schema}}
-
-
 def make_client(model: str, options: BackendOptions) -> Model:
     """Registry factory: ``llamacpp:/path/model.gguf``."""
     if not model:
@@ -159,7 +155,7 @@ def make_client(model: str, options: BackendOptions) -> Model:
     if not path.is_file():
         raise BackendUnavailableError(f"GGUF file not found: {path}. Check the path after 'llamacpp:'.")
     return Model(LlamaCppClient(path, options), name=f"llamacpp:{model}", backend="llamacpp",
-                 schema_args=_schema_args, options=options)
+                 schema_args=json_object_schema_args, options=options)
 
 
 def make_embedded(model: str, options: BackendOptions) -> Model:
@@ -167,4 +163,4 @@ def make_embedded(model: str, options: BackendOptions) -> Model:
     if model:
         raise ConfigError(f"'embedded' takes no model name (got 'embedded:{model}'); use 'llamacpp:<path>' for others.")
     return Model(LlamaCppClient(embedded_model_path(), options), name="embedded", backend="embedded",
-                 schema_args=_schema_args, options=options)
+                 schema_args=json_object_schema_args, options=options)

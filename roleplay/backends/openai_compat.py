@@ -16,7 +16,7 @@ from typing import Any
 
 from autogen_core.models import CreateResult
 
-from roleplay.backends.base import BackendOptions, Model, default_model_info
+from roleplay.backends.base import BackendOptions, Model, default_model_info, json_object_schema_args
 from roleplay.errors import BackendError, BackendUnavailableError, ConfigError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -24,10 +24,6 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 def _json_schema_args(schema: dict[str, Any]) -> dict[str, Any]:
     return {"response_format": {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}}
-
-
-def _json_object_args(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"response_format": {"type": "json_object", "schema": schema}}
 
 
 class OpenAICompatModel(Model):
@@ -38,9 +34,9 @@ class OpenAICompatModel(Model):
             return await super().create(messages, **kwargs)
         except BackendError as err:
             rejected = "response_format" in str(err) and "json_schema" in str(err)
-            if not rejected or self._schema_args is _json_object_args:
+            if not rejected or self._schema_args is json_object_schema_args:
                 raise
-            self._schema_args = _json_object_args
+            self._schema_args = json_object_schema_args
             return await super().create(messages, **kwargs)
 
 
