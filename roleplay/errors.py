@@ -7,7 +7,9 @@ RoleplayError
 │   ├── BackendUnreachableError .backend, .url: no server answers there
 │   ├── PersonaError            .path: a persona file or object is wrong
 │   ├── ScenarioError           .path: a scenario file is wrong
-│   └── DialogFileError         .path: a dialogue file cannot be read or written
+│   ├── DialogFileError         .path: a dialogue file cannot be read or written
+│   ├── PolicyGraphError        .node, .path: a policy graph (DOT or STAR) is wrong
+│   └── DatasetError            .path: a dataset path, id or task is wrong
 └── RunError                    a simulation failed while running
     ├── BackendError            .backend, .status_code: the model call failed
     └── StructuredOutputError   .raw: the model never produced valid structured output
@@ -88,6 +90,23 @@ class DialogFileError(ConfigError):
     def __init__(self, message: str, path: str | Path):
         self.path = str(path)
         super().__init__(f"{self.path}: {message}")
+
+
+class PolicyGraphError(ConfigError):
+    """A policy graph is malformed, or names a node it does not have."""
+
+    def __init__(self, message: str, node: str | None = None, path: str | Path | None = None):
+        self.node = node
+        self.path = str(path) if path is not None else None
+        super().__init__(f"{self.path}: {message}" if self.path else message)
+
+
+class DatasetError(ConfigError):
+    """A dataset cannot be read: missing path, unknown dialogue id or task."""
+
+    def __init__(self, message: str, path: str | Path | None = None):
+        self.path = str(path) if path is not None else None
+        super().__init__(message)
 
 
 class BackendError(RunError):

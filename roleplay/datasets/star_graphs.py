@@ -1,0 +1,196 @@
+"""Reconstructing STAR's task graphs, whose ``graph`` dict leaves out branches and global actions.
+
+A reconstructed graph is built in three layers, each edge tagged with its ``source``:
+
+1. ``dict``: the task file's ``graph`` (one successor per action).
+2. ``rule``: what the flowchart images drew and the dict lost, recovered from naming structure:
+   ``query_check`` → ``available``/``unavailable``; ``query``/``query_book`` → ``query_success``/
+   ``query_failure``; a question (template ends in "?") with no successor → the user answers
+   (``yes``/``no``/``done``); a failed query → ``*_inform_nothing_found``; an action with nothing
+   after it → ``anything_else`` → goodbye. ``out_of_scope`` is an anywhere-action. Goal nodes are the
+   dict's predecessors of ``anything_else`` (the task's final inform).
+3. ``mined``: transitions human wizards took in real dialogues that layers 1–2 do not allow, kept
+   when seen at least ``min_count`` times (each edge records its ``count``).
+
+Labels the wizards used that the task file lacks (``goodbye_1`` in a task whose file says
+``doctor_bye``) become nodes when mined, with the template another task gives them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import networkx as nx
+
+from roleplay.dialog import Dialog
+from roleplay.policy_graph import NodeKind, add_action, is_system, node_kind
+from roleplay.tracker import FlowchartTracker, replay
+
+OUTCOMES = {"query_success": "found", "available": "found", "query_failure": "empty", "unavailable": "empty"}
+ANSWERS = {"yes": "yes", "no": "no", "done": "done"}
+_GOODBYE = re.compile(r"^(goodbye(_\d+)?|\w+_bye)$")
+_GLOBALS = {"hello", "anything_else", "out_of_scope"}
+
+
+def classify(label: str) -> NodeKind:
+    """A STAR label's kind, from its name."""
+    if label in OUTCOMES:
+        return NodeKind.OUTCOME
+    if label in ANSWERS:
+        return NodeKind.ANSWER
+    if label.startswith("query"):
+        return NodeKind.QUERY
+    if label in _GLOBALS or _GOODBYE.match(label):
+        return NodeKind.GLOBAL
+    return NodeKind.ACTION
+
+
+def _add_label(graph: nx.DiGraph, label: str, template: str) -> None:
+    kind = classify(label)
+    add_action(graph, label, kind, template, anywhere=label == "out_of_scope")
+    if label in OUTCOMES:
+        graph.nodes[label]["when"] = OUTCOMES[label]
+    elif label in ANSWERS:
+        graph.nodes[label]["when"] = ANSWERS[label]
+
+
+def _rule(graph: nx.DiGraph, u: str, v: str) -> None:
+    if u in graph and v in graph and not graph.has_edge(u, v):
+        graph.add_edge(u, v, source="rule", count=0)
+
+
+def base_graph(name: str, task: Mapping[str, Any]) -> nx.DiGraph:
+    """Layers 1 and 2 (dict + naming rules) for one STAR task file's contents."""
+    replies: dict[str, str] = task["replies"]
+    chain: dict[str, str] = task["graph"]
+    roots = [a for a in chain if a not in chain.values()]
+    start = "hello" if "hello" in replies else (roots[0] if roots else next(iter(replies)))
+    graph = nx.DiGraph(name=name, start=start, function=task.get("task", name))
+    for label, template in replies.items():
+        _add_label(graph, label, template)
+    for u, v in chain.items():
+        for node in (u, v):
+            if node not in graph:
+                _add_label(graph, node, "")
+        graph.add_edge(u, v, source="dict", count=0)
+
+    nothing_found = [n for n in graph if n.endswith("inform_nothing_found")]
+    for query in [n for n in graph if node_kind(graph, n) == NodeKind.QUERY]:
+        family = ("available", "unavailable") if query == "query_check" else ("query_success", "query_failure")
+        if query == "query_check" or not any(graph.nodes[s]["kind"] == "action" for s in graph.successors(query)):
+            for outcome in family:
+                _rule(graph, query, outcome)
+        empty = [s for s in graph.successors(query) if graph.nodes[s].get("when") == "empty"] or [query]
+        for source in empty:
+            for target in nothing_found:
+                _rule(graph, source, target)
+
+    answers = [n for n in graph if node_kind(graph, n) == NodeKind.ANSWER]
+    goodbyes = [n for n in graph if _GOODBYE.match(n)]
+    goals = {u for u, v in chain.items() if v == "anything_else"}
+    for node in list(graph):
+        data = graph.nodes[node]
+        if data["kind"] != NodeKind.ACTION.value or graph.out_degree(node):
+            continue
+        if answers and data["template"].rstrip().endswith("?"):
+            for answer in answers:
+                _rule(graph, node, answer)
+        else:
+            _rule(graph, node, "anything_else")
+    for goodbye in goodbyes:
+        _rule(graph, "anything_else", goodbye)
+    _add_slot_skips(graph, chain)
+    for goal in goals:
+        graph.nodes[goal]["goal"] = True
+    return graph
+
+
+def _add_slot_skips(graph: nx.DiGraph, chain: Mapping[str, str]) -> None:
+    """Let the wizard skip questions the user already answered, and ask one again.
+
+    Along the dict's chain from the start to the first query, each question may jump to any later one
+    (or to the query): users volunteer details, and real wizards skip the question then. Each of these
+    questions may also be asked again (the user did not answer).
+    """
+    questions: list[str] = []
+    node = graph.graph["start"]
+    while node in chain and node not in questions:
+        questions.append(node)
+        node = chain[node]
+        if node in graph and graph.nodes[node]["kind"] == NodeKind.QUERY.value:
+            questions.append(node)
+            break
+    for i, source in enumerate(questions):
+        if graph.nodes[source]["kind"] == NodeKind.ACTION.value:
+            _rule(graph, source, source)
+        for target in questions[i + 2:]:
+            _rule(graph, source, target)
+
+
+def mine_transitions(
+    graphs: Mapping[str, nx.DiGraph],
+    dialogs: Iterable[Dialog],
+) -> Counter[tuple[str, str, str]]:
+    """Count the (task, from, to) transitions real dialogues took that the graphs do not allow.
+
+    ``from`` is where the dialogue really was: the resolved outcome after a query, else the last action.
+    Labels a graph lacks are counted too (to be added as nodes by `add_mined`).
+    """
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for dialog in dialogs:
+        tasks = [t for t in _scenario_tasks(dialog) if t in graphs]
+        if not tasks:
+            continue
+        tracker = FlowchartTracker({t: graphs[t] for t in tasks})
+        for step, origin in replay(tracker, dialog):
+            if not step.legal and origin is not None:
+                counts[(step.task, origin, step.action)] += 1
+    return counts
+
+
+def add_mined(
+    graphs: Mapping[str, nx.DiGraph],
+    counts: Counter[tuple[str, str, str]],
+    min_count: int = 2,
+    templates: Mapping[str, str] | None = None,
+) -> None:
+    """Add the mined transitions seen at least ``min_count`` times (and any label they need)."""
+    templates = templates or {}
+    for (task, origin, action), count in counts.items():
+        if count < min_count or task not in graphs:
+            continue
+        graph = graphs[task]
+        for node in (origin, action):
+            if node not in graph:
+                _add_label(graph, node, templates.get(node, ""))
+        if not graph.has_edge(origin, action):
+            graph.add_edge(origin, action, source="mined", count=count)
+
+
+def acceptance(graphs: Mapping[str, nx.DiGraph], dialogs: Iterable[Dialog]) -> tuple[int, int]:
+    """(accepted, total) consecutive system-action pairs of real dialogues, judged by the graphs."""
+    accepted = total = 0
+    for dialog in dialogs:
+        tasks = [t for t in _scenario_tasks(dialog) if t in graphs]
+        if not tasks:
+            continue
+        tracker = FlowchartTracker({t: graphs[t] for t in tasks})
+        for step, _ in replay(tracker, dialog):
+            if step.index == 0:
+                continue
+            total += 1
+            accepted += step.legal
+    return accepted, total
+
+
+def system_nodes(graph: nx.DiGraph) -> list[str]:
+    """The graph's system actions."""
+    return [n for n in graph if is_system(graph, n)]
+
+
+def _scenario_tasks(dialog: Dialog) -> list[str]:
+    scenario = dialog.scenario if isinstance(dialog.scenario, dict) else {}
+    return [c["Task"] for c in scenario.get("WizardCapabilities", [])]
