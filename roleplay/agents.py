@@ -12,9 +12,11 @@ To replace AutoGen, reimplement `Agent` (its constructor and `reply`); nothing e
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.messages import TextMessage
@@ -57,6 +59,10 @@ def check_unique_names(names: Sequence[str]) -> None:
 class _Memory(BufferedChatCompletionContext):
     """The agent's memory: the last ``buffer_size`` messages, whose newest reply can be corrected."""
 
+    def forget_source(self, source: str) -> None:
+        """Drop every message from ``source`` (per-turn director notes need not pile up in memory)."""
+        self._messages = [m for m in self._messages if getattr(m, "source", None) != source]
+
     def replace_last_reply(self, text: str, source: str) -> None:
         for index in range(len(self._messages) - 1, -1, -1):
             if isinstance(self._messages[index], AssistantMessage):
@@ -73,6 +79,7 @@ class Reply:
     raw: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    data: dict[str, Any] | None = None
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -154,9 +161,16 @@ class Agent:
         *,
         prefix_speakers: bool = False,
         instruction: str | None = None,
+        schema: dict[str, Any] | None = None,
         cancellation_token: CancellationToken | None = None,
     ) -> Reply:
-        """Hear the turns since this agent last spoke (and an optional director's note), then speak once."""
+        """Hear the turns since this agent last spoke (and an optional director's note), then speak once.
+
+        With ``schema``, the reply is decoded as JSON matching it (an action chosen from an enum and the
+        ``utterance`` alongside); ``Reply.data`` holds the parsed object (None if it did not parse, e.g.
+        cut off by the token limit), ``Reply.text`` the cleaned utterance, and the director's note is
+        forgotten afterwards, so per-turn guidance does not fill the memory.
+        """
         messages = [
             TextMessage(source=agent_id(t.speaker or "someone"),
                         content=f"[{t.speaker}] {t.text}" if prefix_speakers else t.text)
@@ -164,21 +178,42 @@ class Agent:
         ]
         if instruction:
             messages.append(TextMessage(source=DIRECTOR, content=instruction))
-        response = await self._assistant.on_messages(messages, cancellation_token or CancellationToken())
+        if schema is None:
+            response = await self._assistant.on_messages(messages, cancellation_token or CancellationToken())
+        else:
+            with Model.constrained(schema):
+                response = await self._assistant.on_messages(messages, cancellation_token or CancellationToken())
         raw = str(response.chat_message.content)
         usage = response.chat_message.models_usage
-        text, end = clean_reply(raw, self._own_names(), self.other_names, self.end_marker, self.max_sentences)
+        data = _json_object(raw) if schema is not None else None
+        spoken = str(data.get("utterance", "")) if data is not None else ("" if schema is not None else raw)
+        text, end = clean_reply(spoken, self._own_names(), self.other_names, self.end_marker, self.max_sentences)
         self._memory.replace_last_reply(text, self.id)
+        if schema is not None:
+            self._memory.forget_source(DIRECTOR)
         return Reply(
             text=text,
             end=end,
             raw=raw,
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
+            data=data,
         )
+
+    def remember(self, text: str) -> None:
+        """Replace what this agent remembers saying last (e.g. a tool call instead of its unused words)."""
+        self._memory.replace_last_reply(text, self.id)
 
     def __repr__(self) -> str:
         return f"Agent({self.name!r}, model={self.model.name!r})"
+
+
+def _json_object(raw: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def persona_system_prompt(

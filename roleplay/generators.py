@@ -25,6 +25,7 @@ from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.errors import ConfigError
 from roleplay.orchestrator import Orchestrator, TurnPolicy, round_robin
 from roleplay.personas import BasePersona
+from roleplay.policy_orchestrator import Policy, PolicyOrchestrator
 from roleplay.prompts import render
 from roleplay.structured import OutputFormat, complete_structured
 
@@ -72,7 +73,9 @@ def turns_from_output(output: Any) -> list[Turn] | None:
         text = next((item[k] for k in _TEXT_KEYS if k in item), None)
         if text is None:
             return None
-        turns.append(Turn(speaker=None if speaker is None else str(speaker), text=str(text)))
+        action = item.get("action")
+        turns.append(Turn(speaker=None if speaker is None else str(speaker), text=str(text),
+                          action=str(action) if action else None))
     return turns
 
 
@@ -163,6 +166,7 @@ class PersonaDialogGenerator:
         context_window: int = DEFAULT_CONTEXT_WINDOW,
         end_marker: str = END_MARKER,
         max_sentences: int | None = None,
+        policy: Policy | None = None,
         **backend_options: Any,
     ):
         if agents is None:
@@ -184,6 +188,7 @@ class PersonaDialogGenerator:
         self.context_window = context_window
         self.end_marker = end_marker
         self.max_sentences = max_sentences
+        self.policy = policy
         self.backend_options = backend_options
 
     def _build_agents(self, seed: int) -> list[Agent]:
@@ -193,6 +198,8 @@ class PersonaDialogGenerator:
             model = get_backend(spec.model or self.model, seed=seed, temperature=self.temperature,
                                 max_tokens=self.max_tokens, **self.backend_options)
             prompt = persona_system_prompt(spec.name, spec.persona, others, self.dialogue_details, self.end_marker)
+            if self.policy is not None and spec.name == self.policy.agent and not self.policy.enforce:
+                prompt += "\n\n" + self.policy.prompt_guidance()
             built.append(Agent(spec.name, spec.persona, model, prompt, self.context_window, self.end_marker,
                                self.max_sentences))
         return built
@@ -216,7 +223,10 @@ class PersonaDialogGenerator:
             id=id, model=_one_or_each({a.name: a.model.name for a in agents}), seed=seed, scenario=self.scenario,
             personas={a.name: {"class": type(a.persona).__name__, **a.persona.model_dump()} for a in self.agents},
         )
-        orchestrator = Orchestrator(agents, stop, self.turn_policy, self.first_speaker, on_turn)
+        if self.policy is None:
+            orchestrator = Orchestrator(agents, stop, self.turn_policy, self.first_speaker, on_turn)
+        else:
+            orchestrator = PolicyOrchestrator(agents, self.policy, stop, self.turn_policy, self.first_speaker, on_turn)
         try:
             return await orchestrator.run(dialog)
         finally:

@@ -132,7 +132,7 @@ def legal_actions(graph: nx.DiGraph, node: str | None, resolution: str | None = 
     """Everything the system may do after ``node`` (None: at the start), anywhere-actions last."""
     if node is None:
         start = graph.graph["start"]
-        actions = [start, *next_actions(graph, start)]
+        actions = [start, *(a for a in next_actions(graph, start) if a != start)]
     else:
         actions = next_actions(graph, node, resolution)
     return [*actions, *(a for a in anywhere_actions(graph) if a not in actions)]

@@ -104,10 +104,16 @@ class FlowchartTracker:
         self.task = task
 
     def owner(self, action: str) -> str | None:
-        """The task an action belongs to: the current one if it has it, else the first that does."""
-        if action in self.graph:
-            return self.task
-        return next((t for t, g in self.graphs.items() if action in g), None)
+        """The task an action belongs to (None: no graph has it).
+
+        The current task if the action is legal there, else a task where it is legal, else the current
+        task if it has the action, else the first task that has it.
+        """
+        tasks = [self.task, *(t for t in self.graphs if t != self.task)]
+        legal = [t for t in tasks if action in self.legal_actions(t)]
+        if legal:
+            return legal[0]
+        return next((t for t in tasks if action in self.graphs[t]), None)
 
     def advance(self, action: str) -> TrackerStep:
         """Record that the system took ``action``; judge it against the legal set and move there."""
@@ -164,10 +170,11 @@ def answer_of(text: str) -> str | None:
     return "yes" if yes else None
 
 
-def replay(tracker: FlowchartTracker, dialog: Dialog) -> Iterator[tuple[TrackerStep, str | None]]:
+def replay(tracker: FlowchartTracker, dialog: Dialog) -> Iterator[tuple[TrackerStep, str | None, int]]:
     """Feed a saved dialogue's system actions, queries and task switches to ``tracker``.
 
-    Yields each step with the node the dialogue was at before it. Turns with an ``action`` are the
+    Yields each step, the node the dialogue was at before it, and the index of the turn it belongs to
+    (for a query: the turn after it). Turns with an ``action`` are the
     system's; an event ``query`` (data: ``task``, ``action`` = the query node, ``found``) is a query
     whose outcome resolves from ``found``; ``select_task`` (data: ``task``) switches task; a user turn
     after a question resolves its yes/no answer. Events sit before the turn whose index they carry.
@@ -183,7 +190,7 @@ def replay(tracker: FlowchartTracker, dialog: Dialog) -> Iterator[tuple[TrackerS
                 tracker.switch(task)
             if event.type == "query" and event.data.get("action"):
                 origin = tracker.origin()
-                yield tracker.advance(event.data["action"]), origin
+                yield tracker.advance(event.data["action"]), origin, index
                 if event.data.get("found") is not None:
                     tracker.resolve_when(NodeKind.OUTCOME, "found" if event.data["found"] else "empty")
         if index == len(dialog.turns):
@@ -191,7 +198,7 @@ def replay(tracker: FlowchartTracker, dialog: Dialog) -> Iterator[tuple[TrackerS
         turn = dialog.turns[index]
         if turn.action:
             origin = tracker.origin()
-            yield tracker.advance(turn.action), origin
+            yield tracker.advance(turn.action), origin, index
         elif turn.speaker not in system and tracker.pending(NodeKind.ANSWER):
             answer = answer_of(turn.text)
             if answer:

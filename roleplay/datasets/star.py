@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ class STAR:
                 "tasks/, apis/ and dialogues/ (e.g. ../shared/star).", root)
         cls._path = root.resolve()
         _read_json.cache_clear()
-        cls.get_task_graph.cache_clear()
+        cls._graphs.cache_clear()
 
     @classmethod
     def path(cls) -> Path:
@@ -97,21 +97,26 @@ class STAR:
         return merged
 
     @classmethod
-    @lru_cache(maxsize=None)
     def get_task_graph(cls, task: str, mined: bool = True, min_count: int = 1) -> nx.DiGraph:
-        """The reconstructed policy graph of ``task`` (dict + rules + transitions mined from the dialogues).
+        """The reconstructed policy graph of ``task`` (a copy: change it freely).
 
-        ``mined=False`` gives the dict + rules graph only. The result is cached per path; copy it before
-        changing it.
+        Dict + naming rules + the transitions the folder's dialogues took at least ``min_count`` times
+        (``mined=False``: dict + rules only). All tasks are mined together, so a multi-task dialogue's
+        actions count for the task they belong to.
         """
+        cls.get_task(task)
+        return cls._graphs(mined, min_count)[task].copy()
+
+    @classmethod
+    @lru_cache(maxsize=8)
+    def _graphs(cls, mined: bool, min_count: int) -> dict[str, nx.DiGraph]:
         from roleplay.datasets.star_graphs import add_mined, base_graph, mine_transitions
 
-        graph = base_graph(task, cls.get_task(task))
+        graphs = {task: base_graph(task, cls.get_task(task)) for task in cls.tasks()}
         if mined:
-            graphs = {task: graph}
-            dialogs = (d for d in cls.iter_dialogs(progress=False) if task in _tasks_of(d.scenario))
-            add_mined(graphs, mine_transitions(graphs, dialogs), min_count, cls.templates())
-        return graph
+            counts = mine_transitions(graphs, cls.iter_dialogs(progress=False))
+            add_mined(graphs, counts, min_count, cls.templates())
+        return graphs
 
     # --- dialogues -------------------------------------------------------------------------------
     @classmethod
@@ -160,8 +165,11 @@ class STAR:
 
     @classmethod
     def get_scenario_description(cls, scenario: dict[str, Any]) -> str:
-        """A JSON description of a scenario for prompting: roles, instructions, and per task its graph
-        (DOT, reconstructed) and the example reply of each node."""
+        """A JSON description of a scenario for prompting.
+
+        It holds the roles, the user and system instructions, and per task its reconstructed graph (DOT)
+        and the example reply of each node.
+        """
         tasks = _tasks_of(scenario)
         if not tasks:
             raise DatasetError("The scenario lists no WizardCapabilities; pass a scenario from STAR.")
@@ -221,7 +229,7 @@ class STAR:
         )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read_json(path: Path) -> Any:
     """A JSON file's contents, read once per path (treat the result as read-only)."""
     try:

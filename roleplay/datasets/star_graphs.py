@@ -6,9 +6,10 @@ A reconstructed graph is built in three layers, each edge tagged with its ``sour
 2. ``rule``: what the flowchart images drew and the dict lost, recovered from naming structure:
    ``query_check`` → ``available``/``unavailable``; ``query``/``query_book`` → ``query_success``/
    ``query_failure``; a question (template ends in "?") with no successor → the user answers
-   (``yes``/``no``/``done``); a failed query → ``*_inform_nothing_found``; an action with nothing
+   (``yes``/``no``/``done``; trivia's ``correct``...; the bank's ``info_missing``); a failed query → ``*_inform_nothing_found``; an action with nothing
    after it → ``anything_else`` → goodbye. ``out_of_scope`` is an anywhere-action. Goal nodes are the
-   dict's predecessors of ``anything_else`` (the task's final inform).
+   system actions the dict puts before ``anything_else`` (the task's final inform); for a task with
+   none (searches), the actions the dict puts after a query or after its success.
 3. ``mined``: transitions human wizards took in real dialogues that layers 1–2 do not allow, kept
    when seen at least ``min_count`` times (each edge records its ``count``).
 
@@ -30,7 +31,8 @@ from roleplay.policy_graph import NodeKind, add_action, is_system, node_kind
 from roleplay.tracker import FlowchartTracker, replay
 
 OUTCOMES = {"query_success": "found", "available": "found", "query_failure": "empty", "unavailable": "empty"}
-ANSWERS = {"yes": "yes", "no": "no", "done": "done"}
+ANSWERS = {"yes": "yes", "no": "no", "done": "done", "correct": "correct", "incorrect": "incorrect",
+           "noanswer": "noanswer", "info_missing": "info_missing", "info_missing2": "info_missing"}
 _GOODBYE = re.compile(r"^(goodbye(_\d+)?|\w+_bye)$")
 _GLOBALS = {"hello", "anything_else", "out_of_scope"}
 
@@ -90,7 +92,12 @@ def base_graph(name: str, task: Mapping[str, Any]) -> nx.DiGraph:
 
     answers = [n for n in graph if node_kind(graph, n) == NodeKind.ANSWER]
     goodbyes = [n for n in graph if _GOODBYE.match(n)]
-    goals = {u for u, v in chain.items() if v == "anything_else"}
+    goals = {u for u, v in chain.items() if v == "anything_else" and u in graph and is_system(graph, u)}
+    if not goals:  # trivia: the inform after the user's answer; searches: the result the query leads to
+        after = {v: graph.nodes[u].get("when") or graph.nodes[u]["kind"] for u, v in chain.items()
+                 if u in graph and v in graph and graph.nodes[v]["kind"] == NodeKind.ACTION.value}
+        goals = {v for v, why in after.items() if why in ("correct", "incorrect", "noanswer")} \
+            or {v for v, why in after.items() if why in ("found", NodeKind.QUERY.value)}
     for node in list(graph):
         data = graph.nodes[node]
         if data["kind"] != NodeKind.ACTION.value or graph.out_degree(node):
@@ -145,7 +152,7 @@ def mine_transitions(
         if not tasks:
             continue
         tracker = FlowchartTracker({t: graphs[t] for t in tasks})
-        for step, origin in replay(tracker, dialog):
+        for step, origin, _ in replay(tracker, dialog):
             if not step.legal and origin is not None:
                 counts[(step.task, origin, step.action)] += 1
     return counts
@@ -178,7 +185,7 @@ def acceptance(graphs: Mapping[str, nx.DiGraph], dialogs: Iterable[Dialog]) -> t
         if not tasks:
             continue
         tracker = FlowchartTracker({t: graphs[t] for t in tasks})
-        for step, _ in replay(tracker, dialog):
+        for step, _, _ in replay(tracker, dialog):
             if step.index == 0:
                 continue
             total += 1

@@ -1,0 +1,200 @@
+"""Policy adherence of dialogues, one at a time and as a dataset, and against the real STAR dialogues.
+
+Per dialogue (`evaluate_dialog`), the system's actions are replayed through a `FlowchartTracker`:
+
+- ``legal_rate``: legal actions / system actions (the first action is legal if the graph may start there);
+- ``first_violation``: index in ``dialog.turns`` of the first illegal action (None: none);
+- ``completed``: a goal node of every task was reached; ``coverage``: share of the graphs' system
+  nodes visited; ``path_length``: system actions taken (queries included);
+- ``consistency``: how well utterances match their action's template reply. For each system turn with
+  a template, the share of the template's content words (lower-cased words of 3+ letters, minus slot
+  names and a short stop list) that the utterance contains, averaged. 1.0 = every content word of
+  the template is said; 0.0 = none is. Cheap and lexical: it rewards saying what the action means
+  in the template's words, and it cannot tell a paraphrase from a miss.
+
+Dataset level (`summarize`): means per task (a multi-task dialogue counts for each task) and overall.
+Against real dialogues (`compare_with_real`): action-sequence similarity 1 − normalised Levenshtein
+distance between a generated dialogue's path and the real dialogue's path of the same id, and the
+turn-count distributions of both.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+from pydantic import BaseModel, Field
+from rapidfuzz.distance import Levenshtein
+
+from roleplay._atomic import atomic_write_text
+from roleplay.dialog import Dialog
+from roleplay.errors import DatasetError
+from roleplay.policy_graph import is_system
+from roleplay.tracker import FlowchartTracker, replay
+
+_STOP = {"the", "and", "you", "your", "for", "that", "this", "are", "with", "can", "have", "would", "could",
+         "what", "please", "there", "will", "any", "all", "was", "our", "not", "but", "how", "like"}
+_WORD = re.compile(r"[a-z]{3,}")
+_SLOT = re.compile(r"\{[^}]*\}")
+
+
+class DialogMetrics(BaseModel):
+    """Adherence of one dialogue to its policy graph(s)."""
+
+    id: str | int | None
+    tasks: list[str]
+    turns: int = Field(description="All turns of the dialogue.")
+    path: list[str] = Field(description="System actions in order, queries included.")
+    path_length: int
+    legal_rate: float | None
+    violations: int
+    first_violation: int | None = Field(description="Turn index of the first illegal action.")
+    completed: bool
+    coverage: float
+    consistency: float | None
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words of 3+ letters minus slot names and stop words."""
+    return set(_WORD.findall(_SLOT.sub(" ", text.lower()))) - _STOP
+
+
+def consistency(utterance: str, template: str) -> float | None:
+    """Share of the template's content words found in the utterance (None if the template has none)."""
+    wanted = content_words(template)
+    if not wanted:
+        return None
+    return len(wanted & content_words(utterance)) / len(wanted)
+
+
+def evaluate_dialog(dialog: Dialog, graphs: Mapping[str, nx.DiGraph]) -> DialogMetrics:
+    """Replay ``dialog``'s system actions on ``graphs`` (task -> graph) and measure adherence."""
+    tracker = FlowchartTracker(dict(graphs))
+    first_violation = None
+    for step, _, turn_index in replay(tracker, dialog):
+        if not step.legal and first_violation is None:
+            first_violation = turn_index
+    steps = tracker.steps
+    scores = []
+    for turn in dialog.turns:
+        task = tracker.owner(turn.action) if turn.action else None
+        if task is not None:
+            score = consistency(turn.text, graphs[task].nodes[turn.action].get("template", ""))
+            if score is not None:
+                scores.append(score)
+    system_nodes = {(t, n) for t, g in graphs.items() for n in g if is_system(g, n)}
+    visited = {(s.task, s.action) for s in steps} & system_nodes
+    return DialogMetrics(
+        id=dialog.id, tasks=list(graphs), turns=len(dialog.turns), path=[s.action for s in steps],
+        path_length=len(steps), legal_rate=sum(s.legal for s in steps) / len(steps) if steps else None,
+        violations=sum(not s.legal for s in steps), first_violation=first_violation,
+        completed=tracker.completed(), coverage=len(visited) / len(system_nodes) if system_nodes else 0.0,
+        consistency=statistics.fmean(scores) if scores else None,
+    )
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(statistics.fmean(present), 4) if present else None
+
+
+def summarize(metrics: Sequence[DialogMetrics]) -> list[dict[str, Any]]:
+    """One row per task and an ``ALL`` row: dialogue count and mean metrics."""
+    groups: dict[str, list[DialogMetrics]] = defaultdict(list)
+    for m in metrics:
+        for task in m.tasks:
+            groups[task].append(m)
+    rows = []
+    for task, group in [*sorted(groups.items()), ("ALL", list(metrics))]:
+        rows.append({
+            "task": task, "dialogs": len(group),
+            "legal_rate": _mean(m.legal_rate for m in group),
+            "dialogs_without_violation": _mean(float(m.violations == 0) for m in group),
+            "completion": _mean(float(m.completed) for m in group),
+            "coverage": _mean(m.coverage for m in group),
+            "path_length": _mean(m.path_length for m in group),
+            "turns": _mean(m.turns for m in group),
+            "consistency": _mean(m.consistency for m in group),
+        })
+    return rows
+
+
+def sequence_similarity(a: Sequence[str], b: Sequence[str]) -> float:
+    """1 − normalised Levenshtein distance between two action sequences (1.0 = identical)."""
+    return 1.0 - Levenshtein.normalized_distance(list(a), list(b))
+
+
+def compare_with_real(generated: Sequence[DialogMetrics], real: Mapping[Any, DialogMetrics]) -> dict[str, Any]:
+    """Action-sequence similarity to the real dialogue of the same id, and turn-count distributions."""
+    pairs = [(g, real[str(g.id)]) for g in generated if str(g.id) in real]
+    def spread(values: list[int]) -> dict[str, float | None]:
+        return {"mean": _mean(values), "median": statistics.median(values) if values else None,
+                "min": min(values, default=None), "max": max(values, default=None)}
+    return {
+        "pairs": len(pairs),
+        "action_sequence_similarity": _mean(sequence_similarity(g.path, r.path) for g, r in pairs),
+        "generated_turns": spread([g.turns for g, _ in pairs]),
+        "real_turns": spread([r.turns for _, r in pairs]),
+        "generated_path_length": spread([g.path_length for g, _ in pairs]),
+        "real_path_length": spread([r.path_length for _, r in pairs]),
+    }
+
+
+def load_dialogs(folder: str | Path) -> list[Dialog]:
+    """Every ``*.json`` dialogue under ``folder`` (``json/`` if it has one), sorted by file name."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise DatasetError(f"{root} is not a folder of dialogues. Pass the --out folder of a generation run.", root)
+    files = sorted((root / "json" if (root / "json").is_dir() else root).glob("*.json"))
+    if not files:
+        raise DatasetError(f"No dialogue JSON files in {root} (nor in {root}/json).", root)
+    return [Dialog.from_file(f) for f in files]
+
+
+def evaluate_folder(folder: str | Path, graphs_for: Callable[[Dialog], Mapping[str, nx.DiGraph]],
+                    real: Callable[[Dialog], Dialog | None] | None = None) -> dict[str, Any]:
+    """Evaluate every dialogue in ``folder``: per-dialogue metrics, the summary table, the real comparison."""
+    metrics, real_metrics = [], {}
+    for dialog in load_dialogs(folder):
+        graphs = graphs_for(dialog)
+        metrics.append(evaluate_dialog(dialog, graphs))
+        original = real(dialog) if real else None
+        if original is not None:
+            real_metrics[str(dialog.id)] = evaluate_dialog(original, graphs)
+    report: dict[str, Any] = {"summary": summarize(metrics), "dialogs": [m.model_dump() for m in metrics]}
+    if real is not None:
+        report["real_summary"] = summarize(list(real_metrics.values()))
+        report["comparison"] = compare_with_real(metrics, real_metrics)
+    return report
+
+
+def table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows as an aligned text table."""
+    if not rows:
+        return "(no rows)"
+    columns = list(rows[0])
+    cells = [[("" if r[c] is None else str(r[c])) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
+
+
+def write_report(report: Mapping[str, Any], out: str | Path) -> tuple[Path, Path]:
+    """Write ``<out>.json`` (everything) and ``<out>.csv`` (the summary table), atomically."""
+    out = Path(out)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(report["summary"][0]))
+    writer.writeheader()
+    writer.writerows(report["summary"])
+    csv_path = atomic_write_text(out.with_suffix(".csv"), buffer.getvalue())
+    json_path = atomic_write_text(out.with_suffix(".json"), json.dumps(report, indent=2, default=str))
+    return json_path, csv_path
