@@ -90,6 +90,119 @@ def show(dialog_file: Path, with_scenario: bool) -> None:
     click.echo(Dialog.from_file(dialog_file).render(scenario=with_scenario))
 
 
+@cli.group()
+def star() -> None:
+    """Work with a local copy of the STAR dataset (synthetic dialogues for its scenarios)."""
+
+
+@star.command("generate")
+@click.option("--star-path", type=click.Path(path_type=Path), required=True, help="Folder with tasks/, dialogues/.")
+@click.option("--task", default=None, help="Only scenarios of this task, e.g. doctor_followup.")
+@click.option("--happy/--unhappy", default=None, help="Only happy (or only unhappy) scenarios.")
+@click.option("--multitask/--single-task", default=False, show_default=True, help="Multi-task or single-task ones.")
+@click.option("--id", "ids", type=int, multiple=True, help="Only these dialogue ids (repeatable).")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Writes json/<id>.json and txt/<id>.txt.")
+@click.option("--mode", type=click.Choice(["roleplay", "description"]), default="roleplay", show_default=True)
+@click.option("--prompt-only", is_flag=True, help="Role-play without enforcing the graph (the flowchart is only "
+                                                   "pasted into the prompt), to compare with enforcement.")
+@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", default="embedded", show_default=True)
+@click.option("--max-turns", type=click.IntRange(min=2), default=16, show_default=True)
+@_friendly
+def star_generate(star_path: Path, task: str | None, happy: bool | None, multitask: bool, ids: tuple[int, ...],
+                  out: Path, mode: str, prompt_only: bool, model: str, max_turns: int) -> None:
+    """One synthetic dialogue per matching STAR dialogue (seed = its id); ids already in OUT are skipped."""
+    from roleplay._aio import run_sync
+    from roleplay.datasets.star import STAR
+    from roleplay.datasets.star_generate import agenerate_star_batch, pending_ids
+
+    STAR.set_path(star_path)
+    if task is not None:
+        STAR.get_task(task)
+    chosen = list(ids) or [d for d in STAR.dialog_ids() if _star_match(STAR.get_dialog_scenario(d), task, happy,
+                                                                         multitask)]
+    if not chosen:
+        raise click.ClickException("No STAR dialogue matches these filters; loosen --task/--happy/--multitask.")
+    todo = pending_ids(chosen, out)
+    click.echo(f"{len(chosen)} scenarios, {len(chosen) - len(todo)} already done in {out}; model {model}, "
+               f"mode {mode}{' (prompt-only)' if prompt_only else ''}.")
+    options = {"max_turns": max_turns} if mode == "roleplay" else {}
+    written = run_sync(agenerate_star_batch(chosen, out, mode, model, enforce=not prompt_only, **options))
+    click.echo(f"Wrote {len(written)} dialogues to {out}/json and {out}/txt.")
+
+
+def _star_match(scenario: dict[str, Any], task: str | None, happy: bool | None, multitask: bool) -> bool:
+    tasks = [c["Task"] for c in scenario.get("WizardCapabilities", [])]
+    return ((task is None or task in tasks) and (happy is None or scenario.get("Happy") == happy)
+            and bool(scenario.get("MultiTask")) == multitask)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--star-path", type=click.Path(path_type=Path), default=None,
+              help="STAR folder: graphs for STAR dialogues, and the real dialogues to compare with.")
+@click.option("--graph", "graph_file", type=click.Path(path_type=Path), default=None,
+              help="A DOT policy graph for every dialogue (instead of STAR's task graphs).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Report path without extension (default: FOLDER/evaluation) -> .csv and .json.")
+@_friendly
+def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out: Path | None) -> None:
+    """Policy adherence of the dialogues in FOLDER: a table per task, written as CSV and JSON."""
+    from roleplay.evaluation import evaluate_folder, table, write_report
+
+    if (star_path is None) == (graph_file is None):
+        raise click.ClickException("Give --star-path (STAR dialogues) or --graph FILE.dot (your own policy).")
+    if graph_file is not None:
+        from roleplay.policy_graph import read_dot
+
+        graph = read_dot(graph_file)
+        report = evaluate_folder(folder, lambda d: {graph.graph["name"]: graph})
+    else:
+        from roleplay.datasets.star import STAR
+
+        STAR.set_path(star_path)
+
+        def graphs_for(dialog: Dialog) -> dict[str, Any]:
+            scenario = dialog.scenario if isinstance(dialog.scenario, dict) else {}
+            tasks = [c["Task"] for c in scenario.get("WizardCapabilities", [])]
+            if not tasks:
+                raise click.ClickException(f"Dialogue {dialog.id} has no STAR scenario; evaluate it with --graph.")
+            return {t: STAR.get_task_graph(t) for t in tasks}
+
+        def real(dialog: Dialog) -> Dialog | None:
+            return STAR.get_dialog(dialog.id) if dialog.id in STAR.dialog_ids() else None
+
+        report = evaluate_folder(folder, graphs_for, real)
+    click.echo(table(report["summary"]))
+    if "comparison" in report:
+        comparison = report["comparison"]
+        click.echo(f"\nvs real STAR ({comparison['pairs']} pairs): action-sequence similarity "
+                   f"{comparison['action_sequence_similarity']}, turns generated {comparison['generated_turns']} "
+                   f"vs real {comparison['real_turns']}")
+    json_path, csv_path = write_report(report, out or folder / "evaluation")
+    click.echo(f"Saved {csv_path} and {json_path}")
+
+
+@cli.command()
+@click.argument("dot_file", type=click.Path(path_type=Path))
+@_friendly
+def graph(dot_file: Path) -> None:
+    """Check a DOT policy graph and list each action with what may follow it."""
+    import warnings
+
+    from roleplay.policy_graph import PolicyGraphWarning, is_system, legal_actions, mean_out_degree, read_dot
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PolicyGraphWarning)
+        policy = read_dot(dot_file)
+    for warning in caught:
+        click.echo(f"Warning: {warning.message}", err=True)
+    click.echo(f"{policy.graph['name']}: start {policy.graph['start']}, {policy.number_of_nodes()} nodes, "
+               f"mean legal next actions {mean_out_degree(policy):.2f}")
+    for node in policy:
+        if is_system(policy, node):
+            click.echo(f"  {node} -> {', '.join(legal_actions(policy, node)) or '(end)'}")
+
+
 @cli.command()
 def backends() -> None:
     """List the model backends (the prefix before ':' in a model string)."""

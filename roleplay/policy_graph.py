@@ -7,6 +7,7 @@ A node is an action label; its attributes say what it is:
   ``available``...) or ``answer`` (what the user said to a question: ``yes``/``no``). The first three
   are *system* nodes, chosen by the agent; outcome and answer nodes are resolved from what happened.
 - ``template``: the example reply for the action (guidance for the agent, not a script).
+- ``when`` (outcome and answer nodes): the result it stands for, ``found``/``empty`` or ``yes``/``no``.
 - ``goal``: reaching it completes the task. ``anywhere``: the action may be taken from any system
   node and the conversation then resumes where it was (``out_of_scope``).
 
@@ -144,8 +145,8 @@ def branches(graph: nx.DiGraph, node: str, kind: NodeKind) -> list[str]:
 
 
 def is_terminal(graph: nx.DiGraph, node: str) -> bool:
-    """True when nothing but anywhere-actions can follow ``node`` (a goodbye)."""
-    return is_system(graph, node) and not next_actions(graph, node)
+    """True when nothing but anywhere-actions, or ``node`` again, can follow ``node`` (a goodbye)."""
+    return is_system(graph, node) and not [a for a in next_actions(graph, node) if a != node]
 
 
 def mean_out_degree(graph: nx.DiGraph) -> float:
@@ -197,7 +198,8 @@ def _truthy(value: object) -> bool:
 def read_dot(path: str | Path) -> nx.DiGraph:
     """Read a policy graph from a DOT file (via pydot) and validate it.
 
-    Node attributes: ``kind``, ``template``, ``goal``, ``anywhere``; graph attribute ``start``.
+    Node attributes: ``kind``, ``template``, ``goal``, ``anywhere``, ``when`` (which result an outcome
+    or answer node stands for: ``found``/``empty``, ``yes``/``no``); graph attribute ``start``.
 
     Raises:
         PolicyGraphError: the file is missing, is not DOT, or the graph is invalid.
@@ -215,10 +217,13 @@ def read_dot(path: str | Path) -> nx.DiGraph:
     if not parsed:
         raise PolicyGraphError("Not valid DOT: no graph found. Fix the syntax (see scenarios/doctor_intake.dot).",
                                path=path)
-    raw = nx.nx_pydot.from_pydot(parsed[0])
-    attrs = {k: _unquote(v) for k, v in raw.graph.items() if k not in ("node", "edge", "graph")}
-    attrs.update({k: _unquote(v) for k, v in raw.graph.get("graph", {}).items()})
-    graph = nx.DiGraph(name=attrs.get("name", path.stem), start=attrs.get("start", ""))
+    dot = parsed[0]
+    attrs = {k: _unquote(v) for k, v in dot.get_attributes().items()}
+    for statement in dot.get_node_list():  # `graph [start=...]` comes back as a node named "graph"
+        if statement.get_name() == "graph":
+            attrs.update({k: _unquote(v) for k, v in statement.get_attributes().items()})
+    raw = nx.nx_pydot.from_pydot(dot)
+    graph = nx.DiGraph(name=_unquote(dot.get_name()) or path.stem, start=attrs.get("start", ""))
     for node, data in raw.nodes(data=True):
         node = _unquote(node)
         if node in ("node", "edge", "graph"):
@@ -226,6 +231,8 @@ def read_dot(path: str | Path) -> nx.DiGraph:
         graph.add_node(node, kind=_unquote(data.get("kind", NodeKind.ACTION.value)),
                        template=_unquote(data.get("template", "")),
                        goal=_truthy(data.get("goal", False)), anywhere=_truthy(data.get("anywhere", False)))
+        if "when" in data:
+            graph.nodes[node]["when"] = _unquote(data["when"])
     for u, v, data in raw.edges(data=True):
         graph.add_edge(_unquote(u), _unquote(v), source=_unquote(data.get("source", "dot")),
                        count=int(_unquote(data.get("count", 0))))
@@ -245,6 +252,8 @@ def to_dot(graph: nx.DiGraph) -> str:
     for node, data in sorted(graph.nodes(data=True)):
         attrs = [f"kind={_quote(data.get('kind', 'action'))}", f"template={_quote(data.get('template', ''))}"]
         attrs += [f"{flag}=true" for flag in ("goal", "anywhere") if data.get(flag)]
+        if data.get("when"):
+            attrs.append(f"when={_quote(data['when'])}")
         lines.append(f"  {_quote(node)} [{', '.join(attrs)}];")
     for u, v, data in sorted(graph.edges(data=True)):
         attrs = [f"source={_quote(data.get('source', 'dot'))}"]

@@ -5,8 +5,11 @@ the legal next actions and has the agent answer in JSON, ``{"action", "utterance
 
 - ``enforce=True``: ``action`` is an enum of the legal actions, so schema-constrained decoding (llama.cpp
   grammar, Ollama ``format``, OpenAI ``response_format``) cannot produce an illegal one; each action's
-  template reply is offered as guidance. A reply that does not parse (cut off by the token limit)
-  falls back to the first legal action and its template, recorded as ``fallback`` in the turn.
+  template reply is offered as guidance, the graph's first successor named as the usual next step.
+  Two progress rules narrow the legal set (never to nothing): an action repeated ``max_repeats``
+  times in a row is not offered again, and goodbyes wait until a goal is reached (``end_after_goal``).
+  A reply that does not parse (cut off by the token limit) falls back to the first legal action and
+  its template, recorded as ``fallback`` in the turn.
 - ``enforce=False``: the flowchart is only pasted into the system prompt (as sdialog does) and
   ``action`` is free text, so the two modes can be compared; the tracker still judges every action.
 
@@ -30,7 +33,7 @@ from roleplay.conditions import StopCondition
 from roleplay.dialog import Dialog, Event, Turn
 from roleplay.errors import ConfigError, StructuredOutputError
 from roleplay.orchestrator import Orchestrator, TurnPolicy, round_robin
-from roleplay.policy_graph import NodeKind, describe, node_kind, to_dot
+from roleplay.policy_graph import NodeKind, describe, is_terminal, node_kind, to_dot
 from roleplay.prompts import render
 from roleplay.query_tool import QueryResult, QueryTool
 from roleplay.structured import complete_structured
@@ -49,6 +52,10 @@ class Policy(BaseModel):
     graphs: dict[str, nx.DiGraph] = Field(description="Task name -> policy graph; the first task starts.")
     tools: dict[str, QueryTool] = Field(default_factory=dict, description="Task name -> tool its query nodes call.")
     enforce: bool = Field(True, description="Constrain actions to the legal set (False: prompt-only guidance).")
+    max_repeats: int | None = Field(2, ge=1, description="Enforced: an action taken this many times in a row is "
+                                    "not offered again (anywhere-actions: once). None: no limit.")
+    end_after_goal: bool = Field(True, description="Enforced: terminal actions (goodbye) are offered only once "
+                                 "a goal was reached, or when nothing else is legal.")
 
     @classmethod
     def single(cls, agent: str, graph: nx.DiGraph, tool: QueryTool | None = None, enforce: bool = True) -> Policy:
@@ -109,7 +116,7 @@ class PolicyOrchestrator(Orchestrator):
             legal = options if self.policy.enforce else None
             note = render("policy_turn" if self.policy.enforce else "policy_prompt_only_turn",
                           options=describe(self.tracker.graph, [o for o in options if o in self.tracker.graph])
-                          if self.policy.enforce else "",
+                          if self.policy.enforce else "", first=options[0],
                           result=result_note, user=" and ".join(agent.other_names))
             reply = await agent.reply(heard, instruction=note, schema=action_schema(legal))
             spent[0] += reply.prompt_tokens
@@ -142,10 +149,21 @@ class PolicyOrchestrator(Orchestrator):
             if task != self.tracker.task:
                 options += [a for a in self.tracker.legal_actions(task) if a not in options]
         if not allow_query:
-            spoken = [a for a in options
-                      if not _is_query(self.policy.graphs[self.tracker.owner(a) or self.tracker.task], a)]
-            options = spoken or options
+            options = _keep(options, lambda a: not _is_query(self._graph_of(a), a))
+        if self.policy.max_repeats is not None:
+            options = _keep(options, lambda a: not self._repeated_too_often(a))
+        if self.policy.end_after_goal and not self.tracker.completed():
+            options = _keep(options, lambda a: not is_terminal(self._graph_of(a), a))
         return options
+
+    def _graph_of(self, action: str) -> nx.DiGraph:
+        return self.policy.graphs[self.tracker.owner(action) or self.tracker.task]
+
+    def _repeated_too_often(self, action: str) -> bool:
+        """True when the last ``limit`` spoken actions were all ``action`` (limit 1 for anywhere-actions)."""
+        limit = 1 if self._graph_of(action).nodes[action].get("anywhere") else self.policy.max_repeats or 0
+        spoken = [s.action for s in self.tracker.steps if not _is_query(self._graph_of(s.action), s.action)]
+        return len(spoken) >= limit and all(a == action for a in spoken[-limit:])
 
     def _choice(self, data: dict[str, Any] | None, text: str, options: list[str]) -> tuple[str, str, bool]:
         """(action, utterance, fell back?) from the agent's parsed JSON."""
@@ -198,6 +216,12 @@ class PolicyOrchestrator(Orchestrator):
             "legal_rate": round(sum(s.legal for s in steps) / len(steps), 4) if steps else None,
             "completed": self.tracker.completed(),
         }
+
+
+def _keep(options: list[str], allowed: Callable[[str], bool]) -> list[str]:
+    """The options ``allowed`` keeps, or all of them if it keeps none (the agent must be able to act)."""
+    kept = [a for a in options if allowed(a)]
+    return kept or options
 
 
 def _is_query(graph: nx.DiGraph, action: str) -> bool:

@@ -10,8 +10,9 @@ A scenario is YAML like::
       - {name: Doctor, persona: ../agents/doctor.yaml}
       - {name: Patient, persona: {name: Ana, role: patient}, model: ollama:qwen2.5:14b}
     stop: {max_turns: 10, end_signal: true, timeout: 300}
+    policy: {agent: Doctor, graph: doctor_intake.dot, enforce: true}   # optional: keep Doctor on a DOT flowchart
 
-Persona paths are relative to the scenario file.
+Persona and graph paths are relative to the scenario file.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition, Timeout
-from roleplay.errors import PersonaError, ScenarioError
+from roleplay.errors import PersonaError, PolicyGraphError, ScenarioError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
 from roleplay.personas import Persona
+from roleplay.policy_graph import read_dot
+from roleplay.policy_orchestrator import Policy
 
 
 class AgentEntry(BaseModel):
@@ -57,6 +60,16 @@ class StopEntry(BaseModel):
         return condition
 
 
+class PolicyEntry(BaseModel):
+    """A policy graph one agent follows, as written in a scenario file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent: str = Field(description="Name of the agent that follows the graph.")
+    graph: str = Field(description="DOT file, relative to the scenario.")
+    enforce: bool = Field(default=True, description="Constrain actions to the legal ones (False: prompt only).")
+
+
 class Scenario(BaseModel):
     """A role-play scenario loaded from YAML."""
 
@@ -75,6 +88,7 @@ class Scenario(BaseModel):
     max_tokens: int = Field(default=96, gt=0, description="Most tokens per turn.")
     context_window: int = Field(default=24, gt=0, description="Messages each agent remembers.")
     max_sentences: int | None = Field(default=None, gt=0, description="Keep only this many sentences per turn.")
+    policy: PolicyEntry | None = None
     path: Path | None = Field(default=None, exclude=True)
 
     def agent_specs(self, model: str | None = None) -> list[AgentSpec]:
@@ -111,8 +125,19 @@ class Scenario(BaseModel):
             max_tokens=self.max_tokens,
             context_window=self.context_window,
             max_sentences=self.max_sentences,
+            policy=self.load_policy(),
             repeat_penalty=self.repeat_penalty,
         )
+
+    def load_policy(self) -> Policy | None:
+        """The policy graph named by the file, read and checked (None if the scenario has none)."""
+        if self.policy is None:
+            return None
+        names = [a.name or "" for a in self.agents] + [s.name for s in self.agent_specs()]
+        if self.policy.agent not in names:
+            raise ScenarioError(f"policy.agent '{self.policy.agent}' is not one of the agents.", self.path)
+        base = self.path.parent if self.path else Path.cwd()
+        return Policy.single(self.policy.agent, read_dot(base / self.policy.graph), enforce=self.policy.enforce)
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -139,4 +164,8 @@ def load_scenario(path: str | Path) -> Scenario:
         scenario.agent_specs()
     except PersonaError as err:
         raise ScenarioError(f"cannot load an agent's persona: {err}", source) from err
+    try:
+        scenario.load_policy()
+    except PolicyGraphError as err:
+        raise ScenarioError(f"cannot load the policy graph: {err}", source) from err
     return scenario

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from roleplay.dialog import Dialog
 from roleplay.errors import PolicyGraphError
-from roleplay.policy_graph import NodeKind, branches, goal_nodes, is_terminal, legal_actions, node_kind
+from roleplay.policy_graph import NodeKind, branches, goal_nodes, is_terminal, legal_actions
 
 
 class TrackerStep(BaseModel):
@@ -151,7 +151,7 @@ class FlowchartTracker:
     def at_terminal(self) -> bool:
         """True when the current task's position allows nothing more (a goodbye)."""
         node = self.position[self.task]
-        return node is not None and node_kind(self.graph, node) != NodeKind.OUTCOME and is_terminal(self.graph, node)
+        return node is not None and not self.graph.nodes[node].get("anywhere") and is_terminal(self.graph, node)
 
 
 _YES = re.compile(r"\b(yes|yeah|yep|sure|ok|okay|please do|go ahead|correct|right|that works|sounds good)\b", re.I)

@@ -6,7 +6,8 @@ A reconstructed graph is built in three layers, each edge tagged with its ``sour
 2. ``rule``: what the flowchart images drew and the dict lost, recovered from naming structure:
    ``query_check`` → ``available``/``unavailable``; ``query``/``query_book`` → ``query_success``/
    ``query_failure``; a question (template ends in "?") with no successor → the user answers
-   (``yes``/``no``/``done``; trivia's ``correct``...; the bank's ``info_missing``); a failed query → ``*_inform_nothing_found``; an action with nothing
+   (``yes``/``no``/``done``; trivia's ``correct``...; ``info_missing``); a failed query →
+   ``*_inform_nothing_found``; an action with nothing
    after it → ``anything_else`` → goodbye. ``out_of_scope`` is an anywhere-action. Goal nodes are the
    system actions the dict puts before ``anything_else`` (the task's final inform); for a task with
    none (searches), the actions the dict puts after a query or after its success.
