@@ -1,0 +1,223 @@
+"""Running an agent on its policy graph with scripted models: enforcement, queries, prompt-only, STAR."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from roleplay import backends
+from roleplay.backends.scripted import ScriptedRequest, scripted_model
+from roleplay.cli import cli
+from roleplay.datasets.star import STAR
+from roleplay.datasets.star_generate import agenerate_star, agenerate_star_batch, query_tool
+from roleplay.dialog import Dialog
+from roleplay.errors import ConfigError, ScenarioError
+from roleplay.generators import AgentSpec, PersonaDialogGenerator
+from roleplay.policy_graph import read_dot
+from roleplay.policy_orchestrator import Policy, action_schema
+from roleplay.scenario import load_scenario
+
+FIXTURE = Path(__file__).parent / "fixtures" / "star_mini"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def policy_script(pick, user_says="Yes please."):
+    """A model for both sides: the policy turn picks ``pick(enum or None, request)``; tool calls fill args."""
+    def script(request: ScriptedRequest) -> str:
+        schema = request.schema or {}
+        props = schema.get("properties", {})
+        if "action" in props:
+            action = pick(props["action"].get("enum"), request)
+            return json.dumps({"action": action, "utterance": f"I do {action}."})
+        if schema:
+            return json.dumps({k: (v["enum"][0] if "enum" in v else 1 if v.get("type") == "integer" else "Robin")
+                               for k, v in props.items()})
+        return user_says
+    return script
+
+
+@pytest.fixture
+def star():
+    STAR.set_path(FIXTURE)
+    yield STAR
+    STAR._path = None
+
+
+def run_policy(star, pick, enforce=True, max_turns=12, user_says="Yes please."):
+    model = scripted_model(fn=policy_script(pick, user_says))
+    scenario = star.get_dialog_scenario(1)
+    policy = Policy(agent="System", graphs={"mini_book": star.get_task_graph("mini_book")},
+                    tools={"mini_book": query_tool("mini_book")}, enforce=enforce)
+    generator = PersonaDialogGenerator(model, agents=[
+        AgentSpec(name="User", persona=star.get_user_persona_for_scenario(scenario)),
+        AgentSpec(name="System", persona=star.get_system_persona_for_scenario(scenario))],
+        first_speaker="System", policy=policy, max_turns=max_turns)
+    return generator.generate(seed=3), model
+
+
+def test_enforced_run_reaches_the_goal_on_the_first_legal_action(star):
+    dialog, model = run_policy(star, lambda enum, request: enum[0], max_turns=16)
+    system = [t for t in dialog.turns if t.speaker == "System"]
+    assert all(t.metadata["legal"] for t in system)
+    assert dialog.metadata["policy"]["completed"] is True
+    assert dialog.metadata["policy"]["legal_rate"] == 1.0
+    path = dialog.metadata["policy"]["path"]
+    assert path[:4] == ["hello", "ask_name", "mini_ask_room", "mini_ask_day"]
+    assert "query_check" in path and "query_book" in path and "mini_booking_succeeded" in path
+    assert system[-1].action == "goodbye_1" and dialog.stop_reason.value == "end_signal"
+    queries = [e.data for e in dialog.events if e.type == "query"]
+    assert [q["action"] for q in queries] == ["query_check", "query_book"]
+    assert queries[0]["arguments"]["Name"] == "Blue Room" and queries[0]["found"] is True
+    # each policy turn offered exactly the tracker's legal actions as the enum
+    first = next(r for r in model.client.history if r.schema and "action" in r.schema["properties"])
+    assert first.schema["properties"]["action"]["enum"][:2] == ["hello", "ask_name"]
+
+
+def test_a_model_trying_an_illegal_action_never_produces_an_illegal_turn(star):
+    dialog, _ = run_policy(star, lambda enum, request: "mini_booking_succeeded", max_turns=6)
+    system = [t for t in dialog.turns if t.speaker == "System"]
+    assert system and all(t.metadata["legal"] for t in system)
+    assert system[0].action == "hello" and system[0].metadata["fallback"] is True
+    assert dialog.metadata["policy"]["violations"] == []
+
+
+def test_prompt_only_mode_records_violations(star):
+    dialog, model = run_policy(star, lambda enum, request: "mini_booking_succeeded", enforce=False, max_turns=4)
+    assert dialog.metadata["policy"]["mode"] == "prompt_only"
+    assert dialog.metadata["policy"]["legal_rate"] == 0.0
+    assert dialog.turns[0].action == "mini_booking_succeeded" and not dialog.turns[0].metadata["legal"]
+    policy_request = next(r for r in model.client.history if r.schema and "action" in r.schema["properties"])
+    assert "enum" not in policy_request.schema["properties"]["action"]
+    assert "digraph" in policy_request.system  # the flowchart is pasted into the system prompt
+
+
+def test_goodbye_waits_for_the_goal_and_repeats_are_limited(star):
+    """A model that always wants to leave or to say out_of_scope still moves forward."""
+    def pick(enum, request):
+        for wanted in ("goodbye_1", "out_of_scope"):
+            if wanted in enum:
+                return wanted
+        return enum[0]
+    dialog, _ = run_policy(star, pick, max_turns=30)
+    path = dialog.metadata["policy"]["path"]
+    assert "goodbye_1" not in path[:-1]
+    assert all(not (a == b == "out_of_scope") for a, b in zip(path, path[1:], strict=False))
+    assert dialog.metadata["policy"]["completed"] is True
+
+
+def test_user_no_takes_the_no_branch(star):
+    dialog, _ = run_policy(star, lambda enum, request: enum[0], max_turns=12, user_says="No, not that.")
+    path = dialog.metadata["policy"]["path"]
+    confirm = path.index("mini_ask_confirm_booking")
+    assert path[confirm + 1] == "mini_ask_room"
+
+
+def test_action_schema():
+    assert action_schema(["a", "b"])["properties"]["action"]["enum"] == ["a", "b"]
+    assert action_schema(None)["properties"]["action"] == {"type": "string"}
+
+
+def test_policy_for_unknown_agent(star, doctor, patient):
+    graph = read_dot(ROOT / "scenarios" / "doctor_intake.dot")
+    generator = PersonaDialogGenerator(scripted_model(replies=["x"] * 4), doctor, patient,
+                                       policy=Policy.single("Nurse", graph))
+    with pytest.raises(ConfigError, match="The policy follows agent 'Nurse', which is not one of: Doctor, Patient"):
+        generator.generate(seed=1)
+
+
+def test_doctor_intake_scenario_runs_on_its_dot_graph(monkeypatch):
+    def factory(model, options):
+        return scripted_model(fn=policy_script(lambda enum, request: enum[0], "No fever, no."), seed=options.seed)
+    monkeypatch.setitem(backends._FACTORIES, "canned", factory)
+    generator = load_scenario(ROOT / "scenarios" / "doctor_intake.yaml").generator(model="canned")
+    dialog = generator.generate(seed=2)
+    path = dialog.metadata["policy"]["path"]
+    assert path[0] == "greet" and "give_advice" in path and path[-1] == "goodbye"
+    assert dialog.metadata["policy"]["completed"] and dialog.metadata["policy"]["legal_rate"] == 1.0
+
+
+def test_scenario_with_bad_policy_graph(tmp_path):
+    (tmp_path / "bad.dot").write_text("digraph g { a -> b; }")
+    (tmp_path / "s.yaml").write_text("name: x\nagents: [{name: A, persona: {role: a}}, {name: B, persona: {role: b}}]"
+                                     "\npolicy: {agent: A, graph: bad.dot}\n")
+    with pytest.raises(ScenarioError, match="cannot load the policy graph: .*names no start node"):
+        load_scenario(tmp_path / "s.yaml")
+
+
+@pytest.fixture
+def canned_star(monkeypatch, star):
+    def factory(model, options):
+        return scripted_model(fn=policy_script(lambda enum, request: (enum or ["hello"])[0]), seed=options.seed)
+    monkeypatch.setitem(backends._FACTORIES, "canned", factory)
+
+
+async def test_star_roleplay_and_description_generation(canned_star, monkeypatch):
+    dialog = await agenerate_star(1, "roleplay", "canned", max_turns=8)
+    assert dialog.speakers == ["System", "User"] and dialog.seed == 1 and dialog.id == 1
+    assert dialog.metadata["mode"] == "roleplay"
+
+    described = json.dumps({"dialog": [{"speaker": "User", "text": "Hi"},
+                                       {"speaker": "System", "text": "What is your name?", "action": "ask_name"}]})
+    monkeypatch.setitem(backends._FACTORIES, "writer", lambda model, options: scripted_model(replies=[described]))
+    dialog = await agenerate_star(1, "description", "writer")
+    assert [t.action for t in dialog.turns] == [None, "ask_name"]
+    with pytest.raises(ConfigError, match="Unknown mode 'poetry'"):
+        await agenerate_star(1, "poetry", "canned")
+
+
+async def test_star_batch_skips_done_ids(canned_star, tmp_path):
+    written = await agenerate_star_batch([1, 2], tmp_path / "out", model="canned", progress=False, max_turns=4)
+    assert [p.name for p in written] == ["1.json", "2.json"]
+    assert (tmp_path / "out" / "txt" / "2.txt").read_text().startswith("System: ")
+    again = await agenerate_star_batch([1, 2, 3], tmp_path / "out", model="canned", progress=False, max_turns=4)
+    assert [p.name for p in again] == ["3.json"]
+
+
+def test_cli_star_generate_then_evaluate(canned_star, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "gen"
+    result = runner.invoke(cli, ["star", "generate", "--star-path", str(FIXTURE), "--task", "mini_book", "--happy",
+                                 "--out", str(out), "--model", "canned", "--max-turns", "14"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "1 scenarios, 0 already done" in result.output
+    assert [p.name for p in (out / "json").iterdir()] == ["1.json"]
+    result = runner.invoke(cli, ["star", "generate", "--star-path", str(FIXTURE), "--task", "mini_book", "--happy",
+                                 "--out", str(out), "--model", "canned"], catch_exceptions=False)
+    assert "1 already done" in result.output and "Wrote 0 dialogues" in result.output
+
+    result = runner.invoke(cli, ["evaluate", str(out), "--star-path", str(FIXTURE)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0].split()[:4] == ["task", "dialogs", "legal_rate", "dialogs_without_violation"]
+    report = json.loads((out / "evaluation.json").read_text())
+    assert report["summary"][-1]["legal_rate"] == 1.0 and report["summary"][-1]["completion"] == 1.0
+    assert report["comparison"]["pairs"] == 1
+    assert (out / "evaluation.csv").read_text().startswith("task,dialogs,legal_rate")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["star", "generate", "--star-path", "nowhere", "--out", "o"], "is not a STAR folder"),
+    (["star", "generate", "--star-path", str(FIXTURE), "--task", "nope", "--out", "o"], "Unknown STAR task 'nope'"),
+    (["star", "generate", "--star-path", str(FIXTURE), "--task", "mini_info", "--happy", "--out", "o"],
+     "No STAR dialogue matches"),
+    (["evaluate", "nowhere", "--star-path", str(FIXTURE)], "is not a folder of dialogues"),
+    (["evaluate", "."], "Give --star-path"),
+    (["graph", "missing.dot"], "No such DOT file"),
+])
+def test_cli_bad_input(args, message):
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
+def test_cli_graph_lists_actions():
+    result = CliRunner().invoke(cli, ["graph", str(ROOT / "scenarios" / "doctor_intake.dot")])
+    assert result.exit_code == 0
+    assert "ask_red_flags -> give_advice, refer_urgent, clarify" in result.output
+
+
+def test_evaluate_with_a_dot_graph(tmp_path):
+    Dialog(id=7, turns=[]).to_file(tmp_path / "d" / "7.json")
+    result = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "d"), "--graph",
+                                      str(ROOT / "scenarios" / "doctor_intake.dot")])
+    assert result.exit_code == 0, result.output
+    assert "doctor_intake" in result.output

@@ -1,0 +1,75 @@
+"""The query tool over STAR-format APIs and generated db rows (fixture API and db)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from roleplay.errors import ConfigError
+from roleplay.query_tool import QueryTool, generate_rows
+
+FIXTURE = Path(__file__).parent / "fixtures" / "star_mini" / "apis"
+
+
+def load(name):
+    return json.loads((FIXTURE / name).read_text())
+
+
+def search_api():
+    """A search API over the fixture db: every input is a db field."""
+    return {"input": [{"Name": "Name", "Type": "Categorical", "Categories": ["Blue Room", "Red Room"]},
+                      {"Name": "HasView", "Type": "Boolean"}],
+            "output": [{"Name": "Name", "Type": "Categorical"}, {"Name": "Floor", "Type": "Integer"}],
+            "required": [], "db": "minidb", "function": "room_search"}
+
+
+def test_rows_are_reproducible_and_cover_every_name():
+    specs = load("dbs/minidb.json")
+    rows = generate_rows(specs, 10, seed=4)
+    assert rows == generate_rows(specs, 10, seed=4) and rows != generate_rows(specs, 10, seed=5)
+    assert {r["Name"] for r in rows} == {"Blue Room", "Red Room"}
+    assert all(1 <= r["Floor"] for r in rows)  # a lambda bound is not evaluated, a default is used
+    assert all(set(r["Amenities"]) <= {"desk", "sofa", "tv"} for r in rows)
+
+
+def test_search_filters_on_db_fields():
+    tool = QueryTool(search_api(), load("dbs/minidb.json"), rows=20, seed=1)
+    result = tool({"Name": "red room", "HasView": True})
+    expected = [r for r in tool.rows if r["Name"] == "Red Room" and r["HasView"]]
+    assert result.total == len(expected) and result.found == bool(expected)
+    assert all(set(item) == {"Name", "Floor"} for item in result.items)
+    assert tool({"Name": "Green Room"}).found is False
+
+
+def test_missing_required_argument():
+    tool = QueryTool(load("apis/mini_book.json"), load("dbs/minidb.json"))
+    result = tool({"Name": "Blue Room", "RequestType": "Check"})
+    assert not result.found and result.error == "missing required CustomerName"
+
+
+def test_booking_matches_identity_and_availability():
+    api, db = load("apis/mini_book.json"), load("dbs/minidb.json")
+    args = {"Name": "Blue Room", "Day": "Monday", "CustomerName": "Robin", "RequestType": "Book"}
+    booked = QueryTool(api, db, availability=1.0)(args)
+    assert booked.found and booked.items[0]["Message"] == "Booked"
+    assert not QueryTool(api, db, availability=0.0)(args).found
+    rates = [QueryTool(api, db, seed=s, availability=0.5)(args).found for s in range(200)]
+    assert 60 < sum(rates) < 140
+
+
+def test_api_without_db_invents_a_plausible_answer():
+    tool = QueryTool(load("apis/mini_info.json"), None)
+    result = tool({"Topic": "Parking"})
+    assert result.found and result.items[0]["Message"].startswith("Answer (Topic=Parking")
+
+
+def test_arguments_schema():
+    schema = QueryTool(load("apis/mini_book.json"), load("dbs/minidb.json")).arguments_schema()
+    assert schema["properties"]["RequestType"] == {"type": "string", "enum": ["Check", "Book"]}
+    assert schema["properties"]["CustomerName"] == {"type": "string"}
+    assert schema["required"] == ["Name", "CustomerName", "RequestType"]
+
+
+def test_bad_api_description():
+    with pytest.raises(ConfigError, match="needs 'input' and 'output'"):
+        QueryTool({"inputs": []})
