@@ -136,6 +136,25 @@ def _star_match(scenario: dict[str, Any], task: str | None, happy: bool | None, 
             and bool(scenario.get("MultiTask")) == multitask)
 
 
+@star.command("export-graphs")
+@click.option("--star-path", type=click.Path(path_type=Path), required=True, help="Folder with tasks/, dialogues/.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("scenarios/star"), show_default=True)
+@click.option("--min-count", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Keep a mined transition seen at least this many times.")
+@_friendly
+def star_export_graphs(star_path: Path, out: Path, min_count: int) -> None:
+    """Write every task's reconstructed policy graph as OUT/<task>.dot (read back with `roleplay graph`)."""
+    from roleplay.datasets.star import STAR
+    from roleplay.policy_graph import mean_out_degree, write_dot
+
+    STAR.set_path(star_path)
+    for task in STAR.tasks():
+        graph = STAR.get_task_graph(task, min_count=min_count)
+        path = write_dot(graph, out / f"{task}.dot")
+        click.echo(f"{path}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges, "
+                   f"mean legal next actions {mean_out_degree(graph):.2f}")
+
+
 @cli.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--star-path", type=click.Path(path_type=Path), default=None,

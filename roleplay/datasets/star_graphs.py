@@ -65,8 +65,8 @@ def _rule(graph: nx.DiGraph, u: str, v: str) -> None:
         graph.add_edge(u, v, source="rule", count=0)
 
 
-def base_graph(name: str, task: Mapping[str, Any]) -> nx.DiGraph:
-    """Layers 1 and 2 (dict + naming rules) for one STAR task file's contents."""
+def base_graph(name: str, task: Mapping[str, Any], rules: bool = True) -> nx.DiGraph:
+    """Layers 1 and 2 (dict + naming rules) for one STAR task file's contents (``rules=False``: the dict)."""
     replies: dict[str, str] = task["replies"]
     chain: dict[str, str] = task["graph"]
     roots = [a for a in chain if a not in chain.values()]
@@ -79,7 +79,13 @@ def base_graph(name: str, task: Mapping[str, Any]) -> nx.DiGraph:
             if node not in graph:
                 _add_label(graph, node, "")
         graph.add_edge(u, v, source="dict", count=0)
+    if rules:
+        _add_rules(graph, chain)
+    return graph
 
+
+def _add_rules(graph: nx.DiGraph, chain: Mapping[str, str]) -> None:
+    """Layer 2: the branches, answers, closings, slot skips and goals the dict leaves implicit."""
     nothing_found = [n for n in graph if n.endswith("inform_nothing_found")]
     for query in [n for n in graph if node_kind(graph, n) == NodeKind.QUERY]:
         family = ("available", "unavailable") if query == "query_check" else ("query_success", "query_failure")
@@ -113,7 +119,6 @@ def base_graph(name: str, task: Mapping[str, Any]) -> nx.DiGraph:
     _add_slot_skips(graph, chain)
     for goal in goals:
         graph.nodes[goal]["goal"] = True
-    return graph
 
 
 def _add_slot_skips(graph: nx.DiGraph, chain: Mapping[str, str]) -> None:
