@@ -245,17 +245,29 @@ def _quote(value: object) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def to_dot(graph: nx.DiGraph) -> str:
-    """The graph as DOT text, in a stable order, readable back with `read_dot`."""
+def to_dot(graph: nx.DiGraph, compact: bool = False) -> str:
+    """The graph as DOT text, in a stable order, readable back with `read_dot`.
+
+    ``compact`` (for prompts) leaves out templates and edge provenance, and the kind of plain actions.
+    """
     lines = [f"digraph {_quote(graph.graph.get('name', 'policy'))} {{",
              f"  graph [start={_quote(graph.graph['start'])}];"]
     for node, data in sorted(graph.nodes(data=True)):
+        if compact:
+            flags = [f"kind={data['kind']}"] if data.get("kind", "action") != "action" else []
+            flags += [f"{flag}=true" for flag in ("goal", "anywhere") if data.get(flag)]
+            if flags:
+                lines.append(f"  {node} [{', '.join(flags)}];")
+            continue
         attrs = [f"kind={_quote(data.get('kind', 'action'))}", f"template={_quote(data.get('template', ''))}"]
         attrs += [f"{flag}=true" for flag in ("goal", "anywhere") if data.get(flag)]
         if data.get("when"):
             attrs.append(f"when={_quote(data['when'])}")
         lines.append(f"  {_quote(node)} [{', '.join(attrs)}];")
     for u, v, data in sorted(graph.edges(data=True)):
+        if compact:
+            lines.append(f"  {u} -> {v};")
+            continue
         attrs = [f"source={_quote(data.get('source', 'dot'))}"]
         if data.get("count"):
             attrs.append(f"count={int(data['count'])}")

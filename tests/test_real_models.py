@@ -14,6 +14,7 @@ from roleplay import Dialog, StopReason
 from roleplay.backends.llamacpp import embedded_model_path
 from roleplay.cli import cli
 from roleplay.generators import DialogGenerator, PersonaDialogGenerator
+from roleplay.policy_graph import read_dot
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -42,6 +43,22 @@ def test_cli_simulation_on_the_embedded_model(tmp_path):
 def test_dialog_generator_gets_valid_json_from_the_grammar():
     dialog = DialogGenerator("embedded", "Two friends plan a picnic.", max_tokens=200).generate(seed=2)
     assert isinstance(dialog, Dialog) and len(dialog) >= 1 and dialog.seed == 2
+
+
+@pytest.mark.embedded
+def test_tracker_keeps_the_embedded_model_on_its_graph(tmp_path):
+    """The real model picks every Doctor action through the grammar's enum: no illegal turn is possible."""
+    out = tmp_path / "runs"
+    args = ["run", str(SCENARIOS / "doctor_intake.yaml"), "--seed", "3", "--max-turns", "8", "--out", str(out), "-q"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    dialog = Dialog.from_file(out / "doctor_intake_3.json")
+    doctor = [t for t in dialog if t.speaker == "Doctor"]
+    assert len(doctor) == 4
+    graph = read_dot(SCENARIOS / "doctor_intake.dot")
+    assert all(t.action in graph and t.metadata["legal"] for t in doctor)
+    assert sum(bool(t.metadata.get("fallback")) for t in doctor) == 0  # the grammar gave valid JSON each time
+    assert dialog.metadata["policy"]["legal_rate"] == 1.0 and dialog.metadata["policy"]["mode"] == "enforced"
 
 
 def _free_port() -> int:

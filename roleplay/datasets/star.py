@@ -180,7 +180,8 @@ class STAR:
             "happy": scenario.get("Happy", True),
             "multitask": scenario.get("MultiTask", False),
             "tasks": {
-                task: {"flowchart": to_dot(cls.get_task_graph(task)), "responses": cls.get_task(task)["replies"]}
+                task: {"flowchart": to_dot(cls.get_task_graph(task), compact=True),
+                       "responses": cls.get_task(task)["replies"]}
                 for task in tasks
             },
         }

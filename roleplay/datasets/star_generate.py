@@ -25,14 +25,22 @@ Mode = Literal["roleplay", "description"]
 MODES = ("roleplay", "description")
 
 
+MAX_DESCRIBED_TURNS = 16
+MAX_TURN_CHARS = 200
+
+
 def description_output_format(scenario: dict[str, Any]) -> dict[str, Any]:
-    """JSON schema of a described STAR dialogue: User/System turns, System turns with their action."""
+    """JSON schema of a described STAR dialogue: User/System turns, System turns with their action.
+
+    Bounded (turn count, turn length) so that constrained decoding closes the JSON within the token budget.
+    """
     return {
         "type": "object",
-        "properties": {"dialog": {"type": "array", "minItems": 2, "items": {
+        "properties": {"dialog": {"type": "array", "minItems": 2, "maxItems": MAX_DESCRIBED_TURNS, "items": {
             "type": "object",
-            "properties": {"speaker": {"type": "string", "enum": [USER, SYSTEM]}, "text": {"type": "string"},
-                           "action": {"type": "string"}},
+            "properties": {"speaker": {"type": "string", "enum": [USER, SYSTEM]},
+                           "text": {"type": "string", "maxLength": MAX_TURN_CHARS},
+                           "action": {"type": "string", "maxLength": 60}},
             "required": ["speaker", "text"],
         }}},
         "required": ["dialog"],
@@ -71,6 +79,7 @@ def roleplay_generator(scenario: dict[str, Any], model: str = "embedded", enforc
 
 def description_generator(scenario: dict[str, Any], model: str = "embedded", **options: Any) -> DialogGenerator:
     """One model writing a whole STAR dialogue from the scenario's description."""
+    options = {"max_tokens": 1536, "num_ctx": 8192, **options}  # a multi-task description is ~3k tokens
     return DialogGenerator(model, dialogue_details=STAR.get_scenario_description(scenario),
                            output_format=description_output_format(scenario), scenario=scenario, **options)
 
