@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import networkx as nx
 
 from roleplay.dialog import Dialog
 from roleplay.policy_graph import NodeKind, add_action, is_system, node_kind
-from roleplay.tracker import FlowchartTracker, replay
+from roleplay.tracker import FlowchartTracker, TrackerStep, replay
 
 OUTCOMES = {"query_success": "found", "available": "found", "query_failure": "empty", "unavailable": "empty"}
 ANSWERS = {"yes": "yes", "no": "no", "done": "done", "correct": "correct", "incorrect": "incorrect",
@@ -153,14 +153,9 @@ def mine_transitions(
     Labels a graph lacks are counted too (to be added as nodes by `add_mined`).
     """
     counts: Counter[tuple[str, str, str]] = Counter()
-    for dialog in dialogs:
-        tasks = [t for t in _scenario_tasks(dialog) if t in graphs]
-        if not tasks:
-            continue
-        tracker = FlowchartTracker({t: graphs[t] for t in tasks})
-        for step, origin, _ in replay(tracker, dialog):
-            if not step.legal and origin is not None:
-                counts[(step.task, origin, step.action)] += 1
+    for step, origin in _replayed_steps(graphs, dialogs):
+        if not step.legal and origin is not None:
+            counts[(step.task, origin, step.action)] += 1
     return counts
 
 
@@ -186,17 +181,23 @@ def add_mined(
 def acceptance(graphs: Mapping[str, nx.DiGraph], dialogs: Iterable[Dialog]) -> tuple[int, int]:
     """(accepted, total) consecutive system-action pairs of real dialogues, judged by the graphs."""
     accepted = total = 0
-    for dialog in dialogs:
-        tasks = [t for t in _scenario_tasks(dialog) if t in graphs]
-        if not tasks:
-            continue
-        tracker = FlowchartTracker({t: graphs[t] for t in tasks})
-        for step, _, _ in replay(tracker, dialog):
-            if step.index == 0:
-                continue
+    for step, _ in _replayed_steps(graphs, dialogs):
+        if step.index > 0:
             total += 1
             accepted += step.legal
     return accepted, total
+
+
+def _replayed_steps(
+    graphs: Mapping[str, nx.DiGraph], dialogs: Iterable[Dialog],
+) -> Iterator[tuple[TrackerStep, str | None]]:
+    """Every system step of every dialogue (on its scenario's graphs), with where the dialogue was before it."""
+    for dialog in dialogs:
+        tasks = [t for t in _scenario_tasks(dialog) if t in graphs]
+        if tasks:
+            tracker = FlowchartTracker({t: graphs[t] for t in tasks})
+            for step, origin, _ in replay(tracker, dialog):
+                yield step, origin
 
 
 def system_nodes(graph: nx.DiGraph) -> list[str]:
