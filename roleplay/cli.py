@@ -90,6 +90,70 @@ def show(dialog_file: Path, with_scenario: bool) -> None:
     click.echo(Dialog.from_file(dialog_file).render(scenario=with_scenario))
 
 
+@cli.command()
+@click.argument("scenario_file", type=click.Path(path_type=Path))
+@click.option("-n", "n", type=click.IntRange(min=1), required=True, help="How many dialogues (ids 0..n-1).")
+@click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Dialogues in flight at once (an in-process model still runs one call at a time).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Dialogue i uses seed + i.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Batch folder (resumable).")
+@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", default=None, help="Override the scenario's model.")
+@click.option("--max-turns", type=click.IntRange(min=1), default=None)
+@click.option("--attempts", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Tries per dialogue on transient errors (exponential backoff).")
+@click.option("--max-failures", type=click.IntRange(min=0), default=None, help="Abort after this many failures.")
+@click.option("--cache/--no-cache", default=False, show_default=True,
+              help="Cache responses in OUT/cache, so a rerun replays them without calling the model.")
+@_friendly
+def batch(scenario_file: Path, n: int, concurrency: int, seed: int, out: Path, model: str | None,
+          max_turns: int | None, attempts: int, max_failures: int | None, cache: bool) -> None:
+    """Generate N dialogues of SCENARIO_FILE into OUT; rerun the same command to resume."""
+    from roleplay._aio import run_sync
+    from roleplay.batch import arun_batch
+    from roleplay.scenario import load_scenario
+
+    scenario = load_scenario(scenario_file)
+    options = {"cache_dir": str(out / "cache")} if cache else {}
+
+    async def make(index: int, dialog_seed: int) -> Dialog:
+        variant, combination = scenario.variant(index)
+        dialog = await variant.generator(model=model, max_turns=max_turns, **options).agenerate(seed=dialog_seed,
+                                                                                               id=index)
+        if combination:
+            dialog.metadata["variant"] = combination
+        return dialog
+
+    params = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns}
+    click.echo(f"Batch {scenario.name}: {n} dialogues, concurrency {concurrency}, seeds {seed}..{seed + n - 1}, "
+               f"{len(scenario.grid())} variant(s) -> {out}")
+    try:
+        result = run_sync(arun_batch(make, n, out, seed=seed, concurrency=concurrency, attempts=attempts,
+                                     max_failures=max_failures, params=params))
+    except KeyboardInterrupt:
+        raise click.ClickException(f"Interrupted. Finished dialogues are safe in {out}; rerun the same command "
+                                   "to resume.") from None
+    click.echo(result.summary())
+    if result.failed:
+        click.echo(f"Failures are listed in {out / 'failures.jsonl'}; rerun the same command to retry them.", err=True)
+    if result.aborted:
+        raise click.ClickException(f"More than {max_failures} dialogues failed; stopped. See {out / 'failures.jsonl'}.")
+
+
+@cli.command("export")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "sharegpt", "openai", "hf"]), required=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output file (a folder for hf).")
+@click.option("--roles", default=None, help="Speaker -> role, e.g. Doctor=assistant,Patient=user "
+                                            "(default: first speaker user, others assistant).")
+@_friendly
+def export_command(folder: Path, fmt: str, out: Path, roles: str | None) -> None:
+    """Export the dialogues in FOLDER, one per line (jsonl, sharegpt, openai) or as a HF dataset."""
+    from roleplay.export import export, parse_roles
+
+    count = export(folder, fmt, out, parse_roles(roles))
+    click.echo(f"Exported {count} dialogues to {out} ({fmt}).")
+
+
 @cli.group()
 def star() -> None:
     """Work with a local copy of the STAR dataset (synthetic dialogues for its scenarios)."""

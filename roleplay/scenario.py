@@ -11,12 +11,16 @@ A scenario is YAML like::
       - {name: Patient, persona: {name: Ana, role: patient}, model: ollama:qwen2.5:14b}
     stop: {max_turns: 10, end_signal: true, timeout: 300}
     policy: {agent: Doctor, graph: doctor_intake.dot, enforce: true}   # optional: keep Doctor on a DOT flowchart
+    variants:                    # optional, for batches: dialogue i plays grid combination i % size
+      temperature: [0.5, 0.9]
+      Patient.circumstances: [a headache for three days, a cough since Monday]
 
 Persona and graph paths are relative to the scenario file.
 """
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +93,8 @@ class Scenario(BaseModel):
     context_window: int = Field(default=24, gt=0, description="Messages each agent remembers.")
     max_sentences: int | None = Field(default=None, gt=0, description="Keep only this many sentences per turn.")
     policy: PolicyEntry | None = None
+    variants: dict[str, list[Any]] = Field(default_factory=dict, description="Parameter grid for batches: a "
+                                           "scenario field, or '<agent>.<persona field>', -> values.")
     path: Path | None = Field(default=None, exclude=True)
 
     def agent_specs(self, model: str | None = None) -> list[AgentSpec]:
@@ -106,8 +112,37 @@ class Scenario(BaseModel):
             specs.append(AgentSpec(name=name, persona=persona, model=model or entry.model or self.model))
         return specs
 
-    def generator(self, model: str | None = None, max_turns: int | None = None) -> PersonaDialogGenerator:
-        """A role-play generator for this scenario."""
+    def grid(self) -> list[dict[str, Any]]:
+        """Every combination of the variant values, in a stable order ([{}] without variants)."""
+        keys = sorted(self.variants)
+        return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(self.variants[k] for k in keys))]
+
+    def variant(self, index: int) -> tuple[Scenario, dict[str, Any]]:
+        """The scenario with grid combination ``index % size`` applied, and that combination."""
+        combination = self.grid()[index % len(self.grid())]
+        data = self.model_dump(exclude={"variants", "path"})
+        for key, value in combination.items():
+            agent, dot, field = key.partition(".")
+            if not dot:
+                data[key] = value
+                continue
+            entry = next((a for a in data["agents"] if a.get("name") == agent), None)
+            if entry is None:
+                raise ScenarioError(f"variant '{key}' names agent '{agent}', which the scenario does not have.",
+                                    self.path)
+            base = self.path.parent if self.path else Path.cwd()
+            persona = entry["persona"] if isinstance(entry["persona"], dict) else \
+                yaml.safe_load((base / entry["persona"]).read_text(encoding="utf-8"))
+            entry["persona"] = {**persona, field: value}
+        try:
+            return Scenario.model_validate({**data, "path": self.path}), combination
+        except ValidationError as err:
+            raise ScenarioError(f"variant {combination} makes the scenario invalid: {err.errors()[0]['msg']}",
+                                self.path) from err
+
+    def generator(self, model: str | None = None, max_turns: int | None = None,
+                  **backend_options: Any) -> PersonaDialogGenerator:
+        """A role-play generator for this scenario (``backend_options`` such as ``cache_dir`` go to the models)."""
         specs = self.agent_specs(model)
         names = [s.name for s in specs]
         if self.first_speaker is not None and self.first_speaker not in names:
@@ -127,6 +162,7 @@ class Scenario(BaseModel):
             max_sentences=self.max_sentences,
             policy=self.load_policy(),
             repeat_penalty=self.repeat_penalty,
+            **backend_options,
         )
 
     def load_policy(self) -> Policy | None:
@@ -162,6 +198,8 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"invalid scenario ({problems}).", source) from err
     try:
         scenario.agent_specs()
+        for index in range(len(scenario.grid())):
+            scenario.variant(index)[0].agent_specs()  # every combination must load
     except PersonaError as err:
         raise ScenarioError(f"cannot load an agent's persona: {err}", source) from err
     try:

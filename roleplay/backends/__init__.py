@@ -76,7 +76,12 @@ def get_backend(spec: str | Model, **options: Any) -> Model:
     except ValidationError as err:
         bad = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
         raise ConfigError(f"Bad backend option ({bad}). Allowed: {', '.join(BackendOptions.model_fields)}.") from err
-    return factory(model, parsed)
+    built = factory(model, parsed)
+    if parsed.cache_dir is not None:
+        from roleplay.backends.cache import cache_namespace, use_disk_cache
+
+        use_disk_cache(built, parsed.cache_dir, cache_namespace(spec.strip(), parsed))
+    return built
 
 
 __all__ = ["BackendOptions", "DEFAULT_MODEL", "Model", "get_backend", "known_backends", "register_backend"]

@@ -47,6 +47,8 @@ class BackendOptions(BaseModel):
     max_retries: int = Field(default=2, ge=0, description="SDK-level retries of one HTTP request.")
     model_info: dict[str, Any] | None = Field(default=None, description="AutoGen ModelInfo for unknown models.")
     replies: list[str] | None = Field(default=None, description="Scripted backend only: the replies, in order.")
+    cache_dir: str | None = Field(default=None, description="Folder of an on-disk response cache (replays "
+                                  "identical requests at the same seed without calling the model).")
 
 
 def default_model_info(**overrides: Any) -> ModelInfo:

@@ -1,0 +1,90 @@
+"""Exporting a folder of dialogues as training data: JSONL, ShareGPT, OpenAI chat, or a Hugging Face dataset.
+
+One dialogue per line (or row). Speakers map to roles with ``roles`` (``{"Doctor": "assistant",
+"Patient": "user"}``); by default the first speaker of each dialogue is ``user`` and every other
+speaker ``assistant``. ShareGPT writes the roles as ``human``/``gpt``/``system``. Files are written
+atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from roleplay._atomic import atomic_write_text
+from roleplay.dialog import Dialog
+from roleplay.errors import BackendUnavailableError, ConfigError, DatasetError
+
+FORMATS = ("jsonl", "sharegpt", "openai", "hf")
+_SHAREGPT = {"user": "human", "assistant": "gpt", "system": "system"}
+_ROLES = ("user", "assistant", "system")
+
+
+def dialog_files(folder: str | Path) -> list[Path]:
+    """The dialogue files of a batch folder (``dialogs/``), a STAR run (``json/``) or a plain folder."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise DatasetError(f"{root} is not a folder of dialogues. Pass the --out folder of a run.", root)
+    for sub in ("dialogs", "json", "."):
+        files = sorted((root / sub).glob("*.json"), key=lambda p: (not p.stem.isdigit(), int(p.stem) if
+                                                                   p.stem.isdigit() else 0, p.name))
+        files = [f for f in files if f.name not in ("batch.json", "evaluation.json")]
+        if files:
+            return files
+    raise DatasetError(f"No dialogue JSON files in {root} (nor in dialogs/ or json/).", root)
+
+
+def parse_roles(text: str | None) -> dict[str, str]:
+    """``"Doctor=assistant,Patient=user"`` -> mapping; roles must be user, assistant or system."""
+    if not text:
+        return {}
+    roles = {}
+    for pair in text.split(","):
+        speaker, sep, role = pair.partition("=")
+        if not sep or role.strip() not in _ROLES:
+            raise ConfigError(f"Bad role mapping {pair!r}: write Speaker=role with role one of {', '.join(_ROLES)}, "
+                              "e.g. --roles Doctor=assistant,Patient=user.")
+        roles[speaker.strip()] = role.strip()
+    return roles
+
+
+def role_of(dialog: Dialog, speaker: str | None, roles: Mapping[str, str]) -> str:
+    """The chat role of ``speaker``: from ``roles``, else user for the first speaker and assistant after."""
+    if speaker in roles:
+        return roles[speaker]
+    return "user" if dialog.speakers and speaker == dialog.speakers[0] else "assistant"
+
+
+def rows(folder: str | Path, fmt: str, roles: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
+    """The export rows of every dialogue in ``folder``."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"Unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}.")
+    roles = roles or {}
+    for path in dialog_files(folder):
+        dialog = Dialog.from_file(path)
+        meta = {"id": dialog.id, "seed": dialog.seed, "model": dialog.model}
+        if fmt == "jsonl":
+            yield json.loads(dialog.model_dump_json())
+        elif fmt == "sharegpt":
+            yield {"conversations": [{"from": _SHAREGPT[role_of(dialog, t.speaker, roles)], "value": t.text}
+                                     for t in dialog.turns], **meta}
+        else:
+            messages = [{"role": role_of(dialog, t.speaker, roles), "content": t.text} for t in dialog.turns]
+            yield {"messages": messages, **({"id": str(dialog.id), "seed": dialog.seed} if fmt == "hf" else meta)}
+
+
+def export(folder: str | Path, fmt: str, out: str | Path, roles: Mapping[str, str] | None = None) -> int:
+    """Write ``folder``'s dialogues to ``out`` in ``fmt``; return how many were written."""
+    data = list(rows(folder, fmt, roles))
+    if fmt == "hf":
+        try:
+            import datasets
+        except ImportError as err:
+            raise BackendUnavailableError("The hf format needs the 'datasets' package: pip install 'roleplay[hf]'.") \
+                from err
+        datasets.Dataset.from_list(data).save_to_disk(str(out))
+    else:
+        atomic_write_text(out, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in data))
+    return len(data)
