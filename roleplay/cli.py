@@ -102,18 +102,18 @@ def show(dialog_file: Path, with_scenario: bool) -> None:
 @click.option("--attempts", type=click.IntRange(min=1), default=3, show_default=True,
               help="Tries per dialogue on transient errors (exponential backoff).")
 @click.option("--max-failures", type=click.IntRange(min=0), default=None, help="Abort after this many failures.")
-@click.option("--cache/--no-cache", default=False, show_default=True,
-              help="Cache responses in OUT/cache, so a rerun replays them without calling the model.")
+@click.option("--cache", "cache", type=click.Path(path_type=Path), default=None,
+              help="Response cache folder: a rerun with the same seeds replays from it without calling the model.")
 @_friendly
 def batch(scenario_file: Path, n: int, concurrency: int, seed: int, out: Path, model: str | None,
-          max_turns: int | None, attempts: int, max_failures: int | None, cache: bool) -> None:
+          max_turns: int | None, attempts: int, max_failures: int | None, cache: Path | None) -> None:
     """Generate N dialogues of SCENARIO_FILE into OUT; rerun the same command to resume."""
     from roleplay._aio import run_sync
     from roleplay.batch import arun_batch
     from roleplay.scenario import load_scenario
 
     scenario = load_scenario(scenario_file)
-    options = {"cache_dir": str(out / "cache")} if cache else {}
+    options = {"cache_dir": str(cache)} if cache else {}
 
     async def make(index: int, dialog_seed: int) -> Dialog:
         variant, combination = scenario.variant(index)

@@ -1,0 +1,242 @@
+"""Batch generation on scripted backends: determinism, resume after kill -9, retries, failures, cache, exports."""
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from roleplay import Dialog, backends
+from roleplay.backends.scripted import scripted_model
+from roleplay.batch import arun_batch, is_transient
+from roleplay.cli import cli
+from roleplay.dialog import StopReason, Turn
+from roleplay.errors import BackendError, BackendUnreachableError, ConfigError, ScenarioError
+from roleplay.export import export, parse_roles
+from roleplay.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = ROOT / "scenarios" / "doctor_patient.yaml"
+
+
+def seeded_script(calls: list | None = None, delay: float = 0.0):
+    """Replies that depend on the seed and on what was heard, after a random (order-scrambling) delay."""
+    def factory(model, options):
+        def script(request):
+            if calls is not None:
+                calls.append(options.seed)
+            if delay:
+                time.sleep(random.random() * delay)
+            name = request.system.split(".")[0].removeprefix("You are ")
+            return f"{name} (seed {options.seed}) turn {sum(r == 'user' for r, _, _ in request.messages)}."
+        return scripted_model(fn=script, seed=options.seed)
+    return factory
+
+
+@pytest.fixture
+def seeded(monkeypatch):
+    calls: list = []
+    monkeypatch.setitem(backends._FACTORIES, "seeded", seeded_script(calls, delay=0.002))
+    return calls
+
+
+def turns_of(folder: Path) -> dict[int, list[str]]:
+    return {int(p.stem): [str(t) for t in Dialog.from_file(p).turns] for p in (folder / "dialogs").glob("*.json")}
+
+
+def scenario_make(model="seeded", **options):
+    scenario = load_scenario(SCENARIO)
+
+    async def make(index, seed):
+        return await scenario.generator(model=model, max_turns=4, **options).agenerate(seed=seed, id=index)
+    return make
+
+
+async def test_same_seeds_same_files_at_any_concurrency(seeded, tmp_path):
+    one = await arun_batch(scenario_make(), 12, tmp_path / "c1", seed=100, concurrency=1, progress=False)
+    eight = await arun_batch(scenario_make(), 12, tmp_path / "c8", seed=100, concurrency=8, progress=False)
+    assert one.done == eight.done == 12
+    assert turns_of(tmp_path / "c1") == turns_of(tmp_path / "c8")
+    dialog = Dialog.from_file(tmp_path / "c8" / "dialogs" / "5.json")
+    assert dialog.id == 5 and dialog.seed == 105 and "(seed 105)" in dialog.turns[0].text
+    index = [json.loads(line) for line in (tmp_path / "c8" / "index.jsonl").read_text().splitlines()]
+    assert sorted(e["id"] for e in index) == list(range(12))
+
+
+async def test_rerun_skips_finished_and_extends(seeded, tmp_path):
+    await arun_batch(scenario_make(), 3, tmp_path / "b", progress=False)
+    calls = len(seeded)
+    again = await arun_batch(scenario_make(), 5, tmp_path / "b", progress=False)
+    assert (again.skipped, again.done) == (3, 2)
+    assert set(seeded[calls:]) == {3, 4}
+
+
+async def test_resume_with_other_settings_is_refused(seeded, tmp_path):
+    await arun_batch(scenario_make(), 2, tmp_path / "b", seed=1, progress=False)
+    with pytest.raises(ConfigError, match=r"holds a batch with other settings \(seed: 1 -> 2\)"):
+        await arun_batch(scenario_make(), 2, tmp_path / "b", seed=2, progress=False)
+
+
+async def test_transient_errors_are_retried_then_recorded(tmp_path):
+    tries: dict[int, int] = {}
+
+    async def make(index, seed):
+        tries[index] = tries.get(index, 0) + 1
+        if index == 1 and tries[index] < 3:
+            raise BackendError("openai", "overloaded", status_code=503)
+        if index == 2:
+            raise BackendError("openai", "bad request", status_code=400)  # not transient: no retry
+        if index == 3:
+            return Dialog(seed=seed, stop_reason=StopReason.BACKEND_ERROR, metadata={"error": "boom"})
+        return Dialog(seed=seed, turns=[Turn("A", "hi")], stop_reason=StopReason.MAX_TURNS)
+
+    result = await arun_batch(make, 4, tmp_path / "b", attempts=3, backoff=0, progress=False)
+    assert (result.done, result.failed) == (2, 2)
+    assert tries == {0: 1, 1: 3, 2: 1, 3: 3}
+    failures = [json.loads(line) for line in (tmp_path / "b" / "failures.jsonl").read_text().splitlines()]
+    assert {f["id"]: f["error"] for f in failures} == {
+        2: "BackendError: openai backend failed (HTTP 400): bad request", 3: "DialogFailed: boom"}
+    assert sorted(p.stem for p in (tmp_path / "b" / "dialogs").glob("*.json")) == ["0", "1"]
+
+
+async def test_max_failures_aborts(tmp_path):
+    async def make(index, seed):
+        raise BackendUnreachableError("ollama", "http://127.0.0.1:1")
+
+    result = await arun_batch(make, 20, tmp_path / "b", attempts=1, max_failures=2, concurrency=1, progress=False)
+    assert result.aborted and result.failed == 3 and result.done == 0
+
+
+def test_is_transient():
+    assert is_transient(BackendError("x", "timeout"))
+    assert is_transient(BackendError("x", "slow down", status_code=429))
+    assert not is_transient(BackendError("x", "no such model", status_code=404))
+    assert not is_transient(ValueError("bug"))
+
+
+async def test_cache_replays_without_calling_the_model(seeded, tmp_path):
+    cache = tmp_path / "cache"
+    first = await arun_batch(scenario_make(cache_dir=str(cache)), 4, tmp_path / "a", seed=7, progress=False)
+    assert first.done == 4 and len(seeded) == 16
+    seeded.clear()
+    await arun_batch(scenario_make(cache_dir=str(cache)), 4, tmp_path / "b", seed=7, progress=False)
+    assert seeded == []  # every response came from the cache
+    assert turns_of(tmp_path / "a") == turns_of(tmp_path / "b")
+    await arun_batch(scenario_make(cache_dir=str(cache)), 1, tmp_path / "c", seed=50, progress=False)
+    assert set(seeded) == {50}  # another seed is another cache entry
+
+
+KILL_SCRIPT = """
+import sys, time
+from roleplay import backends
+from roleplay.backends.scripted import scripted_model
+def factory(model, options):
+    def script(request):
+        time.sleep(0.05)
+        return f"turn at seed {options.seed}."
+    return scripted_model(fn=script, seed=options.seed)
+backends.register_backend("slow", factory)
+from roleplay.cli import cli
+cli(sys.argv[1:])
+"""
+
+
+def test_resume_after_kill_9(tmp_path):
+    out = tmp_path / "b"
+    script = tmp_path / "run.py"
+    script.write_text(KILL_SCRIPT)
+    args = [sys.executable, str(script), "batch", str(SCENARIO), "-n", "40", "--concurrency", "4", "--out",
+            str(out), "--model", "slow", "--max-turns", "4"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    index = out / "index.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline and (not index.is_file() or len(index.read_text().splitlines()) < 5):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished_before = len(list((out / "dialogs").glob("*.json")))
+    assert 5 <= finished_before < 40
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"{finished_before} skipped" in done.stdout or "skipped" in done.stdout
+    files = sorted(int(p.stem) for p in (out / "dialogs").glob("*.json"))
+    assert files == list(range(40))
+    assert not list((out / "dialogs").glob(".*"))  # no temp file left
+    ids = [json.loads(line)["id"] for line in index.read_text().splitlines() if line.strip().endswith("}")]
+    assert sorted(set(ids)) == list(range(40)) and len(ids) == 40  # no duplicates
+    for path in (out / "dialogs").glob("*.json"):
+        Dialog.from_file(path)
+
+
+def test_cli_batch_with_variants_and_export(monkeypatch, tmp_path):
+    monkeypatch.setitem(backends._FACTORIES, "seeded", seeded_script())
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(SCENARIO.read_text().replace("../agents/", str(ROOT / "agents") + "/") +
+                        "\nvariants:\n  temperature: [0.3, 0.9]\n  Patient.circumstances: [a cough, a rash]\n")
+    out = tmp_path / "b"
+    result = CliRunner().invoke(cli, ["batch", str(scenario), "-n", "5", "--out", str(out), "--model", "seeded",
+                                      "--max-turns", "2", "--concurrency", "2"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "4 variant(s)" in result.output and "5 done, 0 skipped, 0 failed" in result.output
+    variants = [Dialog.from_file(out / "dialogs" / f"{i}.json").metadata["variant"] for i in range(5)]
+    assert variants[0] == variants[4] != variants[1]
+    assert variants[0] == {"Patient.circumstances": "a cough", "temperature": 0.3}
+    assert Dialog.from_file(out / "dialogs" / "1.json").personas["Patient"]["circumstances"] == "a cough"
+
+    for fmt in ("jsonl", "sharegpt", "openai"):
+        result = CliRunner().invoke(cli, ["export", str(out), "--format", fmt, "--out", str(tmp_path / f"x.{fmt}"),
+                                          "--roles", "Doctor=assistant,Patient=user"], catch_exceptions=False)
+        assert result.exit_code == 0 and "Exported 5 dialogues" in result.output
+    originals = [Dialog.from_file(out / "dialogs" / f"{i}.json") for i in range(5)]
+    lines = (tmp_path / "x.jsonl").read_text().splitlines()
+    assert [Dialog.model_validate_json(line) for line in lines] == originals
+    share = [json.loads(line) for line in (tmp_path / "x.sharegpt").read_text().splitlines()]
+    assert [[c["value"] for c in row["conversations"]] for row in share] == [[t.text for t in d] for d in originals]
+    assert share[0]["conversations"][0]["from"] == "gpt"  # the Doctor speaks first and is the assistant
+    chat = [json.loads(line) for line in (tmp_path / "x.openai").read_text().splitlines()]
+    assert [m["role"] for m in chat[0]["messages"]] == ["assistant", "user"]
+    assert [m["content"] for m in chat[0]["messages"]] == [t.text for t in originals[0]]
+
+
+def test_hf_export_round_trip(seeded, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    asyncio.run(arun_batch(scenario_make(), 3, tmp_path / "b", progress=False))
+    assert export(tmp_path / "b", "hf", tmp_path / "hf") == 3
+    loaded = datasets.load_from_disk(str(tmp_path / "hf"))
+    assert [row["messages"][0]["content"] for row in loaded] == [
+        Dialog.from_file(tmp_path / "b" / "dialogs" / f"{i}.json").turns[0].text for i in range(3)]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["batch", str(SCENARIO), "-n", "0", "--out", "o"], "Invalid value for '-n'"),
+    (["batch", "nowhere.yaml", "-n", "2", "--out", "o"], "scenario file not found"),
+    (["export", "nowhere", "--format", "jsonl", "--out", "x"], "is not a folder of dialogues"),
+    (["export", ".", "--format", "openai", "--out", "x", "--roles", "Doctor=boss"], "Bad role mapping"),
+])
+def test_cli_bad_input(args, message):
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
+
+
+def test_bad_variant(tmp_path):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: x\nagents: [{name: A, persona: {role: a}}, {name: B, persona: {role: b}}]\n"
+                        "variants: {C.role: [x]}\n")
+    with pytest.raises(ScenarioError, match="variant 'C.role' names agent 'C'"):
+        load_scenario(scenario)
+    scenario.write_text("name: x\nagents: [{name: A, persona: {role: a}}, {name: B, persona: {role: b}}]\n"
+                        "variants: {A.mood: [x]}\n")
+    with pytest.raises(ScenarioError, match="unknown field 'mood'"):
+        load_scenario(scenario)
+
+
+def test_parse_roles():
+    assert parse_roles("A=user, B=assistant") == {"A": "user", "B": "assistant"}
+    assert parse_roles(None) == {}
