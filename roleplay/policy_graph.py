@@ -106,22 +106,20 @@ def next_actions(graph: nx.DiGraph, node: str, resolution: str | None = None) ->
     (the query failed, the user said no), only that branch is followed; otherwise every branch is.
     Anywhere-actions are not included (see `legal_actions`).
     """
-    found: list[str] = []
+    found: dict[str, int] = {}  # action -> rank of the first edge on its path (dict < rule < mined)
     seen = {node}
-    frontier = [node]
+    frontier: list[tuple[str, int | None]] = [(node, None)]
     while frontier:
-        current = frontier.pop(0)
+        current, rank = frontier.pop(0)
         for succ in _ordered_successors(graph, current):
-            if succ in seen:
-                if is_system(graph, succ) and succ not in found:
-                    found.append(succ)
-                continue
-            seen.add(succ)
+            edge_rank = rank if rank is not None else _EDGE_PRIORITY.get(graph.edges[current, succ].get("source"), 0)
             if is_system(graph, succ):
-                found.append(succ)
-            elif resolution is None or succ == resolution or not _is_branch_sibling(graph, current, succ, resolution):
-                frontier.append(succ)
-    return found
+                found.setdefault(succ, edge_rank)
+            elif succ not in seen and (resolution is None or succ == resolution
+                                       or not _is_branch_sibling(graph, current, succ, resolution)):
+                seen.add(succ)
+                frontier.append((succ, edge_rank))
+    return sorted(found, key=lambda action: found[action])  # stable: BFS order within a rank
 
 
 def _is_branch_sibling(graph: nx.DiGraph, parent: str, branch: str, resolution: str) -> bool:

@@ -56,6 +56,8 @@ class Policy(BaseModel):
                                     "not offered again (anywhere-actions: once). None: no limit.")
     end_after_goal: bool = Field(True, description="Enforced: terminal actions (goodbye) are offered only once "
                                  "a goal was reached, or when nothing else is legal.")
+    end_on_terminal: bool = Field(True, description="Only the policy agent's terminal action ends the dialogue; "
+                                  "another agent's end signal is kept as metadata 'wants_end'.")
 
     @classmethod
     def single(cls, agent: str, graph: nx.DiGraph, tool: QueryTool | None = None, enforce: bool = True) -> Policy:
@@ -106,7 +108,10 @@ class PolicyOrchestrator(Orchestrator):
     async def step(self, dialog: Dialog) -> Turn:
         agent = self.next_speaker(dialog)
         if agent.name != self.policy.agent:
-            return await super().step(dialog)
+            turn = await super().step(dialog)
+            if self.policy.end_on_terminal and turn.metadata.get("end"):
+                turn.metadata.update(end=False, wants_end=True)
+            return turn
         self._resolve_answer(dialog)
         heard = dialog.turns[self._heard[agent.name]:]
         result_note = ""

@@ -5,7 +5,8 @@ A reconstructed graph is built in three layers, each edge tagged with its ``sour
 1. ``dict``: the task file's ``graph`` (one successor per action).
 2. ``rule``: what the flowchart images drew and the dict lost, recovered from naming structure:
    ``query_check`` → ``available``/``unavailable``; ``query``/``query_book`` → ``query_success``/
-   ``query_failure``; a question (template ends in "?") with no successor → the user answers
+   ``query_failure``; a question (template ends in "?", or is a bare slot like trivia's
+   ``{question:s}`` in an ``_ask_`` action) with no successor → the user answers
    (``yes``/``no``/``done``; trivia's ``correct``...; ``info_missing``); a failed query →
    ``*_inform_nothing_found``; an action with nothing
    after it → ``anything_else`` → goodbye. ``out_of_scope`` is an anywhere-action. Goal nodes are the
@@ -88,7 +89,8 @@ def _add_rules(graph: nx.DiGraph, chain: Mapping[str, str]) -> None:
     """Layer 2: the branches, answers, closings, slot skips and goals the dict leaves implicit."""
     nothing_found = [n for n in graph if n.endswith("inform_nothing_found")]
     for query in [n for n in graph if node_kind(graph, n) == NodeKind.QUERY]:
-        family = ("available", "unavailable") if query == "query_check" else ("query_success", "query_failure")
+        family = ("available", "unavailable") if query == "query_check" and "available" in graph \
+            else ("query_success", "query_failure")
         if query == "query_check" or not any(graph.nodes[s]["kind"] == "action" for s in graph.successors(query)):
             for outcome in family:
                 _rule(graph, query, outcome)
@@ -109,7 +111,9 @@ def _add_rules(graph: nx.DiGraph, chain: Mapping[str, str]) -> None:
         data = graph.nodes[node]
         if data["kind"] != NodeKind.ACTION.value or graph.out_degree(node):
             continue
-        if answers and data["template"].rstrip().endswith("?"):
+        template = data["template"].strip()
+        asks = template.endswith("?") or ("_ask_" in node and re.fullmatch(r"\{[^}]*\}", template) is not None)
+        if answers and asks:
             for answer in answers:
                 _rule(graph, node, answer)
         else:
