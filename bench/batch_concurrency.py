@@ -1,0 +1,102 @@
+"""Batch concurrency against local OpenAI-compatible servers (llama-cpp-python's), measured in one run.
+
+Starts ``python -m llama_cpp.server`` on 127.0.0.1 with the embedded GGUF, runs 16 short
+doctor-patient dialogues at concurrency 1, 4 and 8, and prints dialogues/min and tokens/s, then stops
+the servers. Two set-ups:
+
+- one server (2 threads): llama-cpp-python's server holds one model and runs one request at a time;
+  concurrency only overlaps HTTP and client work with generation;
+- a pool of 2 servers with 1 thread each, dialogue i sent to server i % 2 (two requests really run at
+  once; this machine has 2 cores, so 2 is the useful pool size).
+
+Both run with ``--interrupt_requests False``: by default the server *cancels* a running completion
+when a new request arrives, which breaks any concurrent client.
+
+    python bench/batch_concurrency.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+from roleplay.backends.llamacpp import embedded_model_path
+from roleplay.batch import arun_batch
+from roleplay.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+N = 16
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def servers(count: int, threads: int):
+    """``count`` llama.cpp servers on 127.0.0.1; yields their base URLs."""
+    procs, urls = [], []
+    for _ in range(count):
+        port = _free_port()
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path()), "--host", "127.0.0.1",
+             "--port", str(port), "--model_alias", "smollm", "--n_threads", str(threads), "--n_threads_batch",
+             str(threads), "--interrupt_requests", "False", "--n_ctx", "4096"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        urls.append(f"http://127.0.0.1:{port}/v1")
+    try:
+        for url in urls:
+            deadline = time.time() + 120
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}/models", timeout=2)
+                    break
+                except OSError:
+                    if time.time() > deadline:
+                        raise
+                    time.sleep(0.5)
+        yield urls
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait()
+
+
+def run(urls: list[str], concurrency: int) -> tuple[float, int]:
+    scenario = load_scenario(ROOT / "scenarios" / "doctor_patient.yaml")
+
+    async def make(index: int, seed: int):
+        generator = scenario.generator(model="openai:smollm", max_turns=4, base_url=urls[index % len(urls)],
+                                       api_key="local")
+        return await generator.agenerate(seed=seed, id=index)
+
+    with tempfile.TemporaryDirectory() as out:
+        result = asyncio.run(arun_batch(make, N, out, seed=1, concurrency=concurrency, progress=False))
+    assert result.done == N, result
+    return result.seconds, result.tokens
+
+
+def main() -> None:
+    for label, count, threads in (("one server, 2 threads", 1, 2), ("pool of 2 servers, 1 thread each", 2, 1)):
+        with servers(count, threads) as urls:
+            run(urls, 2)  # warm-up: load pages, fill prompt caches
+            base = None
+            for concurrency in (1, 4, 8):
+                seconds, tokens = run(urls, concurrency)
+                rate = N / seconds * 60
+                base = base or rate
+                print(f"{label:34} concurrency {concurrency}: {rate:5.1f} dialogues/min, {tokens / seconds:5.1f} "
+                      f"tokens/s, x{rate / base:.2f} vs concurrency 1")
+
+
+if __name__ == "__main__":
+    main()
