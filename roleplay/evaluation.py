@@ -127,6 +127,15 @@ def summarize(metrics: Sequence[DialogMetrics]) -> list[dict[str, Any]]:
     return rows
 
 
+def distinct_n(texts: Iterable[str], n: int) -> float | None:
+    """Distinct-n: distinct word n-grams / all word n-grams over ``texts`` (lower-cased, split on spaces).
+
+    1.0 = no n-gram repeats anywhere in the set; low values mean repetitive, templated text.
+    """
+    grams = [tuple(words[i:i + n]) for words in (t.lower().split() for t in texts) for i in range(len(words) - n + 1)]
+    return round(len(set(grams)) / len(grams), 4) if grams else None
+
+
 def sequence_similarity(a: Sequence[str], b: Sequence[str]) -> float:
     """1 − normalised Levenshtein distance between two action sequences (1.0 = identical)."""
     return 1.0 - Levenshtein.normalized_distance(list(a), list(b))
