@@ -99,3 +99,27 @@ def test_openai_model_unknown_to_autogen_gets_model_info():
     assert model.model_info["family"] == "unknown" and model.model_info["json_output"] is True
     create_args = model.client._create_args
     assert create_args["seed"] == 5 and create_args["temperature"] == 0.1 and create_args["max_tokens"] == 256
+
+
+def test_scripted_auto_answers_any_schema_validly():
+    import jsonschema
+
+    from roleplay.backends.scripted import example_of
+    from roleplay.generators import GeneratedDialog
+    from roleplay.policy_orchestrator import action_schema
+
+    for schema in (GeneratedDialog.model_json_schema(), action_schema(["b", "a"]),
+                   {"type": "object", "properties": {"n": {"type": "integer", "minimum": 3},
+                                                     "tags": {"type": "array", "items": {"type": "string"},
+                                                              "minItems": 2}}, "required": ["n", "tags"]}):
+        jsonschema.validate(example_of(schema), schema)
+    assert example_of(action_schema(["b", "a"]))["action"] == "b"
+
+
+async def test_scripted_auto_model():
+    from autogen_core.models import UserMessage
+
+    from roleplay.backends import get_backend
+    model = get_backend("scripted:auto")
+    result = await model.create([UserMessage(content="hi", source="u")])
+    assert result.content == "Sure, let us go on (turn 1)."

@@ -1,12 +1,14 @@
 """Scripted backends: canned replies or a Python function instead of a model.
 
-They are first-class models (``get_backend("scripted", replies=[...])`` or ``ScriptedClient(fn=...)``)
-so tests and demos drive the real engine. Every request is recorded in ``history``, so a test can
+They are first-class models (``get_backend("scripted", replies=[...])``, ``ScriptedClient(fn=...)``, or
+``scripted:auto``, which answers any schema with the smallest valid JSON and anything else with a short
+turn) so tests, demos and notebooks in CI drive the real engine. Every request is recorded in ``history``, so a test can
 assert which prompt a persona saw, which seed and which JSON schema were asked for.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -110,8 +112,46 @@ def scripted_model(replies: Sequence[str] | None = None, fn: ScriptFn | None = N
                  schema_args=lambda schema: {"json_schema": schema}, options=BackendOptions(seed=seed))
 
 
+def example_of(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> Any:
+    """The smallest value that satisfies ``schema``: first enum value, required fields, min items/length."""
+    defs = defs if defs is not None else schema.get("$defs", {})
+    if "$ref" in schema:
+        return example_of(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+    if "enum" in schema:
+        return schema["enum"][0]
+    for combinator in ("anyOf", "oneOf", "allOf"):
+        if combinator in schema:
+            return example_of(schema[combinator][0], defs)
+    kind = schema.get("type", "object")
+    if kind == "object":
+        required = schema.get("required", list(schema.get("properties", {})))
+        return {k: example_of(v, defs) for k, v in schema.get("properties", {}).items() if k in required}
+    if kind == "array":
+        return [example_of(schema.get("items", {"type": "string"}), defs) for _ in range(max(1, schema.get(
+            "minItems", 1)))]
+    if kind == "integer":
+        return max(1, schema.get("minimum", 1))
+    if kind == "number":
+        return float(schema.get("minimum", 1))
+    if kind == "boolean":
+        return True
+    text = "Yes, that works for me."
+    return text[: schema.get("maxLength", len(text))].ljust(schema.get("minLength", 0), ".")
+
+
+def auto_reply(request: ScriptedRequest) -> str:
+    """Schema-valid JSON for a structured request (like pydantic-ai's TestModel), else a short numbered turn."""
+    if request.schema:
+        return json.dumps(example_of(request.schema))
+    heard = sum(1 for role, _, _ in request.messages if role == "user")
+    return f"Sure, let us go on (turn {heard})."
+
+
 def make_client(model: str, options: BackendOptions) -> Model:
-    """Registry factory: ``scripted`` with ``replies=[...]``."""
+    """Registry factory: ``scripted`` with ``replies=[...]``, or ``scripted:auto`` (schema-valid answers)."""
+    if model == "auto":
+        return scripted_model(fn=auto_reply, seed=options.seed, name="scripted:auto")
     if options.replies is None:
-        raise ConfigError("The scripted backend needs replies=[...] (or build ScriptedClient(fn=...) yourself).")
+        raise ConfigError("The scripted backend needs replies=[...], or use 'scripted:auto' "
+                          "(or build ScriptedClient(fn=...) yourself).")
     return scripted_model(replies=options.replies, seed=options.seed, name=f"scripted:{model}" if model else "scripted")
