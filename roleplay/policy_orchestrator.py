@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from roleplay.agents import Agent
 from roleplay.conditions import StopCondition
-from roleplay.dialog import Dialog, Event, Turn
+from roleplay.dialog import Dialog, Event, StopReason, Turn
 from roleplay.errors import ConfigError, StructuredOutputError
 from roleplay.orchestrator import Orchestrator, TurnPolicy, round_robin
 from roleplay.policy_graph import NodeKind, describe, is_terminal, node_kind, to_dot
@@ -135,7 +135,10 @@ class PolicyOrchestrator(Orchestrator):
                 result_note = f"Result of {action}: {json.dumps(result.items[:2] or result.error or 'nothing found')}\n"
                 continue
             break
+        previous_task = self.tracker.task
         step = self.tracker.advance(action)
+        if step.task != previous_task:
+            dialog.events.append(Event(type="select_task", turn=len(dialog.turns), data={"task": step.task}))
         turn = Turn(speaker=agent.name, text=text, action=action, metadata={
             "end": self.tracker.at_terminal() or reply.end,
             "legal": step.legal, "task": step.task, "allowed": step.allowed,
@@ -210,7 +213,7 @@ class PolicyOrchestrator(Orchestrator):
         self.tracker.resolve_when(NodeKind.OUTCOME, "found" if result.found else "empty")
         return result
 
-    def finalize(self, dialog: Dialog, reason) -> None:  # noqa: ANN001 - same signature as the base
+    def finalize(self, dialog: Dialog, reason: StopReason | None) -> None:
         super().finalize(dialog, reason)
         steps = self.tracker.steps
         dialog.metadata["policy"] = {

@@ -221,3 +221,17 @@ def test_evaluate_with_a_dot_graph(tmp_path):
                                       str(ROOT / "scenarios" / "doctor_intake.dot")])
     assert result.exit_code == 0, result.output
     assert "doctor_intake" in result.output
+
+
+async def test_multi_task_scenario_switches_task(star, monkeypatch):
+    def pick(enum, request):
+        return "mini_ask_room" if "mini_ask_room" in enum else enum[0]
+    monkeypatch.setitem(backends._FACTORIES, "switcher",
+                        lambda model, options: scripted_model(fn=policy_script(pick), seed=options.seed))
+    dialog = await agenerate_star(3, "roleplay", "switcher", max_turns=6)
+    system = [t for t in dialog.turns if t.speaker == "System"]
+    # the scenario starts on mini_info; the booking question is legal at the start of mini_book: a switch
+    assert system[0].action == "mini_ask_room" and system[0].metadata["task"] == "mini_book"
+    assert all(t.metadata["legal"] for t in system)
+    assert [(e.turn, e.data["task"]) for e in dialog.events if e.type == "select_task"] == [(0, "mini_book")]
+    assert dialog.metadata["policy"]["tasks"] == ["mini_info", "mini_book"]
