@@ -160,8 +160,12 @@ _DONE = re.compile(r"\b(i know|got it|i'm there|that's all|done)\b", re.I)
 
 
 def answer_of(text: str) -> str | None:
-    """A user's answer to a yes/no question, read lexically: ``yes``, ``no``, ``done`` or None (unclear)."""
-    first = text.strip().split(".")[0]
+    """A user's answer to a yes/no question, read lexically: ``yes``, ``no``, ``done`` or None (unclear).
+
+    Only the first four words count: an answer leads with it ("No, not that one"), while a "not" deep
+    in a rambling turn is no answer at all (then both branches stay legal).
+    """
+    first = " ".join(re.split(r"[.!?]", text.strip())[0].split()[:4])
     if _DONE.search(first):
         return "done"
     no, yes = _NO.search(first), _YES.search(first)
