@@ -26,11 +26,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from roleplay._aio import run_sync
 from roleplay._atomic import atomic_write_text
+from roleplay._yaml import problems, read_yaml
 from roleplay.backends import DEFAULT_MODEL, get_backend
 from roleplay.batch import BatchFolder, arun_batch
 from roleplay.dialog import Dialog, StopReason, Turn
@@ -72,20 +72,12 @@ class Taxonomy(BaseModel):
 
 def load_taxonomy(path: str | Path) -> Taxonomy:
     """Read and check a taxonomy YAML file."""
-    source = Path(path)
-    if not source.is_file():
-        raise ScenarioError("taxonomy file not found. Check the path (see scenarios/intents.yaml).", source)
-    try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ScenarioError(f"not valid YAML: {err}", source) from err
+    data = read_yaml(path, "taxonomy", "Check the path (see scenarios/intents.yaml).")
     try:
         return Taxonomy.model_validate(data)
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: "
-                             f"{'unknown field' if e['type'] == 'extra_forbidden' else e['msg']}" for e in err.errors())
-        raise ScenarioError(f"invalid taxonomy ({problems}). Expected categories: [{{name, intents: [{{name, "
-                            "description}}]}}].", source) from err
+        raise ScenarioError(f"invalid taxonomy ({problems(err)}). Expected categories: [{{name, intents: [{{name, "
+                            "description}}]}}].", path) from err
 
 
 def conversation_problem(conversation: list[dict[str, str]], turns: int) -> str | None:

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from roleplay._yaml import problems, read_yaml
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition, Timeout
 from roleplay.errors import PersonaError, PolicyGraphError, ScenarioError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
@@ -179,23 +180,13 @@ class Scenario(BaseModel):
 def load_scenario(path: str | Path) -> Scenario:
     """Read and check a scenario file, including that every persona it names loads."""
     source = Path(path)
-    if not source.is_file():
-        raise ScenarioError("scenario file not found. Check the path (scenarios live in scenarios/).", source)
-    try:
-        data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ScenarioError(f"not valid YAML: {err}", source) from err
+    data = read_yaml(source, "scenario", "Check the path (scenarios live in scenarios/).")
     if not isinstance(data, dict):
         raise ScenarioError("a scenario must be a YAML mapping with at least 'name' and 'agents'.", source)
     try:
         scenario = Scenario.model_validate({**data, "path": source})
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '(top)'}: "
-            f"{'unknown field' if e['type'] == 'extra_forbidden' else e['msg']}"
-            for e in err.errors()
-        )
-        raise ScenarioError(f"invalid scenario ({problems}).", source) from err
+        raise ScenarioError(f"invalid scenario ({problems(err)}).", source) from err
     try:
         scenario.agent_specs()
         for index in range(len(scenario.grid())):
