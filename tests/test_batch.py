@@ -240,3 +240,23 @@ def test_bad_variant(tmp_path):
 def test_parse_roles():
     assert parse_roles("A=user, B=assistant") == {"A": "user", "B": "assistant"}
     assert parse_roles(None) == {}
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
+    out = tmp_path / "b"
+    script = tmp_path / "run.py"
+    script.write_text(KILL_SCRIPT)
+    args = [sys.executable, str(script), "batch", str(SCENARIO), "-n", "40", "--concurrency", "2", "--out",
+            str(out), "--model", "slow", "--max-turns", "4"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    index = out / "index.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline and (not index.is_file() or len(index.read_text().splitlines()) < 2):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "Interrupted. Finished dialogues are safe" in err and "rerun the same command to resume" in err
+    assert "Traceback" not in err
+    for path in (out / "dialogs").glob("*.json"):
+        Dialog.from_file(path)
