@@ -1,8 +1,8 @@
 """Batch concurrency against local OpenAI-compatible servers (llama-cpp-python's), measured in one run.
 
 Starts ``python -m llama_cpp.server`` on 127.0.0.1 with the embedded GGUF, runs 16 short
-doctor-patient dialogues at concurrency 1, 4 and 8, and prints dialogues/min and tokens/s, then stops
-the servers. Two set-ups:
+doctor-patient dialogues (4 turns, at most 32 tokens each) at concurrency 1, 4 and 8, and prints
+dialogues/min and tokens/s, then stops the servers. Two set-ups:
 
 - one server (2 threads): llama-cpp-python's server holds one model and runs one request at a time;
   concurrency only overlaps HTTP and client work with generation;
@@ -71,24 +71,26 @@ def servers(count: int, threads: int):
             proc.wait()
 
 
-def run(urls: list[str], concurrency: int) -> tuple[float, int]:
+def run(urls: list[str], concurrency: int, n: int = N) -> tuple[float, int]:
+    """``n`` 4-turn dialogues of at most 32 tokens per turn; (seconds, completion tokens)."""
     scenario = load_scenario(ROOT / "scenarios" / "doctor_patient.yaml")
 
     async def make(index: int, seed: int):
         generator = scenario.generator(model="openai:smollm", max_turns=4, base_url=urls[index % len(urls)],
                                        api_key="local")
+        generator.max_tokens = 32
         return await generator.agenerate(seed=seed, id=index)
 
     with tempfile.TemporaryDirectory() as out:
-        result = asyncio.run(arun_batch(make, N, out, seed=1, concurrency=concurrency, progress=False))
-    assert result.done == N, result
+        result = asyncio.run(arun_batch(make, n, out, seed=1, concurrency=concurrency, progress=False))
+    assert result.done == n, result
     return result.seconds, result.tokens
 
 
 def main() -> None:
     for label, count, threads in (("one server, 2 threads", 1, 2), ("pool of 2 servers, 1 thread each", 2, 1)):
         with servers(count, threads) as urls:
-            run(urls, 2)  # warm-up: load pages, fill prompt caches
+            run(urls, 2, n=2)  # warm-up: load the weights' pages
             base = None
             for concurrency in (1, 4, 8):
                 seconds, tokens = run(urls, concurrency)
