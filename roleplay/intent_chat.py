@@ -10,7 +10,8 @@ description says the user's goal and how it evolves), `IntentChatGenerator` make
    (``{"answer": ...}``), so later answers stay consistent with earlier ones.
 
 ``num_turns_per_dialog`` counts *messages*: 6 means user, assistant, user, assistant, user,
-assistant (3 questions, 3 answers); it must be even. Conversations with an empty message, a wrong
+assistant (3 questions, 3 answers); it must be even. Questions and answers have length caps
+(160 and 400 characters) that fit the token budget, so constrained decoding always closes the JSON. Conversations with an empty message, a wrong
 role order or a wrong number of messages are regenerated (up to ``attempts`` times) and then
 dropped; the reasons are counted in the report.
 
@@ -111,7 +112,7 @@ class IntentChatGenerator:
         seed: int = 0,
         concurrency: int = 4,
         attempts: int = 3,
-        max_tokens: int = 256,
+        max_tokens: int = 384,
         **backend_options: Any,
     ):
         if num_turns_per_dialog < 2 or num_turns_per_dialog % 2:
@@ -144,7 +145,7 @@ class IntentChatGenerator:
         questions = self.turns // 2
         schema = {"type": "object", "required": ["queries"], "properties": {"queries": {
             "type": "array", "minItems": questions, "maxItems": questions,
-            "items": {"type": "string", "minLength": 1, "maxLength": 300}}}}
+            "items": {"type": "string", "minLength": 1, "maxLength": 160}}}}
         model = self._model(seed)
         try:
             output, _, _ = await complete_structured(
@@ -158,7 +159,7 @@ class IntentChatGenerator:
     async def answer(self, conversation: list[dict[str, str]], category: Category, seed: int) -> str:
         """Stage 2: the assistant's answer to the last question, seeing the whole conversation."""
         schema = {"type": "object", "required": ["answer"],
-                  "properties": {"answer": {"type": "string", "minLength": 1, "maxLength": 800}}}
+                  "properties": {"answer": {"type": "string", "minLength": 1, "maxLength": 400}}}
         transcript = "\n".join(f"{m['role']}: {m['value']}" for m in conversation)
         model = self._model(seed)
         try:
