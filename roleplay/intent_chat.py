@@ -10,8 +10,9 @@ description says the user's goal and how it evolves), `IntentChatGenerator` make
    (``{"answer": ...}``), so later answers stay consistent with earlier ones.
 
 ``num_turns_per_dialog`` counts *messages*: 6 means user, assistant, user, assistant, user,
-assistant (3 questions, 3 answers); it must be even. Questions and answers have length caps
-(160 and 400 characters) that fit the token budget, so constrained decoding always closes the JSON. Conversations with an empty message, a wrong
+assistant (3 questions, 3 answers); it must be even. Questions and answers are capped at 160 and
+400 characters, which usually fits the token budget; a reply of digits (one token each) can still be
+cut off, and the structured-output retries then apply. Conversations with an empty message, a wrong
 role order or a wrong number of messages are regenerated (up to ``attempts`` times) and then
 dropped; the reasons are counted in the report.
 
