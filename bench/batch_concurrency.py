@@ -12,7 +12,7 @@ dialogues/min and tokens/s, then stops the servers. Two set-ups:
 Both run with ``--interrupt_requests False``: by default the server *cancels* a running completion
 when a new request arrives, which breaks any concurrent client.
 
-    python bench/batch_concurrency.py
+    python bench/batch_concurrency.py [levels, default 1,4,8]
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from roleplay.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 N = 16
+CONCURRENCY = (1, 4, 8)
 
 
 def _free_port() -> int:
@@ -88,11 +89,14 @@ def run(urls: list[str], concurrency: int, n: int = N) -> tuple[float, int]:
 
 
 def main() -> None:
+    global CONCURRENCY
+    if len(sys.argv) > 1:  # e.g. "1,8" to measure fewer levels
+        CONCURRENCY = tuple(int(c) for c in sys.argv[1].split(","))
     for label, count, threads in (("one server, 2 threads", 1, 2), ("pool of 2 servers, 1 thread each", 2, 1)):
         with servers(count, threads) as urls:
             run(urls, 2, n=2)  # warm-up: load the weights' pages
             base = None
-            for concurrency in (1, 4, 8):
+            for concurrency in CONCURRENCY:
                 seconds, tokens = run(urls, concurrency)
                 rate = N / seconds * 60
                 base = base or rate
