@@ -277,8 +277,10 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
                 raise click.ClickException(f"Dialogue {dialog.id} has no STAR scenario; evaluate it with --graph.")
             return {t: STAR.get_task_graph(t) for t in tasks}
 
+        real_ids = set(STAR.dialog_ids())
+
         def real(dialog: Dialog) -> Dialog | None:
-            return STAR.get_dialog(dialog.id) if dialog.id in STAR.dialog_ids() else None
+            return STAR.get_dialog(dialog.id) if dialog.id in real_ids else None
 
         report = evaluate_folder(folder, graphs_for, real)
     click.echo(table(report["summary"]))

@@ -120,7 +120,8 @@ class Scenario(BaseModel):
 
     def variant(self, index: int) -> tuple[Scenario, dict[str, Any]]:
         """The scenario with grid combination ``index % size`` applied, and that combination."""
-        combination = self.grid()[index % len(self.grid())]
+        grid = self.grid()
+        combination = grid[index % len(grid)]
         data = self.model_dump(exclude={"variants", "path"})
         for key, value in combination.items():
             agent, dot, field = key.partition(".")

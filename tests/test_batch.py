@@ -148,17 +148,25 @@ cli(sys.argv[1:])
 """
 
 
-def test_resume_after_kill_9(tmp_path):
+def start_slow_batch(tmp_path, concurrency, finished, **popen):
+    """Start `roleplay batch` (40 dialogues, slow scripted model) in a subprocess; return once
+    ``finished`` dialogues are indexed: (process, out folder, args)."""
     out = tmp_path / "b"
     script = tmp_path / "run.py"
     script.write_text(KILL_SCRIPT)
-    args = [sys.executable, str(script), "batch", str(SCENARIO), "-n", "40", "--concurrency", "4", "--out",
-            str(out), "--model", "slow", "--max-turns", "4"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = [sys.executable, str(script), "batch", str(SCENARIO), "-n", "40", "--concurrency", str(concurrency),
+            "--out", str(out), "--model", "slow", "--max-turns", "4"]
+    proc = subprocess.Popen(args, **popen)
     index = out / "index.jsonl"
     deadline = time.time() + 60
-    while time.time() < deadline and (not index.is_file() or len(index.read_text().splitlines()) < 5):
+    while time.time() < deadline and (not index.is_file() or len(index.read_text().splitlines()) < finished):
         time.sleep(0.05)
+    return proc, out, args
+
+
+def test_resume_after_kill_9(tmp_path):
+    proc, out, args = start_slow_batch(tmp_path, 4, 5, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    index = out / "index.jsonl"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     finished_before = len(list((out / "dialogs").glob("*.json")))
@@ -243,16 +251,7 @@ def test_parse_roles():
 
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
-    out = tmp_path / "b"
-    script = tmp_path / "run.py"
-    script.write_text(KILL_SCRIPT)
-    args = [sys.executable, str(script), "batch", str(SCENARIO), "-n", "40", "--concurrency", "2", "--out",
-            str(out), "--model", "slow", "--max-turns", "4"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    index = out / "index.jsonl"
-    deadline = time.time() + 60
-    while time.time() < deadline and (not index.is_file() or len(index.read_text().splitlines()) < 2):
-        time.sleep(0.05)
+    proc, out, _ = start_slow_batch(tmp_path, 2, 2, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
