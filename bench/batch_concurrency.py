@@ -7,7 +7,8 @@ dialogues/min and tokens/s, then stops the servers. Two set-ups:
 - one server (2 threads): llama-cpp-python's server holds one model and runs one request at a time;
   concurrency only overlaps HTTP and client work with generation;
 - a pool of 2 servers with 1 thread each, dialogue i sent to server i % 2 (two requests really run at
-  once; this machine has 2 cores, so 2 is the useful pool size).
+  once; this machine has 2 cores, so 2 is the useful pool size). This is what
+  ``roleplay batch ... --base-url URL1 --base-url URL2`` does.
 
 Both run with ``--interrupt_requests False``: by default the server *cancels* a running completion
 when a new request arrives, which breaks any concurrent client.
@@ -74,16 +75,10 @@ def servers(count: int, threads: int):
 
 def run(urls: list[str], concurrency: int, n: int = N) -> tuple[float, int]:
     """``n`` 4-turn dialogues of at most 32 tokens per turn; (seconds, completion tokens)."""
-    scenario = load_scenario(ROOT / "scenarios" / "doctor_patient.yaml")
-
-    async def make(index: int, seed: int):
-        generator = scenario.generator(model="openai:smollm", max_turns=4, base_url=urls[index % len(urls)],
-                                       api_key="local")
-        generator.max_tokens = 32
-        return await generator.agenerate(seed=seed, id=index)
-
+    scenario = load_scenario(ROOT / "scenarios" / "doctor_patient.yaml").model_copy(update={"max_tokens": 32})
+    job = scenario.batch_job(model="openai:smollm", max_turns=4, servers=urls, api_key="local")
     with tempfile.TemporaryDirectory() as out:
-        result = asyncio.run(arun_batch(make, n, out, seed=1, concurrency=concurrency, progress=False))
+        result = asyncio.run(arun_batch(job, n, out, seed=1, concurrency=concurrency, progress=False))
     assert result.done == n, result
     return result.seconds, result.tokens
 

@@ -104,9 +104,13 @@ def show(dialog_file: Path, with_scenario: bool) -> None:
 @click.option("--max-failures", type=click.IntRange(min=0), default=None, help="Abort after this many failures.")
 @click.option("--cache", "cache", type=click.Path(path_type=Path), default=None,
               help="Response cache folder: a rerun with the same seeds replays from it without calling the model.")
+@click.option("--base-url", "servers", multiple=True, metavar="URL",
+              help="Server of an ollama: or openai: model. Repeat it for a pool of identical servers: dialogue i "
+                   "goes to the (i mod count)-th, so servers that run one request at a time still work in parallel.")
 @_friendly
 def batch(scenario_file: Path, n: int, concurrency: int, seed: int, out: Path, model: str | None,
-          max_turns: int | None, attempts: int, max_failures: int | None, cache: Path | None) -> None:
+          max_turns: int | None, attempts: int, max_failures: int | None, cache: Path | None,
+          servers: tuple[str, ...]) -> None:
     """Generate N dialogues of SCENARIO_FILE into OUT; rerun the same command to resume."""
     from roleplay._aio import run_sync
     from roleplay.batch import arun_batch
@@ -114,20 +118,13 @@ def batch(scenario_file: Path, n: int, concurrency: int, seed: int, out: Path, m
 
     scenario = load_scenario(scenario_file)
     options = {"cache_dir": str(cache)} if cache else {}
-
-    async def make(index: int, dialog_seed: int) -> Dialog:
-        variant, combination = scenario.variant(index)
-        dialog = await variant.generator(model=model, max_turns=max_turns, **options).agenerate(seed=dialog_seed,
-                                                                                               id=index)
-        if combination:
-            dialog.metadata["variant"] = combination
-        return dialog
-
+    job = scenario.batch_job(model=model, max_turns=max_turns, servers=servers, **options)
     params = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns}
+    pool = f", {len(servers)} servers" if len(servers) > 1 else ""
     click.echo(f"Batch {scenario.name}: {n} dialogues, concurrency {concurrency}, seeds {seed}..{seed + n - 1}, "
-               f"{len(scenario.grid())} variant(s) -> {out}")
+               f"{len(scenario.grid())} variant(s){pool} -> {out}")
     try:
-        result = run_sync(arun_batch(make, n, out, seed=seed, concurrency=concurrency, attempts=attempts,
+        result = run_sync(arun_batch(job, n, out, seed=seed, concurrency=concurrency, attempts=attempts,
                                      max_failures=max_failures, params=params))
     except KeyboardInterrupt:
         raise click.ClickException(f"Interrupted. Finished dialogues are safe in {out}; rerun the same command "

@@ -21,6 +21,7 @@ Persona and graph paths are relative to the scenario file.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from roleplay._yaml import problems, read_yaml
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition, Timeout
+from roleplay.dialog import Dialog
 from roleplay.errors import PersonaError, PolicyGraphError, ScenarioError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
 from roleplay.personas import Persona
 from roleplay.policy_graph import read_dot
 from roleplay.policy_orchestrator import Policy
+
+_SERVER_BACKENDS = {"ollama", "openai"}  # backends that take a base URL
 
 
 class AgentEntry(BaseModel):
@@ -166,6 +170,32 @@ class Scenario(BaseModel):
             repeat_penalty=self.repeat_penalty,
             **backend_options,
         )
+
+    def batch_job(self, model: str | None = None, max_turns: int | None = None, servers: Sequence[str] = (),
+                  **backend_options: Any) -> Callable[[int, int], Awaitable[Dialog]]:
+        """What `arun_batch` runs for dialogue ``index``: grid variant ``index % size`` on server ``index % pool``.
+
+        ``servers`` is a pool of base URLs of identical model servers (Ollama or OpenAI-compatible). Pinning
+        a dialogue to a server by its index, not to whichever is free, keeps its result independent of the
+        concurrency and lets a server that runs one request at a time still take part in a parallel batch.
+        """
+        if servers:
+            in_process = sorted({str(spec.model) for spec in self.agent_specs(model)
+                                 if str(spec.model).partition(":")[0] not in _SERVER_BACKENDS})
+            if in_process:
+                raise ScenarioError(f"server URLs were given, but {', '.join(in_process)} runs in this process; "
+                                    "use an ollama: or openai: model with --base-url.", self.path)
+
+        async def job(index: int, seed: int) -> Dialog:
+            variant, combination = self.variant(index)
+            options = {**backend_options, "base_url": servers[index % len(servers)]} if servers else backend_options
+            dialog = await variant.generator(model=model, max_turns=max_turns, **options).agenerate(seed=seed, id=index)
+            if combination:
+                dialog.metadata["variant"] = combination
+            if servers:
+                dialog.metadata["server"] = options["base_url"]
+            return dialog
+        return job
 
     def load_policy(self) -> Policy | None:
         """The policy graph named by the file, read and checked (None if the scenario has none)."""

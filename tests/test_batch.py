@@ -1,12 +1,14 @@
 """Batch generation on scripted backends: determinism, resume after kill -9, retries, failures, cache, exports."""
 
 import asyncio
+import http.server
 import json
 import os
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -52,11 +54,7 @@ def turns_of(folder: Path) -> dict[int, list[str]]:
 
 
 def scenario_make(model="seeded", **options):
-    scenario = load_scenario(SCENARIO)
-
-    async def make(index, seed):
-        return await scenario.generator(model=model, max_turns=4, **options).agenerate(seed=seed, id=index)
-    return make
+    return load_scenario(SCENARIO).batch_job(model=model, max_turns=4, **options)
 
 
 async def test_same_seeds_same_files_at_any_concurrency(seeded, tmp_path):
@@ -211,6 +209,60 @@ def test_cli_batch_with_variants_and_export(monkeypatch, tmp_path):
     chat = [json.loads(line) for line in (tmp_path / "x.openai").read_text().splitlines()]
     assert [m["role"] for m in chat[0]["messages"]] == ["assistant", "user"]
     assert [m["content"] for m in chat[0]["messages"]] == [t.text for t in originals[0]]
+
+
+class FakeOpenAIServer(http.server.BaseHTTPRequestHandler):
+    """A real HTTP server speaking OpenAI's chat API; each reply names the port that answered and the seed."""
+
+    def do_POST(self):  # noqa: N802 (the stdlib's name)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        port = self.server.server_address[1]
+        reply = json.dumps({
+            "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": f"port {port} seed {body['seed']}."}}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+        self.server.requests += 1
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server_pool():
+    servers = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAIServer) for _ in range(2)]
+    for server in servers:
+        server.requests = 0
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield servers
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_cli_batch_spreads_dialogues_over_a_server_pool(server_pool, tmp_path):
+    urls = [f"http://127.0.0.1:{s.server_address[1]}/v1" for s in server_pool]
+    out = tmp_path / "b"
+    result = CliRunner().invoke(cli, ["batch", str(SCENARIO), "-n", "5", "--out", str(out), "-m", "openai:smol",
+                                      "--max-turns", "2", "--concurrency", "5", "--seed", "10",
+                                      "--base-url", urls[0], "--base-url", urls[1]], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "2 servers" in result.output and "5 done" in result.output
+    for i in range(5):
+        dialog = Dialog.from_file(out / "dialogs" / f"{i}.json")
+        assert dialog.metadata["server"] == urls[i % 2]
+        assert [t.text for t in dialog] == [f"port {server_pool[i % 2].server_address[1]} seed {10 + i}."] * 2
+    assert [s.requests for s in server_pool] == [6, 4]
+
+
+def test_server_pool_needs_a_server_backend():
+    with pytest.raises(ScenarioError, match="embedded runs in this process; use an ollama: or openai: model"):
+        load_scenario(SCENARIO).batch_job(model="embedded", servers=["http://one.test/v1"])
 
 
 def test_hf_export_round_trip(seeded, tmp_path):
