@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 from tqdm.auto import tqdm
 
+from roleplay._aio import run_sync
 from roleplay._atomic import atomic_write_text
 from roleplay.dialog import Dialog, StopReason
 from roleplay.errors import BackendError, BackendUnreachableError, ConfigError, RunError, StructuredOutputError
@@ -227,3 +228,8 @@ async def arun_batch(
         bar.close()
         result.seconds = round(time.perf_counter() - started, 3)
     return result
+
+
+def run_batch(make: MakeDialog, n: int, out: str | Path, **options: Any) -> BatchResult:
+    """`arun_batch` from synchronous code, a notebook cell (whose event loop is already running) included."""
+    return run_sync(arun_batch(make, n, out, **options))

@@ -110,10 +110,8 @@ class FlowchartTracker:
         task if it has the action, else the first task that has it.
         """
         tasks = [self.task, *(t for t in self.graphs if t != self.task)]
-        legal = [t for t in tasks if action in self.legal_actions(t)]
-        if legal:
-            return legal[0]
-        return next((t for t in tasks if action in self.graphs[t]), None)
+        legal = next((t for t in tasks if action in self.legal_actions(t)), None)  # lazy: usually the current task
+        return legal or next((t for t in tasks if action in self.graphs[t]), None)
 
     def advance(self, action: str) -> TrackerStep:
         """Record that the system took ``action``; judge it against the legal set and move there."""

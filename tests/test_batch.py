@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from roleplay import Dialog, backends
 from roleplay.backends.scripted import scripted_model
-from roleplay.batch import arun_batch, is_transient
+from roleplay.batch import arun_batch, is_transient, run_batch
 from roleplay.cli import cli
 from roleplay.dialog import StopReason, Turn
 from roleplay.errors import BackendError, BackendUnreachableError, ConfigError, ScenarioError
@@ -66,6 +66,13 @@ async def test_same_seeds_same_files_at_any_concurrency(seeded, tmp_path):
     assert dialog.id == 5 and dialog.seed == 105 and "(seed 105)" in dialog.turns[0].text
     index = [json.loads(line) for line in (tmp_path / "c8" / "index.jsonl").read_text().splitlines()]
     assert sorted(e["id"] for e in index) == list(range(12))
+
+
+async def test_sync_wrapper_works_inside_a_running_loop(seeded, tmp_path):
+    asyncio.get_running_loop()  # as in a notebook cell
+    result = run_batch(scenario_make(), 3, tmp_path / "b", seed=7, progress=False)
+    assert (result.done, result.failed) == (3, 0)
+    assert Dialog.from_file(tmp_path / "b" / "dialogs" / "2.json").seed == 9
 
 
 async def test_rerun_skips_finished_and_extends(seeded, tmp_path):
