@@ -61,6 +61,26 @@ def test_tracker_keeps_the_embedded_model_on_its_graph(tmp_path):
     assert dialog.metadata["policy"]["legal_rate"] == 1.0 and dialog.metadata["policy"]["mode"] == "enforced"
 
 
+@pytest.mark.embedded
+def test_embedded_batch_is_the_same_at_any_concurrency_and_order(tmp_path):
+    """Agents share one in-process model; each restores only its own KV state, so other dialogues' calls
+    (their number, their order) cannot change a dialogue. Dialogue 2 alone must match it within a batch."""
+    from roleplay.batch import run_batch
+    from roleplay.scenario import load_scenario
+
+    job = load_scenario(SCENARIOS / "doctor_patient.yaml").model_copy(update={"max_tokens": 24}).batch_job(
+        max_turns=4)
+    texts = {}
+    for label, n, concurrency in (("alone", 1, 1), ("c1", 3, 1), ("c3", 3, 3)):
+        out = tmp_path / label
+        seed = 5 if label == "alone" else 3  # "alone" runs only seed 5, dialogue 2 of the others
+        assert run_batch(job, n, out, seed=seed, concurrency=concurrency, progress=False).done == n
+        texts[label] = {int(p.stem): [t.text for t in Dialog.from_file(p)] for p in (out / "dialogs").glob("*.json")}
+    assert texts["c1"] == texts["c3"]
+    assert texts["alone"][0] == texts["c1"][2]
+    assert all(len(turns) == 4 for turns in texts["c1"].values())
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
