@@ -2,7 +2,7 @@
 
 Starts ``python -m llama_cpp.server`` on 127.0.0.1 with the embedded GGUF, runs 16 short
 doctor-patient dialogues (4 turns, at most 32 tokens each) at concurrency 1, 4 and 8, and prints
-dialogues/min and tokens/s, then stops the servers. Two set-ups:
+dialogues/min and tokens/s, then stops the servers. Three set-ups:
 
 - one server (2 threads): llama-cpp-python's server holds one model and runs one request at a time;
   concurrency only overlaps HTTP and client work with generation;
@@ -10,7 +10,11 @@ dialogues/min and tokens/s, then stops the servers. Two set-ups:
   once; this machine has 2 cores, so 2 is the useful pool size). This is what
   ``roleplay batch ... --base-url URL1 --base-url URL2`` does.
 
-Both run with ``--interrupt_requests False``: by default the server *cancels* a running completion
+- one server (2 threads) with its prompt cache on (``--cache True``): it keeps the KV state of recent
+  requests in RAM, so an agent's next turn evaluates only the new messages (what roleplay does
+  in-process, but shared by all dialogues, so a dialogue's text may depend on the others).
+
+All run with ``--interrupt_requests False``: by default the server *cancels* a running completion
 when a new request arrives, which breaks any concurrent client.
 
     python bench/batch_concurrency.py [levels, default 1,4,8]
@@ -44,7 +48,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def servers(count: int, threads: int):
+def servers(count: int, threads: int, cache: bool = False):
     """``count`` llama.cpp servers on 127.0.0.1; yields their base URLs."""
     procs, urls = [], []
     for _ in range(count):
@@ -52,7 +56,7 @@ def servers(count: int, threads: int):
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path()), "--host", "127.0.0.1",
              "--port", str(port), "--model_alias", "smollm", "--n_threads", str(threads), "--n_threads_batch",
-             str(threads), "--interrupt_requests", "False", "--n_ctx", "4096"],
+             str(threads), "--interrupt_requests", "False", "--n_ctx", "4096", "--cache", str(cache)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         urls.append(f"http://127.0.0.1:{port}/v1")
     try:
@@ -87,15 +91,17 @@ def main() -> None:
     global CONCURRENCY
     if len(sys.argv) > 1:  # e.g. "1,8" to measure fewer levels
         CONCURRENCY = tuple(int(c) for c in sys.argv[1].split(","))
-    for label, count, threads in (("one server, 2 threads", 1, 2), ("pool of 2 servers, 1 thread each", 2, 1)):
-        with servers(count, threads) as urls:
+    setups = (("one server, 2 threads", 1, 2, False), ("pool of 2 servers, 1 thread each", 2, 1, False),
+              ("one server, 2 threads, prompt cache", 1, 2, True))
+    for label, count, threads, cache in setups:
+        with servers(count, threads, cache) as urls:
             run(urls, 2, n=2)  # warm-up: load the weights' pages
             base = None
             for concurrency in CONCURRENCY:
                 seconds, tokens = run(urls, concurrency)
                 rate = N / seconds * 60
                 base = base or rate
-                print(f"{label:34} concurrency {concurrency}: {rate:5.1f} dialogues/min, {tokens / seconds:5.1f} "
+                print(f"{label:36} concurrency {concurrency}: {rate:5.1f} dialogues/min, {tokens / seconds:5.1f} "
                       f"tokens/s, x{rate / base:.2f} vs concurrency 1")
 
 
