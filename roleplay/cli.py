@@ -112,8 +112,7 @@ def batch(scenario_file: Path, n: int, concurrency: int, seed: int, out: Path, m
           max_turns: int | None, attempts: int, max_failures: int | None, cache: Path | None,
           servers: tuple[str, ...]) -> None:
     """Generate N dialogues of SCENARIO_FILE into OUT; rerun the same command to resume."""
-    from roleplay._aio import run_sync
-    from roleplay.batch import arun_batch
+    from roleplay.batch import run_batch
     from roleplay.scenario import load_scenario
 
     scenario = load_scenario(scenario_file)
@@ -124,8 +123,8 @@ def batch(scenario_file: Path, n: int, concurrency: int, seed: int, out: Path, m
     click.echo(f"Batch {scenario.name}: {n} dialogues, concurrency {concurrency}, seeds {seed}..{seed + n - 1}, "
                f"{len(scenario.grid())} variant(s){pool} -> {out}")
     try:
-        result = run_sync(arun_batch(job, n, out, seed=seed, concurrency=concurrency, attempts=attempts,
-                                     max_failures=max_failures, params=params))
+        result = run_batch(job, n, out, seed=seed, concurrency=concurrency, attempts=attempts,
+                           max_failures=max_failures, params=params)
     except KeyboardInterrupt:
         raise click.ClickException(f"Interrupted. Finished dialogues are safe in {out}; rerun the same command "
                                    "to resume.") from None
