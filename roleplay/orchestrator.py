@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from roleplay.agents import Agent
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition
@@ -79,11 +80,9 @@ class Orchestrator:
         """One turn: the next speaker hears what it missed and replies."""
         agent = self.next_speaker(dialog)
         heard = dialog.turns[self._heard[agent.name]:]
-        kickoff = None
-        if not dialog.turns:
-            kickoff = render("kickoff", other_names=" and ".join(agent.other_names))
+        instruction, schema = self.guidance(agent, dialog)
         started = time.perf_counter()
-        reply = await agent.reply(heard, prefix_speakers=len(self.agents) > 2, instruction=kickoff)
+        reply = await agent.reply(heard, prefix_speakers=len(self.agents) > 2, instruction=instruction, schema=schema)
         turn = Turn(
             speaker=agent.name,
             text=reply.text,
@@ -95,9 +94,19 @@ class Orchestrator:
                 **({"raw": reply.raw} if reply.raw.strip() != reply.text else {}),
             },
         )
+        self.shape(turn, reply.data)
         dialog.turns.append(turn)
         self._heard[agent.name] = len(dialog.turns)
         return turn
+
+    def guidance(self, agent: Agent, dialog: Dialog) -> tuple[str | None, dict[str, Any] | None]:
+        """The director's note for ``agent``'s next turn (the kickoff line on the first turn) and its schema."""
+        if dialog.turns:
+            return None, None
+        return render("kickoff", other_names=" and ".join(agent.other_names)), None
+
+    def shape(self, turn: Turn, data: dict[str, Any] | None) -> None:
+        """Adjust a turn from the structured reply that `guidance` asked for (nothing to do by default)."""
 
     def elapsed(self) -> float:
         """Seconds since `initialize`."""

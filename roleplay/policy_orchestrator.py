@@ -16,7 +16,8 @@ the legal next actions and has the agent answer in JSON, ``{"action", "utterance
 A ``query`` action calls the task's `QueryTool` with arguments decoded against the API's schema; the
 call and its result become a ``query`` event, the outcome branch (success/failure) is resolved from
 the result, and the agent then chooses again with the result in view. A user's yes/no after a
-question resolves the answer branch. Reaching a terminal action (goodbye) ends the dialogue.
+question resolves the answer branch; with ``clear_answers`` the user gives it as JSON ``{answer, utterance}``.
+Reaching a terminal action (goodbye) ends the dialogue.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ class Policy(BaseModel):
                                  "a goal was reached, or when nothing else is legal.")
     end_on_terminal: bool = Field(True, description="Only the policy agent's terminal action ends the dialogue; "
                                   "another agent's end signal is kept as metadata 'wants_end'.")
+    clear_answers: bool = Field(True, description="When the policy agent has asked a yes/no question (its node "
+                                "has answer branches), the other agent answers in JSON {answer: yes|no, "
+                                "utterance}, so the branch is resolved from data instead of read from words.")
 
     @classmethod
     def single(cls, agent: str, graph: nx.DiGraph, tool: QueryTool | None = None, enforce: bool = True) -> Policy:
@@ -78,6 +82,14 @@ def action_schema(actions: Sequence[str] | None) -> dict[str, Any]:
         "properties": {"action": action, "utterance": {"type": "string", "maxLength": UTTERANCE_MAX_CHARS}},
         "required": ["action", "utterance"],
     }
+
+
+ANSWER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"answer": {"type": "string", "enum": ["yes", "no"]},
+                   "utterance": {"type": "string", "maxLength": UTTERANCE_MAX_CHARS}},
+    "required": ["answer", "utterance"],
+}
 
 
 class PolicyOrchestrator(Orchestrator):
@@ -150,6 +162,24 @@ class PolicyOrchestrator(Orchestrator):
         self._heard[agent.name] = len(dialog.turns)
         return turn
 
+    def guidance(self, agent: Agent, dialog: Dialog) -> tuple[str | None, dict[str, Any] | None]:
+        """A clear yes or no when the policy agent's question waits for one (`Policy.clear_answers`)."""
+        if self.policy.clear_answers and dialog.turns and self.tracker.pending(NodeKind.ANSWER):
+            return render("answer_turn", asker=self.policy.agent), ANSWER_SCHEMA
+        return super().guidance(agent, dialog)
+
+    def shape(self, turn: Turn, data: dict[str, Any] | None) -> None:
+        """Lead a structured answer's utterance with its yes/no, so the transcript says what was decided."""
+        answer = data.get("answer") if data else None
+        if answer not in ("yes", "no"):
+            raw = str(turn.metadata.get("raw", "")).strip()
+            if not turn.text and raw and not raw.startswith("{"):  # a backend that ignored the schema
+                turn.text = raw
+            return
+        turn.metadata["answer"] = answer
+        if answer_of(turn.text) != answer:
+            turn.text = f"{answer.capitalize()}, {turn.text}" if turn.text else f"{answer.capitalize()}."
+
     def _options(self, allow_query: bool = True) -> list[str]:
         """Legal actions on the current task, then (multi-task) those that switch to another task."""
         options = self.tracker.legal_actions()
@@ -186,7 +216,8 @@ class PolicyOrchestrator(Orchestrator):
     def _resolve_answer(self, dialog: Dialog) -> None:
         if not self.tracker.pending(NodeKind.ANSWER) or not dialog.turns:
             return
-        answer = answer_of(dialog.turns[-1].text)
+        last = dialog.turns[-1]
+        answer = last.metadata.get("answer") or answer_of(last.text)
         if answer:
             self.tracker.resolve_when(NodeKind.ANSWER, answer)
 

@@ -30,6 +30,9 @@ def policy_script(pick, user_says="Yes please."):
         if "action" in props:
             action = pick(props["action"].get("enum"), request)
             return json.dumps({"action": action, "utterance": f"I do {action}."})
+        if "answer" in props:  # the user's clear yes/no after a question
+            return json.dumps({"answer": "no" if user_says.startswith("No") else "yes",
+                               "utterance": user_says.removeprefix("No, ")})
         if schema:
             return json.dumps({k: (v["enum"][0] if "enum" in v else 1 if v.get("type") == "integer" else "Robin")
                                for k, v in props.items()})
@@ -107,10 +110,28 @@ def test_goodbye_waits_for_the_goal_and_repeats_are_limited(star):
 
 
 def test_user_no_takes_the_no_branch(star):
-    dialog, _ = run_policy(star, lambda enum, request: enum[0], max_turns=12, user_says="No, not that.")
+    dialog, _ = run_policy(star, lambda enum, request: enum[0], max_turns=12,
+                           user_says="No, I would rather have another room.")
     path = dialog.metadata["policy"]["path"]
     confirm = path.index("mini_ask_confirm_booking")
     assert path[confirm + 1] == "mini_ask_room"
+    answer = next(t for t in dialog.turns if t.metadata.get("answer"))
+    assert answer.metadata["answer"] == "no"
+    assert answer.text == "No, I would rather have another room."  # the no leads the utterance again
+
+
+def test_the_user_answers_a_question_in_json_only_when_one_is_pending(star):
+    dialog, model = run_policy(star, lambda enum, request: enum[0], max_turns=16,
+                               user_says="I am here for the booking.")
+    asked = [r for r in model.client.history if r.schema and "answer" in r.schema.get("properties", {})]
+    assert len(asked) == 1 and "asked you a yes-or-no question" in asked[0].messages[-1][2]
+    answer = next(t for t in dialog.turns if t.metadata.get("answer"))
+    before = dialog.turns[dialog.turns.index(answer) - 1]
+    assert before.action == "mini_ask_confirm_booking"
+    assert answer.text == "Yes, I am here for the booking." and answer.metadata["answer"] == "yes"
+    assert dialog.metadata["policy"]["completed"] is True
+    others = [t for t in dialog.turns if t.speaker == "User" and t is not answer]
+    assert others and all("answer" not in t.metadata and t.text == "I am here for the booking." for t in others)
 
 
 def test_action_schema():
