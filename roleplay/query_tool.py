@@ -104,8 +104,8 @@ class QueryTool:
                 properties[name] = {"type": "integer"}
             elif spec.get("Type") == "Boolean":
                 properties[name] = {"type": "boolean"}
-            else:
-                properties[name] = {"type": "string"}
+            else:  # a required text may not be empty: the call would fail as if the argument were missing
+                properties[name] = {"type": "string", **({"minLength": 1} if name in self.required else {})}
         return {"type": "object", "properties": properties, "required": [r for r in self.required if r in properties]}
 
     def __call__(self, arguments: Mapping[str, Any]) -> QueryResult:
