@@ -74,22 +74,22 @@ class Policy(BaseModel):
         return "\n".join(render("policy_flowchart", dot=to_dot(g), actions=describe(g)) for g in self.graphs.values())
 
 
-def action_schema(actions: Sequence[str] | None) -> dict[str, Any]:
-    """JSON schema of a policy turn; ``actions`` None leaves the action free (prompt-only mode)."""
-    action: dict[str, Any] = {"type": "string", "enum": list(actions)} if actions is not None else {"type": "string"}
+def _choice_and_utterance(field: str, choices: Sequence[str] | None) -> dict[str, Any]:
+    """JSON schema of a turn that picks ``field`` (from ``choices``; None: free text) and says an utterance."""
+    choice: dict[str, Any] = {"type": "string", "enum": list(choices)} if choices is not None else {"type": "string"}
     return {
         "type": "object",
-        "properties": {"action": action, "utterance": {"type": "string", "maxLength": UTTERANCE_MAX_CHARS}},
-        "required": ["action", "utterance"],
+        "properties": {field: choice, "utterance": {"type": "string", "maxLength": UTTERANCE_MAX_CHARS}},
+        "required": [field, "utterance"],
     }
 
 
-ANSWER_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"answer": {"type": "string", "enum": ["yes", "no"]},
-                   "utterance": {"type": "string", "maxLength": UTTERANCE_MAX_CHARS}},
-    "required": ["answer", "utterance"],
-}
+def action_schema(actions: Sequence[str] | None) -> dict[str, Any]:
+    """JSON schema of a policy turn; ``actions`` None leaves the action free (prompt-only mode)."""
+    return _choice_and_utterance("action", actions)
+
+
+ANSWER_SCHEMA = _choice_and_utterance("answer", ["yes", "no"])
 
 
 class PolicyOrchestrator(Orchestrator):

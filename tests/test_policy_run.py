@@ -22,14 +22,18 @@ FIXTURE = Path(__file__).parent / "fixtures" / "star_mini"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def policy_script(pick, user_says="Yes please."):
-    """A model for both sides: the policy turn picks ``pick(enum or None, request)``; tool calls fill args."""
+def policy_script(pick, user_says="Yes please.", plain_answers=False):
+    """A model for both sides: the policy turn picks ``pick(enum or None, request)``; tool calls fill args.
+
+    ``plain_answers``: the user ignores the answer schema and says ``user_says`` as plain text."""
     def script(request: ScriptedRequest) -> str:
         schema = request.schema or {}
         props = schema.get("properties", {})
         if "action" in props:
             action = pick(props["action"].get("enum"), request)
             return json.dumps({"action": action, "utterance": f"I do {action}."})
+        if "answer" in props and plain_answers:
+            return user_says
         if "answer" in props:  # the user's clear yes/no after a question
             return json.dumps({"answer": "no" if user_says.startswith("No") else "yes",
                                "utterance": user_says.removeprefix("No, ")})
@@ -47,8 +51,8 @@ def star():
     STAR._path = None
 
 
-def run_policy(star, pick, enforce=True, max_turns=12, user_says="Yes please."):
-    model = scripted_model(fn=policy_script(pick, user_says))
+def run_policy(star, pick, enforce=True, max_turns=12, user_says="Yes please.", plain_answers=False):
+    model = scripted_model(fn=policy_script(pick, user_says, plain_answers))
     scenario = star.get_dialog_scenario(1)
     policy = Policy(agent="System", graphs={"mini_book": star.get_task_graph("mini_book")},
                     tools={"mini_book": query_tool("mini_book")}, enforce=enforce)
@@ -256,3 +260,13 @@ async def test_multi_task_scenario_switches_task(star, monkeypatch):
     assert all(t.metadata["legal"] for t in system)
     assert [(e.turn, e.data["task"]) for e in dialog.events if e.type == "select_task"] == [(0, "mini_book")]
     assert dialog.metadata["policy"]["tasks"] == ["mini_info", "mini_book"]
+
+
+def test_an_answer_given_as_plain_text_despite_the_schema_is_kept_and_read(star):
+    """A backend that ignores the answer schema: its words are the turn, and the answer is read from them."""
+    dialog, _ = run_policy(star, lambda enum, request: enum[0], max_turns=12, user_says="No, not that one.",
+                           plain_answers=True)
+    path = dialog.metadata["policy"]["path"]
+    answer = dialog.turns[[t.action for t in dialog.turns].index("mini_ask_confirm_booking") + 1]
+    assert answer.text == "No, not that one." and "answer" not in answer.metadata
+    assert path[path.index("mini_ask_confirm_booking") + 1] == "mini_ask_room"
