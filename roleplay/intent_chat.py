@@ -137,9 +137,15 @@ class IntentChatGenerator:
         """How many conversations a run makes (before filtering)."""
         return len(self.taxonomy.pairs()) * self.per_intent
 
-    def _model(self, seed: int):
-        return get_backend(self.model, seed=seed, temperature=self.temperature, max_tokens=self.max_tokens,
-                           **self.backend_options)
+    async def _ask(self, seed: int, system: str, prompt: str, schema: dict[str, Any]) -> dict[str, Any]:
+        """One schema-constrained call on a model seeded for it (closed afterwards)."""
+        model = get_backend(self.model, seed=seed, temperature=self.temperature, max_tokens=self.max_tokens,
+                            **self.backend_options)
+        try:
+            output, _, _ = await complete_structured(model, system, prompt, schema, attempts=self.attempts)
+        finally:
+            await model.close()
+        return output
 
     async def skeleton(self, category: Category, intent: Intent, seed: int) -> list[str]:
         """Stage 1: the user's questions for every user turn, following one evolving goal."""
@@ -147,14 +153,9 @@ class IntentChatGenerator:
         schema = {"type": "object", "required": ["queries"], "properties": {"queries": {
             "type": "array", "minItems": questions, "maxItems": questions,
             "items": {"type": "string", "minLength": 1, "maxLength": 160}}}}
-        model = self._model(seed)
-        try:
-            output, _, _ = await complete_structured(
-                model, render("intent_skeleton_system"),
-                render("intent_skeleton", category=category.name, intent=intent.name,
-                       description=intent.description, questions=questions), schema, attempts=self.attempts)
-        finally:
-            await model.close()
+        output = await self._ask(seed, render("intent_skeleton_system"),
+                                 render("intent_skeleton", category=category.name, intent=intent.name,
+                                        description=intent.description, questions=questions), schema)
         return [str(q) for q in output["queries"]]
 
     async def answer(self, conversation: list[dict[str, str]], category: Category, seed: int) -> str:
@@ -162,13 +163,8 @@ class IntentChatGenerator:
         schema = {"type": "object", "required": ["answer"],
                   "properties": {"answer": {"type": "string", "minLength": 1, "maxLength": 400}}}
         transcript = "\n".join(f"{m['role']}: {m['value']}" for m in conversation)
-        model = self._model(seed)
-        try:
-            output, _, _ = await complete_structured(
-                model, render("intent_answer_system", category=category.name),
-                render("intent_answer", transcript=transcript), schema, attempts=self.attempts)
-        finally:
-            await model.close()
+        output = await self._ask(seed, render("intent_answer_system", category=category.name),
+                                 render("intent_answer", transcript=transcript), schema)
         return str(output["answer"]).strip()
 
     async def conversation(self, index: int, seed: int, parts: Path) -> Dialog:
