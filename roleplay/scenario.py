@@ -29,6 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from roleplay._yaml import problems, read_yaml
+from roleplay.backends import takes_base_url
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition, Timeout
 from roleplay.dialog import Dialog
 from roleplay.errors import PersonaError, PolicyGraphError, ScenarioError
@@ -36,8 +37,6 @@ from roleplay.generators import AgentSpec, PersonaDialogGenerator
 from roleplay.personas import Persona
 from roleplay.policy_graph import read_dot
 from roleplay.policy_orchestrator import Policy
-
-_SERVER_BACKENDS = {"ollama", "openai"}  # backends that take a base URL
 
 
 class AgentEntry(BaseModel):
@@ -181,7 +180,7 @@ class Scenario(BaseModel):
         """
         if servers:
             in_process = sorted({str(spec.model) for spec in self.agent_specs(model)
-                                 if str(spec.model).partition(":")[0] not in _SERVER_BACKENDS})
+                                 if not takes_base_url(str(spec.model))})
             if in_process:
                 raise ScenarioError(f"server URLs were given, but {', '.join(in_process)} runs in this process; "
                                     "use an ollama: or openai: model with --base-url.", self.path)

@@ -27,6 +27,7 @@ _BUILTIN: dict[str, tuple[str, str, str]] = {
     "openai": ("openai_compat", "make_client", "any OpenAI-compatible server: openai:<model>, base_url + api_key"),
     "scripted": ("scripted", "make_client", "canned replies for tests and demos: options replies=[...]"),
 }
+_SERVERS = {"ollama", "openai"}  # the built-ins that reach a server through base_url
 _FACTORIES: dict[str, BackendFactory] = {}
 _HELP: dict[str, str] = {}
 
@@ -44,6 +45,11 @@ def register_backend(prefix: str, factory: BackendFactory, help: str = "") -> No
 def known_backends() -> dict[str, str]:
     """Prefix -> one-line help, built-in and registered."""
     return {**{p: spec[2] for p, spec in _BUILTIN.items()}, **_HELP}
+
+
+def takes_base_url(spec: str) -> bool:
+    """Whether model string ``spec`` runs on a server reached through ``base_url`` (not in this process)."""
+    return spec.strip().partition(":")[0] in _SERVERS
 
 
 def _factory_for(prefix: str) -> BackendFactory | None:
@@ -84,4 +90,5 @@ def get_backend(spec: str | Model, **options: Any) -> Model:
     return built
 
 
-__all__ = ["BackendOptions", "DEFAULT_MODEL", "Model", "get_backend", "known_backends", "register_backend"]
+__all__ = ["BackendOptions", "DEFAULT_MODEL", "Model", "get_backend", "known_backends", "register_backend",
+           "takes_base_url"]
