@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from roleplay.backends.llamacpp import embedded_model_path
-from roleplay.batch import arun_batch
+from roleplay.runs.batch import arun_batch
 from roleplay.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,7 +21,7 @@ CHILD = """
 import asyncio, json, resource, sys, time
 from roleplay import backends
 from roleplay.backends.scripted import scripted_model
-from roleplay.batch import arun_batch
+from roleplay.runs.batch import arun_batch
 from roleplay.scenario import load_scenario
 backends.register_backend("instant", lambda model, o: scripted_model(fn=lambda r: "Fine, thank you.", seed=o.seed))
 scenario = load_scenario(sys.argv[3])

@@ -15,8 +15,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from roleplay.datasets.star import STAR
-from roleplay.datasets.star_generate import agenerate_star_batch
+from roleplay.datasets.star.generate import agenerate_star_batch
+from roleplay.datasets.star.loader import STAR
 from roleplay.evaluation import evaluate_folder, table
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from roleplay.datasets.star import STAR
-from roleplay.datasets.star_graphs import acceptance, add_mined, base_graph, mine_transitions
-from roleplay.policy_graph import mean_out_degree
+from roleplay.datasets.star.graphs import acceptance, add_mined, base_graph, mine_transitions
+from roleplay.datasets.star.loader import STAR
+from roleplay.policy.graph import mean_out_degree
 
 
 def graphs(rules: bool = True, mined_on=None, min_count: int = 1):

@@ -25,7 +25,7 @@ from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.errors import ConfigError
 from roleplay.orchestrator import Orchestrator, TurnPolicy, round_robin
 from roleplay.personas import BasePersona
-from roleplay.policy_orchestrator import Policy, PolicyOrchestrator
+from roleplay.policy.orchestrator import Policy, PolicyOrchestrator
 from roleplay.prompts import render
 from roleplay.structured import OutputFormat, complete_structured
 

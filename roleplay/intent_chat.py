@@ -17,7 +17,7 @@ role order or a wrong number of messages are regenerated (up to ``attempts`` tim
 dropped; the reasons are counted in the report.
 
 Runs are resumable like a pipeline step: the work lives in ``<out>.parts/`` (one batch folder, see
-`roleplay.batch`, plus each dialogue's skeleton, saved before stage 2), so an interrupted run skips
+`roleplay.runs.batch`, plus each dialogue's skeleton, saved before stage 2), so an interrupted run skips
 finished dialogues and reuses finished skeletons. The JSONL output is written at the end, atomically.
 """
 
@@ -34,11 +34,11 @@ from roleplay._aio import run_sync
 from roleplay._atomic import atomic_write_text
 from roleplay._yaml import problems, read_yaml
 from roleplay.backends import DEFAULT_MODEL, get_backend
-from roleplay.batch import BatchFolder, arun_batch
 from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.errors import ConfigError, ScenarioError
 from roleplay.evaluation import distinct_n
 from roleplay.prompts import render
+from roleplay.runs.batch import BatchFolder, arun_batch
 from roleplay.structured import complete_structured
 
 

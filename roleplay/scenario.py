@@ -35,8 +35,8 @@ from roleplay.dialog import Dialog
 from roleplay.errors import PersonaError, PolicyGraphError, ScenarioError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
 from roleplay.personas import Persona
-from roleplay.policy_graph import read_dot
-from roleplay.policy_orchestrator import Policy
+from roleplay.policy.graph import read_dot
+from roleplay.policy.orchestrator import Policy
 
 
 class AgentEntry(BaseModel):

@@ -106,7 +106,7 @@ def test_scripted_auto_answers_any_schema_validly():
 
     from roleplay.backends.scripted import example_of
     from roleplay.generators import GeneratedDialog
-    from roleplay.policy_orchestrator import action_schema
+    from roleplay.policy.orchestrator import action_schema
 
     for schema in (GeneratedDialog.model_json_schema(), action_schema(["b", "a"]),
                    {"type": "object", "properties": {"n": {"type": "integer", "minimum": 3},

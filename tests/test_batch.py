@@ -17,11 +17,11 @@ from click.testing import CliRunner
 
 from roleplay import Dialog, backends
 from roleplay.backends.scripted import scripted_model
-from roleplay.batch import arun_batch, is_transient, run_batch
 from roleplay.cli import cli
 from roleplay.dialog import StopReason, Turn
 from roleplay.errors import BackendError, BackendUnreachableError, ConfigError, ScenarioError
-from roleplay.export import export, parse_roles
+from roleplay.runs.batch import arun_batch, is_transient, run_batch
+from roleplay.runs.export import export, parse_roles
 from roleplay.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent

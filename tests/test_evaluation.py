@@ -14,7 +14,7 @@ from roleplay.evaluation import (
     summarize,
     write_report,
 )
-from roleplay.policy_graph import add_action, new_graph
+from roleplay.policy.graph import add_action, new_graph
 
 
 @pytest.fixture

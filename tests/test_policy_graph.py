@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from roleplay.datasets.star_graphs import base_graph, classify
+from roleplay.datasets.star.graphs import base_graph, classify
 from roleplay.errors import PolicyGraphError
-from roleplay.policy_graph import (
+from roleplay.policy.graph import (
     NodeKind,
     PolicyGraphWarning,
     goal_nodes,

@@ -9,13 +9,13 @@ from click.testing import CliRunner
 from roleplay import backends
 from roleplay.backends.scripted import ScriptedRequest, scripted_model
 from roleplay.cli import cli
-from roleplay.datasets.star import STAR
-from roleplay.datasets.star_generate import agenerate_star, agenerate_star_batch, query_tool
+from roleplay.datasets.star.generate import agenerate_star, agenerate_star_batch, query_tool
+from roleplay.datasets.star.loader import STAR
 from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError, ScenarioError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
-from roleplay.policy_graph import read_dot
-from roleplay.policy_orchestrator import Policy, action_schema
+from roleplay.policy.graph import read_dot
+from roleplay.policy.orchestrator import Policy, action_schema
 from roleplay.scenario import load_scenario
 
 FIXTURE = Path(__file__).parent / "fixtures" / "star_mini"

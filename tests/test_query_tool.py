@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from roleplay.errors import ConfigError
-from roleplay.query_tool import QueryTool, generate_rows
+from roleplay.policy.tools import QueryTool, generate_rows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "star_mini" / "apis"
 

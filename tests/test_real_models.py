@@ -14,7 +14,7 @@ from roleplay import Dialog, StopReason
 from roleplay.backends.llamacpp import embedded_model_path
 from roleplay.cli import cli
 from roleplay.generators import DialogGenerator, PersonaDialogGenerator
-from roleplay.policy_graph import read_dot
+from roleplay.policy.graph import read_dot
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -65,7 +65,7 @@ def test_tracker_keeps_the_embedded_model_on_its_graph(tmp_path):
 def test_embedded_batch_is_the_same_at_any_concurrency_and_order(tmp_path):
     """Agents share one in-process model; each restores only its own KV state, so other dialogues' calls
     (their number, their order) cannot change a dialogue. Dialogue 2 alone must match it within a batch."""
-    from roleplay.batch import run_batch
+    from roleplay.runs.batch import run_batch
     from roleplay.scenario import load_scenario
 
     job = load_scenario(SCENARIOS / "doctor_patient.yaml").model_copy(update={"max_tokens": 24}).batch_job(

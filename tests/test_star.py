@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 
 from roleplay import Dialog
-from roleplay.datasets.star import STAR, user_name
-from roleplay.datasets.star_graphs import acceptance, add_mined, base_graph, mine_transitions
+from roleplay.datasets.star.graphs import acceptance, add_mined, base_graph, mine_transitions
+from roleplay.datasets.star.loader import STAR, user_name
 from roleplay.errors import DatasetError
 from roleplay.personas import Persona
-from roleplay.policy_graph import mean_out_degree
+from roleplay.policy.graph import mean_out_degree
 
 FIXTURE = Path(__file__).parent / "fixtures" / "star_mini"
 REAL_STAR = Path(__file__).resolve().parent.parent.parent / "shared" / "star"

@@ -5,11 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from roleplay.datasets.star_graphs import base_graph
+from roleplay.datasets.star.graphs import base_graph
 from roleplay.dialog import Dialog, Event, Turn
 from roleplay.errors import PolicyGraphError
-from roleplay.policy_graph import NodeKind
-from roleplay.tracker import FlowchartTracker, answer_of, replay
+from roleplay.policy.answers import answer_of
+from roleplay.policy.graph import NodeKind
+from roleplay.policy.tracker import FlowchartTracker, replay
 
 FIXTURE = Path(__file__).parent / "fixtures" / "star_mini"
 

@@ -20,9 +20,6 @@ turn-count distributions of both.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
 import statistics
 from collections import defaultdict
@@ -34,11 +31,10 @@ import networkx as nx
 from pydantic import BaseModel, Field
 from rapidfuzz.distance import Levenshtein
 
-from roleplay._atomic import atomic_write_text
 from roleplay.dialog import Dialog
 from roleplay.errors import DatasetError
-from roleplay.policy_graph import is_system
-from roleplay.tracker import FlowchartTracker, replay
+from roleplay.policy.graph import is_system
+from roleplay.policy.tracker import FlowchartTracker, replay
 
 _STOP = {"the", "and", "you", "your", "for", "that", "this", "are", "with", "can", "have", "would", "could",
          "what", "please", "there", "will", "any", "all", "was", "our", "not", "but", "how", "like"}
@@ -127,15 +123,6 @@ def summarize(metrics: Sequence[DialogMetrics]) -> list[dict[str, Any]]:
     return rows
 
 
-def distinct_n(texts: Iterable[str], n: int) -> float | None:
-    """Distinct-n: distinct word n-grams / all word n-grams over ``texts`` (lower-cased, split on spaces).
-
-    1.0 = no n-gram repeats anywhere in the set; low values mean repetitive, templated text.
-    """
-    grams = [tuple(words[i:i + n]) for words in (t.lower().split() for t in texts) for i in range(len(words) - n + 1)]
-    return round(len(set(grams)) / len(grams), 4) if grams else None
-
-
 def sequence_similarity(a: Sequence[str], b: Sequence[str]) -> float:
     """1 − normalised Levenshtein distance between two action sequences (1.0 = identical)."""
     return 1.0 - Levenshtein.normalized_distance(list(a), list(b))
@@ -183,27 +170,3 @@ def evaluate_folder(folder: str | Path, graphs_for: Callable[[Dialog], Mapping[s
         report["real_summary"] = summarize(list(real_metrics.values()))
         report["comparison"] = compare_with_real(metrics, real_metrics)
     return report
-
-
-def table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Rows as an aligned text table."""
-    if not rows:
-        return "(no rows)"
-    columns = list(rows[0])
-    cells = [[("" if r[c] is None else str(r[c])) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join(lines)
-
-
-def write_report(report: Mapping[str, Any], out: str | Path) -> tuple[Path, Path]:
-    """Write ``<out>.json`` (everything) and ``<out>.csv`` (the summary table), atomically."""
-    out = Path(out)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(report["summary"][0]))
-    writer.writeheader()
-    writer.writerows(report["summary"])
-    csv_path = atomic_write_text(out.with_suffix(".csv"), buffer.getvalue())
-    json_path = atomic_write_text(out.with_suffix(".json"), json.dumps(report, indent=2, default=str))
-    return json_path, csv_path

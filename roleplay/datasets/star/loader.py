@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from roleplay.dialog import Dialog, Event, Turn
 from roleplay.errors import DatasetError
 from roleplay.personas import Persona
-from roleplay.policy_graph import to_dot
+from roleplay.policy.graph import to_dot
 
 USER, SYSTEM = "User", "System"
 _NO_LABEL = {"custom"}
@@ -110,7 +110,7 @@ class STAR:
     @classmethod
     @lru_cache(maxsize=8)
     def _graphs(cls, mined: bool, min_count: int) -> dict[str, nx.DiGraph]:
-        from roleplay.datasets.star_graphs import add_mined, base_graph, mine_transitions
+        from roleplay.datasets.star.graphs import add_mined, base_graph, mine_transitions
 
         graphs = {task: base_graph(task, cls.get_task(task)) for task in cls.tasks()}
         if mined:

@@ -14,12 +14,12 @@ from typing import Any, Literal
 
 from tqdm.auto import tqdm
 
-from roleplay.datasets.star import STAR, SYSTEM, USER
+from roleplay.datasets.star.loader import STAR, SYSTEM, USER
 from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError
 from roleplay.generators import AgentSpec, DialogGenerator, PersonaDialogGenerator
-from roleplay.policy_orchestrator import Policy
-from roleplay.query_tool import QueryTool
+from roleplay.policy.orchestrator import Policy
+from roleplay.policy.tools import QueryTool
 
 Mode = Literal["roleplay", "description"]
 MODES = ("roleplay", "description")

@@ -34,11 +34,12 @@ from roleplay.conditions import StopCondition
 from roleplay.dialog import Dialog, Event, StopReason, Turn
 from roleplay.errors import ConfigError, StructuredOutputError
 from roleplay.orchestrator import Orchestrator, TurnPolicy, round_robin
-from roleplay.policy_graph import NodeKind, describe, is_terminal, node_kind, to_dot
+from roleplay.policy.answers import answer_of
+from roleplay.policy.graph import NodeKind, describe, is_terminal, node_kind, to_dot
+from roleplay.policy.tools import QueryResult, QueryTool
+from roleplay.policy.tracker import FlowchartTracker
 from roleplay.prompts import render
-from roleplay.query_tool import QueryResult, QueryTool
 from roleplay.structured import complete_structured
-from roleplay.tracker import FlowchartTracker, answer_of
 
 MAX_QUERIES_PER_TURN = 1
 UTTERANCE_MAX_CHARS = 300

@@ -13,7 +13,6 @@ A multi-task scenario switches task when an action belongs to another task's gra
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 
@@ -22,7 +21,8 @@ from pydantic import BaseModel, Field
 
 from roleplay.dialog import Dialog
 from roleplay.errors import PolicyGraphError
-from roleplay.policy_graph import NodeKind, branches, goal_nodes, is_terminal, legal_actions
+from roleplay.policy.answers import answer_of
+from roleplay.policy.graph import NodeKind, branches, goal_nodes, is_terminal, legal_actions
 
 
 class TrackerStep(BaseModel):
@@ -150,26 +150,6 @@ class FlowchartTracker:
         """True when the current task's position allows nothing more (a goodbye)."""
         node = self.position[self.task]
         return node is not None and not self.graph.nodes[node].get("anywhere") and is_terminal(self.graph, node)
-
-
-_YES = re.compile(r"\b(yes|yeah|yep|sure|ok|okay|please do|go ahead|correct|right|that works|sounds good)\b", re.I)
-_NO = re.compile(r"\b(no|nope|not|don't|do not|cancel|never mind|wrong)\b", re.I)
-_DONE = re.compile(r"\b(i know|got it|i'm there|that's all|done)\b", re.I)
-
-
-def answer_of(text: str) -> str | None:
-    """A user's answer to a yes/no question, read lexically: ``yes``, ``no``, ``done`` or None (unclear).
-
-    Only the first four words count: an answer leads with it ("No, not that one"), while a "not" deep
-    in a rambling turn is no answer at all (then both branches stay legal).
-    """
-    first = " ".join(re.split(r"[.!?]", text.strip())[0].split()[:4])
-    if _DONE.search(first):
-        return "done"
-    no, yes = _NO.search(first), _YES.search(first)
-    if no and (not yes or no.start() < yes.start()):
-        return "no"
-    return "yes" if yes else None
 
 
 def replay(tracker: FlowchartTracker, dialog: Dialog) -> Iterator[tuple[TrackerStep, str | None, int]]:

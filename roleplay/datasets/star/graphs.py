@@ -29,8 +29,8 @@ from typing import Any
 import networkx as nx
 
 from roleplay.dialog import Dialog
-from roleplay.policy_graph import NodeKind, add_action, is_system, node_kind
-from roleplay.tracker import FlowchartTracker, TrackerStep, replay
+from roleplay.policy.graph import NodeKind, add_action, is_system, node_kind
+from roleplay.policy.tracker import FlowchartTracker, TrackerStep, replay
 
 OUTCOMES = {"query_success": "found", "available": "found", "query_failure": "empty", "unavailable": "empty"}
 ANSWERS = {"yes": "yes", "no": "no", "done": "done", "correct": "correct", "incorrect": "incorrect",

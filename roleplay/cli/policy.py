@@ -1,0 +1,30 @@
+"""`roleplay graph`: check a policy graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from roleplay.cli.base import cli, friendly
+
+
+@cli.command()
+@click.argument("dot_file", type=click.Path(path_type=Path))
+@friendly
+def graph(dot_file: Path) -> None:
+    """Check a DOT policy graph and list each action with what may follow it."""
+    import warnings
+
+    from roleplay.policy.graph import PolicyGraphWarning, is_system, legal_actions, mean_out_degree, read_dot
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PolicyGraphWarning)
+        policy = read_dot(dot_file)
+    for warning in caught:
+        click.echo(f"Warning: {warning.message}", err=True)
+    click.echo(f"{policy.graph['name']}: start {policy.graph['start']}, {policy.number_of_nodes()} nodes, "
+               f"mean legal next actions {mean_out_degree(policy):.2f}")
+    for node in policy:
+        if is_system(policy, node):
+            click.echo(f"  {node} -> {', '.join(legal_actions(policy, node)) or '(end)'}")

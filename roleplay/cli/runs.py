@@ -1,0 +1,120 @@
+"""`roleplay batch`, `export` and `evaluate`: run folders of many dialogues."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from roleplay.cli.base import cli, friendly
+from roleplay.dialog import Dialog
+
+
+@cli.command()
+@click.argument("scenario_file", type=click.Path(path_type=Path))
+@click.option("-n", "n", type=click.IntRange(min=1), required=True, help="How many dialogues (ids 0..n-1).")
+@click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Dialogues in flight at once (an in-process model still runs one call at a time).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Dialogue i uses seed + i.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Batch folder (resumable).")
+@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", default=None, help="Override the scenario's model.")
+@click.option("--max-turns", type=click.IntRange(min=1), default=None)
+@click.option("--attempts", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Tries per dialogue on transient errors (exponential backoff).")
+@click.option("--max-failures", type=click.IntRange(min=0), default=None, help="Abort after this many failures.")
+@click.option("--cache", "cache", type=click.Path(path_type=Path), default=None,
+              help="Response cache folder: a rerun with the same seeds replays from it without calling the model.")
+@click.option("--base-url", "servers", multiple=True, metavar="URL",
+              help="Server of an ollama: or openai: model. Repeat it for a pool of identical servers: dialogue i "
+                   "goes to the (i mod count)-th, so servers that run one request at a time still work in parallel.")
+@friendly
+def batch(scenario_file: Path, n: int, concurrency: int, seed: int, out: Path, model: str | None,
+          max_turns: int | None, attempts: int, max_failures: int | None, cache: Path | None,
+          servers: tuple[str, ...]) -> None:
+    """Generate N dialogues of SCENARIO_FILE into OUT; rerun the same command to resume."""
+    from roleplay.runs.batch import run_batch
+    from roleplay.scenario import load_scenario
+
+    scenario = load_scenario(scenario_file)
+    options = {"cache_dir": str(cache)} if cache else {}
+    job = scenario.batch_job(model=model, max_turns=max_turns, servers=servers, **options)
+    params = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns}
+    pool = f", {len(servers)} servers" if len(servers) > 1 else ""
+    click.echo(f"Batch {scenario.name}: {n} dialogues, concurrency {concurrency}, seeds {seed}..{seed + n - 1}, "
+               f"{len(scenario.grid())} variant(s){pool} -> {out}")
+    try:
+        result = run_batch(job, n, out, seed=seed, concurrency=concurrency, attempts=attempts,
+                           max_failures=max_failures, params=params)
+    except KeyboardInterrupt:
+        raise click.ClickException(f"Interrupted. Finished dialogues are safe in {out}; rerun the same command "
+                                   "to resume.") from None
+    click.echo(result.summary())
+    if result.failed:
+        click.echo(f"Failures are listed in {out / 'failures.jsonl'}; rerun the same command to retry them.", err=True)
+    if result.aborted:
+        raise click.ClickException(f"More than {max_failures} dialogues failed; stopped. See {out / 'failures.jsonl'}.")
+
+
+@cli.command("export")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "sharegpt", "openai", "hf"]), required=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output file (a folder for hf).")
+@click.option("--roles", default=None, help="Speaker -> role, e.g. Doctor=assistant,Patient=user "
+                                            "(default: first speaker user, others assistant).")
+@friendly
+def export_command(folder: Path, fmt: str, out: Path, roles: str | None) -> None:
+    """Export the dialogues in FOLDER, one per line (jsonl, sharegpt, openai) or as a HF dataset."""
+    from roleplay.runs.export import export, parse_roles
+
+    count = export(folder, fmt, out, parse_roles(roles))
+    click.echo(f"Exported {count} dialogues to {out} ({fmt}).")
+
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--star-path", type=click.Path(path_type=Path), default=None,
+              help="STAR folder: graphs for STAR dialogues, and the real dialogues to compare with.")
+@click.option("--graph", "graph_file", type=click.Path(path_type=Path), default=None,
+              help="A DOT policy graph for every dialogue (instead of STAR's task graphs).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Report path without extension (default: FOLDER/evaluation) -> .csv and .json.")
+@friendly
+def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out: Path | None) -> None:
+    """Policy adherence of the dialogues in FOLDER: a table per task, written as CSV and JSON."""
+    from roleplay.evaluation import evaluate_folder, table, write_report
+
+    if (star_path is None) == (graph_file is None):
+        raise click.ClickException("Give --star-path (STAR dialogues) or --graph FILE.dot (your own policy).")
+    if graph_file is not None:
+        from roleplay.policy.graph import read_dot
+
+        graph = read_dot(graph_file)
+        report = evaluate_folder(folder, lambda d: {graph.graph["name"]: graph})
+    else:
+        from roleplay.datasets.star.loader import STAR
+
+        STAR.set_path(star_path)
+
+        def graphs_for(dialog: Dialog) -> dict[str, Any]:
+            scenario = dialog.scenario if isinstance(dialog.scenario, dict) else {}
+            tasks = [c["Task"] for c in scenario.get("WizardCapabilities", [])]
+            if not tasks:
+                raise click.ClickException(f"Dialogue {dialog.id} has no STAR scenario; evaluate it with --graph.")
+            return {t: STAR.get_task_graph(t) for t in tasks}
+
+        real_ids = set(STAR.dialog_ids())
+
+        def real(dialog: Dialog) -> Dialog | None:
+            return STAR.get_dialog(dialog.id) if dialog.id in real_ids else None
+
+        report = evaluate_folder(folder, graphs_for, real)
+    click.echo(table(report["summary"]))
+    if "comparison" in report:
+        comparison = report["comparison"]
+        click.echo(f"\nvs real STAR ({comparison['pairs']} pairs): action-sequence similarity "
+                   f"{comparison['action_sequence_similarity']}, turns generated {comparison['generated_turns']} "
+                   f"vs real {comparison['real_turns']}")
+    json_path, csv_path = write_report(report, out or folder / "evaluation")
+    click.echo(f"Saved {csv_path} and {json_path}")

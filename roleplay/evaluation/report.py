@@ -1,0 +1,38 @@
+"""Presenting evaluation results: an aligned text table, and the JSON + CSV report files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from roleplay._atomic import atomic_write_text
+
+__all__ = ["table", "write_report"]
+
+
+def table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows as an aligned text table."""
+    if not rows:
+        return "(no rows)"
+    columns = list(rows[0])
+    cells = [[("" if r[c] is None else str(r[c])) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
+
+
+def write_report(report: Mapping[str, Any], out: str | Path) -> tuple[Path, Path]:
+    """Write ``<out>.json`` (everything) and ``<out>.csv`` (the summary table), atomically."""
+    out = Path(out)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(report["summary"][0]))
+    writer.writeheader()
+    writer.writerows(report["summary"])
+    csv_path = atomic_write_text(out.with_suffix(".csv"), buffer.getvalue())
+    json_path = atomic_write_text(out.with_suffix(".json"), json.dumps(report, indent=2, default=str))
+    return json_path, csv_path
