@@ -181,7 +181,7 @@ class Agent:
         if schema is None:
             response = await self._assistant.on_messages(messages, cancellation_token or CancellationToken())
         else:
-            with Model.constrained(schema):
+            with self.model.call_options(schema=schema):
                 response = await self._assistant.on_messages(messages, cancellation_token or CancellationToken())
         raw = str(response.chat_message.content)
         usage = response.chat_message.models_usage

@@ -85,7 +85,7 @@ async def complete_structured(
 
     async def attempt(history: Sequence[LLMMessage]) -> tuple[Any, str]:
         nonlocal spent
-        with Model.constrained(schema):
+        with model.call_options(schema=schema):
             result = await model.create(list(history))
         spent += result.usage.completion_tokens
         raw = str(result.content).strip()

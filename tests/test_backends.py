@@ -123,3 +123,30 @@ async def test_scripted_auto_model():
     model = get_backend("scripted:auto")
     result = await model.create([UserMessage(content="hi", source="u")])
     assert result.content == "Sure, let us go on (turn 1)."
+
+
+async def test_call_options_seed_and_schema_apply_inside_the_block_only(httpx_mock):
+    from autogen_core.models import UserMessage
+
+    httpx_mock.add_response(url="http://ollama.test:11434/api/chat", method="POST", is_reusable=True,
+                            json={**OLLAMA_REPLY, "message": {"role": "assistant", "content": "{}"}})
+    model = get_backend("ollama:qwen2.5:14b", base_url="http://ollama.test:11434", seed=7, temperature=0.2)
+    question = [UserMessage(content="hi", source="user")]
+    with model.call_options(seed=1007, schema={"type": "object"}):
+        await model.create(question)
+    await model.create(question)
+    inside, after = (json.loads(r.content) for r in httpx_mock.get_requests())
+    # Ollama replaces the whole options dict per call: the resample keeps temperature and changes only the seed.
+    assert inside["options"] == {"temperature": 0.2, "seed": 1007, "num_predict": 256}
+    assert inside["format"] == {"type": "object"}
+    assert after["options"]["seed"] == 7 and "format" not in after
+
+
+async def test_call_options_seed_reaches_a_scripted_client():
+    from autogen_core.models import UserMessage
+
+    model = get_backend("scripted", replies=["a", "b"], seed=7)
+    with model.call_options(seed=99):
+        await model.create([UserMessage(content="hi", source="user")])
+    await model.create([UserMessage(content="hi", source="user")])
+    assert [r.seed for r in model.client.history] == [99, 7]

@@ -2,17 +2,19 @@
 
 `Model` is an AutoGen ``ChatCompletionClient`` that wraps the backend's own client. It is the one place
 that (1) turns SDK exceptions into roleplay errors naming the URL, (2) counts calls and tokens, and
-(3) asks for schema-constrained output in the backend's own dialect (Ollama ``format``, OpenAI
-``response_format``, llama.cpp JSON-schema grammar) while the `constrained` context is active, so an
-AutoGen agent can be held to a per-turn schema without knowing about it.
+(3) applies per-call options in the backend's own dialect while its `call_options` block is active: a
+JSON schema for constrained output (Ollama ``format``, OpenAI ``response_format``, llama.cpp JSON-schema
+grammar) and a seed other than the model's own (to resample a turn). An AutoGen agent that calls the
+model can so be held to a per-turn schema without knowing about it. Each agent owns its `Model`, so these
+options are that agent's explicit state, set and reset around one of its turns.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from autogen_core import CancellationToken
@@ -23,7 +25,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from roleplay.errors import BackendError, BackendUnreachableError, RoleplayError
 
 SchemaArgs = Callable[[dict[str, Any]], dict[str, Any]]
-_ACTIVE_SCHEMA: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("roleplay_schema", default=None)
+SeedArgs = Callable[[int], dict[str, Any]]
+
+
+def plain_seed_args(seed: int) -> dict[str, Any]:
+    """Most backends take a per-call seed as a ``seed`` create argument (OpenAI, llama.cpp, scripted)."""
+    return {"seed": seed}
+
+
+@dataclass(frozen=True)
+class CallOptions:
+    """Options for the calls inside one `Model.call_options` block (None: the model's own setting)."""
+
+    seed: int | None = None
+    schema: dict[str, Any] | None = None
 
 # Exception class names (anywhere in the MRO) that mean "nothing is listening there".
 _TIMEOUT_NAMES = {"APITimeoutError", "ReadTimeout", "TimeoutException"}
@@ -119,6 +134,7 @@ class Model(ChatCompletionClient):
         backend: str,
         url: str | None = None,
         schema_args: SchemaArgs | None = None,
+        seed_args: SeedArgs = plain_seed_args,
         options: BackendOptions | None = None,
     ):
         self.client = client
@@ -127,23 +143,25 @@ class Model(ChatCompletionClient):
         self.url = url
         self.options = options or BackendOptions()
         self._schema_args = schema_args
+        self._seed_args = seed_args
+        self._call = CallOptions()
         self.calls = 0
 
-    @staticmethod
     @contextmanager
-    def constrained(schema: dict[str, Any]) -> Iterator[None]:
-        """Within this block, every model call is decoded against the JSON ``schema``."""
-        token = _ACTIVE_SCHEMA.set(schema)
+    def call_options(self, *, seed: int | None = None, schema: dict[str, Any] | None = None) -> Iterator[None]:
+        """Within this block, this model's calls use ``seed`` (instead of its own) and decode against ``schema``."""
+        previous, self._call = self._call, CallOptions(seed=seed, schema=schema)
         try:
             yield
         finally:
-            _ACTIVE_SCHEMA.reset(token)
+            self._call = previous
 
     def _merge_args(self, extra_create_args: Mapping[str, Any], json_output: Any) -> dict[str, Any]:
         args = dict(extra_create_args)
-        schema = _ACTIVE_SCHEMA.get()
-        if schema is not None and json_output is None and self._schema_args is not None:
-            args.update(self._schema_args(schema))
+        if self._call.schema is not None and json_output is None and self._schema_args is not None:
+            args.update(self._schema_args(self._call.schema))
+        if self._call.seed is not None:
+            args.update(self._seed_args(self._call.seed))
         return args
 
     def translate_error(self, err: Exception) -> RoleplayError:

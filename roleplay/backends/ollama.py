@@ -1,8 +1,9 @@
 """Ollama servers: ``ollama:<tag>``, e.g. ``ollama:qwen2.5:14b``.
 
 Wraps autogen-ext's ``OllamaChatCompletionClient``. Its per-call ``options`` *replace* the client's
-dict, so temperature, seed, token limit and context size are set once here, at construction, and
-calls only add ``format`` (the JSON schema) for constrained decoding.
+dict, so temperature, seed, token limit and context size are set once here, at construction; calls
+add ``format`` (the JSON schema) for constrained decoding, and a resampled turn sends the whole dict
+again with its own seed.
 """
 
 from __future__ import annotations
@@ -43,11 +44,13 @@ def make_client(model: str, options: BackendOptions) -> Model:
         except (KeyError, ValueError):  # not in AutoGen's table: any pulled model still works as plain chat
             info = dict(default_model_info())
     host = _host(options)
+    fixed = {k: v for k, v in sampling.items() if v is not None}
     client = OllamaChatCompletionClient(
         model=model,
         host=host,
-        options={k: v for k, v in sampling.items() if v is not None},
+        options=fixed,
         model_info=info,  # type: ignore[arg-type]
     )
     return Model(client, name=f"ollama:{model}", backend="ollama", url=host,
-                 schema_args=lambda schema: {"format": schema}, options=options)
+                 schema_args=lambda schema: {"format": schema},
+                 seed_args=lambda seed: {"options": {**fixed, "seed": seed}}, options=options)
