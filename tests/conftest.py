@@ -15,6 +15,30 @@ def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
+REAL_MODEL_MARKERS = ("embedded", "server")
+
+
+@pytest.fixture(autouse=True)
+def _no_real_model_unless_marked(request, monkeypatch):
+    """Fail a test that loads or runs the real llama.cpp model without saying so (pydantic-ai's ALLOW_MODEL_REQUESTS).
+
+    Unit tests must stay fast and deterministic on scripted backends; a test that needs the real model is
+    marked ``embedded`` or ``server``, so the tiers in tests/README.md stay honest.
+    """
+    if any(request.node.get_closest_marker(m) for m in REAL_MODEL_MARKERS):
+        return
+    try:
+        from llama_cpp import Llama
+    except ImportError:  # the core install has no llama.cpp: nothing to guard
+        return
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("This test would load or run the real llama.cpp model: use a scripted backend, "
+                             "or mark it @pytest.mark.embedded (or server).")
+    monkeypatch.setattr(Llama, "__init__", refuse)
+    monkeypatch.setattr(Llama, "create_chat_completion", refuse)
+
+
 @pytest.fixture
 def echo_fn():
     """A persona-aware script: '<own name> says turn <n>' where n counts the user messages it heard."""

@@ -150,3 +150,10 @@ async def test_call_options_seed_reaches_a_scripted_client():
         await model.create([UserMessage(content="hi", source="user")])
     await model.create([UserMessage(content="hi", source="user")])
     assert [r.seed for r in model.client.history] == [99, 7]
+
+
+def test_an_unmarked_test_cannot_run_the_real_model():
+    from llama_cpp import Llama
+
+    with pytest.raises(AssertionError, match="mark it @pytest.mark.embedded"):
+        Llama(model_path="any.gguf")
