@@ -153,6 +153,7 @@ def test_verbose_shows_the_roleplay_logger(model, monkeypatch):
     assert "retrying" not in quiet.output
     assert "INFO roleplay.backends: retrying after a timeout" in verbose.output and "raw request" not in verbose.output
     assert "DEBUG roleplay.backends: raw request" in debug.output
+    assert logging.getLogger("roleplay").handlers == []  # each invocation undoes its logging setup
 
 
 def test_public_api_resolves_lazily():

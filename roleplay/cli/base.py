@@ -62,16 +62,24 @@ class _EchoHandler(logging.Handler):
         click.echo(self.format(record), err=True)
 
 
-def show_logs(verbosity: int) -> None:
-    """Route the ``roleplay`` logger to stderr: warnings always, info with -v, debug with -vv."""
+def show_logs(verbosity: int) -> Callable[[], None]:
+    """Show the ``roleplay`` logger on stderr at info (-v) or debug (-vv) level; returns the undo.
+
+    Without -v nothing changes: Python's default shows warnings and errors.
+    """
+    if not verbosity:
+        return lambda: None
     logger = logging.getLogger("roleplay")
-    handler = next((h for h in logger.handlers if isinstance(h, _EchoHandler)), None)
-    if handler is None:
-        handler = _EchoHandler()
-        logger.addHandler(handler)
-    level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
-    logger.setLevel(level)
+    level = logging.INFO if verbosity == 1 else logging.DEBUG
+    handler, previous = _EchoHandler(), logger.level
     handler.setLevel(level)
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+    def undo() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    return undo
 
 
 @click.group()
@@ -80,7 +88,7 @@ def show_logs(verbosity: int) -> None:
                                                      "hits; -vv everything.")
 def cli(verbose: int) -> None:
     """Simulate conversations between LLM agents that role-play personas."""
-    show_logs(verbose)
+    click.get_current_context().call_on_close(show_logs(verbose))
 
 
 @cli.command()
