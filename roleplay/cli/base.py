@@ -7,19 +7,26 @@ see the problem and the fix, never a traceback.
 from __future__ import annotations
 
 import functools
+import logging
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from roleplay import __version__
 from roleplay.backends import known_backends
-from roleplay.errors import RoleplayError
+from roleplay.errors import ConfigError, RoleplayError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+INTERRUPTED = 130  # the shell's code for a process ended by SIGINT (128 + 2), so scripts can tell Ctrl-C apart
+
+
 def friendly(fn: F) -> F:
-    """Show a `RoleplayError` as 'Error: <problem and fix>' with exit code 1, and Ctrl-C as a short note."""
+    """Show a `RoleplayError` as 'Error: <problem and fix>' with exit code 1, and Ctrl-C as a note with code 130."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -27,14 +34,61 @@ def friendly(fn: F) -> F:
         except RoleplayError as err:
             raise click.ClickException(str(err)) from err
         except KeyboardInterrupt:
-            raise click.ClickException("Interrupted; nothing half-written was left behind.") from None
+            click.echo("Interrupted; nothing half-written was left behind.", err=True)
+            raise click.exceptions.Exit(INTERRUPTED) from None
     return wrapper  # type: ignore[return-value]
 
 
+def writable_folder(folder: Path) -> Path:
+    """Create ``folder`` if needed and prove a file can be written there, before any model time is spent."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise ConfigError(f"Cannot write to the output folder {folder} ({err.strerror or err}); "
+                          "pass a writable folder with --out.") from err
+    return folder
+
+
+class _EchoHandler(logging.Handler):
+    """Log records to the current stderr through click (which tests capture), one line each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(self.format(record), err=True)
+
+
+def show_logs(verbosity: int) -> Callable[[], None]:
+    """Show the ``roleplay`` logger on stderr at info (-v) or debug (-vv) level; returns the undo.
+
+    Without -v nothing changes: Python's default shows warnings and errors.
+    """
+    if not verbosity:
+        return lambda: None
+    logger = logging.getLogger("roleplay")
+    level = logging.INFO if verbosity == 1 else logging.DEBUG
+    handler, previous = _EchoHandler(), logger.level
+    handler.setLevel(level)
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+    def undo() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    return undo
+
+
 @click.group()
-@click.version_option(package_name="roleplay")
-def cli() -> None:
+@click.version_option(__version__, "-V", "--version", prog_name="roleplay")
+@click.option("-v", "--verbose", count=True, help="Show what happens: -v retries, fallbacks, resamples and cache "
+                                                     "hits; -vv everything.")
+def cli(verbose: int) -> None:
     """Simulate conversations between LLM agents that role-play personas."""
+    click.get_current_context().call_on_close(show_logs(verbose))
 
 
 @cli.command()

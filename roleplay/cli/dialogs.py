@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from roleplay.cli.base import cli, friendly
-from roleplay.dialog import Dialog, Turn
+from roleplay.cli.base import cli, friendly, writable_folder
+from roleplay.dialog import Dialog, StopReason, Turn
 
 
 @cli.command()
-@click.argument("scenario_file", type=click.Path(path_type=Path))
+@click.argument("scenario")
 @click.option("-m", "--model", envvar="ROLEPLAY_MODEL", default=None,
               help="Model for every agent, e.g. embedded, ollama:qwen2.5:14b, openai:gpt-4o-mini, llamacpp:/x.gguf. "
                    "Default: the scenario's.")
@@ -21,24 +21,27 @@ from roleplay.dialog import Dialog, Turn
               help="Folder for the JSON and TXT files.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print turns as they are spoken.")
 @friendly
-def run(scenario_file: Path, model: str | None, seed: int | None, max_turns: int | None, out: Path,
-        quiet: bool) -> None:
-    """Role-play SCENARIO_FILE (e.g. scenarios/doctor_patient.yaml), print it turn by turn and save it."""
+def run(scenario: str, model: str | None, seed: int | None, max_turns: int | None, out: Path, quiet: bool) -> None:
+    """Role-play SCENARIO, print it turn by turn and save it.
+
+    SCENARIO is a bundled name (`roleplay scenarios` lists them, e.g. doctor_patient) or a YAML file.
+    Exits 1 if the dialogue ended on a model error or has no turns (it is still saved).
+    """
     from roleplay.generators import new_seed
     from roleplay.scenario import load_scenario
 
-    scenario = load_scenario(scenario_file)
-    generator = scenario.generator(model=model, max_turns=max_turns)
+    loaded = load_scenario(scenario)
+    generator = loaded.generator(model=model, max_turns=max_turns)
+    writable_folder(out)
     seed = new_seed() if seed is None else seed
-    label = generator.model_label()
-    click.echo(f"Scenario: {scenario.name} | model: {label} | seed: {seed}")
+    click.echo(f"Scenario: {loaded.name} | model: {generator.model_label()} | seed: {seed}")
 
     def show(turn: Turn) -> None:
         if not quiet:
             click.echo(f"[{turn.speaker}] {turn.text}")
 
     dialog = generator.generate(seed=seed, on_turn=show)
-    stem = out / f"{scenario.name}_{seed}"
+    stem = out / f"{loaded.name}_{seed}"
     json_path = dialog.to_file(stem.with_suffix(".json"))
     txt_path = dialog.to_file(stem.with_suffix(".txt"))
     facts = dialog.metadata
@@ -47,9 +50,20 @@ def run(scenario_file: Path, model: str | None, seed: int | None, max_turns: int
         f"{facts.get('seconds')} s, {facts.get('completion_tokens')} tokens generated "
         f"({facts.get('tokens_per_second')} tokens/s)."
     )
-    if "error" in facts:
-        click.echo(f"Error: {facts['error']}", err=True)
     click.echo(f"Saved {json_path} and {txt_path}")
+    failure = _failure(dialog)
+    if failure:
+        click.echo(f"Error: {failure}", err=True)
+        raise click.exceptions.Exit(1)
+
+
+def _failure(dialog: Dialog) -> str | None:
+    """Why a finished dialogue is not a success a script should build on (None if it is one)."""
+    if dialog.stop_reason == StopReason.BACKEND_ERROR or "error" in dialog.metadata:
+        return str(dialog.metadata.get("error", "the model failed")) + " (rerun with -v for the details)"
+    if not dialog.turns:
+        return "the dialogue has no turns; check the model and the scenario's stop conditions (rerun with -v)."
+    return None
 
 
 @cli.command()

@@ -10,7 +10,8 @@ from roleplay.cli.base import cli, friendly
 
 
 @cli.command("intent-chat")
-@click.option("--taxonomy", type=click.Path(path_type=Path), default=Path("scenarios/intents.yaml"), show_default=True)
+@click.option("--taxonomy", type=click.Path(path_type=Path), default=None,
+              help="Taxonomy YAML (categories of intents). Default: the bundled one (`roleplay scenarios --paths`).")
 @click.option("--per-intent", type=click.IntRange(min=1), default=20, show_default=True,
               help="Conversations per intent.")
 @click.option("--turns", type=click.IntRange(min=2), default=6, show_default=True,
@@ -21,12 +22,13 @@ from roleplay.cli.base import cli, friendly
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True)
 @friendly
-def intent_chat(taxonomy: Path, per_intent: int, turns: int, out: Path, model: str, temperature: float, seed: int,
-                concurrency: int) -> None:
+def intent_chat(taxonomy: Path | None, per_intent: int, turns: int, out: Path, model: str, temperature: float,
+                seed: int, concurrency: int) -> None:
     """Synthesize consistent user–assistant conversations from a taxonomy of intents (resumable)."""
     from roleplay.intent_chat import IntentChatGenerator
+    from roleplay.resources import intents_taxonomy
 
-    generator = IntentChatGenerator(model, per_intent, turns, temperature, taxonomy, seed=seed,
+    generator = IntentChatGenerator(model, per_intent, turns, temperature, taxonomy or intents_taxonomy(), seed=seed,
                                     concurrency=concurrency)
     click.echo(f"{generator.total} conversations of {turns} messages -> {out}")
     report = generator.run(out)
