@@ -28,8 +28,8 @@ def run(scenario_file: Path, model: str | None, seed: int | None, max_turns: int
     from roleplay.scenario import load_scenario
 
     scenario = load_scenario(scenario_file)
-    generator = scenario.generator(model=model, max_turns=max_turns)
     seed = new_seed() if seed is None else seed
+    generator = scenario.generator(model=model, max_turns=max_turns, seed=seed)  # seed also draws sampled personas
     label = generator.model_label()
     click.echo(f"Scenario: {scenario.name} | model: {label} | seed: {seed}")
 

@@ -2,7 +2,8 @@
 
 Subclass `BasePersona` with typed fields for your own kind of character; its text (what the agent is
 told about itself) is one ``Your <field>: value`` line per non-empty field, in field order, unless the
-subclass overrides `description()`. Ready-made persona files live in ``agents/*.yaml``.
+subclass overrides `description()`. Ready-made persona files live in ``agents/*.yaml``; casts of many
+different personas are sampled by `roleplay.personas.sampling`.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from roleplay._yaml import read_yaml
 from roleplay.errors import PersonaError
 
 P = TypeVar("P", bound="BasePersona")
+
+__all__ = ["BasePersona", "Persona"]
 
 
 class BasePersona(BaseModel):
@@ -69,16 +72,9 @@ class BasePersona(BaseModel):
     @classmethod
     def from_yaml(cls: type[P], path: str | Path) -> P:
         """Load a persona from a YAML file holding a mapping of its fields."""
-        source = Path(path)
-        if not source.is_file():
-            raise PersonaError(
-                "persona file not found. Check the path (relative paths start at the file that names it).", source
-            )
-        try:
-            data = yaml.safe_load(source.read_text(encoding="utf-8"))
-        except yaml.YAMLError as err:
-            raise PersonaError(f"not valid YAML: {err}", source) from err
-        return cls.from_dict(data, source)
+        data = read_yaml(path, "persona", "Check the path (relative paths start at the file that names it).",
+                         error=PersonaError)
+        return cls.from_dict(data, path)
 
 
 class Persona(BasePersona):
