@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from roleplay.backends import Model
 from roleplay.errors import ConfigError
+from roleplay.personas.model import filled_fields
 from roleplay.personas.sampling import FieldSampler, class_of, read_rules
 
 __all__ = ["Context", "ContextGenerator"]
@@ -34,15 +35,7 @@ class Context(BaseModel):
 
     def description(self) -> str:
         """One ``<Field>: value`` line per non-empty field, for the dialogue details."""
-        lines = []
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if value in (None, "", [], {}):
-                continue
-            if isinstance(value, (list, tuple)):
-                value = "; ".join(str(item) for item in value)
-            lines.append(f"{name.replace('_', ' ').capitalize()}: {value}")
-        return "\n".join(lines)
+        return "\n".join(f"{label.capitalize()}: {value}" for label, value in filled_fields(self, "; "))
 
 
 class ContextGenerator(FieldSampler[Any]):

@@ -8,6 +8,7 @@ different personas are sampled by `roleplay.personas.sampling`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,7 +19,18 @@ from roleplay.errors import PersonaError
 
 P = TypeVar("P", bound="BasePersona")
 
-__all__ = ["BasePersona", "Persona"]
+__all__ = ["BasePersona", "Persona", "filled_fields"]
+
+
+def filled_fields(data: BaseModel, separator: str = ", ") -> Iterator[tuple[str, str]]:
+    """(field name with spaces, value as text) for each non-empty field in field order; lists joined."""
+    for field in type(data).model_fields:
+        value = getattr(data, field)
+        if value in (None, "", [], {}):
+            continue
+        if isinstance(value, (list, tuple)):
+            value = separator.join(str(item) for item in value)
+        yield field.replace("_", " "), str(value)
 
 
 class BasePersona(BaseModel):
@@ -28,15 +40,7 @@ class BasePersona(BaseModel):
 
     def description(self) -> str:
         """One ``Your <field>: value`` line per non-empty field, in field order."""
-        lines = []
-        for field in type(self).model_fields:
-            value = getattr(self, field)
-            if value in (None, "", [], {}):
-                continue
-            if isinstance(value, (list, tuple)):
-                value = ", ".join(str(item) for item in value)
-            lines.append(f"Your {field.replace('_', ' ')}: {value}")
-        return "\n".join(lines)
+        return "\n".join(f"Your {label}: {value}" for label, value in filled_fields(self))
 
     def __str__(self) -> str:
         return self.description()

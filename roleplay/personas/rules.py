@@ -21,7 +21,7 @@ import csv
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,46 +96,47 @@ class Range(Rule):
         return rng.uniform(self.low, self.high)
 
 
-@dataclass(frozen=True)
-class Lines(Choice):
+class _Pick(Rule):
+    """A random one of ``options``, which a subclass reads from a file once."""
+
+    options: list[str]
+
+    def draw(self, rng: random.Random, partial: Partial) -> Any:
+        return rng.choice(self.options)
+
+
+class Lines(_Pick):
     """A random non-empty line of a text file (read once)."""
 
-    options: Sequence[Any] = field(init=False)
-    path: Path | str = ""
-
-    def __post_init__(self) -> None:
-        source = Path(self.path)
-        if not source.is_file():
-            raise ConfigError(f"file '{source}' not found; relative paths start at the YAML file that names them.")
-        lines = [line.strip() for line in source.read_text(encoding="utf-8").splitlines()]
-        object.__setattr__(self, "options", [line for line in lines if line])
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ConfigError(f"file '{self.path}' not found; relative paths start at the YAML file that names it.")
+        lines = (line.strip() for line in self.path.read_text(encoding="utf-8").splitlines())
+        self.options = [line for line in lines if line]
         if not self.options:
-            raise ConfigError(f"file '{source}' has no non-empty line to pick from.")
+            raise ConfigError(f"file '{self.path}' has no non-empty line to pick from.")
 
 
-@dataclass(frozen=True)
-class Column(Choice):
+class Column(_Pick):
     """A random non-empty value of one column of a CSV file with a header row (read once)."""
 
-    options: Sequence[Any] = field(init=False)
-    path: Path | str = ""
-    column: str = ""
-
-    def __post_init__(self) -> None:
-        source = Path(self.path)
-        if not self.column:
-            raise ConfigError(f"a csv rule needs the column to pick from: {{csv: {source.name}, column: NAME}}.")
-        if not source.is_file():
-            raise ConfigError(f"CSV file '{source}' not found; relative paths start at the YAML file that names it.")
-        with source.open(encoding="utf-8", newline="") as handle:
+    def __init__(self, path: str | Path, column: str):
+        self.path, self.column = Path(path), column
+        if not column:
+            raise ConfigError(f"a csv rule needs the column to pick from: {{csv: {self.path.name}, column: NAME}}.")
+        if not self.path.is_file():
+            raise ConfigError(f"CSV file '{self.path}' not found; relative paths start at the YAML file that names "
+                              "it.")
+        with self.path.open(encoding="utf-8", newline="") as handle:
             reader = csv.DictReader(handle)
-            if self.column not in (reader.fieldnames or []):
-                raise ConfigError(f"CSV file '{source}' has no column '{self.column}'; its columns are: "
+            if column not in (reader.fieldnames or []):
+                raise ConfigError(f"CSV file '{self.path}' has no column '{column}'; its columns are: "
                                   f"{', '.join(reader.fieldnames or []) or '(none: no header row)'}.")
-            values = [(row[self.column] or "").strip() for row in reader]
-        object.__setattr__(self, "options", [value for value in values if value])
+            values = [(row[column] or "").strip() for row in reader]
+        self.options = [value for value in values if value]
         if not self.options:
-            raise ConfigError(f"column '{self.column}' of '{source}' has no non-empty value to pick from.")
+            raise ConfigError(f"column '{column}' of '{self.path}' has no non-empty value to pick from.")
 
 
 @dataclass(frozen=True)
@@ -183,8 +184,8 @@ _KINDS: dict[str, tuple[set[str], Callable[[Mapping[str, Any], Path], Rule]]] = 
     "value": (set(), lambda spec, base: Fixed(spec["value"])),
     "choice": ({"weights"}, lambda spec, base: Choice(spec["choice"], spec.get("weights"))),
     "range": (set(), _range),
-    "file": (set(), lambda spec, base: Lines(path=base / str(spec["file"]))),
-    "csv": ({"column"}, lambda spec, base: Column(path=base / str(spec["csv"]), column=str(spec.get("column", "")))),
+    "file": (set(), lambda spec, base: Lines(base / str(spec["file"]))),
+    "csv": ({"column"}, lambda spec, base: Column(base / str(spec["csv"]), str(spec.get("column", "")))),
     "call": (set(), lambda spec, base: Call(import_object(str(spec["call"]), "call"))),
     "llm": (set(), _llm),
 }
