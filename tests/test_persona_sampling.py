@@ -327,3 +327,10 @@ def test_cli_errors_are_clear(args, message):
 def test_patient_class_bounds_its_age():
     with pytest.raises(PersonaError, match="age"):
         Patient.from_dict({"name": "A", "age": 130})
+
+
+@pytest.mark.embedded
+def test_llm_filled_patients_on_the_embedded_model_validate():
+    generator = PersonaGenerator.from_yaml(PATIENT_RULES, model="embedded")
+    people = generator.sample(2, seed=0)  # schema-constrained decoding: the answer always fits Patient
+    assert all(isinstance(p, Patient) and 1 <= len(p.personality.strip()) <= 200 for p in people)
