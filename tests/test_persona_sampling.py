@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, field_validator, model_validator
 
 from roleplay import Dialog, backends
 from roleplay.backends.scripted import auto_reply, scripted_model
@@ -77,6 +77,26 @@ def test_failing_draws_are_redrawn_then_reported():
     assert PersonaGenerator(Patient, {"name": "Ana", "age": age}).generate(0).age == 40 and len(calls) == 2
     with pytest.raises(PersonaError, match=r"after 3 attempts \(field 'age' = 'old': .*field's type"):
         PersonaGenerator(Patient, {"name": "Ana", "age": {"choice": ["old"]}}).generate(0)
+    calls.clear()
+    with pytest.raises(PersonaError, match=r"after 2 attempts \(field 'age' = -1"):
+        PersonaGenerator(Patient, {"name": "Ana", "age": lambda p, rng: calls.append(1) or -1}, attempts=2).generate(0)
+    assert len(calls) == 2
+
+
+class Couple(BasePersona):
+    name: str = ""
+    partner: str = ""
+
+    @model_validator(mode="after")
+    def _not_self(self):
+        if self.name == self.partner:
+            raise ValueError("one cannot be one's own partner")
+        return self
+
+
+def test_class_level_check_failing_is_reported():
+    with pytest.raises(PersonaError, match="fail the class's own check: .*own partner"):
+        PersonaGenerator(Couple, {"name": "Ana", "partner": "Ana"}).generate(0)
 
 
 @pytest.mark.parametrize("rules, message", [

@@ -154,37 +154,37 @@ class FieldSampler(Generic[M]):
                     bad[name] = error["msg"]
             return None, bad
 
-    def draw(self, seed: int) -> dict[str, Any]:
-        """The drawn (non-LLM) fields for ``seed``, each valid for the class; redrawn up to ``attempts`` times."""
+    def _drawn(self, seed: int) -> tuple[dict[str, Any], M | None]:
+        """The drawn (non-LLM) fields for ``seed``, redrawing failing ones, and the object if they make one."""
         rng = random.Random(seed)
         values: dict[str, Any] = {}
         for name, rule in self.rules.items():
             if not isinstance(rule, LLM):
                 values[name] = rule.draw(rng, values)
-        for _ in range(self.attempts):
-            _, bad = self._invalid(values)
+        for attempt in range(1, self.attempts + 1):
+            made, bad = self._invalid(values)
             if not bad:
-                return values
-            for name in bad:
-                if name not in self.rules:
-                    raise self._error(f"the drawn values {values} fail the class's check: {bad[name]}.")
-                values[name] = self.rules[name].draw(rng, values)
+                return values, made
+            if "(object)" in bad:
+                raise self._error(f"the drawn values {values} fail the class's own check: {bad['(object)']}.")
+            if attempt < self.attempts:
+                for name in bad:
+                    values[name] = self.rules[name].draw(rng, values)
         shown = "; ".join(f"field '{k}' = {values.get(k)!r}: {v}" for k, v in bad.items())
         raise self._error(f"drawn values keep failing validation after {self.attempts} attempts ({shown}). Make "
                           "the rule give values of the field's type.")
 
     async def agenerate(self, seed: int = 0) -> M:
         """One object for ``seed``: drawn fields, then the LLM fields in one structured call."""
-        values = self.draw(seed)
-        if not self.llm_fields:
-            return self.target.model_validate(values)
+        values, made = self._drawn(seed)
+        if not self.llm_fields and made is not None:
+            return made
         return await self._fill(values, seed)
 
     def generate(self, seed: int = 0) -> M:
         """Sync `agenerate` (no event loop is started when there is no LLM field)."""
-        if not self.llm_fields:
-            return self.target.model_validate(self.draw(seed))
-        return run_sync(self.agenerate(seed))
+        made = None if self.llm_fields else self._drawn(seed)[1]
+        return made if made is not None else run_sync(self.agenerate(seed))
 
     async def asample(self, n: int, seed: int = 0) -> list[M]:
         """``n`` objects, object i generated with ``seed + i``."""
