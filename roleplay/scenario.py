@@ -17,15 +17,14 @@ A scenario is YAML like::
 
 Persona and graph paths are relative to the scenario file.
 
-An agent may sample its persona per dialogue instead (see `roleplay.personas.sampling` for the rules), of a
-custom class; ``persona:`` then holds fixed fields, and a scenario may sample a shared ``context:`` too::
+An agent may be of a custom persona class, and may sample its persona per dialogue (rules: see
+`roleplay.personas.sampling`); ``persona:`` then holds the fields kept fixed::
 
       - name: Patient
-        class: roleplay.personas.clinic:Patient
-        sample: ../agents/patient_rules.yaml    # or inline: {age: {range: [18, 90]}, ...}
-    context: {place: {choice: [a city clinic, a village practice]}}
+        class: roleplay.personas.clinic:Patient   # a BasePersona subclass; default Persona
+        sample: clinic/patient_rules.yaml         # or inline: {age: {range: [18, 90]}, ...}
 
-`acast` draws them with a seed (a batch uses dialogue i's seed, seed + i); ``variants:`` then apply on top.
+`acast` draws the cast with a seed (a batch uses dialogue i's seed, seed + i); ``variants:`` apply on top.
 """
 
 from __future__ import annotations
