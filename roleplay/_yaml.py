@@ -8,18 +8,19 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from roleplay.errors import ScenarioError
+from roleplay.errors import PersonaError, ScenarioError
 
 
-def read_yaml(path: str | Path, what: str, missing_hint: str) -> Any:
-    """The parsed YAML of ``path``; `ScenarioError` if it is missing (with ``missing_hint``) or not YAML."""
+def read_yaml(path: str | Path, what: str, missing_hint: str,
+              error: type[PersonaError | ScenarioError] = ScenarioError) -> Any:
+    """The parsed YAML of ``path``; ``error`` if it is missing (with ``missing_hint``) or not YAML."""
     source = Path(path)
     if not source.is_file():
-        raise ScenarioError(f"{what} file not found. {missing_hint}", source)
+        raise error(f"{what} file not found. {missing_hint}", source)
     try:
         return yaml.safe_load(source.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
-        raise ScenarioError(f"not valid YAML: {err}", source) from err
+        raise error(f"not valid YAML: {err}", source) from err
 
 
 def problems(err: ValidationError) -> str:

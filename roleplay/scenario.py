@@ -17,25 +17,37 @@ A scenario is YAML like::
 
 Persona and graph paths are relative to the scenario file. `load_scenario` also takes the name of a bundled
 scenario (``doctor_patient``; see `roleplay.resources`).
+
+An agent may be of a custom persona class, and may sample its persona per dialogue (rules: see
+`roleplay.personas.sampling`); ``persona:`` then holds the fields kept fixed::
+
+      - name: Patient
+        class: roleplay.personas.clinic:Patient   # a BasePersona subclass; default Persona
+        sample: clinic/patient_rules.yaml         # or inline: {age: {range: [18, 90]}, ...}
+
+`acast` draws the cast with a seed (a batch uses dialogue i's seed, seed + i); ``variants:`` apply on top.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from roleplay._aio import run_sync
 from roleplay._yaml import problems, read_yaml
 from roleplay.backends import takes_base_url
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition, Timeout
 from roleplay.dialog import Dialog
-from roleplay.errors import PersonaError, PolicyGraphError, ScenarioError
+from roleplay.errors import ConfigError, PersonaError, PolicyGraphError, ScenarioError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
-from roleplay.personas import Persona
+from roleplay.personas import BasePersona, Fixed, Persona, PersonaGenerator
+from roleplay.personas.loading import load_class
+from roleplay.personas.sampling import class_of, read_rules
 from roleplay.policy.graph import read_dot
 from roleplay.policy.orchestrator import Policy
 from roleplay.resources import bundled_scenarios, find_scenario
@@ -44,11 +56,22 @@ from roleplay.resources import bundled_scenarios, find_scenario
 class AgentEntry(BaseModel):
     """One participant as written in a scenario file."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     name: str | None = Field(default=None, description="Speaker label; defaults to the persona's name or role.")
-    persona: str | dict[str, Any] = Field(description="Persona file (relative to the scenario) or inline fields.")
+    persona: str | dict[str, Any] = Field(default_factory=dict, description="Persona file (relative to the "
+                                          "scenario) or inline fields; with sample:, the fields kept fixed.")
     model: str | None = Field(default=None, description="This agent's model; defaults to the scenario's.")
+    persona_class: str | None = Field(default=None, alias="class", description="'package.module:Name' of a "
+                                      "BasePersona subclass; default Persona.")
+    sample: str | dict[str, Any] | None = Field(default=None, description="Rules that sample the persona per "
+                                                "dialogue: a rules file (relative to the scenario) or inline.")
+
+    @model_validator(mode="after")
+    def _sampled_agents_are_named(self) -> AgentEntry:
+        if self.sample is not None and not self.name:
+            raise ValueError("an agent with sample: needs a name: (its speaker label in every dialogue)")
+        return self
 
 
 class StopEntry(BaseModel):
@@ -108,15 +131,74 @@ class Scenario(BaseModel):
         base = self.path.parent if self.path else Path.cwd()
         specs = []
         for entry in self.agents:
+            if entry.sample is not None:
+                raise ScenarioError(f"agent '{entry.name}' samples its persona per dialogue: draw the cast first "
+                                    "with `await scenario.acast(seed)` (generator(seed=...) and batches do).",
+                                    self.path)
+            persona_class = self._persona_class(entry)
             if isinstance(entry.persona, str):
-                persona = Persona.from_yaml(base / entry.persona)
+                persona = persona_class.from_yaml(base / entry.persona)
             else:
-                persona = Persona.from_dict(entry.persona, self.path)
+                persona = persona_class.from_dict(entry.persona, self.path)
             name = entry.name or persona.display_name
             if not name:
                 raise ScenarioError(f"an agent has no name and its persona has no name or role: {entry}", self.path)
             specs.append(AgentSpec(name=name, persona=persona, model=model or entry.model or self.model))
         return specs
+
+    def _persona_class(self, entry: AgentEntry) -> type[BasePersona]:
+        if entry.persona_class is None:
+            return Persona
+        try:
+            return load_class(entry.persona_class, BasePersona, "persona class")
+        except ConfigError as err:
+            raise ScenarioError(f"agent '{entry.name}': {err}", self.path) from err
+
+    def samplers(self, model: str | None = None) -> dict[str, PersonaGenerator[Any]]:
+        """Agent name -> the generator of its persona, for each agent with ``sample:``.
+
+        Its ``persona:`` fields are fixed rules; LLM-filled fields use ``model`` or the agent's model.
+        """
+        base = self.path.parent if self.path else Path.cwd()
+        samplers: dict[str, PersonaGenerator[Any]] = {}
+        for entry in self.agents:
+            if entry.sample is None:
+                continue
+            fixed = entry.persona if isinstance(entry.persona, dict) else read_yaml(
+                base / entry.persona, "persona", "Check the path (relative to the scenario).", error=PersonaError)
+            spec, rules, rules_file = entry.persona_class, entry.sample, self.path
+            if isinstance(rules, str):
+                rules_file = base / rules
+                own_spec, rules = read_rules(rules_file)
+                spec = spec or own_spec
+            if not isinstance(fixed, dict) or not isinstance(rules, dict):
+                raise ScenarioError(f"agent '{entry.name}': persona: and sample: must be mappings of fields.",
+                                    self.path)
+            samplers[str(entry.name)] = PersonaGenerator(
+                class_of(spec, BasePersona, Persona, rules_file), {**{k: Fixed(v) for k, v in fixed.items()}, **rules},
+                model or entry.model or self.model, base=Path(rules_file).parent if rules_file else base,
+                source=rules_file)
+        return samplers
+
+    async def acast(self, seed: int, samplers: Mapping[str, PersonaGenerator[Any]] | None = None,
+                    ) -> tuple[Scenario, dict[str, dict[str, Any]]]:
+        """This scenario with every sampled persona drawn with ``seed`` (then fixed), and agent -> drawn fields.
+
+        ``samplers`` defaults to `samplers()`; pass them to build them (and read their files) only once.
+        """
+        samplers = self.samplers() if samplers is None else samplers
+        if not samplers:
+            return self, {}
+        sampled = {name: (await sampler.agenerate(seed)).model_dump() for name, sampler in samplers.items()}
+        data = self.model_dump(exclude={"path"})
+        for entry in data["agents"]:
+            if entry["name"] in sampled:
+                entry.update(persona=sampled[entry["name"]], sample=None)
+        return Scenario.model_validate({**data, "path": self.path}), sampled
+
+    def unsampled(self) -> Scenario:
+        """This scenario without the agents that sample their persona (for checks that need no cast)."""
+        return self.model_copy(update={"agents": [a for a in self.agents if a.sample is None]})
 
     def grid(self) -> list[dict[str, Any]]:
         """Every combination of the variant values, in a stable order ([{}] without variants)."""
@@ -147,9 +229,15 @@ class Scenario(BaseModel):
             raise ScenarioError(f"variant {combination} makes the scenario invalid: {err.errors()[0]['msg']}",
                                 self.path) from err
 
-    def generator(self, model: str | None = None, max_turns: int | None = None,
+    def generator(self, model: str | None = None, max_turns: int | None = None, seed: int = 0,
                   **backend_options: Any) -> PersonaDialogGenerator:
-        """A role-play generator for this scenario (``backend_options`` such as ``cache_dir`` go to the models)."""
+        """A role-play generator for this scenario (``backend_options`` such as ``cache_dir`` go to the models).
+
+        Sampled personas (``sample:``) are drawn with ``seed`` first (see `acast`).
+        """
+        if any(entry.sample is not None for entry in self.agents):
+            cast, _ = run_sync(self.acast(seed, self.samplers(model)))
+            return cast.generator(model, max_turns, **backend_options)
         specs = self.agent_specs(model)
         names = [s.name for s in specs]
         if self.first_speaker is not None and self.first_speaker not in names:
@@ -181,18 +269,23 @@ class Scenario(BaseModel):
         concurrency and lets a server that runs one request at a time still take part in a parallel batch.
         """
         if servers:
-            in_process = sorted({str(spec.model) for spec in self.agent_specs(model)
-                                 if not takes_base_url(str(spec.model))})
+            in_process = sorted({spec for spec in (model or a.model or self.model for a in self.agents)
+                                 if not takes_base_url(spec)})
             if in_process:
                 raise ScenarioError(f"server URLs were given, but {', '.join(in_process)} runs in this process; "
                                     "use an ollama: or openai: model with --base-url.", self.path)
 
+        samplers = self.samplers(model)
+
         async def job(index: int, seed: int) -> Dialog:
-            variant, combination = self.variant(index)
+            cast, sampled = await self.acast(seed, samplers)  # a pure function of the seed: resume redraws the same
+            variant, combination = cast.variant(index)
             options = {**backend_options, "base_url": servers[index % len(servers)]} if servers else backend_options
             dialog = await variant.generator(model=model, max_turns=max_turns, **options).agenerate(seed=seed, id=index)
             if combination:
                 dialog.metadata["variant"] = combination
+            if sampled:
+                dialog.metadata["sampled"] = sampled
             if servers:
                 dialog.metadata["server"] = options["base_url"]
             return dialog
@@ -202,7 +295,7 @@ class Scenario(BaseModel):
         """The policy graph named by the file, read and checked (None if the scenario has none)."""
         if self.policy is None:
             return None
-        names = [a.name or "" for a in self.agents] + [s.name for s in self.agent_specs()]
+        names = [a.name or "" for a in self.agents] + [s.name for s in self.unsampled().agent_specs()]
         if self.policy.agent not in names:
             raise ScenarioError(f"policy.agent '{self.policy.agent}' is not one of the agents.", self.path)
         base = self.path.parent if self.path else Path.cwd()
@@ -221,9 +314,10 @@ def load_scenario(path: str | Path) -> Scenario:
     except ValidationError as err:
         raise ScenarioError(f"invalid scenario ({problems(err)}).", source) from err
     try:
-        scenario.agent_specs()
+        scenario.samplers()  # every sampling rule compiles: fields, kinds, files, columns, classes
+        scenario.unsampled().agent_specs()
         for index in range(len(scenario.grid())):
-            scenario.variant(index)[0].agent_specs()  # every combination must load
+            scenario.variant(index)[0].unsampled().agent_specs()  # every combination must load
     except PersonaError as err:
         raise ScenarioError(f"cannot load an agent's persona: {err}", source) from err
     try:

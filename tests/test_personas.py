@@ -1,7 +1,10 @@
 import pytest
 
-from roleplay.errors import PersonaError
+from roleplay.errors import ConfigError, PersonaError, ScenarioError
 from roleplay.personas import BasePersona, Persona
+from roleplay.personas.clinic import Patient
+from roleplay.personas.loading import import_object, load_class
+from roleplay.scenario import load_scenario
 
 
 def test_persona_renders_non_empty_fields_in_order():
@@ -65,3 +68,57 @@ def test_yaml_invalid_and_missing(tmp_path):
         Persona.from_yaml(path)
     with pytest.raises(PersonaError, match="persona file not found"):
         Persona.from_yaml(tmp_path / "missing.yaml")
+
+
+# --- custom persona classes named in YAML ('package.module:Name') -------------------------------------------
+
+
+def test_load_class_finds_a_persona_subclass():
+    assert load_class("roleplay.personas.clinic:Patient", BasePersona) is Patient
+    assert import_object("roleplay.personas.model:Persona.from_yaml", "call") == Persona.from_yaml
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("roleplay.personas.clinic.Patient", "must be written 'package.module:Name'"),
+    ("no_such_package.personas:Patient", "no module named 'no_such_package'.*PYTHONPATH"),
+    ("roleplay.personas.clinic:Nurse", "module 'roleplay.personas.clinic' has no 'Nurse'"),
+    ("roleplay.dialog:Dialog", "not a subclass of BasePersona"),
+    ("roleplay.personas.clinic:__all__", "not a subclass of BasePersona"),
+])
+def test_load_class_errors_name_the_fix(spec, message):
+    with pytest.raises(ConfigError, match=message):
+        load_class(spec, BasePersona)
+
+
+def test_load_class_reports_a_module_that_fails_to_import(tmp_path, monkeypatch):
+    (tmp_path / "broken_personas.py").write_text("import json\nraise RuntimeError('boom')\n")
+    (tmp_path / "needs_missing.py").write_text("import not_installed_dependency\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ConfigError, match="importing 'broken_personas' failed: RuntimeError: boom"):
+        load_class("broken_personas:X", BasePersona)
+    with pytest.raises(ConfigError, match="importing 'needs_missing' failed: No module named 'not_installed"):
+        load_class("needs_missing:X", BasePersona)
+
+
+def _scenario(tmp_path, patient: str) -> str:
+    path = tmp_path / "s.yaml"
+    path.write_text(f"name: s\nagents:\n  - {{name: Doctor, persona: {{name: Doc, role: doctor}}}}\n  - {patient}\n")
+    return path
+
+
+def test_scenario_agent_of_a_custom_class(tmp_path):
+    scenario = load_scenario(_scenario(tmp_path, "{name: Patient, class: 'roleplay.personas.clinic:Patient', "
+                                                 "persona: {name: Ana, age: 40}}"))
+    patient = scenario.agent_specs()[1].persona
+    assert isinstance(patient, Patient) and patient.age == 40
+    assert "Your age: 40" in patient.description()
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("{name: P, class: 'roleplay.personas.clinic:Nurse', persona: {name: A}}", "agent 'P': persona class.*no 'Nurse'"),
+    ("{name: P, class: 'roleplay.dialog:Dialog', persona: {name: A}}", "not a subclass of BasePersona"),
+    ("{name: P, class: 'roleplay.personas.clinic:Patient', persona: {name: A}}", "age.*Field required"),
+])
+def test_scenario_custom_class_errors(tmp_path, entry, message):
+    with pytest.raises(ScenarioError, match=message):
+        load_scenario(_scenario(tmp_path, entry))

@@ -31,9 +31,9 @@ def run(scenario: str, model: str | None, seed: int | None, max_turns: int | Non
     from roleplay.scenario import load_scenario
 
     loaded = load_scenario(scenario)
-    generator = loaded.generator(model=model, max_turns=max_turns)
     writable_folder(out)
     seed = new_seed() if seed is None else seed
+    generator = loaded.generator(model=model, max_turns=max_turns, seed=seed)  # seed also draws sampled personas
     click.echo(f"Scenario: {loaded.name} | model: {generator.model_label()} | seed: {seed}")
 
     def show(turn: Turn) -> None:

@@ -2,20 +2,35 @@
 
 Subclass `BasePersona` with typed fields for your own kind of character; its text (what the agent is
 told about itself) is one ``Your <field>: value`` line per non-empty field, in field order, unless the
-subclass overrides `description()`. Ready-made persona files live in ``agents/*.yaml``.
+subclass overrides `description()`. Ready-made persona files live in ``agents/*.yaml``; casts of many
+different personas are sampled by `roleplay.personas.sampling`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from roleplay._yaml import read_yaml
 from roleplay.errors import PersonaError
 
 P = TypeVar("P", bound="BasePersona")
+
+__all__ = ["BasePersona", "Persona", "filled_fields"]
+
+
+def filled_fields(data: BaseModel, separator: str = ", ") -> Iterator[tuple[str, str]]:
+    """(field name with spaces, value as text) for each non-empty field in field order; lists joined."""
+    for field in type(data).model_fields:
+        value = getattr(data, field)
+        if value in (None, "", [], {}):
+            continue
+        if isinstance(value, (list, tuple)):
+            value = separator.join(str(item) for item in value)
+        yield field.replace("_", " "), str(value)
 
 
 class BasePersona(BaseModel):
@@ -25,15 +40,7 @@ class BasePersona(BaseModel):
 
     def description(self) -> str:
         """One ``Your <field>: value`` line per non-empty field, in field order."""
-        lines = []
-        for field in type(self).model_fields:
-            value = getattr(self, field)
-            if value in (None, "", [], {}):
-                continue
-            if isinstance(value, (list, tuple)):
-                value = ", ".join(str(item) for item in value)
-            lines.append(f"Your {field.replace('_', ' ')}: {value}")
-        return "\n".join(lines)
+        return "\n".join(f"Your {label}: {value}" for label, value in filled_fields(self))
 
     def __str__(self) -> str:
         return self.description()
@@ -69,16 +76,9 @@ class BasePersona(BaseModel):
     @classmethod
     def from_yaml(cls: type[P], path: str | Path) -> P:
         """Load a persona from a YAML file holding a mapping of its fields."""
-        source = Path(path)
-        if not source.is_file():
-            raise PersonaError(
-                "persona file not found. Check the path (relative paths start at the file that names it).", source
-            )
-        try:
-            data = yaml.safe_load(source.read_text(encoding="utf-8"))
-        except yaml.YAMLError as err:
-            raise PersonaError(f"not valid YAML: {err}", source) from err
-        return cls.from_dict(data, source)
+        data = read_yaml(path, "persona", "Check the path (relative paths start at the file that names it).",
+                         error=PersonaError)
+        return cls.from_dict(data, path)
 
 
 class Persona(BasePersona):

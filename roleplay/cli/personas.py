@@ -1,0 +1,75 @@
+"""`roleplay personas sample`: look at a cast before generating a dataset with it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from roleplay.cli.base import cli, friendly
+
+
+@cli.group()
+def personas() -> None:
+    """Personas sampled from rules (a rules file, or a scenario's sample: agents)."""
+
+
+@personas.command("sample")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-n", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many personas.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Persona i uses seed + i (as dialogue i does).")
+@click.option("--agent", default=None, help="Only this agent of a scenario (default: every agent with sample:).")
+@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", default=None,
+              help="Model for LLM-filled fields. Default: the scenario's or agent's, or embedded for a rules file.")
+@click.option("--width", type=click.IntRange(min=8), default=40, show_default=True, help="Cut cells to this width.")
+@click.option("--jsonl", "as_jsonl", is_flag=True, help="Print one JSON object per persona instead of a table.")
+@friendly
+def sample(source: Path, n: int, seed: int, agent: str | None, model: str | None, width: int,
+           as_jsonl: bool) -> None:
+    """Sample N personas from SOURCE (a rules file or a scenario) and print them as a table."""
+    from roleplay._yaml import read_yaml
+    from roleplay.backends import DEFAULT_MODEL
+    from roleplay.personas import PersonaGenerator
+    from roleplay.scenario import load_scenario
+
+    data = read_yaml(source, "rules or scenario", "Give a rules file or a scenario file.")
+    if isinstance(data, dict) and "agents" in data:
+        generators = load_scenario(source).samplers(model)
+        if agent is not None:
+            if agent not in generators:
+                raise click.ClickException(f"{source} has no agent '{agent}' with sample:; it samples: "
+                                           f"{', '.join(generators) or 'none'}.")
+            generators = {agent: generators[agent]}
+        if not generators:
+            raise click.ClickException(f"{source} has no agent with sample:; add sample: rules to an agent.")
+    else:
+        generators = {source.stem: PersonaGenerator.from_yaml(source, model=model or DEFAULT_MODEL)}
+    for name, generator in generators.items():
+        rows = [persona.model_dump() for persona in generator.sample(n, seed)]
+        if as_jsonl:
+            for row in rows:
+                click.echo(json.dumps({"agent": name, **row}, ensure_ascii=False))
+            continue
+        click.echo(f"{name} ({generator.target.__name__}), seeds {seed}..{seed + n - 1}:")
+        click.echo(render_table(rows, width))
+
+
+def render_table(rows: list[dict[str, Any]], width: int) -> str:
+    """The fields that vary as a table; the ones every persona shares on one line; the distinct count."""
+    from roleplay.evaluation.report import table
+
+    varying = [k for k in rows[0] if any(row[k] != rows[0][k] for row in rows)]
+    shared = [f"{k}={_cut(rows[0][k], width)}" for k in rows[0] if k not in varying and rows[0][k] not in ("", None)]
+    lines = [table([{k: _cut(row[k], width) for k in varying} for row in rows]) if varying else "(all the same)"]
+    if shared:
+        lines.append(f"same for all: {', '.join(shared)}")
+    distinct = len({json.dumps(row, sort_keys=True, default=str) for row in rows})
+    lines.append(f"{distinct} distinct of {len(rows)} ({distinct / len(rows):.0%})\n")
+    return "\n".join(lines)
+
+
+def _cut(value: Any, width: int) -> str:
+    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,221 @@
+"""Rules that fill one field of a sampled persona or context, and their compact YAML form.
+
+In Python a rule is a rule object (``Range(18, 90)``), a callable ``fn(partial, rng)`` or any other
+value (fixed). In YAML (``parse_rule``) a mapping with one key naming the kind::
+
+    age: {range: [18, 90]}                        # ints: inclusive int range; floats: uniform float range
+    sex: {choice: [female, male], weights: [3, 2]}
+    complaint: {file: complaints.txt}             # a random non-empty line; path relative to the YAML file
+    occupation: {csv: occupations.csv, column: title}
+    name: {call: my_package.names:pick}           # fn(partial persona dict, rng) -> value
+    personality: {llm: a personality consistent with the rest}
+    role: patient                                 # anything else is fixed ({value: ...} for a mapping)
+
+Rules draw only from the ``random.Random`` they are handed, never from the global one, so one seed fixes
+a whole persona. Files are read once, when the rule is built.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from roleplay.errors import ConfigError
+from roleplay.personas.loading import import_object
+
+Partial = dict[str, Any]
+"""The fields drawn so far, in rule order."""
+
+__all__ = ["LLM", "Call", "Choice", "Column", "Fixed", "Lines", "Partial", "Range", "Rule", "as_rule", "parse_rule"]
+
+
+class Rule(ABC):
+    """How one field gets its value."""
+
+    @abstractmethod
+    def draw(self, rng: random.Random, partial: Partial) -> Any:
+        """A value for the field, drawn from ``rng`` (``partial`` holds the fields drawn before it)."""
+
+
+@dataclass(frozen=True)
+class Fixed(Rule):
+    """Always the same value."""
+
+    value: Any
+
+    def draw(self, rng: random.Random, partial: Partial) -> Any:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Choice(Rule):
+    """One of ``options``, uniformly or by relative ``weights``."""
+
+    options: Sequence[Any]
+    weights: Sequence[float] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.options, (str, bytes)) or not isinstance(self.options, Sequence) or not self.options:
+            raise ConfigError(f"choice needs a non-empty list of options, got {self.options!r}.")
+        if self.weights is None:
+            return
+        if len(self.weights) != len(self.options):
+            raise ConfigError(f"choice has {len(self.options)} options but {len(self.weights)} weights; "
+                              "give one weight per option (or none for a uniform pick).")
+        if any(not _is_number(w) or w < 0 for w in self.weights) or not sum(self.weights):
+            raise ConfigError(f"choice weights must be numbers >= 0, not all 0; got {list(self.weights)}.")
+
+    def draw(self, rng: random.Random, partial: Partial) -> Any:
+        if self.weights is None:
+            return rng.choice(self.options)
+        return rng.choices(self.options, self.weights)[0]
+
+
+@dataclass(frozen=True)
+class Range(Rule):
+    """A number between ``low`` and ``high`` inclusive: an int if both bounds are ints, else a float."""
+
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        if not (_is_number(self.low) and _is_number(self.high)):
+            raise ConfigError(f"range bounds must be numbers, got [{self.low!r}, {self.high!r}]; write e.g. "
+                              "{range: [18, 90]}.")
+        if self.low > self.high:
+            raise ConfigError(f"range [{self.low}, {self.high}] is empty: the low bound comes first.")
+
+    def draw(self, rng: random.Random, partial: Partial) -> Any:
+        if isinstance(self.low, int) and isinstance(self.high, int):
+            return rng.randint(self.low, self.high)
+        return rng.uniform(self.low, self.high)
+
+
+class _Pick(Rule):
+    """A random one of ``options``, which a subclass reads from a file once."""
+
+    options: list[str]
+
+    def draw(self, rng: random.Random, partial: Partial) -> Any:
+        return rng.choice(self.options)
+
+
+class Lines(_Pick):
+    """A random non-empty line of a text file (read once)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ConfigError(f"file '{self.path}' not found; relative paths start at the YAML file that names it.")
+        lines = (line.strip() for line in self.path.read_text(encoding="utf-8").splitlines())
+        self.options = [line for line in lines if line]
+        if not self.options:
+            raise ConfigError(f"file '{self.path}' has no non-empty line to pick from.")
+
+
+class Column(_Pick):
+    """A random non-empty value of one column of a CSV file with a header row (read once)."""
+
+    def __init__(self, path: str | Path, column: str):
+        self.path, self.column = Path(path), column
+        if not column:
+            raise ConfigError(f"a csv rule needs the column to pick from: {{csv: {self.path.name}, column: NAME}}.")
+        if not self.path.is_file():
+            raise ConfigError(f"CSV file '{self.path}' not found; relative paths start at the YAML file that names "
+                              "it.")
+        with self.path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            if column not in (reader.fieldnames or []):
+                raise ConfigError(f"CSV file '{self.path}' has no column '{column}'; its columns are: "
+                                  f"{', '.join(reader.fieldnames or []) or '(none: no header row)'}.")
+            values = [(row[column] or "").strip() for row in reader]
+        self.options = [value for value in values if value]
+        if not self.options:
+            raise ConfigError(f"column '{column}' of '{self.path}' has no non-empty value to pick from.")
+
+
+@dataclass(frozen=True)
+class Call(Rule):
+    """``fn(partial, rng)``: any Python logic, seeing the fields drawn before this one."""
+
+    fn: Callable[[Partial, random.Random], Any]
+
+    def draw(self, rng: random.Random, partial: Partial) -> Any:
+        return self.fn(dict(partial), rng)
+
+
+@dataclass(frozen=True)
+class LLM(Rule):
+    """Filled by the model, together with the persona's other LLM fields, in one schema-constrained call."""
+
+    instruction: str = ""
+
+    def draw(self, rng: random.Random, partial: Partial) -> Any:
+        raise ConfigError("LLM rules are filled by the generator's model, not drawn; use PersonaGenerator.")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _range(spec: Mapping[str, Any], base: Path) -> Rule:
+    bounds = spec["range"]
+    if not isinstance(bounds, Sequence) or isinstance(bounds, str) or len(bounds) != 2:
+        raise ConfigError(f"range needs two bounds, e.g. {{range: [18, 90]}}; got {bounds!r}.")
+    return Range(bounds[0], bounds[1])
+
+
+def _llm(spec: Mapping[str, Any], base: Path) -> Rule:
+    instruction = spec["llm"]
+    if instruction is True or instruction is None:
+        return LLM()
+    if not isinstance(instruction, str):
+        raise ConfigError(f"llm takes an instruction string (or true), got {instruction!r}.")
+    return LLM(instruction)
+
+
+_KINDS: dict[str, tuple[set[str], Callable[[Mapping[str, Any], Path], Rule]]] = {
+    # kind: (other keys allowed, builder)
+    "value": (set(), lambda spec, base: Fixed(spec["value"])),
+    "choice": ({"weights"}, lambda spec, base: Choice(spec["choice"], spec.get("weights"))),
+    "range": (set(), _range),
+    "file": (set(), lambda spec, base: Lines(base / str(spec["file"]))),
+    "csv": ({"column"}, lambda spec, base: Column(base / str(spec["csv"]), str(spec.get("column", "")))),
+    "call": (set(), lambda spec, base: Call(import_object(str(spec["call"]), "call"))),
+    "llm": (set(), _llm),
+}
+
+
+def parse_rule(spec: Any, base: Path) -> Rule:
+    """The rule a YAML value stands for; paths in it are relative to ``base``.
+
+    Raises:
+        ConfigError: an unknown rule kind, extra keys, or a bad range, choice, file or column.
+    """
+    if not isinstance(spec, Mapping):
+        return Fixed(spec)
+    kinds = [key for key in spec if key in _KINDS]
+    if len(kinds) != 1:
+        found = f"{', '.join(map(str, spec))}" if spec else "nothing"
+        raise ConfigError(f"a rule is a mapping with exactly one kind key ({', '.join(_KINDS)}); found {found}. "
+                          "Write e.g. {range: [18, 90]}, or {value: {...}} for a fixed mapping.")
+    allowed, build = _KINDS[kinds[0]]
+    extra = set(map(str, spec)) - allowed - {kinds[0]}
+    if extra:
+        raise ConfigError(f"rule '{kinds[0]}' does not take {', '.join(sorted(extra))}"
+                          f"{'; it takes ' + ', '.join(sorted(allowed)) if allowed else ''}.")
+    return build(spec, base)
+
+
+def as_rule(spec: Any, base: Path) -> Rule:
+    """A rule from Python (a `Rule`, a callable, a YAML-style mapping, or a fixed value)."""
+    if isinstance(spec, Rule):
+        return spec
+    if callable(spec) and not isinstance(spec, type):
+        return Call(spec)
+    return parse_rule(spec, base)
