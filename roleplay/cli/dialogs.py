@@ -20,15 +20,19 @@ from roleplay.dialog import Dialog, Turn
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
               help="Folder for the JSON and TXT files.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print turns as they are spoken.")
+@click.option("--human", metavar="NAME", default=None, help="Play agent NAME yourself: type its turns (/end ends).")
 @friendly
 def run(scenario_file: Path, model: str | None, seed: int | None, max_turns: int | None, out: Path,
-        quiet: bool) -> None:
+        quiet: bool, human: str | None) -> None:
     """Role-play SCENARIO_FILE (e.g. scenarios/doctor_patient.yaml), print it turn by turn and save it."""
+    from roleplay.backends.human import human_generator
     from roleplay.generators import new_seed
     from roleplay.scenario import load_scenario
 
     scenario = load_scenario(scenario_file)
-    generator = scenario.generator(model=model, max_turns=max_turns)
+    generator = scenario.generator(model=model, max_turns=max_turns) if human is None else \
+        human_generator(scenario, human, model, max_turns)  # the person sees the turns in their prompts
+    quiet = quiet or human is not None
     seed = new_seed() if seed is None else seed
     label = generator.model_label()
     click.echo(f"Scenario: {scenario.name} | model: {label} | seed: {seed}")
