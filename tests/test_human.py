@@ -71,6 +71,16 @@ def test_end_alone_or_end_of_input_ends_the_conversation():
     assert dialog.stop_reason.value == "end_signal" and len(dialog) == 2
 
 
+def test_a_frontend_that_cannot_take_input_is_a_clear_error():
+    def no_stdin(prompt: str) -> str:
+        raise NotImplementedError("raw_input was called, but this frontend does not support input requests.")
+
+    generator = doctor_and_human_patient(Keyboard())
+    generator.agents[1] = generator.agents[1].model_copy(update={"model": human_model("Patient", no_stdin)})
+    with pytest.raises(ConfigError, match="cannot take typed input.*pass read="):
+        generator.generate(seed=1)
+
+
 def test_the_saved_dialogue_marks_the_human_turns(tmp_path):
     dialog = doctor_and_human_patient(Keyboard("Hi.", "/end")).generate(seed=1)
     saved = json.loads(Path(dialog.to_file(tmp_path / "d.json")).read_text())

@@ -220,14 +220,19 @@ async def test_a_per_call_seed_reaches_a_user_client():
     assert isinstance(model, Model) and model.backend == "client"
 
 
-def test_a_scenario_runs_on_a_user_client(tmp_path):
+async def test_a_scenario_and_its_batch_job_run_on_a_user_client(tmp_path):
     scenario = tmp_path / "s.yaml"
     scenario.write_text("name: s\nagents:\n  - {name: A, persona: {role: host}}\n"
                         "  - {name: B, persona: {role: guest}}\nstop: {max_turns: 2}\nrepeat_penalty: 1.1\n")
     client = ReplayChatCompletionClient(["Welcome.", "Thanks."])
-    dialog = load_scenario(scenario).generator(model=client).generate(seed=5)
+    dialog = await load_scenario(scenario).generator(model=client).agenerate(seed=5)
     assert [t.text for t in dialog] == ["Welcome.", "Thanks."]
     assert sent(client)[0] == {"seed": 5, "temperature": 0.7, "max_tokens": 96, "repeat_penalty": 1.1}
+    client.chat_completions.extend(["Hello again.", "Hi."])
+    dialog = await load_scenario(scenario).batch_job(model=client)(3, 8)
+    assert (dialog.id, dialog.model, [t.text for t in dialog]) == (3, "client:ReplayChatCompletionClient",
+                                                                   ["Hello again.", "Hi."])
+    assert sent(client)[-1]["seed"] == 8
 
 
 async def test_an_openai_client_gets_options_and_the_schema_in_its_own_dialect():

@@ -92,6 +92,9 @@ class HumanClient(InProcessClient):
                 line = self.read(prompt).strip()
             except EOFError:
                 return None
+            except NotImplementedError as err:  # IPython's StdinNotImplementedError: a frontend without input
+                raise ConfigError(f"This frontend cannot take typed input ({err}); play the human part in a "
+                                  "terminal or in Jupyter, or pass read=... to human_model().") from err
             if line:
                 return line
             self.write(f"(Type a reply, or {END_COMMAND} to end the conversation.)")
