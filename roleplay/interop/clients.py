@@ -23,7 +23,7 @@ The client stays yours: closing the `Model` does not close it.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from autogen_core import CancellationToken
@@ -159,8 +159,7 @@ class Dialect:
 
 
 _OPENAI = Dialect(extra_body=("repeat_penalty", "num_ctx"), schema=_openai_schema)
-_DIALECTS: dict[str, Dialect] = {  # keyed by a class name in the client's MRO, most specific first
-    "Unseeded": Dialect(),
+_DIALECTS: dict[str, Dialect] = {  # keyed by class name, so no optional SDK (anthropic...) is imported to check
     "BaseOpenAIChatCompletionClient": _OPENAI,
     "BaseOllamaChatCompletionClient": Dialect(renamed={"max_tokens": "num_predict"}, schema=_ollama_schema),
     "BaseAnthropicChatCompletionClient": Dialect(unsupported={"seed": "Anthropic's API has no seed, so its "
@@ -170,6 +169,9 @@ _DIALECTS: dict[str, Dialect] = {  # keyed by a class name in the client's MRO, 
 
 def dialect_of(client: ChatCompletionClient) -> Dialect:
     """The dialect of the first class in ``client``'s MRO that `_DIALECTS` knows (OpenAI names otherwise)."""
+    if isinstance(client, Unseeded):  # the inner client's dialect, with its lack of a seed accepted
+        inner = dialect_of(client.inner)
+        return replace(inner, unsupported={k: v for k, v in inner.unsupported.items() if k != "seed"})
     return next((_DIALECTS[c.__name__] for c in type(client).__mro__ if c.__name__ in _DIALECTS), Dialect())
 
 
