@@ -238,3 +238,10 @@ def persona_system_prompt(
         details=f"About this conversation: {dialogue_details.strip()}\n" if dialogue_details.strip() else "",
         end_marker=end_marker,
     )
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: roleplay.interop builds on this module, so import it lazily
+    if name == "as_autogen":
+        from roleplay.interop import as_autogen
+        return as_autogen
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -159,6 +159,14 @@ class Dialog(BaseModel):
         raise DialogFileError(f"unknown extension '{suffix or '(none)'}'. Use .json or .txt.", source)
 
 
+    @classmethod
+    def from_autogen(cls, result: Any, **options: Any) -> Dialog:
+        """A dialogue from an AutoGen team's ``TaskResult``: see `roleplay.interop.dialog_from_autogen`."""
+        from roleplay.interop.dialogs import dialog_from_autogen
+
+        return dialog_from_autogen(result, **options)
+
+
 def _parse_txt(text: str, source: Path) -> list[Turn]:
     turns = []
     for number, line in enumerate(text.splitlines(), start=1):

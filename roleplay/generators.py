@@ -15,11 +15,13 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from autogen_core.models import ChatCompletionClient
 from pydantic import BaseModel, ConfigDict, Field
 
 from roleplay._aio import run_sync
 from roleplay.agents import DEFAULT_CONTEXT_WINDOW, END_MARKER, Agent, check_unique_names, persona_system_prompt
 from roleplay.backends import DEFAULT_MODEL, Model, get_backend
+from roleplay.backends.human import mark_human_turns
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition
 from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.errors import ConfigError
@@ -29,7 +31,7 @@ from roleplay.policy.orchestrator import Policy, PolicyOrchestrator
 from roleplay.prompts import render
 from roleplay.structured import OutputFormat, complete_structured
 
-ModelSpec = str | Model
+ModelSpec = str | ChatCompletionClient  # a model string, a `Model`, or any AutoGen client (see roleplay.interop)
 
 
 def new_seed() -> int:
@@ -38,7 +40,7 @@ def new_seed() -> int:
 
 
 def _model_label(model: ModelSpec) -> str:
-    return model.name if isinstance(model, Model) else model
+    return model if isinstance(model, str) else get_backend(model).name
 
 
 class GeneratedTurn(BaseModel):
@@ -228,7 +230,7 @@ class PersonaDialogGenerator:
         else:
             orchestrator = PolicyOrchestrator(agents, self.policy, stop, self.turn_policy, self.first_speaker, on_turn)
         try:
-            return await orchestrator.run(dialog)
+            return mark_human_turns(await orchestrator.run(dialog), agents)
         finally:
             for agent, spec in zip(agents, self.agents, strict=True):
                 if not isinstance(spec.model or self.model, Model):

@@ -12,6 +12,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from autogen_core.models import ChatCompletionClient
 from pydantic import ValidationError
 
 from roleplay.backends.base import BackendOptions, Model
@@ -26,6 +27,7 @@ _BUILTIN: dict[str, tuple[str, str, str]] = {
     "ollama": ("ollama", "make_client", "an Ollama server: ollama:<tag>, host from OLLAMA_HOST or base_url"),
     "openai": ("openai_compat", "make_client", "any OpenAI-compatible server: openai:<model>, base_url + api_key"),
     "scripted": ("scripted", "make_client", "canned replies for tests and demos: options replies=[...]"),
+    "human": ("human", "make_client", "a person types this agent's turns in the terminal or notebook: human"),
 }
 _SERVERS = {"ollama", "openai"}  # the built-ins that reach a server through base_url
 _FACTORIES: dict[str, BackendFactory] = {}
@@ -62,8 +64,8 @@ def _factory_for(prefix: str) -> BackendFactory | None:
     return None
 
 
-def get_backend(spec: str | Model, **options: Any) -> Model:
-    """Resolve a model string (or pass through a ready `Model`) into a `Model`.
+def get_backend(spec: str | ChatCompletionClient, **options: Any) -> Model:
+    """Resolve a model string (or pass through a ready `Model`, or wrap any AutoGen client) into a `Model`.
 
     Raises:
         UnknownBackendError: the prefix is not registered.
@@ -71,6 +73,10 @@ def get_backend(spec: str | Model, **options: Any) -> Model:
     """
     if isinstance(spec, Model):
         return spec
+    if isinstance(spec, ChatCompletionClient):  # a client the user built: options go through its create()
+        from roleplay.interop.clients import wrap_client
+
+        return wrap_client(spec, **options)
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError(f"A model must be a string like 'embedded' or 'ollama:qwen2.5:14b', got {spec!r}.")
     prefix, _, model = spec.strip().partition(":")

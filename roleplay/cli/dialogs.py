@@ -20,20 +20,25 @@ from roleplay.dialog import Dialog, StopReason, Turn
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
               help="Folder for the JSON and TXT files.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print turns as they are spoken.")
+@click.option("--human", metavar="NAME", default=None, help="Play agent NAME yourself: type its turns (/end ends).")
 @friendly
-def run(scenario: str, model: str | None, seed: int | None, max_turns: int | None, out: Path, quiet: bool) -> None:
+def run(scenario: str, model: str | None, seed: int | None, max_turns: int | None, out: Path, quiet: bool,
+        human: str | None) -> None:
     """Role-play SCENARIO, print it turn by turn and save it.
 
     SCENARIO is a bundled name (`roleplay scenarios` lists them, e.g. doctor_patient) or a YAML file.
     Exits 1 if the dialogue ended on a model error or has no turns (it is still saved).
     """
+    from roleplay.backends.human import human_generator
     from roleplay.generators import new_seed
     from roleplay.scenario import load_scenario
 
     loaded = load_scenario(scenario)
     writable_folder(out)
     seed = new_seed() if seed is None else seed
-    generator = loaded.generator(model=model, max_turns=max_turns, seed=seed)  # seed also draws sampled personas
+    generator = loaded.generator(model=model, max_turns=max_turns, seed=seed) if human is None else \
+        human_generator(loaded, human, model, max_turns)  # the person sees the turns in their prompts
+    quiet = quiet or human is not None
     click.echo(f"Scenario: {loaded.name} | model: {generator.model_label()} | seed: {seed}")
 
     def show(turn: Turn) -> None:
