@@ -25,7 +25,7 @@ def test_option_typo_is_rejected():
 
 def test_model_strings_split_on_first_colon_only():
     model = get_backend("ollama:qwen2.5:14b", base_url="http://127.0.0.1:1")
-    assert model.name == "ollama:qwen2.5:14b" and model.client._create_args["model"] == "qwen2.5:14b"
+    assert model.name == "ollama:qwen2.5:14b" and model.url == "http://127.0.0.1:1"
 
 
 def test_missing_gguf_path_and_bad_embedded_names(tmp_path):
@@ -79,10 +79,12 @@ def test_ollama_structured_output_sends_the_schema_as_format(httpx_mock, monkeyp
 
 def test_ollama_http_error_becomes_backend_error_stop(httpx_mock, doctor, patient):
     httpx_mock.add_response(url="http://ollama.test:11434/api/chat", method="POST", status_code=500,
-                            json={"error": "model crashed"})
-    dialog = PersonaDialogGenerator("ollama:m", doctor, patient, base_url="http://ollama.test:11434").generate(seed=1)
+                            json={"error": "model crashed"}, is_reusable=True)
+    dialog = PersonaDialogGenerator("ollama:m", doctor, patient, base_url="http://ollama.test:11434",
+                                    max_retries=1).generate(seed=1)
     assert dialog.stop_reason.value == "backend_error"
     assert "HTTP 500" in dialog.metadata["error"] and "model crashed" in dialog.metadata["error"]
+    assert len(httpx_mock.get_requests()) == 2  # a 5xx is retried max_retries times, then reported
 
 
 @pytest.mark.parametrize("spec", ["ollama:qwen2.5:14b", "openai:local-model"])
@@ -97,7 +99,7 @@ def test_openai_model_unknown_to_autogen_gets_model_info():
     model = get_backend("openai:my-finetune", base_url="http://127.0.0.1:9/v1", seed=5, temperature=0.1)
     assert isinstance(model, Model)
     assert model.model_info["family"] == "unknown" and model.model_info["json_output"] is True
-    create_args = model.client._create_args
+    create_args = model.client.create_args
     assert create_args["seed"] == 5 and create_args["temperature"] == 0.1 and create_args["max_tokens"] == 256
 
 
