@@ -187,7 +187,7 @@ def main() -> None:
         asyncio.run(_serve(args.serve, args.delay, args.parent))
         return
     with tempfile.TemporaryDirectory() as work:
-        asyncio.run(measure(args.delay, [int(x) for x in args.levels.split(",")], args.turns, Path(work)))
+        asyncio.run(measure(args.delay, [int(x) for x in args.levels.split(",") if x], args.turns, Path(work)))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from autogen_core import CancellationToken
 from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, ModelInfo, RequestUsage
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from roleplay.backends.options import RETRY_WAIT_CAP, BackendOptions, check_seed
 from roleplay.backends.pool import ClientPool
@@ -58,11 +57,10 @@ def is_retryable(err: BaseException) -> bool:
     return isinstance(err, BackendUnreachableError)
 
 
-def retry_wait(state: RetryCallState) -> float:
-    """Seconds before the next attempt: what Retry-After asked, else 0.5 s doubling; at most the cap."""
-    err = state.outcome.exception() if state.outcome else None
+def retry_wait(attempt: int, err: BaseException) -> float:
+    """Seconds before attempt ``attempt + 1``: what Retry-After asked, else 0.5 s doubling; at most the cap."""
     asked = getattr(err, "retry_after", None)
-    wait = asked if asked is not None else 0.5 * 2 ** (state.attempt_number - 1)
+    wait = asked if asked is not None else 0.5 * 2 ** (attempt - 1)
     return min(max(wait, 0.0), RETRY_WAIT_CAP)
 
 
@@ -228,6 +226,18 @@ class Model(ChatCompletionClient):
         except Exception as err:  # noqa: BLE001 - every SDK has its own tree; translate_error sorts them
             raise self.translate_error(err) from err
 
+    async def _create_with_retries(self, messages: Sequence[LLMMessage], kwargs: dict[str, Any]) -> CreateResult:
+        # A plain loop, not tenacity: this runs once per turn, and tenacity's bookkeeping costs ~0.3 ms a call.
+        for attempt in range(1, self.options.attempts):
+            try:
+                return await self._create_once(messages, kwargs)
+            except RoleplayError as err:
+                if not is_retryable(err):
+                    raise
+                wait = retry_wait(attempt, err)
+            await asyncio.sleep(wait)
+        return await self._create_once(messages, kwargs)  # the last attempt: its error is the call's
+
     async def create(
         self,
         messages: Sequence[LLMMessage],
@@ -241,14 +251,7 @@ class Model(ChatCompletionClient):
         kwargs = {"tools": tools, "tool_choice": tool_choice, "json_output": json_output,
                   "extra_create_args": self._merge_args(extra_create_args, json_output),
                   "cancellation_token": cancellation_token}
-        if self.options.attempts == 1:
-            result = await self._create_once(messages, kwargs)
-        else:
-            retrying = AsyncRetrying(stop=stop_after_attempt(self.options.attempts), wait=retry_wait,
-                                     retry=retry_if_exception(is_retryable), reraise=True)
-            async for attempt in retrying:
-                with attempt:
-                    result = await self._create_once(messages, kwargs)
+        result = await self._create_with_retries(messages, kwargs)
         self.calls += 1
         return result
 

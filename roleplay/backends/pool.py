@@ -37,6 +37,10 @@ class ClientPool:
             self.created += 1
         return self._clients[key]
 
+    def __len__(self) -> int:
+        """How many clients are open."""
+        return len(self._clients)
+
     async def aclose(self) -> None:
         """Close every client (the pool can be used again afterwards; it builds new ones)."""
         closers, self._closers = self._closers, []

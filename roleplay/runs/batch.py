@@ -208,7 +208,7 @@ async def arun_batch(
                 stop.set()
             return
         dialog.id = index
-        folder.save(index, dialog)
+        await asyncio.to_thread(folder.save, index, dialog)  # fsyncs: off the event loop, other dialogues go on
         result.done += 1
         result.turns += len(dialog.turns)
         result.tokens += int(dialog.metadata.get("completion_tokens", 0) or 0)
