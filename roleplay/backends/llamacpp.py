@@ -151,17 +151,27 @@ class LlamaCppClient(PlainChatClient):
         self._llama, self._lock = shared_llama(path, self.n_ctx)
         self._prefix = AgentPrefixCache()
 
-    def _complete(self, kwargs: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
-        from llama_cpp import StoppingCriteriaList
+    def _end_when(self, stop: threading.Event) -> Any:
+        """A logits processor leaving only end-of-text once ``stop`` is set: generation ends at the next token."""
+        from llama_cpp import LogitsProcessorList
 
+        eos = self._llama.token_eos()
+
+        def processor(tokens: Any, scores: Any) -> Any:
+            if stop.is_set():
+                scores[:] = -float("inf")
+                scores[eos] = 0.0
+            return scores
+        return LogitsProcessorList([processor])
+
+    def _complete(self, kwargs: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
         with self._lock:
             if stop.is_set():  # the caller gave up (timeout, Ctrl-C) while this call waited for the model
                 return {}
             self._llama.reset()  # never reuse KV that another client left: only this client's own state
             self._llama.set_cache(self._prefix)
             try:
-                return self._llama.create_chat_completion(
-                    **kwargs, stopping_criteria=StoppingCriteriaList([lambda tokens, logits: stop.is_set()]))
+                return self._llama.create_chat_completion(**kwargs, logits_processor=self._end_when(stop))
             finally:
                 self._llama.set_cache(None)
 
