@@ -182,3 +182,33 @@ def test_openai_without_a_key_against_a_remote_server_fails_before_any_call(monk
                   "http://vllm:8000/v1"):
         assert get_backend("openai:m", base_url=local).url == local
     assert get_backend("openai:m", base_url="https://api.example.com/v1", api_key="k").url
+
+
+async def test_a_batch_job_prepares_each_variant_once_not_each_dialogue(tmp_path, monkeypatch):
+    from roleplay.personas import Persona
+    from roleplay.scenario import Scenario
+
+    (tmp_path / "doctor.yaml").write_text("name: Doctor\nrole: doctor\n", encoding="utf-8")
+    path = tmp_path / "s.yaml"
+    path.write_text(json.dumps({
+        "name": "once", "model": "scripted:auto", "first_speaker": "Doctor", "stop": {"max_turns": 2},
+        "agents": [{"name": "Doctor", "persona": "doctor.yaml"}, {"name": "Patient", "persona": {"role": "patient"}}],
+        "variants": {"temperature": [0.2, 0.9]},
+    }), encoding="utf-8")
+    job = load_scenario(path).batch_job()
+    reads = {"variant": 0, "persona": 0}
+    variant, from_yaml = Scenario.variant, Persona.from_yaml.__func__
+
+    def counting_variant(self, index):
+        reads["variant"] += 1
+        return variant(self, index)
+
+    def counting_persona(cls, source):
+        reads["persona"] += 1
+        return from_yaml(cls, source)
+
+    monkeypatch.setattr(Scenario, "variant", counting_variant)
+    monkeypatch.setattr(Persona, "from_yaml", classmethod(counting_persona))
+    result = await arun_batch(job, 8, tmp_path / "out", concurrency=4, progress=False)
+    assert result.done == 8
+    assert reads == {"variant": 2, "persona": 2}  # once per grid variant, not once per dialogue
