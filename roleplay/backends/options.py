@@ -16,6 +16,7 @@ from roleplay.errors import ConfigError
 
 SEED_LIMIT = 2**32
 DEFAULT_REQUEST_TIMEOUT = 120.0
+DEFAULT_IN_PROCESS_TIMEOUT = 600.0
 RETRY_WAIT_CAP = 10.0  # most seconds between two attempts of one request (a longer Retry-After is cut to it)
 
 
@@ -83,11 +84,22 @@ class OpenAIOptions(ServerOptions):
                                 "need none).")
 
 
+class InProcessOptions(BackendOptions):
+    """Options of a model that runs in this process (llama.cpp).
+
+    No server can be stuck, so the time limit only guards against a runaway generation, and is long enough
+    for a small model on a busy machine.
+    """
+
+    request_timeout: float = Field(default=DEFAULT_IN_PROCESS_TIMEOUT, gt=0,
+                                   description="Seconds one model call may take before it is stopped.")
+
+
 class ScriptedOptions(BackendOptions):
     """Options of the scripted backend."""
 
     replies: list[str] | None = Field(default=None, description="The replies, in order.")
 
 
-__all__ = ["BackendOptions", "DEFAULT_REQUEST_TIMEOUT", "OpenAIOptions", "RETRY_WAIT_CAP", "SEED_LIMIT",
-           "ScriptedOptions", "ServerOptions", "check_seed"]
+__all__ = ["BackendOptions", "DEFAULT_IN_PROCESS_TIMEOUT", "DEFAULT_REQUEST_TIMEOUT", "InProcessOptions",
+           "OpenAIOptions", "RETRY_WAIT_CAP", "SEED_LIMIT", "ScriptedOptions", "ServerOptions", "check_seed"]
