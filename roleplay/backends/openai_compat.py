@@ -7,8 +7,8 @@ first call.
 Why not autogen-ext's ``OpenAIChatCompletionClient``: role-play sends plain chat (no tools, no streaming,
 no vision), and for that the OpenAI SDK costs more client CPU than the request itself (its request
 transform alone is ~3 ms a turn), which caps a batch against a fast GPU server. This client is an
-AutoGen ``ChatCompletionClient`` that posts the request with httpx over one connection pool per server
-(`OpenAIServer`, kept in the run's `ClientPool`) and reads the answer's JSON directly.
+AutoGen ``ChatCompletionClient`` that posts the request with httpx over one set of connections per
+server (`OpenAIServer`, kept in the run's `ClientPool`) and reads the answer's JSON directly.
 
 Constrained decoding: OpenAI and vLLM take ``response_format={"type": "json_schema", ...}``; llama.cpp's
 Python server takes only ``{"type": "json_object", "schema": ...}``. The server object starts with the
@@ -20,6 +20,7 @@ compatible servers reject; each agent is told who is who in its system prompt in
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -59,21 +60,32 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 class OpenAIServer:
-    """One OpenAI-compatible server for a run: its connection pool and the schema dialect it accepts."""
+    """One OpenAI-compatible server for a run: its connections and the schema dialect it accepts.
+
+    The connections are split over `SHARDS` httpx clients (one SSL context for all), used in turn:
+    httpcore scans its whole pool, idle connection against every connection, on each request, a cost
+    that grows with the square of the connections open, so 256 dialogues in flight on one httpx client
+    spend more CPU in that scan than in the rest of the turn.
+    """
+
+    SHARDS = 8
 
     def __init__(self, base_url: str, api_key: str | None, timeout: float):
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+        ssl_context = httpx.create_ssl_context()  # loading the CA bundle is the costly part: once per server
         self.base_url = base_url
-        self.http = httpx.AsyncClient(base_url=base_url.rstrip("/") + "/", headers=headers, limits=limits,
-                                      timeout=httpx.Timeout(timeout))
+        self.shards = [httpx.AsyncClient(base_url=base_url.rstrip("/") + "/", headers=headers, limits=limits,
+                                         timeout=httpx.Timeout(timeout), verify=ssl_context)
+                       for _ in range(self.SHARDS)]
+        self._turn = itertools.cycle(self.shards)
         self.schema_dialect: Literal["json_schema", "json_object"] = "json_schema"
 
     async def _post(self, body: dict[str, Any]) -> httpx.Response:
         fmt = body.get("response_format")
         if self.schema_dialect == "json_object" and isinstance(fmt, dict) and fmt.get("type") == "json_schema":
             body = {**body, "response_format": _as_json_object(fmt)}
-        return await self.http.post("chat/completions", json=body)
+        return await next(self._turn).post("chat/completions", json=body)
 
     async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST one chat completion; the answer's JSON, or a `BackendError` with the status and the server's words."""
@@ -93,7 +105,8 @@ class OpenAIServer:
         return data
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        for shard in self.shards:
+            await shard.aclose()
 
 
 def _to_openai(message: LLMMessage) -> dict[str, str]:
