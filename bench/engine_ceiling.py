@@ -86,12 +86,14 @@ def fake_server(delay: float):
     proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--delay", str(delay),
                              "--parent", str(os.getpid())])
     try:
-        for _ in range(100):
+        for _ in range(600):  # a busy machine can take many seconds to start Python
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break
             except OSError:
-                time.sleep(0.05)
+                time.sleep(0.1)
+        else:
+            raise SystemExit("the fake server did not start within 60 s")
         yield f"http://127.0.0.1:{port}/v1"
     finally:
         proc.terminate()
