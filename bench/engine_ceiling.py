@@ -162,7 +162,7 @@ async def measure(delay: float, levels: list[int], turns: int, work: Path) -> No
         await timed(roleplay_loop(url, scenario, 4, 4, work / "warm"))
         print(f"fixed delay {delay * 1000:.0f} ms, {turns}-turn dialogues")
         for level in levels:
-            dialogues = max(4, 2 * level)
+            dialogues = max(8, 3 * level)  # several dialogues per worker: start-up costs are amortized
             raw_turns, raw_wall, _ = await timed(raw_loop(url, dialogues, turns, level))
             rp_turns, rp_wall, _ = await timed(roleplay_loop(url, scenario, dialogues, level, work / f"c{level}"))
             raw_rate, rp_rate = raw_turns / raw_wall, rp_turns / rp_wall
