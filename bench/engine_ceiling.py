@@ -2,8 +2,8 @@
 
 Starts its own OpenAI-compatible stand-in for a batching GPU server on 127.0.0.1 (a raw asyncio HTTP/1.1
 server in a child process: unlimited parallelism, every request answered after a fixed delay; it stops
-with this script, or by itself if this script dies). Then, at each concurrency level, the same number of
-6-turn, two-party dialogues are run twice:
+with this script, or by itself if this script dies). Then, at each concurrency level c, the same
+max(8, 3c) six-turn, two-party dialogues are run twice:
 
 - raw: an httpx loop, one shared client, each dialogue a chain of 6 chat-completion POSTs whose message
   list grows by the previous answer (what a thin hand-written client would do);
