@@ -29,9 +29,9 @@ def demo_runs() -> tuple[float, int, list, list[dict]]:
     requests: list[dict] = []
     complete = llamacpp.LlamaCppClient._complete
 
-    def recording(self, kwargs):
+    def recording(self, kwargs, stop):
         requests.append(dict(kwargs))
-        return complete(self, kwargs)
+        return complete(self, kwargs, stop)
 
     llamacpp.LlamaCppClient._complete = recording
     generator = load_scenario(ROOT / "scenarios" / "doctor_patient.yaml").generator()

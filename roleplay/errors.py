@@ -11,7 +11,8 @@ RoleplayError
 │   ├── PolicyGraphError        .node, .path: a policy graph (DOT or STAR) is wrong
 │   └── DatasetError            .path: a dataset path, id or task is wrong
 └── RunError                    a simulation failed while running
-    ├── BackendError            .backend, .status_code: the model call failed
+    ├── BackendError            .backend, .status_code, .retry_after: the model call failed
+    │   └── BackendTimeoutError .seconds, .attempts, .bound: no answer within the time limit
     └── StructuredOutputError   .raw: the model never produced valid structured output
 
 Messages state the problem and then the fix. Only ``cli.py`` turns these into
@@ -112,11 +113,26 @@ class DatasetError(ConfigError):
 class BackendError(RunError):
     """A model call failed (HTTP error, bad response); the dialogue records it as its stop reason."""
 
-    def __init__(self, backend: str, message: str, status_code: int | None = None):
+    def __init__(self, backend: str, message: str, status_code: int | None = None, retry_after: float | None = None):
         self.backend = backend
         self.status_code = status_code
+        self.retry_after = retry_after
         code = f" (HTTP {status_code})" if status_code else ""
         super().__init__(f"{backend} backend failed{code}: {message}")
+
+
+class BackendTimeoutError(BackendError):
+    """A model call got no answer within ``request_timeout``; the message states the bound of the whole call."""
+
+    def __init__(self, backend: str, url: str | None, seconds: float, attempts: int, bound: float):
+        self.seconds = seconds
+        self.attempts = attempts
+        self.bound = bound
+        where = f" at {url}" if url else ""
+        tries = f"{attempts} attempts of at most {seconds:g} s each, {bound:g} s in all with the waits between" \
+            if attempts > 1 else f"1 attempt, {bound:g} s in all"
+        super().__init__(backend, f"no answer{where} within the request timeout ({tries}). Check that the server "
+                         "is not overloaded or stuck, or raise the request_timeout backend option.")
 
 
 class StructuredOutputError(RunError):
@@ -129,3 +145,8 @@ class StructuredOutputError(RunError):
             f"{message} Last output: {shown!r}. Try a larger model, a simpler output format, "
             "or a larger max_tokens so the JSON is not cut off."
         )
+
+
+__all__ = ["BackendError", "BackendTimeoutError", "BackendUnavailableError", "BackendUnreachableError", "ConfigError",
+           "DatasetError", "DialogFileError", "PersonaError", "PolicyGraphError", "RoleplayError", "RunError",
+           "ScenarioError", "StructuredOutputError", "UnknownBackendError"]

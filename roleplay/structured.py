@@ -107,3 +107,6 @@ async def complete_structured(
         message = f"{model.name} gave invalid structured output {attempts} times: {err}."
         raise StructuredOutputError(message, err.raw) from err
     return parsed, raw, spent
+
+
+__all__ = ["InvalidOutput", "OutputFormat", "complete_structured", "parse_output", "schema_of"]

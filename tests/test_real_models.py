@@ -134,7 +134,7 @@ def test_embedded_honours_temperature_seed_max_tokens_and_repeat_penalty():
     sent = []
     model = get_backend("embedded", seed=9, temperature=0.3, max_tokens=12, repeat_penalty=1.15)
     original = LlamaCppClient._complete
-    LlamaCppClient._complete = lambda self, kwargs: sent.append(kwargs) or original(self, kwargs)
+    LlamaCppClient._complete = lambda self, kwargs, stop: sent.append(kwargs) or original(self, kwargs, stop)
     try:
         import asyncio
 

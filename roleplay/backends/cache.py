@@ -4,6 +4,8 @@ It is AutoGen's ``ChatCompletionCache`` over a ``DiskCacheStore`` (diskcache: SQ
 threads and processes). AutoGen keys a response by the messages, tools, JSON mode and create args;
 roleplay's backends bake the seed and sampling options into the client instead, so keys are
 namespaced by the model string and those options: the same prompt at another seed is another entry.
+The cache wraps the backend's client, and a new `Model` with the same settings is built around it
+(`Model.with_client`), so retries, time bounds and error translation stay outside the cache.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Any
 from autogen_core import CacheStore
 from autogen_ext.models.cache import CHAT_CACHE_VALUE_TYPE, ChatCompletionCache
 
-from roleplay.backends.base import BackendOptions, Model
-from roleplay.errors import BackendUnavailableError
+from roleplay.backends.base import Model
+from roleplay.backends.options import BackendOptions
+from roleplay.errors import BackendUnavailableError, ConfigError
 
 
 class _NamespacedStore(CacheStore[CHAT_CACHE_VALUE_TYPE]):
@@ -35,18 +38,23 @@ class _NamespacedStore(CacheStore[CHAT_CACHE_VALUE_TYPE]):
 
 def cache_namespace(spec: str, options: BackendOptions) -> str:
     """What, besides the prompt, decides a response: the model string, seed and sampling options."""
-    decisive = options.model_dump(include={"temperature", "seed", "max_tokens", "repeat_penalty", "num_ctx",
-                                           "base_url", "replies"})
+    decisive = {name: getattr(options, name, None) for name in ("temperature", "seed", "max_tokens", "repeat_penalty",
+                                                                "num_ctx", "base_url", "replies")}
     return json.dumps({"model": spec, **decisive}, sort_keys=True)
 
 
-def use_disk_cache(model: Model, directory: str | Path, namespace: str) -> Model:
-    """Route ``model``'s calls through a disk cache in ``directory`` (created if needed)."""
+def with_disk_cache(model: Model, directory: str | Path, namespace: str) -> Model:
+    """``model`` with its calls routed through a disk cache in ``directory`` (created if needed)."""
     try:
         import diskcache
         from autogen_ext.cache_store.diskcache import DiskCacheStore
     except ImportError as err:  # pragma: no cover - diskcache is a dependency
         raise BackendUnavailableError("The response cache needs diskcache; run 'make venv'.") from err
+    if Path(directory).exists() and not Path(directory).is_dir():
+        raise ConfigError(f"The response cache {directory} is a file, not a folder; give a folder (it is created "
+                          "if missing).")
     store: Any = DiskCacheStore[CHAT_CACHE_VALUE_TYPE](diskcache.Cache(str(directory)))
-    model.client = ChatCompletionCache(model.client, _NamespacedStore(store, namespace))
-    return model
+    return model.with_client(ChatCompletionCache(model.client, _NamespacedStore(store, namespace)))
+
+
+__all__ = ["cache_namespace", "with_disk_cache"]

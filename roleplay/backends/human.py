@@ -26,7 +26,8 @@ from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
 from roleplay.agents import DIRECTOR, END_MARKER
-from roleplay.backends.base import BackendOptions, InProcessClient, Model
+from roleplay.backends.base import BackendRecord, Model, PlainChatClient
+from roleplay.backends.options import BackendOptions
 from roleplay.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from roleplay.generators import PersonaDialogGenerator
     from roleplay.scenario import Scenario
 
-__all__ = ["HUMAN", "HumanClient", "human_generator", "human_model", "make_client", "mark_human_turns"]
+__all__ = ["BACKENDS", "HUMAN", "HumanClient", "human_generator", "human_model", "make_client", "mark_human_turns"]
 
 HUMAN = "human"
 END_COMMAND = "/end"
@@ -43,7 +44,7 @@ SCHEMA_KEY = "json_schema"
 _EXAMPLE_LINE = re.compile(r"^\s*-\s*([\w.-]+):\s*(.+)$", re.M)
 
 
-class HumanClient(InProcessClient):
+class HumanClient(PlainChatClient):
     """A ``ChatCompletionClient`` whose replies a person types; ``read``/``write`` default to input/print."""
 
     def __init__(self, label: str = "", read: Callable[[str], str] = input, write: Callable[[str], None] = print,
@@ -175,6 +176,10 @@ def human_model(label: str = "", read: Callable[[str], str] = input, write: Call
 def make_client(model: str, options: BackendOptions) -> Model:
     """Registry factory: ``human`` or ``human:<label shown in the prompt>``; sampling options do not apply."""
     return human_model(model)
+
+
+BACKENDS = (BackendRecord(HUMAN, make_client,
+                          help="a person types this agent's turns in the terminal or notebook: human"),)
 
 
 def mark_human_turns(dialog: Dialog, agents: Iterable[Agent]) -> Dialog:

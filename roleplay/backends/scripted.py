@@ -18,7 +18,8 @@ from autogen_core.models import CreateResult, LLMMessage, RequestUsage
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
-from roleplay.backends.base import BackendOptions, InProcessClient, Model
+from roleplay.backends.base import BackendRecord, Model, PlainChatClient
+from roleplay.backends.options import BackendOptions, ScriptedOptions
 from roleplay.errors import ConfigError
 
 
@@ -51,7 +52,7 @@ def _role(message: LLMMessage) -> str:
     )
 
 
-class ScriptedClient(InProcessClient):
+class ScriptedClient(PlainChatClient):
     """Replies from a list (in order) or from ``fn(request)``; an Exception returned by ``fn`` is raised."""
 
     def __init__(self, replies: Sequence[str] | None = None, fn: ScriptFn | None = None, seed: int | None = None):
@@ -147,7 +148,7 @@ def auto_reply(request: ScriptedRequest) -> str:
     return f"Sure, let us go on (turn {heard})."
 
 
-def make_client(model: str, options: BackendOptions) -> Model:
+def make_client(model: str, options: ScriptedOptions) -> Model:
     """Registry factory: ``scripted`` with ``replies=[...]``, or ``scripted:auto`` (schema-valid answers)."""
     if model == "auto":
         return scripted_model(fn=auto_reply, seed=options.seed, name="scripted:auto")
@@ -155,3 +156,10 @@ def make_client(model: str, options: BackendOptions) -> Model:
         raise ConfigError("The scripted backend needs replies=[...], or use 'scripted:auto' "
                           "(or build ScriptedClient(fn=...) yourself).")
     return scripted_model(replies=options.replies, seed=options.seed, name=f"scripted:{model}" if model else "scripted")
+
+
+BACKENDS = (BackendRecord("scripted", make_client, ScriptedOptions,
+                          help="canned replies for tests and demos: options replies=[...], or scripted:auto"),)
+
+__all__ = ["BACKENDS", "ScriptFn", "ScriptedClient", "ScriptedRequest", "auto_reply", "example_of", "make_client",
+           "scripted_model"]

@@ -32,7 +32,8 @@ from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel, ValidationError
 
 from roleplay._yaml import problems
-from roleplay.backends.base import BackendOptions, Model
+from roleplay.backends.base import Model
+from roleplay.backends.options import BackendOptions
 from roleplay.errors import ConfigError
 
 __all__ = ["ClientWrapper", "SamplingClient", "Unseeded", "client_label", "wrap_client"]
@@ -208,17 +209,17 @@ def wrap_client(client: ChatCompletionClient, **options: Any) -> Model:
         ConfigError: an option is misspelt, is set when building a client (``base_url``...), or cannot
             be honoured by this client.
     """
-    try:
-        parsed = BackendOptions(**options)
-    except ValidationError as err:
-        raise ConfigError(f"Bad backend option ({problems(err)}). Allowed: {', '.join(SAMPLING)}.") from err
-    given = {k: getattr(parsed, k) for k in parsed.model_fields_set}
-    built_elsewhere = sorted(k for k in given if k in _BUILT_ELSEWHERE)
+    built_elsewhere = sorted(k for k, v in options.items() if k in _BUILT_ELSEWHERE and v is not None)
     if built_elsewhere:
         raise ConfigError(f"{', '.join(built_elsewhere)} cannot be applied to a client you built: set "
                           f"{'it' if len(built_elsewhere) == 1 else 'them'} when you construct the "
                           f"{type(client).__name__} (for a response cache, wrap it in autogen_ext's "
                           "ChatCompletionCache).")
+    try:
+        parsed = BackendOptions(**{k: v for k, v in options.items() if k not in _BUILT_ELSEWHERE})
+    except ValidationError as err:
+        raise ConfigError(f"Bad backend option ({problems(err)}). Allowed: {', '.join(SAMPLING)}.") from err
+    given = {k: getattr(parsed, k) for k in parsed.model_fields_set}
     sampling = {k: v for k, v in given.items() if k in SAMPLING and v is not None}
     return Model(SamplingClient(client, sampling), name=client_label(client), backend="client",
                  schema_args=lambda schema: {SCHEMA_KEY: schema}, options=parsed)

@@ -26,6 +26,7 @@ import json
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,9 @@ from roleplay.dialog import Dialog, StopReason
 from roleplay.errors import BackendError, BackendUnreachableError, ConfigError, RunError, StructuredOutputError
 
 MakeDialog = Callable[[int, int], Awaitable[Dialog]]
-"""``make(index, seed) -> Dialog``: generate dialogue ``index`` with ``seed``."""
+"""``make(index, seed) -> Dialog``: generate dialogue ``index`` with ``seed``. If ``make`` is also an async
+context manager (`roleplay.scenario.ScenarioJob`: it owns the run's HTTP clients), the batch enters it
+for the run, so what it holds is closed at the end."""
 
 
 class BatchResult(BaseModel):
@@ -205,7 +208,7 @@ async def arun_batch(
                 stop.set()
             return
         dialog.id = index
-        folder.save(index, dialog)
+        await asyncio.to_thread(folder.save, index, dialog)  # fsyncs: off the event loop, other dialogues go on
         result.done += 1
         result.turns += len(dialog.turns)
         result.tokens += int(dialog.metadata.get("completion_tokens", 0) or 0)
@@ -223,7 +226,10 @@ async def arun_batch(
             bar.update(1)
 
     try:
-        await asyncio.gather(*(worker() for _ in range(min(concurrency, max(len(todo), 1)))))
+        async with AsyncExitStack() as resources:
+            if isinstance(make, AbstractAsyncContextManager):  # e.g. a ScenarioJob's shared HTTP clients
+                await resources.enter_async_context(make)
+            await asyncio.gather(*(worker() for _ in range(min(concurrency, max(len(todo), 1)))))
     finally:
         bar.close()
         result.seconds = round(time.perf_counter() - started, 3)

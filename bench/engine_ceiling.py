@@ -1,0 +1,196 @@
+"""Engine ceiling: roleplay's batch engine against a raw async HTTP loop on the same fast server, in one run.
+
+Starts its own OpenAI-compatible stand-in for a batching GPU server on 127.0.0.1 (a raw asyncio HTTP/1.1
+server in a child process: unlimited parallelism, every request answered after a fixed delay; it stops
+with this script, or by itself if this script dies). Then, at each concurrency level c, the same
+max(8, 3c) six-turn, two-party dialogues are run twice:
+
+- raw: an httpx loop, one shared client, each dialogue a chain of 6 chat-completion POSTs whose message
+  list grows by the previous answer (what a thin hand-written client would do);
+- roleplay: `arun_batch` over `Scenario.batch_job` with an ``openai:`` model (agents, orchestrator,
+  run folder and all), the wall time of `arun_batch` only.
+
+It prints turns/s for both and their ratio, then the client's CPU ms per turn against a zero-delay server
+(process CPU time over the run divided by turns; the server's CPU is in its own process).
+
+    python bench/engine_ceiling.py [--delay 0.2] [--levels 1,16,64,256] [--turns 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import yaml
+
+from roleplay.runs.batch import arun_batch
+from roleplay.scenario import load_scenario
+
+REPLY = "Thank you, that helps. Could you tell me a little more about it?"
+SYSTEM = "You are {name}, {role}. Speak in one or two sentences."
+
+
+# --- the server (child process) -------------------------------------------------------------------------
+
+def _completion(model: str) -> bytes:
+    return json.dumps({
+        "id": "bench", "object": "chat.completion", "created": 0, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": REPLY}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 50, "completion_tokens": 14, "total_tokens": 64},
+    }).encode()
+
+
+async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
+    body = _completion("bench")
+    head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Connection: keep-alive\r\n\r\n").encode()
+    try:
+        while True:
+            header = await reader.readuntil(b"\r\n\r\n")
+            length = next((int(line.split(b":", 1)[1]) for line in header.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), 0)
+            await reader.readexactly(length)
+            if delay:
+                await asyncio.sleep(delay)
+            writer.write(head + body)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def _serve(port: int, delay: float, parent: int) -> None:
+    server = await asyncio.start_server(lambda r, w: _handle(r, w, delay), "127.0.0.1", port, backlog=4096)
+    async with server:
+        while os.getppid() == parent:  # stop by itself once the benchmark is gone
+            await asyncio.sleep(0.5)
+
+
+@contextmanager
+def fake_server(delay: float):
+    """A fixed-delay OpenAI-compatible server in a child process; yields its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--delay", str(delay),
+                             "--parent", str(os.getpid())])
+    try:
+        for _ in range(600):  # a busy machine can take many seconds to start Python
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("the fake server did not start within 60 s")
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+# --- the two clients ------------------------------------------------------------------------------------
+
+async def raw_loop(url: str, dialogues: int, turns: int, concurrency: int) -> int:
+    """Chains of ``turns`` chat-completion POSTs, ``concurrency`` chains at once; returns the turns done."""
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
+        queue = list(range(dialogues))
+
+        async def worker() -> int:
+            done = 0
+            while queue:
+                seed = queue.pop()
+                history = [{"role": "system", "content": SYSTEM.format(name="Doctor", role="a family doctor")},
+                           {"role": "user", "content": "Start the conversation."}]
+                for _ in range(turns):
+                    response = await client.post("/chat/completions", json={
+                        "model": "bench", "messages": history, "temperature": 0.7, "seed": seed, "max_tokens": 80})
+                    text = response.json()["choices"][0]["message"]["content"]
+                    history = [*history, {"role": "user", "content": text}]
+                    done += 1
+            return done
+        return sum(await asyncio.gather(*(worker() for _ in range(concurrency))))
+
+
+def write_scenario(folder: Path, turns: int) -> Path:
+    """A two-party scenario with inline personas and an ``openai:`` model (the URL comes per run)."""
+    path = folder / "bench.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "engine_ceiling", "model": "openai:bench", "first_speaker": "Doctor",
+        "dialogue_details": "A short visit to a family doctor.",
+        "agents": [{"name": "Doctor", "persona": {"name": "Doctor", "role": "family doctor"}},
+                   {"name": "Patient", "persona": {"name": "Patient", "role": "patient"}}],
+        "stop": {"max_turns": turns, "end_signal": True}, "temperature": 0.7, "max_tokens": 80,
+    }), encoding="utf-8")
+    return path
+
+
+async def roleplay_loop(url: str, scenario_path: Path, dialogues: int, concurrency: int, out: Path) -> int:
+    """`arun_batch` over the scenario's batch job; returns the turns done."""
+    job = load_scenario(scenario_path).batch_job(servers=[url])
+    result = await arun_batch(job, dialogues, out, concurrency=concurrency, progress=False, attempts=1)
+    if result.failed:
+        raise SystemExit(f"{result.failed} dialogues failed; see {out / 'failures.jsonl'}")
+    return result.turns
+
+
+async def timed(run) -> tuple[int, float, float]:
+    """(turns, wall seconds, CPU seconds of this process) of one awaited run."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    turns = await run
+    return turns, time.perf_counter() - wall, time.process_time() - cpu
+
+
+# --- the measurement ------------------------------------------------------------------------------------
+
+async def measure(delay: float, levels: list[int], turns: int, work: Path) -> None:
+    scenario = write_scenario(work, turns)
+    with fake_server(delay) as url:
+        await timed(raw_loop(url, 4, turns, 4))  # warm-up: imports, first connections
+        await timed(roleplay_loop(url, scenario, 4, 4, work / "warm"))
+        print(f"fixed delay {delay * 1000:.0f} ms, {turns}-turn dialogues")
+        for level in levels:
+            dialogues = max(8, 3 * level)  # several dialogues per worker: start-up costs are amortized
+            raw_turns, raw_wall, _ = await timed(raw_loop(url, dialogues, turns, level))
+            rp_turns, rp_wall, _ = await timed(roleplay_loop(url, scenario, dialogues, level, work / f"c{level}"))
+            raw_rate, rp_rate = raw_turns / raw_wall, rp_turns / rp_wall
+            print(f"concurrency {level:>3}: raw {raw_rate:7.1f} turns/s, roleplay {rp_rate:7.1f} turns/s, "
+                  f"ratio {rp_rate / raw_rate:.2f}  ({dialogues} dialogues, {rp_turns} turns)")
+    with fake_server(0.0) as url:
+        dialogues = 100
+        await timed(raw_loop(url, 4, turns, 4))
+        raw_turns, _, raw_cpu = await timed(raw_loop(url, dialogues, turns, 16))
+        rp_turns, _, rp_cpu = await timed(roleplay_loop(url, scenario, dialogues, 16, work / "cpu"))
+        print(f"zero delay, concurrency 16, {dialogues} dialogues: client CPU per turn: raw "
+              f"{raw_cpu / raw_turns * 1000:.2f} ms, roleplay {rp_cpu / rp_turns * 1000:.2f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--delay", type=float, default=0.2, help="Seconds the server waits before answering.")
+    parser.add_argument("--levels", default="1,16,64,256", help="Concurrency levels, comma-separated.")
+    parser.add_argument("--turns", type=int, default=6, help="Turns per dialogue.")
+    parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--parent", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve is not None:
+        asyncio.run(_serve(args.serve, args.delay, args.parent))
+        return
+    with tempfile.TemporaryDirectory() as work:
+        asyncio.run(measure(args.delay, [int(x) for x in args.levels.split(",") if x], args.turns, Path(work)))
+
+
+if __name__ == "__main__":
+    main()
