@@ -50,13 +50,14 @@ def check_writable(path: str | Path, folder: bool = False) -> None:
     if target.exists() and target.is_dir() != folder:
         want, got = ("a folder", "a file") if folder else ("a file", "a folder")
         raise ConfigError(f"{target} is {got}, but {want} is needed here. Pass another path.")
-    parent = target if target.exists() else target.parent
+    parent = target if folder and target.exists() else target.parent  # a file is replaced through its folder
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
         raise ConfigError(f"Cannot create {target}: {parent} is a file, not a folder. Pass another path.")
-    if not os.access(parent, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise ConfigError(f"Cannot write {target}: no permission (or a read-only disk). Pass a writable path.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"Cannot write {target}: no permission in {parent} (or a read-only disk). Pass a "
+                          "writable path.")
 
 
 def _write_error(target: Path, err: OSError) -> ConfigError:
