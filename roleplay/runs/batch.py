@@ -102,6 +102,7 @@ class _Run:
                 self.result.aborted = True
                 self.stop.set()
             return
+        _raise_if_cancelled()  # a dialogue whose cancellation was swallowed below may be cut short: not saved
         dialog.id = dialog_id
         self.folder.save(dialog_id, dialog)
         self.result.done += 1
@@ -119,6 +120,13 @@ class _Run:
             bar.set_postfix(failed=self.result.failed, turns_s=f"{self.result.turns / elapsed:.1f}",
                             tok_s=f"{self.result.tokens / elapsed:.1f}", refresh=False)
             bar.update(1)
+
+
+def _raise_if_cancelled() -> None:
+    """Honour a cancellation (Ctrl-C) that a library below swallowed, at the next dialogue boundary."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _number(dialog_id: Any) -> int:
