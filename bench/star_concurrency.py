@@ -27,8 +27,8 @@ from roleplay.datasets.star.loader import STAR
 
 def generate(star_path: str, ids: list[int], urls: list[str], concurrency: int, out: Path, max_turns: int) -> float:
     """Run `roleplay star generate` once; its wall time in seconds."""
-    command = [sys.executable, "-c", "from roleplay.cli import main; main()", "star", "generate", "--star-path", star_path,
-               "--out", str(out), "-m", "openai:smollm", "--max-turns", str(max_turns),
+    command = [sys.executable, "-c", "from roleplay.cli import main; main()", "star", "generate",
+               "--star-path", star_path, "--out", str(out), "-m", "openai:smollm", "--max-turns", str(max_turns),
                "--concurrency", str(concurrency), *[a for i in ids for a in ("--id", str(i))],
                *[a for url in urls for a in ("--base-url", url)]]
     print("$ roleplay", " ".join(command[3:]).replace(star_path, "<star>"), flush=True)

@@ -6,13 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import tracemalloc
 import warnings
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from slow_cli import slow_cli, wait_for_lines
 
 from roleplay.cli import cli
 from roleplay.dialog import Dialog, StopReason, Turn
@@ -106,31 +106,13 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
     assert (tmp_path / "b" / ".lock").read_text() == str(os.getpid())
 
 
-LOCK_SCRIPT = """
-import sys, time
-from roleplay import backends
-from roleplay.backends.scripted import scripted_model
-def factory(model, options):
-    def script(request):
-        time.sleep(0.2)
-        return f"turn at seed {options.seed}."
-    return scripted_model(fn=script, seed=options.seed)
-backends.register_backend("slow", factory)
-from roleplay.cli import cli
-cli(sys.argv[1:])
-"""
-
-
 def test_two_identical_batches_at_once(tmp_path):
-    script = tmp_path / "run.py"
-    script.write_text(LOCK_SCRIPT)
     out = tmp_path / "b"
-    args = [sys.executable, str(script), "batch", str(SCENARIO), "-n", "40", "--concurrency", "2", "--out", str(out),
+    args = [sys.executable, str(slow_cli(tmp_path, sleep=0.2)), "batch", str(SCENARIO), "-n", "40",
+            "--concurrency", "2", "--out", str(out),
             "--model", "slow", "--max-turns", "4"]
     first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while time.time() < deadline and not (out / "index.jsonl").is_file():
-        time.sleep(0.02)
+    wait_for_lines(out / "index.jsonl", 1)
     second = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert second.returncode == 1
     assert f"being written by another roleplay process (pid {first.pid})" in second.stderr

@@ -1,16 +1,13 @@
 """The STAR loader and graph mining on fixtures in STAR's format; integration on ../shared/star if present."""
 
 import json
-import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from slow_cli import kill_9_then_rerun, slow_cli
 
 from roleplay import Dialog
 from roleplay.cli import cli
@@ -214,41 +211,17 @@ def test_cli_star_generate_server_pool_needs_a_server_model(tmp_path):
     assert result.exit_code == 1 and "runs in this process" in result.output
 
 
-STAR_KILL_SCRIPT = """
-import sys, time
-from roleplay import backends
-from roleplay.backends.scripted import auto_reply, scripted_model
-def factory(model, options):
-    def script(request):
-        time.sleep(0.02)
-        return auto_reply(request)
-    return scripted_model(fn=script, seed=options.seed)
-backends.register_backend("slow", factory)
-from roleplay.cli import cli
-cli(sys.argv[1:])
-"""
-
-
 def test_star_generate_resumes_after_kill_9(tmp_path):
     copy = tmp_path / "star"
     shutil.copytree(FIXTURE, copy)
     for dialog_id in range(10, 40):  # 30 single-task scenarios: copies of dialogue 1
         shutil.copy(copy / "dialogues" / "1.json", copy / "dialogues" / f"{dialog_id}.json")
-    script = tmp_path / "run.py"
-    script.write_text(STAR_KILL_SCRIPT)
     out = tmp_path / "gen"
-    args = [sys.executable, str(script), "star", "generate", "--star-path", str(copy), "--task", "mini_book",
-            "--out", str(out), "--model", "slow", "--max-turns", "6", "--concurrency", "3"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = [sys.executable, str(slow_cli(tmp_path, sleep=0.02)), "star", "generate", "--star-path", str(copy),
+            "--task", "mini_book", "--out", str(out), "--model", "slow", "--max-turns", "6", "--concurrency", "3"]
+    before, done = kill_9_then_rerun(args, out, 4)
     index = out / "index.jsonl"
-    deadline = time.time() + 60
-    while time.time() < deadline and (not index.is_file() or len(index.read_text().splitlines()) < 4):
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    before = len(list((out / "dialogs").glob("*.json")))
     assert 4 <= before < 31
-    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert f"{31 - before} done, {before} skipped, 0 failed" in done.stdout
     files = sorted(int(p.stem) for p in (out / "dialogs").glob("*.json"))

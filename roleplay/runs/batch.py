@@ -109,6 +109,17 @@ class _Run:
         self.result.turns += len(dialog.turns)
         self.result.tokens += int(dialog.metadata.get("completion_tokens", 0) or 0)
 
+    async def all(self, workers: int, progress: bool) -> None:
+        """Run ``workers`` workers until no id is pending (or max_failures stops them), with a progress bar."""
+        started = time.perf_counter()
+        bar = tqdm(total=self.result.total, initial=self.result.skipped, desc="dialogues", unit="dialog",
+                   disable=not progress)
+        try:
+            await asyncio.gather(*(self.worker(bar, started) for _ in range(workers)))
+        finally:
+            bar.close()
+            self.result.seconds = round(time.perf_counter() - started, 3)
+
     async def worker(self, bar: tqdm, started: float) -> None:
         """Take pending ids one at a time (the iterator is shared, so each id goes to one worker)."""
         while not self.stop.is_set():
@@ -187,13 +198,7 @@ async def arun_batch(
         skipped = sum(1 for i in finished if i in ids)
         result = BatchResult(out=str(folder.root), total=len(ids), done=0, skipped=skipped, failed=0)
         run = _Run(make, folder, (i for i in ids if i not in finished), result, seed, attempts, backoff, max_failures)
-        started = time.perf_counter()
-        bar = tqdm(total=len(ids), initial=skipped, desc="dialogues", unit="dialog", disable=not progress)
-        try:
-            await asyncio.gather(*(run.worker(bar, started) for _ in range(min(concurrency, len(ids) - skipped or 1))))
-        finally:
-            bar.close()
-            result.seconds = round(time.perf_counter() - started, 3)
+        await run.all(min(concurrency, len(ids) - skipped or 1), progress)
     return result
 
 
