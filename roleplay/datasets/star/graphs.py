@@ -33,6 +33,8 @@ from roleplay.dialog import Dialog
 from roleplay.policy.graph import NodeKind, add_action, is_system, node_kind
 from roleplay.policy.tracker import FlowchartTracker, TrackerStep, replay
 
+__all__ = ["ANSWERS", "OUTCOMES", "acceptance", "add_mined", "base_graph", "classify", "mine_transitions"]
+
 OUTCOMES = {"query_success": "found", "available": "found", "query_failure": "empty", "unavailable": "empty"}
 ANSWERS = {"yes": "yes", "no": "no", "done": "done", "correct": "correct", "incorrect": "incorrect",
            "noanswer": "noanswer", "info_missing": "info_missing", "info_missing2": "info_missing"}
