@@ -38,7 +38,7 @@ def star_generate(star_path: Path, task: str | None, happy: bool | None, multita
     from roleplay.datasets.star.loader import StarDataset
 
     dataset = StarDataset(star_path)
-    chosen = list(ids) or dataset.find_ids(task, happy, multitask)
+    chosen = list(dict.fromkeys(ids)) or dataset.find_ids(task, happy, multitask)
     if not chosen:
         raise click.ClickException("No STAR dialogue matches these filters; loosen --task/--happy/--multitask.")
     click.echo(f"{len(chosen)} scenarios; model {model}, mode {mode}{' (prompt-only)' if prompt_only else ''}, "
