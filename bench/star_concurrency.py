@@ -44,8 +44,9 @@ def generate(star_path: str, ids: list[int], urls: list[str], concurrency: int, 
 def same_dialogues(a: Path, b: Path) -> bool:
     """Both folders hold the same dialogue files (ids, seeds and turns)."""
     def load(folder: Path) -> dict[str, object]:
-        return {p.name: (lambda d: (d["id"], d["seed"], d["turns"]))(json.loads(p.read_text()))
-                for p in (folder / "dialogs").glob("*.json")}
+        dialogs = {p.name: json.loads(p.read_text()) for p in (folder / "dialogs").glob("*.json")}
+        return {name: (d["id"], d["seed"], [(t["speaker"], t["text"], t["action"]) for t in d["turns"]])
+                for name, d in dialogs.items()}
     return load(a) == load(b)
 
 

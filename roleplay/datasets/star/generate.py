@@ -125,20 +125,24 @@ async def agenerate_star(dialog_id: int | str, mode: Mode = "roleplay", model: s
 
 
 def star_job(mode: Mode = "roleplay", model: str = "embedded", enforce: bool = True, servers: Sequence[str] = (),
-             star: StarDataset | None = None, **options: Any) -> MakeDialog:
-    """What `arun_batch` runs for STAR dialogue ``id``: its synthetic dialogue, on server ``id % pool``.
+             star: StarDataset | None = None, ids: Sequence[int | str] = (), **options: Any) -> MakeDialog:
+    """What `arun_batch` runs for a STAR dialogue id: its synthetic dialogue, on a server of the pool.
 
-    ``servers`` is a pool of base URLs of identical model servers (as for `roleplay batch`): pinning a
-    dialogue to a server by its id keeps its result independent of the concurrency.
+    ``servers`` is a pool of base URLs of identical model servers (as for `roleplay batch`). The k-th id
+    of ``ids`` goes to server ``k % pool`` (an id not listed: ``id % pool``). Pinning a dialogue to a
+    server keeps its result independent of the concurrency; pinning by position, not by id, spreads
+    STAR's ids (often all odd, say) evenly over the pool.
     """
     _check_mode(mode)
     star = _dataset(star)
     if servers and not takes_base_url(model):
         raise ConfigError(f"server URLs were given, but {model} runs in this process; use an ollama: or openai: "
                           "model with --base-url.")
+    position = {dialog_id: k for k, dialog_id in enumerate(ids)}
 
     async def job(dialog_id: int | str, seed: int) -> Dialog:
-        server = {"base_url": servers[int(dialog_id) % len(servers)]} if servers else {}
+        slot = position.get(dialog_id, int(dialog_id))
+        server = {"base_url": servers[slot % len(servers)]} if servers else {}
         dialog = await agenerate_star(dialog_id, mode, model, enforce, seed=seed, star=star, **options, **server)
         if servers:
             dialog.metadata["server"] = server["base_url"]
@@ -160,7 +164,7 @@ async def agenerate_star_batch(ids: Iterable[int | str], out: str | Path, mode: 
     ids = [int(i) if isinstance(i, str) and i.isdigit() else i for i in ids]
     for dialog_id in ids:
         star.get_dialog_scenario(dialog_id)  # an unknown, unsafe or broken id fails before any generation
-    job = star_job(mode, model, enforce, servers, star, **options)
+    job = star_job(mode, model, enforce, servers, star, ids, **options)
     params = {"kind": "star", "star_path": str(star.root), "mode": mode, "model": model, "enforce": enforce,
               "options": options}
     return await arun_batch(job, ids, out, seed=0, concurrency=concurrency, attempts=attempts,
