@@ -229,3 +229,14 @@ def test_star_generate_resumes_after_kill_9(tmp_path):
     ids = [json.loads(line)["id"] for line in index.read_text().splitlines()]
     assert sorted(ids) == files  # each once
     assert all(Dialog.from_file(out / "dialogs" / f"{i}.json").seed == i for i in files)
+
+
+async def test_a_server_pool_is_shared_by_position_not_by_id(star, monkeypatch, tmp_path):
+    import roleplay.datasets.star.generate as generate
+
+    monkeypatch.setattr(generate, "takes_base_url", lambda model: True)  # scripted:auto stands in for a server
+    pool = ["http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1"]
+    await agenerate_star_batch([1, 3], tmp_path / "o", model="scripted:auto", servers=pool, concurrency=2,
+                               progress=False, max_turns=2)
+    servers = [Dialog.from_file(tmp_path / "o" / "dialogs" / f"{i}.json").metadata["server"] for i in (1, 3)]
+    assert servers == pool  # two odd ids, one on each server
