@@ -28,7 +28,7 @@ def slow_cli(folder: Path, sleep: float = 0.05) -> Path:
     return script
 
 
-def wait_for_lines(path: Path, count: int, timeout: float = 60) -> None:
+def wait_for_lines(path: Path, count: int, timeout: float = 300) -> None:
     """Return once ``path`` has at least ``count`` lines (or after ``timeout`` seconds)."""
     deadline = time.time() + timeout
     while time.time() < deadline and (not path.is_file() or len(path.read_text().splitlines()) < count):
