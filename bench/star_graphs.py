@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import statistics
 
+from roleplay.datasets.star.format import scenario_tasks
 from roleplay.datasets.star.graphs import acceptance, add_mined, base_graph, mine_transitions
 from roleplay.datasets.star.loader import STAR
 from roleplay.policy.graph import mean_out_degree
@@ -30,7 +31,7 @@ def label_pairs_accepted_by_dict(dialogs) -> float:
     """The baseline the issue quotes: consecutive ActionLabels (a, b) with dict[a] == b, single-task dialogues."""
     accepted = total = 0
     for dialog in dialogs:
-        tasks = [c["Task"] for c in dialog.scenario["WizardCapabilities"]]
+        tasks = scenario_tasks(dialog.scenario)
         if len(tasks) != 1:
             continue
         chain = STAR.get_task(tasks[0])["graph"]

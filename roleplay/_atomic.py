@@ -1,4 +1,8 @@
-"""Atomic file writes: a crash leaves either the old file or the new one, never half of one."""
+"""Atomic file writes: a crash leaves either the old file or the new one, never half of one.
+
+Operating-system failures (disk full, read-only disk, a parent that is a file, no permission) become a
+`ConfigError` naming the path, and `check_writable` finds most of them before any work is spent.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,56 @@ import os
 import tempfile
 from pathlib import Path
 
+from roleplay.errors import ConfigError
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once: the mode a plain open() would give new files
+
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` through a temp file in the same folder, fsync it, then rename it into place."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as err:
+        raise _write_error(target, err) from err
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the mode open() would
         os.replace(tmp, target)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise _write_error(target, err) from err
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def check_writable(path: str | Path, folder: bool = False) -> None:
+    """Raise ConfigError now if ``path`` (a file, or a folder with ``folder=True``) could not be written.
+
+    Checks the kinds of the path and its nearest existing parent and their permissions, so a long run
+    does not end with an unwritable output. (A full disk can still only be found by writing.)
+    """
+    target = Path(path)
+    if target.exists() and target.is_dir() != folder:
+        want, got = ("a folder", "a file") if folder else ("a file", "a folder")
+        raise ConfigError(f"{target} is {got}, but {want} is needed here. Pass another path.")
+    parent = target if folder and target.exists() else target.parent  # a file is replaced through its folder
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"Cannot create {target}: {parent} is a file, not a folder. Pass another path.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"Cannot write {target}: no permission in {parent} (or a read-only disk). Pass a "
+                          "writable path.")
+
+
+def _write_error(target: Path, err: OSError) -> ConfigError:
+    return ConfigError(f"Cannot write {target}: {err.strerror or err}. Check that its folder exists and is "
+                       "writable and that the disk has space.")

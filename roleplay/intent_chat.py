@@ -38,7 +38,8 @@ from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.errors import ConfigError, ScenarioError
 from roleplay.evaluation import distinct_n
 from roleplay.prompts import render
-from roleplay.runs.batch import BatchFolder, arun_batch
+from roleplay.runs.batch import arun_batch
+from roleplay.runs.folder import RunFolder
 from roleplay.structured import complete_structured
 
 
@@ -208,7 +209,7 @@ class IntentChatGenerator:
         result = await arun_batch(make, self.total, parts, seed=self.seed, concurrency=self.concurrency,
                                   attempts=self.attempts, progress=progress, params=params)
         rows, rejected, kept_out = [], Counter(), 0
-        folder = BatchFolder(parts)
+        folder = RunFolder(parts)
         for index in range(self.total):
             if not folder.path(index).is_file():
                 continue

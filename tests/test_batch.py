@@ -3,7 +3,6 @@
 import asyncio
 import http.server
 import json
-import os
 import random
 import signal
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from slow_cli import kill_9_then_rerun, slow_cli, wait_for_lines
 
 from roleplay import Dialog, backends
 from roleplay.backends.scripted import scripted_model
@@ -138,45 +138,24 @@ async def test_cache_replays_without_calling_the_model(seeded, tmp_path):
     assert set(seeded) == {50}  # another seed is another cache entry
 
 
-KILL_SCRIPT = """
-import sys, time
-from roleplay import backends
-from roleplay.backends.scripted import scripted_model
-def factory(model, options):
-    def script(request):
-        time.sleep(0.05)
-        return f"turn at seed {options.seed}."
-    return scripted_model(fn=script, seed=options.seed)
-backends.register_backend("slow", factory)
-from roleplay.cli import cli
-cli(sys.argv[1:])
-"""
-
-
 def start_slow_batch(tmp_path, concurrency, finished, **popen):
     """Start `roleplay batch` (40 dialogues, slow scripted model) in a subprocess; return once
     ``finished`` dialogues are indexed: (process, out folder, args)."""
     out = tmp_path / "b"
-    script = tmp_path / "run.py"
-    script.write_text(KILL_SCRIPT)
-    args = [sys.executable, str(script), "batch", str(SCENARIO), "-n", "40", "--concurrency", str(concurrency),
-            "--out", str(out), "--model", "slow", "--max-turns", "4"]
+    args = [sys.executable, str(slow_cli(tmp_path)), "batch", str(SCENARIO), "-n", "40",
+            "--concurrency", str(concurrency), "--out", str(out), "--model", "slow", "--max-turns", "4"]
     proc = subprocess.Popen(args, **popen)
-    index = out / "index.jsonl"
-    deadline = time.time() + 60
-    while time.time() < deadline and (not index.is_file() or len(index.read_text().splitlines()) < finished):
-        time.sleep(0.05)
+    wait_for_lines(out / "index.jsonl", finished)
     return proc, out, args
 
 
 def test_resume_after_kill_9(tmp_path):
-    proc, out, args = start_slow_batch(tmp_path, 4, 5, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = tmp_path / "b"
+    args = [sys.executable, str(slow_cli(tmp_path)), "batch", str(SCENARIO), "-n", "40", "--concurrency", "4",
+            "--out", str(out), "--model", "slow", "--max-turns", "4"]
+    finished_before, done = kill_9_then_rerun(args, out, 5)
     index = out / "index.jsonl"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    finished_before = len(list((out / "dialogs").glob("*.json")))
     assert 5 <= finished_before < 40
-    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert f"{finished_before} skipped" in done.stdout or "skipped" in done.stdout
     files = sorted(int(p.stem) for p in (out / "dialogs").glob("*.json"))

@@ -287,6 +287,8 @@ def test_batch_of_20_records_20_different_patients(tmp_path):
     assert dialog.personas["Patient"]["class"] == "Patient" and dialog.seed == 107
     generator = PersonaGenerator.from_yaml(PATIENT_RULES, model="scripted:auto")
     assert sampled[7] == generator.generate(107).model_dump()  # dialogue i's patient is the one drawn with seed + i
+    index = [json.loads(line) for line in (tmp_path / "b" / "index.jsonl").read_text().splitlines()]
+    assert {entry["id"]: entry["sampled"]["Patient"] for entry in index} == sampled  # the index records them too
 
 
 def test_resume_keeps_each_dialogues_persona(tmp_path):

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from roleplay import backends
 from roleplay.backends.scripted import ScriptedRequest, scripted_model
 from roleplay.cli import cli
-from roleplay.datasets.star.generate import agenerate_star, agenerate_star_batch, query_tool
+from roleplay.datasets.star.generate import agenerate_star, query_tool
 from roleplay.datasets.star.loader import STAR
 from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError, ScenarioError
@@ -189,35 +189,6 @@ async def test_star_roleplay_and_description_generation(canned_star, monkeypatch
     assert [t.action for t in dialog.turns] == [None, "ask_name"]
     with pytest.raises(ConfigError, match="Unknown mode 'poetry'"):
         await agenerate_star(1, "poetry", "canned")
-
-
-async def test_star_batch_skips_done_ids(canned_star, tmp_path):
-    written = await agenerate_star_batch([1, 2], tmp_path / "out", model="canned", progress=False, max_turns=4)
-    assert [p.name for p in written] == ["1.json", "2.json"]
-    assert (tmp_path / "out" / "txt" / "2.txt").read_text().startswith("System: ")
-    again = await agenerate_star_batch([1, 2, 3], tmp_path / "out", model="canned", progress=False, max_turns=4)
-    assert [p.name for p in again] == ["3.json"]
-
-
-def test_cli_star_generate_then_evaluate(canned_star, tmp_path):
-    runner = CliRunner()
-    out = tmp_path / "gen"
-    result = runner.invoke(cli, ["star", "generate", "--star-path", str(FIXTURE), "--task", "mini_book", "--happy",
-                                 "--out", str(out), "--model", "canned", "--max-turns", "14"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    assert "1 scenarios, 0 already done" in result.output
-    assert [p.name for p in (out / "json").iterdir()] == ["1.json"]
-    result = runner.invoke(cli, ["star", "generate", "--star-path", str(FIXTURE), "--task", "mini_book", "--happy",
-                                 "--out", str(out), "--model", "canned"], catch_exceptions=False)
-    assert "1 already done" in result.output and "Wrote 0 dialogues" in result.output
-
-    result = runner.invoke(cli, ["evaluate", str(out), "--star-path", str(FIXTURE)], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[0].split()[:4] == ["task", "dialogs", "legal_rate", "dialogs_without_violation"]
-    report = json.loads((out / "evaluation.json").read_text())
-    assert report["summary"][-1]["legal_rate"] == 1.0 and report["summary"][-1]["completion"] == 1.0
-    assert report["comparison"]["pairs"] == 1
-    assert (out / "evaluation.csv").read_text().startswith("task,dialogs,legal_rate")
 
 
 @pytest.mark.parametrize("args, message", [

@@ -1,14 +1,21 @@
 """The STAR loader and graph mining on fixtures in STAR's format; integration on ../shared/star if present."""
 
 import json
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from slow_cli import kill_9_then_rerun, slow_cli
 
 from roleplay import Dialog
+from roleplay.cli import cli
+from roleplay.datasets.star.format import scenario_tasks
+from roleplay.datasets.star.generate import agenerate_star_batch
 from roleplay.datasets.star.graphs import acceptance, add_mined, base_graph, mine_transitions
-from roleplay.datasets.star.loader import STAR, user_name
-from roleplay.errors import DatasetError
+from roleplay.datasets.star.loader import STAR, StarDataset, user_name
+from roleplay.errors import ConfigError, DatasetError
 from roleplay.personas import Persona
 from roleplay.policy.graph import mean_out_degree
 
@@ -20,7 +27,7 @@ REAL_STAR = Path(__file__).resolve().parent.parent.parent / "shared" / "star"
 def star():
     STAR.set_path(FIXTURE)
     yield STAR
-    STAR._path = None
+    STAR.clear()
 
 
 def test_set_path_errors(tmp_path):
@@ -29,7 +36,7 @@ def test_set_path_errors(tmp_path):
 
 
 def test_no_path_set():
-    STAR._path = None
+    STAR.clear()
     with pytest.raises(DatasetError, match=r"No STAR path set. Call STAR.set_path"):
         STAR.get_dialog(1)
 
@@ -118,7 +125,7 @@ def test_bad_json_file(tmp_path):
     STAR.set_path(root)
     with pytest.raises(DatasetError, match="is not valid JSON"):
         STAR.get_task("t")
-    STAR._path = None
+    STAR.clear()
 
 
 @pytest.mark.skipif(not REAL_STAR.is_dir(), reason="../shared/star is not beside the checkout")
@@ -135,4 +142,101 @@ def test_real_star_loads_and_graphs_accept_wizard_transitions():
     raw = {t: base_graph(t, STAR.get_task(t)) for t in STAR.tasks()}
     raw_accepted, _ = acceptance(raw, dialogs)
     assert raw_accepted < accepted
-    STAR._path = None
+    STAR.clear()
+
+
+def test_datasets_are_independent_instances_and_the_facade_forwards(tmp_path):
+    other = tmp_path / "star"
+    shutil.copytree(FIXTURE, other)
+    (other / "dialogues" / "2.json").unlink()
+    full, partial = StarDataset(FIXTURE), StarDataset(other)
+    assert full.dialog_ids() == [1, 2, 3] and partial.dialog_ids() == [1, 3]
+    assert full.get_task_graph("mini_book") is not full.get_task_graph("mini_book")  # copies of one cached graph
+    STAR.set_path(other)
+    assert STAR.dialog_ids() == [1, 3] and STAR.dataset.root == other.resolve()
+    assert "get_dialog" in dir(STAR)
+    STAR.clear()
+    with pytest.raises(DatasetError, match="No STAR path set"):
+        STAR.dialog_ids()
+
+
+def test_scenario_tasks_reads_any_value():
+    assert scenario_tasks({"WizardCapabilities": [{"Task": "a"}, {"Domain": "x"}, "junk", {"Task": "b"}]}) == ["a", "b"]
+    assert scenario_tasks(None) == scenario_tasks([]) == scenario_tasks({"WizardCapabilities": "x"}) == []
+
+
+async def test_star_batch_is_a_run_folder_with_star_ids_and_seeds(star, tmp_path):
+    out = tmp_path / "out"
+    first = await agenerate_star_batch([1, 2], out, model="scripted:auto", progress=False, max_turns=4)
+    assert (first.done, first.skipped, first.failed) == (2, 0, 0)
+    index = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
+    assert [(e["id"], e["seed"], e["file"]) for e in index] == [(1, 1, "dialogs/1.json"), (2, 2, "dialogs/2.json")]
+    dialog = Dialog.from_file(out / "dialogs" / "2.json")
+    assert (dialog.id, dialog.seed, dialog.metadata["mode"]) == (2, 2, "roleplay")
+    again = await agenerate_star_batch([1, 2, 3], out, model="scripted:auto", progress=False, max_turns=4)
+    assert (again.done, again.skipped) == (1, 2)
+    with pytest.raises(ConfigError, match=r"other settings \(options: \{'max_turns': 4\} -> \{'max_turns': 6\}\)"):
+        await agenerate_star_batch([1], out, model="scripted:auto", progress=False, max_turns=6)
+
+
+async def test_star_batch_refuses_unsafe_and_unknown_ids(star, tmp_path):
+    with pytest.raises(ConfigError, match="cannot be a file name"):
+        await agenerate_star_batch(["../../x"], tmp_path / "o", model="scripted:auto", progress=False)
+    with pytest.raises(DatasetError, match="No STAR dialogue with id 99"):
+        await agenerate_star_batch([1, 99], tmp_path / "o", model="scripted:auto", progress=False)
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_star_generate_then_evaluate_twice(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "gen"
+    args = ["star", "generate", "--star-path", str(FIXTURE), "--task", "mini_book", "--happy", "--out", str(out),
+            "--model", "scripted:auto", "--max-turns", "6", "--concurrency", "2"]
+    result = runner.invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "1 scenarios" in result.output and "1 done, 0 skipped, 0 failed" in result.output
+    assert sorted(p.name for p in (out / "dialogs").iterdir()) == ["1.json"]
+    result = runner.invoke(cli, args, catch_exceptions=False)
+    assert "0 done, 1 skipped" in result.output
+    for _ in range(2):  # the second run must not read the first one's report as a dialogue
+        result = runner.invoke(cli, ["evaluate", str(out), "--star-path", str(FIXTURE)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        report = json.loads((out / "evaluation.json").read_text())
+        assert report["summary"][-1]["dialogs"] == 1 and report["comparison"]["pairs"] == 1
+
+
+def test_cli_star_generate_server_pool_needs_a_server_model(tmp_path):
+    result = CliRunner().invoke(cli, ["star", "generate", "--star-path", str(FIXTURE), "--out", str(tmp_path / "o"),
+                                      "--model", "scripted:auto", "--base-url", "http://127.0.0.1:9/v1"])
+    assert result.exit_code == 1 and "runs in this process" in result.output
+
+
+def test_star_generate_resumes_after_kill_9(tmp_path):
+    copy = tmp_path / "star"
+    shutil.copytree(FIXTURE, copy)
+    for dialog_id in range(10, 40):  # 30 single-task scenarios: copies of dialogue 1
+        shutil.copy(copy / "dialogues" / "1.json", copy / "dialogues" / f"{dialog_id}.json")
+    out = tmp_path / "gen"
+    args = [sys.executable, str(slow_cli(tmp_path, sleep=0.02)), "star", "generate", "--star-path", str(copy),
+            "--task", "mini_book", "--out", str(out), "--model", "slow", "--max-turns", "6", "--concurrency", "3"]
+    before, done = kill_9_then_rerun(args, out, 4)
+    index = out / "index.jsonl"
+    assert 4 <= before < 31
+    assert done.returncode == 0, done.stderr
+    assert f"{31 - before} done, {before} skipped, 0 failed" in done.stdout
+    files = sorted(int(p.stem) for p in (out / "dialogs").glob("*.json"))
+    assert files == [1, *range(10, 40)] and not list((out / "dialogs").glob(".*"))
+    ids = [json.loads(line)["id"] for line in index.read_text().splitlines()]
+    assert sorted(ids) == files  # each once
+    assert all(Dialog.from_file(out / "dialogs" / f"{i}.json").seed == i for i in files)
+
+
+async def test_a_server_pool_is_shared_by_position_not_by_id(star, monkeypatch, tmp_path):
+    import roleplay.datasets.star.generate as generate
+
+    monkeypatch.setattr(generate, "takes_base_url", lambda model: True)  # scripted:auto stands in for a server
+    pool = ["http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1"]
+    await agenerate_star_batch([1, 3], tmp_path / "o", model="scripted:auto", servers=pool, concurrency=2,
+                               progress=False, max_turns=2)
+    servers = [Dialog.from_file(tmp_path / "o" / "dialogs" / f"{i}.json").metadata["server"] for i in (1, 3)]
+    assert servers == pool  # two odd ids, one on each server

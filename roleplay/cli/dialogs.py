@@ -31,6 +31,7 @@ def run(scenario: str, model: str | None, seed: int | None, max_turns: int | Non
     """
     from roleplay.backends.human import human_generator
     from roleplay.generators import new_seed
+    from roleplay.runs.folder import safe_filename
     from roleplay.scenario import load_scenario
 
     loaded = load_scenario(scenario)
@@ -46,7 +47,7 @@ def run(scenario: str, model: str | None, seed: int | None, max_turns: int | Non
             click.echo(f"[{turn.speaker}] {turn.text}")
 
     dialog = generator.generate(seed=seed, on_turn=show)
-    stem = out / f"{loaded.name}_{seed}"
+    stem = out / f"{safe_filename(loaded.name)}_{seed}"  # a name like ../x never leaves --out
     json_path = dialog.to_file(stem.with_suffix(".json"))
     txt_path = dialog.to_file(stem.with_suffix(".txt"))
     facts = dialog.metadata

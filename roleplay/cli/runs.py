@@ -2,63 +2,111 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from roleplay.cli.base import cli, friendly
 from roleplay.dialog import Dialog
+from roleplay.runs.export import FORMATS
+
+if TYPE_CHECKING:
+    from roleplay.runs.batch import BatchResult
+    from roleplay.scenario import Scenario
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def run_options(command: F) -> F:
+    """The options every resumable run shares (`batch`, `star generate`): concurrency, retries, servers, force."""
+    options = [
+        click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
+                     help="Dialogues in flight at once (an in-process model still runs one call at a time)."),
+        click.option("--attempts", type=click.IntRange(min=1), default=3, show_default=True,
+                     help="Tries per dialogue on transient errors (exponential backoff)."),
+        click.option("--max-failures", type=click.IntRange(min=0), default=None,
+                     help="Abort after this many failures."),
+        click.option("--base-url", "servers", multiple=True, metavar="URL",
+                     help="Server of an ollama: or openai: model. Repeat it for a pool of identical servers: dialogue "
+                          "i goes to the (i mod count)-th, so servers that run one request at a time still work in "
+                          "parallel."),
+        click.option("--force", is_flag=True, help="Resume even though the settings or input files changed (the "
+                                                   "folder then mixes old and new dialogues)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def batch_arguments(run: dict[str, Any]) -> dict[str, Any]:
+    """The `run_options` values as keyword arguments of a batch runner."""
+    return {key: run[key] for key in ("concurrency", "attempts", "max_failures", "servers", "force")}
+
+
+def run_or_resume(out: Path, work: Coroutine[Any, Any, BatchResult]) -> BatchResult:
+    """Run a batch coroutine; Ctrl-C says where the finished dialogues are and how to resume."""
+    from roleplay._aio import run_sync
+
+    try:
+        return run_sync(work)
+    except KeyboardInterrupt:
+        raise click.ClickException(f"Interrupted. Finished dialogues are safe in {out}; rerun the same command "
+                                   "to resume.") from None
+
+
+def report_batch(result: BatchResult, out: Path, max_failures: int | None) -> None:
+    """Print the summary; exit non-zero (after everything was written) if any dialogue failed."""
+    click.echo(result.summary())
+    if result.aborted:
+        raise click.ClickException(f"More than {max_failures} dialogues failed; stopped. See {out / 'failures.jsonl'}.")
+    if result.failed:
+        raise click.ClickException(f"{result.failed} dialogue(s) failed; they are listed in "
+                                   f"{out / 'failures.jsonl'}. Rerun the same command to retry them.")
 
 
 @cli.command()
 @click.argument("scenario_file", type=click.Path(path_type=Path))
 @click.option("-n", "n", type=click.IntRange(min=1), required=True, help="How many dialogues (ids 0..n-1).")
-@click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Dialogues in flight at once (an in-process model still runs one call at a time).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Dialogue i uses seed + i.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Batch folder (resumable).")
 @click.option("-m", "--model", envvar="ROLEPLAY_MODEL", default=None, help="Override the scenario's model.")
 @click.option("--max-turns", type=click.IntRange(min=1), default=None)
-@click.option("--attempts", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Tries per dialogue on transient errors (exponential backoff).")
-@click.option("--max-failures", type=click.IntRange(min=0), default=None, help="Abort after this many failures.")
 @click.option("--cache", "cache", type=click.Path(path_type=Path), default=None,
               help="Response cache folder: a rerun with the same seeds replays from it without calling the model.")
-@click.option("--base-url", "servers", multiple=True, metavar="URL",
-              help="Server of an ollama: or openai: model. Repeat it for a pool of identical servers: dialogue i "
-                   "goes to the (i mod count)-th, so servers that run one request at a time still work in parallel.")
+@run_options
 @friendly
-def batch(scenario_file: Path, n: int, concurrency: int, seed: int, out: Path, model: str | None,
-          max_turns: int | None, attempts: int, max_failures: int | None, cache: Path | None,
-          servers: tuple[str, ...]) -> None:
+def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, max_turns: int | None,
+          cache: Path | None, **run: Any) -> None:
     """Generate N dialogues of SCENARIO_FILE into OUT; rerun the same command to resume."""
-    from roleplay.runs.batch import run_batch
+    from roleplay.runs.batch import arun_batch
+    from roleplay.runs.folder import content_hash
     from roleplay.scenario import load_scenario
 
     scenario = load_scenario(scenario_file)
     options = {"cache_dir": str(cache)} if cache else {}
-    job = scenario.batch_job(model=model, max_turns=max_turns, servers=servers, **options)
-    params = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns}
-    pool = f", {len(servers)} servers" if len(servers) > 1 else ""
-    click.echo(f"Batch {scenario.name}: {n} dialogues, concurrency {concurrency}, seeds {seed}..{seed + n - 1}, "
+    job = scenario.batch_job(model=model, max_turns=max_turns, servers=run["servers"], **options)
+    params = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns,
+              "inputs_sha256": content_hash(_scenario_inputs(scenario, scenario_file))}
+    pool = f", {len(run['servers'])} servers" if len(run["servers"]) > 1 else ""
+    click.echo(f"Batch {scenario.name}: {n} dialogues, concurrency {run['concurrency']}, seeds {seed}..{seed + n - 1}, "
                f"{len(scenario.grid())} variant(s){pool} -> {out}")
-    try:
-        result = run_batch(job, n, out, seed=seed, concurrency=concurrency, attempts=attempts,
-                           max_failures=max_failures, params=params)
-    except KeyboardInterrupt:
-        raise click.ClickException(f"Interrupted. Finished dialogues are safe in {out}; rerun the same command "
-                                   "to resume.") from None
-    click.echo(result.summary())
-    if result.failed:
-        click.echo(f"Failures are listed in {out / 'failures.jsonl'}; rerun the same command to retry them.", err=True)
-    if result.aborted:
-        raise click.ClickException(f"More than {max_failures} dialogues failed; stopped. See {out / 'failures.jsonl'}.")
+    arguments = {k: v for k, v in batch_arguments(run).items() if k != "servers"}
+    result = run_or_resume(out, arun_batch(job, n, out, seed=seed, params=params, **arguments))
+    report_batch(result, out, run["max_failures"])
+
+
+def _scenario_inputs(scenario: Scenario, path: Path) -> list[Path]:
+    """The files a scenario's dialogues depend on: itself (at ``path``), its persona files, its policy graph."""
+    base = path.parent
+    files = [path, *(base / a.persona for a in scenario.agents if isinstance(a.persona, str))]
+    return files + ([base / scenario.policy.graph] if scenario.policy else [])
 
 
 @cli.command("export")
 @click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "sharegpt", "openai", "hf"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output file (a folder for hf).")
 @click.option("--roles", default=None, help="Speaker -> role, e.g. Doctor=assistant,Patient=user "
                                             "(default: first speaker user, others assistant).")
@@ -83,8 +131,11 @@ def export_command(folder: Path, fmt: str, out: Path, roles: str | None) -> None
 @friendly
 def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out: Path | None) -> None:
     """Policy adherence of the dialogues in FOLDER: a table per task, written as CSV and JSON."""
+    from roleplay._atomic import check_writable
     from roleplay.evaluation import evaluate_folder, table, write_report
 
+    report_path = out or folder / "evaluation"
+    check_writable(report_path.with_suffix(".json"))
     if (star_path is None) == (graph_file is None):
         raise click.ClickException("Give --star-path (STAR dialogues) or --graph FILE.dot (your own policy).")
     if graph_file is not None:
@@ -93,21 +144,21 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
         graph = read_dot(graph_file)
         report = evaluate_folder(folder, lambda d: {graph.graph["name"]: graph})
     else:
-        from roleplay.datasets.star.loader import STAR
+        from roleplay.datasets.star.format import scenario_tasks
+        from roleplay.datasets.star.loader import StarDataset
 
-        STAR.set_path(star_path)
+        dataset = StarDataset(star_path)
 
         def graphs_for(dialog: Dialog) -> dict[str, Any]:
-            scenario = dialog.scenario if isinstance(dialog.scenario, dict) else {}
-            tasks = [c["Task"] for c in scenario.get("WizardCapabilities", [])]
+            tasks = scenario_tasks(dialog.scenario)
             if not tasks:
                 raise click.ClickException(f"Dialogue {dialog.id} has no STAR scenario; evaluate it with --graph.")
-            return {t: STAR.get_task_graph(t) for t in tasks}
+            return {t: dataset.get_task_graph(t) for t in tasks}
 
-        real_ids = set(STAR.dialog_ids())
+        real_ids = set(dataset.dialog_ids())
 
         def real(dialog: Dialog) -> Dialog | None:
-            return STAR.get_dialog(dialog.id) if dialog.id in real_ids else None
+            return dataset.get_dialog(dialog.id) if dialog.id in real_ids else None
 
         report = evaluate_folder(folder, graphs_for, real)
     click.echo(table(report["summary"]))
@@ -116,5 +167,5 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
         click.echo(f"\nvs real STAR ({comparison['pairs']} pairs): action-sequence similarity "
                    f"{comparison['action_sequence_similarity']}, turns generated {comparison['generated_turns']} "
                    f"vs real {comparison['real_turns']}")
-    json_path, csv_path = write_report(report, out or folder / "evaluation")
+    json_path, csv_path = write_report(report, report_path)
     click.echo(f"Saved {csv_path} and {json_path}")

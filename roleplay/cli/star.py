@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from roleplay.cli.base import cli, friendly
+from roleplay.cli.runs import batch_arguments, report_batch, run_options, run_or_resume
 
 
 @cli.group()
@@ -20,40 +21,32 @@ def star() -> None:
 @click.option("--task", default=None, help="Only scenarios of this task, e.g. doctor_followup.")
 @click.option("--happy/--unhappy", default=None, help="Only happy (or only unhappy) scenarios.")
 @click.option("--multitask/--single-task", default=False, show_default=True, help="Multi-task or single-task ones.")
-@click.option("--id", "ids", type=int, multiple=True, help="Only these dialogue ids (repeatable).")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Writes json/<id>.json and txt/<id>.txt.")
+@click.option("--id", "ids", type=click.IntRange(min=0), multiple=True, help="Only these dialogue ids (repeatable).")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Run folder (resumable): dialogs/<id>.json, index.jsonl, failures.jsonl, as for `batch`.")
 @click.option("--mode", type=click.Choice(["roleplay", "description"]), default="roleplay", show_default=True)
 @click.option("--prompt-only", is_flag=True, help="Role-play without enforcing the graph (the flowchart is only "
                                                    "pasted into the prompt), to compare with enforcement.")
 @click.option("-m", "--model", envvar="ROLEPLAY_MODEL", default="embedded", show_default=True)
 @click.option("--max-turns", type=click.IntRange(min=2), default=16, show_default=True)
+@run_options
 @friendly
 def star_generate(star_path: Path, task: str | None, happy: bool | None, multitask: bool, ids: tuple[int, ...],
-                  out: Path, mode: str, prompt_only: bool, model: str, max_turns: int) -> None:
-    """One synthetic dialogue per matching STAR dialogue (seed = its id); ids already in OUT are skipped."""
-    from roleplay._aio import run_sync
-    from roleplay.datasets.star.generate import agenerate_star_batch, pending_ids
-    from roleplay.datasets.star.loader import STAR
+                  out: Path, mode: str, prompt_only: bool, model: str, max_turns: int, **run: Any) -> None:
+    """One synthetic dialogue per matching STAR dialogue (id and seed: the real dialogue's id); resumable."""
+    from roleplay.datasets.star.generate import agenerate_star_batch
+    from roleplay.datasets.star.loader import StarDataset
 
-    STAR.set_path(star_path)
-    if task is not None:
-        STAR.get_task(task)
-    chosen = list(ids) or [d for d in STAR.dialog_ids() if _star_match(STAR.get_dialog_scenario(d), task, happy,
-                                                                         multitask)]
+    dataset = StarDataset(star_path)
+    chosen = list(dict.fromkeys(ids)) or dataset.find_ids(task, happy, multitask)
     if not chosen:
         raise click.ClickException("No STAR dialogue matches these filters; loosen --task/--happy/--multitask.")
-    todo = pending_ids(chosen, out)
-    click.echo(f"{len(chosen)} scenarios, {len(chosen) - len(todo)} already done in {out}; model {model}, "
-               f"mode {mode}{' (prompt-only)' if prompt_only else ''}.")
+    click.echo(f"{len(chosen)} scenarios; model {model}, mode {mode}{' (prompt-only)' if prompt_only else ''}, "
+               f"concurrency {run['concurrency']} -> {out}")
     options = {"max_turns": max_turns} if mode == "roleplay" else {}
-    written = run_sync(agenerate_star_batch(chosen, out, mode, model, enforce=not prompt_only, **options))
-    click.echo(f"Wrote {len(written)} dialogues to {out}/json and {out}/txt.")
-
-
-def _star_match(scenario: dict[str, Any], task: str | None, happy: bool | None, multitask: bool) -> bool:
-    tasks = [c["Task"] for c in scenario.get("WizardCapabilities", [])]
-    return ((task is None or task in tasks) and (happy is None or scenario.get("Happy") == happy)
-            and bool(scenario.get("MultiTask")) == multitask)
+    result = run_or_resume(out, agenerate_star_batch(
+        chosen, out, mode, model, enforce=not prompt_only, star=dataset, **batch_arguments(run), **options))
+    report_batch(result, out, run["max_failures"])
 
 
 @star.command("export-graphs")
@@ -64,12 +57,12 @@ def _star_match(scenario: dict[str, Any], task: str | None, happy: bool | None, 
 @friendly
 def star_export_graphs(star_path: Path, out: Path, min_count: int) -> None:
     """Write every task's reconstructed policy graph as OUT/<task>.dot (read back with `roleplay graph`)."""
-    from roleplay.datasets.star.loader import STAR
+    from roleplay.datasets.star.loader import StarDataset
     from roleplay.policy.graph import mean_out_degree, write_dot
 
-    STAR.set_path(star_path)
-    for task in STAR.tasks():
-        graph = STAR.get_task_graph(task, min_count=min_count)
+    dataset = StarDataset(star_path)
+    for task in dataset.tasks():
+        graph = dataset.get_task_graph(task, min_count=min_count)
         path = write_dot(graph, out / f"{task}.dot")
         click.echo(f"{path}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges, "
                    f"mean legal next actions {mean_out_degree(graph):.2f}")

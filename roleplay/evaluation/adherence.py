@@ -32,9 +32,12 @@ from pydantic import BaseModel, Field
 from rapidfuzz.distance import Levenshtein
 
 from roleplay.dialog import Dialog
-from roleplay.errors import DatasetError
 from roleplay.policy.graph import is_system
 from roleplay.policy.tracker import FlowchartTracker, replay
+from roleplay.runs.folder import RunFolder
+
+__all__ = ["DialogMetrics", "compare_with_real", "consistency", "content_words", "evaluate_dialog", "evaluate_folder",
+           "load_dialogs", "sequence_similarity", "summarize"]
 
 _STOP = {"the", "and", "you", "your", "for", "that", "this", "are", "with", "can", "have", "would", "could",
          "what", "please", "there", "will", "any", "all", "was", "our", "not", "but", "how", "like"}
@@ -145,21 +148,15 @@ def compare_with_real(generated: Sequence[DialogMetrics], real: Mapping[Any, Dia
 
 
 def load_dialogs(folder: str | Path) -> list[Dialog]:
-    """Every ``*.json`` dialogue under ``folder`` (``json/`` if it has one), sorted by file name."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise DatasetError(f"{root} is not a folder of dialogues. Pass the --out folder of a generation run.", root)
-    files = sorted((root / "json" if (root / "json").is_dir() else root).glob("*.json"))
-    if not files:
-        raise DatasetError(f"No dialogue JSON files in {root} (nor in {root}/json).", root)
-    return [Dialog.from_file(f) for f in files]
+    """Every dialogue of a run folder (any layout: see `roleplay.runs.folder.RunFolder.dialog_files`)."""
+    return RunFolder(folder).load_dialogs()
 
 
 def evaluate_folder(folder: str | Path, graphs_for: Callable[[Dialog], Mapping[str, nx.DiGraph]],
                     real: Callable[[Dialog], Dialog | None] | None = None) -> dict[str, Any]:
     """Evaluate every dialogue in ``folder``: per-dialogue metrics, the summary table, the real comparison."""
     metrics, real_metrics = [], {}
-    for dialog in load_dialogs(folder):
+    for dialog in RunFolder(folder).iter_dialogs():
         graphs = graphs_for(dialog)
         metrics.append(evaluate_dialog(dialog, graphs))
         original = real(dialog) if real else None

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from roleplay._atomic import atomic_write_text
+from roleplay.runs.folder import REPORT_MARKER
 
 __all__ = ["table", "write_report"]
 
@@ -27,12 +28,16 @@ def table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def write_report(report: Mapping[str, Any], out: str | Path) -> tuple[Path, Path]:
-    """Write ``<out>.json`` (everything) and ``<out>.csv`` (the summary table), atomically."""
+    """Write ``<out>.json`` (everything) and ``<out>.csv`` (the summary table), atomically.
+
+    The JSON starts with ``"report": REPORT_MARKER``, so run-folder readers never take it for a dialogue.
+    """
     out = Path(out)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(report["summary"][0]))
     writer.writeheader()
     writer.writerows(report["summary"])
     csv_path = atomic_write_text(out.with_suffix(".csv"), buffer.getvalue())
-    json_path = atomic_write_text(out.with_suffix(".json"), json.dumps(report, indent=2, default=str))
+    json_path = atomic_write_text(out.with_suffix(".json"), json.dumps({"report": REPORT_MARKER, **report}, indent=2,
+                                                                   default=str))
     return json_path, csv_path

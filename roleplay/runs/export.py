@@ -1,9 +1,9 @@
 """Exporting a folder of dialogues as training data: JSONL, ShareGPT, OpenAI chat, or a Hugging Face dataset.
 
-One dialogue per line (or row). Speakers map to roles with ``roles`` (``{"Doctor": "assistant",
-"Patient": "user"}``); by default the first speaker of each dialogue is ``user`` and every other
-speaker ``assistant``. ShareGPT writes the roles as ``human``/``gpt``/``system``. Files are written
-atomically.
+Any run folder is read through `roleplay.runs.folder.RunFolder`. One dialogue per line (or row).
+Speakers map to roles with ``roles`` (``{"Doctor": "assistant", "Patient": "user"}``); by default the
+first speaker of each dialogue is ``user`` and every other speaker ``assistant``. ShareGPT writes the
+roles as ``human``/``gpt``/``system``. Files are written atomically.
 """
 
 from __future__ import annotations
@@ -13,27 +13,17 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from roleplay._atomic import atomic_write_text
+from roleplay._atomic import atomic_write_text, check_writable
 from roleplay.dialog import Dialog
-from roleplay.errors import BackendUnavailableError, ConfigError, DatasetError
+from roleplay.errors import BackendUnavailableError, ConfigError
+from roleplay.runs.folder import RunFolder
+
+__all__ = ["FORMATS", "export", "parse_roles", "role_of", "rows"]
 
 FORMATS = ("jsonl", "sharegpt", "openai", "hf")
+"""The export formats (the CLI's ``--format`` choices)."""
 _SHAREGPT = {"user": "human", "assistant": "gpt", "system": "system"}
 _ROLES = ("user", "assistant", "system")
-
-
-def dialog_files(folder: str | Path) -> list[Path]:
-    """The dialogue files of a batch folder (``dialogs/``), a STAR run (``json/``) or a plain folder."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise DatasetError(f"{root} is not a folder of dialogues. Pass the --out folder of a run.", root)
-    for sub in ("dialogs", "json", "."):
-        files = sorted((root / sub).glob("*.json"), key=lambda p: (not p.stem.isdigit(), int(p.stem) if
-                                                                   p.stem.isdigit() else 0, p.name))
-        files = [f for f in files if f.name not in ("batch.json", "evaluation.json")]
-        if files:
-            return files
-    raise DatasetError(f"No dialogue JSON files in {root} (nor in dialogs/ or json/).", root)
 
 
 def parse_roles(text: str | None) -> dict[str, str]:
@@ -62,8 +52,7 @@ def rows(folder: str | Path, fmt: str, roles: Mapping[str, str] | None = None) -
     if fmt not in FORMATS:
         raise ConfigError(f"Unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}.")
     roles = roles or {}
-    for path in dialog_files(folder):
-        dialog = Dialog.from_file(path)
+    for dialog in RunFolder(folder).iter_dialogs():
         meta = {"id": dialog.id, "seed": dialog.seed, "model": dialog.model}
         if fmt == "jsonl":
             yield json.loads(dialog.model_dump_json())
@@ -76,7 +65,15 @@ def rows(folder: str | Path, fmt: str, roles: Mapping[str, str] | None = None) -
 
 
 def export(folder: str | Path, fmt: str, out: str | Path, roles: Mapping[str, str] | None = None) -> int:
-    """Write ``folder``'s dialogues to ``out`` in ``fmt``; return how many were written."""
+    """Write ``folder``'s dialogues to ``out`` in ``fmt``; return how many were written.
+
+    ``out`` is a file (a folder for ``hf``); it is checked before any dialogue is read.
+    """
+    if fmt not in FORMATS:
+        raise ConfigError(f"Unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}.")
+    check_writable(out, folder=fmt == "hf")
+    if Path(out).resolve() == Path(folder).resolve():
+        raise ConfigError(f"--out {out} is the run folder itself; write the export elsewhere.")
     data = list(rows(folder, fmt, roles))
     if fmt == "hf":
         try:
@@ -84,7 +81,10 @@ def export(folder: str | Path, fmt: str, out: str | Path, roles: Mapping[str, st
         except ImportError as err:
             raise BackendUnavailableError("The hf format needs the 'datasets' package: pip install 'roleplay[hf]'.") \
                 from err
-        datasets.Dataset.from_list(data).save_to_disk(str(out))
+        try:
+            datasets.Dataset.from_list(data).save_to_disk(str(out))
+        except OSError as err:
+            raise ConfigError(f"Cannot write the dataset to {out}: {err}. Pass a writable, empty folder.") from err
     else:
         atomic_write_text(out, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in data))
     return len(data)

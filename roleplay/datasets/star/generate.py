@@ -1,32 +1,45 @@
-"""Synthetic STAR dialogues for any real dialogue's scenario, one at a time or as a resumable batch.
+"""Synthetic STAR dialogues for any real dialogue's scenario: one at a time, or as a job for `runs.batch`.
 
 Two ways, as in the seed tutorial: ``description`` (one model writes the whole dialogue from
-`STAR.get_scenario_description`, actions labelled in the JSON) and ``roleplay`` (a User agent and a
-System agent, the System kept on the task graphs by a `PolicyOrchestrator`; ``enforce=False`` gives the
-prompt-only baseline). Speakers are ``User`` and ``System``; the seed defaults to the dialogue id.
+`StarDataset.get_scenario_description`, actions labelled in the JSON) and ``roleplay`` (a User agent
+and a System agent, the System kept on the task graphs by a `PolicyOrchestrator`; ``enforce=False``
+gives the prompt-only baseline). Speakers are ``User`` and ``System``.
+
+Many dialogues run on the batch engine (`star_job` for `roleplay.runs.batch.arun_batch`, or
+`agenerate_star_batch`): the same folder layout, lock, retries, ``failures.jsonl`` and resume as
+`roleplay batch`. Each synthetic dialogue has the id of the real dialogue whose scenario it plays
+(``dialogs/<id>.json``, the ``id`` in the index) and, with the batch seed 0, that id as its seed.
+
+Every function takes the dataset as ``star`` (a `StarDataset`); None means the one ``STAR.set_path`` chose.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from tqdm.auto import tqdm
-
-from roleplay.datasets.star.loader import STAR, SYSTEM, USER
+from roleplay.backends import takes_base_url
+from roleplay.datasets.star.format import SYSTEM, USER, scenario_tasks
+from roleplay.datasets.star.loader import STAR, StarDataset
 from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError
 from roleplay.generators import AgentSpec, DialogGenerator, PersonaDialogGenerator
 from roleplay.policy.orchestrator import Policy
 from roleplay.policy.tools import QueryTool
+from roleplay.runs.batch import BatchResult, MakeDialog, arun_batch
+
+__all__ = ["MODES", "agenerate_star", "agenerate_star_batch", "description_generator", "description_output_format",
+           "query_tool", "roleplay_generator", "star_job", "star_policy"]
 
 Mode = Literal["roleplay", "description"]
 MODES = ("roleplay", "description")
-
-
 MAX_DESCRIBED_TURNS = 16
 MAX_TURN_CHARS = 200
+
+
+def _dataset(star: StarDataset | None) -> StarDataset:
+    return star if star is not None else STAR.dataset
 
 
 def description_output_format(scenario: dict[str, Any]) -> dict[str, Any]:
@@ -47,78 +60,112 @@ def description_output_format(scenario: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def query_tool(task: str, seed: int = 0, availability: float = 1.0) -> QueryTool:
+def query_tool(task: str, seed: int = 0, availability: float = 1.0, star: StarDataset | None = None) -> QueryTool:
     """The tool of a STAR task's query nodes (its API over rows generated from its db specs)."""
-    api = STAR.get_api(task)
-    return QueryTool(api, STAR.get_db_schema(api.get("db")), seed=seed, availability=availability)
+    star = _dataset(star)
+    api = star.get_api(task)
+    return QueryTool(api, star.get_db_schema(api.get("db")), seed=seed, availability=availability)
 
 
-def star_policy(scenario: dict[str, Any], enforce: bool = True, seed: int = 0) -> Policy:
+def star_policy(scenario: dict[str, Any], enforce: bool = True, seed: int = 0,
+                star: StarDataset | None = None) -> Policy:
     """The System's policy for a scenario: one reconstructed graph and one tool per task.
 
     Bookings always succeed in a happy scenario and half the time otherwise.
     """
-    tasks = [c["Task"] for c in scenario.get("WizardCapabilities", [])]
+    star = _dataset(star)
+    tasks = scenario_tasks(scenario)
     if not tasks:
         raise ConfigError("The scenario lists no WizardCapabilities; pass a scenario from STAR.")
     availability = 1.0 if scenario.get("Happy", True) else 0.5
-    return Policy(agent=SYSTEM, graphs={t: STAR.get_task_graph(t) for t in tasks},
-                  tools={t: query_tool(t, seed, availability) for t in tasks}, enforce=enforce)
+    return Policy(agent=SYSTEM, graphs={t: star.get_task_graph(t) for t in tasks},
+                  tools={t: query_tool(t, seed, availability, star) for t in tasks}, enforce=enforce)
 
 
 def roleplay_generator(scenario: dict[str, Any], model: str = "embedded", enforce: bool = True,
-                       max_turns: int = 16, **options: Any) -> PersonaDialogGenerator:
+                       max_turns: int = 16, star: StarDataset | None = None, **options: Any) -> PersonaDialogGenerator:
     """User and System agents for a STAR scenario, the System on its task graphs."""
+    star = _dataset(star)
     options = {"max_tokens": 160, "max_sentences": 3, "repeat_penalty": 1.15, **options}
     return PersonaDialogGenerator(
         model, scenario=scenario, first_speaker=SYSTEM, max_turns=max_turns,
-        agents=[AgentSpec(name=USER, persona=STAR.get_user_persona_for_scenario(scenario)),
-                AgentSpec(name=SYSTEM, persona=STAR.get_system_persona_for_scenario(scenario))],
-        policy=star_policy(scenario, enforce), **options)
+        agents=[AgentSpec(name=USER, persona=star.get_user_persona_for_scenario(scenario)),
+                AgentSpec(name=SYSTEM, persona=star.get_system_persona_for_scenario(scenario))],
+        policy=star_policy(scenario, enforce, star=star), **options)
 
 
-def description_generator(scenario: dict[str, Any], model: str = "embedded", **options: Any) -> DialogGenerator:
+def description_generator(scenario: dict[str, Any], model: str = "embedded", star: StarDataset | None = None,
+                          **options: Any) -> DialogGenerator:
     """One model writing a whole STAR dialogue from the scenario's description."""
     options = {"max_tokens": 1536, "num_ctx": 8192, **options}  # a multi-task description is ~3k tokens
-    return DialogGenerator(model, dialogue_details=STAR.get_scenario_description(scenario),
+    return DialogGenerator(model, dialogue_details=_dataset(star).get_scenario_description(scenario),
                            output_format=description_output_format(scenario), scenario=scenario, **options)
 
 
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ConfigError(f"Unknown mode {mode!r}; use one of: {', '.join(MODES)}.")
+
+
 async def agenerate_star(dialog_id: int | str, mode: Mode = "roleplay", model: str = "embedded",
-                         enforce: bool = True, seed: int | None = None, **options: Any) -> Dialog:
+                         enforce: bool = True, seed: int | None = None, star: StarDataset | None = None,
+                         **options: Any) -> Dialog:
     """One synthetic dialogue for the scenario of real dialogue ``dialog_id`` (seed: the id)."""
-    scenario = STAR.get_dialog_scenario(dialog_id)
+    _check_mode(mode)
+    star = _dataset(star)
+    scenario = star.get_dialog_scenario(dialog_id)
     seed = int(dialog_id) if seed is None else seed
     if mode == "roleplay":
-        dialog = await roleplay_generator(scenario, model, enforce, **options).agenerate(seed=seed, id=dialog_id)
-    elif mode == "description":
-        dialog = await description_generator(scenario, model, **options).agenerate(seed=seed, id=dialog_id)
+        generator = roleplay_generator(scenario, model, enforce, star=star, **options)
     else:
-        raise ConfigError(f"Unknown mode {mode!r}; use one of: {', '.join(MODES)}.")
+        generator = description_generator(scenario, model, star=star, **options)
+    dialog = await generator.agenerate(seed=seed, id=dialog_id)
     dialog.metadata["mode"] = mode if mode == "description" else ("roleplay" if enforce else "roleplay_prompt_only")
     return dialog
 
 
-def pending_ids(ids: Iterable[int | str], out: str | Path) -> list[int | str]:
-    """The ids whose ``json/<id>.json`` is not in ``out`` yet."""
-    return [i for i in ids if not (Path(out) / "json" / f"{i}.json").is_file()]
+def star_job(mode: Mode = "roleplay", model: str = "embedded", enforce: bool = True, servers: Sequence[str] = (),
+             star: StarDataset | None = None, ids: Sequence[int | str] = (), **options: Any) -> MakeDialog:
+    """What `arun_batch` runs for a STAR dialogue id: its synthetic dialogue, on a server of the pool.
+
+    ``servers`` is a pool of base URLs of identical model servers (as for `roleplay batch`). The k-th id
+    of ``ids`` goes to server ``k % pool`` (an id not listed: ``id % pool``). Pinning a dialogue to a
+    server keeps its result independent of the concurrency; pinning by position, not by id, spreads
+    STAR's ids (often all odd, say) evenly over the pool.
+    """
+    _check_mode(mode)
+    star = _dataset(star)
+    if servers and not takes_base_url(model):
+        raise ConfigError(f"server URLs were given, but {model} runs in this process; use an ollama: or openai: "
+                          "model with --base-url.")
+    position = {dialog_id: k for k, dialog_id in enumerate(ids)}
+
+    async def job(dialog_id: int | str, seed: int) -> Dialog:
+        slot = position.get(dialog_id, int(dialog_id))
+        server = {"base_url": servers[slot % len(servers)]} if servers else {}
+        dialog = await agenerate_star(dialog_id, mode, model, enforce, seed=seed, star=star, **options, **server)
+        if servers:
+            dialog.metadata["server"] = server["base_url"]
+        return dialog
+    return job
 
 
 async def agenerate_star_batch(ids: Iterable[int | str], out: str | Path, mode: Mode = "roleplay",
-                               model: str = "embedded", enforce: bool = True, progress: bool = True,
-                               **options: Any) -> list[Path]:
-    """Generate one dialogue per id into ``out/json/<id>.json`` and ``out/txt/<id>.txt``, skipping done ids.
+                               model: str = "embedded", enforce: bool = True, progress: bool = True, *,
+                               star: StarDataset | None = None, servers: Sequence[str] = (), concurrency: int = 1,
+                               attempts: int = 3, max_failures: int | None = None, force: bool = False,
+                               **options: Any) -> BatchResult:
+    """One synthetic dialogue per STAR id into the run folder ``out`` (``dialogs/<id>.json``), on the batch engine.
 
-    The TXT file is written first and the JSON last (both atomically), so an id counts as done only
-    when everything is in place.
+    Resumable like `roleplay batch`: ids already done are skipped, failures are retried and listed in
+    ``failures.jsonl``; a resume with another mode, model or options is refused unless ``force``.
     """
-    ids = list(ids)
-    todo = pending_ids(ids, out)
-    written = []
-    bar = tqdm(todo, desc=f"STAR {mode}", unit="dialog", disable=not progress, initial=len(ids) - len(todo),
-               total=len(ids))
-    for dialog_id in bar:
-        dialog = await agenerate_star(dialog_id, mode, model, enforce, **options)
-        dialog.to_file(Path(out) / "txt" / f"{dialog_id}.txt")
-        written.append(dialog.to_file(Path(out) / "json" / f"{dialog_id}.json"))
-    return written
+    star = _dataset(star)
+    ids = [int(i) if isinstance(i, str) and i.isdigit() else i for i in ids]
+    for dialog_id in ids:
+        star.get_dialog_scenario(dialog_id)  # an unknown, unsafe or broken id fails before any generation
+    job = star_job(mode, model, enforce, servers, star, ids, **options)
+    params = {"kind": "star", "star_path": str(star.root), "mode": mode, "model": model, "enforce": enforce,
+              "options": options}
+    return await arun_batch(job, ids, out, seed=0, concurrency=concurrency, attempts=attempts,
+                            max_failures=max_failures, progress=progress, params=params, force=force)

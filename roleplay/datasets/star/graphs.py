@@ -28,9 +28,12 @@ from typing import Any
 
 import networkx as nx
 
+from roleplay.datasets.star.format import scenario_tasks
 from roleplay.dialog import Dialog
 from roleplay.policy.graph import NodeKind, add_action, is_system, node_kind
 from roleplay.policy.tracker import FlowchartTracker, TrackerStep, replay
+
+__all__ = ["ANSWERS", "OUTCOMES", "acceptance", "add_mined", "base_graph", "classify", "mine_transitions"]
 
 OUTCOMES = {"query_success": "found", "available": "found", "query_failure": "empty", "unavailable": "empty"}
 ANSWERS = {"yes": "yes", "no": "no", "done": "done", "correct": "correct", "incorrect": "incorrect",
@@ -197,18 +200,8 @@ def _replayed_steps(
 ) -> Iterator[tuple[TrackerStep, str | None]]:
     """Every system step of every dialogue (on its scenario's graphs), with where the dialogue was before it."""
     for dialog in dialogs:
-        tasks = [t for t in _scenario_tasks(dialog) if t in graphs]
+        tasks = [t for t in scenario_tasks(dialog.scenario) if t in graphs]
         if tasks:
             tracker = FlowchartTracker({t: graphs[t] for t in tasks})
             for step, origin, _ in replay(tracker, dialog):
                 yield step, origin
-
-
-def system_nodes(graph: nx.DiGraph) -> list[str]:
-    """The graph's system actions."""
-    return [n for n in graph if is_system(graph, n)]
-
-
-def _scenario_tasks(dialog: Dialog) -> list[str]:
-    scenario = dialog.scenario if isinstance(dialog.scenario, dict) else {}
-    return [c["Task"] for c in scenario.get("WizardCapabilities", [])]

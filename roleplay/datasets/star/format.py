@@ -1,0 +1,104 @@
+"""STAR's file format: reading a file, checking a dialogue's shape, and turning it into a `Dialog`.
+
+Real dialogues become `Dialog` objects with speakers ``User``/``System``: a wizard reply picked
+from the suggestions carries its ``ActionLabel`` as the turn's ``action`` (``custom``, the wizard's
+own text, carries none), and wizard queries become ``query`` events (``task``, ``action`` = the query
+node, ``constraints``, ``item``, ``total``, ``found``), as do ``select_task`` switches.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from roleplay.dialog import Dialog, Event, Turn
+from roleplay.errors import DatasetError
+
+__all__ = ["SYSTEM", "USER", "check_raw_dialog", "query_node", "read_json", "scenario_tasks", "to_dialog",
+           "user_name"]
+
+USER, SYSTEM = "User", "System"
+_NO_LABEL = {"custom"}
+
+
+def read_json(path: Path) -> Any:
+    """A STAR JSON file's contents; a damaged, binary or non-UTF-8 file is a `DatasetError` naming it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise DatasetError(f"{path} is not UTF-8 text (byte {err.start}); is the copy damaged?", path) from err
+    except json.JSONDecodeError as err:
+        raise DatasetError(f"{path} is not valid JSON ({err.msg}, line {err.lineno}); is the copy damaged?",
+                           path) from err
+    except OSError as err:
+        raise DatasetError(f"Cannot read {path}: {err.strerror}.", path) from err
+
+
+def check_raw_dialog(raw: Any, path: Path) -> dict[str, Any]:
+    """``raw`` if it has STAR's dialogue shape (an object with a ``Scenario`` object and ``Events``)."""
+    if not isinstance(raw, dict):
+        raise DatasetError(f"{path} is not a STAR dialogue: its JSON is a {type(raw).__name__}, not an object. "
+                           "Replace the file with the original from STAR.", path)
+    missing = [k for k, kind in (("Scenario", dict), ("Events", list)) if not isinstance(raw.get(k), kind)]
+    if missing:
+        raise DatasetError(f"{path} is not a STAR dialogue: no {' or '.join(missing)}. Replace the file with the "
+                           "original from STAR.", path)
+    return raw
+
+
+def scenario_tasks(scenario: Any) -> list[str]:
+    """The tasks (``WizardCapabilities[].Task``) of a STAR scenario; [] for anything that is not one."""
+    if not isinstance(scenario, dict) or not isinstance(scenario.get("WizardCapabilities"), list):
+        return []
+    return [c["Task"] for c in scenario["WizardCapabilities"] if isinstance(c, dict) and "Task" in c]
+
+
+def user_name(scenario: dict[str, Any]) -> str | None:
+    """The user's name from STAR instructions such as "You (Alexis) had an appointment..."."""
+    match = re.search(r"\(([A-Z][\w .'-]{0,40})\)", str(scenario.get("UserTask", "")))
+    return match.group(1).strip() if match else None
+
+
+def query_node(replies: dict[str, str], constraints: list[dict[str, Any]]) -> str:
+    """Which query node a wizard query is: ``query_check``/``query_book`` by its RequestType, else ``query``."""
+    request = next((str(v).strip('"').lower() for c in constraints for k, v in c.items() if k == "RequestType"), "")
+    if request and f"query_{request}" in replies:
+        return f"query_{request}"
+    if "query" in replies:
+        return "query"
+    return next((r for r in replies if r.startswith("query") and r not in ("query_success", "query_failure")),
+                "query")
+
+
+def to_dialog(raw: dict[str, Any], replies: dict[str, dict[str, str]]) -> Dialog:
+    """A checked raw dialogue (see `check_raw_dialog`) as a `Dialog`; ``replies``: task -> its template replies."""
+    dialog = Dialog(id=raw.get("DialogueID"), scenario=raw["Scenario"], model="human (STAR)",
+                    metadata={"completion_level": raw.get("CompletionLevel")})
+    query: Event | None = None
+    for event in raw["Events"]:
+        if not isinstance(event, dict):
+            continue
+        agent, action = event.get("Agent"), event.get("Action")
+        if agent == "User" and action == "utter":
+            dialog.turns.append(Turn(USER, event.get("Text", "")))
+        elif agent == "Wizard" and action in ("pick_suggestion", "utter"):
+            label = event.get("ActionLabel") if action == "pick_suggestion" else None
+            dialog.turns.append(Turn(SYSTEM, event.get("Text", ""), action=None if label in _NO_LABEL else label))
+        elif agent == "Wizard" and action == "query":
+            query = _query_event(event, len(dialog.turns), replies)
+            dialog.events.append(query)
+        elif agent == "KnowledgeBase" and action == "return_item" and query is not None:
+            item = event.get("Item")
+            query.data.update(item=item, total=event.get("TotalItems"), found=bool(item))
+        elif agent == "Wizard" and action == "select_task":
+            dialog.events.append(Event(type="select_task", turn=len(dialog.turns), data={"task": event.get("Task")}))
+    return dialog
+
+
+def _query_event(event: dict[str, Any], turn: int, replies: dict[str, dict[str, str]]) -> Event:
+    task = event.get("APIName", "")
+    constraints = event.get("Constraints", [])
+    return Event(type="query", turn=turn, data={
+        "task": task, "action": query_node(replies.get(task, {}), constraints), "constraints": constraints})

@@ -1,0 +1,303 @@
+"""THE on-disk layout of a run folder, and the one place where ids and names become paths.
+
+A run folder (written by `roleplay batch` and `roleplay star generate`) holds:
+
+- ``dialogs/<id>.json``: each finished dialogue, written to a temp file, fsynced and renamed;
+- ``index.jsonl``: one line per finished dialogue, appended and fsynced only *after* its file is in
+  place (so a line never points to a missing or partial file);
+- ``failures.jsonl``: dialogues that still failed after their retries, with the error;
+- ``batch.json``: the run's parameters (content hashes of its inputs included), checked on resume;
+- ``.lock``: held (``flock``) by the one process writing the folder, holding its pid. The kernel drops
+  the lock when that process dies, so a lock left by a killed run is taken over without asking.
+
+Readers (`dialog_files`, `load_dialogs`: evaluate, export, reports) also accept a folder of the older
+``star generate`` layout (``json/<id>.json``) and a plain folder of dialogue JSON files. Files that a
+reader writes into a folder (``evaluation.json``, a report) are never taken for dialogues.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import warnings
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from roleplay._atomic import atomic_write_text, check_writable
+from roleplay.dialog import Dialog
+from roleplay.errors import ConfigError, DatasetError, DialogFileError
+
+__all__ = ["REPORT_MARKER", "RunFolder", "RunFolderWarning", "checked_id", "content_hash", "safe_filename"]
+
+REPORT_MARKER = "roleplay report"
+"""First key of every JSON report written into a run folder (``{"report": REPORT_MARKER, ...}``)."""
+_RESERVED = {"batch.json", "evaluation.json"}
+_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+class RunFolderWarning(UserWarning):
+    """Something in a run folder was damaged (a torn index line) and repaired."""
+
+
+def checked_id(value: Any) -> int | str:
+    """A dialogue id safe to use as a file name: an int >= 0, or letters, digits, ``_ . -`` (no leading dot).
+
+    Raises ConfigError for anything else (``"../tasks/x"``, ``"/etc/x"``, ``""``), so no id reads or
+    writes outside its folder.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ConfigError(f"Dialogue id {value!r} is not an int or a string; use e.g. 81 or 'intake_3'.")
+    if isinstance(value, int):
+        if value < 0:
+            raise ConfigError(f"Dialogue id {value} is negative; ids are 0 or more.")
+        return value
+    if not _ID.fullmatch(value) or ".." in value:
+        raise ConfigError(f"Dialogue id {value!r} cannot be a file name: use letters, digits, '_', '.' and '-' "
+                          "(no '/', no leading '.', no '..').")
+    return value
+
+
+def safe_filename(name: str, fallback: str = "dialog") -> str:
+    """``name`` made into one safe file name: path separators and odd characters become ``_``.
+
+    For names that come from user input (a scenario's ``name: ../../x`` or ``/tmp/x``) and are meant to
+    label a file, not to choose a folder: the result never leaves the folder it is joined to.
+    """
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)).strip("._")[:120]
+    return cleaned or fallback
+
+
+def content_hash(paths: Iterable[str | Path]) -> str:
+    """SHA-256 over the named files' bytes (in the given order), to notice an edited input on resume."""
+    digest = hashlib.sha256()
+    for path in paths:
+        try:
+            digest.update(Path(path).read_bytes())
+        except OSError as err:
+            raise ConfigError(f"Cannot read {path} to fingerprint it: {err.strerror}. Check the path.") from err
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+class RunFolder:
+    """One run folder: where each dialogue, the index, the failures, the parameters and the lock live."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.dialogs = self.root / "dialogs"
+        self.index = self.root / "index.jsonl"
+        self.failures = self.root / "failures.jsonl"
+        self.params = self.root / "batch.json"
+        self.lock_file = self.root / ".lock"
+        self._lock: TextIO | None = None
+
+    def path(self, dialog_id: int | str) -> Path:
+        """Where dialogue ``dialog_id`` lives (the id is checked: it cannot point elsewhere)."""
+        return self.dialogs / f"{checked_id(dialog_id)}.json"
+
+    # --- writing: lock, parameters, index, failures ---------------------------------------------------
+    def acquire(self) -> None:
+        """Take the folder's exclusive lock, or raise ConfigError naming the process that holds it."""
+        import fcntl
+
+        check_writable(self.root, folder=True)
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle = self.lock_file.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            handle.close()
+            raise ConfigError(f"{self.root} is being written by another roleplay process (pid {owner}). Wait for "
+                              "it to finish or stop it, or write to another --out folder.") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock = handle
+
+    def release(self) -> None:
+        """Drop the lock (the file stays; an unlocked file means nobody is writing)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self) -> RunFolder:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def check_params(self, params: dict[str, Any], force: bool = False, extensible: tuple[str, ...] = ("n",)) -> None:
+        """Refuse to resume a run made with other parameters (unless ``force``), then record ``params``."""
+        if self.params.is_file() and not force:
+            previous = _read_json_object(self.params)
+            changed = {k: (previous.get(k), v) for k, v in params.items()
+                       if k not in extensible and previous.get(k) != v}
+            if changed:
+                detail = ", ".join(f"{k}: {_short(old)} -> {_short(new)}" for k, (old, new) in changed.items())
+                raise ConfigError(f"{self.root} holds a batch with other settings ({detail}). Resume with the "
+                                  "same settings, write to a new --out folder, or pass --force to mix them.")
+        atomic_write_text(self.params, json.dumps(params, indent=2, sort_keys=True, default=str))
+
+    def finished(self) -> set[int | str]:
+        """Ids whose dialogue is in place and succeeded; repairs the index and drops temp files a crash left.
+
+        Call it while holding the lock: it rewrites the index and deletes temp files.
+        """
+        self.dialogs.mkdir(parents=True, exist_ok=True)
+        for leftover in self.dialogs.glob(".*.tmp"):
+            leftover.unlink()
+        entries = self._read_index()
+        done = {e["id"] for e in entries if _succeeded(e) and self.path(e["id"]).is_file()}
+        failed = {e["id"] for e in entries if not _succeeded(e)}
+        for path in self.dialogs.glob("*.json"):
+            key = int(path.stem) if path.stem.isdigit() else path.stem
+            if key not in done and key not in failed:
+                dialog = read_dialog(path)  # complete by construction (atomic rename); re-index it
+                self.record(key, dialog)
+                if dialog_failure(dialog) is None:
+                    done.add(key)
+        return done
+
+    def _read_index(self) -> list[dict[str, Any]]:
+        """The index entries; a torn or unparsable line is dropped (and the file rewritten) with a warning."""
+        if not self.index.is_file():
+            return []
+        text = self.index.read_text(encoding="utf-8", errors="replace")
+        entries, bad = [], 0
+        for line in text.splitlines():
+            entry = _parse_entry(line)
+            if entry is None:
+                bad += line.strip() != ""
+            else:
+                entries.append(entry)
+        if bad:
+            warnings.warn(f"{self.index}: dropped {bad} torn or unreadable line(s) (an interrupted write); "
+                          "their dialogues are re-indexed from dialogs/ or generated again.",
+                          RunFolderWarning, stacklevel=3)
+        if bad or (text and not text.endswith("\n")):
+            atomic_write_text(self.index, "".join(json.dumps(e) + "\n" for e in entries))
+        return entries
+
+    def save(self, dialog_id: int | str, dialog: Dialog) -> None:
+        """File first (atomic), index line second (fsynced)."""
+        dialog.to_file(self.path(dialog_id))
+        self.record(dialog_id, dialog)
+
+    def record(self, dialog_id: int | str, dialog: Dialog) -> None:
+        """Append dialogue ``dialog_id`` to the index."""
+        _append_line(self.index, {
+            "id": dialog_id, "seed": dialog.seed, "file": f"dialogs/{dialog_id}.json", "turns": len(dialog.turns),
+            "stop_reason": dialog.stop_reason.value if dialog.stop_reason else None,
+            "tokens": dialog.metadata.get("completion_tokens", 0), "variant": dialog.metadata.get("variant"),
+            **({"sampled": dialog.metadata["sampled"]} if dialog.metadata.get("sampled") else {}),
+        })
+
+    def fail(self, dialog_id: int | str, seed: int, err: BaseException, attempts: int) -> None:
+        """Record a dialogue that failed for good."""
+        _append_line(self.failures, {"id": dialog_id, "seed": seed, "attempts": attempts,
+                                     "error": f"{type(err).__name__}: {err}"})
+
+    # --- reading: any run folder ------------------------------------------------------------------------
+    def dialog_files(self) -> list[Path]:
+        """The dialogue files: ``dialogs/`` (batch, star generate), ``json/`` (older star runs) or the folder.
+
+        Sorted by numeric id, then by name. Report files written into the folder are left out.
+        """
+        if not self.root.is_dir():
+            raise DatasetError(f"{self.root} is not a folder of dialogues. Pass the --out folder of a run.", self.root)
+        for sub in (self.dialogs, self.root / "json"):
+            if sub.is_dir():
+                return _sorted_json(sub.glob("*.json"))
+        files = _sorted_json(p for p in self.root.glob("*.json") if p.name not in _RESERVED and not _is_report(p))
+        if not files:
+            raise DatasetError(f"No dialogue JSON files in {self.root} (nor in dialogs/ or json/). Pass the --out "
+                               "folder of a run.", self.root)
+        return files
+
+    def iter_dialogs(self) -> Iterator[Dialog]:
+        """The folder's dialogues, read one at a time."""
+        for path in self.dialog_files():
+            yield read_dialog(path)
+
+    def load_dialogs(self) -> list[Dialog]:
+        """Every dialogue of the folder."""
+        return list(self.iter_dialogs())
+
+
+def dialog_failure(dialog: Dialog) -> str | None:
+    """Why ``dialog`` counts as failed (a backend error, no turns at all), or None if it is a result."""
+    from roleplay.dialog import StopReason
+
+    if dialog.stop_reason == StopReason.BACKEND_ERROR:
+        return str(dialog.metadata.get("error", "backend error"))
+    if not dialog.turns:
+        reason = dialog.stop_reason.value if dialog.stop_reason else "unknown"
+        return f"the dialogue has no turns (stop reason: {reason}); {dialog.metadata.get('error', '')}".rstrip("; ")
+    return None
+
+
+def read_dialog(path: Path) -> Dialog:
+    """`Dialog.from_file`, with a binary or non-UTF-8 file reported as a `DialogFileError`."""
+    try:
+        return Dialog.from_file(path)
+    except UnicodeDecodeError as err:
+        raise DialogFileError(f"not a UTF-8 text file (byte {err.start}); is it a dialogue JSON file?", path) from err
+
+
+def _succeeded(entry: dict[str, Any]) -> bool:
+    return bool(entry.get("turns")) and entry.get("stop_reason") != "backend_error"
+
+
+def _parse_entry(line: str) -> dict[str, Any] | None:
+    try:
+        entry = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return entry if isinstance(entry, dict) and isinstance(entry.get("id"), (int, str)) else None
+
+
+def _append_line(path: Path, entry: dict[str, Any]) -> None:
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as err:
+        raise ConfigError(f"Cannot write {path}: {err.strerror}. Check that the folder is writable and the disk "
+                          "has space, then rerun the same command to resume.") from err
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"{path} is damaged ({err}). Delete it to start the run's parameters afresh.") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} is not a JSON object. Delete it to start the run's parameters afresh.")
+    return data
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _sorted_json(paths: Iterable[Path]) -> list[Path]:
+    return sorted(paths, key=lambda p: (not p.stem.isdigit(), int(p.stem) if p.stem.isdigit() else 0, p.name))
+
+
+def _is_report(path: Path) -> bool:
+    """A JSON report written by roleplay: its first key is ``"report": REPORT_MARKER``."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(64)
+    except OSError:
+        return False
+    return re.match(rb'\{\s*"report":\s*"' + REPORT_MARKER.encode() + rb'"', head) is not None
