@@ -231,12 +231,21 @@ def test_star_generate_resumes_after_kill_9(tmp_path):
     assert all(Dialog.from_file(out / "dialogs" / f"{i}.json").seed == i for i in files)
 
 
-async def test_a_server_pool_is_shared_by_position_not_by_id(star, monkeypatch, tmp_path):
-    import roleplay.datasets.star.generate as generate
+def _scripted_server_backend() -> str:
+    """A backend that takes a base URL (so a pool applies) and answers like scripted:auto, without a server."""
+    from roleplay.backends import known_backends, register_backend
+    from roleplay.backends.options import ServerOptions
+    from roleplay.backends.scripted import auto_reply, scripted_model
 
-    monkeypatch.setattr(generate, "takes_base_url", lambda model: True)  # scripted:auto stands in for a server
+    if "scripted-server" not in known_backends():
+        register_backend("scripted-server", lambda model, options: scripted_model(fn=auto_reply, seed=options.seed),
+                         options=ServerOptions, takes_base_url=True)
+    return "scripted-server"
+
+
+async def test_a_server_pool_is_shared_by_position_not_by_id(star, tmp_path):
     pool = ["http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1"]
-    await agenerate_star_batch([1, 3], tmp_path / "o", model="scripted:auto", servers=pool, concurrency=2,
+    await agenerate_star_batch([1, 3], tmp_path / "o", model=_scripted_server_backend(), servers=pool, concurrency=2,
                                progress=False, max_turns=2)
     servers = [Dialog.from_file(tmp_path / "o" / "dialogs" / f"{i}.json").metadata["server"] for i in (1, 3)]
     assert servers == pool  # two odd ids, one on each server
