@@ -170,11 +170,7 @@ class PersonaDialogGenerator:
         policy: Policy | None = None,
         **backend_options: Any,
     ):
-        if agents is None:
-            if persona_a is None or persona_b is None:
-                raise ConfigError("Give persona_a and persona_b, or agents=[AgentSpec(...), ...] for N parties.")
-            agents = [AgentSpec(name=_label(persona_a, "A"), persona=persona_a),
-                      AgentSpec(name=_label(persona_b, "B"), persona=persona_b)]
+        agents = agents if agents is not None else _pair(persona_a, persona_b)
         check_unique_names([a.name for a in agents])
         self.agents = list(agents)
         self.model = model
@@ -264,8 +260,12 @@ def _one_or_each(labels: dict[str, str]) -> str | dict[str, str]:
     return distinct.pop() if len(distinct) == 1 else labels
 
 
-def _label(persona: BasePersona, fallback: str) -> str:
-    return persona.display_name or fallback
+def _pair(persona_a: BasePersona | None, persona_b: BasePersona | None) -> list[AgentSpec]:
+    """The two agents of the tutorial's two-persona form, named after their personas (else A and B)."""
+    if persona_a is None or persona_b is None:
+        raise ConfigError("Give persona_a and persona_b, or agents=[AgentSpec(...), ...] for N parties.")
+    return [AgentSpec(name=persona_a.display_name or "A", persona=persona_a),
+            AgentSpec(name=persona_b.display_name or "B", persona=persona_b)]
 
 
 __all__ = ["AgentSpec", "DialogGenerator", "GeneratedDialog", "PersonaDialogGenerator"]
