@@ -14,6 +14,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from roleplay.dialog import Dialog, StopReason
+from roleplay.errors import ConfigError
+
+__all__ = ["AllOf", "AnyOf", "EndSignal", "MaxTurns", "Predicate", "StopCondition", "Timeout", "check_max_turns"]
+
+
+def check_max_turns(n: object) -> int:
+    """``n`` if it is a whole number of turns (at least 1); else a `ConfigError` saying what to pass."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"max_turns must be a whole number of turns, at least 1; got {n!r}. "
+                          "Pass e.g. max_turns=12.")
+    return n
 
 
 class StopCondition(ABC):
@@ -38,9 +49,7 @@ class MaxTurns(StopCondition):
     """Stop once the dialogue has ``n`` turns."""
 
     def __init__(self, n: int):
-        if n < 1:
-            raise ValueError(f"MaxTurns needs at least 1 turn, got {n}.")
-        self.n = n
+        self.n = check_max_turns(n)
 
     def check(self, dialog: Dialog, elapsed: float) -> StopReason | None:
         return StopReason.MAX_TURNS if len(dialog.turns) >= self.n else None
@@ -79,8 +88,8 @@ class Timeout(StopCondition):
     """Stop after ``seconds`` of wall-clock time, cancelling a turn still in progress."""
 
     def __init__(self, seconds: float):
-        if seconds <= 0:
-            raise ValueError(f"Timeout needs a positive number of seconds, got {seconds}.")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+            raise ConfigError(f"Timeout needs a positive number of seconds, got {seconds!r}. Pass e.g. Timeout(120).")
         self.seconds = seconds
 
     def check(self, dialog: Dialog, elapsed: float) -> StopReason | None:
@@ -94,10 +103,17 @@ class Timeout(StopCondition):
 
 
 class AnyOf(StopCondition):
-    """Stop as soon as one part says so; its reason is recorded."""
+    """Stop as soon as one part says so; its reason is recorded.
+
+    Turn caps merge: ``MaxTurns(12) | MaxTurns(20)`` is ``MaxTurns(12)``, so a cap given by a scenario and
+    again by the generator is one condition, not two.
+    """
 
     def __init__(self, *parts: StopCondition):
-        self.parts = [p for part in parts for p in (part.parts if isinstance(part, AnyOf) else [part])]
+        flat = [p for part in parts for p in (part.parts if isinstance(part, AnyOf) else [part])]
+        caps = [p for p in flat if isinstance(p, MaxTurns)]
+        tightest = min(caps, key=lambda cap: cap.n) if caps else None
+        self.parts = [p for p in flat if not isinstance(p, MaxTurns) or p is tightest]
 
     def check(self, dialog: Dialog, elapsed: float) -> StopReason | None:
         return next((r for part in self.parts if (r := part.check(dialog, elapsed)) is not None), None)

@@ -18,11 +18,12 @@ from typing import Any
 from autogen_core.models import ChatCompletionClient
 from pydantic import BaseModel, ConfigDict, Field
 
+from roleplay import defaults
 from roleplay._aio import run_sync
-from roleplay.agents import DEFAULT_CONTEXT_WINDOW, END_MARKER, Agent, check_unique_names, persona_system_prompt
+from roleplay.agents import END_MARKER, Agent, check_unique_names, persona_system_prompt
 from roleplay.backends import DEFAULT_MODEL, Model, get_backend
 from roleplay.backends.human import mark_human_turns
-from roleplay.conditions import EndSignal, MaxTurns, StopCondition
+from roleplay.conditions import EndSignal, MaxTurns, StopCondition, check_max_turns
 from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.errors import ConfigError
 from roleplay.orchestrator import Orchestrator, TurnPolicy, round_robin
@@ -90,8 +91,8 @@ class DialogGenerator:
         dialogue_details: str = "",
         output_format: OutputFormat = GeneratedDialog,
         scenario: dict[str, Any] | str | None = None,
-        temperature: float | None = 0.7,
-        max_tokens: int = 1024,
+        temperature: float | None = defaults.TEMPERATURE,
+        max_tokens: int = defaults.DIALOG_MAX_TOKENS,
         attempts: int = 3,
         **backend_options: Any,
     ):
@@ -162,20 +163,16 @@ class PersonaDialogGenerator:
         first_speaker: str | None = None,
         turn_policy: TurnPolicy = round_robin,
         stop: StopCondition | None = None,
-        max_turns: int = 20,
-        temperature: float | None = 0.7,
-        max_tokens: int = 128,
-        context_window: int = DEFAULT_CONTEXT_WINDOW,
+        max_turns: int = defaults.MAX_TURNS,
+        temperature: float | None = defaults.TEMPERATURE,
+        max_tokens: int = defaults.MAX_TOKENS,
+        context_window: int = defaults.CONTEXT_WINDOW,
         end_marker: str = END_MARKER,
         max_sentences: int | None = None,
         policy: Policy | None = None,
         **backend_options: Any,
     ):
-        if agents is None:
-            if persona_a is None or persona_b is None:
-                raise ConfigError("Give persona_a and persona_b, or agents=[AgentSpec(...), ...] for N parties.")
-            agents = [AgentSpec(name=_label(persona_a, "A"), persona=persona_a),
-                      AgentSpec(name=_label(persona_b, "B"), persona=persona_b)]
+        agents = agents if agents is not None else _pair(persona_a, persona_b)
         check_unique_names([a.name for a in agents])
         self.agents = list(agents)
         self.model = model
@@ -184,7 +181,7 @@ class PersonaDialogGenerator:
         self.first_speaker = first_speaker
         self.turn_policy = turn_policy
         self.stop = stop
-        self.max_turns = max_turns
+        self.max_turns = check_max_turns(max_turns)
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.context_window = context_window
@@ -206,6 +203,22 @@ class PersonaDialogGenerator:
                                self.max_sentences))
         return built
 
+    def stop_condition(self, max_turns: int | None = None) -> StopCondition:
+        """``stop`` (default: an agent's end signal) under the turn cap, which always applies.
+
+        ``max_turns`` overrides the generator's cap for one dialogue; a cap already inside ``stop`` merges
+        with it (the smaller one holds), so the cap is one condition.
+        """
+        cap = self.max_turns if max_turns is None else check_max_turns(max_turns)
+        return MaxTurns(cap) | (self.stop or EndSignal())
+
+    def _orchestrator(self, agents: list[Agent], stop: StopCondition,
+                      on_turn: Callable[[Turn], None] | None) -> Orchestrator:
+        """A `PolicyOrchestrator` when an agent follows a policy, else the plain `Orchestrator`."""
+        if self.policy is None:
+            return Orchestrator(agents, stop, self.turn_policy, self.first_speaker, on_turn)
+        return PolicyOrchestrator(agents, self.policy, stop, self.turn_policy, self.first_speaker, on_turn)
+
     def model_label(self) -> str | dict[str, str]:
         """The model string all agents use, or speaker -> model string when they differ."""
         return _one_or_each({a.name: _model_label(a.model or self.model) for a in self.agents})
@@ -219,16 +232,13 @@ class PersonaDialogGenerator:
     ) -> Dialog:
         """Role-play one dialogue; ``on_turn`` sees each turn as soon as it is spoken."""
         seed = new_seed() if seed is None else seed
-        stop = MaxTurns(max_turns or self.max_turns) | (self.stop or EndSignal())  # a turn cap always applies
+        stop = self.stop_condition(max_turns)
         agents = self._build_agents(seed)
         dialog = Dialog(
             id=id, model=_one_or_each({a.name: a.model.name for a in agents}), seed=seed, scenario=self.scenario,
             personas={a.name: {"class": type(a.persona).__name__, **a.persona.model_dump()} for a in self.agents},
         )
-        if self.policy is None:
-            orchestrator = Orchestrator(agents, stop, self.turn_policy, self.first_speaker, on_turn)
-        else:
-            orchestrator = PolicyOrchestrator(agents, self.policy, stop, self.turn_policy, self.first_speaker, on_turn)
+        orchestrator = self._orchestrator(agents, stop, on_turn)
         try:
             return mark_human_turns(await orchestrator.run(dialog), agents)
         finally:
@@ -252,8 +262,12 @@ def _one_or_each(labels: dict[str, str]) -> str | dict[str, str]:
     return distinct.pop() if len(distinct) == 1 else labels
 
 
-def _label(persona: BasePersona, fallback: str) -> str:
-    return persona.display_name or fallback
+def _pair(persona_a: BasePersona | None, persona_b: BasePersona | None) -> list[AgentSpec]:
+    """The two agents of the tutorial's two-persona form, named after their personas (else A and B)."""
+    if persona_a is None or persona_b is None:
+        raise ConfigError("Give persona_a and persona_b, or agents=[AgentSpec(...), ...] for N parties.")
+    return [AgentSpec(name=persona_a.display_name or "A", persona=persona_a),
+            AgentSpec(name=persona_b.display_name or "B", persona=persona_b)]
 
 
 __all__ = ["AgentSpec", "DialogGenerator", "GeneratedDialog", "PersonaDialogGenerator"]

@@ -1,12 +1,13 @@
 """Turn-taking: who speaks next, until a stop condition holds. Produces the `Dialog`.
 
 `Orchestrator.run` is a template method: ``initialize``, then ``step`` and a stop check until done, then
-``finalize``, with the run facts (time, tokens, stop reason) recorded even when a step fails. Subclasses
-change `step` (for example to keep an agent on a policy graph), never the loop.
+``finalize``, with the run facts (time, tokens, stop reason) recorded even when a step fails. The loop chooses
+the speaker once per turn and hands it to `step`; subclasses change `step` or `request_for` (for example
+to keep an agent on a policy graph), never the loop, and record every turn through `_record`.
 
 Failures: a backend that answers with an error ends *this* dialogue with
 ``StopReason.BACKEND_ERROR`` and the error text in its metadata, so a batch goes on; a backend that
-cannot be reached at all is a configuration problem and is raised.
+cannot be reached at all is a configuration problem (`BackendUnreachableError`, a `ConfigError`) and is raised.
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from roleplay.agents import Agent
+from roleplay import defaults
+from roleplay.agents import Agent, Reply
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition
 from roleplay.dialog import Dialog, StopReason, Turn
-from roleplay.errors import BackendUnreachableError, ConfigError, RunError
+from roleplay.errors import ConfigError, RunError
 from roleplay.prompts import render
+
+__all__ = ["Orchestrator", "TurnPolicy", "TurnRequest", "round_robin"]
 
 TurnPolicy = Callable[[Dialog, Sequence[str]], str]
 """Picks the next speaker's name from the dialogue so far and the names in speaking order."""
@@ -29,6 +34,21 @@ TurnPolicy = Callable[[Dialog, Sequence[str]], str]
 def round_robin(dialog: Dialog, names: Sequence[str]) -> str:
     """Everyone in turn, starting with the first name."""
     return names[len(dialog.turns) % len(names)]
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    """What the orchestrator asks of a speaker for one turn: a director's note and, optionally, a JSON schema.
+
+    A request that asks for structured output also reads it back (`finish`), so the hook that shapes a
+    turn lives with the request that needed it; the plain request leaves the turn as spoken.
+    """
+
+    instruction: str | None = None
+    schema: dict[str, Any] | None = None
+
+    def finish(self, turn: Turn, reply: Reply) -> None:
+        """Adjust ``turn`` from the structured ``reply`` (nothing to do for a plain request)."""
 
 
 class Orchestrator:
@@ -51,7 +71,7 @@ class Orchestrator:
             start = names.index(first_speaker)
             agents = [*agents[start:], *agents[:start]]
         self.agents = {a.name: a for a in agents}
-        self.stop = stop or (MaxTurns(20) | EndSignal())
+        self.stop = stop or (MaxTurns(defaults.MAX_TURNS) | EndSignal())
         self.turn_policy = turn_policy
         self.on_turn = on_turn
         for agent in agents:
@@ -70,58 +90,64 @@ class Orchestrator:
         self._started = time.perf_counter()
 
     def next_speaker(self, dialog: Dialog) -> Agent:
-        """Ask the turn policy who speaks next, and check the answer."""
+        """Ask the turn policy who speaks next (once per turn), and check the answer."""
         name = self.turn_policy(dialog, self.names)
         if name not in self.agents:
             raise ConfigError(f"The turn policy chose {name!r}, which is not one of: {', '.join(self.agents)}.")
         return self.agents[name]
 
-    async def step(self, dialog: Dialog) -> Turn:
-        """One turn: the next speaker hears what it missed and replies."""
-        agent = self.next_speaker(dialog)
-        heard = dialog.turns[self._heard[agent.name]:]
-        instruction, schema = self.guidance(agent, dialog)
+    def unheard(self, agent: Agent, dialog: Dialog) -> list[Turn]:
+        """The turns spoken since ``agent`` last spoke."""
+        return dialog.turns[self._heard[agent.name]:]
+
+    async def step(self, dialog: Dialog, agent: Agent) -> Turn:
+        """One turn of ``agent``, chosen by the loop: it hears what it missed and replies."""
+        request = self.request_for(agent, dialog)
         started = time.perf_counter()
-        reply = await agent.reply(heard, prefix_speakers=len(self.agents) > 2, instruction=instruction, schema=schema)
-        turn = Turn(
-            speaker=agent.name,
-            text=reply.text,
-            metadata={
-                "end": reply.end,
-                "seconds": round(time.perf_counter() - started, 3),
-                "prompt_tokens": reply.prompt_tokens,
-                "completion_tokens": reply.completion_tokens,
-                **({"raw": reply.raw} if reply.raw.strip() != reply.text else {}),
-            },
+        reply = await agent.reply(self.unheard(agent, dialog), prefix_speakers=len(self.agents) > 2,
+                                  instruction=request.instruction, schema=request.schema)
+        turn = Turn(speaker=agent.name, text=reply.text, metadata={"end": reply.end})
+        request.finish(turn, reply)
+        return self._record(dialog, agent, turn, [reply], started)
+
+    def request_for(self, agent: Agent, dialog: Dialog) -> TurnRequest:
+        """What to ask of ``agent`` this turn: the kickoff line on the first turn, nothing special after."""
+        if dialog.turns:
+            return TurnRequest()
+        return TurnRequest(instruction=render("kickoff", other_names=" and ".join(agent.other_names)))
+
+    def _record(self, dialog: Dialog, agent: Agent, turn: Turn, replies: Sequence[Reply], started: float) -> Turn:
+        """Append ``turn`` with what every turn records, and note that its speaker has heard everything so far.
+
+        ``replies`` are all the model calls the turn took (a policy turn may call twice around a tool): their
+        tokens add up; the last one's raw output is kept when it differs from the spoken text.
+        """
+        raw = replies[-1].raw if replies else ""
+        turn.metadata.update(
+            seconds=round(time.perf_counter() - started, 3),
+            prompt_tokens=sum(r.prompt_tokens for r in replies),
+            completion_tokens=sum(r.completion_tokens for r in replies),
+            **({"raw": raw} if raw.strip() != turn.text else {}),
         )
-        self.shape(turn, reply.data)
         dialog.turns.append(turn)
         self._heard[agent.name] = len(dialog.turns)
         return turn
-
-    def guidance(self, agent: Agent, dialog: Dialog) -> tuple[str | None, dict[str, Any] | None]:
-        """The director's note for ``agent``'s next turn (the kickoff line on the first turn) and its schema."""
-        if dialog.turns:
-            return None, None
-        return render("kickoff", other_names=" and ".join(agent.other_names)), None
-
-    def shape(self, turn: Turn, data: dict[str, Any] | None) -> None:
-        """Adjust a turn from the structured reply that `guidance` asked for (nothing to do by default)."""
 
     def elapsed(self) -> float:
         """Seconds since `initialize`."""
         return time.perf_counter() - self._started
 
     async def _step_within_limit(self, dialog: Dialog) -> StopReason | None:
+        agent = self.next_speaker(dialog)
         limit = self.stop.time_limit()
         if limit is None:
-            turn = await self.step(dialog)
+            turn = await self.step(dialog, agent)
         else:
             remaining = limit - self.elapsed()
             if remaining <= 0:
                 return StopReason.TIMEOUT
             try:
-                turn = await asyncio.wait_for(self.step(dialog), timeout=remaining)
+                turn = await asyncio.wait_for(self.step(dialog, agent), timeout=remaining)
             except asyncio.TimeoutError:
                 return StopReason.TIMEOUT
         if self.on_turn is not None:
@@ -138,8 +164,6 @@ class Orchestrator:
                 reason = await self._step_within_limit(dialog)
                 if reason is None:
                     reason = self.stop.check(dialog, self.elapsed())
-        except BackendUnreachableError:
-            raise
         except RunError as err:
             reason = StopReason.BACKEND_ERROR
             dialog.metadata["error"] = str(err)

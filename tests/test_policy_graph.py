@@ -1,6 +1,7 @@
 """Policy graphs: STAR reconstruction rules, legal actions, DOT round trips and bad DOT files."""
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,13 @@ from roleplay.errors import PolicyGraphError
 from roleplay.policy.graph import (
     NodeKind,
     PolicyGraphWarning,
+    add_action,
+    check_graph,
     goal_nodes,
     is_terminal,
     legal_actions,
     mean_out_degree,
+    new_graph,
     read_dot,
     to_dot,
     write_dot,
@@ -101,6 +105,12 @@ def test_shipped_doctor_intake_graph():
     ("digraph g { a -> b; }", "names no start node"),
     ('digraph g { graph [start="z"]; a -> b; }', "Unknown start node 'z'"),
     ('digraph g { graph [start="a"]; a [kind=banana]; a -> b; }', "unknown kind 'banana'"),
+    ('digraph g { graph [start="a"]; a -> b [count=abc]; }',
+     r"Edge a -> b has count='abc'.*\[count=3\]` or leave it out"),
+    ('digraph g { graph [start="a"]; a -> b [count=-2]; }', "Edge a -> b has count='-2'"),
+    ('digraph g { graph [start="r"]; r [kind=outcome, when=found]; r -> a; }',
+     r"start node 'r' is an outcome node.*point `graph \[start=...\]` at an action"),
+    ('digraph g { graph [start="yes"]; yes [kind=answer]; yes -> a; }', "start node 'yes' is an answer node"),
     ("", "no graph found"),
 ])
 def test_bad_dot_files(tmp_path, text, message):
@@ -120,3 +130,45 @@ def test_unreachable_nodes_warn(tmp_path):
     path.write_text('digraph g { graph [start="a"]; a -> b; c -> d; }')
     with pytest.warns(PolicyGraphWarning, match="not reachable from start 'a': c, d"):
         read_dot(path)
+
+
+def test_a_cycle_that_never_reaches_a_goal_warns(tmp_path):
+    path = tmp_path / "g.dot"
+    path.write_text('digraph g { graph [start="a"]; a -> b; b -> c; c -> b; d [goal=true]; a -> d; }')
+    with pytest.warns(PolicyGraphWarning, match="the cycle b, c never reaches a goal"):
+        read_dot(path)
+
+
+def test_a_graph_without_goals_warns_about_its_cycles(tmp_path):
+    path = tmp_path / "g.dot"
+    path.write_text('digraph g { graph [start="a"]; a -> b; b -> a; }')
+    with pytest.warns(PolicyGraphWarning, match="the cycle a, b never reaches a goal"):
+        read_dot(path)
+
+
+@pytest.mark.parametrize("edges", [
+    "a -> b; b -> a; b -> g;",               # a retry loop that can still reach the goal
+    "a -> g; g -> x; x -> y; y -> x;",       # a loop after the goal: the task is complete
+    "a -> g; a -> bye; bye -> bye;",         # a goodbye said twice ends the dialogue anyway
+])
+def test_cycles_that_are_fine_do_not_warn(tmp_path, edges):
+    path = tmp_path / "g.dot"
+    path.write_text(f'digraph g {{ graph [start="a"]; g [goal=true]; {edges} }}')
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_dot(path)
+
+
+def test_graphs_built_in_python_are_checked_too():
+    graph = new_graph("t", start="found")
+    add_action(graph, "found", "outcome")
+    add_action(graph, "a")
+    graph.add_edge("found", "a")
+    with pytest.raises(PolicyGraphError, match="start node 'found' is an outcome node"):
+        check_graph(graph)
+    graph = new_graph("t", start="a")
+    add_action(graph, "a")
+    add_action(graph, "b", goal=True)
+    graph.add_edge("a", "b", count="many")
+    with pytest.raises(PolicyGraphError, match="Edge a -> b has count='many'"):
+        check_graph(graph)

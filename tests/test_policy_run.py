@@ -12,9 +12,9 @@ from roleplay.cli import cli
 from roleplay.datasets.star.generate import agenerate_star, query_tool
 from roleplay.datasets.star.loader import STAR
 from roleplay.dialog import Dialog
-from roleplay.errors import ConfigError, ScenarioError
+from roleplay.errors import ConfigError, PolicyGraphError, ScenarioError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
-from roleplay.policy.graph import read_dot
+from roleplay.policy.graph import add_action, new_graph, read_dot
 from roleplay.policy.orchestrator import Policy, action_schema
 from roleplay.scenario import load_scenario
 
@@ -241,3 +241,50 @@ def test_an_answer_given_as_plain_text_despite_the_schema_is_kept_and_read(star)
     answer = dialog.turns[[t.action for t in dialog.turns].index("mini_ask_confirm_booking") + 1]
     assert answer.text == "No, not that one." and "answer" not in answer.metadata
     assert path[path.index("mini_ask_confirm_booking") + 1] == "mini_ask_room"
+
+
+class CountingTurnPolicy:
+    """A stateful turn policy: round robin that counts how often it is asked."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, dialog, names):
+        self.calls += 1
+        return names[len(dialog.turns) % len(names)]
+
+
+@pytest.mark.parametrize("with_policy", [True, False])
+def test_the_turn_policy_is_asked_once_per_turn(star, with_policy):
+    turn_policy = CountingTurnPolicy()
+    policy = Policy(agent="System", graphs={"mini_book": star.get_task_graph("mini_book")},
+                    tools={"mini_book": query_tool("mini_book")}) if with_policy else None
+    scenario = star.get_dialog_scenario(1)
+    generator = PersonaDialogGenerator(scripted_model(fn=policy_script(lambda enum, request: enum[0])), agents=[
+        AgentSpec(name="User", persona=star.get_user_persona_for_scenario(scenario)),
+        AgentSpec(name="System", persona=star.get_system_persona_for_scenario(scenario))],
+        first_speaker="System", policy=policy, max_turns=7, turn_policy=turn_policy)
+    dialog = generator.generate(seed=3)
+    assert len(dialog.turns) == 7 and turn_policy.calls == 7
+
+
+def test_a_policy_turn_adds_up_the_tokens_of_every_call_it_made(star):
+    """Every scripted action reply has the same length; a turn with a tool call made two of them."""
+    dialog, _ = run_policy(star, lambda enum, request: enum[0], max_turns=16)
+    query_turns = {e.turn for e in dialog.events if e.type == "query"}
+    system = [(i, t) for i, t in enumerate(dialog.turns) if t.speaker == "System"]
+    with_query = [t.metadata["completion_tokens"] for i, t in system if i in query_turns]
+    without = {t.metadata["completion_tokens"] for i, t in system if i not in query_turns}
+    assert with_query and len(without) == 1
+    assert with_query == [2 * without.pop()] * len(with_query)
+
+
+def test_a_policy_graph_starting_on_an_outcome_is_rejected_before_the_run(doctor, patient):
+    graph = new_graph("t", start="found")
+    add_action(graph, "found", "outcome")
+    add_action(graph, "greet")
+    graph.add_edge("found", "greet")
+    generator = PersonaDialogGenerator(scripted_model(replies=["x"] * 4), doctor, patient,
+                                       policy=Policy.single("Doctor", graph))
+    with pytest.raises(PolicyGraphError, match="start node 'found' is an outcome node"):
+        generator.generate(seed=1)

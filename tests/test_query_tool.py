@@ -5,7 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from roleplay.backends.scripted import scripted_model
+from roleplay.dialog import Turn
 from roleplay.errors import ConfigError
+from roleplay.policy.environment import ToolEnvironment
 from roleplay.policy.tools import QueryTool, generate_rows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "star_mini" / "apis"
@@ -73,3 +76,39 @@ def test_arguments_schema():
 def test_bad_api_description():
     with pytest.raises(ConfigError, match="needs 'input' and 'output'"):
         QueryTool({"inputs": []})
+
+
+def booking_tool():
+    api = {"input": [{"Name": "Name", "Type": "Categorical", "Categories": ["Blue Room", "Red Room"]}],
+           "output": [{"Name": "Name", "Type": "Categorical"}], "required": ["Name"], "function": "room_search"}
+    return QueryTool(api, load("dbs/minidb.json"), rows=6, seed=1)
+
+
+async def test_the_environment_fills_the_arguments_from_the_conversation():
+    model = scripted_model(replies=['{"Name": "Red Room"}'])
+    turns = [Turn("User", "The red one, please."), Turn("System", "Let me check.")]
+    call = await ToolEnvironment({"book": booking_tool()}).call("book", "query_check", model, turns)
+    assert call.extraction_error is None and call.result.found and call.result.arguments == {"Name": "Red Room"}
+    request = model.client.history[0]
+    assert "User: The red one, please." in request.messages[-1][2] and "room_search" in request.messages[-1][2]
+    assert request.messages[0][2] == "You fill in API arguments from a conversation."  # prompts/, not inline
+
+
+async def test_the_environment_reads_only_the_latest_turns():
+    model = scripted_model(replies=['{"Name": "Red Room"}'])
+    turns = [Turn("User", f"turn {i}") for i in range(5)]
+    await ToolEnvironment({"book": booking_tool()}, transcript_turns=2).call("book", "q", model, turns)
+    prompt = model.client.history[0].messages[-1][2]
+    assert "turn 3" in prompt and "turn 4" in prompt and "turn 2" not in prompt
+
+
+async def test_arguments_that_never_parse_still_make_a_call_that_says_what_is_missing():
+    model = scripted_model(replies=["not json"] * 5)
+    call = await ToolEnvironment({"book": booking_tool()}).call("book", "query_check", model, [])
+    assert call.extraction_error and not call.result.found and call.result.error == "missing required Name"
+
+
+async def test_a_task_without_a_tool_succeeds_without_calling_a_model():
+    model = scripted_model(replies=[])
+    call = await ToolEnvironment({}).call("book", "query_check", model, [])
+    assert call.result.found and call.result.api == "query_check" and model.client.history == []

@@ -13,8 +13,9 @@ A node is an action label; its attributes say what it is:
 
 Edges carry ``source`` (``dict``/``rule``/``mined``/``dot``) and ``count`` (how often real
 dialogues took them, for mined edges). The graph's ``start`` attribute names the first action.
-The same graphs are written to and read from DOT, so users can write their own policies
-(``scenarios/doctor_intake.dot``); `check_graph` validates them at load time.
+The same graphs are written to and read from DOT (`roleplay.policy.dot`, re-exported here), so users
+can write their own policies (``scenarios/doctor_intake.dot``); `check_graph` validates them fully at
+load time (start, kinds, edge counts) and warns about unreachable nodes and cycles that never reach a goal.
 """
 
 from __future__ import annotations
@@ -26,8 +27,13 @@ from pathlib import Path
 
 import networkx as nx
 
-from roleplay._atomic import atomic_write_text
 from roleplay.errors import PolicyGraphError
+from roleplay.policy.dot import edge_count, parse_dot, to_dot, write_dot  # to_dot, write_dot: re-exported
+
+__all__ = ["SYSTEM_KINDS", "NodeKind", "PolicyGraphWarning", "add_action", "anywhere_actions", "branches",
+           "check_graph", "describe", "goal_nodes", "goalless_cycles", "is_system", "is_terminal",
+           "legal_actions", "mean_out_degree", "new_graph", "next_actions", "node_kind", "read_dot", "to_dot",
+           "write_dot"]
 
 
 class NodeKind(str, Enum):
@@ -153,12 +159,46 @@ def mean_out_degree(graph: nx.DiGraph) -> float:
     return sum(sizes) / len(sizes) if sizes else 0.0
 
 
-def check_graph(graph: nx.DiGraph, path: str | Path | None = None) -> nx.DiGraph:
-    """Validate a policy graph: known start, known kinds; warn about nodes no path reaches.
+def check_graph(graph: nx.DiGraph, path: str | Path | None = None, warn: bool = True) -> nx.DiGraph:
+    """Validate a policy graph fully, so a bad one fails at load and not in the middle of a run.
+
+    With ``warn``, also warns (`PolicyGraphWarning`) about nodes no path reaches and about cycles that can
+    never reach a goal: worth a look when a graph is written, noise when every run re-checks it.
 
     Raises:
-        PolicyGraphError: the start node is missing or unknown, or a node has an unknown kind.
+        PolicyGraphError: the start node is missing, unknown or not an action; a node has an unknown kind;
+            an edge has a ``count`` that is not a whole number.
     """
+    start = _check_start(graph, path)
+    kinds = {k.value for k in NodeKind}
+    for node, data in graph.nodes(data=True):
+        if data.get("kind", NodeKind.ACTION.value) not in kinds:
+            raise PolicyGraphError(f"Node {node!r} has unknown kind {data.get('kind')!r}; use one of "
+                                   f"{', '.join(sorted(kinds))}.", node=node, path=path)
+    for u, v, data in graph.edges(data=True):
+        edge_count(u, v, data.get("count", 0), path)
+    if not is_system(graph, start):
+        raise PolicyGraphError(f"The start node {start!r} is an {node_kind(graph, start).value} node, which the "
+                               "agent cannot take; point `graph [start=...]` at an action (kind action, query or "
+                               "global).", node=start, path=path)
+    if warn:
+        _warn_about_shape(graph, start, path)
+    return graph
+
+
+def _warn_about_shape(graph: nx.DiGraph, start: str, path: str | Path | None) -> None:
+    where = f"{path}: " if path else ""
+    unreachable = sorted(set(graph) - _reachable(graph, graph))
+    if unreachable:
+        warnings.warn(f"{where}nodes not reachable from start {start!r}: {', '.join(unreachable)}. "
+                      "Add edges to them or remove them.", PolicyGraphWarning, stacklevel=3)
+    for cycle in goalless_cycles(graph):
+        warnings.warn(f"{where}the cycle {', '.join(cycle)} never reaches a goal, so a dialogue can go round it "
+                      "forever without completing. Mark a goal (goal=true) reachable from it, or add an edge out "
+                      "of it to one.", PolicyGraphWarning, stacklevel=3)
+
+
+def _check_start(graph: nx.DiGraph, path: str | Path | None) -> str:
     start = graph.graph.get("start")
     if not start:
         raise PolicyGraphError("The graph names no start node. Add `graph [start=<first action>]` to the DOT file.",
@@ -166,117 +206,44 @@ def check_graph(graph: nx.DiGraph, path: str | Path | None = None) -> nx.DiGraph
     if start not in graph:
         raise PolicyGraphError(f"Unknown start node {start!r}; nodes are: {', '.join(sorted(graph))}. "
                                "Fix `graph [start=...]`.", node=start, path=path)
-    kinds = {k.value for k in NodeKind}
-    for node, data in graph.nodes(data=True):
-        if data.get("kind", NodeKind.ACTION.value) not in kinds:
-            raise PolicyGraphError(f"Node {node!r} has unknown kind {data.get('kind')!r}; use one of "
-                                   f"{', '.join(sorted(kinds))}.", node=node, path=path)
-    reachable = {start} | nx.descendants(graph, start)
-    for anywhere in anywhere_actions(graph):
-        reachable |= {anywhere} | nx.descendants(graph, anywhere)
-    unreachable = sorted(set(graph) - reachable)
-    if unreachable:
-        where = f"{path}: " if path else ""
-        warnings.warn(f"{where}nodes not reachable from start {start!r}: {', '.join(unreachable)}. "
-                      "Add edges to them or remove them.", PolicyGraphWarning, stacklevel=2)
-    return graph
+    return str(start)
 
 
-def _unquote(value: object) -> str:
-    text = str(value)
-    if len(text) >= 2 and text[0] == text[-1] == '"':
-        text = text[1:-1].replace('\\"', '"').replace("\\n", "\n")
-    return text
+def _reachable(graph: nx.DiGraph, within: nx.DiGraph) -> set[str]:
+    """Nodes of ``within`` reachable from the start or an anywhere-action (themselves included)."""
+    roots = [n for n in [graph.graph["start"], *anywhere_actions(graph)] if n in within]
+    return set(roots).union(*(nx.descendants(within, root) for root in roots))
 
 
-def _truthy(value: object) -> bool:
-    return _unquote(value).lower() in ("true", "1", "yes")
+def goalless_cycles(graph: nx.DiGraph) -> list[list[str]]:
+    """Cycles a dialogue can enter before any goal and never leave for one (each as sorted node names).
+
+    A cycle after a goal (``anything_else`` and back) is fine: the task is already complete; so is a
+    terminal action repeated (goodbye, goodbye): it ends the dialogue.
+    """
+    goals = set(goal_nodes(graph))
+    before_goals = graph.subgraph(n for n in graph if n not in goals)
+    cycles = []
+    for component in nx.strongly_connected_components(before_goals.subgraph(_reachable(graph, before_goals))):
+        node = next(iter(component))
+        if len(component) == 1 and (not graph.has_edge(node, node) or is_terminal(graph, node)):
+            continue
+        onward = set(component).union(*(nx.descendants(graph, n) for n in component))
+        if not onward & goals:
+            cycles.append(sorted(component))
+    return sorted(cycles)
 
 
 def read_dot(path: str | Path) -> nx.DiGraph:
-    """Read a policy graph from a DOT file (via pydot) and validate it.
-
-    Node attributes: ``kind``, ``template``, ``goal``, ``anywhere``, ``when`` (which result an outcome
-    or answer node stands for: ``found``/``empty``, ``yes``/``no``); graph attribute ``start``.
+    """Read a policy graph from a DOT file (see `roleplay.policy.dot.parse_dot`) and validate it.
 
     Raises:
         PolicyGraphError: the file is missing, is not DOT, or the graph is invalid.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise PolicyGraphError("No such DOT file. Check the path.", path=path)
-    import pydot
-
-    try:
-        parsed = pydot.graph_from_dot_data(path.read_text(encoding="utf-8"))
-    except Exception as err:  # noqa: BLE001 - pydot raises pyparsing errors of several kinds
-        raise PolicyGraphError(f"Not valid DOT: {err}. Fix the syntax (see scenarios/doctor_intake.dot).",
-                               path=path) from err
-    if not parsed:
-        raise PolicyGraphError("Not valid DOT: no graph found. Fix the syntax (see scenarios/doctor_intake.dot).",
-                               path=path)
-    dot = parsed[0]
-    attrs = {k: _unquote(v) for k, v in dot.get_attributes().items()}
-    for statement in dot.get_node_list():  # `graph [start=...]` comes back as a node named "graph"
-        if statement.get_name() == "graph":
-            attrs.update({k: _unquote(v) for k, v in statement.get_attributes().items()})
-    raw = nx.nx_pydot.from_pydot(dot)
-    graph = nx.DiGraph(name=_unquote(dot.get_name()) or path.stem, start=attrs.get("start", ""))
-    for node, data in raw.nodes(data=True):
-        node = _unquote(node)
-        if node in ("node", "edge", "graph"):
-            continue
-        graph.add_node(node, kind=_unquote(data.get("kind", NodeKind.ACTION.value)),
-                       template=_unquote(data.get("template", "")),
-                       goal=_truthy(data.get("goal", False)), anywhere=_truthy(data.get("anywhere", False)))
-        if "when" in data:
-            graph.nodes[node]["when"] = _unquote(data["when"])
-    for u, v, data in raw.edges(data=True):
-        graph.add_edge(_unquote(u), _unquote(v), source=_unquote(data.get("source", "dot")),
-                       count=int(_unquote(data.get("count", 0))))
+    graph = parse_dot(path)
     for node in graph:
         graph.nodes[node].setdefault("kind", NodeKind.ACTION.value)
     return check_graph(graph, path)
-
-
-def _quote(value: object) -> str:
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def to_dot(graph: nx.DiGraph, compact: bool = False) -> str:
-    """The graph as DOT text, in a stable order, readable back with `read_dot`.
-
-    ``compact`` (for prompts) leaves out templates and edge provenance, and the kind of plain actions.
-    """
-    lines = [f"digraph {_quote(graph.graph.get('name', 'policy'))} {{",
-             f"  graph [start={_quote(graph.graph['start'])}];"]
-    for node, data in sorted(graph.nodes(data=True)):
-        if compact:
-            flags = [f"kind={data['kind']}"] if data.get("kind", "action") != "action" else []
-            flags += [f"{flag}=true" for flag in ("goal", "anywhere") if data.get(flag)]
-            if flags:
-                lines.append(f"  {node} [{', '.join(flags)}];")
-            continue
-        attrs = [f"kind={_quote(data.get('kind', 'action'))}", f"template={_quote(data.get('template', ''))}"]
-        attrs += [f"{flag}=true" for flag in ("goal", "anywhere") if data.get(flag)]
-        if data.get("when"):
-            attrs.append(f"when={_quote(data['when'])}")
-        lines.append(f"  {_quote(node)} [{', '.join(attrs)}];")
-    for u, v, data in sorted(graph.edges(data=True)):
-        if compact:
-            lines.append(f"  {u} -> {v};")
-            continue
-        attrs = [f"source={_quote(data.get('source', 'dot'))}"]
-        if data.get("count"):
-            attrs.append(f"count={int(data['count'])}")
-        lines.append(f"  {_quote(u)} -> {_quote(v)} [{', '.join(attrs)}];")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def write_dot(graph: nx.DiGraph, path: str | Path) -> Path:
-    """Write the graph as DOT, atomically."""
-    return atomic_write_text(Path(path), to_dot(graph))
 
 
 def describe(graph: nx.DiGraph, actions: Iterable[str] | None = None) -> str:

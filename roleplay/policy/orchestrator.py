@@ -1,96 +1,53 @@
-"""Keeping one agent on its policy graph at run time: `Policy` and `PolicyOrchestrator`.
+"""Keeping one agent on its policy graph at run time: `PolicyOrchestrator`.
 
-Each turn of the policy agent (the STAR "System"), the orchestrator asks the `FlowchartTracker` for
-the legal next actions and has the agent answer in JSON, ``{"action", "utterance"}``:
+Each turn of the policy agent (the STAR "System") is a few named steps:
 
-- ``enforce=True``: ``action`` is an enum of the legal actions, so schema-constrained decoding (llama.cpp
-  grammar, Ollama ``format``, OpenAI ``response_format``) cannot produce an illegal one; each action's
-  template reply is offered as guidance, the graph's first successor named as the usual next step.
-  Two progress rules narrow the legal set (never to nothing): an action repeated ``max_repeats``
-  times in a row is not offered again, and goodbyes wait until a goal is reached (``end_after_goal``).
-  A reply that does not parse (cut off by the token limit) falls back to the first legal action and
-  its template, recorded as ``fallback`` in the turn.
-- ``enforce=False``: the flowchart is only pasted into the system prompt (as sdialog does) and
-  ``action`` is free text, so the two modes can be compared; the tracker still judges every action.
+1. resolve the other agent's yes/no if the agent's last question waits for one (`_resolve_answer`);
+2. choose the options: the `FlowchartTracker`'s legal actions narrowed by progress rules (`options`);
+3. ask the agent for ``{"action", "utterance"}`` (`_ask`): enforced, ``action`` is an enum of the
+   options; prompt-only, the flowchart is in its system prompt and ``action`` is free text, so the two
+   modes can be compared while the tracker judges every action. A reply that does not parse (cut off
+   by the token limit) falls back to the first option and its template, recorded as ``fallback``;
+4. a ``query`` action runs through the `ToolEnvironment` (`_run_tool`): the call becomes a ``query``
+   event, its outcome branch (success/failure) is resolved, and the agent chooses again with the
+   result in view (at most `MAX_QUERIES_PER_TURN` calls per turn);
+5. advance the tracker and record the turn (`_record_action`). A terminal action (goodbye) ends the dialogue.
 
-A ``query`` action calls the task's `QueryTool` with arguments decoded against the API's schema; the
-call and its result become a ``query`` event, the outcome branch (success/failure) is resolved from
-the result, and the agent then chooses again with the result in view. A user's yes/no after a
-question resolves the answer branch; with ``clear_answers`` the user gives it as JSON ``{answer, utterance}``.
-Reaching a terminal action (goodbye) ends the dialogue.
+The other agent speaks as in any `Orchestrator`, except that it answers a pending yes/no question in
+JSON when ``Policy.clear_answers`` (`request_for`), and its own end signal is kept as ``wants_end``.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+import time
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
-import networkx as nx
-from pydantic import BaseModel, ConfigDict, Field
-
-from roleplay.agents import Agent
+from roleplay.agents import Agent, Reply
 from roleplay.conditions import StopCondition
 from roleplay.dialog import Dialog, Event, StopReason, Turn
-from roleplay.errors import ConfigError, StructuredOutputError
-from roleplay.orchestrator import Orchestrator, TurnPolicy, round_robin
+from roleplay.errors import ConfigError
+from roleplay.orchestrator import Orchestrator, TurnPolicy, TurnRequest, round_robin
 from roleplay.policy.answers import answer_of
-from roleplay.policy.graph import NodeKind, describe, is_terminal, node_kind, to_dot
-from roleplay.policy.tools import QueryResult, QueryTool
+from roleplay.policy.config import Policy
+from roleplay.policy.environment import ToolEnvironment
+from roleplay.policy.graph import NodeKind, check_graph
+from roleplay.policy.options import graph_of, is_query, offered_actions
+from roleplay.policy.tools import QueryResult
 from roleplay.policy.tracker import FlowchartTracker
-from roleplay.prompts import render
-from roleplay.structured import complete_structured
+from roleplay.policy.turns import action_note, action_schema, answer_request, result_note
+
+__all__ = ["MAX_QUERIES_PER_TURN", "Policy", "PolicyOrchestrator", "action_schema"]
 
 MAX_QUERIES_PER_TURN = 1
-UTTERANCE_MAX_CHARS = 300
 
 
-class Policy(BaseModel):
-    """Which agent follows which graph(s), with which tools, and whether legality is enforced."""
+class Choice(NamedTuple):
+    """The action a policy reply chose, what the agent says, and whether it fell back to the first option."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
-
-    agent: str = Field(description="Name of the agent that follows the policy (e.g. 'System').")
-    graphs: dict[str, nx.DiGraph] = Field(description="Task name -> policy graph; the first task starts.")
-    tools: dict[str, QueryTool] = Field(default_factory=dict, description="Task name -> tool its query nodes call.")
-    enforce: bool = Field(True, description="Constrain actions to the legal set (False: prompt-only guidance).")
-    max_repeats: int | None = Field(2, ge=1, description="Enforced: an action taken this many times in a row is "
-                                    "not offered again (anywhere-actions: once). None: no limit.")
-    end_after_goal: bool = Field(True, description="Enforced: terminal actions (goodbye) are offered only once "
-                                 "a goal was reached, or when nothing else is legal.")
-    end_on_terminal: bool = Field(True, description="Only the policy agent's terminal action ends the dialogue; "
-                                  "another agent's end signal is kept as metadata 'wants_end'.")
-    clear_answers: bool = Field(True, description="When the policy agent has asked a yes/no question (its node "
-                                "has answer branches), the other agent answers in JSON {answer: yes|no, "
-                                "utterance}, so the branch is resolved from data instead of read from words.")
-
-    @classmethod
-    def single(cls, agent: str, graph: nx.DiGraph, tool: QueryTool | None = None, enforce: bool = True) -> Policy:
-        """A one-task policy."""
-        name = graph.graph.get("name") or "task"
-        return cls(agent=agent, graphs={name: graph}, tools={name: tool} if tool else {}, enforce=enforce)
-
-    def prompt_guidance(self) -> str:
-        """What the policy agent's system prompt says about its flowchart(s) (prompt-only mode)."""
-        return "\n".join(render("policy_flowchart", dot=to_dot(g), actions=describe(g)) for g in self.graphs.values())
-
-
-def _choice_and_utterance(field: str, choices: Sequence[str] | None) -> dict[str, Any]:
-    """JSON schema of a turn that picks ``field`` (from ``choices``; None: free text) and says an utterance."""
-    choice: dict[str, Any] = {"type": "string", "enum": list(choices)} if choices is not None else {"type": "string"}
-    return {
-        "type": "object",
-        "properties": {field: choice, "utterance": {"type": "string", "maxLength": UTTERANCE_MAX_CHARS}},
-        "required": [field, "utterance"],
-    }
-
-
-def action_schema(actions: Sequence[str] | None) -> dict[str, Any]:
-    """JSON schema of a policy turn; ``actions`` None leaves the action free (prompt-only mode)."""
-    return _choice_and_utterance("action", actions)
-
-
-ANSWER_SCHEMA = _choice_and_utterance("answer", ["yes", "no"])
+    action: str
+    text: str
+    fallback: bool
 
 
 class PolicyOrchestrator(Orchestrator):
@@ -111,110 +68,69 @@ class PolicyOrchestrator(Orchestrator):
                               f"{', '.join(self.agents)}. Set Policy(agent=...) to one of them.")
         if not policy.graphs:
             raise ConfigError("A policy needs at least one graph.")
+        for graph in policy.graphs.values():
+            check_graph(graph, warn=False)
         self.policy = policy
+        self.environment = ToolEnvironment(policy.tools)
         self.tracker = FlowchartTracker(policy.graphs)
 
     def initialize(self, dialog: Dialog) -> None:
         super().initialize(dialog)
         self.tracker = FlowchartTracker(self.policy.graphs)
 
-    async def step(self, dialog: Dialog) -> Turn:
-        agent = self.next_speaker(dialog)
-        if agent.name != self.policy.agent:
-            turn = await super().step(dialog)
-            if self.policy.end_on_terminal and turn.metadata.get("end"):
-                turn.metadata.update(end=False, wants_end=True)
-            return turn
-        self._resolve_answer(dialog)
-        heard = dialog.turns[self._heard[agent.name]:]
-        result_note = ""
-        spent = [0, 0]
-        for attempt in range(MAX_QUERIES_PER_TURN + 1):
-            options = self._options(allow_query=attempt < MAX_QUERIES_PER_TURN)
-            legal = options if self.policy.enforce else None
-            note = render("policy_turn" if self.policy.enforce else "policy_prompt_only_turn",
-                          options=describe(self.tracker.graph, [o for o in options if o in self.tracker.graph])
-                          if self.policy.enforce else "", first=options[0],
-                          result=result_note, user=" and ".join(agent.other_names))
-            reply = await agent.reply(heard, instruction=note, schema=action_schema(legal))
-            spent[0] += reply.prompt_tokens
-            spent[1] += reply.completion_tokens
-            heard = []
-            action, text, fallback = self._choice(reply.data, reply.text, options)
-            task = self.tracker.owner(action) or self.tracker.task
-            if _is_query(self.policy.graphs[task], action) and attempt < MAX_QUERIES_PER_TURN:
-                result = await self._query(agent, dialog, action)
-                agent.remember(f"(called {action}: {result.model_dump_json()})")
-                result_note = f"Result of {action}: {json.dumps(result.items[:2] or result.error or 'nothing found')}\n"
-                continue
-            break
-        previous_task = self.tracker.task
-        step = self.tracker.advance(action)
-        if step.task != previous_task:
-            dialog.events.append(Event(type="select_task", turn=len(dialog.turns), data={"task": step.task}))
-        turn = Turn(speaker=agent.name, text=text, action=action, metadata={
-            "end": self.tracker.at_terminal() or reply.end,
-            "legal": step.legal, "task": step.task, "allowed": step.allowed,
-            "prompt_tokens": spent[0], "completion_tokens": spent[1],
-            **({"fallback": True} if fallback else {}),
-            **({"raw": reply.raw} if reply.raw.strip() != text else {}),
-        })
-        dialog.turns.append(turn)
-        self._heard[agent.name] = len(dialog.turns)
+    async def step(self, dialog: Dialog, agent: Agent) -> Turn:
+        if agent.name == self.policy.agent:
+            return await self._policy_turn(dialog, agent)
+        turn = await super().step(dialog, agent)
+        if self.policy.end_on_terminal and turn.metadata.get("end"):
+            turn.metadata.update(end=False, wants_end=True)
         return turn
 
-    def guidance(self, agent: Agent, dialog: Dialog) -> tuple[str | None, dict[str, Any] | None]:
+    def request_for(self, agent: Agent, dialog: Dialog) -> TurnRequest:
         """A clear yes or no when the policy agent's question waits for one (`Policy.clear_answers`)."""
         if self.policy.clear_answers and dialog.turns and self.tracker.pending(NodeKind.ANSWER):
-            return render("answer_turn", asker=self.policy.agent), ANSWER_SCHEMA
-        return super().guidance(agent, dialog)
+            return answer_request(self.policy.agent)
+        return super().request_for(agent, dialog)
 
-    def shape(self, turn: Turn, data: dict[str, Any] | None) -> None:
-        """Lead a structured answer's utterance with its yes/no, so the transcript says what was decided."""
-        answer = data.get("answer") if data else None
-        if answer not in ("yes", "no"):
-            raw = str(turn.metadata.get("raw", "")).strip()
-            if not turn.text and raw and not raw.startswith("{"):  # a backend that ignored the schema
-                turn.text = raw
-            return
-        turn.metadata["answer"] = answer
-        if answer_of(turn.text) != answer:
-            turn.text = f"{answer.capitalize()}, {turn.text}" if turn.text else f"{answer.capitalize()}."
+    def options(self, allow_query: bool = True) -> list[str]:
+        """The actions offered to the policy agent now (see `offered_actions`)."""
+        return offered_actions(self.tracker, self.policy, allow_query)
 
-    def _options(self, allow_query: bool = True) -> list[str]:
-        """Legal actions on the current task, then (multi-task) those that switch to another task."""
-        options = self.tracker.legal_actions()
-        for task in self.tracker.graphs:
-            if task != self.tracker.task:
-                options += [a for a in self.tracker.legal_actions(task) if a not in options]
-        if not allow_query:
-            options = _keep(options, lambda a: not _is_query(self._graph_of(a), a))
-        if self.policy.max_repeats is not None:
-            options = _keep(options, lambda a: not self._repeated_too_often(a))
-        if self.policy.end_after_goal and not self.tracker.completed():
-            options = _keep(options, lambda a: not is_terminal(self._graph_of(a), a))
-        return options
+    async def _policy_turn(self, dialog: Dialog, agent: Agent) -> Turn:
+        started = time.perf_counter()
+        self._resolve_answer(dialog)
+        heard, note, replies = self.unheard(agent, dialog), "", []
+        for attempt in range(MAX_QUERIES_PER_TURN + 1):
+            may_query = attempt < MAX_QUERIES_PER_TURN
+            options = self.options(allow_query=may_query)
+            replies.append(await self._ask(agent, heard, options, note))
+            heard = []  # the agent has now heard them; a second ask adds only the tool result
+            choice = self._choice(replies[-1], options)
+            if not (may_query and is_query(graph_of(self.tracker, choice.action), choice.action)):
+                break
+            result = await self._run_tool(agent, dialog, choice.action)
+            agent.remember(f"(called {choice.action}: {result.model_dump_json()})")
+            note = result_note(choice.action, result)
+        return self._record_action(dialog, agent, choice, replies, started)
 
-    def _graph_of(self, action: str) -> nx.DiGraph:
-        return self.policy.graphs[self.tracker.owner(action) or self.tracker.task]
+    async def _ask(self, agent: Agent, heard: Sequence[Turn], options: list[str], result: str) -> Reply:
+        """Ask the policy agent for its action and utterance, offering ``options``."""
+        enforce = self.policy.enforce
+        note = action_note(self.tracker.graph, options, enforce, result, agent.other_names)
+        return await agent.reply(heard, instruction=note, schema=action_schema(options if enforce else None))
 
-    def _repeated_too_often(self, action: str) -> bool:
-        """True when the last ``limit`` spoken actions were all ``action`` (limit 1 for anywhere-actions)."""
-        limit = 1 if self._graph_of(action).nodes[action].get("anywhere") else self.policy.max_repeats or 0
-        spoken = [s.action for s in self.tracker.steps if not _is_query(self._graph_of(s.action), s.action)]
-        return len(spoken) >= limit and all(a == action for a in spoken[-limit:])
-
-    def _choice(self, data: dict[str, Any] | None, text: str, options: list[str]) -> tuple[str, str, bool]:
-        """(action, utterance, fell back?) from the agent's parsed JSON."""
-        action = str(data.get("action", "")).strip() if data else ""
-        if action and (action in options or not self.policy.enforce) and text:
-            return action, text, False
+    def _choice(self, reply: Reply, options: list[str]) -> Choice:
+        """The action and utterance of ``reply``, or the first option and its template if it has none."""
+        action = str(reply.data.get("action", "")).strip() if reply.data else ""
+        if action and (action in options or not self.policy.enforce) and reply.text:
+            return Choice(action, reply.text, False)
         fallback = action if action in options else options[0]
-        graph = self.policy.graphs[self.tracker.owner(fallback) or self.tracker.task]
+        graph = graph_of(self.tracker, fallback)
         template = graph.nodes[fallback].get("template", "") if fallback in graph else ""
-        return fallback, text or template or fallback.replace("_", " "), True
+        return Choice(fallback, reply.text or template or fallback.replace("_", " "), True)
 
     def _resolve_answer(self, dialog: Dialog) -> None:
+        """Follow the yes or no branch the other agent's last turn gave, if a question waits for one."""
         if not self.tracker.pending(NodeKind.ANSWER) or not dialog.turns:
             return
         last = dialog.turns[-1]
@@ -222,28 +138,33 @@ class PolicyOrchestrator(Orchestrator):
         if answer:
             self.tracker.resolve_when(NodeKind.ANSWER, answer)
 
-    async def _query(self, agent: Agent, dialog: Dialog, action: str) -> QueryResult:
-        """Call the task's tool with arguments decoded from the conversation; record it; resolve the outcome."""
+    async def _run_tool(self, agent: Agent, dialog: Dialog, action: str) -> QueryResult:
+        """Take the query ``action`` through the environment; record the call and resolve its outcome."""
         step = self.tracker.advance(action)
-        tool = self.policy.tools.get(step.task)
-        if tool is None:
-            result = QueryResult(api=action, arguments={}, found=True)
-        else:
-            transcript = "\n".join(f"{t.speaker}: {t.text}" for t in dialog.turns[-12:])
-            try:
-                arguments, _, _ = await complete_structured(
-                    agent.model, "You fill in API arguments from a conversation.",
-                    render("query_arguments", transcript=transcript, api=tool.name), tool.arguments_schema())
-            except StructuredOutputError as err:
-                arguments = {}
-                dialog.events.append(Event(type="retry", turn=len(dialog.turns), data={"error": str(err)}))
-            result = tool(arguments)
+        call = await self.environment.call(step.task, action, agent.model, dialog.turns)
+        if call.extraction_error is not None:
+            dialog.events.append(Event(type="retry", turn=len(dialog.turns), data={"error": call.extraction_error}))
+        result = call.result
         dialog.events.append(Event(type="query", turn=len(dialog.turns), data={
             "task": step.task, "action": action, "legal": step.legal, "arguments": result.arguments,
             "items": result.items, "total": result.total, "found": result.found, "error": result.error,
         }))
         self.tracker.resolve_when(NodeKind.OUTCOME, "found" if result.found else "empty")
         return result
+
+    def _record_action(self, dialog: Dialog, agent: Agent, choice: Choice, replies: Sequence[Reply],
+                       started: float) -> Turn:
+        """Advance the tracker by the chosen action (noting a task switch) and record the turn."""
+        previous_task = self.tracker.task
+        step = self.tracker.advance(choice.action)
+        if step.task != previous_task:
+            dialog.events.append(Event(type="select_task", turn=len(dialog.turns), data={"task": step.task}))
+        turn = Turn(speaker=agent.name, text=choice.text, action=choice.action, metadata={
+            "end": self.tracker.at_terminal() or replies[-1].end,
+            "legal": step.legal, "task": step.task, "allowed": step.allowed,
+            **({"fallback": True} if choice.fallback else {}),
+        })
+        return self._record(dialog, agent, turn, replies, started)
 
     def finalize(self, dialog: Dialog, reason: StopReason | None) -> None:
         super().finalize(dialog, reason)
@@ -256,24 +177,3 @@ class PolicyOrchestrator(Orchestrator):
             "legal_rate": round(sum(s.legal for s in steps) / len(steps), 4) if steps else None,
             "completed": self.tracker.completed(),
         }
-
-
-def _keep(options: list[str], allowed: Callable[[str], bool]) -> list[str]:
-    """The options ``allowed`` keeps, or all of them if it keeps none (the agent must be able to act)."""
-    kept = [a for a in options if allowed(a)]
-    return kept or options
-
-
-def _is_query(graph: nx.DiGraph, action: str) -> bool:
-    return action in graph and node_kind(graph, action) == NodeKind.QUERY
-
-
-def tools_for(graphs: Mapping[str, nx.DiGraph], make: Callable[[str], QueryTool | None]) -> dict[str, QueryTool]:
-    """Tools for the tasks whose graphs have a query node."""
-    tools = {}
-    for task, graph in graphs.items():
-        if any(d.get("kind") == NodeKind.QUERY.value for _, d in graph.nodes(data=True)):
-            tool = make(task)
-            if tool is not None:
-                tools[task] = tool
-    return tools

@@ -24,6 +24,8 @@ from pydantic import BaseModel, Field
 
 from roleplay.errors import ConfigError
 
+__all__ = ["DEFAULT_ROWS", "MAX_ITEMS", "QueryResult", "QueryTool", "generate_rows"]
+
 DEFAULT_ROWS = 40
 MAX_ITEMS = 5
 

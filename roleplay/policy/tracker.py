@@ -24,6 +24,8 @@ from roleplay.errors import PolicyGraphError
 from roleplay.policy.answers import answer_of
 from roleplay.policy.graph import NodeKind, branches, goal_nodes, is_terminal, legal_actions
 
+__all__ = ["FlowchartTracker", "TrackerStep", "replay"]
+
 
 class TrackerStep(BaseModel):
     """One system action as the tracker judged it."""

@@ -6,6 +6,8 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
+__all__ = ["render", "template"]
+
 
 @cache
 def template(name: str) -> str:

@@ -1,0 +1,25 @@
+"""Run defaults, defined once: what a role-play uses when the caller does not say.
+
+`PersonaDialogGenerator` and `Orchestrator` take their defaults from here, so a number never differs
+between the Python API and the layers built on it. A scenario file or a CLI flag that sets a value
+overrides it for that run; backends keep their own connection defaults (ports, context size).
+"""
+
+from __future__ import annotations
+
+__all__ = ["CONTEXT_WINDOW", "DIALOG_MAX_TOKENS", "MAX_TOKENS", "MAX_TURNS", "TEMPERATURE"]
+
+MAX_TURNS = 20
+"""Turns after which a role-play stops if no agent ended it: a cap always applies, so no run loops forever."""
+
+MAX_TOKENS = 128
+"""Most tokens one role-play turn may generate: one to three sentences, with room for a policy turn's JSON."""
+
+TEMPERATURE = 0.7
+"""Sampling temperature of every agent: varied dialogues that still stay on topic."""
+
+CONTEXT_WINDOW = 24
+"""Messages each agent remembers: enough for a task dialogue, small enough for a small model's context."""
+
+DIALOG_MAX_TOKENS = 1024
+"""Most tokens `DialogGenerator` may spend writing a whole dialogue in one structured answer."""

@@ -1,0 +1,85 @@
+"""What a policy run asks of the models each turn: an action from the policy agent, a yes/no from the other.
+
+The policy agent's note and schema, and the other agent's clear answer when the policy agent asked a question.
+The policy agent answers in JSON ``{"action", "utterance"}``: enforced, ``action`` is an enum of the
+offered actions, so constrained decoding cannot produce an illegal one; prompt-only, it is free text.
+A yes/no answer is JSON ``{"answer", "utterance"}``; its answer then leads the utterance, so the
+transcript says what was decided, and a backend that ignored the schema still has its words kept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+
+from roleplay.agents import Reply
+from roleplay.dialog import Turn
+from roleplay.orchestrator import TurnRequest
+from roleplay.policy.answers import answer_of
+from roleplay.policy.graph import describe
+from roleplay.policy.tools import QueryResult
+from roleplay.prompts import render
+
+__all__ = ["ANSWER_SCHEMA", "UTTERANCE_MAX_CHARS", "AnswerRequest", "action_note", "action_schema", "answer_request",
+           "result_note"]
+
+UTTERANCE_MAX_CHARS = 300
+"""Longest utterance a structured turn may carry (a small model otherwise rambles until the token limit)."""
+
+
+def _choice_and_utterance(field: str, choices: Sequence[str] | None) -> dict[str, Any]:
+    """JSON schema of a turn that picks ``field`` (from ``choices``; None: free text) and says an utterance."""
+    choice: dict[str, Any] = {"type": "string", "enum": list(choices)} if choices is not None else {"type": "string"}
+    return {
+        "type": "object",
+        "properties": {field: choice, "utterance": {"type": "string", "maxLength": UTTERANCE_MAX_CHARS}},
+        "required": [field, "utterance"],
+    }
+
+
+def action_schema(actions: Sequence[str] | None) -> dict[str, Any]:
+    """JSON schema of a policy turn; ``actions`` None leaves the action free (prompt-only mode)."""
+    return _choice_and_utterance("action", actions)
+
+
+ANSWER_SCHEMA = _choice_and_utterance("answer", ["yes", "no"])
+
+
+def action_note(graph: nx.DiGraph, options: Sequence[str], enforce: bool, result: str, users: Sequence[str]) -> str:
+    """The director's note for a policy turn: the offered actions (enforced) or the flowchart reminder."""
+    user = " and ".join(users)
+    if not enforce:
+        return render("policy_prompt_only_turn", result=result, user=user)
+    listed = describe(graph, [o for o in options if o in graph])
+    return render("policy_turn", options=listed, first=options[0], result=result, user=user)
+
+
+def result_note(action: str, result: QueryResult) -> str:
+    """What the agent is told about its tool call before it chooses again."""
+    return f"Result of {action}: {json.dumps(result.items[:2] or result.error or 'nothing found')}\n"
+
+
+@dataclass(frozen=True)
+class AnswerRequest(TurnRequest):
+    """Asks for a clear yes or no, and leads the spoken utterance with it."""
+
+    def finish(self, turn: Turn, reply: Reply) -> None:
+        """Lead the utterance with the structured yes/no; keep plain words from a backend that ignored the schema."""
+        answer = reply.data.get("answer") if reply.data else None
+        if answer not in ("yes", "no"):
+            raw = reply.raw.strip()
+            if not turn.text and raw and not raw.startswith("{"):
+                turn.text = raw
+            return
+        turn.metadata["answer"] = answer
+        if answer_of(turn.text) != answer:
+            turn.text = f"{answer.capitalize()}, {turn.text}" if turn.text else f"{answer.capitalize()}."
+
+
+def answer_request(asker: str) -> AnswerRequest:
+    """The request for the answer to ``asker``'s yes/no question."""
+    return AnswerRequest(instruction=render("answer_turn", asker=asker), schema=ANSWER_SCHEMA)
