@@ -20,6 +20,7 @@ from roleplay.agents import Agent
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition
 from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.errors import BackendUnreachableError, ConfigError, RunError
+from roleplay.guards import guarded_reply
 from roleplay.prompts import render
 
 TurnPolicy = Callable[[Dialog, Sequence[str]], str]
@@ -82,7 +83,8 @@ class Orchestrator:
         heard = dialog.turns[self._heard[agent.name]:]
         instruction, schema = self.guidance(agent, dialog)
         started = time.perf_counter()
-        reply = await agent.reply(heard, prefix_speakers=len(self.agents) > 2, instruction=instruction, schema=schema)
+        reply = await guarded_reply(agent, dialog.turns, heard, prefix_speakers=len(self.agents) > 2,
+                                    instruction=instruction, schema=schema)
         turn = Turn(
             speaker=agent.name,
             text=reply.text,
@@ -92,6 +94,7 @@ class Orchestrator:
                 "prompt_tokens": reply.prompt_tokens,
                 "completion_tokens": reply.completion_tokens,
                 **({"raw": reply.raw} if reply.raw.strip() != reply.text else {}),
+                **reply.metadata,
             },
         )
         self.shape(turn, reply.data)

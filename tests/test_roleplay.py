@@ -49,7 +49,7 @@ def test_end_marker_stops_and_is_stripped(doctor, patient, scripted):
 
 
 def test_predicate_stop(doctor, patient, scripted):
-    gen = PersonaDialogGenerator(scripted(replies=["hi", "hello", "bye then", "x"]), doctor, patient,
+    gen = PersonaDialogGenerator(scripted(replies=["Hi.", "Hello.", "OK, bye then.", "x"]), doctor, patient,
                                  stop=Predicate(lambda d: "bye" in d.turns[-1].text))
     dialog = gen.generate(seed=1)
     assert dialog.stop_reason is StopReason.PREDICATE and len(dialog) == 3
@@ -65,11 +65,11 @@ def test_timeout_cancels_a_slow_turn(doctor, patient, scripted):
                 await asyncio.sleep(30)
             return await super().create(messages, **kwargs)
 
-    model = Model(Slow(replies=["quick", "never"]), name="slow", backend="scripted")
+    model = Model(Slow(replies=["Quick.", "Never."]), name="slow", backend="scripted")
     gen = PersonaDialogGenerator(model, doctor, patient, stop=Timeout(0.5))
     dialog = gen.generate(seed=1)
     assert dialog.stop_reason is StopReason.TIMEOUT
-    assert [t.text for t in dialog] == ["quick"]
+    assert [t.text for t in dialog] == ["Quick."]
     assert dialog.metadata["seconds"] < 5
 
 
