@@ -209,6 +209,11 @@ class Agent:
             description=f"{name}, role-played from a persona",
         )
 
+    @property
+    def memory(self) -> AgentMemory:
+        """What this agent heard and said (the model sees the last ``context_window`` messages)."""
+        return self._memory
+
     def _own_names(self) -> list[str]:
         names = {self.name, self.id, getattr(self.persona, "name", "") or "", getattr(self.persona, "role", "") or ""}
         return sorted((n for n in names if n), key=len, reverse=True)

@@ -184,7 +184,8 @@ async def test_star_roleplay_and_description_generation(canned_star, monkeypatch
 
     described = json.dumps({"dialog": [{"speaker": "User", "text": "Hi"},
                                        {"speaker": "System", "text": "What is your name?", "action": "ask_name"},
-                                       {"speaker": "User", "text": "Robin."}, {"speaker": "System", "text": "Thanks."}]})
+                                       {"speaker": "User", "text": "Robin."},
+                                       {"speaker": "System", "text": "Thanks."}]})
     monkeypatch.setitem(backends._FACTORIES, "writer", lambda model, options: scripted_model(replies=[described]))
     dialog = await agenerate_star(1, "description", "writer")
     assert [t.action for t in dialog.turns] == [None, "ask_name", None, None]

@@ -8,9 +8,11 @@ from roleplay import StopReason
 from roleplay.agents import clean_reply
 from roleplay.backends.scripted import ScriptedRequest
 from roleplay.conditions import MaxTurns, Predicate, Timeout
+from roleplay.dialog import Dialog, Turn
 from roleplay.errors import BackendError, BackendUnreachableError, ConfigError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
 from roleplay.personas import Persona
+from roleplay.sentences import is_complete, sentences, words
 
 
 def test_two_agents_alternate_and_each_has_its_own_prompt_and_memory(doctor, patient, scripted, echo_fn):
@@ -182,6 +184,9 @@ def test_first_speaker_must_exist(doctor, patient, scripted):
     ("One. Two. Three. Four.", "One. Two. Three.", False),
     ("Complete sentence. And a cut off", "Complete sentence.", False),
     ('Patient: "Hello doctor." \nPatient: more', '"Hello doctor."', False),
+    ("My name is Dr. Smith. Take 3.5 mg, e.g. with food. Mr. Lee agrees. Extra.",
+     "My name is Dr. Smith. Take 3.5 mg, e.g. with food. Mr. Lee agrees.", False),
+    ("I saw Dr. Smith at 5 p.m. yesterday. And then", "I saw Dr. Smith at 5 p.m. yesterday.", False),
 ])
 def test_clean_reply(raw, expected, end):
     assert clean_reply(raw, ["Doctor"], ["Patient"], "[END]", max_sentences=3) == (expected, end)
@@ -206,3 +211,75 @@ def test_max_turns_argument_overrides_the_default(doctor, patient, scripted):
     gen = PersonaDialogGenerator(scripted(fn=lambda r: "x."), doctor, patient, stop=MaxTurns(50), max_turns=10)
     assert len(gen.generate(seed=0, max_turns=3)) == 3
     assert len(gen.generate(seed=0)) == 10
+
+
+def test_sentences_never_end_on_abbreviations_or_decimals():
+    assert sentences("I'm Dr. Garcia, e.g. your doctor. The dose is 3.5 mg. Mr. Lee is next!") == [
+        "I'm Dr. Garcia, e.g. your doctor.", "The dose is 3.5 mg.", "Mr. Lee is next!"]
+    assert not is_complete("My name is Dr.") and not is_complete("and then") and is_complete('He said "yes."')
+    assert words("Don't take 3.5 mg, Dr. Lee!") == ["don't", "take", "3.5", "mg", "dr", "lee"]
+
+
+def test_think_blocks_are_stripped_and_kept_in_metadata(doctor, patient, scripted):
+    model = scripted(replies=["<think>They look worried.\nAsk gently.</think> How are you feeling?",
+                              "Fine, thanks.", "Closed only.</think> Good to hear."])
+    dialog = PersonaDialogGenerator(model, doctor, patient).generate(seed=0, max_turns=3)
+    assert [t.text for t in dialog] == ["How are you feeling?", "Fine, thanks.", "Good to hear."]
+    assert dialog.turns[0].metadata["thought"] == "They look worried.\nAsk gently."
+    assert "thought" not in dialog.turns[1].metadata
+    assert dialog.turns[2].metadata["thought"] == "Closed only."
+    assert "<think>" not in str(model.client.history[2].messages)  # memory holds the words only
+
+
+def test_a_model_thought_field_is_kept_out_of_the_turn(doctor, patient):
+    from autogen_core.models import CreateResult, RequestUsage
+    from autogen_ext.models.replay import ReplayChatCompletionClient
+
+    from roleplay.backends.base import Model
+
+    usage = RequestUsage(prompt_tokens=1, completion_tokens=1)
+    client = ReplayChatCompletionClient([CreateResult(finish_reason="stop", content="Hello there.", usage=usage,
+                                                      cached=False, thought="reasoning_content here"),
+                                         "Hi doctor."])
+    model = Model(client, name="replay", backend="replay")
+    dialog = PersonaDialogGenerator(model, doctor, patient).generate(seed=0, max_turns=2)
+    assert dialog.turns[0].text == "Hello there."
+    assert dialog.turns[0].metadata["thought"] == "reasoning_content here"
+
+
+def test_examples_appear_in_the_prompt_not_in_memory(doctor, patient, scripted, echo_fn):
+    example = Dialog(turns=[Turn("Doctor", "What brings you in?"), Turn("Patient", "A sprained ankle.")])
+    model = scripted(fn=echo_fn)
+    PersonaDialogGenerator(model, doctor, patient, example_dialogs=[example]).generate(seed=0, max_turns=3)
+    first, third = model.client.history[0], model.client.history[2]
+    assert "Doctor: What brings you in?\nPatient: A sprained ankle." in first.system
+    assert "never repeat their lines" in first.system
+    assert all("sprained" not in text for role, _, text in third.messages if role != "system")
+
+
+def test_agents_know_the_other_parties_when_built(doctor, patient, scripted):
+    gen = PersonaDialogGenerator(scripted(fn=lambda r: "Hi."), doctor, patient)
+    doc, pat = gen._build_agents(seed=1)
+    assert doc.other_names == ["Patient"] and pat.other_names == ["Doctor"]
+    assert "family doctor" in pat.other_identities() and "Doctor" in doc.identity()
+
+
+async def test_agent_memory_is_its_own_list_and_can_roll_back_a_turn(doctor, patient, scripted):
+    from roleplay.agents import Agent, AgentMemory
+
+    agent = Agent("Doctor", doctor, scripted(replies=["One.", "Two."]), "You are Doctor.",
+                  others=[("Patient", patient)])
+    await agent.reply([Turn("Patient", "Hello.")])
+    memory = agent.memory
+    assert isinstance(memory, AgentMemory) and [m.content for m in memory.messages] == ["Hello.", "One."]
+    agent.undo_last_reply()
+    assert memory.messages == []
+    await agent.reply([Turn("Patient", "Hello.")], seed=5)
+    assert [m.content for m in memory.messages] == ["Hello.", "Two."]
+    assert agent.model.client.history[1].seed == 5
+    state = await memory.save_state()
+    await memory.clear()
+    await memory.load_state(state)
+    assert len(await memory.get_messages()) == 2
+    with pytest.raises(ConfigError, match="context_window"):
+        AgentMemory(0)

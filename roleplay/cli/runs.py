@@ -82,35 +82,22 @@ def export_command(folder: Path, fmt: str, out: Path, roles: str | None) -> None
               help="Report path without extension (default: FOLDER/evaluation) -> .csv and .json.")
 @friendly
 def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out: Path | None) -> None:
-    """Policy adherence of the dialogues in FOLDER: a table per task, written as CSV and JSON."""
-    from roleplay.evaluation import evaluate_folder, table, write_report
+    """Text quality of the dialogues in FOLDER, and with --graph or --star-path their policy adherence.
 
-    if (star_path is None) == (graph_file is None):
-        raise click.ClickException("Give --star-path (STAR dialogues) or --graph FILE.dot (your own policy).")
-    if graph_file is not None:
-        from roleplay.policy.graph import read_dot
+    Tables per scenario variant (text) and per task (adherence), written as CSV and JSON.
+    """
+    from roleplay.evaluation import load_dialogs, table, text_report, write_report
 
-        graph = read_dot(graph_file)
-        report = evaluate_folder(folder, lambda d: {graph.graph["name"]: graph})
+    if star_path is not None and graph_file is not None:
+        raise click.ClickException("Give --star-path (STAR dialogues) or --graph FILE.dot (your own policy), "
+                                   "not both.")
+    text = text_report(load_dialogs(folder))
+    click.echo(table(text["summary"]))
+    if star_path is None and graph_file is None:
+        report = text
     else:
-        from roleplay.datasets.star.loader import STAR
-
-        STAR.set_path(star_path)
-
-        def graphs_for(dialog: Dialog) -> dict[str, Any]:
-            scenario = dialog.scenario if isinstance(dialog.scenario, dict) else {}
-            tasks = [c["Task"] for c in scenario.get("WizardCapabilities", [])]
-            if not tasks:
-                raise click.ClickException(f"Dialogue {dialog.id} has no STAR scenario; evaluate it with --graph.")
-            return {t: STAR.get_task_graph(t) for t in tasks}
-
-        real_ids = set(STAR.dialog_ids())
-
-        def real(dialog: Dialog) -> Dialog | None:
-            return STAR.get_dialog(dialog.id) if dialog.id in real_ids else None
-
-        report = evaluate_folder(folder, graphs_for, real)
-    click.echo(table(report["summary"]))
+        report = {**_adherence(folder, star_path, graph_file), "text": text}
+        click.echo("\n" + table(report["summary"]))
     if "comparison" in report:
         comparison = report["comparison"]
         click.echo(f"\nvs real STAR ({comparison['pairs']} pairs): action-sequence similarity "
@@ -118,3 +105,30 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
                    f"vs real {comparison['real_turns']}")
     json_path, csv_path = write_report(report, out or folder / "evaluation")
     click.echo(f"Saved {csv_path} and {json_path}")
+
+
+def _adherence(folder: Path, star_path: Path | None, graph_file: Path | None) -> dict[str, Any]:
+    from roleplay.evaluation import evaluate_folder
+
+    if graph_file is not None:
+        from roleplay.policy.graph import read_dot
+
+        graph = read_dot(graph_file)
+        return evaluate_folder(folder, lambda d: {graph.graph["name"]: graph})
+    from roleplay.datasets.star.loader import STAR
+
+    STAR.set_path(star_path)
+
+    def graphs_for(dialog: Dialog) -> dict[str, Any]:
+        scenario = dialog.scenario if isinstance(dialog.scenario, dict) else {}
+        tasks = [c["Task"] for c in scenario.get("WizardCapabilities", [])]
+        if not tasks:
+            raise click.ClickException(f"Dialogue {dialog.id} has no STAR scenario; evaluate it with --graph.")
+        return {t: STAR.get_task_graph(t) for t in tasks}
+
+    real_ids = set(STAR.dialog_ids())
+
+    def real(dialog: Dialog) -> Dialog | None:
+        return STAR.get_dialog(dialog.id) if dialog.id in real_ids else None
+
+    return evaluate_folder(folder, graphs_for, real)
