@@ -1,11 +1,13 @@
 """The AutoGen adapter: a persona becomes a talking `Agent`. The only module importing autogen_agentchat.
 
-Each `Agent` is an AutoGen ``AssistantAgent`` with its own system prompt (persona + dialogue rules) and
-its own memory: a buffered model context that keeps the last ``context_window`` messages, so a long
-conversation never overflows a small model's context. The agent hears the other parties' turns since it
-last spoke and answers with one turn. Its raw output is cleaned (end marker, stray name prefixes, lines
-written for other speakers) and the cleaned text replaces the raw one in its memory, so what it
-remembers saying is what the transcript shows.
+Each `Agent` is an AutoGen ``AssistantAgent`` with its own system prompt (persona, dialogue rules and
+optional style examples) and its own memory (`AgentMemory`, a model context whose message list it owns,
+showing the model the last ``context_window`` messages so a long conversation never overflows a small
+model's context). The agent hears the other parties' turns since it last spoke and answers with one
+turn. Its raw output is cleaned (a reasoning model's ``<think>`` block, end marker, stray name prefixes,
+lines written for other speakers, an unfinished last sentence) and the cleaned text replaces the raw one
+in its memory, so what it remembers saying is what the transcript shows. `roleplay.guards` decides
+whether a turn is kept or asked for again (`Agent.undo_last_reply`).
 
 To replace AutoGen, reimplement `Agent` (its constructor and `reply`); nothing else in roleplay touches it.
 """
