@@ -228,7 +228,7 @@ def test_cli_star_generate_then_evaluate(canned_star, tmp_path):
     (["star", "generate", "--star-path", str(FIXTURE), "--task", "mini_info", "--happy", "--out", "o"],
      "No STAR dialogue matches"),
     (["evaluate", "nowhere", "--star-path", str(FIXTURE)], "is not a folder of dialogues"),
-    (["evaluate", "."], "Give --star-path"),
+    (["evaluate", "."], "No dialogue JSON files"),
     (["graph", "missing.dot"], "No such DOT file"),
 ])
 def test_cli_bad_input(args, message):

@@ -92,12 +92,12 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
         raise click.ClickException("Give --star-path (STAR dialogues) or --graph FILE.dot (your own policy), "
                                    "not both.")
     text = text_report(load_dialogs(folder))
-    click.echo(table(text["summary"]))
     if star_path is None and graph_file is None:
         report = text
     else:
         report = {**_adherence(folder, star_path, graph_file), "text": text}
-        click.echo("\n" + table(report["summary"]))
+        click.echo(table(report["summary"]) + "\n\nText quality:")
+    click.echo(table(text["summary"]))
     if "comparison" in report:
         comparison = report["comparison"]
         click.echo(f"\nvs real STAR ({comparison['pairs']} pairs): action-sequence similarity "
