@@ -1,8 +1,9 @@
 """Text quality of the shipped doctor_patient scenario on the embedded model, guards off vs on.
 
-Each seed is played twice in a row (guards off, then on), so both arms see the same seeds and the same
-machine load; the table is `roleplay.evaluation.text_report`'s, one row per arm, plus seconds per turn
-and their ratio. Dialogues are saved under --out/{off,on}/ (``roleplay evaluate`` reads them).
+Both arms play the same seeds at the same time, one process each, so they share the machine's load.
+The table is `roleplay.evaluation.text_report`'s, one row per arm, with seconds per turn; then the
+issue's floor, checked on the guards-on arm. Dialogues are saved under --out/{off,on}/ (``roleplay
+evaluate`` reads them).
 With --star, it also has the embedded model write STAR dialogue 1 from its description.
 
     PYTHONPATH=$PWD python bench/quality.py --seeds 20 --turns 10
@@ -13,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from roleplay.dialog import Dialog
@@ -26,18 +29,32 @@ ROOT = Path(__file__).resolve().parent.parent
 ARMS = {"off": Guards(enabled=False), "on": Guards()}
 
 
-async def play(seeds: list[int], turns: int, out: Path) -> dict[str, list[Dialog]]:
+def use_threads(threads: int | None) -> None:
+    """The embedded backend sizes its thread pool from os.cpu_count(); set it for this process only."""
+    if threads:
+        os.cpu_count = lambda: threads
+
+
+def play_arm(arm: str, seeds: list[int], turns: int, out: Path, threads: int | None) -> list[Path]:
+    """Play every seed with one arm's guards, in this (worker) process; returns the saved files."""
+    use_threads(threads)
     scenario = load_scenario(ROOT / "scenarios" / "doctor_patient.yaml")
-    dialogs: dict[str, list[Dialog]] = {arm: [] for arm in ARMS}
+    saved = []
     for seed in seeds:
-        for arm, guards in ARMS.items():
-            started = time.perf_counter()
-            dialog = await scenario.generator(max_turns=turns, guards=guards).agenerate(seed=seed, id=seed)
-            dialog.metadata["variant"] = {"guards": arm}
-            dialog.to_file(out / arm / f"{seed}.json")
-            dialogs[arm].append(dialog)
-            print(f"seed {seed} guards {arm}: {len(dialog)} turns in {time.perf_counter() - started:.1f}s", flush=True)
-    return dialogs
+        started = time.perf_counter()
+        generator = scenario.generator(max_turns=turns, guards=ARMS[arm])
+        dialog = asyncio.run(generator.agenerate(seed=seed, id=seed))
+        dialog.metadata["variant"] = {"guards": arm}
+        saved.append(dialog.to_file(out / arm / f"{seed}.json"))
+        print(f"seed {seed} guards {arm}: {len(dialog)} turns in {time.perf_counter() - started:.1f}s", flush=True)
+    return saved
+
+
+def play(seeds: list[int], turns: int, out: Path, threads: int | None) -> dict[str, list[Dialog]]:
+    """Both arms side by side, one process each, so they share the machine's load equally."""
+    with ProcessPoolExecutor(max_workers=len(ARMS), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {arm: pool.submit(play_arm, arm, seeds, turns, out, threads) for arm in ARMS}
+        return {arm: [Dialog.from_file(p) for p in future.result()] for arm, future in futures.items()}
 
 
 def floor(rows: dict[str, dict]) -> list[str]:
@@ -76,17 +93,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: every core). On "
                         "a machine shared with other jobs, 1 avoids threads spinning while waiting for each other.")
     args = parser.parse_args()
-    if args.threads:  # the embedded backend sizes its thread pool from os.cpu_count(); this bench only
-        os.cpu_count = lambda: args.threads
     if args.seeds:
         seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-        dialogs = asyncio.run(play(seeds, args.turns, args.out))
+        dialogs = play(seeds, args.turns, args.out, args.threads)
         rows = {arm: text_report(found)["summary"][-1] | {"variant": f"guards {arm}"} for arm, found in dialogs.items()}
         print()
         print(table(list(rows.values())))
         print()
         print("\n".join(floor(rows)))
     if args.star:
+        use_threads(args.threads)
         asyncio.run(star_description(args.star))
 
 

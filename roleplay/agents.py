@@ -154,8 +154,9 @@ def clean_reply(
     marker = re.compile(re.escape(end_marker), re.IGNORECASE)
     end = bool(marker.search(text))
     text = marker.sub("", text)
-    for name in own_names:
-        text = re.sub(rf"^\s*(\[{re.escape(name)}\]|{re.escape(name)}\s*:)\s*", "", text, flags=re.IGNORECASE)
+    for name in own_names:  # also after up to two stray words ("Well Doctor: Good morning.")
+        text = re.sub(rf"^\s*(\S+\s+){{0,2}}?(\[{re.escape(name)}\]|{re.escape(name)}\s*:)\s*", "", text,
+                      flags=re.IGNORECASE)
     if other_names:
         others = "|".join(re.escape(n) for n in other_names)
         prefix = rf"(\[({others})\]|({others})\s*:)"

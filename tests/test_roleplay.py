@@ -179,6 +179,7 @@ def test_first_speaker_must_exist(doctor, patient, scripted):
 
 @pytest.mark.parametrize("raw, expected, end", [
     ("Doctor: Hello there.", "Hello there.", False),
+    ("Parlo Doctor: Good morning.", "Good morning.", False),
     ("[Doctor] Hi. How are you?\nPatient: I am fine.", "Hi. How are you?", False),
     ("See you soon! [end]", "See you soon!", True),
     ("One. Two. Three. Four.", "One. Two. Three.", False),
