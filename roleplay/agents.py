@@ -250,13 +250,7 @@ class Agent:
         model's own seed for this reply (to resample it). A reasoning model's thought is kept out of
         the turn and its memory, in ``Reply.metadata["thought"]``.
         """
-        messages = [
-            TextMessage(source=agent_id(t.speaker or "someone"),
-                        content=f"[{t.speaker}] {t.text}" if prefix_speakers else t.text)
-            for t in heard
-        ]
-        if instruction:
-            messages.append(TextMessage(source=DIRECTOR, content=instruction))
+        messages = _messages(heard, prefix_speakers, instruction)
         self._turn_start = len(self._memory.messages)
         with self.model.call_options(seed=seed, schema=schema):
             response = await self._assistant.on_messages(messages, cancellation_token or CancellationToken())
@@ -266,7 +260,7 @@ class Agent:
         said, thought = split_thought(str(data.get("utterance", "")) if data is not None else
                                       ("" if schema is not None else raw))
         thoughts = [str(e.content) for e in response.inner_messages or [] if isinstance(e, ThoughtEvent)]
-        thought = "\n".join(t for t in [*thoughts, thought or ""] if t) or None
+        thought = "\n".join(t for t in [*thoughts, thought or ""] if t) or None  # the model's own field first
         text, end = clean_reply(said, self._own_names(), self.other_names, self.end_marker, self.max_sentences)
         self._memory.replace_last_reply(text, self.id)
         if schema is not None:
@@ -292,6 +286,14 @@ class Agent:
 
     def __repr__(self) -> str:
         return f"Agent({self.name!r}, model={self.model.name!r})"
+
+
+def _messages(heard: Sequence[Turn], prefix_speakers: bool, instruction: str | None) -> list[TextMessage]:
+    messages = [TextMessage(source=agent_id(t.speaker or "someone"),
+                            content=f"[{t.speaker}] {t.text}" if prefix_speakers else t.text) for t in heard]
+    if instruction:
+        messages.append(TextMessage(source=DIRECTOR, content=instruction))
+    return messages
 
 
 def _json_object(raw: str) -> dict[str, Any] | None:
