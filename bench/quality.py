@@ -50,11 +50,13 @@ def play_arm(arm: str, seeds: list[int], turns: int, out: Path, threads: int | N
     return saved
 
 
-def play(seeds: list[int], turns: int, out: Path, threads: int | None) -> dict[str, list[Dialog]]:
-    """Both arms side by side, one process each, so they share the machine's load equally."""
-    with ProcessPoolExecutor(max_workers=len(ARMS), mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {arm: pool.submit(play_arm, arm, seeds, turns, out, threads) for arm in ARMS}
-        return {arm: [Dialog.from_file(p) for p in future.result()] for arm, future in futures.items()}
+def play(seeds: list[int], turns: int, out: Path, threads: int | None, workers: int) -> dict[str, list[Dialog]]:
+    """Both arms side by side, ``workers`` processes each (seeds dealt round-robin), sharing the machine's load."""
+    shares = [seeds[i::workers] for i in range(workers)]
+    with ProcessPoolExecutor(max_workers=len(ARMS) * workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {arm: [pool.submit(play_arm, arm, share, turns, out, threads) for share in shares] for arm in ARMS}
+        return {arm: sorted((Dialog.from_file(p) for f in found for p in f.result()), key=lambda d: int(d.id or 0))
+                for arm, found in futures.items()}
 
 
 def floor(rows: dict[str, dict]) -> list[str]:
@@ -92,10 +94,11 @@ def main() -> None:
     parser.add_argument("--star", type=Path, default=None, help="STAR folder: also write STAR dialogue 1.")
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: every core). On "
                         "a machine shared with other jobs, 1 avoids threads spinning while waiting for each other.")
+    parser.add_argument("--workers", type=int, default=1, help="Processes per arm.")
     args = parser.parse_args()
     if args.seeds:
         seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-        dialogs = play(seeds, args.turns, args.out, args.threads)
+        dialogs = play(seeds, args.turns, args.out, args.threads, args.workers)
         rows = {arm: text_report(found)["summary"][-1] | {"variant": f"guards {arm}"} for arm, found in dialogs.items()}
         print()
         print(table(list(rows.values())))

@@ -4,8 +4,10 @@ Small models loop ("I'm so glad ..." eight times), slip into the other role (the
 itself as "Dr. ..."), and stop mid-sentence at the token limit. Each check here is a pure function of
 the text, so `roleplay.evaluation.text` measures exactly what the guards prevent:
 
-- `copy_score`: the highest rapidfuzz ratio (0-100) against any earlier turn, either speaker (a near-copy
-  from `Guards.near_copy` on, for turns of at least `Guards.min_words` words);
+- `copy_score`: the highest rapidfuzz ratio (0-100) against any earlier turn or sentence, either
+  speaker, and `new_pair_share`: how many of the turn's word pairs are new to the dialogue (a turn of at
+  least `Guards.min_words` words is a near-copy from `Guards.near_copy` on, or under
+  `Guards.min_new_pairs` new pairs);
 - `role_confusion`: the turn opens with another speaker's label, claims another's name or role
   ("I'm Dr. Garcia" from the patient), or addresses the speaker by its own name ("Hello, Dr. Garcia"
   from Dr. Garcia);
@@ -31,12 +33,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz import fuzz, process, utils
 
-from roleplay.sentences import is_complete, sentences, trim_to_complete, words
+from roleplay.sentences import is_complete, ngrams, sentences, trim_to_complete, words
 
 if TYPE_CHECKING:
     from roleplay.agents import Agent, Reply
 
-__all__ = ["Guards", "copy_score", "derive_seed", "guarded_reply", "identity_terms", "role_confusion"]
+__all__ = ["Guards", "copy_score", "derive_seed", "guarded_reply", "identity_terms", "new_pair_share",
+           "role_confusion"]
 
 _TITLE = re.compile(r"^(dr|mr|mrs|ms|prof)\.?\s", re.IGNORECASE)
 _GREETING = r"(?:hello|hi|hey|dear|welcome|thanks|thank you|bye|goodbye|morning|afternoon|evening|meet you)"
@@ -55,11 +58,15 @@ class Guards(BaseModel):
     cut_off: bool = Field(default=True, description="Trim or redo empty and unfinished turns.")
     min_words: int = Field(default=7, ge=1, description="Shorter turns may recur ('Yes, thank you.', 'Goodbye!' "
                            "are normal twice in a conversation); only turns this long or longer count as copies.")
+    min_new_pairs: float = Field(default=0.5, ge=0, le=1, description="Share of a turn's word pairs that must be "
+                                 "new to the dialogue (0 turns this check off).")
     resamples: int = Field(default=3, ge=0, description="Most extra attempts per turn.")
 
-    def is_copy(self, text: str, similarity: float) -> bool:
-        """Whether a turn with this `copy_score` counts as a near-copy."""
-        return similarity >= self.near_copy and len(words(text)) >= self.min_words
+    def is_copy(self, text: str, similarity: float, new_pairs: float | None = None) -> bool:
+        """Whether a turn with this `copy_score` and `new_pair_share` counts as a near-copy."""
+        if len(words(text)) < self.min_words:
+            return False
+        return similarity >= self.near_copy or (new_pairs is not None and new_pairs < self.min_new_pairs)
 
 
 def derive_seed(base: int | None, turn_index: int, attempt: int) -> int:
@@ -86,6 +93,18 @@ def copy_score(text: str, earlier: Sequence[str], min_words: int = 1) -> tuple[f
         if match and match[1] > best_score:
             best_score, best_index = match[1], units[match[2]][0]
     return round(best_score, 1), best_index
+
+
+def new_pair_share(text: str, earlier: Sequence[str]) -> float | None:
+    """The share of ``text``'s word pairs that no earlier turn used (None for a text under two words).
+
+    A turn stitched from phrases already said is as degenerate as a copy, though no sentence matches.
+    """
+    pairs = ngrams(text, 2)
+    if not pairs:
+        return None
+    seen = {pair for turn in earlier for pair in ngrams(turn, 2)}
+    return round(sum(pair not in seen for pair in pairs) / len(pairs), 3)
 
 
 def identity_terms(label: str | None, persona: Mapping[str, Any] | None = None) -> list[str]:
@@ -152,9 +171,10 @@ def _check(agent: Agent, reply: Reply, seed: int | None, earlier: Sequence[str],
         else:
             attempt.problems.append("empty" if not reply.text.strip() else "cut_off")
     attempt.similarity, copied = copy_score(reply.text, earlier, guards.min_words)
-    if guards.is_copy(reply.text, attempt.similarity):
+    new_pairs = new_pair_share(reply.text, earlier)
+    if guards.is_copy(reply.text, attempt.similarity, new_pairs):
         attempt.problems.append("near_copy")
-        attempt.detail["copy_of"] = copied
+        attempt.detail.update(copy_of=copied, new_pairs=new_pairs)
     confusion = role_confusion(reply.text, agent.identity(), agent.other_identities(), opening=reply.spoken) \
         if guards.role_confusion else None
     if confusion:

@@ -15,7 +15,7 @@ import re
 
 import sentencex
 
-__all__ = ["TERMINAL", "is_complete", "sentences", "trim_to_complete", "words"]
+__all__ = ["TERMINAL", "is_complete", "ngrams", "sentences", "trim_to_complete", "words"]
 
 TERMINAL = re.compile(r"""[.!?…]["')\]*]*$""")
 """A complete turn ends with terminal punctuation, possibly inside a closing quote or bracket."""
@@ -51,3 +51,9 @@ def trim_to_complete(text: str, max_sentences: int | None = None) -> str:
 def words(text: str) -> list[str]:
     """Lower-cased word tokens: letters and digits, keeping inner apostrophes, dots and hyphens (``don't``, ``3.5``)."""
     return [w.lower() for w in _WORD.findall(text)]
+
+
+def ngrams(text: str, n: int) -> list[tuple[str, ...]]:
+    """The word n-grams of ``text``, in order (`words` tokens)."""
+    tokens = words(text)
+    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]

@@ -9,7 +9,7 @@ import pytest
 from roleplay.backends.scripted import ScriptedRequest, scripted_model
 from roleplay.errors import ScenarioError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
-from roleplay.guards import Guards, copy_score, derive_seed, identity_terms, role_confusion
+from roleplay.guards import Guards, copy_score, derive_seed, identity_terms, new_pair_share, role_confusion
 from roleplay.personas import Persona
 from roleplay.scenario import load_scenario
 
@@ -169,3 +169,12 @@ def test_scenario_guards_and_bad_guards(tmp_path):
     path.write_text("name: s\nagents: [{persona: {name: A}}, {persona: {name: B}}]\nguards: {near_copy: 200}\n")
     with pytest.raises(ScenarioError, match="guards.near_copy"):
         load_scenario(path)
+
+
+def test_a_turn_stitched_from_phrases_already_said_counts_as_a_copy():
+    earlier = ["I'm so glad of that, you have been very helpful today.", "We can chat about anything you want."]
+    stitched = "I'm so glad of that, we can chat about anything you want."
+    assert new_pair_share(stitched, earlier) < 0.5 and copy_score(stitched, earlier, 7)[0] < 85
+    assert Guards().is_copy(stitched, 0.0, new_pair_share(stitched, earlier))
+    assert not Guards(min_new_pairs=0).is_copy(stitched, 0.0, new_pair_share(stitched, earlier))
+    assert new_pair_share("Fine.", earlier) is None

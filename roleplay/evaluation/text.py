@@ -2,8 +2,8 @@
 
 Per dialogue (`text_metrics`) and per folder and scenario variant (`summarize_text`, `text_report`):
 
-- ``near_copy_rate``: turns that repeat an earlier turn or sentence (`roleplay.guards.copy_score`, same
-  threshold and minimum length as the guards' defaults) / turns;
+- ``near_copy_rate``: turns that repeat an earlier turn or sentence, or say little that is new
+  (`roleplay.guards.Guards.is_copy`, with the guards' default thresholds) / turns;
 - ``role_confusion_rate``: turns spoken as another party (`roleplay.guards.role_confusion`, using the
   dialogue's saved personas) / turns;
 - ``cut_off_rate``: empty turns and turns without a finished last sentence / turns;
@@ -25,8 +25,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from roleplay.dialog import Dialog
-from roleplay.guards import Guards, copy_score, identity_terms, role_confusion
-from roleplay.sentences import is_complete, words
+from roleplay.guards import Guards, copy_score, identity_terms, new_pair_share, role_confusion
+from roleplay.sentences import is_complete, ngrams, words
 
 __all__ = ["TextMetrics", "distinct_n", "summarize_text", "text_metrics", "text_report"]
 
@@ -36,7 +36,7 @@ def distinct_n(texts: Iterable[str], n: int) -> float | None:
 
     1.0 = no n-gram repeats anywhere in the set; low values mean repetitive, templated text.
     """
-    grams = [tuple(tokens[i:i + n]) for tokens in map(words, texts) for i in range(len(tokens) - n + 1)]
+    grams = [gram for text in texts for gram in ngrams(text, n)]
     return round(len(set(grams)) / len(grams), 4) if grams else None
 
 
@@ -72,9 +72,10 @@ def _turn_problems(dialog: Dialog, guards: Guards) -> list[dict[str, Any]]:
     found = []
     for index, turn in enumerate(dialog.turns):
         others = [term for speaker, terms in names.items() if speaker != turn.speaker for term in terms]
-        similarity, copied = copy_score(turn.text, [t.text for t in dialog.turns[:index]], guards.min_words)
+        earlier = [t.text for t in dialog.turns[:index]]
+        similarity, copied = copy_score(turn.text, earlier, guards.min_words)
         checks = {
-            "near_copy": copied if guards.is_copy(turn.text, similarity) else None,
+            "near_copy": copied if guards.is_copy(turn.text, similarity, new_pair_share(turn.text, earlier)) else None,
             "role_confusion": role_confusion(turn.text, names.get(turn.speaker or "", []), others),
             "cut_off": None if is_complete(turn.text) else turn.text[-40:],
         }
