@@ -39,6 +39,8 @@ def play_arm(arm: str, seeds: list[int], turns: int, out: Path, threads: int | N
     """Play every seed with one arm's guards, in this (worker) process; returns the saved files."""
     use_threads(threads)
     scenario = load_scenario(ROOT / "scenarios" / "doctor_patient.yaml")
+    # no wall-clock limit: under load it would cut dialogues, the guarded arm (slower) more often
+    scenario = scenario.model_copy(update={"stop": scenario.stop.model_copy(update={"timeout": None})})
     saved = []
     for seed in seeds:
         started = time.perf_counter()
