@@ -284,3 +284,29 @@ async def test_agent_memory_is_its_own_list_and_can_roll_back_a_turn(doctor, pat
     assert len(await memory.get_messages()) == 2
     with pytest.raises(ConfigError, match="context_window"):
         AgentMemory(0)
+
+
+def test_scenario_examples_from_files_and_inline(tmp_path):
+    from roleplay.errors import ScenarioError
+    from roleplay.scenario import load_scenario
+
+    (tmp_path / "ex.txt").write_text("A: Hello there.\nB: Hi, how are you?\n")
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nagents: [{persona: {name: A}}, {persona: {name: B}}]\n"
+                    "examples: [ex.txt, [{speaker: A, text: Bye now.}]]\n")
+    examples = load_scenario(path).generator("scripted:auto").example_dialogs
+    assert [[str(t) for t in d] for d in examples] == [["A: Hello there.", "B: Hi, how are you?"], ["A: Bye now."]]
+    path.write_text("name: s\nagents: [{persona: {name: A}}, {persona: {name: B}}]\nexamples: [missing.txt]\n")
+    with pytest.raises(ScenarioError, match="cannot read example dialogue 'missing.txt'.*no such file"):
+        load_scenario(path)
+
+
+def test_shipped_scenarios_have_examples():
+    from pathlib import Path
+
+    from roleplay.scenario import load_scenario
+
+    for name in ("doctor_patient", "doctor_intake", "birthday_party", "family_planning"):
+        scenario = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / f"{name}.yaml")
+        speakers = {s.name for s in scenario.agent_specs()}
+        assert all(set(d.speakers) <= speakers for d in scenario.example_dialogs()) and scenario.examples
