@@ -1,11 +1,13 @@
 """The AutoGen adapter: a persona becomes a talking `Agent`. The only module importing autogen_agentchat.
 
-Each `Agent` is an AutoGen ``AssistantAgent`` with its own system prompt (persona + dialogue rules) and
-its own memory: a buffered model context that keeps the last ``context_window`` messages, so a long
-conversation never overflows a small model's context. The agent hears the other parties' turns since it
-last spoke and answers with one turn. Its raw output is cleaned (end marker, stray name prefixes, lines
-written for other speakers) and the cleaned text replaces the raw one in its memory, so what it
-remembers saying is what the transcript shows.
+Each `Agent` is an AutoGen ``AssistantAgent`` with its own system prompt (persona, dialogue rules and
+optional style examples) and its own memory (`AgentMemory`, a model context whose message list it owns,
+showing the model the last ``context_window`` messages so a long conversation never overflows a small
+model's context). The agent hears the other parties' turns since it last spoke and answers with one
+turn. Its raw output is cleaned (a reasoning model's ``<think>`` block, end marker, stray name prefixes,
+lines written for other speakers, an unfinished last sentence) and the cleaned text replaces the raw one
+in its memory, so what it remembers saying is what the transcript shows. `roleplay.guards` decides
+whether a turn is kept or asked for again (`Agent.undo_last_reply`).
 
 To replace AutoGen, reimplement `Agent` (its constructor and `reply`); nothing else in roleplay touches it.
 """
@@ -14,24 +16,26 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
-from autogen_agentchat.messages import TextMessage
+from autogen_agentchat.messages import TextMessage, ThoughtEvent
 from autogen_core import CancellationToken
-from autogen_core.model_context import BufferedChatCompletionContext
-from autogen_core.models import AssistantMessage
+from autogen_core.model_context import ChatCompletionContext, ChatCompletionContextState
+from autogen_core.models import AssistantMessage, FunctionExecutionResultMessage, LLMMessage
 
+from roleplay import defaults
 from roleplay.backends import Model
-from roleplay.dialog import Turn
+from roleplay.dialog import Dialog, Turn
 from roleplay.errors import ConfigError
+from roleplay.guards import Guards, identity_terms
 from roleplay.personas import BasePersona
 from roleplay.prompts import render
+from roleplay.sentences import trim_to_complete
 
 END_MARKER = "[END]"
-DEFAULT_CONTEXT_WINDOW = 24
 DIRECTOR = "director"
 
 
@@ -56,23 +60,56 @@ def check_unique_names(names: Sequence[str]) -> None:
         seen[key] = name
 
 
-class _Memory(BufferedChatCompletionContext):
-    """The agent's memory: the last ``buffer_size`` messages, whose newest reply can be corrected."""
+class AgentMemory(ChatCompletionContext):
+    """The agent's memory: every message it heard or said, of which the model sees the last ``buffer_size``.
+
+    The message list is this class's own attribute (``messages``), so correcting the newest reply,
+    forgetting director notes or rolling back a rejected turn never reaches into AutoGen's internals.
+    """
+
+    def __init__(self, buffer_size: int) -> None:
+        super().__init__()
+        if buffer_size <= 0:
+            raise ConfigError(f"context_window must be at least 1, got {buffer_size}.")
+        self.buffer_size = buffer_size
+        self.messages: list[LLMMessage] = []
+
+    async def add_message(self, message: LLMMessage) -> None:
+        self.messages.append(message)
+
+    async def get_messages(self) -> list[LLMMessage]:
+        """The last ``buffer_size`` messages (never starting on an orphaned tool result)."""
+        window = self.messages[-self.buffer_size:]
+        return window[1:] if window and isinstance(window[0], FunctionExecutionResultMessage) else window
+
+    async def clear(self) -> None:
+        self.messages = []
+
+    async def save_state(self) -> Mapping[str, Any]:
+        return ChatCompletionContextState(messages=self.messages).model_dump()
+
+    async def load_state(self, state: Mapping[str, Any]) -> None:
+        self.messages = ChatCompletionContextState.model_validate(state).messages
 
     def forget_source(self, source: str) -> None:
         """Drop every message from ``source`` (per-turn director notes need not pile up in memory)."""
-        self._messages = [m for m in self._messages if getattr(m, "source", None) != source]
+        self.messages = [m for m in self.messages if getattr(m, "source", None) != source]
 
     def replace_last_reply(self, text: str, source: str) -> None:
-        for index in range(len(self._messages) - 1, -1, -1):
-            if isinstance(self._messages[index], AssistantMessage):
-                self._messages[index] = AssistantMessage(content=text, source=source)
+        """Make the newest assistant message say ``text`` (the cleaned turn, without any thought)."""
+        for index in range(len(self.messages) - 1, -1, -1):
+            if isinstance(self.messages[index], AssistantMessage):
+                self.messages[index] = AssistantMessage(content=text, source=source)
                 return
+
+    def truncate(self, length: int) -> None:
+        """Forget everything after the first ``length`` messages (undo a turn)."""
+        del self.messages[length:]
 
 
 @dataclass
 class Reply:
-    """One cleaned turn from an agent, plus what the model spent on it."""
+    """One cleaned turn from an agent, plus what the model spent on it and what it thought."""
 
     text: str
     end: bool
@@ -80,9 +117,24 @@ class Reply:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     data: dict[str, Any] | None = None
+    spoken: str = ""
+    """The model's words before cleaning (thoughts removed), for the guards' label check."""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    """Extras for the turn's metadata: ``thought`` of a reasoning model, ``guard`` decisions."""
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL | re.IGNORECASE)
+
+
+def split_thought(raw: str) -> tuple[str, str | None]:
+    """Separate a reasoning model's ``<think>...</think>`` (also unclosed, or only closed) from its words."""
+    thoughts = [m.strip() for m in _THINK.findall(raw)]
+    text = _THINK.sub("", raw)
+    if "</think>" in text.lower():  # the chat template opened the block, the model only closed it
+        before, _, text = re.split(r"(</think>)", text, maxsplit=1, flags=re.IGNORECASE)
+        thoughts.insert(0, before.strip())
+    thought = "\n".join(t for t in thoughts if t)
+    return text.strip(), thought or None
 
 
 def clean_reply(
@@ -96,13 +148,15 @@ def clean_reply(
 
     With ``max_sentences``, keep only the first complete sentences (a small model rambles; a turn cut
     off by the token limit loses its unfinished last sentence when a complete one precedes it).
+    Sentences are found by `roleplay.sentences`, so "Dr." or "3.5" never ends one.
     """
     text = raw.strip()
     marker = re.compile(re.escape(end_marker), re.IGNORECASE)
     end = bool(marker.search(text))
     text = marker.sub("", text)
-    for name in own_names:
-        text = re.sub(rf"^\s*(\[{re.escape(name)}\]|{re.escape(name)}\s*:)\s*", "", text, flags=re.IGNORECASE)
+    for name in own_names:  # also after up to two stray words ("Well Doctor: Good morning.")
+        text = re.sub(rf"^\s*(\S+\s+){{0,2}}?(\[{re.escape(name)}\]|{re.escape(name)}\s*:)\s*", "", text,
+                      flags=re.IGNORECASE)
     if other_names:
         others = "|".join(re.escape(n) for n in other_names)
         prefix = rf"(\[({others})\]|({others})\s*:)"
@@ -114,15 +168,16 @@ def clean_reply(
             text = text[: cut.start()]
     text = re.sub(r"\s+", " ", text).strip()
     if max_sentences is not None:
-        sentences = _SENTENCE_END.split(text)
-        if len(sentences) > 1 and not re.search(r"[.!?\"')]$", sentences[-1]):
-            sentences = sentences[:-1]
-        text = " ".join(sentences[:max_sentences])
+        text = trim_to_complete(text, max_sentences)
     return text, end
 
 
 class Agent:
-    """A persona that talks: an AutoGen assistant with its own prompt, model and memory."""
+    """A persona that talks: an AutoGen assistant with its own prompt, model and memory.
+
+    ``others`` are the other parties as (label, persona) pairs: the agent needs their names to cut
+    lines written for them and, with ``guards``, to notice when it speaks as one of them.
+    """
 
     def __init__(
         self,
@@ -130,9 +185,12 @@ class Agent:
         persona: BasePersona,
         model: Model,
         system_prompt: str,
-        context_window: int = DEFAULT_CONTEXT_WINDOW,
+        context_window: int = defaults.CONTEXT_WINDOW,
         end_marker: str = END_MARKER,
         max_sentences: int | None = None,
+        *,
+        others: Sequence[tuple[str, BasePersona]] = (),
+        guards: Guards | None = None,
     ):
         self.name = name
         self.id = agent_id(name)
@@ -141,8 +199,11 @@ class Agent:
         self.system_prompt = system_prompt
         self.end_marker = end_marker
         self.max_sentences = max_sentences
-        self.other_names: list[str] = []
-        self._memory = _Memory(buffer_size=context_window)
+        self.others = list(others)
+        self.other_names = [n for n, _ in self.others]
+        self.guards = guards or Guards()
+        self._memory = AgentMemory(buffer_size=context_window)
+        self._turn_start = 0
         self._assistant = AssistantAgent(
             name=self.id,
             model_client=model,
@@ -151,9 +212,24 @@ class Agent:
             description=f"{name}, role-played from a persona",
         )
 
+    @property
+    def memory(self) -> AgentMemory:
+        """What this agent heard and said (the model sees the last ``context_window`` messages)."""
+        return self._memory
+
     def _own_names(self) -> list[str]:
         names = {self.name, self.id, getattr(self.persona, "name", "") or "", getattr(self.persona, "role", "") or ""}
         return sorted((n for n in names if n), key=len, reverse=True)
+
+    def identity(self) -> list[str]:
+        """What this agent is called: its label, persona name and role (see `guards.identity_terms`)."""
+        return identity_terms(self.name, self.persona.model_dump())
+
+    def other_identities(self) -> list[str]:
+        """What the other parties are called."""
+        personas = dict(self.others)
+        return [term for name in self.other_names
+                for term in identity_terms(name, personas[name].model_dump() if name in personas else None)]
 
     async def reply(
         self,
@@ -162,6 +238,7 @@ class Agent:
         prefix_speakers: bool = False,
         instruction: str | None = None,
         schema: dict[str, Any] | None = None,
+        seed: int | None = None,
         cancellation_token: CancellationToken | None = None,
     ) -> Reply:
         """Hear the turns since this agent last spoke (and an optional director's note), then speak once.
@@ -169,25 +246,22 @@ class Agent:
         With ``schema``, the reply is decoded as JSON matching it (an action chosen from an enum and the
         ``utterance`` alongside); ``Reply.data`` holds the parsed object (None if it did not parse, e.g.
         cut off by the token limit), ``Reply.text`` the cleaned utterance, and the director's note is
-        forgotten afterwards, so per-turn guidance does not fill the memory.
+        forgotten afterwards, so per-turn guidance does not fill the memory. ``seed`` replaces the
+        model's own seed for this reply (to resample it). A reasoning model's thought is kept out of
+        the turn and its memory, in ``Reply.metadata["thought"]``.
         """
-        messages = [
-            TextMessage(source=agent_id(t.speaker or "someone"),
-                        content=f"[{t.speaker}] {t.text}" if prefix_speakers else t.text)
-            for t in heard
-        ]
-        if instruction:
-            messages.append(TextMessage(source=DIRECTOR, content=instruction))
-        if schema is None:
+        messages = _messages(heard, prefix_speakers, instruction)
+        self._turn_start = len(self._memory.messages)
+        with self.model.call_options(seed=seed, schema=schema):
             response = await self._assistant.on_messages(messages, cancellation_token or CancellationToken())
-        else:
-            with self.model.call_options(schema=schema):
-                response = await self._assistant.on_messages(messages, cancellation_token or CancellationToken())
         raw = str(response.chat_message.content)
         usage = response.chat_message.models_usage
         data = _json_object(raw) if schema is not None else None
-        spoken = str(data.get("utterance", "")) if data is not None else ("" if schema is not None else raw)
-        text, end = clean_reply(spoken, self._own_names(), self.other_names, self.end_marker, self.max_sentences)
+        said, thought = split_thought(str(data.get("utterance", "")) if data is not None else
+                                      ("" if schema is not None else raw))
+        thoughts = [str(e.content) for e in response.inner_messages or [] if isinstance(e, ThoughtEvent)]
+        thought = "\n".join(t for t in [*thoughts, thought or ""] if t) or None  # the model's own field first
+        text, end = clean_reply(said, self._own_names(), self.other_names, self.end_marker, self.max_sentences)
         self._memory.replace_last_reply(text, self.id)
         if schema is not None:
             self._memory.forget_source(DIRECTOR)
@@ -198,14 +272,28 @@ class Agent:
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
             data=data,
+            spoken=said,
+            metadata={"thought": thought} if thought else {},
         )
 
     def remember(self, text: str) -> None:
         """Replace what this agent remembers saying last (e.g. a tool call instead of its unused words)."""
         self._memory.replace_last_reply(text, self.id)
 
+    def undo_last_reply(self) -> None:
+        """Forget the last `reply` call entirely (what it heard and said), so it can be asked again."""
+        self._memory.truncate(self._turn_start)
+
     def __repr__(self) -> str:
         return f"Agent({self.name!r}, model={self.model.name!r})"
+
+
+def _messages(heard: Sequence[Turn], prefix_speakers: bool, instruction: str | None) -> list[TextMessage]:
+    messages = [TextMessage(source=agent_id(t.speaker or "someone"),
+                            content=f"[{t.speaker}] {t.text}" if prefix_speakers else t.text) for t in heard]
+    if instruction:
+        messages.append(TextMessage(source=DIRECTOR, content=instruction))
+    return messages
 
 
 def _json_object(raw: str) -> dict[str, Any] | None:
@@ -222,8 +310,13 @@ def persona_system_prompt(
     others: Sequence[tuple[str, BasePersona]],
     dialogue_details: str = "",
     end_marker: str = END_MARKER,
+    examples: Sequence[Dialog] = (),
 ) -> str:
-    """The system prompt of a role-playing agent: who it is, who it talks to, and the dialogue rules."""
+    """The system prompt of a role-playing agent: who it is, who it talks to, the rules, style examples.
+
+    ``examples`` are shown as examples of tone and length (sdialog's ``example_dialogs``), marked as
+    not part of this conversation; they never enter the agent's memory.
+    """
     def who(other_name: str, other: BasePersona) -> str:
         role = getattr(other, "role", "") or ""
         return f"{other_name} ({role})" if role and role.lower() != other_name.lower() else other_name
@@ -236,8 +329,17 @@ def persona_system_prompt(
         others=", ".join(who(n, p) for n, p in others) or "someone",
         other_names=" or ".join(other_names) or "others",
         details=f"About this conversation: {dialogue_details.strip()}\n" if dialogue_details.strip() else "",
+        examples=render_examples(examples),
         end_marker=end_marker,
     )
+
+
+def render_examples(examples: Sequence[Dialog]) -> str:
+    """Example dialogues as a prompt section ("" without examples)."""
+    if not examples:
+        return ""
+    blocks = ["\n".join(f"{turn.speaker}: {turn.text}" for turn in example.turns) for example in examples]
+    return render("examples", dialogs="\n\n".join(blocks)) + "\n"
 
 
 def __getattr__(name: str) -> Any:  # PEP 562: roleplay.interop builds on this module, so import it lazily

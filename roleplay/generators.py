@@ -11,6 +11,7 @@ the same dialogue, and concurrent dialogues never share a client.
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -20,12 +21,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from roleplay import defaults
 from roleplay._aio import run_sync
-from roleplay.agents import END_MARKER, Agent, check_unique_names, persona_system_prompt
+from roleplay.agents import (
+    END_MARKER,
+    Agent,
+    check_unique_names,
+    persona_system_prompt,
+    render_examples,
+    split_thought,
+)
 from roleplay.backends import DEFAULT_MODEL, Model, get_backend
 from roleplay.backends.human import mark_human_turns
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition, check_max_turns
 from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.errors import ConfigError
+from roleplay.guards import Guards
 from roleplay.orchestrator import Orchestrator, TurnPolicy, round_robin
 from roleplay.personas import BasePersona
 from roleplay.policy.orchestrator import Policy, PolicyOrchestrator
@@ -82,8 +91,43 @@ def turns_from_output(output: Any) -> list[Turn] | None:
     return turns
 
 
+MIN_TURNS = 4
+MAX_TURN_CHARS = 400  # bounds each turn, so constrained decoding closes the JSON within the token budget
+
+
+def dialog_schema(output_format: OutputFormat, speakers: Sequence[str] = (), min_turns: int = MIN_TURNS,
+                  ) -> OutputFormat:
+    """``output_format`` held to the known speakers (an enum) and at least ``min_turns`` turns (``minItems``).
+
+    The default `GeneratedDialog` becomes such a JSON schema; a JSON-schema dict with a turn list is
+    tightened the same way; any other pydantic class is returned as it is.
+    """
+    if output_format is GeneratedDialog:
+        speaker: dict[str, Any] = {"type": "string", "enum": list(speakers)} if speakers else {"type": "string"}
+        return {"type": "object", "required": ["dialog"], "properties": {"dialog": {
+            "type": "array", "minItems": min_turns, "items": {
+                "type": "object", "required": ["speaker", "text"],
+                "properties": {"speaker": speaker, "text": {"type": "string", "maxLength": MAX_TURN_CHARS}}}}}}
+    if not isinstance(output_format, dict):
+        return output_format
+    schema = copy.deepcopy(output_format)
+    turns = next((schema["properties"][k] for k in _TURN_LIST_KEYS
+                  if schema.get("properties", {}).get(k, {}).get("type") == "array"), None)
+    if turns is not None:
+        turns["minItems"] = max(turns.get("minItems", 0), min_turns)
+        item_speaker = turns.get("items", {}).get("properties", {}).get("speaker")
+        if speakers and isinstance(item_speaker, dict):
+            item_speaker["enum"] = list(speakers)
+    return schema
+
+
 class DialogGenerator:
-    """One LLM writes the whole dialogue as schema-constrained JSON."""
+    """One LLM writes the whole dialogue as schema-constrained JSON.
+
+    The speakers are ``speakers=`` or the ``personas``' names; the output schema allows only them and
+    at least ``min_turns`` turns, so constrained decoding can neither stop after one turn nor invent a
+    speaker. ``example_dialogs`` are shown in the prompt as style examples.
+    """
 
     def __init__(
         self,
@@ -94,10 +138,23 @@ class DialogGenerator:
         temperature: float | None = defaults.TEMPERATURE,
         max_tokens: int = defaults.DIALOG_MAX_TOKENS,
         attempts: int = 3,
+        *,
+        speakers: Sequence[str] | None = None,
+        personas: Sequence[BasePersona] = (),
+        min_turns: int = MIN_TURNS,
+        example_dialogs: Sequence[Dialog] = (),
         **backend_options: Any,
     ):
+        if min_turns < 1:
+            raise ConfigError(f"min_turns must be at least 1, got {min_turns}.")
         self.model = model
-        self.output_format = output_format
+        self.personas = list(personas)
+        self.speakers = list(speakers) if speakers is not None else [p.display_name or "" for p in self.personas]
+        if not all(self.speakers):
+            raise ConfigError("Every persona given to DialogGenerator needs a name or role (or pass speakers=[...]).")
+        self.min_turns = min_turns
+        self.output_format = dialog_schema(output_format, self.speakers, min_turns)
+        self.example_dialogs = list(example_dialogs)
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.attempts = attempts
@@ -108,6 +165,13 @@ class DialogGenerator:
         """Change what the next dialogues are about."""
         self.dialogue_details = dialogue_details
         self.scenario = scenario
+
+    def system_prompt(self) -> str:
+        """The system prompt: the task, the speakers, the turn count, style examples."""
+        who = "\n".join(f"{p.display_name}:\n{p.description()}" for p in self.personas)
+        return render("dialog_generator", speakers=", ".join(self.speakers) or "the people in the details",
+                      min_turns=self.min_turns, personas=f"The speakers:\n{who}\n" if who else "",
+                      examples=render_examples(self.example_dialogs))
 
     def prompt(self) -> str:
         """The user prompt sent to the model."""
@@ -120,7 +184,7 @@ class DialogGenerator:
                             **self.backend_options)
         try:
             output, raw, tokens = await complete_structured(
-                model, render("dialog_generator"), self.prompt(), self.output_format, attempts=self.attempts
+                model, self.system_prompt(), self.prompt(), self.output_format, attempts=self.attempts
             )
         finally:
             if not isinstance(self.model, Model):
@@ -128,6 +192,10 @@ class DialogGenerator:
         turns = turns_from_output(output)
         if turns is None:
             return output
+        for turn in turns:
+            turn.text, thought = split_thought(turn.text)
+            if thought:
+                turn.metadata["thought"] = thought
         return Dialog(
             id=id, model=_model_label(self.model), seed=seed, scenario=self.scenario, turns=turns,
             complete=True, stop_reason=StopReason.GENERATED, metadata={"completion_tokens": tokens},
@@ -170,6 +238,8 @@ class PersonaDialogGenerator:
         end_marker: str = END_MARKER,
         max_sentences: int | None = None,
         policy: Policy | None = None,
+        guards: Guards | None = None,
+        example_dialogs: Sequence[Dialog] = (),
         **backend_options: Any,
     ):
         agents = agents if agents is not None else _pair(persona_a, persona_b)
@@ -188,6 +258,8 @@ class PersonaDialogGenerator:
         self.end_marker = end_marker
         self.max_sentences = max_sentences
         self.policy = policy
+        self.guards = guards or Guards()
+        self.example_dialogs = list(example_dialogs)
         self.backend_options = backend_options
 
     def _build_agents(self, seed: int) -> list[Agent]:
@@ -196,11 +268,12 @@ class PersonaDialogGenerator:
             others = [(o.name, o.persona) for o in self.agents if o is not spec]
             model = get_backend(spec.model or self.model, seed=seed, temperature=self.temperature,
                                 max_tokens=self.max_tokens, **self.backend_options)
-            prompt = persona_system_prompt(spec.name, spec.persona, others, self.dialogue_details, self.end_marker)
+            prompt = persona_system_prompt(spec.name, spec.persona, others, self.dialogue_details, self.end_marker,
+                                           self.example_dialogs)
             if self.policy is not None and spec.name == self.policy.agent and not self.policy.enforce:
                 prompt += "\n\n" + self.policy.prompt_guidance()
             built.append(Agent(spec.name, spec.persona, model, prompt, self.context_window, self.end_marker,
-                               self.max_sentences))
+                               self.max_sentences, others=others, guards=self.guards))
         return built
 
     def stop_condition(self, max_turns: int | None = None) -> StopCondition:

@@ -23,6 +23,7 @@ from roleplay.agents import Agent, Reply
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition
 from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.errors import ConfigError, RunError
+from roleplay.guards import guarded_reply
 from roleplay.prompts import render
 
 __all__ = ["Orchestrator", "TurnPolicy", "TurnRequest", "round_robin"]
@@ -74,8 +75,6 @@ class Orchestrator:
         self.stop = stop or (MaxTurns(defaults.MAX_TURNS) | EndSignal())
         self.turn_policy = turn_policy
         self.on_turn = on_turn
-        for agent in agents:
-            agent.other_names = [n for n in self.agents if n != agent.name]
         self._heard: dict[str, int] = {}
         self._started = 0.0
 
@@ -104,9 +103,10 @@ class Orchestrator:
         """One turn of ``agent``, chosen by the loop: it hears what it missed and replies."""
         request = self.request_for(agent, dialog)
         started = time.perf_counter()
-        reply = await agent.reply(self.unheard(agent, dialog), prefix_speakers=len(self.agents) > 2,
-                                  instruction=request.instruction, schema=request.schema)
-        turn = Turn(speaker=agent.name, text=reply.text, metadata={"end": reply.end})
+        reply = await guarded_reply(agent, dialog.turns, self.unheard(agent, dialog),
+                                    prefix_speakers=len(self.agents) > 2, instruction=request.instruction,
+                                    schema=request.schema)
+        turn = Turn(speaker=agent.name, text=reply.text, metadata={"end": reply.end, **reply.metadata})
         request.finish(turn, reply)
         return self._record(dialog, agent, turn, [reply], started)
 

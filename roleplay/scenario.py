@@ -11,11 +11,15 @@ A scenario is YAML like::
       - {name: Patient, persona: {name: Ana, role: patient}, model: ollama:qwen2.5:14b}
     stop: {max_turns: 10, end_signal: true, timeout: 300}
     policy: {agent: Doctor, graph: doctor_intake.dot, enforce: true}   # optional: keep Doctor on a DOT flowchart
+    examples:                    # optional style examples: dialogue files (.txt/.json) or inline turns
+      - examples/doctor_patient.txt
+      - [{speaker: Doctor, text: What brings you in?}, {speaker: Patient, text: My back hurts.}]
+    guards: {near_copy: 85, resamples: 3}   # degeneration guards (on by default; enabled: false turns them off)
     variants:                    # optional, for batches: dialogue i plays grid combination i % size
       temperature: [0.5, 0.9]
       Patient.circumstances: [a headache for three days, a cough since Monday]
 
-Persona and graph paths are relative to the scenario file. `load_scenario` also takes the name of a bundled
+Persona, graph and example paths are relative to the scenario file. `load_scenario` also takes the name of a bundled
 scenario (``doctor_patient``; see `roleplay.resources`).
 
 An agent may be of a custom persona class, and may sample its persona per dialogue (rules: see
@@ -42,9 +46,10 @@ from roleplay._aio import run_sync
 from roleplay._yaml import problems, read_yaml
 from roleplay.backends import ClientPool, takes_base_url
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition, Timeout
-from roleplay.dialog import Dialog
-from roleplay.errors import ConfigError, PersonaError, PolicyGraphError, ScenarioError
+from roleplay.dialog import Dialog, Turn
+from roleplay.errors import ConfigError, DialogFileError, PersonaError, PolicyGraphError, ScenarioError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
+from roleplay.guards import Guards
 from roleplay.personas import BasePersona, Fixed, Persona, PersonaGenerator
 from roleplay.personas.loading import load_class
 from roleplay.personas.sampling import class_of, read_rules
@@ -93,6 +98,15 @@ class StopEntry(BaseModel):
         return condition
 
 
+class ExampleTurn(BaseModel):
+    """One turn of an inline example dialogue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    speaker: str
+    text: str
+
+
 class PolicyEntry(BaseModel):
     """A policy graph one agent follows, as written in a scenario file."""
 
@@ -122,6 +136,9 @@ class Scenario(BaseModel):
     context_window: int = Field(default=24, gt=0, description="Messages each agent remembers.")
     max_sentences: int | None = Field(default=None, gt=0, description="Keep only this many sentences per turn.")
     policy: PolicyEntry | None = None
+    examples: list[str | list[ExampleTurn]] = Field(default_factory=list, description="Style example dialogues: "
+                                                    "a .txt/.json dialogue file, or a list of inline turns.")
+    guards: Guards = Field(default_factory=Guards, description="Degeneration guards (see roleplay.guards).")
     variants: dict[str, list[Any]] = Field(default_factory=dict, description="Parameter grid for batches: a "
                                            "scenario field, or '<agent>.<persona field>', -> values.")
     path: Path | None = Field(default=None, exclude=True)
@@ -200,6 +217,20 @@ class Scenario(BaseModel):
         """This scenario without the agents that sample their persona (for checks that need no cast)."""
         return self.model_copy(update={"agents": [a for a in self.agents if a.sample is None]})
 
+    def example_dialogs(self) -> list[Dialog]:
+        """The ``examples:`` as dialogues (files are read relative to the scenario)."""
+        base = self.path.parent if self.path else Path.cwd()
+        dialogs = []
+        for entry in self.examples:
+            if isinstance(entry, str):
+                try:
+                    dialogs.append(Dialog.from_file(base / entry))
+                except DialogFileError as err:
+                    raise ScenarioError(f"cannot read example dialogue '{entry}': {err}", self.path) from err
+            else:
+                dialogs.append(Dialog(turns=[Turn(speaker=t.speaker, text=t.text) for t in entry]))
+        return dialogs
+
     def grid(self) -> list[dict[str, Any]]:
         """Every combination of the variant values, in a stable order ([{}] without variants)."""
         keys = sorted(self.variants)
@@ -230,14 +261,15 @@ class Scenario(BaseModel):
                                 self.path) from err
 
     def generator(self, model: str | None = None, max_turns: int | None = None, seed: int = 0,
-                  **backend_options: Any) -> PersonaDialogGenerator:
+                  guards: Guards | None = None, **backend_options: Any) -> PersonaDialogGenerator:
         """A role-play generator for this scenario (``backend_options`` such as ``cache_dir`` go to the models).
 
-        Sampled personas (``sample:``) are drawn with ``seed`` first (see `acast`).
+        Sampled personas (``sample:``) are drawn with ``seed`` first (see `acast`). ``guards`` replaces the
+        scenario's own (a bench compares guards off and on over one scenario).
         """
         if any(entry.sample is not None for entry in self.agents):
             cast, _ = run_sync(self.acast(seed, self.samplers(model)))
-            return cast.generator(model, max_turns, **backend_options)
+            return cast.generator(model, max_turns, guards=guards, **backend_options)
         specs = self.agent_specs(model)
         names = [s.name for s in specs]
         if self.first_speaker is not None and self.first_speaker not in names:
@@ -257,6 +289,8 @@ class Scenario(BaseModel):
             max_sentences=self.max_sentences,
             policy=self.load_policy(),
             repeat_penalty=self.repeat_penalty,
+            guards=guards or self.guards,
+            example_dialogs=self.example_dialogs(),
             **backend_options,
         )
 
@@ -375,6 +409,7 @@ def load_scenario(path: str | Path) -> Scenario:
             scenario.variant(index)[0].unsampled().agent_specs()  # every combination must load
     except PersonaError as err:
         raise ScenarioError(f"cannot load an agent's persona: {err}", source) from err
+    scenario.example_dialogs()  # every example file must read
     try:
         scenario.load_policy()
     except PolicyGraphError as err:

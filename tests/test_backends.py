@@ -70,7 +70,7 @@ def test_ollama_structured_output_sends_the_schema_as_format(httpx_mock, monkeyp
     content = json.dumps({"dialog": [{"speaker": "A", "text": "hi"}, {"speaker": "B", "text": "hello"}]})
     httpx_mock.add_response(url="http://ollama.test:11434/api/chat", method="POST",
                             json={**OLLAMA_REPLY, "message": {"role": "assistant", "content": content}})
-    dialog = DialogGenerator("ollama:qwen2.5:14b", "two friends meet").generate(seed=3)
+    dialog = DialogGenerator("ollama:qwen2.5:14b", "two friends meet", min_turns=2).generate(seed=3)
     body = json.loads(httpx_mock.get_requests()[0].content)
     assert body["format"]["properties"]["dialog"]["type"] == "array"
     assert body["options"]["seed"] == 3

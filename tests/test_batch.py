@@ -170,7 +170,8 @@ def test_resume_after_kill_9(tmp_path):
 def test_cli_batch_with_variants_and_export(monkeypatch, tmp_path):
     monkeypatch.setitem(backends._FACTORIES, "seeded", seeded_script())
     scenario = tmp_path / "s.yaml"
-    scenario.write_text(SCENARIO.read_text().replace("../agents/", str(ROOT / "agents") + "/") +
+    scenario.write_text(SCENARIO.read_text().replace("../agents/", str(ROOT / "agents") + "/")
+                        .replace("examples/", str(ROOT / "scenarios" / "examples") + "/") +
                         "\nvariants:\n  temperature: [0.3, 0.9]\n  Patient.circumstances: [a cough, a rash]\n")
     out = tmp_path / "b"
     result = CliRunner().invoke(cli, ["batch", str(scenario), "-n", "5", "--out", str(out), "--model", "seeded",

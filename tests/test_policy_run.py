@@ -183,10 +183,12 @@ async def test_star_roleplay_and_description_generation(canned_star, monkeypatch
     assert dialog.metadata["mode"] == "roleplay"
 
     described = json.dumps({"dialog": [{"speaker": "User", "text": "Hi"},
-                                       {"speaker": "System", "text": "What is your name?", "action": "ask_name"}]})
+                                       {"speaker": "System", "text": "What is your name?", "action": "ask_name"},
+                                       {"speaker": "User", "text": "Robin."},
+                                       {"speaker": "System", "text": "Thanks."}]})
     monkeypatch.setitem(backends._FACTORIES, "writer", lambda model, options: scripted_model(replies=[described]))
     dialog = await agenerate_star(1, "description", "writer")
-    assert [t.action for t in dialog.turns] == [None, "ask_name"]
+    assert [t.action for t in dialog.turns] == [None, "ask_name", None, None]
     with pytest.raises(ConfigError, match="Unknown mode 'poetry'"):
         await agenerate_star(1, "poetry", "canned")
 
@@ -197,7 +199,7 @@ async def test_star_roleplay_and_description_generation(canned_star, monkeypatch
     (["star", "generate", "--star-path", str(FIXTURE), "--task", "mini_info", "--happy", "--out", "o"],
      "No STAR dialogue matches"),
     (["evaluate", "nowhere", "--star-path", str(FIXTURE)], "is not a folder of dialogues"),
-    (["evaluate", "."], "Give --star-path"),
+    (["evaluate", "."], "No dialogue JSON files"),
     (["graph", "missing.dot"], "No such DOT file"),
 ])
 def test_cli_bad_input(args, message):

@@ -8,9 +8,11 @@ from roleplay import StopReason
 from roleplay.agents import clean_reply
 from roleplay.backends.scripted import ScriptedRequest
 from roleplay.conditions import MaxTurns, Predicate, Timeout
+from roleplay.dialog import Dialog, Turn
 from roleplay.errors import BackendError, BackendUnreachableError, ConfigError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
 from roleplay.personas import Persona
+from roleplay.sentences import is_complete, sentences, words
 
 
 def test_two_agents_alternate_and_each_has_its_own_prompt_and_memory(doctor, patient, scripted, echo_fn):
@@ -49,7 +51,7 @@ def test_end_marker_stops_and_is_stripped(doctor, patient, scripted):
 
 
 def test_predicate_stop(doctor, patient, scripted):
-    gen = PersonaDialogGenerator(scripted(replies=["hi", "hello", "bye then", "x"]), doctor, patient,
+    gen = PersonaDialogGenerator(scripted(replies=["Hi.", "Hello.", "OK, bye then.", "x"]), doctor, patient,
                                  stop=Predicate(lambda d: "bye" in d.turns[-1].text))
     dialog = gen.generate(seed=1)
     assert dialog.stop_reason is StopReason.PREDICATE and len(dialog) == 3
@@ -65,11 +67,11 @@ def test_timeout_cancels_a_slow_turn(doctor, patient, scripted):
                 await asyncio.sleep(30)
             return await super().create(messages, **kwargs)
 
-    model = Model(Slow(replies=["quick", "never"]), name="slow", backend="scripted")
+    model = Model(Slow(replies=["Quick.", "Never."]), name="slow", backend="scripted")
     gen = PersonaDialogGenerator(model, doctor, patient, stop=Timeout(0.5))
     dialog = gen.generate(seed=1)
     assert dialog.stop_reason is StopReason.TIMEOUT
-    assert [t.text for t in dialog] == ["quick"]
+    assert [t.text for t in dialog] == ["Quick."]
     assert dialog.metadata["seconds"] < 5
 
 
@@ -177,11 +179,15 @@ def test_first_speaker_must_exist(doctor, patient, scripted):
 
 @pytest.mark.parametrize("raw, expected, end", [
     ("Doctor: Hello there.", "Hello there.", False),
+    ("Parlo Doctor: Good morning.", "Good morning.", False),
     ("[Doctor] Hi. How are you?\nPatient: I am fine.", "Hi. How are you?", False),
     ("See you soon! [end]", "See you soon!", True),
     ("One. Two. Three. Four.", "One. Two. Three.", False),
     ("Complete sentence. And a cut off", "Complete sentence.", False),
     ('Patient: "Hello doctor." \nPatient: more', '"Hello doctor."', False),
+    ("My name is Dr. Smith. Take 3.5 mg, e.g. with food. Mr. Lee agrees. Extra.",
+     "My name is Dr. Smith. Take 3.5 mg, e.g. with food. Mr. Lee agrees.", False),
+    ("I saw Dr. Smith at 5 p.m. yesterday. And then", "I saw Dr. Smith at 5 p.m. yesterday.", False),
 ])
 def test_clean_reply(raw, expected, end):
     assert clean_reply(raw, ["Doctor"], ["Patient"], "[END]", max_sentences=3) == (expected, end)
@@ -206,3 +212,101 @@ def test_max_turns_argument_overrides_the_default(doctor, patient, scripted):
     gen = PersonaDialogGenerator(scripted(fn=lambda r: "x."), doctor, patient, stop=MaxTurns(50), max_turns=10)
     assert len(gen.generate(seed=0, max_turns=3)) == 3
     assert len(gen.generate(seed=0)) == 10
+
+
+def test_sentences_never_end_on_abbreviations_or_decimals():
+    assert sentences("I'm Dr. Garcia, e.g. your doctor. The dose is 3.5 mg. Mr. Lee is next!") == [
+        "I'm Dr. Garcia, e.g. your doctor.", "The dose is 3.5 mg.", "Mr. Lee is next!"]
+    assert not is_complete("My name is Dr.") and not is_complete("and then") and is_complete('He said "yes."')
+    assert words("Don't take 3.5 mg, Dr. Lee!") == ["don't", "take", "3.5", "mg", "dr", "lee"]
+
+
+def test_think_blocks_are_stripped_and_kept_in_metadata(doctor, patient, scripted):
+    model = scripted(replies=["<think>They look worried.\nAsk gently.</think> How are you feeling?",
+                              "Fine, thanks.", "Closed only.</think> Good to hear."])
+    dialog = PersonaDialogGenerator(model, doctor, patient).generate(seed=0, max_turns=3)
+    assert [t.text for t in dialog] == ["How are you feeling?", "Fine, thanks.", "Good to hear."]
+    assert dialog.turns[0].metadata["thought"] == "They look worried.\nAsk gently."
+    assert "thought" not in dialog.turns[1].metadata
+    assert dialog.turns[2].metadata["thought"] == "Closed only."
+    assert "<think>" not in str(model.client.history[2].messages)  # memory holds the words only
+
+
+def test_a_model_thought_field_is_kept_out_of_the_turn(doctor, patient):
+    from autogen_core.models import CreateResult, RequestUsage
+    from autogen_ext.models.replay import ReplayChatCompletionClient
+
+    from roleplay.backends.base import Model
+
+    usage = RequestUsage(prompt_tokens=1, completion_tokens=1)
+    client = ReplayChatCompletionClient([CreateResult(finish_reason="stop", content="Hello there.", usage=usage,
+                                                      cached=False, thought="reasoning_content here"),
+                                         "Hi doctor."])
+    model = Model(client, name="replay", backend="replay")
+    dialog = PersonaDialogGenerator(model, doctor, patient).generate(seed=0, max_turns=2)
+    assert dialog.turns[0].text == "Hello there."
+    assert dialog.turns[0].metadata["thought"] == "reasoning_content here"
+
+
+def test_examples_appear_in_the_prompt_not_in_memory(doctor, patient, scripted, echo_fn):
+    example = Dialog(turns=[Turn("Doctor", "What brings you in?"), Turn("Patient", "A sprained ankle.")])
+    model = scripted(fn=echo_fn)
+    PersonaDialogGenerator(model, doctor, patient, example_dialogs=[example]).generate(seed=0, max_turns=3)
+    first, third = model.client.history[0], model.client.history[2]
+    assert "Doctor: What brings you in?\nPatient: A sprained ankle." in first.system
+    assert "never repeat their lines" in first.system
+    assert all("sprained" not in text for role, _, text in third.messages if role != "system")
+
+
+def test_agents_know_the_other_parties_when_built(doctor, patient, scripted):
+    gen = PersonaDialogGenerator(scripted(fn=lambda r: "Hi."), doctor, patient)
+    doc, pat = gen._build_agents(seed=1)
+    assert doc.other_names == ["Patient"] and pat.other_names == ["Doctor"]
+    assert "family doctor" in pat.other_identities() and "Doctor" in doc.identity()
+
+
+async def test_agent_memory_is_its_own_list_and_can_roll_back_a_turn(doctor, patient, scripted):
+    from roleplay.agents import Agent, AgentMemory
+
+    agent = Agent("Doctor", doctor, scripted(replies=["One.", "Two."]), "You are Doctor.",
+                  others=[("Patient", patient)])
+    await agent.reply([Turn("Patient", "Hello.")])
+    memory = agent.memory
+    assert isinstance(memory, AgentMemory) and [m.content for m in memory.messages] == ["Hello.", "One."]
+    agent.undo_last_reply()
+    assert memory.messages == []
+    await agent.reply([Turn("Patient", "Hello.")], seed=5)
+    assert [m.content for m in memory.messages] == ["Hello.", "Two."]
+    assert agent.model.client.history[1].seed == 5
+    state = await memory.save_state()
+    await memory.clear()
+    await memory.load_state(state)
+    assert len(await memory.get_messages()) == 2
+    with pytest.raises(ConfigError, match="context_window"):
+        AgentMemory(0)
+
+
+def test_scenario_examples_from_files_and_inline(tmp_path):
+    from roleplay.errors import ScenarioError
+    from roleplay.scenario import load_scenario
+
+    (tmp_path / "ex.txt").write_text("A: Hello there.\nB: Hi, how are you?\n")
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nagents: [{persona: {name: A}}, {persona: {name: B}}]\n"
+                    "examples: [ex.txt, [{speaker: A, text: Bye now.}]]\n")
+    examples = load_scenario(path).generator("scripted:auto").example_dialogs
+    assert [[str(t) for t in d] for d in examples] == [["A: Hello there.", "B: Hi, how are you?"], ["A: Bye now."]]
+    path.write_text("name: s\nagents: [{persona: {name: A}}, {persona: {name: B}}]\nexamples: [missing.txt]\n")
+    with pytest.raises(ScenarioError, match="cannot read example dialogue 'missing.txt'.*no such file"):
+        load_scenario(path)
+
+
+def test_shipped_scenarios_have_examples():
+    from pathlib import Path
+
+    from roleplay.scenario import load_scenario
+
+    for name in ("doctor_patient", "doctor_intake", "birthday_party", "family_planning"):
+        scenario = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / f"{name}.yaml")
+        speakers = {s.name for s in scenario.agent_specs()}
+        assert all(set(d.speakers) <= speakers for d in scenario.example_dialogs()) and scenario.examples

@@ -14,7 +14,7 @@ GOOD = json.dumps({"dialog": [{"speaker": "Doctor", "text": "Hi."}, {"speaker": 
 
 def test_generate_returns_a_dialog_with_seed_model_and_scenario(scripted):
     model = scripted(replies=[GOOD])
-    gen = DialogGenerator(model, dialogue_details="a check-up", scenario={"place": "clinic"})
+    gen = DialogGenerator(model, dialogue_details="a check-up", scenario={"place": "clinic"}, min_turns=2)
     dialog = gen.generate(seed=11, id="d1")
     assert isinstance(dialog, Dialog)
     assert (dialog.id, dialog.seed, dialog.model, dialog.scenario) == ("d1", 11, "scripted", {"place": "clinic"})
@@ -26,7 +26,7 @@ def test_generate_returns_a_dialog_with_seed_model_and_scenario(scripted):
 
 def test_set_changes_details_and_scenario(scripted):
     model = scripted(replies=[GOOD, GOOD])
-    gen = DialogGenerator(model, dialogue_details="first")
+    gen = DialogGenerator(model, dialogue_details="first", min_turns=2)
     gen.set("second topic", scenario="s2")
     dialog = gen.generate(seed=1)
     assert "second topic" in model.client.history[0].last and dialog.scenario == "s2"
@@ -34,7 +34,7 @@ def test_set_changes_details_and_scenario(scripted):
 
 def test_invalid_json_is_retried_with_feedback(scripted):
     model = scripted(replies=['{"dialog": [', GOOD])
-    dialog = DialogGenerator(model, "x").generate(seed=1)
+    dialog = DialogGenerator(model, "x", min_turns=2).generate(seed=1)
     assert len(dialog) == 2
     retry = model.client.history[1]
     assert retry.messages[-2] == ("assistant", "assistant", '{"dialog": [')
@@ -62,7 +62,7 @@ def test_json_schema_dict_format(scripted):
         "type": "object", "required": ["role", "content"],
         "properties": {"role": {"type": "string"}, "content": {"type": "string"}}}}}}
     model = scripted(replies=['{"turns": [{"role": "A"}]}', '{"turns": [{"role": "A", "content": "yo"}]}'])
-    dialog = DialogGenerator(model, "x", output_format=schema).generate(seed=2)
+    dialog = DialogGenerator(model, "x", output_format=schema, min_turns=1).generate(seed=2)
     assert [(t.speaker, t.text) for t in dialog] == [("A", "yo")]
     assert "does not match the schema" in model.client.history[1].last
 

@@ -130,38 +130,25 @@ def export_command(folder: Path, fmt: str, out: Path, roles: str | None) -> None
               help="Report path without extension (default: FOLDER/evaluation) -> .csv and .json.")
 @friendly
 def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out: Path | None) -> None:
-    """Policy adherence of the dialogues in FOLDER: a table per task, written as CSV and JSON."""
-    from roleplay._atomic import check_writable
-    from roleplay.evaluation import evaluate_folder, table, write_report
+    """Text quality of the dialogues in FOLDER, and with --graph or --star-path their policy adherence.
 
+    Tables per scenario variant (text) and per task (adherence), written as CSV and JSON.
+    """
+    from roleplay._atomic import check_writable
+    from roleplay.evaluation import load_dialogs, table, text_report, write_report
+
+    if star_path is not None and graph_file is not None:
+        raise click.ClickException("Give --star-path (STAR dialogues) or --graph FILE.dot (your own policy), "
+                                   "not both.")
     report_path = out or folder / "evaluation"
     check_writable(report_path.with_suffix(".json"))
-    if (star_path is None) == (graph_file is None):
-        raise click.ClickException("Give --star-path (STAR dialogues) or --graph FILE.dot (your own policy).")
-    if graph_file is not None:
-        from roleplay.policy.graph import read_dot
-
-        graph = read_dot(graph_file)
-        report = evaluate_folder(folder, lambda d: {graph.graph["name"]: graph})
+    text = text_report(load_dialogs(folder))
+    if star_path is None and graph_file is None:
+        report = text
     else:
-        from roleplay.datasets.star.format import scenario_tasks
-        from roleplay.datasets.star.loader import StarDataset
-
-        dataset = StarDataset(star_path)
-
-        def graphs_for(dialog: Dialog) -> dict[str, Any]:
-            tasks = scenario_tasks(dialog.scenario)
-            if not tasks:
-                raise click.ClickException(f"Dialogue {dialog.id} has no STAR scenario; evaluate it with --graph.")
-            return {t: dataset.get_task_graph(t) for t in tasks}
-
-        real_ids = set(dataset.dialog_ids())
-
-        def real(dialog: Dialog) -> Dialog | None:
-            return dataset.get_dialog(dialog.id) if dialog.id in real_ids else None
-
-        report = evaluate_folder(folder, graphs_for, real)
-    click.echo(table(report["summary"]))
+        report = {**_adherence(folder, star_path, graph_file), "text": text}
+        click.echo(table(report["summary"]) + "\n\nText quality:")
+    click.echo(table(text["summary"]))
     if "comparison" in report:
         comparison = report["comparison"]
         click.echo(f"\nvs real STAR ({comparison['pairs']} pairs): action-sequence similarity "
@@ -169,3 +156,31 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
                    f"vs real {comparison['real_turns']}")
     json_path, csv_path = write_report(report, report_path)
     click.echo(f"Saved {csv_path} and {json_path}")
+
+
+def _adherence(folder: Path, star_path: Path | None, graph_file: Path | None) -> dict[str, Any]:
+    """The adherence report against one DOT graph, or against each STAR dialogue's task graphs and real dialogue."""
+    from roleplay.evaluation import evaluate_folder
+
+    if graph_file is not None:
+        from roleplay.policy.graph import read_dot
+
+        graph = read_dot(graph_file)
+        return evaluate_folder(folder, lambda d: {graph.graph["name"]: graph})
+    from roleplay.datasets.star.format import scenario_tasks
+    from roleplay.datasets.star.loader import StarDataset
+
+    dataset = StarDataset(star_path)
+
+    def graphs_for(dialog: Dialog) -> dict[str, Any]:
+        tasks = scenario_tasks(dialog.scenario)
+        if not tasks:
+            raise click.ClickException(f"Dialogue {dialog.id} has no STAR scenario; evaluate it with --graph.")
+        return {t: dataset.get_task_graph(t) for t in tasks}
+
+    real_ids = set(dataset.dialog_ids())
+
+    def real(dialog: Dialog) -> Dialog | None:
+        return dataset.get_dialog(dialog.id) if dialog.id in real_ids else None
+
+    return evaluate_folder(folder, graphs_for, real)

@@ -11,7 +11,7 @@ from roleplay.evaluation.adherence import (
     summarize,
 )
 from roleplay.evaluation.report import table, write_report
-from roleplay.evaluation.text import distinct_n
+from roleplay.evaluation.text import distinct_n, text_report
 
 __all__ = ["DialogMetrics", "compare_with_real", "consistency", "distinct_n", "evaluate_dialog", "evaluate_folder",
-           "load_dialogs", "sequence_similarity", "summarize", "table", "write_report"]
+           "load_dialogs", "sequence_similarity", "summarize", "table", "text_report", "write_report"]

@@ -1,0 +1,212 @@
+"""Degeneration guards: a turn that copies an earlier one, speaks as someone else, or is cut off is redone.
+
+Small models loop ("I'm so glad ..." eight times), slip into the other role (the patient introducing
+itself as "Dr. ..."), and stop mid-sentence at the token limit. Each check here is a pure function of
+the text, so `roleplay.evaluation.text` measures exactly what the guards prevent:
+
+- `copy_score`: the highest rapidfuzz ratio (0-100) against any earlier turn or sentence, either
+  speaker, and `new_pair_share`: how many of the turn's word pairs are new to the dialogue (a turn of at
+  least `Guards.min_words` words is a near-copy from `Guards.near_copy` on, or under
+  `Guards.min_new_pairs` new pairs);
+- `role_confusion`: the turn opens with another speaker's label, claims another's name or role
+  ("I'm Dr. Garcia" from the patient), or addresses the speaker by its own name ("Hello, Dr. Garcia"
+  from Dr. Garcia);
+- `roleplay.sentences.is_complete`: the turn ends like a finished sentence.
+
+`guarded_reply` is what the orchestrator calls instead of ``agent.reply``. A cut-off turn is first
+trimmed to its last complete sentence; a turn that still fails is resampled: the agent's memory is
+rolled back and it answers again with a seed derived from its model's seed, the turn index and the
+attempt (`derive_seed`), so the same dialogue seed gives the same dialogue. After ``resamples`` failed
+attempts the least bad one is kept and marked. Every decision lands in the turn's ``metadata["guard"]``.
+Configure with `Guards` (scenario YAML ``guards:``, generator ``guards=``); ``Guards(enabled=False)``
+turns them off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from rapidfuzz import fuzz, process, utils
+
+from roleplay.sentences import is_complete, ngrams, sentences, trim_to_complete, words
+
+if TYPE_CHECKING:
+    from roleplay.agents import Agent, Reply
+
+__all__ = ["Guards", "copy_score", "derive_seed", "guarded_reply", "identity_terms", "new_pair_share",
+           "role_confusion"]
+
+_TITLE = re.compile(r"^(dr|mr|mrs|ms|prof)\.?\s", re.IGNORECASE)
+_GREETING = r"(?:hello|hi|hey|dear|welcome|thanks|thank you|bye|goodbye|morning|afternoon|evening|meet you)"
+_CLAIM = r"(?:i am|i'm|im|my name is|this is|call me|speaking as|as your|as a|as an)"
+
+
+class Guards(BaseModel):
+    """Which degeneration guards run and how hard they try (on by default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=True, description="Run the guards at all.")
+    near_copy: float = Field(default=85.0, ge=0, le=100, description="rapidfuzz ratio (0-100) from which a turn "
+                             "counts as a copy of an earlier turn.")
+    role_confusion: bool = Field(default=True, description="Redo turns spoken as another party.")
+    cut_off: bool = Field(default=True, description="Trim or redo empty and unfinished turns.")
+    min_words: int = Field(default=7, ge=1, description="Shorter turns may recur ('Yes, thank you.', 'Goodbye!' "
+                           "are normal twice in a conversation); only turns this long or longer count as copies.")
+    min_new_pairs: float = Field(default=0.5, ge=0, le=1, description="Share of a turn's word pairs that must be "
+                                 "new to the dialogue (0 turns this check off).")
+    resamples: int = Field(default=3, ge=0, description="Most extra attempts per turn.")
+
+    def is_copy(self, text: str, similarity: float, new_pairs: float | None = None) -> bool:
+        """Whether a turn with this `copy_score` and `new_pair_share` counts as a near-copy."""
+        if len(words(text)) < self.min_words:
+            return False
+        return similarity >= self.near_copy or (new_pairs is not None and new_pairs < self.min_new_pairs)
+
+
+def derive_seed(base: int | None, turn_index: int, attempt: int) -> int:
+    """A seed for resample ``attempt`` of turn ``turn_index``, fixed by the dialogue's ``base`` seed."""
+    digest = hashlib.blake2b(f"{base or 0}:{turn_index}:{attempt}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") & 0x7FFFFFFF
+
+
+def copy_score(text: str, earlier: Sequence[str], min_words: int = 1) -> tuple[float, int | None]:
+    """How much ``text`` repeats ``earlier`` turns: the best rapidfuzz ratio (0-100) and that turn's index.
+
+    Whole turns are compared, and so are sentences of at least ``min_words`` words: a small model
+    often repeats one long sentence and changes the rest, which a whole-turn ratio misses.
+    """
+    if not earlier or not text.strip():
+        return 0.0, None
+    units = [(index, turn) for index, turn in enumerate(earlier)]
+    units += [(index, s) for index, turn in enumerate(earlier) for s in sentences(turn) if len(words(s)) >= min_words]
+    choices = [unit for _, unit in units]
+    queries = [text, *(s for s in sentences(text) if len(words(s)) >= min_words)]
+    best_score, best_index = 0.0, None
+    for query in queries:
+        match = process.extractOne(query, choices, scorer=fuzz.ratio, processor=utils.default_process)
+        if match and match[1] > best_score:
+            best_score, best_index = match[1], units[match[2]][0]
+    return round(best_score, 1), best_index
+
+
+def new_pair_share(text: str, earlier: Sequence[str]) -> float | None:
+    """The share of ``text``'s word pairs that no earlier turn used (None for a text under two words).
+
+    A turn stitched from phrases already said is as degenerate as a copy, though no sentence matches.
+    """
+    pairs = ngrams(text, 2)
+    if not pairs:
+        return None
+    seen = {pair for turn in earlier for pair in ngrams(turn, 2)}
+    return round(sum(pair not in seen for pair in pairs) / len(pairs), 3)
+
+
+def identity_terms(label: str | None, persona: Mapping[str, Any] | None = None) -> list[str]:
+    """The words a speaker is known by: its label, its persona's name and role, and the role's last word."""
+    persona = persona or {}
+    terms = {label or "", str(persona.get("name") or ""), str(persona.get("role") or "")}
+    role_words = str(persona.get("role") or "").split()
+    if len(role_words) > 1:
+        terms.add(role_words[-1])  # "family doctor" is also "doctor"
+    title = _TITLE.match(str(persona.get("name") or ""))
+    if title:
+        terms.add(title.group(1))  # "Dr. Garcia" is also "Dr."
+    return sorted((t.strip() for t in terms if t.strip()), key=len, reverse=True)
+
+
+def _alternation(terms: Iterable[str]) -> str:
+    return "|".join(re.escape(t).replace(r"\.", r"\.?") for t in terms)
+
+
+def role_confusion(text: str, own: Sequence[str], others: Sequence[str], opening: str | None = None) -> str | None:
+    """Why ``text`` is spoken as someone else (None if it is not); ``own``/``others`` from `identity_terms`.
+
+    ``opening`` is the model's text before cleaning (which drops a leading label), checked for
+    another speaker's label.
+    """
+    own_lower = {t.lower() for t in own}
+    others = [t for t in others if t.lower() not in own_lower]
+    if others:
+        names = _alternation(others)
+        label = re.match(rf"^\s*(\[({names})\]|({names})\s*:)", opening or text, re.IGNORECASE)
+        if label:
+            return f"speaks under the label {label.group(0).strip()!r}"
+        claim = re.search(rf"\b{_CLAIM}\s+(?:the |a |an |your )?({names})(?![\w-])", text, re.IGNORECASE)
+        if claim:
+            return f"claims to be {claim.group(1)!r}"
+    if own:
+        addressed = re.search(rf"(?:[,!]\s*|\b{_GREETING},?\s+)({_alternation(own)})\s*[,.!?]", text, re.IGNORECASE)
+        if addressed:
+            return f"addresses itself as {addressed.group(1)!r}"
+    return None
+
+
+@dataclass
+class _Attempt:
+    reply: Reply
+    seed: int | None
+    problems: list[str] = field(default_factory=list)
+    similarity: float = 0.0
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def record(self) -> dict[str, Any]:
+        return {"seed": self.seed, "problems": self.problems, "similarity": self.similarity,
+                "text": self.reply.text, **self.detail}
+
+
+def _check(agent: Agent, reply: Reply, seed: int | None, earlier: Sequence[str], guards: Guards) -> _Attempt:
+    attempt = _Attempt(reply, seed)
+    if guards.cut_off and not is_complete(reply.text):
+        trimmed = trim_to_complete(reply.text)
+        if trimmed and is_complete(trimmed):
+            attempt.detail["trimmed"] = reply.text
+            reply.text = trimmed
+            agent.remember(trimmed)
+        else:
+            attempt.problems.append("empty" if not reply.text.strip() else "cut_off")
+    attempt.similarity, copied = copy_score(reply.text, earlier, guards.min_words)
+    new_pairs = new_pair_share(reply.text, earlier)
+    if guards.is_copy(reply.text, attempt.similarity, new_pairs):
+        attempt.problems.append("near_copy")
+        attempt.detail.update(copy_of=copied, new_pairs=new_pairs)
+    confusion = role_confusion(reply.text, agent.identity(), agent.other_identities(), opening=reply.spoken) \
+        if guards.role_confusion else None
+    if confusion:
+        attempt.problems.append("role_confusion")
+        attempt.detail["confusion"] = confusion
+    return attempt
+
+
+async def guarded_reply(agent: Agent, earlier: Sequence[Any], heard: Sequence[Any], **reply_args: Any) -> Reply:
+    """``agent.reply(heard, **reply_args)``, redone with derived seeds while a guard rejects it.
+
+    ``earlier`` is every turn of the dialogue so far. The kept reply carries the guard's record in
+    ``Reply.metadata["guard"]`` whenever a guard acted (trimmed, resampled or gave up).
+    """
+    guards = agent.guards
+    reply = await agent.reply(heard, **reply_args)
+    if not guards.enabled:
+        return reply
+    texts = [t.text for t in earlier]
+    attempts = [_check(agent, reply, None, texts, guards)]
+    while attempts[-1].problems and len(attempts) <= guards.resamples:
+        agent.undo_last_reply()
+        seed = derive_seed(agent.model.options.seed, len(earlier), len(attempts))
+        reply = await agent.reply(heard, seed=seed, **reply_args)
+        attempts.append(_check(agent, reply, seed, texts, guards))
+    kept = min(attempts, key=lambda a: (len(a.problems), a.similarity))
+    if kept is not attempts[-1]:
+        agent.remember(kept.reply.text)
+    if len(attempts) > 1 or kept.problems or kept.detail:
+        kept.reply.metadata["guard"] = {
+            "resamples": len(attempts) - 1, "seed": kept.seed, "unresolved": kept.problems,
+            "rejected": [a.record() for a in attempts if a is not kept],
+            **({"trimmed": kept.detail["trimmed"]} if "trimmed" in kept.detail else {}),
+        }
+    return kept.reply

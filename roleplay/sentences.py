@@ -1,0 +1,59 @@
+"""Sentences and words of a turn: where a sentence ends, whether a turn is complete, its word tokens.
+
+Sentence boundaries come from ``sentencex`` (Wikimedia's segmenter), chosen over ``pysbd`` because it
+handles the cases that broke the old regex splitter just as well (``Dr.``, ``Mr.``, ``e.g.``, ``3.5``,
+``p.m.`` never end a sentence), is about 30 times faster (it runs on every turn, and the guards run it
+on every resample), has no dependencies, and is maintained (pysbd's last release is from 2021).
+
+A segmenter cannot know that a turn *ending* in a title (``My name is Dr.``) was cut off: a title never
+ends a sentence in speech, so `is_complete` says no to it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sentencex
+
+__all__ = ["TERMINAL", "is_complete", "ngrams", "sentences", "trim_to_complete", "words"]
+
+TERMINAL = re.compile(r"""[.!?…]["')\]*]*$""")
+"""A complete turn ends with terminal punctuation, possibly inside a closing quote or bracket."""
+
+_TITLES = re.compile(r"\b(dr|mr|mrs|ms|prof|st|mt|sr|jr|no|vs|e\.g|i\.e|etc)\.$", re.IGNORECASE)
+_WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*", re.UNICODE)
+
+
+def sentences(text: str, language: str = "en") -> list[str]:
+    """The sentences of ``text``, stripped, in order (abbreviations and decimals stay inside a sentence)."""
+    return [s.strip() for s in sentencex.segment(language, text) if s.strip()]
+
+
+def is_complete(text: str) -> bool:
+    """Whether ``text`` ends like a finished sentence (terminal punctuation, and not on a title like ``Dr.``)."""
+    text = text.strip()
+    return bool(text) and bool(TERMINAL.search(text)) and not _TITLES.search(text)
+
+
+def trim_to_complete(text: str, max_sentences: int | None = None) -> str:
+    """The first ``max_sentences`` sentences of ``text``, without an unfinished last one.
+
+    A text with no complete sentence at all is returned as it is, so a caller can tell it is still cut off.
+    """
+    parts = sentences(text)
+    if len(parts) > 1 and not is_complete(parts[-1]):
+        parts = parts[:-1]
+    if max_sentences is not None:
+        parts = parts[:max_sentences]
+    return " ".join(parts)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens: letters and digits, keeping inner apostrophes, dots and hyphens (``don't``, ``3.5``)."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def ngrams(text: str, n: int) -> list[tuple[str, ...]]:
+    """The word n-grams of ``text``, in order (`words` tokens)."""
+    tokens = words(text)
+    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]

@@ -1,0 +1,180 @@
+"""Degeneration guards: each fires on a scripted failure, resamples with the derived seed, records it, gives up."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from roleplay.backends.scripted import ScriptedRequest, scripted_model
+from roleplay.errors import ScenarioError
+from roleplay.generators import AgentSpec, PersonaDialogGenerator
+from roleplay.guards import Guards, copy_score, derive_seed, identity_terms, new_pair_share, role_confusion
+from roleplay.personas import Persona
+from roleplay.scenario import load_scenario
+
+GARCIA = Persona(name="Dr. Garcia", role="family doctor")
+ANA = Persona(name="Ana", role="patient")
+SEED = 42
+LONG = "I have had a terrible headache for three days and it gets worse every evening."
+
+
+def heard(request: ScriptedRequest) -> str:
+    return next((text for role, _, text in reversed(request.messages) if role == "user"), "")
+
+
+def play(doctor_fn, patient_fn, turns=4, guards=None, seed=SEED):
+    doctor, patient = scripted_model(fn=doctor_fn, seed=seed), scripted_model(fn=patient_fn, seed=seed)
+    gen = PersonaDialogGenerator(agents=[AgentSpec(name="Doctor", persona=GARCIA, model=doctor),
+                                         AgentSpec(name="Patient", persona=ANA, model=patient)],
+                                 guards=guards)
+    return gen.generate(seed=seed, max_turns=turns), doctor.client, patient.client
+
+
+def doctor_asks(request: ScriptedRequest) -> str:
+    count = sum(role == "user" for role, _, _ in request.messages)
+    return ["What brings you in today?", "How long has it been going on?", "Does anything make it better?",
+            "Please rest and drink water."][min(count - 1, 3)] if request.seed == SEED else "Tell me more."
+
+
+def test_a_turn_echoing_the_other_party_is_resampled_with_the_derived_seed():
+    def patient(request: ScriptedRequest) -> str:
+        if request.seed == SEED and "long" in heard(request):
+            return heard(request)  # echo the doctor's question
+        return f"{LONG}" if "brings" in heard(request) else "About three days now, since Monday."
+
+    dialog, _, client = play(doctor_asks, patient)
+    echo = dialog.turns[3]
+    assert echo.text == "About three days now, since Monday."
+    guard = echo.metadata["guard"]
+    assert guard["resamples"] == 1 and guard["seed"] == derive_seed(SEED, 3, 1) and guard["unresolved"] == []
+    assert guard["rejected"][0]["problems"] == ["near_copy"] and guard["rejected"][0]["copy_of"] == 2
+    assert [r.seed for r in client.history] == [SEED, SEED, derive_seed(SEED, 3, 1)]
+    assert "guard" not in dialog.turns[1].metadata
+
+
+def test_repeating_itself_gives_up_after_n_and_keeps_the_least_similar():
+    replies = iter([LONG, LONG, LONG + " Really.", LONG.replace("terrible", "bad"), LONG])
+
+    dialog, _, client = play(doctor_asks, lambda r: next(replies), guards=Guards(resamples=3))
+    turn = dialog.turns[3]
+    guard = turn.metadata["guard"]
+    assert guard["resamples"] == 3 and guard["unresolved"] == ["near_copy"]
+    assert [r.seed for r in client.history[1:]] == [SEED, *(derive_seed(SEED, 3, a) for a in (1, 2, 3))]
+    assert turn.text == LONG.replace("terrible", "bad")  # least similar of the four (a kept sentence counts)
+    assert guard["seed"] == derive_seed(SEED, 3, 2)
+    # the agent remembers the kept reply once, and heard the doctor's question once
+    last = client.history[-1].messages
+    assert [t for role, _, t in last if role == "assistant"] == [LONG]
+    assert sum(t == "How long has it been going on?" for _, _, t in last) == 1
+
+
+def test_speaking_as_the_other_party_is_resampled():
+    def patient(request: ScriptedRequest) -> str:
+        if request.seed == SEED:
+            return "Hello, I am Dr. Garcia, how can I help you today?"
+        return "Hello doctor, I have a headache."
+
+    dialog, _, client = play(doctor_asks, patient, turns=2)
+    turn = dialog.turns[1]
+    assert turn.text == "Hello doctor, I have a headache."
+    assert turn.metadata["guard"]["rejected"][0]["confusion"] == "claims to be 'Dr. Garcia'"
+    assert client.history[1].seed == derive_seed(SEED, 1, 1)
+
+
+def test_a_reply_under_the_other_speakers_label_is_resampled():
+    def patient(request: ScriptedRequest) -> str:
+        return "Doctor: Let me examine you." if request.seed == SEED else "It hurts here."
+
+    dialog, _, _ = play(doctor_asks, patient, turns=2)
+    assert dialog.turns[1].text == "It hurts here."
+    assert "label" in dialog.turns[1].metadata["guard"]["rejected"][0]["confusion"]
+
+
+def test_a_cut_off_turn_is_trimmed_to_its_last_complete_sentence():
+    dialog, _, client = play(doctor_asks, lambda r: "It started on Monday. Then I took 3.5 mg of the", turns=2)
+    turn = dialog.turns[1]
+    assert turn.text == "It started on Monday."
+    assert turn.metadata["guard"] == {"resamples": 0, "seed": None, "unresolved": [], "rejected": [],
+                                      "trimmed": "It started on Monday. Then I took 3.5 mg of the"}
+    assert len(client.history) == 1
+
+
+def test_a_cut_off_turn_without_a_complete_sentence_is_resampled():
+    def patient(request: ScriptedRequest) -> str:
+        return "My name is Dr." if request.seed == SEED else "My name is Ana."
+
+    dialog, _, _ = play(doctor_asks, patient, turns=2)
+    assert dialog.turns[1].text == "My name is Ana."
+    assert dialog.turns[1].metadata["guard"]["rejected"][0]["problems"] == ["cut_off", "role_confusion"]
+
+
+def test_an_empty_turn_that_stays_empty_is_kept_and_marked():
+    dialog, _, client = play(doctor_asks, lambda r: "", turns=3, guards=Guards(resamples=1))
+    assert dialog.turns[1].metadata["guard"]["unresolved"] == ["empty"]
+    assert len(client.history) == 2 and len(dialog) == 3  # gave up cleanly and the dialogue went on
+
+
+def test_guards_off_never_resample():
+    dialog, _, client = play(doctor_asks, lambda r: LONG, guards=Guards(enabled=False))
+    assert len(client.history) == 2 and all("guard" not in t.metadata for t in dialog)
+
+
+def test_same_seed_same_dialogue_with_guards_on():
+    def noisy(request: ScriptedRequest) -> str:
+        rng = random.Random(request.seed)
+        return rng.choice([LONG, "Yes, it hurts a lot in the evening.", "I cannot sleep well", "Dr. Garcia: Rest."])
+
+    first, _, _ = play(noisy, noisy, turns=6)
+    again, _, _ = play(noisy, noisy, turns=6)
+    other, _, _ = play(noisy, noisy, turns=6, seed=7)
+    assert any("guard" in t.metadata for t in first)
+    assert [(t.text, t.metadata.get("guard")) for t in first] == [(t.text, t.metadata.get("guard")) for t in again]
+    assert [t.text for t in first] != [t.text for t in other]
+
+
+@pytest.mark.parametrize("text, speaker, expected", [
+    ("I'm Dr. Garcia, your doctor.", "Patient", "claims to be 'Dr. Garcia'"),
+    ("My name is Dr Garcia.", "Patient", "claims to be 'Dr Garcia'"),
+    ("As your doctor, I advise rest.", "Patient", "claims to be 'doctor'"),
+    ("Welcome to my clinic, Dr. Garcia!", "Doctor", "addresses itself as 'Dr. Garcia'"),
+    ("Thank you, doctor.", "Doctor", "addresses itself as 'doctor'"),
+    ("I'm Dr. Garcia. What brings you in?", "Doctor", None),
+    ("Thank you, doctor.", "Patient", None),
+    ("I am a patient of yours since 2019.", "Patient", None),
+])
+def test_role_confusion(text, speaker, expected):
+    terms = {"Doctor": identity_terms("Doctor", GARCIA.model_dump()), "Patient": identity_terms("Patient",
+                                                                                                 ANA.model_dump())}
+    others = [t for name, found in terms.items() if name != speaker for t in found]
+    assert role_confusion(text, terms[speaker], others) == expected
+
+
+def test_copy_score_sees_a_repeated_sentence_inside_a_new_turn():
+    earlier = ["Hello.", f"{LONG} Anything else?"]
+    assert copy_score(f"Well. {LONG}", earlier, min_words=7) == (100.0, 1)
+    assert copy_score("Something entirely different, about the weather today.", earlier, 7)[0] < 60
+    assert not Guards().is_copy("Thank you.", 100.0)  # short formulas may recur
+
+
+def test_derived_seeds_differ_by_turn_and_attempt_and_are_stable():
+    seeds = {derive_seed(1, turn, attempt) for turn in range(5) for attempt in range(1, 4)}
+    assert len(seeds) == 15 and derive_seed(1, 2, 3) == derive_seed(1, 2, 3) and derive_seed(None, 0, 1) >= 0
+
+
+def test_scenario_guards_and_bad_guards(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nagents: [{persona: {name: A}}, {persona: {name: B}}]\nguards: {enabled: false}\n")
+    assert load_scenario(path).generator("scripted:auto").guards.enabled is False
+    path.write_text("name: s\nagents: [{persona: {name: A}}, {persona: {name: B}}]\nguards: {near_copy: 200}\n")
+    with pytest.raises(ScenarioError, match="guards.near_copy"):
+        load_scenario(path)
+
+
+def test_a_turn_stitched_from_phrases_already_said_counts_as_a_copy():
+    earlier = ["I'm so glad of that, you have been very helpful today.", "We can chat about anything you want."]
+    stitched = "I'm so glad of that, we can chat about anything you want."
+    assert new_pair_share(stitched, earlier) < 0.5 and copy_score(stitched, earlier, 7)[0] < 85
+    assert Guards().is_copy(stitched, 0.0, new_pair_share(stitched, earlier))
+    assert not Guards(min_new_pairs=0).is_copy(stitched, 0.0, new_pair_share(stitched, earlier))
+    assert new_pair_share("Fine.", earlier) is None
