@@ -30,7 +30,7 @@ from roleplay.agents import (
     split_thought,
 )
 from roleplay.backends import DEFAULT_MODEL, Model, get_backend
-from roleplay.backends.human import mark_human_turns
+from roleplay.backends.human import HUMAN, mark_human_turns
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition, check_max_turns
 from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.errors import ConfigError
@@ -272,8 +272,9 @@ class PersonaDialogGenerator:
                                            self.example_dialogs)
             if self.policy is not None and spec.name == self.policy.agent and not self.policy.enforce:
                 prompt += "\n\n" + self.policy.prompt_guidance()
+            guards = self.guards if model.backend != HUMAN else Guards(enabled=False)  # a person's words stand
             built.append(Agent(spec.name, spec.persona, model, prompt, self.context_window, self.end_marker,
-                               self.max_sentences, others=others, guards=self.guards))
+                               self.max_sentences, others=others, guards=guards))
         return built
 
     def stop_condition(self, max_turns: int | None = None) -> StopCondition:

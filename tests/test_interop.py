@@ -204,7 +204,7 @@ def test_a_user_client_receives_the_generators_seed_temperature_and_token_limit(
 def test_a_user_client_gets_json_mode_for_structured_output_when_it_has_it():
     content = json.dumps({"dialog": [{"speaker": "A", "text": "hi"}, {"speaker": "B", "text": "hello"}]})
     client = ReplayChatCompletionClient([content], model_info=TOOL_INFO)
-    dialog = DialogGenerator(client, "two friends meet", temperature=None).generate(seed=3)
+    dialog = DialogGenerator(client, "two friends meet", temperature=None, min_turns=2).generate(seed=3)
     assert [(t.speaker, t.text) for t in dialog] == [("A", "hi"), ("B", "hello")]
     assert client.create_calls[0]["json_output"] is True
     assert sent(client) == [{"seed": 3, "max_tokens": 1024}]

@@ -180,7 +180,8 @@ def test_resume_checks_the_scenario_content(tmp_path, monkeypatch):
 
     monkeypatch.setitem(backends._FACTORIES, "plain", lambda model, options: scripted_model(replies=["ok."] * 50))
     scenario = tmp_path / "s.yaml"
-    scenario.write_text(SCENARIO.read_text().replace("../agents/", str(ROOT / "agents") + "/"))
+    scenario.write_text(SCENARIO.read_text().replace("../agents/", str(ROOT / "agents") + "/")
+                        .replace("examples/", str(ROOT / "scenarios" / "examples") + "/"))
     args = ["batch", str(scenario), "-n", "2", "--out", str(tmp_path / "b"), "-m", "plain", "--max-turns", "2"]
     assert CliRunner().invoke(cli, args).exit_code == 0
     scenario.write_text(scenario.read_text().replace("temperature", "# edited\ntemperature", 1))
