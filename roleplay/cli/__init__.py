@@ -4,7 +4,7 @@ The only package that prints, and the only one that turns roleplay errors into c
 see the problem and the fix, never a traceback.
 """
 
-from roleplay.cli import dialogs, intents, policy, runs, star  # noqa: F401  (each registers its commands)
+from roleplay.cli import dialogs, intents, policy, report, runs, star  # noqa: F401  (each registers its commands)
 from roleplay.cli.base import cli, friendly
 
 
