@@ -16,6 +16,9 @@ import random
 import shutil
 import subprocess
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -103,6 +106,14 @@ class DevTools:
             self.events.append(json.loads(self.socket.recv()))
         raise TimeoutError(f"no {method} within {seconds} s")
 
+    def wait_until(self, expression: str, seconds: float = 60) -> None:
+        """Poll ``expression`` in the page until it is true (the list is drawn once the data is unpacked)."""
+        deadline = time.monotonic() + seconds
+        while not self.evaluate(expression):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{expression} still false after {seconds} s")
+            time.sleep(0.05)
+
     def evaluate(self, expression: str):
         return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
 
@@ -112,10 +123,9 @@ class DevTools:
                 or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")]
 
 
-@pytest.fixture
-def browser(tmp_path):
-    """Headless chromium with remote debugging on a free port of 127.0.0.1, stopped after the test."""
-    profile = tmp_path / "profile"
+@contextmanager
+def headless_chromium(profile: Path) -> Iterator[DevTools]:
+    """Headless chromium with remote debugging on a free port of 127.0.0.1, stopped on exit."""
     process = subprocess.Popen(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--remote-debugging-address=127.0.0.1",
@@ -127,11 +137,8 @@ def browser(tmp_path):
         while not (port_file.is_file() and port_file.read_text().strip()) and time.monotonic() < deadline:
             time.sleep(0.1)
         port = port_file.read_text().split()[0]
-        import urllib.request
-
         targets = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10).read())
-        page = next(t for t in targets if t["type"] == "page")
-        tools = DevTools(page["webSocketDebuggerUrl"])
+        tools = DevTools(next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"])
         for domain in ("Page", "Runtime", "Log"):
             tools.call(f"{domain}.enable")
         yield tools
@@ -139,6 +146,12 @@ def browser(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    with headless_chromium(tmp_path / "profile") as tools:
+        yield tools
 
 
 def click(tools: DevTools, selector: str) -> None:
@@ -152,6 +165,7 @@ def click(tools: DevTools, selector: str) -> None:
 def test_report_loads_opens_a_dialogue_on_click_and_renders(report_file, browser, tmp_path):
     browser.call("Page.navigate", url=report_file.as_uri())
     browser.wait_for("Page.loadEventFired")
+    browser.wait_until("document.getElementById('rp-status').hidden")
     assert browser.evaluate("document.querySelectorAll('#rp-list tbody tr').length") == 50
     assert browser.evaluate("document.getElementById('rp-page').textContent") == "1–50 of 200"
     assert browser.evaluate("document.getElementById('rp-detail').hidden") is True

@@ -1,3 +1,5 @@
+import base64
+import gzip
 import itertools
 import json
 import re
@@ -192,8 +194,8 @@ def test_text_quality_counts_distinct_ngrams_and_repeats():
 
 
 def embedded_data(page: str) -> dict:
-    found = re.search(r'<script id="rp-data" type="application/json">(.*?)</script>', page, re.S)
-    return json.loads(found.group(1))
+    found = re.search(r'<script id="rp-data" type="application/octet-stream">(.*?)</script>', page, re.S)
+    return json.loads(gzip.decompress(base64.b64decode(found.group(1))))
 
 
 def test_report_has_evaluate_numbers_every_dialogue_and_nothing_external(intake):

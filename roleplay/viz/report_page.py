@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
+import json
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -18,7 +21,7 @@ from roleplay.viz.transcript import TEMPLATES, dialog_html, transcript_css
 if TYPE_CHECKING:
     from roleplay.viz.report import Entry
 
-__all__ = ["render_page"]
+__all__ = ["packed", "render_page"]
 
 
 def _asset(name: str) -> str:
@@ -84,6 +87,12 @@ def _heatmaps(entries: Sequence[Entry], graphs: Mapping[str, nx.DiGraph]) -> lis
     return pictures
 
 
+def packed(data: Mapping[str, Any]) -> str:
+    """JSON, gzipped and base64-encoded: a tenth of the size, and no character that could end a script element."""
+    raw = json.dumps(data, separators=(",", ":")).encode("utf-8")
+    return base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii")
+
+
 def render_page(*, title: str, overview: Mapping[str, Any], summary: Sequence[Mapping[str, Any]],
                 variants: Sequence[Mapping[str, Any]], entries: Sequence[Entry], graphs: Mapping[str, nx.DiGraph],
                 counts: Mapping[str, list[tuple[str, float]]], notes: Sequence[str]) -> str:
@@ -91,5 +100,6 @@ def render_page(*, title: str, overview: Mapping[str, Any], summary: Sequence[Ma
     return TEMPLATES.get_template("report.html.j2").render(
         title=title, overview=overview, summary=summary, variants=variants, notes=notes,
         charts=_charts(summary, variants, counts), heatmaps=_heatmaps(entries, graphs),
-        data=_dialog_data(entries, graphs), css=transcript_css() + _asset("report.css"), script=_asset("report.js"),
+        data=packed(_dialog_data(entries, graphs)), css=transcript_css() + _asset("report.css"),
+        script=_asset("report.js"),
     )

@@ -1,11 +1,12 @@
 // The transcript browser of a roleplay report: list a page of dialogues at a time, filter and search them,
 // and open one (its transcript and its path drawn on its policy graph) only when it is clicked.
+// The dialogues are embedded as gzipped JSON in base64 (see roleplay/viz/report_page.py `packed`).
 (function () {
   "use strict";
   var PAGE_SIZE = 50;
-  var data = JSON.parse(document.getElementById("rp-data").textContent);
-  var dialogs = data.dialogs;
-  var shown = dialogs;
+  var data = null;
+  var dialogs = [];
+  var shown = [];
   var page = 0;
   var selected = null;
 
@@ -90,19 +91,43 @@
     byId("rp-detail").scrollIntoView({block: "start"});
   }
 
-  var typing = null;
-  byId("rp-search").addEventListener("input", function () {
-    clearTimeout(typing);
-    typing = setTimeout(applyFilters, 150);
-  });
-  ["rp-f-stop", "rp-f-variant", "rp-f-task", "rp-f-violation"].forEach(function (id) {
-    byId(id).addEventListener("change", applyFilters);
-  });
-  byId("rp-prev").addEventListener("click", function () { page -= 1; renderList(); });
-  byId("rp-next").addEventListener("click", function () { page += 1; renderList(); });
-  byId("rp-close").addEventListener("click", function () { byId("rp-detail").hidden = true; selected = null; renderList(); });
-  fillSelect("rp-f-stop", dialogs.map(function (d) { return d.stop; }));
-  fillSelect("rp-f-variant", dialogs.map(function (d) { return d.variant; }));
-  fillSelect("rp-f-task", [].concat.apply([], dialogs.map(function (d) { return d.tasks; })));
-  renderList();
+  function unpack() {
+    var text = atob(document.getElementById("rp-data").textContent.trim());
+    var bytes = new Uint8Array(text.length);
+    for (var i = 0; i < text.length; i += 1) bytes[i] = text.charCodeAt(i);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).text().then(JSON.parse);
+  }
+
+  function start(unpacked) {
+    data = unpacked;
+    dialogs = shown = data.dialogs;
+    var typing = null;
+    byId("rp-search").addEventListener("input", function () {
+      clearTimeout(typing);
+      typing = setTimeout(applyFilters, 150);
+    });
+    ["rp-f-stop", "rp-f-variant", "rp-f-task", "rp-f-violation"].forEach(function (id) {
+      byId(id).addEventListener("change", applyFilters);
+    });
+    byId("rp-prev").addEventListener("click", function () { page -= 1; renderList(); });
+    byId("rp-next").addEventListener("click", function () { page += 1; renderList(); });
+    byId("rp-close").addEventListener("click", function () {
+      byId("rp-detail").hidden = true;
+      selected = null;
+      renderList();
+    });
+    fillSelect("rp-f-stop", dialogs.map(function (d) { return d.stop; }));
+    fillSelect("rp-f-variant", dialogs.map(function (d) { return d.variant; }));
+    fillSelect("rp-f-task", [].concat.apply([], dialogs.map(function (d) { return d.tasks; })));
+    byId("rp-status").hidden = true;
+    renderList();
+  }
+
+  if (typeof DecompressionStream === "undefined") {
+    byId("rp-status").textContent = "This browser cannot unpack the transcripts (it lacks DecompressionStream); " +
+      "open the report in Chrome 80+, Firefox 113+ or Safari 16.4+.";
+  } else {
+    unpack().then(start, function (error) { byId("rp-status").textContent = "Could not unpack the transcripts: " + error; });
+  }
 })();
