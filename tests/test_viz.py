@@ -200,7 +200,8 @@ def embedded_data(page: str) -> dict:
 
 def test_report_has_evaluate_numbers_every_dialogue_and_nothing_external(intake):
     dialogs = [intake_dialog([("greet", ""), ("", "hi"), ("ask_complaint", "")], id=0),
-               intake_dialog([("greet", ""), ("", "</script><script>alert(1)</script>"), ("goodbye", "")], id=1,
+               intake_dialog([("greet", ""), ("", "</script><script>alert(1)</script>"), ("goodbye", ""),
+                              ("Sure, a free-text action (prompt-only)", "")], id=1,
                              stop=StopReason.MAX_TURNS, variant={"temperature": 0.9})]
     page = make_report(dialogs, {"doctor_intake": intake})
     expected = summarize([evaluate_dialog(d, {"doctor_intake": intake}) for d in dialogs])
@@ -210,7 +211,7 @@ def test_report_has_evaluate_numbers_every_dialogue_and_nothing_external(intake)
     data = embedded_data(page)
     assert [d["id"] for d in data["dialogs"]] == ["0", "1"] and len(data["graphs"]) == 1
     second = data["dialogs"][1]
-    assert second["violations"] == 1 and second["stop"] == "max_turns" and second["variant"] == "temperature=0.9"
+    assert second["violations"] == 2 and second["stop"] == "max_turns" and second["variant"] == "temperature=0.9"
     assert "alert(1)" in second["text"] and second["paths"][0][0] == 0 and "<rect" in second["paths"][0][1]
     assert "visits over 2 dialogues" in page
 

@@ -16,6 +16,7 @@ from markupsafe import Markup
 from roleplay.viz.charts import bar_chart
 from roleplay.viz.flowchart import flowchart_svg, path_overlay, policy_heatmap
 from roleplay.viz.layout import layered_layout
+from roleplay.viz.paths import graph_steps
 from roleplay.viz.transcript import TEMPLATES, dialog_html, transcript_css
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ def _dialog_data(entries: Sequence[Entry], graphs: Mapping[str, nx.DiGraph]) -> 
     for index, entry in enumerate(entries):
         overlays = {}
         for task, graph in entry.graphs.items():
-            steps = [s for s in entry.steps if s.task == task]
+            steps = graph_steps(graph, [s for s in entry.steps if s.task == task])  # free-text actions: not drawn
             overlays[task] = "".join(ET.tostring(e, encoding="unicode")
                                      for e in path_overlay(graph, layouts[task], steps))
         records.append(_record(index, entry, graph_index, overlays))
