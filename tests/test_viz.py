@@ -93,7 +93,10 @@ def test_path_is_numbered_in_order_and_illegal_steps_are_red(intake):
     overlay = root.find(f".//{SVG}g[@class='rp-overlay']")
     lines = [(p.get("stroke"), p.get("stroke-dasharray")) for p in overlay.findall(f"{SVG}path")]
     assert lines == [(PATH_COLOUR, None), (ILLEGAL_COLOUR, "6,4"), (ILLEGAL_COLOUR, "6,4")]
-    assert "path of 4 steps" in root.find(f"{SVG}text").text
+    assert root.find(f"{SVG}text").text == "doctor_intake: path of 4 steps"
+    off = parse(draw_policy(intake, ["greet", "Hello there"], engine="networkx"))
+    assert off.find(f"{SVG}text").text == "doctor_intake: path of 1 steps (and 1 actions the graph does not have)"
+    assert badges(off) == {"1": PATH_COLOUR}
 
 
 def test_path_of_a_dialog_follows_the_answer_branch(intake):
@@ -111,13 +114,17 @@ def test_path_of_a_dialog_follows_the_answer_branch(intake):
 
 def test_heatmap_counts_visits_and_marks_violations(intake):
     good = ["greet", "ask_complaint", "ask_severity", "ask_red_flags", "give_advice"]
-    counts = visits(intake, [good, good, ["greet", "goodbye"]])
-    assert counts.dialogs == 3 and counts.nodes["greet"] == 3 and counts.nodes["ask_complaint"] == 2
-    assert counts.edges["greet", "ask_complaint"] == 2 and counts.violations == {"goodbye": 1}
-    root = parse(policy_heatmap(intake, [good, good, ["greet", "goodbye"]], engine="networkx"))
+    paths = [good, good, ["greet", "goodbye"], ["greet", "ask_complaint", "Sure, free text"]]
+    counts = visits(intake, paths)
+    assert counts.dialogs == 4 and counts.nodes["greet"] == 4 and counts.nodes["ask_complaint"] == 3
+    assert counts.nodes["no"] == 2  # the answer node between ask_red_flags and give_advice
+    assert counts.edges["greet", "ask_complaint"] == 3
+    assert counts.violations == {"goodbye": 1, "ask_complaint": 1}  # off the graph: where it left from
+    root = parse(policy_heatmap(intake, paths, engine="networkx"))
     greet = root.find(f".//{SVG}g[@data-node='greet']/{SVG}rect")
     assert greet.get("fill") == heat_colour(1.0)
     assert badges(root) == {"✗1": ILLEGAL_COLOUR}
+    assert len(root.findall(f".//{SVG}g[@class='rp-overlay']/{SVG}rect")) == 2  # at goodbye and ask_complaint
 
 
 def test_picture_saves_svg_only(intake, tmp_path):

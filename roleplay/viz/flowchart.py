@@ -19,7 +19,7 @@ from roleplay.errors import ConfigError
 from roleplay.policy.tracker import TrackerStep
 from roleplay.viz.layout import Engine, Layout, connector, layered_layout
 from roleplay.viz.legend import GOAL_STROKE, ILLEGAL_COLOUR, KINDS, PATH_COLOUR, heat_colour, legend
-from roleplay.viz.paths import PathLike, Visits, graph_steps, step_edges, visits
+from roleplay.viz.paths import PathLike, Visits, judged_steps, step_edges, visits
 
 __all__ = ["Picture", "draw_policy", "flowchart_svg", "path_overlay", "policy_heatmap"]
 
@@ -164,8 +164,11 @@ def draw_policy(graph: nx.DiGraph, path: PathLike = None, *, title: str | None =
     ``engine`` picks the layout: graphviz ``dot`` if installed (``auto``), or ``networkx`` (no binary needed).
     """
     layout = layered_layout(graph, engine)
-    steps = graph_steps(graph, path)
+    judged = judged_steps(graph, path)
+    steps = [step for step in judged if step.action in graph]
+    off_graph = len(judged) - len(steps)
     suffix = f": path of {len(steps)} steps" if path is not None else ""
+    suffix += f" (and {off_graph} actions the graph does not have)" if off_graph else ""
     root = flowchart_svg(graph, layout, title=_title(graph, title, suffix))
     root.find(".//g[@class='rp-overlay']").extend(path_overlay(graph, layout, steps))  # type: ignore[union-attr]
     return _picture(root)

@@ -56,7 +56,8 @@ def _samples(heat: bool) -> list[tuple[str, dict]]:
     items += [("goal", {"box": ("#ffffff", GOAL_STROKE, 3), "width": "2.5"}),
               ("anywhere", {"box": ("#ffffff", "#64748b", 3), "dash": "5,3"})]
     if heat:
-        items += [("visits: few → many", {"gradient": True}), ("✗n: violations", {"box": (ILLEGAL_COLOUR,) * 2 + (7,)})]
+        items += [("visits: few → many", {"gradient": True}),
+                  ("✗n: illegal steps into, or off the graph from, here", {"box": (ILLEGAL_COLOUR,) * 2 + (7,)})]
     else:
         items += [("path (step numbers)", {"line": PATH_COLOUR}), ("illegal step", {"line": ILLEGAL_COLOUR}),
                   ("no such edge", {"line": ILLEGAL_COLOUR, "dash": "6,4"})]

@@ -16,7 +16,7 @@ from roleplay.dialog import Dialog
 from roleplay.policy.graph import is_system
 from roleplay.policy.tracker import FlowchartTracker, TrackerStep, replay
 
-__all__ = ["Visits", "dialog_steps", "graph_steps", "step_edges", "visits"]
+__all__ = ["Visits", "dialog_steps", "graph_steps", "judged_steps", "step_edges", "visits"]
 
 PathLike = Dialog | Sequence[str] | Sequence[TrackerStep] | None
 
@@ -29,8 +29,8 @@ def dialog_steps(graphs: Mapping[str, nx.DiGraph], dialog: Dialog) -> list[Track
     return tracker.steps
 
 
-def graph_steps(graph: nx.DiGraph, path: PathLike) -> list[TrackerStep]:
-    """The steps of ``path`` that happened on ``graph``.
+def judged_steps(graph: nx.DiGraph, path: PathLike) -> list[TrackerStep]:
+    """Every step of ``path`` judged on ``graph``, actions the graph does not have included (always illegal).
 
     ``path`` is a `Dialog` (replayed, so answers and query results pick the branch), a list of action
     names (judged in order, every branch open), or steps a tracker already made.
@@ -39,13 +39,16 @@ def graph_steps(graph: nx.DiGraph, path: PathLike) -> list[TrackerStep]:
     if path is None:
         return []
     if isinstance(path, Dialog):
-        steps = dialog_steps({task: graph}, path)
-    elif all(isinstance(step, TrackerStep) for step in path):
-        steps = list(path)  # type: ignore[arg-type]
-    else:
-        tracker = FlowchartTracker({task: graph})
-        steps = [tracker.advance(str(action)) for action in path]
-    return [step for step in steps if step.action in graph]
+        return dialog_steps({task: graph}, path)
+    if all(isinstance(step, TrackerStep) for step in path):
+        return list(path)  # type: ignore[arg-type]
+    tracker = FlowchartTracker({task: graph})
+    return [tracker.advance(str(action)) for action in path]
+
+
+def graph_steps(graph: nx.DiGraph, path: PathLike) -> list[TrackerStep]:
+    """The steps of ``path`` that a picture of ``graph`` can draw: those whose action is one of its nodes."""
+    return [step for step in judged_steps(graph, path) if step.action in graph]
 
 
 def step_edges(graph: nx.DiGraph, previous: str, action: str) -> list[tuple[str, str]]:
@@ -72,18 +75,25 @@ class Visits:
 
 
 def visits(graph: nx.DiGraph, paths: Iterable[PathLike]) -> Visits:
-    """Count node visits, edges taken and illegal steps over ``paths`` (dialogues, action lists or steps)."""
+    """Count node visits, edges taken and illegal steps over ``paths`` (dialogues, action lists or steps).
+
+    An illegal step is counted at the node it went to, or, for an action the graph does not have (free
+    text in prompt-only mode), at the node the dialogue left the graph from.
+    """
     counts = Visits()
     for path in paths:
-        steps = graph_steps(graph, path)
         counts.dialogs += 1
-        for index, step in enumerate(steps):
+        previous = None
+        for step in judged_steps(graph, path):
+            if step.action not in graph:
+                counts.violations[previous or graph.graph.get("start")] += 1
+                continue
             counts.nodes[step.action] += 1
             if not step.legal:
                 counts.violations[step.action] += 1
-            if index:
-                for edge in step_edges(graph, steps[index - 1].action, step.action):
-                    counts.edges[edge] += 1
-                    if edge[1] != step.action:
-                        counts.nodes[edge[1]] += 1
+            for edge in (step_edges(graph, previous, step.action) if previous else []):
+                counts.edges[edge] += 1
+                if edge[1] != step.action:
+                    counts.nodes[edge[1]] += 1
+            previous = step.action
     return counts
