@@ -22,7 +22,7 @@ from roleplay.viz.flowchart import ILLEGAL_COLOUR, PATH_COLOUR
 from roleplay.viz.layout import layered_layout
 from roleplay.viz.legend import heat_colour
 from roleplay.viz.paths import visits
-from roleplay.viz.report import graphs_for, load_run, make_report, text_quality, write_report
+from roleplay.viz.report import graphs_for, load_graphs, load_run, make_report, text_quality, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 INTAKE_DOT = ROOT / "scenarios" / "doctor_intake.dot"
@@ -253,3 +253,8 @@ def test_write_report_finds_a_batch_scenario_graph(tmp_path):
                                                                               "doctor_intake.yaml")}))
     page = write_report(tmp_path / "run").read_text()
     assert embedded_data(page)["dialogs"][0]["violations"] == 1
+
+
+def test_load_graphs_reads_only_the_wanted_files_of_a_folder():
+    assert list(load_graphs([ROOT / "scenarios" / "star"], ["weather", "not_a_task"])) == ["weather"]
+    assert list(load_graphs([INTAKE_DOT], ["weather"])) == ["doctor_intake"]  # a file given is always read

@@ -55,13 +55,20 @@ def load_run(folder: str | Path) -> list[Dialog]:
     return dialogs
 
 
-def load_graphs(paths: Iterable[str | Path]) -> dict[str, nx.DiGraph]:
-    """Policy graphs by name from DOT files and folders of DOT files (``scenarios/star``)."""
+def load_graphs(paths: Iterable[str | Path], wanted: Iterable[str] | None = None) -> dict[str, nx.DiGraph]:
+    """Policy graphs by name from DOT files and folders of DOT files (``scenarios/star``).
+
+    With ``wanted`` (task names), a folder's files are read only when named ``<task>.dot`` (reading DOT
+    is slow, and a STAR run seldom needs all 24 graphs).
+    """
     graphs: dict[str, nx.DiGraph] = {}
+    chosen = set(wanted) if wanted is not None else None
     for path in map(Path, paths):
         files = sorted(path.glob("*.dot")) if path.is_dir() else [path]
         if not files:
             raise PolicyGraphError("The folder has no .dot files. Pass a DOT file or a folder of them.", path=path)
+        if path.is_dir() and chosen is not None:
+            files = [file for file in files if file.stem in chosen]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PolicyGraphWarning)  # `roleplay graph` reports those
             for file in files:
@@ -206,6 +213,7 @@ def write_report(folder: str | Path, out: str | Path | None = None, graph_paths:
         raise ConfigError(f"The report is one HTML file; {target.name!r} does not end in .html. "
                           "Pass --out report.html.")
     dialogs = load_run(folder)
-    graphs = {**scenario_graphs(folder), **load_graphs(graph_paths)}
+    tasks = {task for dialog in dialogs for task in _tasks(dialog)}
+    graphs = {**scenario_graphs(folder), **load_graphs(graph_paths, tasks or None)}
     html = make_report(dialogs, graphs, title=title or f"roleplay report: {Path(folder).resolve().name}")
     return atomic_write_text(target, html)
