@@ -150,7 +150,8 @@ def _entries(dialogs: Sequence[Dialog], graphs: Mapping[str, nx.DiGraph]) -> lis
 
     entries = []
     for dialog in dialogs:
-        entry = Entry(dialog, graphs_for(dialog, graphs), variant_of(dialog), _tasks(dialog) or list(graphs)[:1])
+        followed = graphs_for(dialog, graphs)
+        entry = Entry(dialog, followed, variant_of(dialog), _tasks(dialog) or list(followed))
         if entry.graphs:
             entry.metrics = evaluate_dialog(dialog, entry.graphs)
             entry.steps = dialog_steps(entry.graphs, dialog)

@@ -54,7 +54,7 @@ def _record(index: int, entry: Entry, graph_index: Mapping[str, int], overlays: 
     dialog, metrics = entry.dialog, entry.metrics
     return {
         "i": index, "id": "" if dialog.id is None else str(dialog.id), "variant": entry.variant,
-        "tasks": list(entry.graphs) or entry.tasks, "turns": len(dialog.turns),
+        "tasks": entry.tasks, "turns": len(dialog.turns),
         "stop": dialog.stop_reason.value if dialog.stop_reason else "none",
         "legal": metrics.legal_rate if metrics else None, "violations": metrics.violations if metrics else None,
         "completed": metrics.completed if metrics else None,
