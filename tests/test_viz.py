@@ -97,6 +97,8 @@ def test_path_is_numbered_in_order_and_illegal_steps_are_red(intake):
     off = parse(draw_policy(intake, ["greet", "Hello there"], engine="networkx"))
     assert off.find(f"{SVG}text").text == "doctor_intake: path of 1 steps (and 1 actions the graph does not have)"
     assert badges(off) == {"1": PATH_COLOUR}
+    titled = parse(draw_policy(intake, ["Hello there"], title="mine", engine="networkx"))
+    assert titled.find(f"{SVG}text").text == "mine (and 1 actions the graph does not have)"
 
 
 def test_path_of_a_dialog_follows_the_answer_branch(intake):

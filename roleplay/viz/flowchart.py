@@ -168,8 +168,8 @@ def draw_policy(graph: nx.DiGraph, path: PathLike = None, *, title: str | None =
     steps = [step for step in judged if step.action in graph]
     off_graph = len(judged) - len(steps)
     suffix = f": path of {len(steps)} steps" if path is not None else ""
-    suffix += f" (and {off_graph} actions the graph does not have)" if off_graph else ""
-    root = flowchart_svg(graph, layout, title=_title(graph, title, suffix))
+    note = f" (and {off_graph} actions the graph does not have)" if off_graph else ""
+    root = flowchart_svg(graph, layout, title=_title(graph, title, suffix) + note)
     root.find(".//g[@class='rp-overlay']").extend(path_overlay(graph, layout, steps))  # type: ignore[union-attr]
     return _picture(root)
 
