@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv demo test lint clean
+.PHONY: venv demo test lint clean browser
 
 venv: $(VENV)/.installed
 
@@ -19,9 +19,18 @@ $(VENV)/.installed: pyproject.toml
 demo: venv
 	$(BIN)/roleplay run doctor_patient --out runs/demo
 
-test: venv
+test: venv browser
 	$(BIN)/ruff check roleplay tests bench
 	$(BIN)/pytest -q
+
+# Debian's chromium, for the real-browser test of `roleplay report` (tests/test_report_browser.py).
+# Without root or apt-get it only says so, and that test skips with the reason.
+browser:
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y --no-install-recommends chromium || { apt-get update && apt-get install -y --no-install-recommends chromium; } \
+		|| echo "Could not install chromium; the browser test will be skipped."; \
+	else echo "chromium is not installed (needs root and apt-get); the browser test will be skipped."; fi
 
 lint: venv
 	$(BIN)/ruff check roleplay tests bench

@@ -125,6 +125,12 @@ class Dialog(BaseModel):
             lines.append(f"Stop reason: {self.stop_reason.value}")
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        """How a notebook shows a dialogue: coloured turns, actions, events (`roleplay.viz.transcript`)."""
+        from roleplay.viz.transcript import dialog_html
+
+        return dialog_html(self)
+
     def print(self, scenario: bool = False) -> None:
         """Print the dialogue with its header; ``scenario=True`` shows the scenario too."""
         print(self.render(scenario=scenario))

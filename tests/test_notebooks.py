@@ -2,7 +2,13 @@
 
 The model comes from ``ROLEPLAY_NOTEBOOK_MODEL`` (default ``scripted:auto``, schema-valid scripted
 answers, so CI runs the whole engine in seconds); set it to ``embedded`` to run them on the real model.
-Outputs go to a temp folder; the committed notebooks carry no outputs.
+Outputs go to a temp folder and are not compared.
+
+The committed notebooks carry the outputs of a real run, so the repository page shows results. To
+refresh them, execute each notebook in place on the embedded model, e.g.::
+
+    ROLEPLAY_MODEL=embedded ROLEPLAY_NOTEBOOK_N=2 ROLEPLAY_NOTEBOOK_OUT=/tmp/nb STAR_PATH=../shared/star \\
+        .venv/bin/jupyter execute --inplace notebooks/*.ipynb
 """
 
 import json
@@ -16,26 +22,33 @@ nbclient = pytest.importorskip("nbclient")
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-STAR = ROOT.parent / "shared" / "star"
+STAR = Path(os.environ.get("STAR_PATH", ROOT.parent / "shared" / "star"))
+PICTURES = ("image/svg+xml", "image/png")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path, tmp_path, monkeypatch):
     if "star" in path.stem and not STAR.is_dir():
-        pytest.skip("../shared/star is not beside the checkout")
+        pytest.skip("../shared/star is not beside the checkout (or set STAR_PATH)")
     monkeypatch.setenv("ROLEPLAY_MODEL", os.environ.get("ROLEPLAY_NOTEBOOK_MODEL", "scripted:auto"))
     monkeypatch.setenv("ROLEPLAY_NOTEBOOK_OUT", str(tmp_path))
     monkeypatch.setenv("ROLEPLAY_NOTEBOOK_N", "2")
+    monkeypatch.setenv("STAR_PATH", str(STAR))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(path, as_version=4)
     nbclient.NotebookClient(notebook, timeout=900, kernel_name="python3",
                             resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
-    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
-    assert not errors
+    outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any(kind in o.get("data", {}) for o in outputs for kind in PICTURES)  # a picture per notebook
+    assert any('class="rp-dialog"' in o.get("data", {}).get("text/html", "") for o in outputs)  # a transcript
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_committed_notebooks_have_no_outputs(path):
-    cells = json.loads(path.read_text())["cells"]
-    assert all(not c.get("outputs") and not c.get("execution_count") for c in cells if c["cell_type"] == "code")
+def test_committed_notebooks_carry_the_outputs_of_a_real_run(path):
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    assert all(c.get("execution_count") for c in cells), "execute the notebook and save it with its outputs"
+    outputs = [o for c in cells for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any(kind in o.get("data", {}) for o in outputs for kind in PICTURES)
+    assert not any("scripted:auto" in "".join(o.get("text", "")) for o in outputs), "outputs of a scripted run"

@@ -4,7 +4,16 @@ The only package that prints, and the only one that turns roleplay errors into c
 see the problem and the fix, never a traceback.
 """
 
-from roleplay.cli import dialogs, intents, personas, policy, runs, scenarios, star  # noqa: F401  (each registers its commands)
+from roleplay.cli import (  # noqa: F401  (each registers its commands)
+    dialogs,
+    intents,
+    personas,
+    policy,
+    report,
+    runs,
+    scenarios,
+    star,
+)
 from roleplay.cli.base import cli, friendly
 
 

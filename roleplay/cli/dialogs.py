@@ -77,5 +77,9 @@ def _failure(dialog: Dialog) -> str | None:
 @click.option("--scenario", "with_scenario", is_flag=True, help="Show the scenario too.")
 @friendly
 def show(dialog_file: Path, with_scenario: bool) -> None:
-    """Pretty-print a saved dialogue (.json or .txt)."""
-    click.echo(Dialog.from_file(dialog_file).render(scenario=with_scenario))
+    """Pretty-print a saved dialogue (.json or .txt): coloured speakers, actions and legality, events, stop reason."""
+    from rich.console import Console
+
+    from roleplay.viz.transcript import dialog_terminal
+
+    Console(highlight=False).print(dialog_terminal(Dialog.from_file(dialog_file), scenario=with_scenario))

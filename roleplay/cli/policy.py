@@ -11,9 +11,11 @@ from roleplay.cli.base import cli, friendly
 
 @cli.command()
 @click.argument("dot_file", type=click.Path(path_type=Path))
+@click.option("--svg", "svg_file", type=click.Path(path_type=Path), default=None,
+              help="Also draw the graph as a layered flowchart into this .svg file.")
 @friendly
-def graph(dot_file: Path) -> None:
-    """Check a DOT policy graph and list each action with what may follow it."""
+def graph(dot_file: Path, svg_file: Path | None) -> None:
+    """Check a DOT policy graph and list each action with what may follow it (and draw it with --svg)."""
     import warnings
 
     from roleplay.policy.graph import PolicyGraphWarning, is_system, legal_actions, mean_out_degree, read_dot
@@ -28,3 +30,7 @@ def graph(dot_file: Path) -> None:
     for node in policy:
         if is_system(policy, node):
             click.echo(f"  {node} -> {', '.join(legal_actions(policy, node)) or '(end)'}")
+    if svg_file is not None:
+        from roleplay.viz import draw_policy
+
+        click.echo(f"Drew {draw_policy(policy).save(svg_file)}")

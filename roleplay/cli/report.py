@@ -1,0 +1,30 @@
+"""`roleplay report`: one HTML file to browse and share a run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from roleplay.cli.base import cli, friendly
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="The HTML file to write (default: FOLDER/report.html).")
+@click.option("--graph", "graph_paths", multiple=True, type=click.Path(path_type=Path),
+              help="A DOT policy graph, or a folder of them (scenarios/star), for adherence, heatmaps and paths. "
+                   "Repeatable. A batch's own scenario graph is found without it.")
+@click.option("--title", default=None, help="Page title (default: the folder's name).")
+@friendly
+def report(folder: Path, out: Path | None, graph_paths: tuple[Path, ...], title: str | None) -> None:
+    """Write one self-contained HTML report of the dialogues in FOLDER (no network needed to view it)."""
+    import time
+
+    from roleplay.viz.report import write_report
+
+    started = time.perf_counter()
+    path = write_report(folder, out, graph_paths, title)
+    click.echo(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s; "
+               "open it in a browser.")

@@ -1,0 +1,220 @@
+"""`roleplay report`: one self-contained HTML page for a run folder, to browse and to share.
+
+The page has the summary numbers of ``roleplay evaluate`` (`roleplay.evaluation.summarize`), text
+quality, bar charts, a visit heatmap per policy graph, and every transcript. Transcripts and path
+overlays are rendered here once and embedded as JSON; a small inline script lists them a page at a
+time with search and filters, and draws a dialogue (transcript and path on its graph) only when it is
+opened, so thousands of dialogues stay quick. Nothing is loaded from the network.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from roleplay._atomic import atomic_write_text
+from roleplay.dialog import Dialog
+from roleplay.errors import ConfigError, DatasetError, DialogFileError, PolicyGraphError
+from roleplay.evaluation import DialogMetrics, distinct_n, evaluate_dialog, summarize
+from roleplay.policy.graph import PolicyGraphWarning, read_dot
+from roleplay.policy.tracker import TrackerStep
+from roleplay.viz.report_page import render_page
+
+__all__ = ["graphs_for", "load_graphs", "load_run", "make_report", "text_quality", "variant_of", "write_report"]
+
+
+def load_run(folder: str | Path) -> list[Dialog]:
+    """The dialogues of a run folder: a batch (``dialogs/*.json``), a STAR run (``json/*.json``) or plain JSON files.
+
+    The one place that knows the on-disk layouts; files in a plain folder that are not dialogues
+    (an ``evaluation.json``) are passed over.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise DatasetError(f"{root} is not a folder. Pass the --out folder of `roleplay batch`, `run` or "
+                           "`star generate`.", root)
+    inner = next((root / name for name in ("dialogs", "json") if (root / name).is_dir()), None)
+    by_id = lambda p: (0, int(p.stem), "") if p.stem.isdigit() else (1, 0, p.name)  # noqa: E731 - 2 before 10
+    files = sorted((inner or root).glob("*.json"), key=by_id)
+    dialogs = []
+    for path in files:
+        try:
+            dialogs.append(Dialog.from_file(path))
+        except DialogFileError:
+            if inner is not None:
+                raise
+    if not dialogs:
+        raise DatasetError(f"No dialogue JSON files in {root} (nor in its dialogs/ or json/ folder).", root)
+    return dialogs
+
+
+def load_graphs(paths: Iterable[str | Path], wanted: Iterable[str] | None = None) -> dict[str, nx.DiGraph]:
+    """Policy graphs by name from DOT files and folders of DOT files (``scenarios/star``).
+
+    With ``wanted`` (task names), a folder's files are read only when named ``<task>.dot`` (reading DOT
+    is slow, and a STAR run seldom needs all 24 graphs).
+    """
+    graphs: dict[str, nx.DiGraph] = {}
+    chosen = set(wanted) if wanted is not None else None
+    for path in map(Path, paths):
+        files = sorted(path.glob("*.dot")) if path.is_dir() else [path]
+        if not files:
+            raise PolicyGraphError("The folder has no .dot files. Pass a DOT file or a folder of them.", path=path)
+        if path.is_dir() and chosen is not None:
+            files = [file for file in files if file.stem in chosen]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PolicyGraphWarning)  # `roleplay graph` reports those
+            for file in files:
+                graph = read_dot(file)
+                graphs[graph.graph.get("name") or file.stem] = graph
+    return graphs
+
+
+def scenario_graphs(folder: str | Path) -> dict[str, nx.DiGraph]:
+    """The policy graph of the scenario a batch folder was made from, when its ``batch.json`` names one that loads."""
+    params = Path(folder) / "batch.json"
+    try:
+        scenario_file = Path(json.loads(params.read_text(encoding="utf-8")).get("scenario") or "")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    if not scenario_file.is_file():
+        return {}
+    from roleplay.scenario import load_scenario
+
+    try:
+        policy = load_scenario(scenario_file).load_policy()
+    except ConfigError:
+        return {}
+    return dict(policy.graphs) if policy else {}
+
+
+def _tasks(dialog: Dialog) -> list[str]:
+    policy = dialog.metadata.get("policy")
+    if isinstance(policy, dict) and policy.get("tasks"):
+        return list(policy["tasks"])
+    scenario = dialog.scenario if isinstance(dialog.scenario, dict) else {}
+    return [c["Task"] for c in scenario.get("WizardCapabilities", []) if isinstance(c, dict) and "Task" in c]
+
+
+def graphs_for(dialog: Dialog, graphs: Mapping[str, nx.DiGraph]) -> dict[str, nx.DiGraph]:
+    """The graphs ``dialog`` followed (by its tasks); the only graph when there is one and it names no task."""
+    tasks = _tasks(dialog)
+    if not tasks:
+        return dict(graphs) if len(graphs) == 1 and any(t.action for t in dialog.turns) else {}
+    return {task: graphs[task] for task in tasks} if all(task in graphs for task in tasks) else {}
+
+
+def variant_of(dialog: Dialog) -> str:
+    """A label for the dialogue's batch variant and policy mode (``temperature=0.9 · prompt_only``)."""
+    parts = []
+    variant = dialog.metadata.get("variant")
+    if isinstance(variant, dict):
+        parts.append(", ".join(f"{k}={v}" for k, v in variant.items()))
+    policy = dialog.metadata.get("policy")
+    mode = policy.get("mode") if isinstance(policy, dict) else dialog.metadata.get("mode")
+    if mode:
+        parts.append(str(mode))
+    return " · ".join(parts) or "default"
+
+
+def text_quality(dialogs: Sequence[Dialog]) -> dict[str, float | None]:
+    """Text measures of a set of dialogues: distinct-1/2, words per turn, share of turns repeating an earlier one."""
+    texts = [turn.text for dialog in dialogs for turn in dialog.turns]
+    repeats = sum(len(d.turns) - len({t.text.strip().lower() for t in d.turns}) for d in dialogs)
+    return {"distinct_1": distinct_n(texts, 1), "distinct_2": distinct_n(texts, 2),
+            "words_per_turn": round(sum(len(t.split()) for t in texts) / len(texts), 2) if texts else None,
+            "repeated_turns": round(repeats / len(texts), 4) if texts else None}
+
+
+@dataclass
+class Entry:
+    """One dialogue with what the report knows about it."""
+
+    dialog: Dialog
+    graphs: dict[str, nx.DiGraph]
+    variant: str
+    tasks: list[str]
+    metrics: DialogMetrics | None = None
+    steps: list[TrackerStep] = field(default_factory=list)
+
+
+def _entries(dialogs: Sequence[Dialog], graphs: Mapping[str, nx.DiGraph]) -> list[Entry]:
+    from roleplay.viz.paths import dialog_steps
+
+    entries = []
+    for dialog in dialogs:
+        followed = graphs_for(dialog, graphs)
+        entry = Entry(dialog, followed, variant_of(dialog), _tasks(dialog) or list(followed))
+        if entry.graphs:
+            entry.metrics = evaluate_dialog(dialog, entry.graphs)
+            entry.steps = dialog_steps(entry.graphs, dialog)
+        entries.append(entry)
+    return entries
+
+
+def _by_variant(entries: Sequence[Entry]) -> dict[str, list[Entry]]:
+    groups: dict[str, list[Entry]] = defaultdict(list)
+    for entry in entries:
+        groups[entry.variant].append(entry)
+    return dict(sorted(groups.items()))
+
+
+def _variant_rows(entries: Sequence[Entry]) -> list[dict[str, Any]]:
+    """Adherence (the ``ALL`` row of `summarize`) and text quality, one row per variant."""
+    rows = []
+    for variant, group in _by_variant(entries).items():
+        measured = [e.metrics for e in group if e.metrics is not None]
+        adherence = summarize(measured)[-1] if measured else {}
+        rows.append({"variant": variant, "dialogs": len(group), **{k: v for k, v in adherence.items()
+                                                                   if k not in ("task", "dialogs")},
+                     **text_quality([e.dialog for e in group])})
+    return rows
+
+
+def _stop(dialog: Dialog) -> str:
+    return dialog.stop_reason.value if dialog.stop_reason else "none"
+
+
+def _counts(values: Iterable[Any]) -> list[tuple[str, float]]:
+    return [(str(k), v) for k, v in sorted(Counter(values).items())]
+
+
+def make_report(dialogs: Sequence[Dialog], graphs: Mapping[str, nx.DiGraph], *, title: str = "roleplay report",
+                notes: Sequence[str] = ()) -> str:
+    """The report page for ``dialogs`` (adherence measured on ``graphs``, task name -> graph) as HTML text."""
+    entries = _entries(dialogs, graphs)
+    measured = [e.metrics for e in entries if e.metrics is not None]
+    used = {task: graph for e in entries for task, graph in e.graphs.items()}
+    turns = [len(e.dialog.turns) for e in entries]
+    overview = {"dialogues": len(entries), "turns (mean)": round(sum(turns) / len(turns), 2) if turns else None,
+                "stop reasons": dict(Counter(_stop(e.dialog) for e in entries)),
+                **text_quality([e.dialog for e in entries])}
+    return render_page(
+        title=title, overview=overview, summary=summarize(measured) if measured else [],
+        variants=_variant_rows(entries), entries=entries, graphs=used,
+        counts={"turns": _counts(turns), "stop": _counts(_stop(e.dialog) for e in entries)},
+        notes=[*notes, *([] if used else ["No policy graph is known for these dialogues, so there is no adherence "
+                                          "or heatmap: pass --graph FILE.dot (or a folder of them, such as "
+                                          "scenarios/star)."])],
+    )
+
+
+def write_report(folder: str | Path, out: str | Path | None = None, graph_paths: Sequence[str | Path] = (),
+                 title: str | None = None) -> Path:
+    """Write the report of the run in ``folder`` to ``out`` (default ``folder/report.html``), atomically."""
+    target = Path(out) if out is not None else Path(folder) / "report.html"
+    if target.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"The report is one HTML file; {target.name!r} does not end in .html. "
+                          "Pass --out report.html.")
+    dialogs = load_run(folder)
+    tasks = {task for dialog in dialogs for task in _tasks(dialog)}
+    graphs = {**scenario_graphs(folder), **load_graphs(graph_paths, tasks or None)}
+    html = make_report(dialogs, graphs, title=title or f"roleplay report: {Path(folder).resolve().name}")
+    return atomic_write_text(target, html)
