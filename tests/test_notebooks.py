@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 STAR = Path(os.environ.get("STAR_PATH", ROOT.parent / "shared" / "star"))
 PICTURES = ("image/svg+xml", "image/png")
+WITHOUT_PICTURE = {"04_autogen"}  # AutoGen interop: teams and clients, no policy graph or chart to draw
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -40,7 +41,8 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
                             resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert any(kind in o.get("data", {}) for o in outputs for kind in PICTURES)  # a picture per notebook
+    if path.stem not in WITHOUT_PICTURE:
+        assert any(kind in o.get("data", {}) for o in outputs for kind in PICTURES)  # a picture per notebook
     assert any('class="rp-dialog"' in o.get("data", {}).get("text/html", "") for o in outputs)  # a transcript
 
 
@@ -50,5 +52,5 @@ def test_committed_notebooks_carry_the_outputs_of_a_real_run(path):
     assert all(c.get("execution_count") for c in cells), "execute the notebook and save it with its outputs"
     outputs = [o for c in cells for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert any(kind in o.get("data", {}) for o in outputs for kind in PICTURES)
+    assert path.stem in WITHOUT_PICTURE or any(kind in o.get("data", {}) for o in outputs for kind in PICTURES)
     assert not any("scripted:auto" in "".join(o.get("text", "")) for o in outputs), "outputs of a scripted run"

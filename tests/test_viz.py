@@ -195,11 +195,14 @@ def test_graphs_for_uses_the_dialogues_tasks(intake):
     assert graphs_for(other, graphs) == {}
 
 
-def test_text_quality_counts_distinct_ngrams_and_repeats():
+def test_report_text_quality_is_the_evaluate_numbers():
+    from roleplay.evaluation import text_report
+
     dialogs = [Dialog(turns=[Turn("A", "a b c"), Turn("B", "a b c"), Turn("A", "d e")])]
     quality = text_quality(dialogs)
-    assert quality == {"distinct_1": round(5 / 8, 4), "distinct_2": round(3 / 5, 4), "words_per_turn": 2.67,
-                       "repeated_turns": round(1 / 3, 4)}
+    overall = text_report(dialogs)["summary"][-1]
+    assert quality == {k: overall[k] for k in quality}
+    assert quality["distinct_1"] == round(5 / 8, 4) and quality["words_per_turn"] == round(8 / 3, 4)
 
 
 def embedded_data(page: str) -> dict:

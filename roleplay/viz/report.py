@@ -21,38 +21,20 @@ import networkx as nx
 
 from roleplay._atomic import atomic_write_text
 from roleplay.dialog import Dialog
-from roleplay.errors import ConfigError, DatasetError, DialogFileError, PolicyGraphError
-from roleplay.evaluation import DialogMetrics, distinct_n, evaluate_dialog, summarize
+from roleplay.errors import ConfigError, PolicyGraphError
+from roleplay.evaluation import DialogMetrics, evaluate_dialog, summarize
+from roleplay.evaluation.text import text_report
 from roleplay.policy.graph import PolicyGraphWarning, read_dot
 from roleplay.policy.tracker import TrackerStep
+from roleplay.runs.folder import RunFolder
 from roleplay.viz.report_page import render_page
 
 __all__ = ["graphs_for", "load_graphs", "load_run", "make_report", "text_quality", "variant_of", "write_report"]
 
 
 def load_run(folder: str | Path) -> list[Dialog]:
-    """The dialogues of a run folder: a batch (``dialogs/*.json``), a STAR run (``json/*.json``) or plain JSON files.
-
-    The one place that knows the on-disk layouts; files in a plain folder that are not dialogues
-    (an ``evaluation.json``) are passed over.
-    """
-    root = Path(folder)
-    if not root.is_dir():
-        raise DatasetError(f"{root} is not a folder. Pass the --out folder of `roleplay batch`, `run` or "
-                           "`star generate`.", root)
-    inner = next((root / name for name in ("dialogs", "json") if (root / name).is_dir()), None)
-    by_id = lambda p: (0, int(p.stem), "") if p.stem.isdigit() else (1, 0, p.name)  # noqa: E731 - 2 before 10
-    files = sorted((inner or root).glob("*.json"), key=by_id)
-    dialogs = []
-    for path in files:
-        try:
-            dialogs.append(Dialog.from_file(path))
-        except DialogFileError:
-            if inner is not None:
-                raise
-    if not dialogs:
-        raise DatasetError(f"No dialogue JSON files in {root} (nor in its dialogs/ or json/ folder).", root)
-    return dialogs
+    """The dialogues of any run folder (batch, STAR run or plain JSON files), read through `RunFolder`."""
+    return RunFolder(folder).load_dialogs()
 
 
 def load_graphs(paths: Iterable[str | Path], wanted: Iterable[str] | None = None) -> dict[str, nx.DiGraph]:
@@ -124,13 +106,14 @@ def variant_of(dialog: Dialog) -> str:
     return " · ".join(parts) or "default"
 
 
+TEXT_COLUMNS = ("distinct_1", "distinct_2", "words_per_turn", "near_copy_rate", "role_confusion_rate",
+                "cut_off_rate", "resamples_per_turn")
+
+
 def text_quality(dialogs: Sequence[Dialog]) -> dict[str, float | None]:
-    """Text measures of a set of dialogues: distinct-1/2, words per turn, share of turns repeating an earlier one."""
-    texts = [turn.text for dialog in dialogs for turn in dialog.turns]
-    repeats = sum(len(d.turns) - len({t.text.strip().lower() for t in d.turns}) for d in dialogs)
-    return {"distinct_1": distinct_n(texts, 1), "distinct_2": distinct_n(texts, 2),
-            "words_per_turn": round(sum(len(t.split()) for t in texts) / len(texts), 2) if texts else None,
-            "repeated_turns": round(repeats / len(texts), 4) if texts else None}
+    """The text-quality numbers of ``roleplay evaluate`` (`roleplay.evaluation.text`) for a set of dialogues."""
+    overall = text_report(dialogs)["summary"][-1]
+    return {column: overall[column] for column in TEXT_COLUMNS}
 
 
 @dataclass
