@@ -59,7 +59,8 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "slow":
             self.server.released.wait(1.0)
         if mode == "nojsonschema" and body.get("response_format", {}).get("type") == "json_schema":
-            return self._send(400, b'{"error": "response_format json_schema is not supported"}')
+            return self._send(500, b'{"error": "response_format.type: Input should be text or json_object, '
+                                   b'got json_schema"}')  # what llama-cpp-python's server answers
         if mode in ("400", "500", "429"):
             error = b'{"error": "bad request"}' if mode == "400" else b'{"error": "model crashed"}'
             return self._send(int(mode), error, {"Retry-After": "0.2"} if mode == "429" else {})

@@ -87,11 +87,17 @@ class OpenAIServer:
             body = {**body, "response_format": _as_json_object(fmt)}
         return await next(self._turn).post("chat/completions", json=body)
 
+    def _rejects_json_schema(self, body: dict[str, Any], response: httpx.Response) -> bool:
+        """Whether the server refused this request's ``json_schema`` response format (llama.cpp's answers 500)."""
+        fmt = body.get("response_format")
+        asked = isinstance(fmt, dict) and fmt.get("type") == "json_schema"
+        return asked and self.schema_dialect == "json_schema" and "json_schema" in response.text
+
     async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST one chat completion; the answer's JSON, or a `BackendError` with the status and the server's words."""
         response = await self._post(body)
-        if response.status_code == 400 and self.schema_dialect == "json_schema" and "json_schema" in response.text:
-            self.schema_dialect = "json_object"  # the server rejected json_schema: use its dialect from now on
+        if response.status_code >= 400 and self._rejects_json_schema(body, response):
+            self.schema_dialect = "json_object"  # use the server's dialect from now on
             response = await self._post(body)
         if response.status_code >= 400:
             raise BackendError("openai", f"{self.base_url} answered: {response.text[:300]}",
