@@ -25,6 +25,7 @@ turns them off.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz import fuzz, process, utils
 
 from roleplay.sentences import is_complete, ngrams, sentences, trim_to_complete, words
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from roleplay.agents import Agent, Reply
@@ -198,6 +201,7 @@ async def guarded_reply(agent: Agent, earlier: Sequence[Any], heard: Sequence[An
     while attempts[-1].problems and len(attempts) <= guards.resamples:
         agent.undo_last_reply()
         seed = derive_seed(agent.model.options.seed, len(earlier), len(attempts))
+        logger.info("%s turn %d: %s; resampling with seed %d", agent.name, len(earlier), attempts[-1].problems, seed)
         reply = await agent.reply(heard, seed=seed, **reply_args)
         attempts.append(_check(agent, reply, seed, texts, guards))
     kept = min(attempts, key=lambda a: (len(a.problems), a.similarity))

@@ -38,6 +38,7 @@ from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.errors import ConfigError, ScenarioError
 from roleplay.evaluation import distinct_n
 from roleplay.prompts import render
+from roleplay.resources import intents_taxonomy
 from roleplay.runs.batch import arun_batch
 from roleplay.runs.folder import RunFolder
 from roleplay.structured import complete_structured
@@ -110,7 +111,7 @@ class IntentChatGenerator:
         num_dialogs_per_intent: int = 20,
         num_turns_per_dialog: int = 6,
         temperature: float = 0.9,
-        taxonomy: Taxonomy | str | Path = "scenarios/intents.yaml",
+        taxonomy: Taxonomy | str | Path | None = None,
         seed: int = 0,
         concurrency: int = 4,
         attempts: int = 3,
@@ -126,7 +127,7 @@ class IntentChatGenerator:
         self.per_intent = num_dialogs_per_intent
         self.turns = num_turns_per_dialog
         self.temperature = temperature
-        self.taxonomy = taxonomy if isinstance(taxonomy, Taxonomy) else load_taxonomy(taxonomy)
+        self.taxonomy = taxonomy if isinstance(taxonomy, Taxonomy) else load_taxonomy(taxonomy or intents_taxonomy())
         self.seed = seed
         self.concurrency = concurrency
         self.attempts = attempts

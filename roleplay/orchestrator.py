@@ -13,6 +13,7 @@ cannot be reached at all is a configuration problem (`BackendUnreachableError`, 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.errors import ConfigError, RunError
 from roleplay.guards import guarded_reply
 from roleplay.prompts import render
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["Orchestrator", "TurnPolicy", "TurnRequest", "round_robin"]
 
@@ -167,6 +170,7 @@ class Orchestrator:
         except RunError as err:
             reason = StopReason.BACKEND_ERROR
             dialog.metadata["error"] = str(err)
+            logger.warning("dialogue %s ended on a backend error: %s", dialog.id, err)
         finally:
             self.finalize(dialog, reason)
         return dialog

@@ -42,6 +42,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from roleplay import defaults
 from roleplay._aio import run_sync
 from roleplay._yaml import problems, read_yaml
 from roleplay.backends import ClientPool, takes_base_url
@@ -84,13 +85,13 @@ class StopEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_turns: int = Field(default=12, ge=1)
+    max_turns: int = Field(default=12, ge=1)  # a scenario's own cap: shorter than a bare generator's
     end_signal: bool = True
     timeout: float | None = Field(default=None, gt=0, description="Wall-clock seconds.")
 
     def condition(self, max_turns: int | None = None) -> StopCondition:
         """The composed stop condition, with an optional override of the turn cap."""
-        condition: StopCondition = MaxTurns(max_turns or self.max_turns)
+        condition: StopCondition = MaxTurns(self.max_turns if max_turns is None else max_turns)
         if self.end_signal:
             condition = condition | EndSignal()
         if self.timeout is not None:
@@ -129,11 +130,11 @@ class Scenario(BaseModel):
     first_speaker: str | None = None
     agents: list[AgentEntry] = Field(min_length=2)
     stop: StopEntry = Field(default_factory=StopEntry)
-    temperature: float | None = 0.7
+    temperature: float | None = defaults.TEMPERATURE
     repeat_penalty: float | None = Field(default=None, gt=0, description="Penalty on repeated tokens (llama.cpp, "
                                          "Ollama); 1.15 stops the embedded model looping.")
     max_tokens: int = Field(default=96, gt=0, description="Most tokens per turn.")
-    context_window: int = Field(default=24, gt=0, description="Messages each agent remembers.")
+    context_window: int = Field(default=defaults.CONTEXT_WINDOW, gt=0, description="Messages each agent remembers.")
     max_sentences: int | None = Field(default=None, gt=0, description="Keep only this many sentences per turn.")
     policy: PolicyEntry | None = None
     examples: list[str | list[ExampleTurn]] = Field(default_factory=list, description="Style example dialogues: "
@@ -282,7 +283,7 @@ class Scenario(BaseModel):
             dialogue_details=self.dialogue_details,
             first_speaker=self.first_speaker,
             stop=self.stop.condition(max_turns),
-            max_turns=max_turns or self.stop.max_turns,
+            max_turns=self.stop.max_turns if max_turns is None else max_turns,
             temperature=self.temperature,
             max_tokens=self.max_tokens,
             context_window=self.context_window,

@@ -9,6 +9,7 @@ model its invalid output and the validation error.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,8 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from roleplay.backends import Model
 from roleplay.errors import ConfigError, StructuredOutputError
+
+logger = logging.getLogger(__name__)
 
 OutputFormat = type[BaseModel] | dict[str, Any]
 
@@ -99,6 +102,7 @@ async def complete_structured(
                 try:
                     parsed, raw = await attempt(messages)
                 except InvalidOutput as bad:  # show the model what was wrong, then let tenacity retry
+                    logger.info("structured output from %s was invalid (%s); asking again", model.name, bad)
                     messages = [*base, AssistantMessage(content=bad.raw, source="assistant"),
                                 UserMessage(content=f"That output was invalid: {bad}. Reply again with only JSON "
                                             "that matches the schema.", source="user")]

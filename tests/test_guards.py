@@ -37,7 +37,9 @@ def doctor_asks(request: ScriptedRequest) -> str:
             "Please rest and drink water."][min(count - 1, 3)] if request.seed == SEED else "Tell me more."
 
 
-def test_a_turn_echoing_the_other_party_is_resampled_with_the_derived_seed():
+def test_a_turn_echoing_the_other_party_is_resampled_with_the_derived_seed(caplog):
+    caplog.set_level("INFO", logger="roleplay")
+
     def patient(request: ScriptedRequest) -> str:
         if request.seed == SEED and "long" in heard(request):
             return heard(request)  # echo the doctor's question
@@ -51,6 +53,8 @@ def test_a_turn_echoing_the_other_party_is_resampled_with_the_derived_seed():
     assert guard["rejected"][0]["problems"] == ["near_copy"] and guard["rejected"][0]["copy_of"] == 2
     assert [r.seed for r in client.history] == [SEED, SEED, derive_seed(SEED, 3, 1)]
     assert "guard" not in dialog.turns[1].metadata
+    assert [r.message for r in caplog.records if r.name == "roleplay.guards"] == [
+        f"Patient turn 3: ['near_copy']; resampling with seed {derive_seed(SEED, 3, 1)}"]  # what -v shows
 
 
 def test_repeating_itself_gives_up_after_n_and_keeps_the_least_similar():

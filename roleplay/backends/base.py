@@ -14,6 +14,7 @@ around one of its turns.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from pydantic import BaseModel
 from roleplay.backends.options import RETRY_WAIT_CAP, BackendOptions, check_seed
 from roleplay.backends.pool import ClientPool
 from roleplay.errors import BackendError, BackendTimeoutError, BackendUnreachableError, RoleplayError
+
+logger = logging.getLogger(__name__)
 
 SchemaArgs = Callable[[dict[str, Any]], dict[str, Any]]
 SeedArgs = Callable[[int], dict[str, Any]]
@@ -252,6 +255,8 @@ class Model(ChatCompletionClient):
                   "extra_create_args": self._merge_args(extra_create_args, json_output),
                   "cancellation_token": cancellation_token}
         result = await self._create_with_retries(messages, kwargs)
+        if result.cached:
+            logger.debug("%s: answered from the response cache", self.name)
         self.calls += 1
         return result
 

@@ -51,7 +51,8 @@ def star_generate(star_path: Path, task: str | None, happy: bool | None, multita
 
 @star.command("export-graphs")
 @click.option("--star-path", type=click.Path(path_type=Path), required=True, help="Folder with tasks/, dialogues/.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("scenarios/star"), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Folder for the DOT files (the repository's own copy: scenarios/star).")
 @click.option("--min-count", type=click.IntRange(min=1), default=1, show_default=True,
               help="Keep a mined transition seen at least this many times.")
 @friendly

@@ -19,6 +19,7 @@ JSON when ``Policy.clear_answers`` (`request_for`), and its own end signal is ke
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -36,6 +37,8 @@ from roleplay.policy.options import graph_of, is_query, offered_actions
 from roleplay.policy.tools import QueryResult
 from roleplay.policy.tracker import FlowchartTracker
 from roleplay.policy.turns import action_note, action_schema, answer_request, result_note
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["MAX_QUERIES_PER_TURN", "Policy", "PolicyOrchestrator", "action_schema"]
 
@@ -125,6 +128,7 @@ class PolicyOrchestrator(Orchestrator):
         if action and (action in options or not self.policy.enforce) and reply.text:
             return Choice(action, reply.text, False)
         fallback = action if action in options else options[0]
+        logger.info("%s gave no usable action (%r); falling back to %s", self.policy.agent, action, fallback)
         graph = graph_of(self.tracker, fallback)
         template = graph.nodes[fallback].get("template", "") if fallback in graph else ""
         return Choice(fallback, reply.text or template or fallback.replace("_", " "), True)

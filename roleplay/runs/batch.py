@@ -17,6 +17,7 @@ dialogue is never stored as done.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
@@ -24,13 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception, stop_after_attempt, wait_exponential
 from tqdm.auto import tqdm
 
 from roleplay._aio import run_sync
 from roleplay.dialog import Dialog
 from roleplay.errors import BackendError, BackendUnreachableError, ConfigError, RunError, StructuredOutputError
 from roleplay.runs.folder import RunFolder, checked_id, dialog_failure
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["BatchResult", "DialogFailed", "MakeDialog", "arun_batch", "is_transient", "run_batch"]
 
@@ -83,7 +86,8 @@ class _Run:
         """Dialogue ``dialog_id``, retried on transient errors; a failed dialogue raises `DialogFailed`."""
         retrying = AsyncRetrying(stop=stop_after_attempt(self.attempts), reraise=True,
                                  retry=retry_if_exception(is_transient),
-                                 wait=wait_exponential(multiplier=self.backoff, max=30))
+                                 wait=wait_exponential(multiplier=self.backoff, max=30),
+                                 before_sleep=before_sleep_log(logger, logging.INFO))
         async for trial in retrying:
             with trial:
                 dialog = await self.make(dialog_id, self.seed + _number(dialog_id))

@@ -79,7 +79,8 @@ def export(folder: str | Path, fmt: str, out: str | Path, roles: Mapping[str, st
         try:
             import datasets
         except ImportError as err:
-            raise BackendUnavailableError("The hf format needs the 'datasets' package: pip install 'roleplay[hf]'.") \
+            raise BackendUnavailableError(
+                "The hf format needs the 'datasets' package: pip install 'roleplay-sim[hf]'.") \
                 from err
         try:
             datasets.Dataset.from_list(data).save_to_disk(str(out))
