@@ -41,8 +41,8 @@ def test_cli_simulation_on_the_embedded_model(tmp_path):
 
 @pytest.mark.embedded
 def test_dialog_generator_gets_valid_json_from_the_grammar():
-    dialog = DialogGenerator("embedded", "Two friends plan a picnic.", max_tokens=200).generate(seed=2)
-    assert isinstance(dialog, Dialog) and len(dialog) >= 1 and dialog.seed == 2
+    dialog = DialogGenerator("embedded", "Two friends plan a picnic.", max_tokens=400, min_turns=2).generate(seed=2)
+    assert isinstance(dialog, Dialog) and len(dialog) >= 2 and dialog.seed == 2
 
 
 @pytest.mark.embedded
