@@ -37,7 +37,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -45,7 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from roleplay import defaults
 from roleplay._aio import run_sync
 from roleplay._yaml import problems, read_yaml
-from roleplay.backends import ClientPool, takes_base_url
+from roleplay.backends import takes_base_url
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition, Timeout
 from roleplay.dialog import Dialog, Turn
 from roleplay.errors import ConfigError, DialogFileError, PersonaError, PolicyGraphError, ScenarioError
@@ -57,6 +57,9 @@ from roleplay.personas.sampling import class_of, read_rules
 from roleplay.policy.graph import read_dot
 from roleplay.policy.orchestrator import Policy
 from roleplay.resources import bundled_scenarios, find_scenario
+
+if TYPE_CHECKING:
+    from roleplay.runs.jobs import ScenarioJob
 
 
 class AgentEntry(BaseModel):
@@ -309,6 +312,8 @@ class Scenario(BaseModel):
             if in_process:
                 raise ScenarioError(f"server URLs were given, but {', '.join(in_process)} runs in this process; "
                                     "use an ollama: or openai: model with --base-url.", self.path)
+        from roleplay.runs.jobs import ScenarioJob
+
         return ScenarioJob(self, model, max_turns, list(servers), backend_options)
 
     def load_policy(self) -> Policy | None:
@@ -320,76 +325,6 @@ class Scenario(BaseModel):
             raise ScenarioError(f"policy.agent '{self.policy.agent}' is not one of the agents.", self.path)
         base = self.path.parent if self.path else Path.cwd()
         return Policy.single(self.policy.agent, read_dot(base / self.policy.graph), enforce=self.policy.enforce)
-
-
-class ScenarioJob:
-    """A batch job over a scenario: ``await job(index, seed)`` generates dialogue ``index``.
-
-    Everything that is the same for many dialogues is prepared once: personas, policy graph and
-    generator are built once per (grid variant, server) and reused, so a dialogue only builds its agents
-    with its seed. The job owns the run's `ClientPool` (one HTTP client per server for every agent and
-    dialogue); use it as ``async with job:`` (`arun_batch` does) so the clients are closed at the end.
-    """
-
-    def __init__(self, scenario: Scenario, model: str | None, max_turns: int | None, servers: list[str],
-                 backend_options: dict[str, Any]):
-        self.scenario = scenario
-        self.model = model
-        self.max_turns = max_turns
-        self.servers = servers
-        self.backend_options = backend_options
-        self.pool = ClientPool()
-        self.samplers = scenario.samplers(model)  # rules files read once; each dialogue draws its own cast
-        self._variants = len(scenario.grid())
-        self._prepared: dict[tuple[int, int], tuple[PersonaDialogGenerator, dict[str, Any]]] = {}
-
-    def prepared(self, index: int) -> tuple[PersonaDialogGenerator, dict[str, Any], str | None]:
-        """The generator of dialogue ``index``, its variant combination and its server (built on first use)."""
-        server = index % len(self.servers) if self.servers else 0
-        key = (index % self._variants, server)
-        if key not in self._prepared:
-            variant, combination = self.scenario.variant(index)
-            options = {**self.backend_options, "base_url": self.servers[server]} if self.servers else \
-                self.backend_options
-            generator = variant.generator(model=self.model, max_turns=self.max_turns, pool=self.pool, **options)
-            self._prepared[key] = (generator, combination)
-        generator, combination = self._prepared[key]
-        return generator, combination, self.servers[server] if self.servers else None
-
-    async def sampled_generator(
-        self, index: int, seed: int
-    ) -> tuple[PersonaDialogGenerator, dict[str, Any], dict[str, Any], str | None]:
-        """Dialogue ``index``'s generator over the cast drawn with ``seed``, its variant, the drawn fields, its server.
-
-        The cast is a pure function of the seed, so a resumed batch redraws the same personas.
-        """
-        cast, sampled = await self.scenario.acast(seed, self.samplers)
-        variant, combination = cast.variant(index)
-        server = self.servers[index % len(self.servers)] if self.servers else None
-        options = {**self.backend_options, "base_url": server} if server else self.backend_options
-        generator = variant.generator(model=self.model, max_turns=self.max_turns, pool=self.pool, **options)
-        return generator, combination, sampled, server
-
-    async def __call__(self, index: int, seed: int) -> Dialog:
-        sampled: dict[str, Any] = {}
-        if self.samplers:
-            generator, combination, sampled, server = await self.sampled_generator(index, seed)
-        else:
-            generator, combination, server = self.prepared(index)
-        dialog = await generator.agenerate(seed=seed, id=index)
-        if combination:
-            dialog.metadata["variant"] = combination
-        if sampled:
-            dialog.metadata["sampled"] = sampled
-        if server is not None:
-            dialog.metadata["server"] = server
-        return dialog
-
-    async def __aenter__(self) -> ScenarioJob:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.pool.aclose()
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -418,4 +353,4 @@ def load_scenario(path: str | Path) -> Scenario:
     return scenario
 
 
-__all__ = ["AgentEntry", "PolicyEntry", "Scenario", "ScenarioJob", "StopEntry", "load_scenario"]
+__all__ = ["AgentEntry", "PolicyEntry", "Scenario", "StopEntry", "load_scenario"]

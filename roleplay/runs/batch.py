@@ -39,7 +39,7 @@ __all__ = ["BatchResult", "DialogFailed", "MakeDialog", "arun_batch", "is_transi
 
 MakeDialog = Callable[[Any, int], Awaitable[Dialog]]
 """``make(id, seed) -> Dialog``: generate dialogue ``id`` with ``seed``. If ``make`` is also an async context
-manager (`roleplay.scenario.ScenarioJob`: it owns the run's HTTP clients), the batch enters it for the run,
+manager (`roleplay.runs.jobs.ScenarioJob`: it owns the run's HTTP clients), the batch enters it for the run,
 so what it holds is closed at the end."""
 
 class BatchResult(BaseModel):

@@ -1,0 +1,84 @@
+"""Batch jobs over a scenario: what `arun_batch` calls for each dialogue id."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from roleplay.backends import ClientPool
+from roleplay.dialog import Dialog
+from roleplay.generators import PersonaDialogGenerator
+
+if TYPE_CHECKING:
+    from roleplay.scenario import Scenario
+
+__all__ = ["ScenarioJob"]
+
+
+class ScenarioJob:
+    """A batch job over a scenario: ``await job(index, seed)`` generates dialogue ``index``.
+
+    Everything that is the same for many dialogues is prepared once: personas, policy graph and
+    generator are built once per (grid variant, server) and reused, so a dialogue only builds its agents
+    with its seed. The job owns the run's `ClientPool` (one HTTP client per server for every agent and
+    dialogue); use it as ``async with job:`` (`arun_batch` does) so the clients are closed at the end.
+    """
+
+    def __init__(self, scenario: Scenario, model: str | None, max_turns: int | None, servers: list[str],
+                 backend_options: dict[str, Any]):
+        self.scenario = scenario
+        self.model = model
+        self.max_turns = max_turns
+        self.servers = servers
+        self.backend_options = backend_options
+        self.pool = ClientPool()
+        self.samplers = scenario.samplers(model)  # rules files read once; each dialogue draws its own cast
+        self._variants = len(scenario.grid())
+        self._prepared: dict[tuple[int, int], tuple[PersonaDialogGenerator, dict[str, Any]]] = {}
+
+    def prepared(self, index: int) -> tuple[PersonaDialogGenerator, dict[str, Any], str | None]:
+        """The generator of dialogue ``index``, its variant combination and its server (built on first use)."""
+        server = index % len(self.servers) if self.servers else 0
+        key = (index % self._variants, server)
+        if key not in self._prepared:
+            variant, combination = self.scenario.variant(index)
+            options = {**self.backend_options, "base_url": self.servers[server]} if self.servers else \
+                self.backend_options
+            generator = variant.generator(model=self.model, max_turns=self.max_turns, pool=self.pool, **options)
+            self._prepared[key] = (generator, combination)
+        generator, combination = self._prepared[key]
+        return generator, combination, self.servers[server] if self.servers else None
+
+    async def sampled_generator(
+        self, index: int, seed: int
+    ) -> tuple[PersonaDialogGenerator, dict[str, Any], dict[str, Any], str | None]:
+        """Dialogue ``index``'s generator over the cast drawn with ``seed``, its variant, the drawn fields, its server.
+
+        The cast is a pure function of the seed, so a resumed batch redraws the same personas.
+        """
+        cast, sampled = await self.scenario.acast(seed, self.samplers)
+        variant, combination = cast.variant(index)
+        server = self.servers[index % len(self.servers)] if self.servers else None
+        options = {**self.backend_options, "base_url": server} if server else self.backend_options
+        generator = variant.generator(model=self.model, max_turns=self.max_turns, pool=self.pool, **options)
+        return generator, combination, sampled, server
+
+    async def __call__(self, index: int, seed: int) -> Dialog:
+        sampled: dict[str, Any] = {}
+        if self.samplers:
+            generator, combination, sampled, server = await self.sampled_generator(index, seed)
+        else:
+            generator, combination, server = self.prepared(index)
+        dialog = await generator.agenerate(seed=seed, id=index)
+        if combination:
+            dialog.metadata["variant"] = combination
+        if sampled:
+            dialog.metadata["sampled"] = sampled
+        if server is not None:
+            dialog.metadata["server"] = server
+        return dialog
+
+    async def __aenter__(self) -> ScenarioJob:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.pool.aclose()
