@@ -306,7 +306,7 @@ def test_shipped_scenarios_have_examples():
 
     from roleplay.scenario import load_scenario
 
-    for name in ("doctor_patient", "doctor_intake", "birthday_party", "family_planning"):
+    for name in ("doctor_patient", "birthday_party", "family_planning"):
         scenario = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / f"{name}.yaml")
         speakers = {s.name for s in scenario.agent_specs()}
         assert all(set(d.speakers) <= speakers for d in scenario.example_dialogs()) and scenario.examples
