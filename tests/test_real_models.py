@@ -78,7 +78,7 @@ def test_embedded_batch_is_the_same_at_any_concurrency_and_order(tmp_path):
         texts[label] = {int(p.stem): [t.text for t in Dialog.from_file(p)] for p in (out / "dialogs").glob("*.json")}
     assert texts["c1"] == texts["c3"]
     assert texts["alone"][0] == texts["c1"][2]
-    assert all(len(turns) == 4 for turns in texts["c1"].values())
+    assert all(2 <= len(turns) <= 4 for turns in texts["c1"].values())  # the cap, or an agent's [END] before it
 
 
 def _free_port() -> int:
