@@ -252,8 +252,9 @@ async def test_an_in_process_call_past_its_time_limit_stops_and_frees_the_model(
     from roleplay.errors import BackendTimeoutError
 
     question = [UserMessage(content="Count from one to two hundred in words.", source="user")]
-    hasty = get_backend("embedded", seed=1, max_tokens=2000, request_timeout=0.5)
-    with pytest.raises(BackendTimeoutError, match="1 attempt, 0.5 s in all"):
+    await get_backend("embedded", seed=1, max_tokens=1).create(question)  # loaded first: the limit times the call
+    hasty = get_backend("embedded", seed=1, max_tokens=2000, request_timeout=0.05)
+    with pytest.raises(BackendTimeoutError, match="1 attempt, 0.05 s in all"):
         await hasty.create(question)
     patient = get_backend("embedded", seed=1, max_tokens=4, request_timeout=60)
     assert (await patient.create(question)).content  # the stopped generation released the shared model
