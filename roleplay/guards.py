@@ -11,7 +11,9 @@ the text, so `roleplay.evaluation.text` measures exactly what the guards prevent
 - `role_confusion`: the turn opens with another speaker's label, claims another's name or role
   ("I'm Dr. Garcia" from the patient), or addresses the speaker by its own name ("Hello, Dr. Garcia"
   from Dr. Garcia);
-- `roleplay.sentences.is_complete`: the turn ends like a finished sentence.
+- `roleplay.sentences.is_complete`: the turn ends like a finished sentence;
+- a prompt leak: a sentence of the turn near-copies the agent's own system prompt (its rules, its persona
+  text, an example line), as `copy_score` against that prompt.
 
 `guarded_reply` is what the orchestrator calls instead of ``agent.reply``. A cut-off turn is first
 trimmed to its last complete sentence; a turn that still fails is resampled: the agent's memory is
@@ -178,6 +180,9 @@ def _check(agent: Agent, reply: Reply, seed: int | None, earlier: Sequence[str],
     if guards.is_copy(reply.text, attempt.similarity, new_pairs):
         attempt.problems.append("near_copy")
         attempt.detail.update(copy_of=copied, new_pairs=new_pairs)
+    leaked, _ = copy_score(reply.text, [agent.system_prompt], guards.min_words)
+    if leaked >= guards.near_copy:  # a small model recites its instructions or an example line as its turn
+        attempt.problems.append("prompt_leak")
     confusion = role_confusion(reply.text, agent.identity(), agent.other_identities(), opening=reply.spoken) \
         if guards.role_confusion else None
     if confusion:

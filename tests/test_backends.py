@@ -218,7 +218,8 @@ def test_missing_in_process_packages_name_the_install_command(tmp_path, monkeypa
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # import llama_cpp now raises ImportError
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF" + bytes(64))
-    with pytest.raises(BackendUnavailableError, match=r"need llama-cpp-python.*run: pip install 'roleplay-sim\[embedded\]'"):
+    needs_llama = r"need llama-cpp-python.*run: pip install 'roleplay-sim\[embedded\]'"
+    with pytest.raises(BackendUnavailableError, match=needs_llama):
         get_backend(f"llamacpp:{gguf}")
 
 

@@ -57,6 +57,19 @@ def test_a_turn_echoing_the_other_party_is_resampled_with_the_derived_seed(caplo
         f"Patient turn 3: ['near_copy']; resampling with seed {derive_seed(SEED, 3, 1)}"]  # what -v shows
 
 
+def test_a_turn_reciting_the_system_prompt_is_resampled():
+    def patient(request: ScriptedRequest) -> str:
+        if request.seed == SEED:
+            return "You're Patient. Stay in character and speak only as Patient."  # the prompt's first lines
+        return "It started three days ago, after a long flight."
+
+    dialog, _, client = play(doctor_asks, patient, turns=2)
+    turn = dialog.turns[1]
+    assert turn.text == "It started three days ago, after a long flight."
+    assert turn.metadata["guard"]["rejected"][0]["problems"] == ["prompt_leak"]
+    assert [r.seed for r in client.history] == [SEED, derive_seed(SEED, 1, 1)]
+
+
 def test_repeating_itself_gives_up_after_n_and_keeps_the_least_similar():
     replies = iter([LONG, LONG, LONG + " Really.", LONG.replace("terrible", "bad"), LONG])
 
