@@ -13,7 +13,7 @@ the text, so `roleplay.evaluation.text` measures exactly what the guards prevent
   from Dr. Garcia);
 - `roleplay.sentences.is_complete`: the turn ends like a finished sentence;
 - a prompt leak: a sentence of the turn near-copies the agent's own system prompt (its rules, its persona
-  text, an example line), as `copy_score` against that prompt.
+  text, an example line) or this turn's director note, as `copy_score` against them.
 
 `guarded_reply` is what the orchestrator calls instead of ``agent.reply``. A cut-off turn is first
 trimmed to its last complete sentence; a turn that still fails is resampled: the agent's memory is
@@ -165,7 +165,8 @@ class _Attempt:
                 "text": self.reply.text, **self.detail}
 
 
-def _check(agent: Agent, reply: Reply, seed: int | None, earlier: Sequence[str], guards: Guards) -> _Attempt:
+def _check(agent: Agent, reply: Reply, seed: int | None, earlier: Sequence[str], guards: Guards,
+           note: str | None = None) -> _Attempt:
     attempt = _Attempt(reply, seed)
     if guards.cut_off and not is_complete(reply.text):
         trimmed = trim_to_complete(reply.text)
@@ -180,7 +181,7 @@ def _check(agent: Agent, reply: Reply, seed: int | None, earlier: Sequence[str],
     if guards.is_copy(reply.text, attempt.similarity, new_pairs):
         attempt.problems.append("near_copy")
         attempt.detail.update(copy_of=copied, new_pairs=new_pairs)
-    leaked, _ = copy_score(reply.text, [agent.system_prompt], guards.min_words)
+    leaked, _ = copy_score(reply.text, [agent.system_prompt, note or ""], guards.min_words)
     if leaked >= guards.near_copy:  # a small model recites its instructions or an example line as its turn
         attempt.problems.append("prompt_leak")
     confusion = role_confusion(reply.text, agent.identity(), agent.other_identities(), opening=reply.spoken) \
@@ -202,13 +203,14 @@ async def guarded_reply(agent: Agent, earlier: Sequence[Any], heard: Sequence[An
     if not guards.enabled:
         return reply
     texts = [t.text for t in earlier]
-    attempts = [_check(agent, reply, None, texts, guards)]
+    note = reply_args.get("instruction")  # this turn's director note: reciting it is a leak too
+    attempts = [_check(agent, reply, None, texts, guards, note)]
     while attempts[-1].problems and len(attempts) <= guards.resamples:
         agent.undo_last_reply()
         seed = derive_seed(agent.model.options.seed, len(earlier), len(attempts))
         logger.info("%s turn %d: %s; resampling with seed %d", agent.name, len(earlier), attempts[-1].problems, seed)
         reply = await agent.reply(heard, seed=seed, **reply_args)
-        attempts.append(_check(agent, reply, seed, texts, guards))
+        attempts.append(_check(agent, reply, seed, texts, guards, note))
     kept = min(attempts, key=lambda a: (len(a.problems), a.similarity))
     if kept is not attempts[-1]:
         agent.remember(kept.reply.text)
