@@ -211,3 +211,11 @@ async def test_a_huge_batch_starts_at_once_in_little_memory(tmp_path):
     tracemalloc.stop()
     assert result.aborted and result.total == 10_000_000_000 and result.failed <= 4
     assert peak < 20_000_000  # the ids are never materialised (a list of 1e10 ints would need 80 GB)
+
+
+def test_a_bundled_scenario_by_name_is_batched_and_fingerprinted(tmp_path):
+    out = tmp_path / "b"
+    args = ["batch", "doctor_intake", "-n", "2", "--out", str(out), "-m", "scripted:auto", "--max-turns", "2"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert len(json.loads((out / "batch.json").read_text())["inputs_sha256"]) == 64  # the bundled file was read

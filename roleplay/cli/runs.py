@@ -88,7 +88,7 @@ def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, 
     options = {"cache_dir": str(cache)} if cache else {}
     job = scenario.batch_job(model=model, max_turns=max_turns, servers=run["servers"], **options)
     params = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns,
-              "inputs_sha256": content_hash(_scenario_inputs(scenario, scenario_file))}
+              "inputs_sha256": content_hash(_scenario_inputs(scenario))}
     pool = f", {len(run['servers'])} servers" if len(run["servers"]) > 1 else ""
     click.echo(f"Batch {scenario.name}: {n} dialogues, concurrency {run['concurrency']}, seeds {seed}..{seed + n - 1}, "
                f"{len(scenario.grid())} variant(s){pool} -> {out}")
@@ -97,11 +97,17 @@ def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, 
     report_batch(result, out, run["max_failures"])
 
 
-def _scenario_inputs(scenario: Scenario, path: Path) -> list[Path]:
-    """The files a scenario's dialogues depend on: itself (at ``path``), its persona files, its policy graph."""
-    base = path.parent
-    files = [path, *(base / a.persona for a in scenario.agents if isinstance(a.persona, str))]
-    return files + ([base / scenario.policy.graph] if scenario.policy else [])
+def _scenario_inputs(scenario: Scenario) -> list[Path]:
+    """The files a scenario's dialogues depend on: itself, its personas, sampling rules, examples and graph.
+
+    ``scenario.path`` is the resolved file, so a bundled scenario given by name is fingerprinted too.
+    """
+    path = Path(scenario.path)
+    named = [a.persona for a in scenario.agents if isinstance(a.persona, str)]
+    named += [a.sample for a in scenario.agents if isinstance(a.sample, str)]
+    named += [e for e in scenario.examples if isinstance(e, str)]
+    named += [scenario.policy.graph] if scenario.policy else []
+    return [path, *(path.parent / name for name in named)]
 
 
 @cli.command("export")
