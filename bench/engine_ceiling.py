@@ -3,31 +3,38 @@
 Starts its own OpenAI-compatible stand-in for a batching GPU server on 127.0.0.1 (a raw asyncio HTTP/1.1
 server in a child process: unlimited parallelism, every request answered after a fixed delay; it stops
 with this script, or by itself if this script dies). Then, at each concurrency level c, the same
-max(8, 3c) six-turn, two-party dialogues are run twice:
+max(8, 3c) six-turn, two-party dialogues are run by two clients:
 
-- raw: an httpx loop, one shared client, each dialogue a chain of 6 chat-completion POSTs whose message
-  list grows by the previous answer (what a thin hand-written client would do);
+- raw: an httpx loop over one set of clients (see `raw_loop`), each dialogue a chain of 6 chat-completion
+  POSTs whose message list grows by the previous answer (what a thin hand-written client would do);
 - roleplay: `arun_batch` over `Scenario.batch_job` with an ``openai:`` model (agents, orchestrator,
-  run folder and all), the wall time of `arun_batch` only.
+  guards, run folder and all), the wall time of loading the scenario and `arun_batch`.
+
+Each level runs both clients ``--repeats`` times, interleaved, and prints the medians. The server's
+replies are random sentences, as a model's would be: a fixed reply would make the degeneration
+guards resample every turn.
 
 It prints turns/s for both and their ratio, then the client's CPU ms per turn against a zero-delay server
 (process CPU time over the run divided by turns; the server's CPU is in its own process).
 
-    python bench/engine_ceiling.py [--delay 0.2] [--levels 1,16,64,256] [--turns 6]
+    python bench/engine_ceiling.py [--delay 0.2] [--levels 1,16,64,256] [--turns 6] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
+import random
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -36,24 +43,32 @@ import yaml
 from roleplay.runs.batch import arun_batch
 from roleplay.scenario import load_scenario
 
-REPLY = "Thank you, that helps. Could you tell me a little more about it?"
+WORDS = ("morning evening doctor patient pain sleep water walk knee back head week month year coffee tea "
+         "breakfast lunch dinner garden bicycle stairs office weekend family sister brother medicine tablet "
+         "fever cough breath heart chest stomach diet salad bread running swimming yoga stretch ankle shoulder "
+         "neck pillow window weather summer winter spring autumn music book movie train bus car city village "
+         "river mountain beach holiday work desk screen phone letter appointment nurse clinic pharmacy").split()
+SHARDS = 8  # httpx clients per server, for both clients (roleplay: OpenAIServer.SHARDS)
 SYSTEM = "You are {name}, {role}. Speak in one or two sentences."
 
 
 # --- the server (child process) -------------------------------------------------------------------------
 
-def _completion(model: str) -> bytes:
+def _reply(rng: random.Random) -> str:
+    """A fresh sentence each time, as a real model gives: a fixed reply would trip the copy guard on every turn."""
+    return f"I think about the {' '.join(rng.sample(WORDS, 10))} today."
+
+
+def _completion(model: str, text: str) -> bytes:
     return json.dumps({
         "id": "bench", "object": "chat.completion", "created": 0, "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": REPLY}, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 50, "completion_tokens": 14, "total_tokens": 64},
     }).encode()
 
 
 async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
-    body = _completion("bench")
-    head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            "Connection: keep-alive\r\n\r\n").encode()
+    rng = random.Random(writer.get_extra_info("peername")[1])
     try:
         while True:
             header = await reader.readuntil(b"\r\n\r\n")
@@ -62,7 +77,9 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, de
             await reader.readexactly(length)
             if delay:
                 await asyncio.sleep(delay)
-            writer.write(head + body)
+            body = _completion("bench", _reply(rng))
+            writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                         "Connection: keep-alive\r\n\r\n".encode() + body)
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         pass
@@ -103,9 +120,17 @@ def fake_server(delay: float):
 # --- the two clients ------------------------------------------------------------------------------------
 
 async def raw_loop(url: str, dialogues: int, turns: int, concurrency: int) -> int:
-    """Chains of ``turns`` chat-completion POSTs, ``concurrency`` chains at once; returns the turns done."""
+    """Chains of ``turns`` chat-completion POSTs, ``concurrency`` chains at once; returns the turns done.
+
+    The requests go round-robin over `SHARDS` httpx clients, as roleplay's own do: httpcore's pool scan
+    grows with the square of the connections a client holds, and a baseline slowed by that would flatter
+    roleplay at 64 and 256 dialogues in flight.
+    """
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
+    async with AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(httpx.AsyncClient(base_url=url, limits=limits, timeout=120))
+                   for _ in range(SHARDS)]
+        turn = itertools.cycle(clients)
         queue = list(range(dialogues))
 
         async def worker() -> int:
@@ -115,7 +140,7 @@ async def raw_loop(url: str, dialogues: int, turns: int, concurrency: int) -> in
                 history = [{"role": "system", "content": SYSTEM.format(name="Doctor", role="a family doctor")},
                            {"role": "user", "content": "Start the conversation."}]
                 for _ in range(turns):
-                    response = await client.post("/chat/completions", json={
+                    response = await next(turn).post("/chat/completions", json={
                         "model": "bench", "messages": history, "temperature": 0.7, "seed": seed, "max_tokens": 80})
                     text = response.json()["choices"][0]["message"]["content"]
                     history = [*history, {"role": "user", "content": text}]
@@ -155,7 +180,7 @@ async def timed(run) -> tuple[int, float, float]:
 
 # --- the measurement ------------------------------------------------------------------------------------
 
-async def measure(delay: float, levels: list[int], turns: int, work: Path) -> None:
+async def measure(delay: float, levels: list[int], turns: int, repeats: int, work: Path) -> None:
     scenario = write_scenario(work, turns)
     with fake_server(delay) as url:
         await timed(raw_loop(url, 4, turns, 4))  # warm-up: imports, first connections
@@ -163,11 +188,16 @@ async def measure(delay: float, levels: list[int], turns: int, work: Path) -> No
         print(f"fixed delay {delay * 1000:.0f} ms, {turns}-turn dialogues")
         for level in levels:
             dialogues = max(8, 3 * level)  # several dialogues per worker: start-up costs are amortized
-            raw_turns, raw_wall, _ = await timed(raw_loop(url, dialogues, turns, level))
-            rp_turns, rp_wall, _ = await timed(roleplay_loop(url, scenario, dialogues, level, work / f"c{level}"))
-            raw_rate, rp_rate = raw_turns / raw_wall, rp_turns / rp_wall
+            raw_rates, rp_rates = [], []
+            for attempt in range(repeats):  # interleaved, so a burst of load on the machine hits both
+                raw_turns, raw_wall, _ = await timed(raw_loop(url, dialogues, turns, level))
+                out = work / f"c{level}-{attempt}"
+                rp_turns, rp_wall, _ = await timed(roleplay_loop(url, scenario, dialogues, level, out))
+                raw_rates.append(raw_turns / raw_wall)
+                rp_rates.append(rp_turns / rp_wall)
+            raw_rate, rp_rate = statistics.median(raw_rates), statistics.median(rp_rates)
             print(f"concurrency {level:>3}: raw {raw_rate:7.1f} turns/s, roleplay {rp_rate:7.1f} turns/s, "
-                  f"ratio {rp_rate / raw_rate:.2f}  ({dialogues} dialogues, {rp_turns} turns)")
+                  f"ratio {rp_rate / raw_rate:.2f}  ({dialogues} dialogues, {rp_turns} turns; median of {repeats})")
     with fake_server(0.0) as url:
         dialogues = 100
         await timed(raw_loop(url, 4, turns, 4))
@@ -182,6 +212,8 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.2, help="Seconds the server waits before answering.")
     parser.add_argument("--levels", default="1,16,64,256", help="Concurrency levels, comma-separated.")
     parser.add_argument("--turns", type=int, default=6, help="Turns per dialogue.")
+    parser.add_argument("--repeats", type=int, default=3, help="Runs per level and client, interleaved; the "
+                        "median is printed.")
     parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--parent", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -189,7 +221,8 @@ def main() -> None:
         asyncio.run(_serve(args.serve, args.delay, args.parent))
         return
     with tempfile.TemporaryDirectory() as work:
-        asyncio.run(measure(args.delay, [int(x) for x in args.levels.split(",") if x], args.turns, Path(work)))
+        levels = [int(x) for x in args.levels.split(",") if x]
+        asyncio.run(measure(args.delay, levels, args.turns, args.repeats, Path(work)))
 
 
 if __name__ == "__main__":

@@ -8,10 +8,12 @@ in-process llama.cpp model still serializes its own calls; HTTP backends get tha
 
 The folder layout, its lock and its repair on open are `roleplay.runs.folder.RunFolder`'s. Rerunning
 the same command skips every dialogue that is in place and succeeded, and redoes the rest. Pending ids
-are computed lazily, so ``-n 10000000000`` starts at once. Transient failures (connection refused,
-timeouts, HTTP 429/5xx, invalid structured output, a dialogue that ended on a backend error or with no
-turns) are retried with exponential backoff (tenacity), then listed in ``failures.jsonl``; a failed
-dialogue is never stored as done.
+are computed lazily, so ``-n 10000000000`` starts at once. Files are written by one writer thread, in
+order, so an fsync never stalls the dialogues in flight (at 16 of them it cost a tenth of the throughput
+against a fast server), and every write started finishes before the folder is unlocked. Transient
+failures (connection refused, timeouts, HTTP 429/5xx, invalid structured output, a dialogue that ended
+on a backend error or with no turns) are retried with exponential backoff (tenacity), then listed in
+``failures.jsonl``; a failed dialogue is never stored as done.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -74,13 +77,17 @@ def is_transient(err: BaseException) -> bool:
 
 
 class _Run:
-    """One batch run's state: the folder, the pending ids (an iterator), the counters, the stop flag."""
+    """One batch run's state: folder, writer thread, pending ids (an iterator), counters, stop flag."""
 
-    def __init__(self, make: MakeDialog, folder: RunFolder, pending: Iterator[Any], result: BatchResult,
-                 seed: int, attempts: int, backoff: float, max_failures: int | None):
-        self.make, self.folder, self.pending, self.result = make, folder, pending, result
+    def __init__(self, make: MakeDialog, folder: RunFolder, writer: ThreadPoolExecutor, pending: Iterator[Any],
+                 result: BatchResult, seed: int, attempts: int, backoff: float, max_failures: int | None):
+        self.make, self.folder, self.writer, self.pending, self.result = make, folder, writer, pending, result
         self.seed, self.attempts, self.backoff, self.max_failures = seed, attempts, backoff, max_failures
         self.stop = asyncio.Event()
+
+    async def write(self, save: Callable[..., None], *args: Any) -> None:
+        """Run a folder write (``save``/``fail``) on the writer thread; the event loop keeps serving dialogues."""
+        await asyncio.get_running_loop().run_in_executor(self.writer, save, *args)
 
     async def generate(self, dialog_id: Any) -> Dialog:
         """Dialogue ``dialog_id``, retried on transient errors; a failed dialogue raises `DialogFailed`."""
@@ -103,7 +110,7 @@ class _Run:
         except Exception as err:  # noqa: BLE001 - any failure of one dialogue is recorded, the batch goes on
             if isinstance(err, ConfigError) and not is_transient(err):
                 raise
-            self.folder.fail(dialog_id, self.seed + _number(dialog_id), err, self.attempts)
+            await self.write(self.folder.fail, dialog_id, self.seed + _number(dialog_id), err, self.attempts)
             self.result.failed += 1
             if self.max_failures is not None and self.result.failed > self.max_failures:
                 self.result.aborted = True
@@ -111,7 +118,7 @@ class _Run:
             return
         _raise_if_cancelled()  # a dialogue whose cancellation was swallowed below may be cut short: not saved
         dialog.id = dialog_id
-        self.folder.save(dialog_id, dialog)
+        await self.write(self.folder.save, dialog_id, dialog)
         self.result.done += 1
         self.result.turns += len(dialog.turns)
         self.result.tokens += int(dialog.metadata.get("completion_tokens", 0) or 0)
@@ -204,8 +211,10 @@ async def arun_batch(
         finished = folder.finished()
         skipped = sum(1 for i in finished if i in ids)
         result = BatchResult(out=str(folder.root), total=len(ids), done=0, skipped=skipped, failed=0)
-        run = _Run(make, folder, (i for i in ids if i not in finished), result, seed, attempts, backoff, max_failures)
         async with AsyncExitStack() as resources:
+            writer = resources.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="roleplay-writer"))
+            run = _Run(make, folder, writer, (i for i in ids if i not in finished), result, seed, attempts, backoff,
+                       max_failures)
             if isinstance(make, AbstractAsyncContextManager):  # e.g. a ScenarioJob's shared HTTP clients
                 await resources.enter_async_context(make)
             await run.all(min(concurrency, len(ids) - skipped or 1), progress)
