@@ -16,6 +16,8 @@ and rerunning the same command finishes whatever is still missing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import pickle
 import socket
@@ -158,10 +160,9 @@ class RayJob:
     async def __aexit__(self, *exc: object) -> None:
         ray = import_ray()
         live = [a for i, a in enumerate(self.actors) if i not in self.dead]
-        try:
-            ray.get([a.close.remote() for a in live], timeout=10)
-        except ray.exceptions.RayError:
-            pass  # an actor that cannot close its clients is killed all the same
+        closing = asyncio.gather(*(a.close.remote() for a in live), return_exceptions=True)
+        with contextlib.suppress(asyncio.TimeoutError):  # an actor that cannot close its clients is killed all the same
+            await asyncio.wait_for(closing, timeout=10)
         for a in live:
             ray.kill(a)
 
