@@ -100,8 +100,9 @@ def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, 
     params = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns,
               "inputs_sha256": content_hash(_scenario_inputs(scenario))}
     pool = f", {len(run['servers'])} servers" if len(run["servers"]) > 1 else ""
-    click.echo(f"Batch {scenario.name}: {n} dialogues, concurrency {run['concurrency']}, seeds {seed}..{seed + n - 1}, "
-               f"{len(scenario.grid())} variant(s){pool} -> {out}")
+    per_worker = " per Ray worker" if executor == "ray" else ""
+    click.echo(f"Batch {scenario.name}: {n} dialogues, concurrency {run['concurrency']}{per_worker}, seeds {seed}.."
+               f"{seed + n - 1}, {len(scenario.grid())} variant(s){pool} -> {out}")
     arguments = {k: v for k, v in batch_arguments(run).items() if k != "servers"}
     if executor == "ray":
         from roleplay.runs.ray_executor import arun_ray_batch
