@@ -1,7 +1,7 @@
 # Two entry points: `make demo` (a simulation on the embedded model) and `make test`.
 # Everything installs into .venv from this project's own files: the package editable with the `dev`,
-# `embedded` and `ray` extras (the published core, `pip install roleplay-sim`, has none of them); llama-cpp-python builds
-# from source once (~6 min on 2 cores) and pip caches the wheel for later runs.
+# `embedded` and `ray` extras (the published core, `pip install roleplay-sim`, has none of them);
+# llama-cpp-python builds from source once (~6 min on 2 cores) and pip caches the wheel for later runs.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
