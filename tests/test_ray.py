@@ -18,7 +18,7 @@ from roleplay.cli import cli
 from roleplay.errors import BackendUnreachableError, ConfigError
 from roleplay.runs.batch import arun_batch
 from roleplay.runs.export import rows
-from roleplay.runs.ray_executor import RayJob, arun_ray_batch, connect
+from roleplay.runs.ray_executor import DialogWorker, RayJob, arun_ray_batch, connect, node_job
 from roleplay.scenario import load_scenario
 
 ray = pytest.importorskip("ray")
@@ -69,15 +69,27 @@ def index_ids(folder: Path) -> list:
     return sorted(json.loads(line)["id"] for line in (folder / "index.jsonl").read_text().splitlines())
 
 
-async def test_ray_batch_is_the_local_batch(tmp_path):
-    local = await arun_batch(job(), 12, tmp_path / "local", seed=100, concurrency=4, progress=False)
+def test_node_ip_in_a_server_url_is_the_actors_node():
+    template = load_scenario(SCENARIO).batch_job(model="openai:m", servers=["http://{node_ip}:8000/v1", "http://x/v1"])
+    assert node_job(template, "10.0.0.7").servers == ["http://10.0.0.7:8000/v1", "http://x/v1"]
+    assert node_job(template, "10.0.0.7").pool is not template.pool  # each actor has its own HTTP clients
+    assert DialogWorker(template).job.servers[0] == f"http://{ray.util.get_node_ip_address()}:8000/v1"
+
+
+@pytest.fixture(scope="module")
+def local_batch(tmp_path_factory):
+    """The 12 dialogues of the local executor (seed 100), to compare the Ray ones with."""
+    out = tmp_path_factory.mktemp("local")
+    assert asyncio.run(arun_batch(job(), 12, out, seed=100, concurrency=4, progress=False)).done == 12
+    return out
+
+
+async def test_ray_batch_is_the_local_batch(tmp_path, local_batch):
     remote = await arun_ray_batch(job(), 12, tmp_path / "ray", workers=3, concurrency=2, seed=100, progress=False)
-    assert local.done == remote.done == 12 and remote.failed == 0
-    assert dialogs_of(tmp_path / "ray") == dialogs_of(tmp_path / "local")
+    assert (remote.done, remote.failed) == (12, 0)
+    assert dialogs_of(tmp_path / "ray") == dialogs_of(local_batch)
     assert dialogs_of(tmp_path / "ray")[5][:2] == (5, 105) and "(seed 105)" in dialogs_of(tmp_path / "ray")[5][2][0][1]
     assert index_ids(tmp_path / "ray") == list(range(12))
-    rerun = await arun_ray_batch(job(), 12, tmp_path / "ray", workers=3, concurrency=2, seed=100, progress=False)
-    assert (rerun.done, rerun.skipped) == (0, 12)
 
 
 async def test_failures_are_recorded_as_locally(tmp_path):
@@ -114,7 +126,7 @@ async def test_killed_actors_then_rerun_completes_exactly_12(tmp_path):
     assert len(failures) == first.failed
     assert {f["error"].split(":")[0] for f in failures} == {"WorkerLost"}
     assert not {f["id"] for f in failures} & set(index_ids(out))
-    second = await arun_ray_batch(job(), 12, out, workers=3, concurrency=2, progress=False)
+    second = await arun_ray_batch(job(), 12, out, workers=1, concurrency=4, progress=False)
     assert (second.done, second.skipped, second.failed) == (first.failed, first.done, 0)
     assert index_ids(out) == list(range(12))
     assert sorted(int(p.stem) for p in (out / "dialogs").glob("*.json")) == list(range(12))
@@ -130,15 +142,13 @@ async def test_all_actors_dead_stops_the_batch(tmp_path):
         await run
 
 
-def test_dialogs_dataset_yields_the_batch_rows(tmp_path):
+def test_dialogs_dataset_yields_the_batch_rows(local_batch):
     import roleplay.ray
 
-    run = arun_batch(job(), 12, tmp_path / "local", seed=7, progress=False)
-    asyncio.run(run)
-    dataset = roleplay.ray.dialogs_dataset(job(), 12, seed=7, workers=2, concurrency=3, num_cpus=0.5)
+    dataset = roleplay.ray.dialogs_dataset(job(), 12, seed=100, workers=1, concurrency=6, num_cpus=0.5)
     got = sorted(dataset.take_all(), key=lambda r: r["id"])
     assert len(got) == 12
-    expected = list(rows(tmp_path / "local", "openai"))
+    expected = list(rows(local_batch, "openai"))
     assert [(r["id"], r["seed"], [dict(m) for m in r["messages"]]) for r in got] == \
         [(r["id"], r["seed"], r["messages"]) for r in expected]
 
@@ -159,7 +169,7 @@ def batch_cli(*args):
 
 
 def test_cli_ray_executor(tmp_path):
-    result = batch_cli("--out", str(tmp_path / "b"), "-m", "rayseeded", "--executor", "ray", "--workers", "2")
+    result = batch_cli("--out", str(tmp_path / "b"), "-m", "rayseeded", "--executor", "ray", "--workers", "1")
     assert result.exit_code == 0, result.output
     assert "3 done, 0 skipped, 0 failed" in result.output
     assert index_ids(tmp_path / "b") == [0, 1, 2]
