@@ -1,8 +1,9 @@
 """Ray overhead: the local executor against the Ray executor (2 actors), same work on the same 2 servers, one run.
 
 Starts two of engine_ceiling.py's fixed-latency OpenAI-compatible servers on 127.0.0.1 (imported, not
-copied) and a local Ray session (2 CPUs, 127.0.0.1). The scenario is engine_ceiling's two-party one with
-the degeneration guards off (the server always sends the same reply, which the guards would resample).
+copied) and a local Ray session (2 CPUs; see tests/test_ray.py for where Ray listens). The scenario is
+engine_ceiling's two-party one with the degeneration guards off (the server always sends the same reply,
+which the guards would resample).
 Both executors run the same N dialogues with the same total concurrency over the pool of the two servers
 (dialogue i on server i mod 2): locally, `arun_batch` over the scenario job; on Ray, `arun_batch` over a
 `RayJob` with 2 actors of concurrency/2 each. Actor start-up and HTTP connections are warmed up first and
@@ -117,7 +118,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.1, help="Seconds each server waits before answering.")
     parser.add_argument("--turns", type=int, default=6, help="Turns per dialogue.")
     args = parser.parse_args()
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", logging_level=logging.WARNING)
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
     try:
         with tempfile.TemporaryDirectory() as work:
             asyncio.run(measure(args, Path(work)))

@@ -1,4 +1,9 @@
-"""Batches on Ray actors (one local Ray session, 2 CPUs, 127.0.0.1): same dialogues as local, faults, Ray Data, CLI."""
+"""Batches on Ray actors (one local Ray session, 2 CPUs): same dialogues as local, faults, Ray Data, CLI.
+
+Ray 2.60 cannot be bound to 127.0.0.1 only (``ray.init`` maps a loopback node address to the machine's own);
+its processes listen on the machine's interfaces behind Ray's token authentication (on by default), and
+the session ends with the module.
+"""
 
 import asyncio
 import json
@@ -50,7 +55,7 @@ def register_seeded():
 def ray_session():
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this test module
     register_seeded()
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", logging_level=logging.WARNING,
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING,
              runtime_env={"worker_process_setup_hook": register_seeded})
     yield
     ray.shutdown()

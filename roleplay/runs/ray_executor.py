@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import pickle
 import socket
 from pathlib import Path
@@ -67,7 +68,7 @@ def connect(address: str | None) -> bool:
         _check_reachable(address)
     if ray.is_initialized():
         return False
-    local = {"include_dashboard": False, "_node_ip_address": "127.0.0.1"} if not address else {}
+    local = {} if address or os.environ.get("RAY_ADDRESS") else {"include_dashboard": False}
     try:
         ray.init(address=address, logging_level=logging.WARNING, **local)
     except (ConnectionError, ValueError, RuntimeError) as err:
