@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.ray, pytest.mark.timeout(180)]
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "doctor_patient.yaml"
-UNREACHABLE_SEED = 1001  # the `rayseeded` model cannot reach its server for this seed
+UNREACHABLE_SEED = 112  # the `rayseeded` model cannot reach its server for this seed
 
 
 def seeded_factory(model, options):
@@ -99,13 +99,13 @@ async def test_ray_batch_is_the_local_batch(tmp_path, local_batch):
 
 async def test_failures_are_recorded_as_locally(tmp_path):
     """An error whose class Ray cannot pickle comes back as that class: retried, then listed the same way."""
-    local = await arun_batch(job(), 3, tmp_path / "local", seed=1000, attempts=2, backoff=0, progress=False)
-    remote = await arun_ray_batch(job(), 3, tmp_path / "ray", workers=1, seed=1000, attempts=2, backoff=0,
+    local = await arun_batch(job(), 3, tmp_path / "local", seed=111, attempts=2, backoff=0, progress=False)
+    remote = await arun_ray_batch(job(), 3, tmp_path / "ray", workers=1, seed=111, attempts=2, backoff=0,
                                   progress=False)
     assert (local.done, local.failed) == (remote.done, remote.failed) == (2, 1)
     failures = [(tmp_path / f / "failures.jsonl").read_text() for f in ("local", "ray")]
     assert failures[0] == failures[1]
-    assert json.loads(failures[1]) == {"id": 1, "seed": 1001, "attempts": 2, "error": (
+    assert json.loads(failures[1]) == {"id": 1, "seed": 112, "attempts": 2, "error": (
         "BackendUnreachableError: Cannot reach the openai server at http://127.0.0.1:9 (connection refused). Start "
         "the server, or point roleplay at it (base_url option / environment variable), or use the in-process model "
         "with --model embedded.")}
@@ -147,10 +147,11 @@ async def test_all_actors_dead_stops_the_batch(tmp_path):
         await run
 
 
-def test_dialogs_dataset_yields_the_batch_rows(local_batch):
+def test_dialogs_dataset_yields_the_batch_rows_and_leaves_out_failures(local_batch):
+    """Dialogues 0..11 are the local batch's; dialogue 12 (seed 112) cannot reach its server and is left out."""
     import roleplay.ray
 
-    dataset = roleplay.ray.dialogs_dataset(job(), 12, seed=100, workers=1, concurrency=6, num_cpus=0.5)
+    dataset = roleplay.ray.dialogs_dataset(job(), 13, seed=100, workers=1, concurrency=7, attempts=1, num_cpus=0.5)
     got = sorted(dataset.take_all(), key=lambda r: r["id"])
     assert len(got) == 12
     expected = list(rows(local_batch, "openai"))
