@@ -175,7 +175,8 @@ class RayJob:
             kind, value = await self.actors[chosen].generate.remote(dialog_id, seed)
         except ray.exceptions.ActorDiedError as err:
             self.dead.add(chosen)
-            raise WorkerLost(f"Ray actor {chosen} died for good ({err}); {self._live()} left") from None
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise WorkerLost(f"Ray actor {chosen} died for good ({reason}); {self._live()} left") from None
         except ray.exceptions.RayActorError as err:  # unavailable: restarting, or its node is unreachable
             raise WorkerLost(f"Ray actor {chosen} is unavailable ({type(err).__name__})") from None
         finally:
@@ -203,7 +204,8 @@ async def arun_ray_batch(job: ScenarioJob, n: int, out: str | Path, *, address: 
         job: the scenario job (`Scenario.batch_job`); its server URLs may hold ``{node_ip}``.
         n: how many dialogues (ids 0..n-1).
         out: the run folder, as for `arun_batch`.
-        address: the Ray cluster (``HOST:PORT``, ``ray://HOST:PORT``, ``auto``); None starts a local one.
+        address: the Ray cluster (``HOST:PORT``, ``ray://HOST:PORT``, ``auto``); None: ``RAY_ADDRESS``, else
+            a new local one (shut down at the end).
         workers: how many actors (default: one per live node).
         concurrency: dialogues in flight per actor.
         options: the other `arun_batch` options (seed, attempts, params, force, ...).
