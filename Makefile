@@ -1,7 +1,7 @@
 # Two entry points: `make demo` (a simulation on the embedded model) and `make test`.
-# Everything installs into .venv from this project's own files: the package editable with the `dev` and
-# `embedded` extras (the published core, `pip install roleplay-sim`, has neither); llama-cpp-python builds
-# from source once (~6 min on 2 cores) and pip caches the wheel for later runs.
+# Everything installs into .venv from this project's own files: the package editable with the `dev`,
+# `embedded` and `ray` extras (the published core, `pip install roleplay-sim`, has none of them);
+# llama-cpp-python builds from source once (~6 min on 2 cores) and pip caches the wheel for later runs.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,7 +13,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,embedded]"
+	$(BIN)/pip install --quiet -e ".[dev,embedded,ray]"
 	touch $@
 
 demo: venv

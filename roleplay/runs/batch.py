@@ -38,7 +38,8 @@ from roleplay.runs.folder import RunFolder, checked_id, dialog_failure
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BatchResult", "DialogFailed", "MakeDialog", "arun_batch", "is_transient", "run_batch"]
+__all__ = ["BatchResult", "DialogFailed", "MakeDialog", "arun_batch", "generate_dialog", "is_transient",
+           "run_batch"]
 
 MakeDialog = Callable[[Any, int], Awaitable[Dialog]]
 """``make(id, seed) -> Dialog``: generate dialogue ``id`` with ``seed``. If ``make`` is also an async context
@@ -76,6 +77,23 @@ def is_transient(err: BaseException) -> bool:
     return isinstance(err, (BackendUnreachableError, StructuredOutputError, DialogFailed, TimeoutError))
 
 
+async def generate_dialog(make: MakeDialog, dialog_id: Any, seed: int, attempts: int, backoff: float) -> Dialog:
+    """``make(dialog_id, seed)``, retried on transient errors (a failed dialogue raises `DialogFailed`).
+
+    The retry policy of every batch; `roleplay.ray.dialogs_dataset` uses it too.
+    """
+    retrying = AsyncRetrying(stop=stop_after_attempt(attempts), reraise=True, retry=retry_if_exception(is_transient),
+                             wait=wait_exponential(multiplier=backoff, max=30),
+                             before_sleep=before_sleep_log(logger, logging.INFO))
+    async for trial in retrying:
+        with trial:
+            dialog = await make(dialog_id, seed)
+            problem = dialog_failure(dialog)
+            if problem is not None:
+                raise DialogFailed(problem)
+    return dialog
+
+
 class _Run:
     """One batch run's state: folder, writer thread, pending ids (an iterator), counters, stop flag."""
 
@@ -91,17 +109,7 @@ class _Run:
 
     async def generate(self, dialog_id: Any) -> Dialog:
         """Dialogue ``dialog_id``, retried on transient errors; a failed dialogue raises `DialogFailed`."""
-        retrying = AsyncRetrying(stop=stop_after_attempt(self.attempts), reraise=True,
-                                 retry=retry_if_exception(is_transient),
-                                 wait=wait_exponential(multiplier=self.backoff, max=30),
-                                 before_sleep=before_sleep_log(logger, logging.INFO))
-        async for trial in retrying:
-            with trial:
-                dialog = await self.make(dialog_id, self.seed + _number(dialog_id))
-                problem = dialog_failure(dialog)
-                if problem is not None:
-                    raise DialogFailed(problem)
-        return dialog
+        return await generate_dialog(self.make, dialog_id, self.seed + _number(dialog_id), self.attempts, self.backoff)
 
     async def one(self, dialog_id: Any) -> None:
         """Generate, then save or record the failure (a config error stops the whole batch)."""

@@ -18,7 +18,7 @@ from roleplay.dialog import Dialog
 from roleplay.errors import BackendUnavailableError, ConfigError
 from roleplay.runs.folder import RunFolder
 
-__all__ = ["FORMATS", "export", "parse_roles", "role_of", "rows"]
+__all__ = ["FORMATS", "export", "parse_roles", "role_of", "row", "rows"]
 
 FORMATS = ("jsonl", "sharegpt", "openai", "hf")
 """The export formats (the CLI's ``--format`` choices)."""
@@ -51,17 +51,21 @@ def rows(folder: str | Path, fmt: str, roles: Mapping[str, str] | None = None) -
     """The export rows of every dialogue in ``folder``."""
     if fmt not in FORMATS:
         raise ConfigError(f"Unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}.")
-    roles = roles or {}
     for dialog in RunFolder(folder).iter_dialogs():
-        meta = {"id": dialog.id, "seed": dialog.seed, "model": dialog.model}
-        if fmt == "jsonl":
-            yield json.loads(dialog.model_dump_json())
-        elif fmt == "sharegpt":
-            yield {"conversations": [{"from": _SHAREGPT[role_of(dialog, t.speaker, roles)], "value": t.text}
-                                     for t in dialog.turns], **meta}
-        else:
-            messages = [{"role": role_of(dialog, t.speaker, roles), "content": t.text} for t in dialog.turns]
-            yield {"messages": messages, **({"id": str(dialog.id), "seed": dialog.seed} if fmt == "hf" else meta)}
+        yield row(dialog, fmt, roles)
+
+
+def row(dialog: Dialog, fmt: str, roles: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The export row of one dialogue (`rows` of a folder; `roleplay.ray.dialogs_dataset` of a Ray dataset)."""
+    roles = roles or {}
+    meta = {"id": dialog.id, "seed": dialog.seed, "model": dialog.model}
+    if fmt == "jsonl":
+        return json.loads(dialog.model_dump_json())
+    if fmt == "sharegpt":
+        return {"conversations": [{"from": _SHAREGPT[role_of(dialog, t.speaker, roles)], "value": t.text}
+                                  for t in dialog.turns], **meta}
+    messages = [{"role": role_of(dialog, t.speaker, roles), "content": t.text} for t in dialog.turns]
+    return {"messages": messages, **({"id": str(dialog.id), "seed": dialog.seed} if fmt == "hf" else meta)}
 
 
 def export(folder: str | Path, fmt: str, out: str | Path, roles: Mapping[str, str] | None = None) -> int:
