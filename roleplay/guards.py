@@ -30,12 +30,13 @@ import hashlib
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz import fuzz, process, utils
 
+from roleplay import defaults
 from roleplay.sentences import is_complete, ngrams, sentences, trim_to_complete, words
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ __all__ = ["Guards", "copy_score", "derive_seed", "guarded_reply", "identity_ter
 
 _TITLE = re.compile(r"^(dr|mr|mrs|ms|prof)\.?\s", re.IGNORECASE)
 _GREETING = r"(?:hello|hi|hey|dear|welcome|thanks|thank you|bye|goodbye|morning|afternoon|evening|meet you)"
+HOTTEST = 1.3
+"""The hottest a resample runs: hotter, a small model stops making sense."""
 _CLAIM = r"(?:i am|i'm|im|my name is|this is|call me|speaking as|as your|as a|as an)"
 
 
@@ -61,17 +64,26 @@ class Guards(BaseModel):
                              "counts as a copy of an earlier turn.")
     role_confusion: bool = Field(default=True, description="Redo turns spoken as another party.")
     cut_off: bool = Field(default=True, description="Trim or redo empty and unfinished turns.")
-    min_words: int = Field(default=7, ge=1, description="Shorter turns may recur ('Yes, thank you.', 'Goodbye!' "
-                           "are normal twice in a conversation); only turns this long or longer count as copies.")
+    min_words: int = Field(default=7, ge=1, description="Shorter turns and sentences are copies only when said "
+                           "again nearly word for word; longer ones also when they say too little that is new.")
     min_new_pairs: float = Field(default=0.5, ge=0, le=1, description="Share of a turn's word pairs that must be "
                                  "new to the dialogue (0 turns this check off).")
     resamples: int = Field(default=3, ge=0, description="Most extra attempts per turn.")
+    resample_heat: float = Field(default=0.3, ge=0, description="Added to the temperature on each resample (at "
+                                 f"most {HOTTEST}): at the same temperature a looping model loops again.")
+    no_repeat_ngram: int | None = Field(default=3, ge=2, description="While decoding, never repeat a run of this "
+                                        "many tokens of the conversation (llama.cpp; other backends ignore it); "
+                                        "None turns it off.")
 
     def is_copy(self, text: str, similarity: float, new_pairs: float | None = None) -> bool:
-        """Whether a turn with this `copy_score` and `new_pair_share` counts as a near-copy."""
-        if len(words(text)) < self.min_words:
-            return False
-        return similarity >= self.near_copy or (new_pairs is not None and new_pairs < self.min_new_pairs)
+        """Whether a turn with this `copy_score` and `new_pair_share` counts as a near-copy.
+
+        A short turn said again word for word is a copy too ("I'm so glad you're here." four times); the
+        share of new word pairs is only judged on turns of at least ``min_words`` words.
+        """
+        if similarity >= self.near_copy:
+            return True
+        return len(words(text)) >= self.min_words and new_pairs is not None and new_pairs < self.min_new_pairs
 
 
 def derive_seed(base: int | None, turn_index: int, attempt: int) -> int:
@@ -165,59 +177,104 @@ class _Attempt:
                 "text": self.reply.text, **self.detail}
 
 
-def _check(agent: Agent, reply: Reply, seed: int | None, earlier: Sequence[str], guards: Guards,
-           note: str | None = None) -> _Attempt:
-    attempt = _Attempt(reply, seed)
-    if guards.cut_off and not is_complete(reply.text):
-        trimmed = trim_to_complete(reply.text)
-        if trimmed and is_complete(trimmed):
-            attempt.detail["trimmed"] = reply.text
-            reply.text = trimmed
-            agent.remember(trimmed)
-        else:
-            attempt.problems.append("empty" if not reply.text.strip() else "cut_off")
-    attempt.similarity, copied = copy_score(reply.text, earlier, guards.min_words)
-    new_pairs = new_pair_share(reply.text, earlier)
-    if guards.is_copy(reply.text, attempt.similarity, new_pairs):
-        attempt.problems.append("near_copy")
-        attempt.detail.update(copy_of=copied, new_pairs=new_pairs)
-    leaked, _ = copy_score(reply.text, [agent.system_prompt, note or ""], guards.min_words)
-    if leaked >= guards.near_copy:  # a small model recites its instructions or an example line as its turn
-        attempt.problems.append("prompt_leak")
-    confusion = role_confusion(reply.text, agent.identity(), agent.other_identities(), opening=reply.spoken) \
-        if guards.role_confusion else None
-    if confusion:
-        attempt.problems.append("role_confusion")
-        attempt.detail["confusion"] = confusion
-    return attempt
+@dataclass(frozen=True)
+class _Judge:
+    """What a turn is checked against: the dialogue so far, the agent's prompt and names, the guards."""
+
+    agent: Agent
+    earlier: Sequence[str]
+    guards: Guards
+    note: str | None = None
+
+    def judge(self, text: str, spoken: str = "") -> tuple[list[str], float, dict[str, Any]]:
+        """The problems of ``text`` (empty if it is a good turn), its `copy_score`, and details to record."""
+        guards, problems, detail = self.guards, [], {}
+        if guards.cut_off and not is_complete(text):
+            problems.append("empty" if not text.strip() else "cut_off")
+        similarity, copied = copy_score(text, self.earlier, guards.min_words)
+        new_pairs = new_pair_share(text, self.earlier)
+        if guards.is_copy(text, similarity, new_pairs):
+            problems.append("near_copy")
+            detail.update(copy_of=copied, new_pairs=new_pairs)
+        leaked, _ = copy_score(text, [self.agent.system_prompt, self.note or ""], guards.min_words)
+        if leaked >= guards.near_copy:  # a small model recites its instructions or an example line as its turn
+            problems.append("prompt_leak")
+        confusion = role_confusion(text, self.agent.identity(), self.agent.other_identities(),
+                                   opening=spoken or None) if guards.role_confusion else None
+        if confusion:
+            problems.append("role_confusion")
+            detail["confusion"] = confusion
+        return problems, similarity, detail
+
+    def check(self, reply: Reply, seed: int | None) -> _Attempt:
+        """Judge ``reply``, first trimming a cut-off turn to its last complete sentence."""
+        detail: dict[str, Any] = {}
+        if self.guards.cut_off and not is_complete(reply.text):
+            trimmed = trim_to_complete(reply.text)
+            if trimmed and is_complete(trimmed):
+                detail["trimmed"] = reply.text
+                reply.text = trimmed
+                self.agent.remember(trimmed)
+        problems, similarity, found = self.judge(reply.text, reply.spoken)
+        return _Attempt(reply, seed, problems, similarity, {**detail, **found})
+
+    def salvage(self, attempts: Sequence[_Attempt]) -> _Attempt | None:
+        """The good sentences of the best failed attempt, when together they make a good turn.
+
+        A small model that is looping often says one new thing beside the copied one; keeping that beats
+        keeping a copy. The copied, leaked, confused or unfinished sentences are dropped (and recorded).
+        """
+        for attempt in sorted(attempts, key=lambda a: (len(a.problems), a.similarity)):
+            parts = sentences(attempt.reply.text)
+            kept = [s for s in parts if not self.judge(s)[0]]
+            text = " ".join(kept)
+            if not kept or len(kept) == len(parts) or self.judge(text, attempt.reply.spoken)[0]:
+                continue
+            reply = replace(attempt.reply, text=text, metadata=dict(attempt.reply.metadata))
+            dropped = [s for s in parts if s not in kept]
+            return _Attempt(reply, attempt.seed, [], copy_score(text, self.earlier, self.guards.min_words)[0],
+                            {"salvaged": {"from": attempt.reply.text, "dropped": dropped}})
+        return None
+
+
+def _resample_temperature(agent: Agent, guards: Guards, attempt: int) -> float | None:
+    """Resample ``attempt`` runs hotter than the model's own temperature: the same heat loops the same way."""
+    if not guards.resample_heat:
+        return None
+    base = agent.model.options.temperature
+    base = defaults.TEMPERATURE if base is None else base
+    return round(min(base + guards.resample_heat * attempt, HOTTEST), 3)
 
 
 async def guarded_reply(agent: Agent, earlier: Sequence[Any], heard: Sequence[Any], **reply_args: Any) -> Reply:
     """``agent.reply(heard, **reply_args)``, redone with derived seeds while a guard rejects it.
 
     ``earlier`` is every turn of the dialogue so far. The kept reply carries the guard's record in
-    ``Reply.metadata["guard"]`` whenever a guard acted (trimmed, resampled or gave up).
+    ``Reply.metadata["guard"]`` whenever a guard acted (trimmed, resampled, salvaged or gave up).
     """
     guards = agent.guards
-    reply = await agent.reply(heard, **reply_args)
     if not guards.enabled:
-        return reply
-    texts = [t.text for t in earlier]
-    note = reply_args.get("instruction")  # this turn's director note: reciting it is a leak too
-    attempts = [_check(agent, reply, None, texts, guards, note)]
+        return await agent.reply(heard, **reply_args)
+    reply_args["no_repeat_ngram"] = guards.no_repeat_ngram
+    reply = await agent.reply(heard, **reply_args)
+    judge = _Judge(agent, [t.text for t in earlier], guards, reply_args.get("instruction"))  # reciting the note leaks
+    attempts = [judge.check(reply, None)]
     while attempts[-1].problems and len(attempts) <= guards.resamples:
         agent.undo_last_reply()
         seed = derive_seed(agent.model.options.seed, len(earlier), len(attempts))
         logger.info("%s turn %d: %s; resampling with seed %d", agent.name, len(earlier), attempts[-1].problems, seed)
-        reply = await agent.reply(heard, seed=seed, **reply_args)
-        attempts.append(_check(agent, reply, seed, texts, guards, note))
+        reply = await agent.reply(heard, seed=seed, temperature=_resample_temperature(agent, guards, len(attempts)),
+                                  **reply_args)
+        attempts.append(judge.check(reply, seed))
     kept = min(attempts, key=lambda a: (len(a.problems), a.similarity))
-    if kept is not attempts[-1]:
+    if kept.problems:
+        kept = judge.salvage(attempts) or kept
+    if kept.reply is not attempts[-1].reply or "salvaged" in kept.detail:
         agent.remember(kept.reply.text)
     if len(attempts) > 1 or kept.problems or kept.detail:
         kept.reply.metadata["guard"] = {
             "resamples": len(attempts) - 1, "seed": kept.seed, "unresolved": kept.problems,
-            "rejected": [a.record() for a in attempts if a is not kept],
-            **({"trimmed": kept.detail["trimmed"]} if "trimmed" in kept.detail else {}),
+            "rejected": [a.record() for a in attempts if a.reply is not kept.reply and a is not kept],
+            **{key: kept.detail[key] for key in ("trimmed", "salvaged") if key in kept.detail},
         }
     return kept.reply
