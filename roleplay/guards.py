@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from roleplay.agents import Agent, Reply
 
-__all__ = ["Guards", "copy_score", "derive_seed", "guarded_reply", "identity_terms", "new_pair_share",
+__all__ = ["HOTTEST", "Guards", "copy_score", "derive_seed", "guarded_reply", "identity_terms", "new_pair_share",
            "role_confusion"]
 
 _TITLE = re.compile(r"^(dr|mr|mrs|ms|prof)\.?\s", re.IGNORECASE)
