@@ -1,27 +1,35 @@
 """Degeneration guards: a turn that copies an earlier one, speaks as someone else, or is cut off is redone.
 
 Small models loop ("I'm so glad ..." eight times), slip into the other role (the patient introducing
-itself as "Dr. ..."), and stop mid-sentence at the token limit. Each check here is a pure function of
-the text, so `roleplay.evaluation.text` measures exactly what the guards prevent:
+itself as "Dr. ..."), and stop mid-sentence at the token limit. The guards act in three places:
 
-- `copy_score`: the highest rapidfuzz ratio (0-100) against any earlier turn or sentence, either
-  speaker, and `new_pair_share`: how many of the turn's word pairs are new to the dialogue (a turn of at
-  least `Guards.min_words` words is a near-copy from `Guards.near_copy` on, or under
-  `Guards.min_new_pairs` new pairs);
-- `role_confusion`: the turn opens with another speaker's label, claims another's name or role
-  ("I'm Dr. Garcia" from the patient), or addresses the speaker by its own name ("Hello, Dr. Garcia"
-  from Dr. Garcia);
-- `roleplay.sentences.is_complete`: the turn ends like a finished sentence;
-- a prompt leak: a sentence of the turn near-copies the agent's own system prompt (its rules, its persona
-  text, an example line) or this turn's director note, as `copy_score` against them.
+1. while decoding: the backend may not repeat a run of ``Guards.no_repeat_ngram`` tokens of the
+   conversation (`roleplay.backends.no_repeat`; llama.cpp only, other backends ignore it), which stops
+   most copies before they are written;
+2. after decoding, each check here is a pure function of the text, so `roleplay.evaluation.text`
+   measures exactly what the guards prevent:
 
-`guarded_reply` is what the orchestrator calls instead of ``agent.reply``. A cut-off turn is first
-trimmed to its last complete sentence; a turn that still fails is resampled: the agent's memory is
-rolled back and it answers again with a seed derived from its model's seed, the turn index and the
-attempt (`derive_seed`), so the same dialogue seed gives the same dialogue. After ``resamples`` failed
-attempts the least bad one is kept and marked. Every decision lands in the turn's ``metadata["guard"]``.
-Configure with `Guards` (scenario YAML ``guards:``, generator ``guards=``); ``Guards(enabled=False)``
-turns them off.
+   - `copy_score`: the highest rapidfuzz ratio (0-100) against any earlier turn or sentence, either
+     speaker, and `new_pair_share`: how many of the turn's word pairs are new to the dialogue
+     (`Guards.is_copy`: from ``near_copy`` on, or under ``min_new_pairs`` new pairs; a short turn only
+     when said again word for word);
+   - `role_confusion`: the turn opens with another speaker's label, claims another's name or role
+     ("I'm Dr. Garcia" from the patient), or addresses the speaker by its own name ("Hello, Dr. Garcia"
+     from Dr. Garcia);
+   - `roleplay.sentences.is_complete`: the turn ends like a finished sentence;
+   - a prompt leak: a sentence of the turn near-copies the agent's own system prompt (its rules, its
+     persona text, an example line) or this turn's director note, as `copy_score` against them;
+3. a failed turn is redone: a cut-off turn is first trimmed to its last complete sentence; a turn that
+   still fails is resampled: the agent's memory is rolled back and it answers again with a seed derived
+   from its model's seed, the turn index and the attempt (`derive_seed`), a little hotter each time
+   (``resample_heat``), so the same dialogue seed gives the same dialogue. After ``resamples`` failed
+   attempts, the good sentences of the best attempt are kept when they make a good turn on their own
+   (a looping model often says one new thing beside the copied one); else the least bad attempt is
+   kept and marked.
+
+`guarded_reply` is what the orchestrator calls instead of ``agent.reply``. Every decision lands in the
+turn's ``metadata["guard"]``. Configure with `Guards` (scenario YAML ``guards:``, generator
+``guards=``); ``Guards(enabled=False)`` turns them all off.
 """
 
 from __future__ import annotations
@@ -44,13 +52,15 @@ logger = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from roleplay.agents import Agent, Reply
 
-__all__ = ["HOTTEST", "Guards", "copy_score", "derive_seed", "guarded_reply", "identity_terms", "new_pair_share",
-           "role_confusion"]
+__all__ = ["FORMULA_WORDS", "HOTTEST", "Guards", "copy_score", "derive_seed", "guarded_reply", "identity_terms",
+           "new_pair_share", "role_confusion"]
 
 _TITLE = re.compile(r"^(dr|mr|mrs|ms|prof)\.?\s", re.IGNORECASE)
 _GREETING = r"(?:hello|hi|hey|dear|welcome|thanks|thank you|bye|goodbye|morning|afternoon|evening|meet you)"
 HOTTEST = 1.3
 """The hottest a resample runs: hotter, a small model stops making sense."""
+FORMULA_WORDS = 3
+"""Greetings and thanks this short ("Good morning.", "Thank you, doctor.") may be said back word for word."""
 _CLAIM = r"(?:i am|i'm|im|my name is|this is|call me|speaking as|as your|as a|as an)"
 
 
@@ -64,8 +74,8 @@ class Guards(BaseModel):
                              "counts as a copy of an earlier turn.")
     role_confusion: bool = Field(default=True, description="Redo turns spoken as another party.")
     cut_off: bool = Field(default=True, description="Trim or redo empty and unfinished turns.")
-    min_words: int = Field(default=7, ge=1, description="Shorter turns and sentences are copies only when said "
-                           "again nearly word for word; longer ones also when they say too little that is new.")
+    min_words: int = Field(default=7, ge=1, description="Shorter turns are copies only when said again word for "
+                           "word; turns and sentences this long also when similar or saying too little that is new.")
     min_new_pairs: float = Field(default=0.5, ge=0, le=1, description="Share of a turn's word pairs that must be "
                                  "new to the dialogue (0 turns this check off).")
     resamples: int = Field(default=3, ge=0, description="Most extra attempts per turn.")
@@ -78,12 +88,14 @@ class Guards(BaseModel):
     def is_copy(self, text: str, similarity: float, new_pairs: float | None = None) -> bool:
         """Whether a turn with this `copy_score` and `new_pair_share` counts as a near-copy.
 
-        A short turn said again word for word is a copy too ("I'm so glad you're here." four times); the
-        share of new word pairs is only judged on turns of at least ``min_words`` words.
+        A turn of at least ``min_words`` words is a copy from ``near_copy`` on, or when it says too little
+        that is new. A shorter one only when it is said again word for word ("I'm so glad you're here."
+        four times), unless it is a formula of at most `FORMULA_WORDS` words ("Good morning." said back).
         """
-        if similarity >= self.near_copy:
-            return True
-        return len(words(text)) >= self.min_words and new_pairs is not None and new_pairs < self.min_new_pairs
+        length = len(words(text))
+        if length < self.min_words:
+            return length > FORMULA_WORDS and similarity >= 100
+        return similarity >= self.near_copy or (new_pairs is not None and new_pairs < self.min_new_pairs)
 
 
 def derive_seed(base: int | None, turn_index: int, attempt: int) -> int:

@@ -3,7 +3,8 @@
 Per dialogue (`text_metrics`) and per folder and scenario variant (`summarize_text`, `text_report`):
 
 - ``near_copy_rate``: turns that repeat an earlier turn or sentence, or say little that is new
-  (`roleplay.guards.Guards.is_copy`, with the guards' default thresholds) / turns;
+  (`roleplay.guards.Guards.is_copy` with the default thresholds, whatever the run's guards were set to:
+  recomputed from the text, never read from the guards' own records) / turns;
 - ``role_confusion_rate``: turns spoken as another party (`roleplay.guards.role_confusion`, using the
   dialogue's saved personas) / turns;
 - ``cut_off_rate``: empty turns and turns without a finished last sentence / turns;
