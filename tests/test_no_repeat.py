@@ -56,3 +56,24 @@ async def test_the_call_option_reaches_a_backend_that_can_ban_ngrams_and_no_othe
     with other.call_options(no_repeat_ngram=3):
         await other.create(question)
     assert other.client.history[0].extra == {}
+
+
+@pytest.mark.embedded
+def test_the_embedded_model_cannot_echo_the_conversation_and_stays_deterministic():
+    import asyncio
+
+    from autogen_core.models import UserMessage
+
+    from roleplay.backends import get_backend
+
+    line = "My grandmother grew purple tomatoes behind the old railway station every summer."
+    question = [UserMessage(content=f"Repeat this sentence exactly: {line}", source="user")]
+
+    async def answer(no_repeat: int | None) -> str:
+        model = get_backend("embedded", seed=3, temperature=0.2, max_tokens=40)
+        with model.call_options(no_repeat_ngram=no_repeat):
+            return str((await model.create(question)).content)
+
+    free, banned, again = (asyncio.run(answer(n)) for n in (None, 3, 3))
+    assert "purple tomatoes behind" in free  # the model echoes when it may
+    assert "purple tomatoes behind" not in banned and banned == again
