@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from roleplay.cli import cli
 from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.evaluation import distinct_n, text_report
 from roleplay.evaluation.text import text_metrics
+from roleplay.sentences import sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 PERSONAS = {"Doctor": {"name": "Dr. Garcia", "role": "family doctor"}, "Patient": {"name": "Ana", "role": "patient"}}
@@ -90,3 +92,13 @@ def test_evaluate_with_a_graph_adds_the_adherence_table(tmp_path):
 def test_evaluate_with_both_sources_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(cli, ["evaluate", str(tmp_path), "--graph", "g.dot", "--star-path", "s"])
     assert result.exit_code != 0 and "not both" in result.output
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Thank you for sharing it with me. I wish you well.", ["Thank you for sharing it with me.", "I wish you well."]),
+    ("That is ok. We can start.", ["That is ok.", "We can start."]),
+    ("Room No. 5, please. No. I do not smoke.", ["Room No. 5, please.", "No.", "I do not smoke."]),
+    ("Dr. Garcia said 3.5 mg, e.g. one tablet. Fine.", ["Dr. Garcia said 3.5 mg, e.g. one tablet.", "Fine."]),
+])
+def test_everyday_words_the_segmenter_takes_for_abbreviations_still_end_a_sentence(text, expected):
+    assert sentences(text) == expected
