@@ -22,7 +22,7 @@ LOOP = "I'm so glad you're here, I just love it and my family does too."
 def degenerate() -> Dialog:
     return Dialog(id=1, personas=PERSONAS, stop_reason=StopReason.MAX_TURNS, turns=[
         Turn("Doctor", "Good morning, what brings you in today?", metadata={"seconds": 1.0}),
-        Turn("Patient", LOOP, metadata={"seconds": 2.0, "guard": {"resamples": 3}}),
+        Turn("Patient", LOOP, metadata={"seconds": 2.0, "guard": {"resamples": 3, "salvaged": {"dropped": ["X"]}}}),
         Turn("Doctor", LOOP, metadata={"seconds": 1.0}),
         Turn("Patient", "Hello, I am Dr. Garcia and I", metadata={"seconds": 1.0}),
     ])
@@ -43,11 +43,18 @@ def test_distinct_n_counts_words_not_space_separated_chunks():
     assert distinct_n(["one", "one"], 2) is None and distinct_n([], 1) is None
 
 
+def test_a_short_turn_said_again_word_for_word_is_measured_as_a_copy():
+    glad = "I'm so glad you're here."
+    dialog = Dialog(id=2, personas=PERSONAS, turns=[Turn("Doctor", glad), Turn("Patient", "Good morning."),
+                                                    Turn("Doctor", glad), Turn("Patient", "Good morning!")])
+    assert [(p["turn"], p["problem"]) for p in text_metrics(dialog).problems] == [(2, "near_copy")]  # a formula may
+
+
 def test_text_metrics_finds_each_problem():
     m = text_metrics(degenerate())
     kinds = {(p["turn"], p["problem"]) for p in m.problems}
     assert kinds == {(2, "near_copy"), (3, "role_confusion"), (3, "cut_off")}
-    assert (m.near_copies, m.role_confusions, m.cut_offs, m.resamples) == (1, 1, 1, 3)
+    assert (m.near_copies, m.role_confusions, m.cut_offs, m.resamples, m.salvaged) == (1, 1, 1, 3, 1)
     assert m.seconds_per_turn == 1.25 and m.stop_reason == "max_turns"
     clean = text_metrics(healthy("0.5"))
     assert (clean.near_copies, clean.role_confusions, clean.cut_offs) == (0, 0, 0)
