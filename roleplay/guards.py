@@ -17,6 +17,8 @@ itself as "Dr. ..."), and stop mid-sentence at the token limit. The guards act i
      ("I'm Dr. Garcia" from the patient), or addresses the speaker by its own name ("Hello, Dr. Garcia"
      from Dr. Garcia);
    - `roleplay.sentences.is_complete`: the turn ends like a finished sentence;
+   - `same_opening`: the turn opens with the same two words as the speaker's last turns (a paraphrase
+     loop: "The pain today." "The pain, yes." "The pain after your injury.");
    - a prompt leak: a sentence of the turn near-copies the agent's own system prompt (its rules, its
      persona text, an example line) or this turn's director note, as `copy_score` against them;
 3. a failed turn is redone: a cut-off turn is first trimmed to its last complete sentence; a turn that
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
     from roleplay.agents import Agent, Reply
 
 __all__ = ["FORMULA_WORDS", "HOTTEST", "Guards", "copy_score", "derive_seed", "guarded_reply", "identity_terms",
-           "new_pair_share", "role_confusion"]
+           "new_pair_share", "role_confusion", "same_opening"]
 
 _TITLE = re.compile(r"^(dr|mr|mrs|ms|prof)\.?\s", re.IGNORECASE)
 _GREETING = r"(?:hello|hi|hey|dear|welcome|thanks|thank you|bye|goodbye|morning|afternoon|evening|meet you)"
@@ -81,6 +83,8 @@ class Guards(BaseModel):
     resamples: int = Field(default=3, ge=0, description="Most extra attempts per turn.")
     resample_heat: float = Field(default=0.3, ge=0, description="Added to the temperature on each resample (at "
                                  f"most {HOTTEST}): at the same temperature a looping model loops again.")
+    same_opening: int = Field(default=2, ge=0, description="A turn opening with the same two words as each of the "
+                              "speaker's last this many turns is a loop ('The pain ...' every turn); 0 turns it off.")
     no_repeat_ngram: int | None = Field(default=3, ge=2, description="While decoding, never repeat a run of this "
                                         "many tokens of the conversation (llama.cpp; other backends ignore it); "
                                         "None turns it off.")
@@ -134,6 +138,17 @@ def new_pair_share(text: str, earlier: Sequence[str]) -> float | None:
         return None
     seen = {pair for turn in earlier for pair in ngrams(turn, 2)}
     return round(sum(pair not in seen for pair in pairs) / len(pairs), 3)
+
+
+def same_opening(text: str, own: Sequence[str], runs: int) -> str | None:
+    """The two opening words ``text`` shares with each of the speaker's last ``runs`` turns (None if not).
+
+    A paraphrase loop changes the words after the opening, so no ratio or word-pair rule sees it.
+    """
+    opening = words(text)[:2]
+    if runs <= 0 or len(opening) < 2 or len(own) < runs:
+        return None
+    return " ".join(opening) if all(words(turn)[:2] == opening for turn in own[-runs:]) else None
 
 
 def identity_terms(label: str | None, persona: Mapping[str, Any] | None = None) -> list[str]:
@@ -195,6 +210,7 @@ class _Judge:
 
     agent: Agent
     earlier: Sequence[str]
+    own: Sequence[str]
     guards: Guards
     note: str | None = None
 
@@ -208,6 +224,10 @@ class _Judge:
         if guards.is_copy(text, similarity, new_pairs):
             problems.append("near_copy")
             detail.update(copy_of=copied, new_pairs=new_pairs)
+        opening = same_opening(text, self.own, guards.same_opening)
+        if opening:
+            problems.append("same_opening")
+            detail["opening"] = opening
         leaked, _ = copy_score(text, [self.agent.system_prompt, self.note or ""], guards.min_words)
         if leaked >= guards.near_copy:  # a small model recites its instructions or an example line as its turn
             problems.append("prompt_leak")
@@ -269,7 +289,8 @@ async def guarded_reply(agent: Agent, earlier: Sequence[Any], heard: Sequence[An
         return await agent.reply(heard, **reply_args)
     reply_args["no_repeat_ngram"] = guards.no_repeat_ngram
     reply = await agent.reply(heard, **reply_args)
-    judge = _Judge(agent, [t.text for t in earlier], guards, reply_args.get("instruction"))  # reciting the note leaks
+    own = [t.text for t in earlier if t.speaker == agent.name]
+    judge = _Judge(agent, [t.text for t in earlier], own, guards, reply_args.get("instruction"))  # the note can leak
     attempts = [judge.check(reply, None)]
     while attempts[-1].problems and len(attempts) <= guards.resamples:
         agent.undo_last_reply()

@@ -9,7 +9,16 @@ import pytest
 from roleplay.backends.scripted import ScriptedRequest, scripted_model
 from roleplay.errors import ScenarioError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
-from roleplay.guards import HOTTEST, Guards, copy_score, derive_seed, identity_terms, new_pair_share, role_confusion
+from roleplay.guards import (
+    HOTTEST,
+    Guards,
+    copy_score,
+    derive_seed,
+    identity_terms,
+    new_pair_share,
+    role_confusion,
+    same_opening,
+)
 from roleplay.personas import Persona
 from roleplay.scenario import load_scenario
 
@@ -223,3 +232,18 @@ def test_a_turn_stitched_from_phrases_already_said_counts_as_a_copy():
     assert Guards().is_copy(stitched, 0.0, new_pair_share(stitched, earlier))
     assert not Guards(min_new_pairs=0).is_copy(stitched, 0.0, new_pair_share(stitched, earlier))
     assert new_pair_share("Fine.", earlier) is None
+
+
+def test_a_paraphrase_loop_opening_every_turn_alike_is_resampled():
+    def doctor(request: ScriptedRequest) -> str:
+        said = sum(role == "assistant" for role, _, _ in request.messages)
+        loop = ["The pain of the day.", "The pain you describe is a sprain.", "The pain after your injury."]
+        return loop[said] if request.seed == SEED else "Let me check your blood pressure."
+
+    dialog, client, _ = play(doctor, lambda r: f"It hurts, {len(r.messages)} times over.", turns=6)
+    assert [t.text for t in dialog.turns[::2]] == [
+        "The pain of the day.", "The pain you describe is a sprain.", "Let me check your blood pressure."]
+    rejected = dialog.turns[4].metadata["guard"]["rejected"][0]
+    assert rejected["problems"] == ["same_opening"] and rejected["opening"] == "the pain"
+    assert same_opening("The pain again.", ["The pain.", "Rest."], runs=2) is None  # only a run of openings
+    assert same_opening("The pain again.", ["The pain."], runs=0) is None  # 0 turns the check off
