@@ -302,7 +302,7 @@ async def guarded_reply(agent: Agent, earlier: Sequence[Any], heard: Sequence[An
     kept = min(attempts, key=lambda a: (len(a.problems), a.similarity))
     if kept.problems:
         kept = judge.salvage(attempts) or kept
-    if kept.reply is not attempts[-1].reply or "salvaged" in kept.detail:
+    if kept.reply is not attempts[-1].reply:  # an earlier attempt, or the salvaged sentences
         agent.remember(kept.reply.text)
     if len(attempts) > 1 or kept.problems or kept.detail:
         kept.reply.metadata["guard"] = {
