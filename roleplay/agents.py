@@ -239,6 +239,8 @@ class Agent:
         instruction: str | None = None,
         schema: dict[str, Any] | None = None,
         seed: int | None = None,
+        temperature: float | None = None,
+        no_repeat_ngram: int | None = None,
         cancellation_token: CancellationToken | None = None,
     ) -> Reply:
         """Hear the turns since this agent last spoke (and an optional director's note), then speak once.
@@ -246,13 +248,15 @@ class Agent:
         With ``schema``, the reply is decoded as JSON matching it (an action chosen from an enum and the
         ``utterance`` alongside); ``Reply.data`` holds the parsed object (None if it did not parse, e.g.
         cut off by the token limit), ``Reply.text`` the cleaned utterance, and the director's note is
-        forgotten afterwards, so per-turn guidance does not fill the memory. ``seed`` replaces the
-        model's own seed for this reply (to resample it). A reasoning model's thought is kept out of
-        the turn and its memory, in ``Reply.metadata["thought"]``.
+        forgotten afterwards, so per-turn guidance does not fill the memory. ``seed`` and ``temperature``
+        replace the model's own for this reply (to resample it); ``no_repeat_ngram`` forbids repeating a
+        run of that many tokens of the conversation (`roleplay.backends.no_repeat`). A reasoning model's
+        thought is kept out of the turn and its memory, in ``Reply.metadata["thought"]``.
         """
         messages = _messages(heard, prefix_speakers, instruction)
         self._turn_start = len(self._memory.messages)
-        with self.model.call_options(seed=seed, schema=schema):
+        with self.model.call_options(seed=seed, schema=schema, temperature=temperature,
+                                     no_repeat_ngram=no_repeat_ngram):
             response = await self._assistant.on_messages(messages, cancellation_token or CancellationToken())
         raw = str(response.chat_message.content)
         usage = response.chat_message.models_usage

@@ -1,27 +1,37 @@
 """Degeneration guards: a turn that copies an earlier one, speaks as someone else, or is cut off is redone.
 
 Small models loop ("I'm so glad ..." eight times), slip into the other role (the patient introducing
-itself as "Dr. ..."), and stop mid-sentence at the token limit. Each check here is a pure function of
-the text, so `roleplay.evaluation.text` measures exactly what the guards prevent:
+itself as "Dr. ..."), and stop mid-sentence at the token limit. The guards act in three places:
 
-- `copy_score`: the highest rapidfuzz ratio (0-100) against any earlier turn or sentence, either
-  speaker, and `new_pair_share`: how many of the turn's word pairs are new to the dialogue (a turn of at
-  least `Guards.min_words` words is a near-copy from `Guards.near_copy` on, or under
-  `Guards.min_new_pairs` new pairs);
-- `role_confusion`: the turn opens with another speaker's label, claims another's name or role
-  ("I'm Dr. Garcia" from the patient), or addresses the speaker by its own name ("Hello, Dr. Garcia"
-  from Dr. Garcia);
-- `roleplay.sentences.is_complete`: the turn ends like a finished sentence;
-- a prompt leak: a sentence of the turn near-copies the agent's own system prompt (its rules, its persona
-  text, an example line) or this turn's director note, as `copy_score` against them.
+1. while decoding: the backend may not repeat a run of ``Guards.no_repeat_ngram`` tokens of the
+   conversation (`roleplay.backends.no_repeat`; llama.cpp only, other backends ignore it), which stops
+   most copies before they are written;
+2. after decoding, each check here is a pure function of the text, so `roleplay.evaluation.text`
+   measures exactly what the guards prevent:
 
-`guarded_reply` is what the orchestrator calls instead of ``agent.reply``. A cut-off turn is first
-trimmed to its last complete sentence; a turn that still fails is resampled: the agent's memory is
-rolled back and it answers again with a seed derived from its model's seed, the turn index and the
-attempt (`derive_seed`), so the same dialogue seed gives the same dialogue. After ``resamples`` failed
-attempts the least bad one is kept and marked. Every decision lands in the turn's ``metadata["guard"]``.
-Configure with `Guards` (scenario YAML ``guards:``, generator ``guards=``); ``Guards(enabled=False)``
-turns them off.
+   - `copy_score`: the highest rapidfuzz ratio (0-100) against any earlier turn or sentence, either
+     speaker, and `new_pair_share`: how many of the turn's word pairs are new to the dialogue
+     (`Guards.is_copy`: from ``near_copy`` on, or under ``min_new_pairs`` new pairs; a short turn only
+     when said again word for word);
+   - `role_confusion`: the turn opens with another speaker's label, claims another's name or role
+     ("I'm Dr. Garcia" from the patient), or addresses the speaker by its own name ("Hello, Dr. Garcia"
+     from Dr. Garcia);
+   - `roleplay.sentences.is_complete`: the turn ends like a finished sentence;
+   - `same_opening`: the turn opens with the same two words as the speaker's last turns (a paraphrase
+     loop: "The pain today." "The pain, yes." "The pain after your injury.");
+   - a prompt leak: a sentence of the turn near-copies the agent's own system prompt (its rules, its
+     persona text, an example line) or this turn's director note, as `copy_score` against them;
+3. a failed turn is redone: a cut-off turn is first trimmed to its last complete sentence; a turn that
+   still fails is resampled: the agent's memory is rolled back and it answers again with a seed derived
+   from its model's seed, the turn index and the attempt (`derive_seed`), a little hotter each time
+   (``resample_heat``), so the same dialogue seed gives the same dialogue. After ``resamples`` failed
+   attempts, the good sentences of the best attempt are kept when they make a good turn on their own
+   (a looping model often says one new thing beside the copied one); else the least bad attempt is
+   kept and marked.
+
+`guarded_reply` is what the orchestrator calls instead of ``agent.reply``. Every decision lands in the
+turn's ``metadata["guard"]``. Configure with `Guards` (scenario YAML ``guards:``, generator
+``guards=``); ``Guards(enabled=False)`` turns them all off.
 """
 
 from __future__ import annotations
@@ -30,12 +40,13 @@ import hashlib
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz import fuzz, process, utils
 
+from roleplay import defaults
 from roleplay.sentences import is_complete, ngrams, sentences, trim_to_complete, words
 
 logger = logging.getLogger(__name__)
@@ -43,11 +54,15 @@ logger = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from roleplay.agents import Agent, Reply
 
-__all__ = ["Guards", "copy_score", "derive_seed", "guarded_reply", "identity_terms", "new_pair_share",
-           "role_confusion"]
+__all__ = ["FORMULA_WORDS", "HOTTEST", "Guards", "copy_score", "derive_seed", "guarded_reply", "identity_terms",
+           "new_pair_share", "role_confusion", "same_opening"]
 
 _TITLE = re.compile(r"^(dr|mr|mrs|ms|prof)\.?\s", re.IGNORECASE)
 _GREETING = r"(?:hello|hi|hey|dear|welcome|thanks|thank you|bye|goodbye|morning|afternoon|evening|meet you)"
+HOTTEST = 1.3
+"""The hottest a resample runs: hotter, a small model stops making sense."""
+FORMULA_WORDS = 3
+"""Greetings and thanks this short ("Good morning.", "Thank you, doctor.") may be said back word for word."""
 _CLAIM = r"(?:i am|i'm|im|my name is|this is|call me|speaking as|as your|as a|as an)"
 
 
@@ -61,16 +76,29 @@ class Guards(BaseModel):
                              "counts as a copy of an earlier turn.")
     role_confusion: bool = Field(default=True, description="Redo turns spoken as another party.")
     cut_off: bool = Field(default=True, description="Trim or redo empty and unfinished turns.")
-    min_words: int = Field(default=7, ge=1, description="Shorter turns may recur ('Yes, thank you.', 'Goodbye!' "
-                           "are normal twice in a conversation); only turns this long or longer count as copies.")
+    min_words: int = Field(default=7, ge=1, description="Shorter turns are copies only when said again word for "
+                           "word; turns and sentences this long also when similar or saying too little that is new.")
     min_new_pairs: float = Field(default=0.5, ge=0, le=1, description="Share of a turn's word pairs that must be "
                                  "new to the dialogue (0 turns this check off).")
     resamples: int = Field(default=3, ge=0, description="Most extra attempts per turn.")
+    resample_heat: float = Field(default=0.3, ge=0, description="Added to the temperature on each resample (at "
+                                 f"most {HOTTEST}): at the same temperature a looping model loops again.")
+    same_opening: int = Field(default=2, ge=0, description="A turn opening with the same two words as each of the "
+                              "speaker's last this many turns is a loop ('The pain ...' every turn); 0 turns it off.")
+    no_repeat_ngram: int | None = Field(default=3, ge=2, description="While decoding, never repeat a run of this "
+                                        "many tokens of the conversation (llama.cpp; other backends ignore it); "
+                                        "None turns it off.")
 
     def is_copy(self, text: str, similarity: float, new_pairs: float | None = None) -> bool:
-        """Whether a turn with this `copy_score` and `new_pair_share` counts as a near-copy."""
-        if len(words(text)) < self.min_words:
-            return False
+        """Whether a turn with this `copy_score` and `new_pair_share` counts as a near-copy.
+
+        A turn of at least ``min_words`` words is a copy from ``near_copy`` on, or when it says too little
+        that is new. A shorter one only when it is said again word for word ("I'm so glad you're here."
+        four times), unless it is a formula of at most `FORMULA_WORDS` words ("Good morning." said back).
+        """
+        length = len(words(text))
+        if length < self.min_words:
+            return length > FORMULA_WORDS and similarity >= 100
         return similarity >= self.near_copy or (new_pairs is not None and new_pairs < self.min_new_pairs)
 
 
@@ -110,6 +138,17 @@ def new_pair_share(text: str, earlier: Sequence[str]) -> float | None:
         return None
     seen = {pair for turn in earlier for pair in ngrams(turn, 2)}
     return round(sum(pair not in seen for pair in pairs) / len(pairs), 3)
+
+
+def same_opening(text: str, own: Sequence[str], runs: int) -> str | None:
+    """The two opening words ``text`` shares with each of the speaker's last ``runs`` turns (None if not).
+
+    A paraphrase loop changes the words after the opening, so no ratio or word-pair rule sees it.
+    """
+    opening = words(text)[:2]
+    if runs <= 0 or len(opening) < 2 or len(own) < runs:
+        return None
+    return " ".join(opening) if all(words(turn)[:2] == opening for turn in own[-runs:]) else None
 
 
 def identity_terms(label: str | None, persona: Mapping[str, Any] | None = None) -> list[str]:
@@ -165,59 +204,110 @@ class _Attempt:
                 "text": self.reply.text, **self.detail}
 
 
-def _check(agent: Agent, reply: Reply, seed: int | None, earlier: Sequence[str], guards: Guards,
-           note: str | None = None) -> _Attempt:
-    attempt = _Attempt(reply, seed)
-    if guards.cut_off and not is_complete(reply.text):
-        trimmed = trim_to_complete(reply.text)
-        if trimmed and is_complete(trimmed):
-            attempt.detail["trimmed"] = reply.text
-            reply.text = trimmed
-            agent.remember(trimmed)
-        else:
-            attempt.problems.append("empty" if not reply.text.strip() else "cut_off")
-    attempt.similarity, copied = copy_score(reply.text, earlier, guards.min_words)
-    new_pairs = new_pair_share(reply.text, earlier)
-    if guards.is_copy(reply.text, attempt.similarity, new_pairs):
-        attempt.problems.append("near_copy")
-        attempt.detail.update(copy_of=copied, new_pairs=new_pairs)
-    leaked, _ = copy_score(reply.text, [agent.system_prompt, note or ""], guards.min_words)
-    if leaked >= guards.near_copy:  # a small model recites its instructions or an example line as its turn
-        attempt.problems.append("prompt_leak")
-    confusion = role_confusion(reply.text, agent.identity(), agent.other_identities(), opening=reply.spoken) \
-        if guards.role_confusion else None
-    if confusion:
-        attempt.problems.append("role_confusion")
-        attempt.detail["confusion"] = confusion
-    return attempt
+@dataclass(frozen=True)
+class _Judge:
+    """What a turn is checked against: the dialogue so far, the agent's prompt and names, the guards."""
+
+    agent: Agent
+    earlier: Sequence[str]
+    own: Sequence[str]
+    guards: Guards
+    note: str | None = None
+
+    def judge(self, text: str, spoken: str = "") -> tuple[list[str], float, dict[str, Any]]:
+        """The problems of ``text`` (empty if it is a good turn), its `copy_score`, and details to record."""
+        guards, problems, detail = self.guards, [], {}
+        if guards.cut_off and not is_complete(text):
+            problems.append("empty" if not text.strip() else "cut_off")
+        similarity, copied = copy_score(text, self.earlier, guards.min_words)
+        new_pairs = new_pair_share(text, self.earlier)
+        if guards.is_copy(text, similarity, new_pairs):
+            problems.append("near_copy")
+            detail.update(copy_of=copied, new_pairs=new_pairs)
+        opening = same_opening(text, self.own, guards.same_opening)
+        if opening:
+            problems.append("same_opening")
+            detail["opening"] = opening
+        leaked, _ = copy_score(text, [self.agent.system_prompt, self.note or ""], guards.min_words)
+        if leaked >= guards.near_copy:  # a small model recites its instructions or an example line as its turn
+            problems.append("prompt_leak")
+        confusion = role_confusion(text, self.agent.identity(), self.agent.other_identities(),
+                                   opening=spoken or None) if guards.role_confusion else None
+        if confusion:
+            problems.append("role_confusion")
+            detail["confusion"] = confusion
+        return problems, similarity, detail
+
+    def check(self, reply: Reply, seed: int | None) -> _Attempt:
+        """Judge ``reply``, first trimming a cut-off turn to its last complete sentence."""
+        detail: dict[str, Any] = {}
+        if self.guards.cut_off and not is_complete(reply.text):
+            trimmed = trim_to_complete(reply.text)
+            if trimmed and is_complete(trimmed):
+                detail["trimmed"] = reply.text
+                reply.text = trimmed
+                self.agent.remember(trimmed)
+        problems, similarity, found = self.judge(reply.text, reply.spoken)
+        return _Attempt(reply, seed, problems, similarity, {**detail, **found})
+
+    def salvage(self, attempts: Sequence[_Attempt]) -> _Attempt | None:
+        """The good sentences of the best failed attempt, when together they make a good turn.
+
+        A small model that is looping often says one new thing beside the copied one; keeping that beats
+        keeping a copy. The copied, leaked, confused or unfinished sentences are dropped (and recorded).
+        """
+        for attempt in sorted(attempts, key=lambda a: (len(a.problems), a.similarity)):
+            parts = sentences(attempt.reply.text)
+            kept = [s for s in parts if not self.judge(s)[0]]
+            text = " ".join(kept)
+            if not kept or len(kept) == len(parts) or self.judge(text, attempt.reply.spoken)[0]:
+                continue
+            reply = replace(attempt.reply, text=text, metadata=dict(attempt.reply.metadata))
+            dropped = [s for s in parts if s not in kept]
+            return _Attempt(reply, attempt.seed, [], copy_score(text, self.earlier, self.guards.min_words)[0],
+                            {"salvaged": {"from": attempt.reply.text, "dropped": dropped}})
+        return None
+
+
+def _resample_temperature(agent: Agent, guards: Guards, attempt: int) -> float | None:
+    """Resample ``attempt`` runs hotter than the model's own temperature: the same heat loops the same way."""
+    if not guards.resample_heat:
+        return None
+    base = agent.model.options.temperature
+    base = defaults.TEMPERATURE if base is None else base
+    return round(min(base + guards.resample_heat * attempt, HOTTEST), 3)
 
 
 async def guarded_reply(agent: Agent, earlier: Sequence[Any], heard: Sequence[Any], **reply_args: Any) -> Reply:
     """``agent.reply(heard, **reply_args)``, redone with derived seeds while a guard rejects it.
 
     ``earlier`` is every turn of the dialogue so far. The kept reply carries the guard's record in
-    ``Reply.metadata["guard"]`` whenever a guard acted (trimmed, resampled or gave up).
+    ``Reply.metadata["guard"]`` whenever a guard acted (trimmed, resampled, salvaged or gave up).
     """
     guards = agent.guards
-    reply = await agent.reply(heard, **reply_args)
     if not guards.enabled:
-        return reply
-    texts = [t.text for t in earlier]
-    note = reply_args.get("instruction")  # this turn's director note: reciting it is a leak too
-    attempts = [_check(agent, reply, None, texts, guards, note)]
+        return await agent.reply(heard, **reply_args)
+    reply_args["no_repeat_ngram"] = guards.no_repeat_ngram
+    reply = await agent.reply(heard, **reply_args)
+    own = [t.text for t in earlier if t.speaker == agent.name]
+    judge = _Judge(agent, [t.text for t in earlier], own, guards, reply_args.get("instruction"))  # the note can leak
+    attempts = [judge.check(reply, None)]
     while attempts[-1].problems and len(attempts) <= guards.resamples:
         agent.undo_last_reply()
         seed = derive_seed(agent.model.options.seed, len(earlier), len(attempts))
         logger.info("%s turn %d: %s; resampling with seed %d", agent.name, len(earlier), attempts[-1].problems, seed)
-        reply = await agent.reply(heard, seed=seed, **reply_args)
-        attempts.append(_check(agent, reply, seed, texts, guards, note))
+        reply = await agent.reply(heard, seed=seed, temperature=_resample_temperature(agent, guards, len(attempts)),
+                                  **reply_args)
+        attempts.append(judge.check(reply, seed))
     kept = min(attempts, key=lambda a: (len(a.problems), a.similarity))
-    if kept is not attempts[-1]:
+    if kept.problems:
+        kept = judge.salvage(attempts) or kept
+    if kept.reply is not attempts[-1].reply:  # an earlier attempt, or the salvaged sentences
         agent.remember(kept.reply.text)
     if len(attempts) > 1 or kept.problems or kept.detail:
         kept.reply.metadata["guard"] = {
             "resamples": len(attempts) - 1, "seed": kept.seed, "unresolved": kept.problems,
-            "rejected": [a.record() for a in attempts if a is not kept],
-            **({"trimmed": kept.detail["trimmed"]} if "trimmed" in kept.detail else {}),
+            "rejected": [a.record() for a in attempts if a.reply is not kept.reply and a is not kept],
+            **{key: kept.detail[key] for key in ("trimmed", "salvaged") if key in kept.detail},
         }
     return kept.reply

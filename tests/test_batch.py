@@ -199,15 +199,18 @@ def test_cli_batch_with_variants_and_export(monkeypatch, tmp_path):
 
 
 class FakeOpenAIServer(http.server.BaseHTTPRequestHandler):
-    """A real HTTP server speaking OpenAI's chat API; each reply names the port that answered and the seed."""
+    """A real HTTP server speaking OpenAI's chat API; each reply names the port that answered, the seed and
+    the speaker (from its system prompt, "You are Doctor. ..."), so the two speakers never say the same words."""
 
     def do_POST(self):  # noqa: N802 (the stdlib's name)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         port = self.server.server_address[1]
+        speaker = body["messages"][0]["content"].split()[2].rstrip(".")
+        text = f"port {port} seed {body['seed']} for {speaker}."
         reply = json.dumps({
             "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
             "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": f"port {port} seed {body['seed']}."}}],
+                         "message": {"role": "assistant", "content": text}}],
             "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -243,7 +246,8 @@ def test_cli_batch_spreads_dialogues_over_a_server_pool(server_pool, tmp_path):
     for i in range(5):
         dialog = Dialog.from_file(out / "dialogs" / f"{i}.json")
         assert dialog.metadata["server"] == urls[i % 2]
-        assert [t.text for t in dialog] == [f"port {server_pool[i % 2].server_address[1]} seed {10 + i}."] * 2
+        assert [t.text for t in dialog] == [f"port {server_pool[i % 2].server_address[1]} seed {10 + i} for {who}."
+                                            for who in ("Doctor", "Patient")]
     assert [s.requests for s in server_pool] == [6, 4]
 
 

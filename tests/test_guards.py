@@ -9,7 +9,16 @@ import pytest
 from roleplay.backends.scripted import ScriptedRequest, scripted_model
 from roleplay.errors import ScenarioError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
-from roleplay.guards import Guards, copy_score, derive_seed, identity_terms, new_pair_share, role_confusion
+from roleplay.guards import (
+    HOTTEST,
+    Guards,
+    copy_score,
+    derive_seed,
+    identity_terms,
+    new_pair_share,
+    role_confusion,
+    same_opening,
+)
 from roleplay.personas import Persona
 from roleplay.scenario import load_scenario
 
@@ -71,7 +80,7 @@ def test_a_turn_reciting_the_system_prompt_is_resampled():
 
 
 def test_repeating_itself_gives_up_after_n_and_keeps_the_least_similar():
-    replies = iter([LONG, LONG, LONG + " Really.", LONG.replace("terrible", "bad"), LONG])
+    replies = iter([LONG, LONG, f"{LONG} What brings you in today?", LONG.replace("terrible", "bad"), LONG])
 
     dialog, _, client = play(doctor_asks, lambda r: next(replies), guards=Guards(resamples=3))
     turn = dialog.turns[3]
@@ -79,11 +88,32 @@ def test_repeating_itself_gives_up_after_n_and_keeps_the_least_similar():
     assert guard["resamples"] == 3 and guard["unresolved"] == ["near_copy"]
     assert [r.seed for r in client.history[1:]] == [SEED, *(derive_seed(SEED, 3, a) for a in (1, 2, 3))]
     assert turn.text == LONG.replace("terrible", "bad")  # least similar of the four (a kept sentence counts)
-    assert guard["seed"] == derive_seed(SEED, 3, 2)
+    assert guard["seed"] == derive_seed(SEED, 3, 2) and "salvaged" not in guard  # its question is the doctor's
     # the agent remembers the kept reply once, and heard the doctor's question once
     last = client.history[-1].messages
     assert [t for role, _, t in last if role == "assistant"] == [LONG]
     assert sum(t == "How long has it been going on?" for _, _, t in last) == 1
+
+
+def test_resamples_run_hotter_and_no_repeat_reaches_the_model():
+    dialog, doctor, patient = play(doctor_asks, lambda r: LONG, guards=Guards(resamples=2, resample_heat=0.25))
+    temperatures = [r.extra.get("temperature") for r in patient.history]
+    assert temperatures == [None, None, 0.95, 1.2]  # 0.7 (the default) + 0.25 per resample; turn 1 was fine
+    assert all("no_repeat_ngram" not in r.extra for r in patient.history)  # the scripted backend cannot ban n-grams
+    hot, _, patient = play(doctor_asks, lambda r: LONG, guards=Guards(resamples=9, resample_heat=1.0))
+    assert max(r.extra.get("temperature") or 0 for r in patient.history) == HOTTEST
+
+
+def test_when_every_attempt_copies_the_new_sentences_are_kept():
+    new = "It started after a long flight."
+    replies = iter([LONG, LONG, f"{LONG} {new}", "Thank you, I will rest."])
+
+    dialog, _, client = play(doctor_asks, lambda r: next(replies), turns=6, guards=Guards(resamples=1))
+    turn = dialog.turns[3]
+    guard = turn.metadata["guard"]
+    assert turn.text == new and guard["unresolved"] == []
+    assert guard["salvaged"] == {"from": f"{LONG} {new}", "dropped": [LONG]}
+    assert [t for role, _, t in client.history[-1].messages if role == "assistant"] == [LONG, new]
 
 
 def test_speaking_as_the_other_party_is_resampled():
@@ -171,7 +201,14 @@ def test_copy_score_sees_a_repeated_sentence_inside_a_new_turn():
     earlier = ["Hello.", f"{LONG} Anything else?"]
     assert copy_score(f"Well. {LONG}", earlier, min_words=7) == (100.0, 1)
     assert copy_score("Something entirely different, about the weather today.", earlier, 7)[0] < 60
-    assert not Guards().is_copy("Thank you.", 100.0)  # short formulas may recur
+
+
+def test_a_short_turn_said_again_word_for_word_is_a_copy():
+    earlier = ["I'm so glad you're here.", "Thank you, doctor."]
+    again = copy_score("I'm so glad you're here!", earlier)
+    assert again == (100.0, 0) and Guards().is_copy("I'm so glad you're here!", again[0])
+    other = copy_score("I'm worried about it.", earlier)[0]
+    assert not Guards().is_copy("I'm worried about it.", other, new_pair_share("I'm worried about it.", earlier))
 
 
 def test_derived_seeds_differ_by_turn_and_attempt_and_are_stable():
@@ -195,3 +232,18 @@ def test_a_turn_stitched_from_phrases_already_said_counts_as_a_copy():
     assert Guards().is_copy(stitched, 0.0, new_pair_share(stitched, earlier))
     assert not Guards(min_new_pairs=0).is_copy(stitched, 0.0, new_pair_share(stitched, earlier))
     assert new_pair_share("Fine.", earlier) is None
+
+
+def test_a_paraphrase_loop_opening_every_turn_alike_is_resampled():
+    def doctor(request: ScriptedRequest) -> str:
+        said = sum(role == "assistant" for role, _, _ in request.messages)
+        loop = ["The pain of the day.", "The pain you describe is a sprain.", "The pain after your injury."]
+        return loop[said] if request.seed == SEED else "Let me check your blood pressure."
+
+    dialog, client, _ = play(doctor, lambda r: f"It hurts, {len(r.messages)} times over.", turns=6)
+    assert [t.text for t in dialog.turns[::2]] == [
+        "The pain of the day.", "The pain you describe is a sprain.", "Let me check your blood pressure."]
+    rejected = dialog.turns[4].metadata["guard"]["rejected"][0]
+    assert rejected["problems"] == ["same_opening"] and rejected["opening"] == "the pain"
+    assert same_opening("The pain again.", ["The pain.", "Rest."], runs=2) is None  # only a run of openings
+    assert same_opening("The pain again.", ["The pain."], runs=0) is None  # 0 turns the check off

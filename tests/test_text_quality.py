@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from roleplay.cli import cli
 from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.evaluation import distinct_n, text_report
 from roleplay.evaluation.text import text_metrics
+from roleplay.sentences import sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 PERSONAS = {"Doctor": {"name": "Dr. Garcia", "role": "family doctor"}, "Patient": {"name": "Ana", "role": "patient"}}
@@ -20,7 +22,7 @@ LOOP = "I'm so glad you're here, I just love it and my family does too."
 def degenerate() -> Dialog:
     return Dialog(id=1, personas=PERSONAS, stop_reason=StopReason.MAX_TURNS, turns=[
         Turn("Doctor", "Good morning, what brings you in today?", metadata={"seconds": 1.0}),
-        Turn("Patient", LOOP, metadata={"seconds": 2.0, "guard": {"resamples": 3}}),
+        Turn("Patient", LOOP, metadata={"seconds": 2.0, "guard": {"resamples": 3, "salvaged": {"dropped": ["X"]}}}),
         Turn("Doctor", LOOP, metadata={"seconds": 1.0}),
         Turn("Patient", "Hello, I am Dr. Garcia and I", metadata={"seconds": 1.0}),
     ])
@@ -41,11 +43,18 @@ def test_distinct_n_counts_words_not_space_separated_chunks():
     assert distinct_n(["one", "one"], 2) is None and distinct_n([], 1) is None
 
 
+def test_a_short_turn_said_again_word_for_word_is_measured_as_a_copy():
+    glad = "I'm so glad you're here."
+    dialog = Dialog(id=2, personas=PERSONAS, turns=[Turn("Doctor", glad), Turn("Patient", "Good morning."),
+                                                    Turn("Doctor", glad), Turn("Patient", "Good morning!")])
+    assert [(p["turn"], p["problem"]) for p in text_metrics(dialog).problems] == [(2, "near_copy")]  # a formula may
+
+
 def test_text_metrics_finds_each_problem():
     m = text_metrics(degenerate())
     kinds = {(p["turn"], p["problem"]) for p in m.problems}
     assert kinds == {(2, "near_copy"), (3, "role_confusion"), (3, "cut_off")}
-    assert (m.near_copies, m.role_confusions, m.cut_offs, m.resamples) == (1, 1, 1, 3)
+    assert (m.near_copies, m.role_confusions, m.cut_offs, m.resamples, m.salvaged) == (1, 1, 1, 3, 1)
     assert m.seconds_per_turn == 1.25 and m.stop_reason == "max_turns"
     clean = text_metrics(healthy("0.5"))
     assert (clean.near_copies, clean.role_confusions, clean.cut_offs) == (0, 0, 0)
@@ -90,3 +99,13 @@ def test_evaluate_with_a_graph_adds_the_adherence_table(tmp_path):
 def test_evaluate_with_both_sources_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(cli, ["evaluate", str(tmp_path), "--graph", "g.dot", "--star-path", "s"])
     assert result.exit_code != 0 and "not both" in result.output
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Thank you for sharing it with me. I wish you well.", ["Thank you for sharing it with me.", "I wish you well."]),
+    ("That is ok. We can start.", ["That is ok.", "We can start."]),
+    ("Room No. 5, please. No. I do not smoke.", ["Room No. 5, please.", "No.", "I do not smoke."]),
+    ("Dr. Garcia said 3.5 mg, e.g. one tablet. Fine.", ["Dr. Garcia said 3.5 mg, e.g. one tablet.", "Fine."]),
+])
+def test_everyday_words_the_segmenter_takes_for_abbreviations_still_end_a_sentence(text, expected):
+    assert sentences(text) == expected

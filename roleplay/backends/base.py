@@ -5,10 +5,10 @@ that (1) bounds every call in time and retries transient failures (timeouts, dro
 429 and 5xx) for every backend alike, (2) turns SDK exceptions into roleplay errors naming the URL,
 (3) counts calls, and (4) applies per-call options in the backend's own dialect while its
 `call_options` block is active: a JSON schema for constrained output (Ollama ``format``, OpenAI
-``response_format``, llama.cpp JSON-schema grammar) and a seed other than the model's own (to resample
-a turn). An AutoGen agent that calls the model can so be held to a per-turn schema without knowing
-about it. Each agent owns its `Model`, so these options are that agent's explicit state, set and reset
-around one of its turns.
+``response_format``, llama.cpp JSON-schema grammar), a seed and temperature other than the model's own
+(to resample a turn), and a ban on repeating the conversation's n-grams (llama.cpp). An AutoGen agent
+that calls the model can so be held to a per-turn schema without knowing about it. Each agent owns its
+`Model`, so these options are that agent's explicit state, set and reset around one of its turns.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 SchemaArgs = Callable[[dict[str, Any]], dict[str, Any]]
 SeedArgs = Callable[[int], dict[str, Any]]
+NoRepeatArgs = Callable[[int], dict[str, Any]]
 
 
 def plain_seed_args(seed: int) -> dict[str, Any]:
@@ -46,6 +47,8 @@ class CallOptions:
 
     seed: int | None = None
     schema: dict[str, Any] | None = None
+    temperature: float | None = None
+    no_repeat_ngram: int | None = None
 
 
 # Exception class names (anywhere in the MRO) that mean "no answer in time" or "nothing is listening there".
@@ -155,6 +158,8 @@ class Model(ChatCompletionClient):
         url: the server, named in errors (None in-process).
         schema_args: create args that constrain decoding to a JSON schema, in the backend's dialect.
         seed_args: create args that set a per-call seed, in the backend's dialect.
+        no_repeat_args: create args that forbid repeating an n-gram of the conversation while decoding, in
+            the backend's dialect (None: the backend cannot, and the option is ignored).
         options: the backend's options (time limit and attempts come from them).
         owned_pool: a `ClientPool` made for this model alone, closed with it (None: the run owns the pool).
     """
@@ -168,6 +173,7 @@ class Model(ChatCompletionClient):
         url: str | None = None,
         schema_args: SchemaArgs | None = None,
         seed_args: SeedArgs = plain_seed_args,
+        no_repeat_args: NoRepeatArgs | None = None,
         options: BackendOptions | None = None,
         owned_pool: ClientPool | None = None,
     ):
@@ -178,6 +184,7 @@ class Model(ChatCompletionClient):
         self.options = options or BackendOptions()
         self.schema_args = schema_args
         self.seed_args = seed_args
+        self.no_repeat_args = no_repeat_args
         self.owned_pool = owned_pool
         self._call = CallOptions()
         self.calls = 0
@@ -185,12 +192,19 @@ class Model(ChatCompletionClient):
     def with_client(self, client: ChatCompletionClient) -> Model:
         """This model's settings around another client (e.g. a response cache wrapping this one's client)."""
         return Model(client, name=self.name, backend=self.backend, url=self.url, schema_args=self.schema_args,
-                     seed_args=self.seed_args, options=self.options, owned_pool=self.owned_pool)
+                     seed_args=self.seed_args, no_repeat_args=self.no_repeat_args, options=self.options,
+                     owned_pool=self.owned_pool)
 
     @contextmanager
-    def call_options(self, *, seed: int | None = None, schema: dict[str, Any] | None = None) -> Iterator[None]:
-        """Within this block, this model's calls use ``seed`` (instead of its own) and decode against ``schema``."""
-        previous, self._call = self._call, CallOptions(seed=check_seed(seed), schema=schema)
+    def call_options(self, *, seed: int | None = None, schema: dict[str, Any] | None = None,
+                     temperature: float | None = None, no_repeat_ngram: int | None = None) -> Iterator[None]:
+        """Within this block, this model's calls use ``seed`` and ``temperature`` instead of its own.
+
+        They also decode against ``schema`` and never repeat a run of ``no_repeat_ngram`` tokens of the
+        conversation (where the backend can; see `roleplay.backends.no_repeat`).
+        """
+        previous, self._call = self._call, CallOptions(seed=check_seed(seed), schema=schema, temperature=temperature,
+                                                       no_repeat_ngram=no_repeat_ngram)
         try:
             yield
         finally:
@@ -202,6 +216,10 @@ class Model(ChatCompletionClient):
             args.update(self.schema_args(self._call.schema))
         if self._call.seed is not None:
             args.update(self.seed_args(self._call.seed))
+        if self._call.temperature is not None:  # every backend (and AutoGen's own clients) reads this create arg
+            args["temperature"] = self._call.temperature
+        if self._call.no_repeat_ngram and self.no_repeat_args is not None:
+            args.update(self.no_repeat_args(self._call.no_repeat_ngram))
         return args
 
     def translate_error(self, err: Exception) -> RoleplayError:

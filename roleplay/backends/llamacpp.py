@@ -32,6 +32,7 @@ from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
 from roleplay.backends.base import BackendRecord, Model, PlainChatClient, json_object_schema_args
+from roleplay.backends.no_repeat import NoRepeatNgrams
 from roleplay.backends.options import InProcessOptions
 from roleplay.errors import BackendUnavailableError, ConfigError
 
@@ -171,7 +172,9 @@ class LlamaCppClient(PlainChatClient):
             self._llama.reset()  # never reuse KV that another client left: only this client's own state
             self._llama.set_cache(self._prefix)
             try:
-                return self._llama.create_chat_completion(**kwargs, logits_processor=self._end_when(stop))
+                processors = self._end_when(stop)
+                processors[:0] = kwargs.pop("logits_processor", [])  # sampling rules run before the stop
+                return self._llama.create_chat_completion(**kwargs, logits_processor=processors)
             finally:
                 self._llama.set_cache(None)
 
@@ -210,6 +213,7 @@ class LlamaCppClient(PlainChatClient):
         elif json_output is True:
             kwargs["response_format"] = {"type": "json_object"}
         kwargs.update(extra_create_args)
+        self._block_repeats(kwargs)
         response = await self._complete_in_thread(kwargs)
         choice = response["choices"][0]
         raw_usage = response.get("usage") or {}
@@ -223,6 +227,15 @@ class LlamaCppClient(PlainChatClient):
             cached=False,
         )
 
+    def _block_repeats(self, kwargs: dict[str, Any]) -> None:
+        """Turn a ``no_repeat_ngram`` call option into a `NoRepeatNgrams` processor (not in JSON mode)."""
+        size = kwargs.pop("no_repeat_ngram", None)
+        if not size or "response_format" in kwargs:  # JSON repeats its own keys and quotes by design
+            return
+        memory = [self._llama.tokenize(m["content"].encode("utf-8"), add_bos=False)  # vocabulary only: no lock
+                  for m in kwargs["messages"] if m["role"] != "system"]
+        kwargs["logits_processor"] = [NoRepeatNgrams(size, memory)]
+
     def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
         text = "\n".join(str(m.content) for m in messages)
         with self._lock:
@@ -230,6 +243,11 @@ class LlamaCppClient(PlainChatClient):
 
     def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
         return self.n_ctx - self.count_tokens(messages)
+
+
+def no_repeat_args(size: int) -> dict[str, Any]:
+    """llama.cpp's dialect for a per-call `NoRepeatNgrams` (read back by `LlamaCppClient.create`)."""
+    return {"no_repeat_ngram": size}
 
 
 def make_client(model: str, options: InProcessOptions) -> Model:
@@ -240,7 +258,7 @@ def make_client(model: str, options: InProcessOptions) -> Model:
     if not path.is_file():
         raise BackendUnavailableError(f"GGUF file not found: {path}. Check the path after 'llamacpp:'.")
     return Model(LlamaCppClient(path, options), name=f"llamacpp:{model}", backend="llamacpp",
-                 schema_args=json_object_schema_args, options=options)
+                 schema_args=json_object_schema_args, no_repeat_args=no_repeat_args, options=options)
 
 
 def make_embedded(model: str, options: InProcessOptions) -> Model:
@@ -248,7 +266,7 @@ def make_embedded(model: str, options: InProcessOptions) -> Model:
     if model:
         raise ConfigError(f"'embedded' takes no model name (got 'embedded:{model}'); use 'llamacpp:<path>' for others.")
     return Model(LlamaCppClient(embedded_model_path(), options), name="embedded", backend="embedded",
-                 schema_args=json_object_schema_args, options=options)
+                 schema_args=json_object_schema_args, no_repeat_args=no_repeat_args, options=options)
 
 
 BACKENDS = (

@@ -3,11 +3,13 @@
 Per dialogue (`text_metrics`) and per folder and scenario variant (`summarize_text`, `text_report`):
 
 - ``near_copy_rate``: turns that repeat an earlier turn or sentence, or say little that is new
-  (`roleplay.guards.Guards.is_copy`, with the guards' default thresholds) / turns;
+  (`roleplay.guards.Guards.is_copy` with the default thresholds, whatever the run's guards were set to:
+  recomputed from the text, never read from the guards' own records) / turns;
 - ``role_confusion_rate``: turns spoken as another party (`roleplay.guards.role_confusion`, using the
   dialogue's saved personas) / turns;
 - ``cut_off_rate``: empty turns and turns without a finished last sentence / turns;
-- ``resamples_per_turn``: extra attempts the guards made (from ``metadata["guard"]``);
+- ``resamples_per_turn``: extra attempts the guards made, and ``salvaged_rate``: turns the guards kept
+  only the good sentences of (both from ``metadata["guard"]``);
 - ``distinct_1``/``distinct_2``: distinct word n-grams / all n-grams of the dialogue, on word tokens
   (`roleplay.sentences.words`, so "headache." and "headache" are one word);
 - turn length in words, seconds per turn, and how the dialogues stopped.
@@ -50,6 +52,7 @@ class TextMetrics(BaseModel):
     role_confusions: int
     cut_offs: int
     resamples: int
+    salvaged: int
     distinct_1: float | None
     distinct_2: float | None
     words_per_turn: float | None
@@ -94,6 +97,7 @@ def text_metrics(dialog: Dialog, guards: Guards | None = None) -> TextMetrics:
         id=dialog.id, variant=variant_label(dialog), turns=len(texts),
         near_copies=kinds["near_copy"], role_confusions=kinds["role_confusion"], cut_offs=kinds["cut_off"],
         resamples=sum(t.metadata.get("guard", {}).get("resamples", 0) for t in dialog.turns),
+        salvaged=sum("salvaged" in t.metadata.get("guard", {}) for t in dialog.turns),
         distinct_1=distinct_n(texts, 1), distinct_2=distinct_n(texts, 2),
         words_per_turn=_mean(lengths), words_min=min(lengths, default=None), words_max=max(lengths, default=None),
         seconds_per_turn=_mean(seconds),
@@ -118,6 +122,7 @@ def _row(name: str, group: Sequence[TextMetrics]) -> dict[str, Any]:
         "role_confusion_rate": rate(sum(m.role_confusions for m in group)),
         "cut_off_rate": rate(sum(m.cut_offs for m in group)),
         "resamples_per_turn": rate(sum(m.resamples for m in group)),
+        "salvaged_rate": rate(sum(m.salvaged for m in group)),
         "distinct_1": _mean(m.distinct_1 for m in group), "distinct_2": _mean(distinct_2),
         "distinct_2_min": min(distinct_2, default=None),
         "words_per_turn": _mean(m.words_per_turn for m in group),
