@@ -40,10 +40,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from roleplay import defaults
 from roleplay._aio import run_sync
+from roleplay._checked import CheckedModel
 from roleplay._yaml import problems, read_yaml
 from roleplay.backends import takes_base_url
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition, Timeout
@@ -62,7 +63,7 @@ if TYPE_CHECKING:
     from roleplay.runs.jobs import ScenarioJob
 
 
-class AgentEntry(BaseModel):
+class AgentEntry(CheckedModel):
     """One participant as written in a scenario file."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -83,7 +84,7 @@ class AgentEntry(BaseModel):
         return self
 
 
-class StopEntry(BaseModel):
+class StopEntry(CheckedModel):
     """Stop conditions as written in a scenario file; any one that holds ends the dialogue."""
 
     model_config = ConfigDict(extra="forbid")
@@ -102,7 +103,7 @@ class StopEntry(BaseModel):
         return condition
 
 
-class ExampleTurn(BaseModel):
+class ExampleTurn(CheckedModel):
     """One turn of an inline example dialogue."""
 
     model_config = ConfigDict(extra="forbid")
@@ -111,7 +112,7 @@ class ExampleTurn(BaseModel):
     text: str
 
 
-class PolicyEntry(BaseModel):
+class PolicyEntry(CheckedModel):
     """A policy graph one agent follows, as written in a scenario file."""
 
     model_config = ConfigDict(extra="forbid")
@@ -121,10 +122,11 @@ class PolicyEntry(BaseModel):
     enforce: bool = Field(default=True, description="Constrain actions to the legal ones (False: prompt only).")
 
 
-class Scenario(BaseModel):
+class Scenario(CheckedModel):
     """A role-play scenario loaded from YAML."""
 
     model_config = ConfigDict(extra="forbid")
+    config_error = ScenarioError
 
     name: str
     description: str = ""
