@@ -96,3 +96,11 @@ def backends() -> None:
     """List the model backends (the prefix before ':' in a model string)."""
     for prefix, help_text in known_backends().items():
         click.echo(f"{prefix:10} {help_text}")
+
+
+def request_timeout_option(command: F) -> F:
+    """``--request-timeout SECONDS``: the most one model call may take, over the scenario's and the backend's."""
+    return click.option("--request-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+                        metavar="SECONDS", help="Seconds one model call may take before it fails (default: the "
+                        "scenario's request_timeout, else 120 for servers, 600 in-process).")(command)
+

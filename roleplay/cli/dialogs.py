@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from roleplay.cli.base import cli, friendly, writable_folder
+from roleplay.cli.base import cli, friendly, request_timeout_option, writable_folder
 from roleplay.dialog import Dialog, StopReason, Turn
 
 
@@ -21,9 +21,10 @@ from roleplay.dialog import Dialog, StopReason, Turn
               help="Folder for the JSON and TXT files.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print turns as they are spoken.")
 @click.option("--human", metavar="NAME", default=None, help="Play agent NAME yourself: type its turns (/end ends).")
+@request_timeout_option
 @friendly
 def run(scenario: str, model: str | None, seed: int | None, max_turns: int | None, out: Path, quiet: bool,
-        human: str | None) -> None:
+        human: str | None, request_timeout: float | None) -> None:
     """Role-play SCENARIO, print it turn by turn and save it.
 
     SCENARIO is a bundled name (`roleplay scenarios` lists them, e.g. doctor_patient) or a YAML file.
@@ -37,7 +38,8 @@ def run(scenario: str, model: str | None, seed: int | None, max_turns: int | Non
     loaded = load_scenario(scenario)
     writable_folder(out)
     seed = new_seed() if seed is None else seed
-    generator = loaded.generator(model=model, max_turns=max_turns, seed=seed) if human is None else \
+    timeout = {"request_timeout": request_timeout} if request_timeout else {}
+    generator = loaded.generator(model=model, max_turns=max_turns, seed=seed, **timeout) if human is None else \
         human_generator(loaded, human, model, max_turns)  # the person sees the turns in their prompts
     quiet = quiet or human is not None
     click.echo(f"Scenario: {loaded.name} | model: {generator.model_label()} | seed: {seed}")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from roleplay.cli.base import cli, friendly
+from roleplay.cli.base import cli, friendly, request_timeout_option
 from roleplay.dialog import Dialog
 from roleplay.runs.export import FORMATS
 
@@ -75,17 +75,20 @@ def report_batch(result: BatchResult, out: Path, max_failures: int | None) -> No
 @click.option("--max-turns", type=click.IntRange(min=1), default=None)
 @click.option("--cache", "cache", type=click.Path(path_type=Path), default=None,
               help="Response cache folder: a rerun with the same seeds replays from it without calling the model.")
+@request_timeout_option
 @run_options
 @friendly
 def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, max_turns: int | None,
-          cache: Path | None, **run: Any) -> None:
+          cache: Path | None, request_timeout: float | None, **run: Any) -> None:
     """Generate N dialogues of SCENARIO_FILE into OUT; rerun the same command to resume."""
     from roleplay.runs.batch import arun_batch
     from roleplay.runs.folder import content_hash
     from roleplay.scenario import load_scenario
 
     scenario = load_scenario(scenario_file)
-    options = {"cache_dir": str(cache)} if cache else {}
+    options: dict[str, Any] = {"cache_dir": str(cache)} if cache else {}
+    if request_timeout:
+        options["request_timeout"] = request_timeout
     job = scenario.batch_job(model=model, max_turns=max_turns, servers=run["servers"], **options)
     params = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns,
               "inputs_sha256": content_hash(_scenario_inputs(scenario))}
