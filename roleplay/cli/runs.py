@@ -145,6 +145,7 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
     """
     from roleplay._atomic import check_writable
     from roleplay.evaluation import load_dialogs, table, text_report, write_report
+    from roleplay.evaluation.report import adherence_warnings
 
     if star_path is not None and graph_file is not None:
         raise click.ClickException("Give --star-path (STAR dialogues) or --graph FILE.dot (your own policy), "
@@ -156,6 +157,9 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
         report = text
     else:
         report = {**_adherence(folder, star_path, graph_file), "text": text}
+        report["warnings"] = adherence_warnings(report)
+        for warning in report["warnings"]:
+            click.echo(f"Warning: {warning}", err=True)
         click.echo(table(report["summary"]) + "\n\nText quality:")
     click.echo(table(text["summary"]))
     if "comparison" in report:
