@@ -163,6 +163,8 @@ class Dialog(CheckedModel):
     def from_file(cls, path: str | Path) -> Dialog:
         """Load a dialogue saved by `to_file`; a TXT file gives turns only."""
         source = Path(path)
+        if source.is_dir():
+            raise DialogFileError("is a folder, but a dialogue file (.json or .txt) is needed. Check the path.", source)
         if not source.is_file():
             raise DialogFileError("no such file. Check the path.", source)
         suffix = source.suffix.lower()

@@ -34,6 +34,7 @@ An agent may be of a custom persona class, and may sample its persona per dialog
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,7 @@ from roleplay._aio import run_sync
 from roleplay._checked import CheckedModel, describe_problems
 from roleplay._scenario_parts import AgentEntry, ExampleTurn, PolicyEntry, StopEntry
 from roleplay._yaml import read_yaml
+from roleplay.agents import check_unique_names
 from roleplay.backends import takes_base_url
 from roleplay.dialog import Dialog, Turn
 from roleplay.errors import ConfigError, DialogFileError, PersonaError, PolicyGraphError, ScenarioError
@@ -78,7 +80,7 @@ class Scenario(CheckedModel):
     first_speaker: str | None = None
     agents: list[AgentEntry] = Field(min_length=2)
     stop: StopEntry = Field(default_factory=StopEntry)
-    temperature: float | None = defaults.TEMPERATURE
+    temperature: float | None = Field(default=defaults.TEMPERATURE, ge=0)
     repeat_penalty: float | None = Field(default=None, gt=0, description="Penalty on repeated tokens (llama.cpp, "
                                          "Ollama); 1.15 stops the embedded model looping.")
     max_tokens: int = Field(default=96, gt=0, description="Most tokens per turn.")
@@ -127,7 +129,8 @@ class Scenario(CheckedModel):
                 persona = persona_class.from_dict(entry.persona, self.path)
             name = entry.name or persona.display_name
             if not name:
-                raise ScenarioError(f"an agent has no name and its persona has no name or role: {entry}", self.path)
+                raise ScenarioError(f"agent {self.agents.index(entry) + 1} has no name and its persona has no name "
+                                    "or role; give it a name: (its speaker label).", self.path)
             specs.append(AgentSpec(name=name, persona=persona, model=model or entry.model or self.model))
         return specs
 
@@ -299,6 +302,9 @@ class Scenario(CheckedModel):
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and check a scenario file or bundled name (`roleplay.resources`), including every persona it names."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ScenarioError(f"load_scenario takes the path of a scenario file or a bundled scenario's name, not "
+                            f"{type(path).__name__} {path!r}.")
     source = find_scenario(path)
     data = read_yaml(source, "scenario", "Give the path of a scenario YAML file, or the name of a bundled one: "
                      f"{', '.join(s.name for s in bundled_scenarios())} (`roleplay scenarios` lists them).")
@@ -310,7 +316,7 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"invalid scenario ({describe_problems(err)}).", source) from err
     try:
         scenario.samplers()  # every sampling rule compiles: fields, kinds, files, columns, classes
-        scenario.unsampled().agent_specs()
+        check_unique_names([spec.name for spec in scenario.unsampled().agent_specs()])
         for single in scenario.grid().singles():  # each value must load; never the whole grid (it may be huge)
             scenario.with_values(single).unsampled().agent_specs()
     except PersonaError as err:

@@ -269,6 +269,8 @@ def make_client(model: str, options: InProcessOptions) -> Model:
     if not model:
         raise ConfigError("Give the GGUF file: 'llamacpp:/path/to/model.gguf'.")
     path = Path(model).expanduser()
+    if path.is_dir():
+        raise BackendUnavailableError(f"{path} is a folder; give llamacpp: the path of the .gguf file itself.")
     if not path.is_file():
         raise BackendUnavailableError(f"GGUF file not found: {path}. Check the path after 'llamacpp:'.")
     return Model(LlamaCppClient(path, options), name=f"llamacpp:{model}", backend="llamacpp",

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from roleplay import __version__
+from roleplay._atomic import check_writable
 from roleplay.backends import known_backends
 from roleplay.errors import ConfigError, RoleplayError
 
@@ -41,6 +42,7 @@ def friendly(fn: F) -> F:
 
 def writable_folder(folder: Path) -> Path:
     """Create ``folder`` if needed and prove a file can be written there, before any model time is spent."""
+    check_writable(folder, folder=True)  # a file in the way is named as such, not as 'File exists'
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):

@@ -31,13 +31,14 @@ def run(scenario: str, model: str | None, seed: int | None, max_turns: int | Non
     Exits 1 if the dialogue ended on a model error or has no turns (it is still saved).
     """
     from roleplay.backends.human import human_generator
+    from roleplay.backends.options import check_seed
     from roleplay.generators import new_seed
     from roleplay.runs.folder import safe_filename
     from roleplay.scenario import load_scenario
 
     loaded = load_scenario(scenario)
     writable_folder(out)
-    seed = new_seed() if seed is None else seed
+    seed = new_seed() if seed is None else check_seed(seed)
     timeout = {"request_timeout": request_timeout} if request_timeout else {}
     generator = loaded.generator(model=model, max_turns=max_turns, seed=seed, **timeout) if human is None else \
         human_generator(loaded, human, model, max_turns)  # the person sees the turns in their prompts
