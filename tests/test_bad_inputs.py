@@ -97,9 +97,11 @@ CASES: dict[str, Case] = {
     "decode/export-dialogue": Case(["export", "{d}/d", "--format", "jsonl", "--out", "{d}/x.jsonl"],
                                    r"1.json: not a UTF-8 text file", {"d/1.json": BINARY}),
     # --- OS errors: folders for files, files for folders, missing parents --------------------------------------
-    "os/run-out-is-a-file": Case(RUN, r"o is a file, but a folder is needed", {"s.yaml": GOOD, "o": "x"}),
+    "os/run-out-is-a-file": Case(RUN, r"output folder .*o: .*o is a file, not a folder; pass a writable",
+                                 {"s.yaml": GOOD, "o": "x"}),
     "os/run-out-under-a-file": Case(["run", "{d}/s.yaml", "-m", "scripted:auto", "--out", "{d}/f/o"],
-                                    r"f is a file, not a folder", {"s.yaml": GOOD, "f": "x"}),
+                                    r"output folder .*f/o: .*f is a file, not a folder",
+                                    {"s.yaml": GOOD, "f": "x"}),
     "os/batch-out-is-a-file": Case(BATCH, r"is a file, but a folder is needed", {"s.yaml": GOOD, "b": "x"}),
     "os/scenario-is-a-folder": Case(["run", "{d}/s.yaml"], r"s.yaml: is a folder", {"s.yaml/": ""}),
     "os/persona-is-a-folder": Case(RUN, r"p.yaml: is a folder",
@@ -197,6 +199,32 @@ CASES: dict[str, Case] = {
                                       {"s.yaml": GOOD + "examples: [e.txt]\n", "e.txt": "no separator here\n"}),
     "scenario/example-extension": Case(RUN, r"unknown extension '.md'", {"s.yaml": GOOD + "examples: [e.md]\n",
                                        "e.md": "A: x\n"}),
+    "scenario/persona-file-a-list": Case(RUN, r"p.yaml: a persona must be a mapping",
+                                         {"s.yaml": "name: t\nagents: [{name: A, persona: p.yaml}, {name: B}]\n",
+                                          "p.yaml": "- a\n- b\n"}),
+    "scenario/persona-field-a-list": Case(RUN, r"field 'role': Input should be a valid string",
+                                          {"s.yaml": "name: t\n"
+                                                     "agents: [{name: A, persona: {role: [1, 2]}}, {name: B}]\n"}),
+    "scenario/stop-not-a-mapping": Case(RUN, r"stop: Input should be a valid dictionary",
+                                        {"s.yaml": GOOD + "stop: 5\n"}),
+    "scenario/model-a-number": Case(RUN, r"model: Input should be a valid string", {"s.yaml": GOOD + "model: 3\n"}),
+    "scenario/schema-version-text": Case(RUN, r"schema_version: Input should be a valid integer",
+                                         {"s.yaml": GOOD + "schema_version: one\n"}),
+    "scenario/policy-without-graph": Case(RUN, r"policy.graph: Field required",
+                                          {"s.yaml": GOOD + "policy: {agent: A}\n"}),
+    "scenario/inline-example-no-text": Case(RUN, r"examples.0.*text: Field required",
+                                           {"s.yaml": GOOD + "examples: [[{speaker: A}]]\n"}),
+    "scenario/example-newer-schema": Case(RUN, r"e.json.*schema_version 99 is not supported",
+                                          {"s.yaml": GOOD + "examples: [e.json]\n",
+                                           "e.json": '{"schema_version": 99}'}),
+    "scenario/guards-unknown": Case(RUN, r"guards.nearcopy: unknown field",
+                                    {"s.yaml": GOOD + "guards: {nearcopy: 80}\n"}),
+    "scenario/sample-without-name": Case(RUN, r"needs a name",
+                                         {"s.yaml": "name: t\nagents: [{sample: {}}, {name: B}]\n"}),
+    "scenario/max-tokens-0": Case(RUN, r"max_tokens: Input should be greater than 0",
+                                  {"s.yaml": GOOD + "max_tokens: 0\n"}),
+    "scenario/context-window-text": Case(RUN, r"context_window: Input should be a valid integer",
+                                         {"s.yaml": GOOD + "context_window: all\n"}),
     # --- policy graphs (DOT) -------------------------------------------------------------------------------------
     "graph/syntax": Case(["graph", "{d}/g.dot"], r"g.dot", {"g.dot": "digraph { a -> \n"}),
     "graph/empty": Case(["graph", "{d}/g.dot"], r"g.dot", {"g.dot": ""}),
@@ -243,6 +271,21 @@ CASES: dict[str, Case] = {
                                   r"1 is not in the range x>=2"),
     "flag/personas-n-0": Case(["personas", "sample", "doctor_intake", "-n", "0"], r"0 is not in the range x>=1"),
     "flag/turns-odd": Case(["intent-chat", "--turns", "3", "--out", "{d}/x.jsonl", "-m", "scripted:auto"], r"even"),
+    "flag/max-failures-negative": Case([*BATCH, "--max-failures", "-1"], r"-1 is not in the range x>=0",
+                                       {"s.yaml": GOOD}),
+    "flag/star-id-negative": Case(["star", "generate", "--star-path", str(STAR), "--out", "{d}/o", "--id", "-1"],
+                                  r"-1 is not in the range x>=0"),
+    "flag/export-role-unknown": Case(["export", "{d}/d", "--format", "openai", "--out", "{d}/x.jsonl", "--roles",
+                                      "A=king"], r"king|role", ONE_DIALOG),
+    "flag/graph-svg-under-a-file": Case(["graph", "{d}/g.dot", "--svg", "{d}/f/g.svg"], r"f is a file, not a folder",
+                                        {"g.dot": DOT, "f": "x"}),
+    "flag/personas-no-sampled-agent": Case(["personas", "sample", "{d}/s.yaml"], r"sample", {"s.yaml": GOOD}),
+    "flag/personas-unknown-agent": Case(["personas", "sample", str(ROOT / "scenarios" / "clinic_diverse.yaml"),
+                                         "--agent", "Zed"], r"Zed"),
+    "flag/taxonomy-binary": Case(["intent-chat", "--taxonomy", "{d}/t.yaml", "--out", "{d}/x.jsonl"],
+                                 r"t.yaml: not a UTF-8 text file", {"t.yaml": BINARY}),
+    "flag/report-graph-binary": Case(["report", "{d}/d", "--graph", "{d}/g.dot"], r"g.dot.*(UTF-8|decode)",
+                                     {**ONE_DIALOG, "g.dot": BINARY}),
     # --- model strings -------------------------------------------------------------------------------------------
     "model/typo": Case([*RUN[:3], "olama:x", *RUN[4:]], r"Unknown backend 'olama'. Did you mean 'ollama'\?",
                        {"s.yaml": GOOD}),
@@ -262,6 +305,8 @@ CASES: dict[str, Case] = {
                                                "         {name: B, model: scripted:auto}]\n"}),
     "model/base-url-in-process": Case([*BATCH, "--base-url", "http://127.0.0.1:1"], r"runs in this process",
                                       {"s.yaml": GOOD}),
+    "model/openai-no-key": Case(RUN[:2] + RUN[4:], r"needs an API key: set \$OPENAI_API_KEY",
+                                {"s.yaml": GOOD + "model: openai:m\n"}),
     "model/unreachable-server": Case([*RUN[:3], "ollama:m", *RUN[4:], "--request-timeout", "2"],
                                      r"(Cannot reach|failed)", {"s.yaml": GOOD}),
     # --- saved dialogue files --------------------------------------------------------------------------------
@@ -289,7 +334,9 @@ def case_params() -> list[Any]:
 
 
 @pytest.mark.parametrize("case", case_params())
-def test_bad_cli_input_is_a_clear_error(case: Case, tmp_path):
+def test_bad_cli_input_is_a_clear_error(case: Case, tmp_path, monkeypatch):
+    for name in ("ROLEPLAY_MODEL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OLLAMA_HOST"):
+        monkeypatch.delenv(name, raising=False)  # the cases name their servers and models themselves
     make_files(tmp_path, case.files)
     run_case(case.args, case.expect, tmp_path)
 

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 import click
 
 from roleplay import __version__
-from roleplay._atomic import check_writable
 from roleplay.backends import known_backends
 from roleplay.errors import ConfigError, RoleplayError
 
@@ -42,7 +41,10 @@ def friendly(fn: F) -> F:
 
 def writable_folder(folder: Path) -> Path:
     """Create ``folder`` if needed and prove a file can be written there, before any model time is spent."""
-    check_writable(folder, folder=True)  # a file in the way is named as such, not as 'File exists'
+    blocking = next((path for path in (folder, *folder.parents) if path.exists() and not path.is_dir()), None)
+    if blocking is not None:  # named as such, not as mkdir's 'File exists' or 'Not a directory'
+        raise ConfigError(f"Cannot write to the output folder {folder}: {blocking} is a file, not a folder; pass "
+                          "a writable folder with --out.")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
