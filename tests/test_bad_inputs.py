@@ -10,7 +10,6 @@ are the inputs a user types or writes, and the Python API called wrongly.
 from __future__ import annotations
 
 import json
-import os
 import re
 import traceback
 from collections.abc import Callable
