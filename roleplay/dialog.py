@@ -3,7 +3,7 @@
 A `Turn` is what a party said; an `Event` is observability (a tool call, a tracker move, a retry).
 Both carry a literal ``kind`` so a saved dialogue reloads into the right classes. Files are
 written atomically; the format follows the file's extension (``.json`` keeps everything,
-``.txt`` keeps ``speaker: text`` lines only).
+``.txt`` keeps the turns as ``speaker: text`` lines, a turn's further lines indented: `roleplay._txt`).
 """
 
 from __future__ import annotations

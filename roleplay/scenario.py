@@ -10,12 +10,13 @@ A scenario is YAML like::
       - {name: Doctor, persona: ../agents/doctor.yaml}
       - {name: Patient, persona: {name: Ana, role: patient}, model: ollama:qwen2.5:14b}
     stop: {max_turns: 10, end_signal: true, timeout: 300}
+    request_timeout: 60          # optional: seconds one model call may take (--request-timeout overrides it)
     policy: {agent: Doctor, graph: doctor_intake.dot, enforce: true}   # optional: keep Doctor on a DOT flowchart
     examples:                    # optional style examples: dialogue files (.txt/.json) or inline turns
       - examples/doctor_patient.txt
       - [{speaker: Doctor, text: What brings you in?}, {speaker: Patient, text: My back hurts.}]
     guards: {near_copy: 85, resamples: 3}   # degeneration guards (on by default; enabled: false turns them off)
-    variants:                    # optional, for batches: dialogue i plays grid combination i % size
+    variants:                    # optional, for batches: dialogue i plays grid combination i % size (never listed)
       temperature: [0.5, 0.9]
       Patient.circumstances: [a headache for three days, a cough since Monday]
 

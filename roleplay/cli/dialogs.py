@@ -51,6 +51,11 @@ def run(scenario: str, model: str | None, seed: int | None, max_turns: int | Non
 
     dialog = generator.generate(seed=seed, on_turn=show)
     stem = out / f"{safe_filename(loaded.name)}_{seed}"  # a name like ../x never leaves --out
+    _save_and_report(dialog, stem)
+
+
+def _save_and_report(dialog: Dialog, stem: Path) -> None:
+    """Save ``dialog`` as ``stem``.json and .txt, say how it ended; exit 1 (after saving) if it failed."""
     json_path = dialog.to_file(stem.with_suffix(".json"))
     txt_path = dialog.to_file(stem.with_suffix(".txt"))
     facts = dialog.metadata
