@@ -89,6 +89,14 @@ CASES: dict[str, Case] = {
                                   {**ONE_DIALOG, "g.dot": BINARY}),
     "decode/rules-file": Case(["personas", "sample", "{d}/r.yaml"], r"r.yaml: not a UTF-8 text file",
                               {"r.yaml": BINARY}),
+    "decode/rules-lines-file": Case(RUN, r"c.txt' is not UTF-8 text",
+                                    {"s.yaml": "name: t\n"
+                                               "agents: [{name: A, sample: {role: {file: c.txt}}}, {name: B}]\n",
+                                     "c.txt": BINARY}),
+    "decode/rules-csv-file": Case(RUN, r"o.csv' is not UTF-8 text",
+                                  {"s.yaml": "name: t\nagents: [{name: A, sample: {role: {csv: o.csv, column: t}}},\n"
+                                             "         {name: B}]\n",
+                                   "o.csv": b"t\n" + BINARY}),
     "decode/export-dialogue": Case(["export", "{d}/d", "--format", "jsonl", "--out", "{d}/x.jsonl"],
                                    r"1.json: not a UTF-8 text file", {"d/1.json": BINARY}),
     # --- OS errors: folders for files, files for folders, missing parents --------------------------------------
