@@ -61,5 +61,8 @@ def check_writable(path: str | Path, folder: bool = False) -> None:
 
 
 def _write_error(target: Path, err: OSError) -> ConfigError:
+    blocking = next((parent for parent in target.parents if parent.exists() and not parent.is_dir()), None)
+    if blocking is not None:  # mkdir says only "File exists" or "Not a directory"
+        return ConfigError(f"Cannot create {target}: {blocking} is a file, not a folder. Pass another path.")
     return ConfigError(f"Cannot write {target}: {err.strerror or err}. Check that its folder exists and is "
                        "writable and that the disk has space.")

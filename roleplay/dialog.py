@@ -3,7 +3,7 @@
 A `Turn` is what a party said; an `Event` is observability (a tool call, a tracker move, a retry).
 Both carry a literal ``kind`` so a saved dialogue reloads into the right classes. Files are
 written atomically; the format follows the file's extension (``.json`` keeps everything,
-``.txt`` keeps ``speaker: text`` lines only).
+``.txt`` keeps the turns as ``speaker: text`` lines, a turn's further lines indented: `roleplay._txt`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from roleplay._atomic import atomic_write_text
+from roleplay._checked import CheckedModel
+from roleplay._txt import format_txt, parse_txt
 from roleplay.errors import DialogFileError
 
 SCHEMA_VERSION = 1
@@ -36,7 +38,7 @@ class StopReason(str, Enum):
     GENERATED = "generated"
 
 
-class Turn(BaseModel):
+class Turn(CheckedModel):
     """One utterance. ``Turn("Doctor", "Hello")`` and ``Turn(speaker=..., text=...)`` both work."""
 
     model_config = ConfigDict(extra="forbid")
@@ -54,11 +56,13 @@ class Turn(BaseModel):
             data.setdefault("text", text)
         super().__init__(**data)
 
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]  # see CheckedModel
+
     def __str__(self) -> str:
         return f"{self.speaker}: {self.text}"
 
 
-class Event(BaseModel):
+class Event(CheckedModel):
     """Something that happened during a run that is not an utterance (tool call, tracker move, retry)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -73,7 +77,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class Dialog(BaseModel):
+class Dialog(CheckedModel):
     """A conversation and everything needed to reproduce or study it."""
 
     model_config = ConfigDict(extra="forbid")
@@ -90,6 +94,14 @@ class Dialog(BaseModel):
     stop_reason: StopReason | None = Field(default=None, description="Why generation stopped.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Run facts: timings, tokens, errors.")
     timestamp: str = Field(default_factory=_now, description="UTC creation time.")
+
+    @field_validator("schema_version")
+    @classmethod
+    def _readable_version(cls, version: int) -> int:
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"schema_version {version} is not supported: this version of roleplay reads dialogue "
+                             f"files of schema_version {SCHEMA_VERSION} only. Upgrade roleplay to read newer files.")
+        return version
 
     def __len__(self) -> int:
         return len(self.turns)
@@ -142,7 +154,7 @@ class Dialog(BaseModel):
         if suffix == ".json":
             text = self.model_dump_json(indent=2)
         elif suffix == ".txt":
-            text = str(self) + "\n"
+            text = format_txt(self.turns)
         else:
             raise DialogFileError(f"unknown extension '{suffix or '(none)'}'. Use .json or .txt.", target)
         return atomic_write_text(target, text)
@@ -151,19 +163,26 @@ class Dialog(BaseModel):
     def from_file(cls, path: str | Path) -> Dialog:
         """Load a dialogue saved by `to_file`; a TXT file gives turns only."""
         source = Path(path)
+        if source.is_dir():
+            raise DialogFileError("is a folder, but a dialogue file (.json or .txt) is needed. Check the path.", source)
         if not source.is_file():
             raise DialogFileError("no such file. Check the path.", source)
         suffix = source.suffix.lower()
-        text = source.read_text(encoding="utf-8")
+        try:
+            text = source.read_text(encoding="utf-8-sig")  # -sig: an editor's byte-order mark is fine
+        except UnicodeDecodeError as err:
+            raise DialogFileError(f"not a UTF-8 text file (byte {err.start} cannot be decoded); a dialogue file is "
+                                  "JSON or text saved as UTF-8.", source) from err
+        except OSError as err:
+            raise DialogFileError(f"cannot read it: {err.strerror or err}. Check its permissions.", source) from err
         if suffix == ".json":
             try:
                 return cls.model_validate_json(text)
             except ValidationError as err:
                 raise DialogFileError(f"not a valid dialogue JSON file: {_first_error(err)}", source) from err
         if suffix == ".txt":
-            return cls(turns=_parse_txt(text, source))
+            return cls(turns=parse_txt(text, source))
         raise DialogFileError(f"unknown extension '{suffix or '(none)'}'. Use .json or .txt.", source)
-
 
     @classmethod
     def from_autogen(cls, result: Any, **options: Any) -> Dialog:
@@ -173,19 +192,7 @@ class Dialog(BaseModel):
         return dialog_from_autogen(result, **options)
 
 
-def _parse_txt(text: str, source: Path) -> list[Turn]:
-    turns = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        speaker, sep, said = line.partition(": ")
-        if not sep:
-            raise DialogFileError(f"line {number} is not 'speaker: text': {line[:80]!r}", source)
-        turns.append(Turn(speaker=speaker, text=said))
-    return turns
-
-
 def _first_error(err: ValidationError) -> str:
     first = err.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-    return f"{where}: {first['msg']}"
+    return f"{where}: {str(first['msg']).removeprefix('Value error, ')}"

@@ -132,7 +132,8 @@ class BackendTimeoutError(BackendError):
         tries = f"{attempts} attempts of at most {seconds:g} s each, {bound:g} s in all with the waits between" \
             if attempts > 1 else f"1 attempt, {bound:g} s in all"
         super().__init__(backend, f"no answer{where} within the request timeout ({tries}). Check that the server "
-                         "is not overloaded or stuck, or raise the request_timeout backend option.")
+                         "is not overloaded or stuck, or raise the time limit (--request-timeout, or request_timeout: "
+                         "in the scenario).")
 
 
 class StructuredOutputError(RunError):

@@ -17,13 +17,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from autogen_core.models import ChatCompletionClient
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from roleplay import defaults
 from roleplay._aio import run_sync
+from roleplay._checked import CheckedModel
 from roleplay.agents import (
+    DIRECTOR,
     END_MARKER,
     Agent,
+    agent_id,
     check_unique_names,
     persona_system_prompt,
     render_examples,
@@ -206,7 +209,7 @@ class DialogGenerator:
         return run_sync(self.agenerate(seed=seed, id=id))
 
 
-class AgentSpec(BaseModel):
+class AgentSpec(CheckedModel):
     """One participant of a role-play: a name, a persona, and optionally its own model."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
@@ -214,6 +217,14 @@ class AgentSpec(BaseModel):
     name: str = Field(description="Speaker label in the transcript (any text; made an identifier for AutoGen).")
     persona: BasePersona
     model: ModelSpec | None = Field(default=None, description="This agent's model; None = the generator's.")
+
+    @field_validator("name")
+    @classmethod
+    def _not_an_internal_source(cls, name: str) -> str:
+        if agent_id(name).lower() == DIRECTOR:
+            raise ValueError(f"the agent name {name!r} is reserved: roleplay's turn instructions come from "
+                             f"'{DIRECTOR}', and an agent of that name would lose its own turns. Rename the agent.")
+        return name
 
 
 class PersonaDialogGenerator:

@@ -10,12 +10,13 @@ A scenario is YAML like::
       - {name: Doctor, persona: ../agents/doctor.yaml}
       - {name: Patient, persona: {name: Ana, role: patient}, model: ollama:qwen2.5:14b}
     stop: {max_turns: 10, end_signal: true, timeout: 300}
+    request_timeout: 60          # optional: seconds one model call may take (--request-timeout overrides it)
     policy: {agent: Doctor, graph: doctor_intake.dot, enforce: true}   # optional: keep Doctor on a DOT flowchart
     examples:                    # optional style examples: dialogue files (.txt/.json) or inline turns
       - examples/doctor_patient.txt
       - [{speaker: Doctor, text: What brings you in?}, {speaker: Patient, text: My back hurts.}]
     guards: {near_copy: 85, resamples: 3}   # degeneration guards (on by default; enabled: false turns them off)
-    variants:                    # optional, for batches: dialogue i plays grid combination i % size
+    variants:                    # optional, for batches: dialogue i plays grid combination i % size (never listed)
       temperature: [0.5, 0.9]
       Patient.circumstances: [a headache for three days, a cough since Monday]
 
@@ -34,19 +35,20 @@ An agent may be of a custom persona class, and may sample its persona per dialog
 
 from __future__ import annotations
 
-import itertools
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from roleplay import defaults
 from roleplay._aio import run_sync
-from roleplay._yaml import problems, read_yaml
+from roleplay._checked import CheckedModel, describe_problems
+from roleplay._scenario_parts import AgentEntry, ExampleTurn, PolicyEntry, StopEntry
+from roleplay._yaml import read_yaml
+from roleplay.agents import check_unique_names
 from roleplay.backends import takes_base_url
-from roleplay.conditions import EndSignal, MaxTurns, StopCondition, Timeout
 from roleplay.dialog import Dialog, Turn
 from roleplay.errors import ConfigError, DialogFileError, PersonaError, PolicyGraphError, ScenarioError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
@@ -57,75 +59,21 @@ from roleplay.personas.sampling import class_of, read_rules
 from roleplay.policy.graph import read_dot
 from roleplay.policy.orchestrator import Policy
 from roleplay.resources import bundled_scenarios, find_scenario
+from roleplay.variants import VariantGrid
 
 if TYPE_CHECKING:
     from roleplay.runs.jobs import ScenarioJob
 
-
-class AgentEntry(BaseModel):
-    """One participant as written in a scenario file."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    name: str | None = Field(default=None, description="Speaker label; defaults to the persona's name or role.")
-    persona: str | dict[str, Any] = Field(default_factory=dict, description="Persona file (relative to the "
-                                          "scenario) or inline fields; with sample:, the fields kept fixed.")
-    model: str | None = Field(default=None, description="This agent's model; defaults to the scenario's.")
-    persona_class: str | None = Field(default=None, alias="class", description="'package.module:Name' of a "
-                                      "BasePersona subclass; default Persona.")
-    sample: str | dict[str, Any] | None = Field(default=None, description="Rules that sample the persona per "
-                                                "dialogue: a rules file (relative to the scenario) or inline.")
-
-    @model_validator(mode="after")
-    def _sampled_agents_are_named(self) -> AgentEntry:
-        if self.sample is not None and not self.name:
-            raise ValueError("an agent with sample: needs a name: (its speaker label in every dialogue)")
-        return self
+SCHEMA_VERSION = 1
 
 
-class StopEntry(BaseModel):
-    """Stop conditions as written in a scenario file; any one that holds ends the dialogue."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_turns: int = Field(default=12, ge=1)  # a scenario's own cap: shorter than a bare generator's
-    end_signal: bool = True
-    timeout: float | None = Field(default=None, gt=0, description="Wall-clock seconds.")
-
-    def condition(self, max_turns: int | None = None) -> StopCondition:
-        """The composed stop condition, with an optional override of the turn cap."""
-        condition: StopCondition = MaxTurns(self.max_turns if max_turns is None else max_turns)
-        if self.end_signal:
-            condition = condition | EndSignal()
-        if self.timeout is not None:
-            condition = condition | Timeout(self.timeout)
-        return condition
-
-
-class ExampleTurn(BaseModel):
-    """One turn of an inline example dialogue."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    speaker: str
-    text: str
-
-
-class PolicyEntry(BaseModel):
-    """A policy graph one agent follows, as written in a scenario file."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    agent: str = Field(description="Name of the agent that follows the graph.")
-    graph: str = Field(description="DOT file, relative to the scenario.")
-    enforce: bool = Field(default=True, description="Constrain actions to the legal ones (False: prompt only).")
-
-
-class Scenario(BaseModel):
+class Scenario(CheckedModel):
     """A role-play scenario loaded from YAML."""
 
     model_config = ConfigDict(extra="forbid")
+    config_error = ScenarioError
 
+    schema_version: int = Field(default=SCHEMA_VERSION, description="Version of the scenario file format.")
     name: str
     description: str = ""
     dialogue_details: str = ""
@@ -133,10 +81,12 @@ class Scenario(BaseModel):
     first_speaker: str | None = None
     agents: list[AgentEntry] = Field(min_length=2)
     stop: StopEntry = Field(default_factory=StopEntry)
-    temperature: float | None = defaults.TEMPERATURE
+    temperature: float | None = Field(default=defaults.TEMPERATURE, ge=0)
     repeat_penalty: float | None = Field(default=None, gt=0, description="Penalty on repeated tokens (llama.cpp, "
                                          "Ollama); 1.15 stops the embedded model looping.")
     max_tokens: int = Field(default=96, gt=0, description="Most tokens per turn.")
+    request_timeout: float | None = Field(default=None, gt=0, description="Seconds one model call may take "
+                                          "(default: the backend's); --request-timeout overrides it.")
     context_window: int = Field(default=defaults.CONTEXT_WINDOW, gt=0, description="Messages each agent remembers.")
     max_sentences: int | None = Field(default=None, gt=0, description="Keep only this many sentences per turn.")
     policy: PolicyEntry | None = None
@@ -146,6 +96,23 @@ class Scenario(BaseModel):
     variants: dict[str, list[Any]] = Field(default_factory=dict, description="Parameter grid for batches: a "
                                            "scenario field, or '<agent>.<persona field>', -> values.")
     path: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("schema_version")
+    @classmethod
+    def _readable_version(cls, version: int) -> int:
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"schema_version {version} is not supported: this version of roleplay reads scenario "
+                             f"files of schema_version {SCHEMA_VERSION}. Upgrade roleplay, or write the scenario "
+                             f"for schema_version {SCHEMA_VERSION}.")
+        return version
+
+    @field_validator("variants")
+    @classmethod
+    def _every_variant_has_values(cls, variants: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        empty = [key for key, values in variants.items() if not values]
+        if empty:
+            raise ValueError(f"{', '.join(empty)} has no values; give each variant a non-empty list, or remove it.")
+        return variants
 
     def agent_specs(self, model: str | None = None) -> list[AgentSpec]:
         """Resolve persona files and models into `AgentSpec`s; ``model`` overrides every agent's model."""
@@ -163,7 +130,8 @@ class Scenario(BaseModel):
                 persona = persona_class.from_dict(entry.persona, self.path)
             name = entry.name or persona.display_name
             if not name:
-                raise ScenarioError(f"an agent has no name and its persona has no name or role: {entry}", self.path)
+                raise ScenarioError(f"agent {self.agents.index(entry) + 1} has no name and its persona has no name "
+                                    "or role; give it a name: (its speaker label).", self.path)
             specs.append(AgentSpec(name=name, persona=persona, model=model or entry.model or self.model))
         return specs
 
@@ -235,15 +203,18 @@ class Scenario(BaseModel):
                 dialogs.append(Dialog(turns=[Turn(speaker=t.speaker, text=t.text) for t in entry]))
         return dialogs
 
-    def grid(self) -> list[dict[str, Any]]:
-        """Every combination of the variant values, in a stable order ([{}] without variants)."""
-        keys = sorted(self.variants)
-        return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(self.variants[k] for k in keys))]
+    def grid(self) -> VariantGrid:
+        """Every combination of the variant values, in a stable order ([{}] without variants), built on demand."""
+        return VariantGrid(self.variants)
 
     def variant(self, index: int) -> tuple[Scenario, dict[str, Any]]:
         """The scenario with grid combination ``index % size`` applied, and that combination."""
         grid = self.grid()
-        combination = grid[index % len(grid)]
+        combination = grid[index % grid.size]
+        return self.with_values(combination), combination
+
+    def with_values(self, combination: Mapping[str, Any]) -> Scenario:
+        """The scenario with these variant values (``field`` or ``agent.persona_field`` -> value) applied."""
         data = self.model_dump(exclude={"variants", "path"})
         for key, value in combination.items():
             agent, dot, field = key.partition(".")
@@ -256,12 +227,13 @@ class Scenario(BaseModel):
                                     self.path)
             base = self.path.parent if self.path else Path.cwd()
             persona = entry["persona"] if isinstance(entry["persona"], dict) else \
-                yaml.safe_load((base / entry["persona"]).read_text(encoding="utf-8"))
+                read_yaml(base / entry["persona"], "persona", "Check the path (relative to the scenario).",
+                          error=PersonaError)
             entry["persona"] = {**persona, field: value}
         try:
-            return Scenario.model_validate({**data, "path": self.path}), combination
+            return Scenario.model_validate({**data, "path": self.path})
         except ValidationError as err:
-            raise ScenarioError(f"variant {combination} makes the scenario invalid: {err.errors()[0]['msg']}",
+            raise ScenarioError(f"variant {dict(combination)} makes the scenario invalid: {describe_problems(err)}",
                                 self.path) from err
 
     def generator(self, model: str | None = None, max_turns: int | None = None, seed: int = 0,
@@ -274,6 +246,8 @@ class Scenario(BaseModel):
         if any(entry.sample is not None for entry in self.agents):
             cast, _ = run_sync(self.acast(seed, self.samplers(model)))
             return cast.generator(model, max_turns, guards=guards, **backend_options)
+        if self.request_timeout is not None:
+            backend_options.setdefault("request_timeout", self.request_timeout)
         specs = self.agent_specs(model)
         names = [s.name for s in specs]
         if self.first_speaker is not None and self.first_speaker not in names:
@@ -329,6 +303,9 @@ class Scenario(BaseModel):
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and check a scenario file or bundled name (`roleplay.resources`), including every persona it names."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ScenarioError(f"load_scenario takes the path of a scenario file or a bundled scenario's name, not "
+                            f"{type(path).__name__} {path!r}.")
     source = find_scenario(path)
     data = read_yaml(source, "scenario", "Give the path of a scenario YAML file, or the name of a bundled one: "
                      f"{', '.join(s.name for s in bundled_scenarios())} (`roleplay scenarios` lists them).")
@@ -337,14 +314,18 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         scenario = Scenario.model_validate({**data, "path": source})
     except ValidationError as err:
-        raise ScenarioError(f"invalid scenario ({problems(err)}).", source) from err
+        raise ScenarioError(f"invalid scenario ({describe_problems(err)}).", source) from err
     try:
         scenario.samplers()  # every sampling rule compiles: fields, kinds, files, columns, classes
-        scenario.unsampled().agent_specs()
-        for index in range(len(scenario.grid())):
-            scenario.variant(index)[0].unsampled().agent_specs()  # every combination must load
+        check_unique_names([spec.name for spec in scenario.unsampled().agent_specs()])
+        for single in scenario.grid().singles():  # each value must load; never the whole grid (it may be huge)
+            scenario.with_values(single).unsampled().agent_specs()
     except PersonaError as err:
         raise ScenarioError(f"cannot load an agent's persona: {err}", source) from err
+    except ScenarioError:
+        raise
+    except ConfigError as err:  # an agent's name or class: say which file has it
+        raise ScenarioError(str(err), source) from err
     scenario.example_dialogs()  # every example file must read
     try:
         scenario.load_policy()

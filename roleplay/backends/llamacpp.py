@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import importlib.metadata
 import importlib.util
+import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -141,6 +143,44 @@ def _to_chat(message: LLMMessage) -> dict[str, str]:
     raise ConfigError(f"llama.cpp backend cannot send a {kind} (tools are not supported by this backend).")
 
 
+@contextlib.contextmanager
+def _interruptible(llama: Any, stop: threading.Event) -> Iterator[Any]:
+    """Logits processors that end one llama.cpp call soon after ``stop`` is set, whatever it is doing.
+
+    While the prompt is evaluated (one long decode, seconds on a busy machine) llama.cpp's abort callback,
+    asked between the steps of the computation, stops it within milliseconds (``llama_decode`` then fails).
+    The callback is a Python call per step, about 600 per token, so once the prompt is in (the first
+    logits) it is removed, and a processor leaving only end-of-text ends the generation at the next token.
+    """
+    import llama_cpp
+
+    library_log = logging.getLogger("llama-cpp-python")  # where llama-cpp-python routes llama.cpp's own log
+    level, eos = library_log.level, llama.token_eos()
+
+    def aborting(_: Any) -> bool:
+        if stop.is_set():
+            library_log.setLevel(logging.CRITICAL)  # llama.cpp logs the abort as an error; here it is intended
+        return stop.is_set()
+
+    def stop_abort_checks() -> None:
+        llama_cpp.llama_set_abort_callback(llama.ctx, llama_cpp.ggml_abort_callback(), None)
+
+    def end_when_stopped(tokens: Any, scores: Any) -> Any:
+        stop_abort_checks()
+        if stop.is_set():
+            scores[:] = -float("inf")
+            scores[eos] = 0.0
+        return scores
+
+    callback = llama_cpp.ggml_abort_callback(aborting)  # kept alive until llama.cpp forgets it
+    llama_cpp.llama_set_abort_callback(llama.ctx, callback, None)
+    try:
+        yield llama_cpp.LogitsProcessorList([end_when_stopped])
+    finally:
+        stop_abort_checks()
+        library_log.setLevel(level)
+
+
 class LlamaCppClient(PlainChatClient):
     """An AutoGen client over a shared in-process ``Llama``; options are fixed per client."""
 
@@ -152,34 +192,25 @@ class LlamaCppClient(PlainChatClient):
         self._llama, self._lock = shared_llama(path, self.n_ctx)
         self._prefix = AgentPrefixCache()
 
-    def _end_when(self, stop: threading.Event) -> Any:
-        """A logits processor leaving only end-of-text once ``stop`` is set: generation ends at the next token."""
-        from llama_cpp import LogitsProcessorList
-
-        eos = self._llama.token_eos()
-
-        def processor(tokens: Any, scores: Any) -> Any:
-            if stop.is_set():
-                scores[:] = -float("inf")
-                scores[eos] = 0.0
-            return scores
-        return LogitsProcessorList([processor])
-
     def _complete(self, kwargs: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
         with self._lock:
             if stop.is_set():  # the caller gave up (timeout, Ctrl-C) while this call waited for the model
                 return {}
             self._llama.reset()  # never reuse KV that another client left: only this client's own state
             self._llama.set_cache(self._prefix)
-            try:
-                processors = self._end_when(stop)
+            with _interruptible(self._llama, stop) as processors:
                 processors[:0] = kwargs.pop("logits_processor", [])  # sampling rules run before the stop
-                return self._llama.create_chat_completion(**kwargs, logits_processor=processors)
-            finally:
-                self._llama.set_cache(None)
+                try:
+                    return self._llama.create_chat_completion(**kwargs, logits_processor=processors)
+                except RuntimeError:
+                    if stop.is_set():  # llama_decode was aborted: nobody waits for this answer any more
+                        return {}
+                    raise
+                finally:
+                    self._llama.set_cache(None)
 
     async def _complete_in_thread(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Run one completion in a worker thread; if this call is cancelled, the generation stops at the next token."""
+        """Run one completion in a worker thread; if this call is cancelled, llama.cpp stops within milliseconds."""
         stop = threading.Event()
         try:
             return await asyncio.to_thread(self._complete, kwargs, stop)
@@ -255,6 +286,8 @@ def make_client(model: str, options: InProcessOptions) -> Model:
     if not model:
         raise ConfigError("Give the GGUF file: 'llamacpp:/path/to/model.gguf'.")
     path = Path(model).expanduser()
+    if path.is_dir():
+        raise BackendUnavailableError(f"{path} is a folder; give llamacpp: the path of the .gguf file itself.")
     if not path.is_file():
         raise BackendUnavailableError(f"GGUF file not found: {path}. Check the path after 'llamacpp:'.")
     return Model(LlamaCppClient(path, options), name=f"llamacpp:{model}", backend="llamacpp",

@@ -41,6 +41,10 @@ def friendly(fn: F) -> F:
 
 def writable_folder(folder: Path) -> Path:
     """Create ``folder`` if needed and prove a file can be written there, before any model time is spent."""
+    blocking = next((path for path in (folder, *folder.parents) if path.exists() and not path.is_dir()), None)
+    if blocking is not None:  # named as such, not as mkdir's 'File exists' or 'Not a directory'
+        raise ConfigError(f"Cannot write to the output folder {folder}: {blocking} is a file, not a folder; pass "
+                          "a writable folder with --out.")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
@@ -96,3 +100,11 @@ def backends() -> None:
     """List the model backends (the prefix before ':' in a model string)."""
     for prefix, help_text in known_backends().items():
         click.echo(f"{prefix:10} {help_text}")
+
+
+def request_timeout_option(command: F) -> F:
+    """``--request-timeout SECONDS``: the most one model call may take, over the scenario's and the backend's."""
+    return click.option("--request-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+                        metavar="SECONDS", help="Seconds one model call may take before it fails (default: the "
+                        "scenario's request_timeout, else 120 for servers, 600 in-process).")(command)
+

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from roleplay.cli.base import cli, friendly, writable_folder
+from roleplay.cli.base import cli, friendly, request_timeout_option, writable_folder
 from roleplay.dialog import Dialog, StopReason, Turn
 
 
@@ -21,23 +21,26 @@ from roleplay.dialog import Dialog, StopReason, Turn
               help="Folder for the JSON and TXT files.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print turns as they are spoken.")
 @click.option("--human", metavar="NAME", default=None, help="Play agent NAME yourself: type its turns (/end ends).")
+@request_timeout_option
 @friendly
 def run(scenario: str, model: str | None, seed: int | None, max_turns: int | None, out: Path, quiet: bool,
-        human: str | None) -> None:
+        human: str | None, request_timeout: float | None) -> None:
     """Role-play SCENARIO, print it turn by turn and save it.
 
     SCENARIO is a bundled name (`roleplay scenarios` lists them, e.g. doctor_patient) or a YAML file.
     Exits 1 if the dialogue ended on a model error or has no turns (it is still saved).
     """
     from roleplay.backends.human import human_generator
+    from roleplay.backends.options import check_seed
     from roleplay.generators import new_seed
     from roleplay.runs.folder import safe_filename
     from roleplay.scenario import load_scenario
 
     loaded = load_scenario(scenario)
     writable_folder(out)
-    seed = new_seed() if seed is None else seed
-    generator = loaded.generator(model=model, max_turns=max_turns, seed=seed) if human is None else \
+    seed = new_seed() if seed is None else check_seed(seed)
+    timeout = {"request_timeout": request_timeout} if request_timeout else {}
+    generator = loaded.generator(model=model, max_turns=max_turns, seed=seed, **timeout) if human is None else \
         human_generator(loaded, human, model, max_turns)  # the person sees the turns in their prompts
     quiet = quiet or human is not None
     click.echo(f"Scenario: {loaded.name} | model: {generator.model_label()} | seed: {seed}")
@@ -48,6 +51,11 @@ def run(scenario: str, model: str | None, seed: int | None, max_turns: int | Non
 
     dialog = generator.generate(seed=seed, on_turn=show)
     stem = out / f"{safe_filename(loaded.name)}_{seed}"  # a name like ../x never leaves --out
+    _save_and_report(dialog, stem)
+
+
+def _save_and_report(dialog: Dialog, stem: Path) -> None:
+    """Save ``dialog`` as ``stem``.json and .txt, say how it ended; exit 1 (after saving) if it failed."""
     json_path = dialog.to_file(stem.with_suffix(".json"))
     txt_path = dialog.to_file(stem.with_suffix(".txt"))
     facts = dialog.metadata

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from roleplay.cli.base import cli, friendly
+from roleplay.cli.base import cli, friendly, request_timeout_option
 from roleplay.dialog import Dialog
 from roleplay.runs.export import FORMATS
 
@@ -75,6 +75,7 @@ def report_batch(result: BatchResult, out: Path, max_failures: int | None) -> No
 @click.option("--max-turns", type=click.IntRange(min=1), default=None)
 @click.option("--cache", "cache", type=click.Path(path_type=Path), default=None,
               help="Response cache folder: a rerun with the same seeds replays from it without calling the model.")
+@request_timeout_option
 @run_options
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where dialogues run: this process, or Ray actors (pip install 'roleplay-sim[ray]'); this process "
@@ -86,7 +87,8 @@ def report_batch(result: BatchResult, out: Path, max_failures: int | None) -> No
                    "may hold {node_ip} for a server on each actor's node. Needs --executor ray.")
 @friendly
 def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, max_turns: int | None,
-          cache: Path | None, executor: str, ray_address: str | None, workers: int | None, **run: Any) -> None:
+          cache: Path | None, request_timeout: float | None, executor: str, ray_address: str | None,
+          workers: int | None, **run: Any) -> None:
     """Generate N dialogues of SCENARIO_FILE into OUT; rerun the same command to resume."""
     if executor == "local" and (ray_address is not None or workers is not None):
         raise click.UsageError("--ray-address and --workers need --executor ray.")
@@ -95,7 +97,9 @@ def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, 
     from roleplay.scenario import load_scenario
 
     scenario = load_scenario(scenario_file)
-    options = {"cache_dir": str(cache)} if cache else {}
+    options: dict[str, Any] = {"cache_dir": str(cache)} if cache else {}
+    if request_timeout:
+        options["request_timeout"] = request_timeout
     job = scenario.batch_job(model=model, max_turns=max_turns, servers=run["servers"], **options)
     params = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns,
               "inputs_sha256": content_hash(_scenario_inputs(scenario))}
@@ -159,6 +163,7 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
     """
     from roleplay._atomic import check_writable
     from roleplay.evaluation import load_dialogs, table, text_report, write_report
+    from roleplay.evaluation.report import adherence_warnings
 
     if star_path is not None and graph_file is not None:
         raise click.ClickException("Give --star-path (STAR dialogues) or --graph FILE.dot (your own policy), "
@@ -170,6 +175,9 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
         report = text
     else:
         report = {**_adherence(folder, star_path, graph_file), "text": text}
+        report["warnings"] = adherence_warnings(report)
+        for warning in report["warnings"]:
+            click.echo(f"Warning: {warning}", err=True)
         click.echo(table(report["summary"]) + "\n\nText quality:")
     click.echo(table(text["summary"]))
     if "comparison" in report:

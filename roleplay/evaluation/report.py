@@ -12,7 +12,7 @@ from typing import Any
 from roleplay._atomic import atomic_write_text
 from roleplay.runs.folder import REPORT_MARKER
 
-__all__ = ["table", "write_report"]
+__all__ = ["adherence_warnings", "table", "write_report"]
 
 
 def table(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -41,3 +41,25 @@ def write_report(report: Mapping[str, Any], out: str | Path) -> tuple[Path, Path
     json_path = atomic_write_text(out.with_suffix(".json"), json.dumps({"report": REPORT_MARKER, **report}, indent=2,
                                                                    default=str))
     return json_path, csv_path
+
+
+def adherence_warnings(report: Mapping[str, Any]) -> list[str]:
+    """Why adherence scores may mean nothing: dialogues with no policy action, or none in the graph at all.
+
+    Both score 0.0 like a dialogue that broke every rule, so a wrong ``--graph`` would otherwise look like
+    a bad model. A dialogue that visits none of its graph's system nodes took its actions from another graph.
+    """
+    dialogs = report.get("dialogs", [])
+    without = sum(1 for d in dialogs if not d["path_length"])
+    foreign = sum(1 for d in dialogs if d["path_length"] and not d["coverage"])
+    warnings = []
+    if without:
+        warnings.append(f"{without} of {len(dialogs)} dialogues record no policy action (generated without a "
+                        "policy), so their adherence scores are meaningless; evaluate dialogues generated with "
+                        "this graph (a scenario with policy:).")
+    if foreign:
+        warnings.append(f"{foreign} of {len(dialogs)} dialogues took no action that is a node of the graph they "
+                        "were evaluated against (were they generated with another graph?); check --graph or "
+                        "--star-path.")
+    return warnings
+

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from roleplay._checked import CheckedModel
 from roleplay._yaml import read_yaml
 from roleplay.errors import PersonaError
 
@@ -33,10 +34,11 @@ def filled_fields(data: BaseModel, separator: str = ", ") -> Iterator[tuple[str,
         yield field.replace("_", " "), str(value)
 
 
-class BasePersona(BaseModel):
+class BasePersona(CheckedModel):
     """Base class for personas: typed fields in, a second-person description out."""
 
     model_config = ConfigDict(extra="forbid")
+    config_error = PersonaError
 
     def description(self) -> str:
         """One ``Your <field>: value`` line per non-empty field, in field order."""

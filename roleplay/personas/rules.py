@@ -105,6 +105,10 @@ class _Pick(Rule):
         return rng.choice(self.options)
 
 
+def _not_utf8(path: Path, err: UnicodeDecodeError) -> ConfigError:
+    return ConfigError(f"file '{path}' is not UTF-8 text (byte {err.start} cannot be decoded); save it as UTF-8.")
+
+
 class Lines(_Pick):
     """A random non-empty line of a text file (read once)."""
 
@@ -112,7 +116,10 @@ class Lines(_Pick):
         self.path = Path(path)
         if not self.path.is_file():
             raise ConfigError(f"file '{self.path}' not found; relative paths start at the YAML file that names it.")
-        lines = (line.strip() for line in self.path.read_text(encoding="utf-8").splitlines())
+        try:
+            lines = [line.strip() for line in self.path.read_text(encoding="utf-8-sig").splitlines()]
+        except UnicodeDecodeError as err:
+            raise _not_utf8(self.path, err) from err
         self.options = [line for line in lines if line]
         if not self.options:
             raise ConfigError(f"file '{self.path}' has no non-empty line to pick from.")
@@ -128,12 +135,15 @@ class Column(_Pick):
         if not self.path.is_file():
             raise ConfigError(f"CSV file '{self.path}' not found; relative paths start at the YAML file that names "
                               "it.")
-        with self.path.open(encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle)
-            if column not in (reader.fieldnames or []):
-                raise ConfigError(f"CSV file '{self.path}' has no column '{column}'; its columns are: "
-                                  f"{', '.join(reader.fieldnames or []) or '(none: no header row)'}.")
-            values = [(row[column] or "").strip() for row in reader]
+        try:
+            with self.path.open(encoding="utf-8-sig", newline="") as handle:
+                reader = csv.DictReader(handle)
+                if column not in (reader.fieldnames or []):
+                    raise ConfigError(f"CSV file '{self.path}' has no column '{column}'; its columns are: "
+                                      f"{', '.join(reader.fieldnames or []) or '(none: no header row)'}.")
+                values = [(row[column] or "").strip() for row in reader]
+        except UnicodeDecodeError as err:
+            raise _not_utf8(self.path, err) from err
         self.options = [value for value in values if value]
         if not self.options:
             raise ConfigError(f"column '{column}' of '{self.path}' has no non-empty value to pick from.")

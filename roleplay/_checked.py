@@ -1,0 +1,54 @@
+"""`CheckedModel`: the base of roleplay's public pydantic types, so calling one wrongly is a `ConfigError`.
+
+``Persona(name=123)`` or ``AgentSpec(persona="x")`` would otherwise raise pydantic's ``ValidationError``
+(or a ``TypeError`` for positional arguments), which a caller catching roleplay's errors does not expect.
+Only direct construction is translated: pydantic validating nested data (``model_validate``, a scenario
+file) still raises ``ValidationError``, so the file readers keep turning it into errors that name the file.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ValidationError
+
+from roleplay.errors import ConfigError
+
+__all__ = ["CheckedModel", "describe_problems"]
+
+
+def describe_problems(err: ValidationError) -> str:
+    """Pydantic's errors as ``field: message (got value); ...``, unknown fields named as such."""
+    parts = []
+    for error in err.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            parts.append(f"{where}: unknown field")
+            continue
+        message = str(error["msg"]).removeprefix("Value error, ")
+        shown = repr(error.get("input"))
+        got = "" if error["type"] in ("missing", "value_error") else \
+            f" (got {shown if len(shown) <= 60 else shown[:60] + '…'})"
+        parts.append(f"{where}: {message}{got}")
+    return "; ".join(parts)
+
+
+class CheckedModel(BaseModel):
+    """A pydantic model whose constructor raises `config_error` (a `ConfigError`) on bad arguments."""
+
+    config_error: ClassVar[type[ConfigError]] = ConfigError
+
+    def __init__(self, /, *args: Any, **data: Any) -> None:
+        cls = type(self)
+        if args:
+            raise cls.config_error(f"{cls.__name__} takes keyword arguments only, e.g. "
+                                   f"{cls.__name__}({next(iter(cls.model_fields), 'field')}=...).")
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            raise cls.config_error(f"Invalid {cls.__name__}: {describe_problems(err).rstrip('.')}. Its fields: "
+                                   f"{', '.join(cls.model_fields)}.") from err
+
+    # Tell pydantic this is a base __init__: nested validation then builds instances without calling it,
+    # so model_validate keeps raising ValidationError with the full location of each problem.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]

@@ -1,0 +1,64 @@
+r"""The ``.txt`` dialogue format: one ``speaker: text`` line per turn, readable, and read back exactly.
+
+A turn's further lines are indented by two spaces, so a turn may hold newlines. In a speaker name, ``\``,
+a newline, ``": "`` and a leading space are escaped with a backslash, so a name like ``"Dr: Who"`` cannot
+be mistaken for the separator. ``Dialog.to_file``/``from_file`` use this for files ending in ``.txt``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from roleplay.errors import DialogFileError
+
+if TYPE_CHECKING:
+    from roleplay.dialog import Turn
+
+__all__ = ["format_txt", "parse_txt"]
+
+CONTINUATION = "  "
+_LINE = re.compile(r"((?:\\.|[^\\])*?): (.*)")  # the first ': ' that is not escaped ends the speaker
+_ESCAPED = re.compile(r"\\(.)")
+
+
+def _escape_speaker(speaker: str) -> str:
+    escaped = speaker.replace("\\", "\\\\").replace("\n", "\\n").replace(": ", "\\: ")
+    return "\\" + escaped if escaped[:1].isspace() else escaped
+
+
+def _unescape_speaker(written: str) -> str:
+    return _ESCAPED.sub(lambda m: "\n" if m[1] == "n" else m[1], written)
+
+
+def format_txt(turns: Iterable[Turn]) -> str:
+    """The ``.txt`` text of ``turns`` (a turn without a speaker is written with an empty one)."""
+    lines = []
+    for turn in turns:
+        first, *rest = turn.text.split("\n")
+        lines.append(f"{_escape_speaker(turn.speaker or '')}: {first}")
+        lines.extend(CONTINUATION + line for line in rest)
+    return "\n".join(lines) + "\n"
+
+
+def parse_txt(text: str, source: Path) -> list[Turn]:
+    """The turns of a ``.txt`` dialogue; a line that is neither a turn nor a continuation is a `DialogFileError`."""
+    from roleplay.dialog import Turn
+
+    turns: list[Turn] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.startswith(CONTINUATION) and turns:
+            turns[-1].text += "\n" + line[len(CONTINUATION):]
+            continue
+        if not line.strip():
+            continue
+        match = _LINE.fullmatch(line)
+        if match is None:
+            raise DialogFileError(f"line {number} is not 'speaker: text' (nor a two-space indented continuation "
+                                  f"of the turn above): {line[:80]!r}. Fix that line, or save the dialogue as .json.",
+                                  source)
+        speaker = _unescape_speaker(match[1])
+        turns.append(Turn(speaker=speaker or None, text=match[2]))
+    return turns
