@@ -14,8 +14,8 @@ itself as "Dr. ..."), and stop mid-sentence at the token limit. The guards act i
      (`Guards.is_copy`: from ``near_copy`` on, or under ``min_new_pairs`` new pairs; a short turn only
      when said again word for word);
    - `role_confusion`: the turn opens with another speaker's label, claims another's name or role
-     ("I'm Dr. Garcia" from the patient), or addresses the speaker by its own name ("Hello, Dr. Garcia"
-     from Dr. Garcia);
+     ("I'm Dr. Garcia" from the patient), or addresses the speaker by its own name ("Hello, Dr. Garcia",
+     "You are Doctor" from Dr. Garcia);
    - `roleplay.sentences.is_complete`: the turn ends like a finished sentence;
    - `same_opening`: the turn opens with the same two words as the speaker's last turns (a paraphrase
      loop: "The pain today." "The pain, yes." "The pain after your injury.");
@@ -185,7 +185,9 @@ def role_confusion(text: str, own: Sequence[str], others: Sequence[str], opening
         if claim:
             return f"claims to be {claim.group(1)!r}"
     if own:
-        addressed = re.search(rf"(?:[,!]\s*|\b{_GREETING},?\s+)({_alternation(own)})\s*[,.!?]", text, re.IGNORECASE)
+        names = _alternation(own)
+        addressed = (re.search(rf"(?:[,!]\s*|\b{_GREETING},?\s+)({names})\s*[,.!?]", text, re.IGNORECASE)
+                     or re.search(rf"\byou(?:'re| are)\s+(?:the |a |an |my )?({names})(?![\w-])", text, re.IGNORECASE))
         if addressed:
             return f"addresses itself as {addressed.group(1)!r}"
     return None

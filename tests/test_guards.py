@@ -75,7 +75,7 @@ def test_a_turn_reciting_the_system_prompt_is_resampled():
     dialog, _, client = play(doctor_asks, patient, turns=2)
     turn = dialog.turns[1]
     assert turn.text == "It started three days ago, after a long flight."
-    assert turn.metadata["guard"]["rejected"][0]["problems"] == ["prompt_leak"]
+    assert "prompt_leak" in turn.metadata["guard"]["rejected"][0]["problems"]
     assert [r.seed for r in client.history] == [SEED, derive_seed(SEED, 1, 1)]
 
 
@@ -186,6 +186,10 @@ def test_same_seed_same_dialogue_with_guards_on():
     ("As your doctor, I advise rest.", "Patient", "claims to be 'doctor'"),
     ("Welcome to my clinic, Dr. Garcia!", "Doctor", "addresses itself as 'Dr. Garcia'"),
     ("Thank you, doctor.", "Doctor", "addresses itself as 'doctor'"),
+    ("The conversation has begun. You are Doctor, and your patient is Ana.", "Doctor", "addresses itself as 'Doctor'"),
+    ("You're the doctor here.", "Doctor", "addresses itself as 'doctor'"),
+    ("You are my doctor, so I trust you.", "Patient", None),
+    ("You are doctoring the numbers.", "Doctor", None),
     ("I'm Dr. Garcia. What brings you in?", "Doctor", None),
     ("Thank you, doctor.", "Patient", None),
     ("I am a patient of yours since 2019.", "Patient", None),
