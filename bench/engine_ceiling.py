@@ -56,7 +56,7 @@ SYSTEM = "You are {name}, {role}. Speak in one or two sentences."
 
 def _reply(rng: random.Random) -> str:
     """A fresh sentence each time, as a real model gives: a fixed reply would trip the copy guard on every turn."""
-    return f"I think about the {' '.join(rng.sample(WORDS, 10))} today."
+    return f"{' '.join(rng.sample(WORDS, 12)).capitalize()}."
 
 
 def _completion(model: str, text: str) -> bytes:
