@@ -9,7 +9,9 @@ A node is an action label; its attributes say what it is:
 - ``template``: the example reply for the action (guidance for the agent, not a script).
 - ``when`` (outcome and answer nodes): the result it stands for, ``found``/``empty`` or ``yes``/``no``.
 - ``goal``: reaching it completes the task. ``anywhere``: the action may be taken from any system
-  node and the conversation then resumes where it was (``out_of_scope``).
+  node and the conversation then resumes where it was (``out_of_scope``). ``terminal``: the action
+  ends the dialogue even if edges lead on (real wizards sometimes went on after a goodbye); an
+  action nothing but itself or anywhere-actions can follow is terminal anyway.
 
 Edges carry ``source`` (``dict``/``rule``/``mined``/``dot``) and ``count`` (how often real
 dialogues took them, for mined edges). The graph's ``start`` attribute names the first action.
@@ -149,8 +151,9 @@ def branches(graph: nx.DiGraph, node: str, kind: NodeKind) -> list[str]:
 
 
 def is_terminal(graph: nx.DiGraph, node: str) -> bool:
-    """True when nothing but anywhere-actions, or ``node`` again, can follow ``node`` (a goodbye)."""
-    return is_system(graph, node) and not [a for a in next_actions(graph, node) if a != node]
+    """True for a goodbye: a node marked ``terminal``, or one nothing but anywhere-actions (or itself) follows."""
+    return is_system(graph, node) and (bool(graph.nodes[node].get("terminal"))
+                                       or not [a for a in next_actions(graph, node) if a != node])
 
 
 def mean_out_degree(graph: nx.DiGraph) -> float:

@@ -9,11 +9,15 @@ A reconstructed graph is built in three layers, each edge tagged with its ``sour
    ``{question:s}`` in an ``_ask_`` action) with no successor → the user answers
    (``yes``/``no``/``done``; trivia's ``correct``...; ``info_missing``); a failed query →
    ``*_inform_nothing_found``; an action with nothing
-   after it → ``anything_else`` → goodbye. ``out_of_scope`` is an anywhere-action. Goal nodes are the
+   after it → ``anything_else`` → goodbye (``terminal``). ``out_of_scope`` is an anywhere-action. Goal nodes are the
    system actions the dict puts before ``anything_else`` (the task's final inform); for a task with
    none (searches), the actions the dict puts after a query or after its success.
 3. ``mined``: transitions human wizards took in real dialogues that layers 1–2 do not allow, kept
-   when seen at least ``min_count`` times (each edge records its ``count``).
+   when seen at least ``min_count`` times.
+
+Then every edge, whatever its layer, gets its ``count``: how often the mining dialogues took it
+(`count_transitions`). `roleplay.policy.prior` turns these counts into smoothed probabilities per
+source node, which steer a run towards human-like paths.
 
 Labels the wizards used that the task file lacks (``goodbye_1`` in a task whose file says
 ``doctor_bye``) become nodes when mined, with the template another task gives them.
@@ -33,7 +37,8 @@ from roleplay.dialog import Dialog
 from roleplay.policy.graph import NodeKind, add_action, is_system, node_kind
 from roleplay.policy.tracker import FlowchartTracker, TrackerStep, replay
 
-__all__ = ["ANSWERS", "OUTCOMES", "acceptance", "add_mined", "base_graph", "classify", "mine_transitions"]
+__all__ = ["ANSWERS", "OUTCOMES", "acceptance", "add_mined", "base_graph", "classify", "count_transitions",
+           "mine_transitions"]
 
 OUTCOMES = {"query_success": "found", "available": "found", "query_failure": "empty", "unavailable": "empty"}
 ANSWERS = {"yes": "yes", "no": "no", "done": "done", "correct": "correct", "incorrect": "incorrect",
@@ -58,6 +63,8 @@ def classify(label: str) -> NodeKind:
 def _add_label(graph: nx.DiGraph, label: str, template: str) -> None:
     kind = classify(label)
     add_action(graph, label, kind, template, anywhere=label == "out_of_scope")
+    if _GOODBYE.match(label):
+        graph.nodes[label]["terminal"] = True
     if label in OUTCOMES:
         graph.nodes[label]["when"] = OUTCOMES[label]
     elif label in ANSWERS:
@@ -164,6 +171,24 @@ def mine_transitions(
         if not step.legal and origin is not None:
             counts[(step.task, origin, step.action)] += 1
     return counts
+
+
+def count_transitions(graphs: Mapping[str, nx.DiGraph], dialogs: Iterable[Dialog]) -> None:
+    """Write on the graphs how often ``dialogs`` took each edge (``count``) and opened with each node (``starts``).
+
+    Zero for the rest, whatever layer a node or edge came from.
+
+    A transition that passes through an unresolved branch (the user's answer was unclear) has no edge of
+    its own and is not counted.
+    """
+    counts: Counter[tuple[str, str | None, str]] = Counter()
+    for step, origin in _replayed_steps(graphs, dialogs):
+        counts[(step.task, origin if step.index > 0 else None, step.action)] += 1
+    for task, graph in graphs.items():
+        for u, v in graph.edges:
+            graph.edges[u, v]["count"] = counts.get((task, u, v), 0)
+        for node in graph:
+            graph.nodes[node]["starts"] = counts.get((task, None, node), 0)
 
 
 def add_mined(
