@@ -128,8 +128,11 @@ class PolicyOrchestrator(Orchestrator):
 
     def options(self, allow_query: bool = True) -> list[str]:
         """The actions offered to the policy agent now (see `offered_actions`), before the prior."""
-        closed = self.user.closed or self.policy.user_goal is None
-        return offered_actions(self.tracker, self.policy, allow_query, user_closed=closed)
+        if self.policy.user_goal is None:
+            return offered_actions(self.tracker, self.policy, allow_query)
+        closing = self.user.closing_turns
+        return offered_actions(self.tracker, self.policy, allow_query, user_closed=closing > 0,
+                               must_end=closing > 1)
 
     def steered(self, options: list[str]) -> tuple[list[str], dict[str, float] | None]:
         """``options`` ordered and narrowed by the prior (enforced mode), with their shares to show."""

@@ -2,10 +2,11 @@
 
 `UserGoal` is what the user came for (its instructions) and the facts the policy agent will need from it
 (slot → value: its name, the day, the room...). `UserState` follows the conversation: which facts the
-user has said, whether its request was served (a goal node reached) or clearly refused, whether it has
-said its closing turn, and how often it tried to end before the goal (a quit attempt, ignored and
-counted: simulated users are known to give up early). `user_note` is the director's note for the
-user's next turn, by stage: state the request, answer from the facts, or thank and close.
+user has said, whether its request was served (a goal node reached) or clearly refused, how many
+closing turns it has said (the policy agent may say goodbye after the first and must after the
+second), and how often it tried to end before the goal (a quit attempt, ignored and counted:
+simulated users are known to give up early). `user_note` is the director's note for the user's next
+turn, by stage: state the request, answer from the facts, or thank and close.
 """
 
 from __future__ import annotations
@@ -41,12 +42,12 @@ class UserState(BaseModel):
     said: list[str] = Field(default_factory=list, description="Facts the user has mentioned so far.")
     served: bool = Field(False, description="The request was served (the policy reached a goal).")
     refusals: int = Field(0, description="Times the agent said it could not do it.")
-    closed: bool = Field(False, description="The user has said its closing turn.")
+    closing_turns: int = Field(0, description="Closing turns the user has said (thanks, nothing else, goodbye).")
     quit_attempts: int = Field(0, description="End signals the user gave before its request was served.")
 
     def stage(self, goal: UserGoal) -> Stage:
         """``ask`` (nothing said yet), ``inform`` (answering), ``close`` (served or refused) or ``closed``."""
-        if self.closed:
+        if self.closing_turns:
             return "closed"
         if self.served or self.refusals >= (goal.patience if goal.happy else 1):
             return "close"
@@ -62,7 +63,7 @@ class UserState(BaseModel):
         self.turns += 1
         self.said += [n for n, value in goal.facts.items() if n not in self.said and value.lower() in lowered]
         if stage in ("close", "closed"):
-            self.closed = True
+            self.closing_turns += 1
         elif wants_end:
             self.quit_attempts += 1
 
