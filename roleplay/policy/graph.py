@@ -136,10 +136,15 @@ def _is_branch_sibling(graph: nx.DiGraph, parent: str, branch: str, resolution: 
 
 
 def legal_actions(graph: nx.DiGraph, node: str | None, resolution: str | None = None) -> list[str]:
-    """Everything the system may do after ``node`` (None: at the start), anywhere-actions last."""
+    """Everything the system may do after ``node`` (None: at the start), anywhere-actions last.
+
+    At the start: the start node, what may follow it, and any action real dialogues opened with (``starts``).
+    """
     if node is None:
         start = graph.graph["start"]
-        actions = [start, *(a for a in next_actions(graph, start) if a != start)]
+        opened = sorted((n for n, data in graph.nodes(data=True) if data.get("starts") and is_system(graph, n)),
+                        key=lambda n: -graph.nodes[n]["starts"])
+        actions = list(dict.fromkeys([start, *next_actions(graph, start), *opened]))
     else:
         actions = next_actions(graph, node, resolution)
     return [*actions, *(a for a in anywhere_actions(graph) if a not in actions)]

@@ -68,27 +68,30 @@ def description_output_format(scenario: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def query_tool(task: str, seed: int = 0, availability: float = 1.0, star: StarDataset | None = None) -> QueryTool:
+def query_tool(task: str, seed: int = 0, availability: float = 1.0, star: StarDataset | None = None,
+               lenient: bool = False) -> QueryTool:
     """The tool of a STAR task's query nodes (its API over rows generated from its db specs)."""
     star = _dataset(star)
     api = star.get_api(task)
-    return QueryTool(api, star.get_db_schema(api.get("db")), seed=seed, availability=availability)
+    return QueryTool(api, star.get_db_schema(api.get("db")), seed=seed, availability=availability, lenient=lenient)
 
 
 def star_policy(scenario: dict[str, Any], enforce: bool = True, seed: int = 0, star: StarDataset | None = None,
                 *, prior: PriorMode | Prior = "none", goal_user: bool = False, held_out: int | None = None) -> Policy:
     """The System's policy for a scenario: one reconstructed graph and one tool per task.
 
-    Bookings always succeed in a happy scenario and half the time otherwise. ``prior``, ``goal_user``:
-    see the module; ``held_out``: a fold whose dialogues the graphs are not mined from.
+    In a happy scenario bookings always succeed and a search finds the closest rows (a lenient tool), as
+    STAR's knowledge base had what happy users asked for; otherwise bookings succeed half the time.
+    ``prior``, ``goal_user``: see the module; ``held_out``: a fold whose dialogues the graphs are not mined from.
     """
     star = _dataset(star)
     tasks = scenario_tasks(scenario)
     if not tasks:
         raise ConfigError("The scenario lists no WizardCapabilities; pass a scenario from STAR.")
-    availability = 1.0 if scenario.get("Happy", True) else 0.5
+    happy = bool(scenario.get("Happy", True))
     return Policy(agent=SYSTEM, graphs={t: star.get_task_graph(t, held_out=held_out) for t in tasks},
-                  tools={t: query_tool(t, seed, availability, star) for t in tasks}, enforce=enforce,
+                  tools={t: query_tool(t, seed, 1.0 if happy else 0.5, star, lenient=happy) for t in tasks},
+                  enforce=enforce,
                   prior=prior if isinstance(prior, Prior) else Prior(mode=prior),
                   user_goal=star_user_goal(scenario, star) if goal_user else None)
 
