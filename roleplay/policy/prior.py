@@ -42,7 +42,7 @@ class Prior(BaseModel):
     mode: PriorMode = Field("none", description="none | rank | nucleus | sample | argmax (see the module).")
     mass: float = Field(0.6, ge=0.0, le=1.0, description="nucleus: offer the likeliest options holding this mass.")
     smoothing: float = Field(0.5, ge=0.0, description="Add-alpha smoothing of the counts per source node.")
-    revisit: float = Field(0.3, ge=0.0, le=1.0, description="Weight factor per earlier visit of the same action.")
+    revisit: float = Field(0.6, ge=0.0, le=1.0, description="Weight factor per earlier visit of the same action.")
     closing_boost: float = Field(8.0, ge=1.0, description="Goal reached: closing actions' weight times this.")
 
 

@@ -11,7 +11,8 @@ A reconstructed graph is built in three layers, each edge tagged with its ``sour
    ``*_inform_nothing_found``; an action with nothing
    after it → ``anything_else`` → goodbye (``terminal``). ``out_of_scope`` is an anywhere-action. Goal nodes are the
    system actions the dict puts before ``anything_else`` (the task's final inform); for a task with
-   none (searches), the actions the dict puts after a query or after its success.
+   none (searches), the actions the dict puts after a query or after its success; and a statement the
+   dict puts right after a query with nothing after it (ride_status's status report).
 3. ``mined``: transitions human wizards took in real dialogues that layers 1–2 do not allow, kept
    when seen at least ``min_count`` times.
 
@@ -117,6 +118,7 @@ def _add_rules(graph: nx.DiGraph, chain: Mapping[str, str]) -> None:
                  if u in graph and v in graph and graph.nodes[v]["kind"] == NodeKind.ACTION.value}
         goals = {v for v, why in after.items() if why in ("correct", "incorrect", "noanswer")} \
             or {v for v, why in after.items() if why in ("found", NodeKind.QUERY.value)}
+    goals |= _reports(graph, chain)
     for node in list(graph):
         data = graph.nodes[node]
         if data["kind"] != NodeKind.ACTION.value or graph.out_degree(node):
@@ -133,6 +135,13 @@ def _add_rules(graph: nx.DiGraph, chain: Mapping[str, str]) -> None:
     _add_slot_skips(graph, chain)
     for goal in goals:
         graph.nodes[goal]["goal"] = True
+
+
+def _reports(graph: nx.DiGraph, chain: Mapping[str, str]) -> set[str]:
+    """Statements the dict puts right after a query and nothing after: the answer itself (ride_status's status)."""
+    return {v for u, v in chain.items() if u in graph and v in graph and v not in chain
+            and graph.nodes[u]["kind"] == NodeKind.QUERY.value and graph.nodes[v]["kind"] == NodeKind.ACTION.value
+            and "_ask_" not in v and not graph.nodes[v]["template"].strip().endswith("?")}
 
 
 def _add_slot_skips(graph: nx.DiGraph, chain: Mapping[str, str]) -> None:
