@@ -5,7 +5,8 @@ counts the dialogues that opened with it. `probabilities` turns the counts of th
 the dialogue is into add-alpha smoothed probabilities over the legal options (an option reached
 through an unresolved branch, the query's outcome or the user's yes/no, counts the edges from each
 branch). `weigh` then adapts them to the dialogue so far: an action already taken is less likely
-again (``revisit``), and once the goal is reached the closing actions ("anything else?", goodbye)
+again (``revisit``, twice over right after itself: the goal-aware user answered, so asking again is
+rare), and once the goal is reached the closing actions ("anything else?", goodbye)
 become the likely ones (``closing_boost``). `narrow` says what the model is offered:
 
 - ``none``: the options as the graph orders them (no prior);
@@ -82,7 +83,8 @@ def weigh(graph: nx.DiGraph, origin: str | None, options: Sequence[str], path: S
     """The options with their prior probability adapted to the dialogue so far, likeliest first."""
     base = probabilities(graph, origin, options, prior.smoothing)
     closing = closing_actions(graph) if goal_reached else set()
-    weights = {a: p * prior.revisit ** path.count(a) * (prior.closing_boost if a in closing else 1.0)
+    repeats = {a: path.count(a) + (path[-1:] == [a]) for a in options}  # saying it again at once counts twice
+    weights = {a: p * prior.revisit ** repeats[a] * (prior.closing_boost if a in closing else 1.0)
                for a, p in base.items()}
     total = sum(weights.values()) or 1.0
     return sorted(((a, w / total) for a, w in weights.items()), key=lambda item: -item[1])

@@ -33,7 +33,7 @@ from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError
 from roleplay.generators import AgentSpec, DialogGenerator, PersonaDialogGenerator
 from roleplay.policy.orchestrator import Policy
-from roleplay.policy.prior import Prior, PriorMode
+from roleplay.policy.prior import PRIOR_MODES, Prior, PriorMode
 from roleplay.policy.tools import QueryTool
 from roleplay.runs.batch import BatchResult, MakeDialog, arun_batch
 
@@ -92,8 +92,14 @@ def star_policy(scenario: dict[str, Any], enforce: bool = True, seed: int = 0, s
     return Policy(agent=SYSTEM, graphs={t: star.get_task_graph(t, held_out=held_out) for t in tasks},
                   tools={t: query_tool(t, seed, 1.0 if happy else 0.5, star, lenient=happy) for t in tasks},
                   enforce=enforce,
-                  prior=prior if isinstance(prior, Prior) else Prior(mode=prior),
+                  prior=prior if isinstance(prior, Prior) else _prior(prior),
                   user_goal=star_user_goal(scenario, star) if goal_user else None)
+
+
+def _prior(mode: str) -> Prior:
+    if mode not in PRIOR_MODES:
+        raise ConfigError(f"Unknown prior {mode!r}; use one of: {', '.join(PRIOR_MODES)}.")
+    return Prior(mode=mode)  # type: ignore[arg-type]  # checked above
 
 
 def roleplay_generator(scenario: dict[str, Any], model: str = "embedded", enforce: bool = True,
