@@ -13,7 +13,7 @@ A node is an action label; its attributes say what it is:
   ends the dialogue even if edges lead on (real wizards sometimes went on after a goodbye); an
   action nothing but itself or anywhere-actions can follow is terminal anyway.
 
-Edges carry ``source`` (``dict``/``rule``/``mined``/``dot``) and ``count`` (how often real
+Edges carry ``source`` (``dict``/``rule``/``mined``/``pooled``/``dot``) and ``count`` (how often real
 dialogues took them, for mined edges). The graph's ``start`` attribute names the first action.
 The same graphs are written to and read from DOT (`roleplay.policy.dot`, re-exported here), so users
 can write their own policies (``scenarios/doctor_intake.dot``); `check_graph` validates them fully at
@@ -49,7 +49,7 @@ class NodeKind(str, Enum):
 
 
 SYSTEM_KINDS = frozenset({NodeKind.ACTION, NodeKind.QUERY, NodeKind.GLOBAL})
-_EDGE_PRIORITY = {"dict": 0, "dot": 0, "rule": 1, "mined": 2}
+_EDGE_PRIORITY = {"dict": 0, "dot": 0, "rule": 1, "mined": 2, "pooled": 3}
 
 
 class PolicyGraphWarning(UserWarning):

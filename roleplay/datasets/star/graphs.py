@@ -39,7 +39,7 @@ from roleplay.policy.graph import NodeKind, add_action, is_system, node_kind
 from roleplay.policy.tracker import FlowchartTracker, TrackerStep, replay
 
 __all__ = ["ANSWERS", "OUTCOMES", "acceptance", "add_mined", "base_graph", "classify", "count_transitions",
-           "mine_transitions"]
+           "mine_transitions", "pool_across_tasks", "prune_rare"]
 
 OUTCOMES = {"query_success": "found", "available": "found", "query_failure": "empty", "unavailable": "empty"}
 ANSWERS = {"yes": "yes", "no": "no", "done": "done", "correct": "correct", "incorrect": "incorrect",
@@ -109,6 +109,7 @@ def _add_rules(graph: nx.DiGraph, chain: Mapping[str, str]) -> None:
         for source in empty:
             for target in nothing_found:
                 _rule(graph, source, target)
+    _add_rechecks(graph)
 
     answers = [n for n in graph if node_kind(graph, n) == NodeKind.ANSWER]
     goodbyes = [n for n in graph if _GOODBYE.match(n)]
@@ -132,9 +133,21 @@ def _add_rules(graph: nx.DiGraph, chain: Mapping[str, str]) -> None:
             _rule(graph, node, "anything_else")
     for goodbye in goodbyes:
         _rule(graph, "anything_else", goodbye)
+        _rule(graph, goodbye, goodbye)  # the user says bye once more
     _add_slot_skips(graph, chain)
     for goal in goals:
         graph.nodes[goal]["goal"] = True
+
+
+def _add_rechecks(graph: nx.DiGraph) -> None:
+    """A booking task may check or book again from any outcome of a check or a booking (the user changed a detail)."""
+    bookings = [q for q in ("query_check", "query_book") if q in graph]
+    if len(bookings) < 2:
+        return
+    for query in bookings:
+        for outcome in [s for s in graph.successors(query) if node_kind(graph, s) == NodeKind.OUTCOME]:
+            for again in bookings:
+                _rule(graph, outcome, again)
 
 
 def _reports(graph: nx.DiGraph, chain: Mapping[str, str]) -> set[str]:
@@ -215,8 +228,44 @@ def add_mined(
         for node in (origin, action):
             if node not in graph:
                 _add_label(graph, node, templates.get(node, ""))
+                if _GOODBYE.match(node):
+                    _rule(graph, node, node)  # as for the task's own goodbyes
         if not graph.has_edge(origin, action):
             graph.add_edge(origin, action, source="mined", count=count)
+
+
+def pool_across_tasks(graphs: Mapping[str, nx.DiGraph], min_tasks: int = 1) -> int:
+    """Add to each graph the mined transitions of *other* tasks between labels it has too; return how many.
+
+    Tasks share labels (``ask_name``, ``query_check``, ``anything_else``...), and what wizards did between
+    them in one task they do in another: a held-out dialogue often takes a transition its own task's
+    dialogues never showed but another task's did. The edges are tagged ``source="pooled"`` (count 0:
+    this task's dialogues never took them). ``min_tasks``: pool a transition mined in at least that many tasks.
+    """
+    mined = Counter((u, v) for graph in graphs.values() for u, v, d in graph.edges(data=True)
+                    if d.get("source") == "mined")
+    added = 0
+    for graph in graphs.values():
+        for (u, v), tasks in mined.items():
+            if tasks >= min_tasks and u in graph and v in graph and not graph.has_edge(u, v):
+                graph.add_edge(u, v, source="pooled", count=0)
+                added += 1
+    return added
+
+
+def prune_rare(graph: nx.DiGraph, min_share: float) -> int:
+    """Drop mined edges taken in less than ``min_share`` of the transitions out of their source; return how many.
+
+    The probability-thresholded graph: the rules and the dict stay, the long tail of rare wizard moves goes.
+    Needs the counts of `count_transitions`.
+    """
+    rare = []
+    for u in graph:
+        total = sum(int(d.get("count", 0)) for _, _, d in graph.out_edges(u, data=True))
+        rare += [(u, v) for _, v, d in graph.out_edges(u, data=True)
+                 if d.get("source") == "mined" and total and int(d.get("count", 0)) / total < min_share]
+    graph.remove_edges_from(rare)
+    return len(rare)
 
 
 def acceptance(graphs: Mapping[str, nx.DiGraph], dialogs: Iterable[Dialog]) -> tuple[int, int]:
