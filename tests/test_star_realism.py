@@ -3,6 +3,7 @@ endings and the fidelity metrics."""
 
 import json
 import random
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -250,3 +251,24 @@ def test_cli_generate_with_realism_flags(star, tmp_path):
     bad = CliRunner().invoke(cli, ["star", "generate", "--star-path", str(FIXTURE), "--out", str(out),
                                    "--prior", "best"])
     assert bad.exit_code != 0 and "'best' is not one of" in bad.output
+
+
+def test_pooling_across_tasks_and_pruning_rare_mined_edges(star):
+    from roleplay.datasets.star.graphs import add_mined, base_graph, count_transitions, pool_across_tasks, prune_rare
+    graphs = {t: base_graph(t, star.get_task(t)) for t in star.tasks()}
+    graphs["mini_info"].add_edge("anything_else", "out_of_scope", source="mined", count=1)
+    added = pool_across_tasks(graphs)
+    assert added == 1 and graphs["mini_book"].edges["anything_else", "out_of_scope"]["source"] == "pooled"
+    assert pool_across_tasks(graphs, min_tasks=3) == 0
+    counted = {t: base_graph(t, star.get_task(t)) for t in star.tasks()}
+    dialogs = list(star.iter_dialogs(progress=False))
+    add_mined(counted, Counter({("mini_book", "mini_booking_succeeded", "mini_ask_room"): 1}), min_count=1)
+    count_transitions(counted, dialogs)
+    book = counted["mini_book"]
+    assert book.edges["hello", "ask_name"]["count"] == 1
+    assert prune_rare(book, 0.5) == 0  # nobody left mini_booking_succeeded through an edge: no shares to judge
+    book.edges["mini_booking_succeeded", "mini_ask_room"]["count"] = 1
+    book.edges["mini_booking_succeeded", "anything_else"]["count"] = 3
+    assert prune_rare(book, 0.3) == 1 and not book.has_edge("mini_booking_succeeded", "mini_ask_room")
+    book.edges["mini_booking_succeeded", "anything_else"]["count"] = 0
+    assert prune_rare(book, 0.3) == 0 and book.has_edge("mini_booking_succeeded", "anything_else")  # rules stay
