@@ -10,8 +10,9 @@ scenario was seen by the graphs or the prior's counts. Three set-ups, one run, s
 
 Each is judged on the same held-out graphs against the real dialogue of the same id, and one table is
 printed: legal %, completion, share ended by max_turns, user-quit-before-goal, action-sequence
-similarity to the real wizard, and the generated/real length ratio. Outputs stay in ``--out`` (one run
-folder per set-up, resumable).
+similarity to the real wizard, and the generated/real length ratio. For scale it also prints how similar
+real wizards are to each other: each scenario's real path against the other happy single-task dialogues
+of its task. Outputs stay in ``--out`` (one run folder per set-up, resumable).
 
     python bench/star_fidelity.py --star-path ../shared/star --n 24 --out runs/bench_fidelity --concurrency 2
 """
@@ -27,7 +28,7 @@ from pathlib import Path
 from roleplay.datasets.star.format import scenario_tasks
 from roleplay.datasets.star.generate import agenerate_star_batch
 from roleplay.datasets.star.loader import STAR, fold_of
-from roleplay.evaluation import evaluate_folder, table
+from roleplay.evaluation import evaluate_dialog, evaluate_folder, sequence_similarity, table
 from roleplay.policy.prior import PRIOR_MODES
 
 SETUPS = {
@@ -50,6 +51,20 @@ def pick_scenarios(n: int) -> list[int]:
             if by_task[task] and len(ids) < n:
                 ids.append(by_task[task].pop(0))
     return ids
+
+
+def human_agreement(ids: list[int]) -> float:
+    """Mean action-sequence similarity of each scenario's real path to the other real paths of its task."""
+    def path(dialog_id: int) -> list[str]:
+        dialog = STAR.get_dialog(dialog_id)
+        return evaluate_dialog(dialog, {t: STAR.get_task_graph(t) for t in scenario_tasks(dialog.scenario)}).path
+    scores = []
+    for dialog_id in ids:
+        task = scenario_tasks(STAR.get_dialog_scenario(dialog_id))[0]
+        others = [i for i in STAR.find_ids(task, happy=True, multitask=False) if i != dialog_id]
+        mine = path(dialog_id)
+        scores += [sum(sequence_similarity(mine, path(i)) for i in others) / len(others)] if others else []
+    return sum(scores) / len(scores)
 
 
 def row(name: str, report: dict) -> dict:
@@ -89,6 +104,7 @@ def main() -> None:
         rows.append(row(name, evaluate_folder(out, graphs_for, real=lambda d: STAR.get_dialog(d.id))))
         print(f"{name}: {time.perf_counter() - started:.0f} s this run", flush=True)
     print(table(rows))
+    print(f"real wizards vs each other (same task, happy single-task): similarity {human_agreement(ids):.3f}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ A scenario is YAML like::
       - {name: Doctor, persona: ../agents/doctor.yaml}
       - {name: Patient, persona: {name: Ana, role: patient}, model: ollama:qwen2.5:14b}
     stop: {max_turns: 10, end_signal: true, timeout: 300}
-    policy: {agent: Doctor, graph: doctor_intake.dot, enforce: true}   # optional: keep Doctor on a DOT flowchart
+    policy: {agent: Doctor, graph: doctor_intake.dot, prior: rank}   # optional: keep Doctor on a DOT flowchart
     examples:                    # optional style examples: dialogue files (.txt/.json) or inline turns
       - examples/doctor_patient.txt
       - [{speaker: Doctor, text: What brings you in?}, {speaker: Patient, text: My back hurts.}]
@@ -56,6 +56,7 @@ from roleplay.personas.loading import load_class
 from roleplay.personas.sampling import class_of, read_rules
 from roleplay.policy.graph import read_dot
 from roleplay.policy.orchestrator import Policy
+from roleplay.policy.prior import Prior, PriorMode
 from roleplay.resources import bundled_scenarios, find_scenario
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ class PolicyEntry(BaseModel):
     agent: str = Field(description="Name of the agent that follows the graph.")
     graph: str = Field(description="DOT file, relative to the scenario.")
     enforce: bool = Field(default=True, description="Constrain actions to the legal ones (False: prompt only).")
+    prior: PriorMode = Field(default="none", description="Steer by the graph's edge counts (roleplay.policy.prior).")
 
 
 class Scenario(BaseModel):
@@ -324,7 +326,8 @@ class Scenario(BaseModel):
         if self.policy.agent not in names:
             raise ScenarioError(f"policy.agent '{self.policy.agent}' is not one of the agents.", self.path)
         base = self.path.parent if self.path else Path.cwd()
-        return Policy.single(self.policy.agent, read_dot(base / self.policy.graph), enforce=self.policy.enforce)
+        return Policy.single(self.policy.agent, read_dot(base / self.policy.graph), enforce=self.policy.enforce,
+                             prior=Prior(mode=self.policy.prior))
 
 
 def load_scenario(path: str | Path) -> Scenario:

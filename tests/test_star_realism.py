@@ -272,3 +272,17 @@ def test_pooling_across_tasks_and_pruning_rare_mined_edges(star):
     assert prune_rare(book, 0.3) == 1 and not book.has_edge("mini_booking_succeeded", "mini_ask_room")
     book.edges["mini_booking_succeeded", "anything_else"]["count"] = 0
     assert prune_rare(book, 0.3) == 0 and book.has_edge("mini_booking_succeeded", "anything_else")  # rules stay
+
+
+def test_a_scenario_file_sets_the_prior(tmp_path):
+    from roleplay.errors import ScenarioError
+    from roleplay.scenario import load_scenario
+    (tmp_path / "g.dot").write_text('digraph g { graph [start="a"]; a [goal=true]; b [terminal=true]; '
+                                    'a -> b [count=3]; }')
+    text = ("name: s\nagents:\n  - {name: A, persona: {name: A}}\n  - {name: B, persona: {name: B}}\n"
+            "policy: {agent: A, graph: g.dot, prior: %s}\n")
+    (tmp_path / "s.yaml").write_text(text % "argmax")
+    assert load_scenario(tmp_path / "s.yaml").load_policy().prior.mode == "argmax"
+    (tmp_path / "s.yaml").write_text(text % "best")
+    with pytest.raises(ScenarioError, match="prior"):
+        load_scenario(tmp_path / "s.yaml")

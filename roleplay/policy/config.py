@@ -39,10 +39,12 @@ class Policy(BaseModel):
                                 "utterance}, so the branch is resolved from data instead of read from words.")
 
     @classmethod
-    def single(cls, agent: str, graph: nx.DiGraph, tool: QueryTool | None = None, enforce: bool = True) -> Policy:
+    def single(cls, agent: str, graph: nx.DiGraph, tool: QueryTool | None = None, enforce: bool = True,
+               prior: Prior | None = None) -> Policy:
         """A one-task policy."""
         name = graph.graph.get("name") or "task"
-        return cls(agent=agent, graphs={name: graph}, tools={name: tool} if tool else {}, enforce=enforce)
+        return cls(agent=agent, graphs={name: graph}, tools={name: tool} if tool else {}, enforce=enforce,
+                   prior=prior or Prior())
 
     def prompt_guidance(self) -> str:
         """What the policy agent's system prompt says about its flowchart(s) (prompt-only mode)."""
