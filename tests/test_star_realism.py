@@ -180,8 +180,9 @@ def test_goal_aware_user_ends_naturally_on_the_argmax_path(star):
     assert all(not is_terminal(policy.graphs["mini_book"], t.action) for t in result.turns[:closing] if t.action)
     metrics = evaluate_dialog(result, policy.graphs)
     assert metrics.user_quit_before_goal and not metrics.ended_by_max_turns  # the early [END] counts as a quit
-    notes = [r.last for r in model.client.history if not r.schema and "Your goal" in r.last]
-    assert notes and "Robin" in notes[0]
+    notes = [r for r in model.client.history if not r.schema and "Your goal" in r.last]
+    assert notes and "Robin" in notes[0].last
+    assert all(sum("Your goal" in text for _, _, text in r.messages) == 1 for r in notes)  # old notes forgotten
 
 
 def test_shares_are_shown_when_the_model_chooses(star):

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from roleplay.agents import Agent, Reply
+from roleplay.agents import DIRECTOR, Agent, Reply
 from roleplay.conditions import StopCondition
 from roleplay.dialog import Dialog, Event, StopReason, Turn
 from roleplay.errors import ConfigError
@@ -102,6 +102,7 @@ class PolicyOrchestrator(Orchestrator):
         if self.policy.end_on_terminal and wants_end:
             turn.metadata.update(end=False, wants_end=True)
         if goal is not None:
+            agent.memory.forget_source(DIRECTOR)  # each note restates the goal: kept, they would fill the context
             self.user.hear_self(goal, turn.text, wants_end, stage)
             turn.metadata["user_state"] = {"stage": stage, **self.user.model_dump()}
         return turn
