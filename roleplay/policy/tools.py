@@ -26,10 +26,13 @@ from pydantic import BaseModel, Field
 
 from roleplay.errors import ConfigError
 
-__all__ = ["DEFAULT_ROWS", "MAX_ITEMS", "QueryResult", "QueryTool", "generate_rows"]
+__all__ = ["DEFAULT_ROWS", "MAX_ITEMS", "MAX_TEXT_ARGUMENT", "QueryResult", "QueryTool", "generate_rows"]
 
 DEFAULT_ROWS = 40
 MAX_ITEMS = 5
+MAX_TEXT_ARGUMENT = 80
+"""Longest text argument: a small model fills a free-text slot until its token limit, and an API without a db
+echoes the arguments in every output field, so one long argument overflowed the context (STAR trip_directions)."""
 
 
 class QueryResult(BaseModel):
@@ -117,7 +120,8 @@ class QueryTool:
             elif spec.get("Type") == "Boolean":
                 properties[name] = {"type": "boolean"}
             else:  # a required text may not be empty: the call would fail as if the argument were missing
-                properties[name] = {"type": "string", **({"minLength": 1} if name in self.required else {})}
+                properties[name] = {"type": "string", "maxLength": MAX_TEXT_ARGUMENT,
+                                    **({"minLength": 1} if name in self.required else {})}
         return {"type": "object", "properties": properties, "required": [r for r in self.required if r in properties]}
 
     def __call__(self, arguments: Mapping[str, Any]) -> QueryResult:
