@@ -6,6 +6,12 @@ queries included) and the mean number of legal next actions per node. Mined grap
 in-sample (mined on all dialogues, as shipped) and held out (2-fold by dialogue id: mined on one
 half, measured on the other). It also prints the issue's baseline: label pairs the dict accepts.
 
+The tightness table then trades acceptance of *held-out* transitions against the out-degree of the
+graphs they were judged on (mined on the other fold, legal next actions counting global ones), for
+min_count 1–3, for probability-thresholded graphs (min_count 1, mined edges below a share of their
+source's transitions dropped: `prune_rare`) and with the transitions other tasks' dialogues took between
+labels a task shares with them (`pool_across_tasks`).
+
     python bench/star_graphs.py --star-path ../shared/star
 """
 
@@ -15,15 +21,28 @@ import argparse
 import statistics
 
 from roleplay.datasets.star.format import scenario_tasks
-from roleplay.datasets.star.graphs import acceptance, add_mined, base_graph, mine_transitions
-from roleplay.datasets.star.loader import STAR
+from roleplay.datasets.star.graphs import (
+    acceptance,
+    add_mined,
+    base_graph,
+    count_transitions,
+    mine_transitions,
+    pool_across_tasks,
+    prune_rare,
+)
+from roleplay.datasets.star.loader import STAR, fold_of
 from roleplay.policy.graph import mean_out_degree
 
 
-def graphs(rules: bool = True, mined_on=None, min_count: int = 1):
+def graphs(rules: bool = True, mined_on=None, min_count: int = 1, min_share: float = 0.0, pooled: bool = False):
     built = {t: base_graph(t, STAR.get_task(t), rules=rules) for t in STAR.tasks()}
     if mined_on is not None:
         add_mined(built, mine_transitions(built, mined_on), min_count, STAR.templates())
+        if pooled:
+            pool_across_tasks(built)
+        count_transitions(built, mined_on)
+        for graph in built.values():
+            prune_rare(graph, min_share)
     return built
 
 
@@ -41,10 +60,22 @@ def label_pairs_accepted_by_dict(dialogs) -> float:
     return accepted / total
 
 
+def degree(built) -> float:
+    return statistics.fmean(mean_out_degree(g) for g in built.values())
+
+
 def report(name: str, built, dialogs) -> None:
     accepted, total = acceptance(built, dialogs)
-    degree = statistics.fmean(mean_out_degree(g) for g in built.values())
-    print(f"{name:44} accepts {accepted / total:6.1%} of {total} transitions; mean legal next actions {degree:.2f}")
+    print(f"{name:44} accepts {accepted / total:6.1%} of {total} transitions; mean legal next actions "
+          f"{degree(built):.2f}")
+
+
+def held_out(dialogs, min_count: int = 1, min_share: float = 0.0, pooled: bool = False) -> tuple[float, float]:
+    """(acceptance of each fold's transitions by graphs mined on the other, their mean out-degree)."""
+    halves = [[d for d in dialogs if fold_of(d.id) == k] for k in (0, 1)]
+    built = [graphs(mined_on=halves[k], min_count=min_count, min_share=min_share, pooled=pooled) for k in (0, 1)]
+    judged = [acceptance(built[k], halves[1 - k]) for k in (0, 1)]
+    return sum(j[0] for j in judged) / sum(j[1] for j in judged), statistics.fmean(degree(b) for b in built)
 
 
 def main() -> None:
@@ -60,10 +91,15 @@ def main() -> None:
     for min_count in (1, 2, 3):
         report(f"dict + rules + mined (min_count={min_count}), in-sample", graphs(mined_on=dialogs,
                                                                                    min_count=min_count), dialogs)
-        halves = [[d for d in dialogs if (int(d.id) // 10) % 2 == k] for k in (0, 1)]
-        held = [acceptance(graphs(mined_on=halves[k], min_count=min_count), halves[1 - k]) for k in (0, 1)]
-        accepted, total = sum(h[0] for h in held), sum(h[1] for h in held)
-        print(f"{'   same, held out (2-fold by id)':44} accepts {accepted / total:6.1%} of {total} transitions")
+    print("\ntightness on held-out folds (2-fold by id): graph mined on one fold, judged on the other")
+    print(f"{'graph':44} {'held-out acceptance':>20} {'mean legal next actions':>24}")
+    settings = [(f"min_count={m}", m, 0.0, False) for m in (1, 2, 3)]
+    settings += [(f"min_count=1, mined edges with share >= {s:.0%}", 1, s, False) for s in (0.02, 0.05, 0.10, 0.20)]
+    settings += [(f"min_count={m} + pooled across tasks", m, 0.0, True) for m in (1, 2)]
+    settings += [("min_count=1 + pooled, share >= 5%", 1, 0.05, True)]
+    for name, min_count, min_share, pooled in settings:
+        accepted, out_degree = held_out(dialogs, min_count, min_share, pooled)
+        print(f"{name:44} {accepted:>20.1%} {out_degree:>24.2f}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from roleplay._checked import CheckedModel
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition, Timeout
+from roleplay.policy.prior import PriorMode
 
 __all__ = ["AgentEntry", "ExampleTurn", "PolicyEntry", "StopEntry"]
 
@@ -69,3 +70,4 @@ class PolicyEntry(CheckedModel):
     agent: str = Field(description="Name of the agent that follows the graph.")
     graph: str = Field(description="DOT file, relative to the scenario.")
     enforce: bool = Field(default=True, description="Constrain actions to the legal ones (False: prompt only).")
+    prior: PriorMode = Field(default="none", description="Steer by the graph's edge counts (roleplay.policy.prior).")

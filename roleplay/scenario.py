@@ -11,7 +11,7 @@ A scenario is YAML like::
       - {name: Patient, persona: {name: Ana, role: patient}, model: ollama:qwen2.5:14b}
     stop: {max_turns: 10, end_signal: true, timeout: 300}
     request_timeout: 60          # optional: seconds one model call may take (--request-timeout overrides it)
-    policy: {agent: Doctor, graph: doctor_intake.dot, enforce: true}   # optional: keep Doctor on a DOT flowchart
+    policy: {agent: Doctor, graph: doctor_intake.dot, prior: rank}   # optional: keep Doctor on a DOT flowchart
     examples:                    # optional style examples: dialogue files (.txt/.json) or inline turns
       - examples/doctor_patient.txt
       - [{speaker: Doctor, text: What brings you in?}, {speaker: Patient, text: My back hurts.}]
@@ -58,6 +58,7 @@ from roleplay.personas.loading import load_class
 from roleplay.personas.sampling import class_of, read_rules
 from roleplay.policy.graph import read_dot
 from roleplay.policy.orchestrator import Policy
+from roleplay.policy.prior import Prior
 from roleplay.resources import bundled_scenarios, find_scenario
 from roleplay.variants import VariantGrid
 
@@ -298,7 +299,8 @@ class Scenario(CheckedModel):
         if self.policy.agent not in names:
             raise ScenarioError(f"policy.agent '{self.policy.agent}' is not one of the agents.", self.path)
         base = self.path.parent if self.path else Path.cwd()
-        return Policy.single(self.policy.agent, read_dot(base / self.policy.graph), enforce=self.policy.enforce)
+        return Policy.single(self.policy.agent, read_dot(base / self.policy.graph), enforce=self.policy.enforce,
+                             prior=Prior(mode=self.policy.prior))
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -69,7 +69,7 @@ def test_api_without_db_invents_a_plausible_answer():
 def test_arguments_schema():
     schema = QueryTool(load("apis/mini_book.json"), load("dbs/minidb.json")).arguments_schema()
     assert schema["properties"]["RequestType"] == {"type": "string", "enum": ["Check", "Book"]}
-    assert schema["properties"]["CustomerName"] == {"type": "string", "minLength": 1}  # required: never empty
+    assert schema["properties"]["CustomerName"] == {"type": "string", "maxLength": 80, "minLength": 1}  # never empty
     assert schema["required"] == ["Name", "CustomerName", "RequestType"]
 
 

@@ -182,9 +182,12 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
     click.echo(table(text["summary"]))
     if "comparison" in report:
         comparison = report["comparison"]
+        overall = report["summary"][-1]
         click.echo(f"\nvs real STAR ({comparison['pairs']} pairs): action-sequence similarity "
-                   f"{comparison['action_sequence_similarity']}, turns generated {comparison['generated_turns']} "
-                   f"vs real {comparison['real_turns']}")
+                   f"{comparison['action_sequence_similarity']}, length ratio (generated/real system actions) "
+                   f"{comparison['length_ratio']['mean']}, turns generated {comparison['generated_turns']} "
+                   f"vs real {comparison['real_turns']}; ended by max_turns {overall['ended_by_max_turns']}, "
+                   f"user quit before the goal {overall['user_quit_before_goal']}")
     json_path, csv_path = write_report(report, report_path)
     click.echo(f"Saved {csv_path} and {json_path}")
 

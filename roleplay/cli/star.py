@@ -10,6 +10,9 @@ import click
 from roleplay.cli.base import cli, friendly
 from roleplay.cli.runs import batch_arguments, report_batch, run_options, run_or_resume
 
+PRIOR_CHOICES = ("none", "rank", "nucleus", "sample", "argmax")
+"""`roleplay.policy.prior.PRIOR_MODES`, spelled out so the CLI starts without importing the policy engine."""
+
 
 @cli.group()
 def star() -> None:
@@ -27,12 +30,19 @@ def star() -> None:
 @click.option("--mode", type=click.Choice(["roleplay", "description"]), default="roleplay", show_default=True)
 @click.option("--prompt-only", is_flag=True, help="Role-play without enforcing the graph (the flowchart is only "
                                                    "pasted into the prompt), to compare with enforcement.")
+@click.option("--prior", type=click.Choice(PRIOR_CHOICES), default="none", show_default=True,
+              help="Steer the System by how often human wizards took each transition: rank (order the options), "
+                   "nucleus (offer the likeliest), sample or argmax (the prior picks, the model words it).")
+@click.option("--goal-user", is_flag=True, help="A goal-aware User: answers from its task's facts, closes once "
+                                                "served; the System's goodbye follows its closing turn.")
+@click.option("--held-out", is_flag=True, help="Run each scenario on graphs mined without its fold (2-fold by id).")
 @click.option("-m", "--model", envvar="ROLEPLAY_MODEL", default="embedded", show_default=True)
 @click.option("--max-turns", type=click.IntRange(min=2), default=16, show_default=True)
 @run_options
 @friendly
 def star_generate(star_path: Path, task: str | None, happy: bool | None, multitask: bool, ids: tuple[int, ...],
-                  out: Path, mode: str, prompt_only: bool, model: str, max_turns: int, **run: Any) -> None:
+                  out: Path, mode: str, prompt_only: bool, prior: str, goal_user: bool, held_out: bool, model: str,
+                  max_turns: int, **run: Any) -> None:
     """One synthetic dialogue per matching STAR dialogue (id and seed: the real dialogue's id); resumable."""
     from roleplay.datasets.star.generate import agenerate_star_batch
     from roleplay.datasets.star.loader import StarDataset
@@ -43,7 +53,8 @@ def star_generate(star_path: Path, task: str | None, happy: bool | None, multita
         raise click.ClickException("No STAR dialogue matches these filters; loosen --task/--happy/--multitask.")
     click.echo(f"{len(chosen)} scenarios; model {model}, mode {mode}{' (prompt-only)' if prompt_only else ''}, "
                f"concurrency {run['concurrency']} -> {out}")
-    options = {"max_turns": max_turns} if mode == "roleplay" else {}
+    options = {"max_turns": max_turns, "prior": prior, "goal_user": goal_user, "held_out": held_out} \
+        if mode == "roleplay" else {}
     result = run_or_resume(out, agenerate_star_batch(
         chosen, out, mode, model, enforce=not prompt_only, star=dataset, **batch_arguments(run), **options))
     report_batch(result, out, run["max_failures"])

@@ -12,10 +12,14 @@ Per dialogue (`evaluate_dialog`), the system's actions are replayed through a `F
   the template is said; 0.0 = none is. Cheap and lexical: it rewards saying what the action means
   in the template's words, and it cannot tell a paraphrase from a miss.
 
+How it ended: ``ended_by_max_turns`` (the turn cap stopped it, not a natural ending) and
+``user_quit_before_goal`` (the other party signalled the end, ``wants_end``/``end``, before a goal was
+reached: simulated users are known to give up early).
+
 Dataset level (`summarize`): means per task (a multi-task dialogue counts for each task) and overall.
 Against real dialogues (`compare_with_real`): action-sequence similarity 1 − normalised Levenshtein
-distance between a generated dialogue's path and the real dialogue's path of the same id, and the
-turn-count distributions of both.
+distance between a generated dialogue's path and the real dialogue's path of the same id, the length
+ratio (generated / real system actions), and the turn-count distributions of both.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import networkx as nx
 from pydantic import BaseModel, Field
 from rapidfuzz.distance import Levenshtein
 
-from roleplay.dialog import Dialog
+from roleplay.dialog import Dialog, StopReason
 from roleplay.policy.graph import is_system
 from roleplay.policy.tracker import FlowchartTracker, replay
 from roleplay.runs.folder import RunFolder
@@ -59,6 +63,8 @@ class DialogMetrics(BaseModel):
     completed: bool
     coverage: float
     consistency: float | None
+    ended_by_max_turns: bool = Field(False, description="The turn cap ended the dialogue.")
+    user_quit_before_goal: bool = Field(False, description="The other party signalled the end before any goal.")
 
 
 def content_words(text: str) -> set[str]:
@@ -77,10 +83,12 @@ def consistency(utterance: str, template: str) -> float | None:
 def evaluate_dialog(dialog: Dialog, graphs: Mapping[str, nx.DiGraph]) -> DialogMetrics:
     """Replay ``dialog``'s system actions on ``graphs`` (task -> graph) and measure adherence."""
     tracker = FlowchartTracker(dict(graphs))
-    first_violation = None
+    first_violation = goal_turn = None
     for step, _, turn_index in replay(tracker, dialog):
         if not step.legal and first_violation is None:
             first_violation = turn_index
+        if goal_turn is None and tracker.completed():
+            goal_turn = turn_index
     steps = tracker.steps
     scores = []
     for turn in dialog.turns:
@@ -97,7 +105,16 @@ def evaluate_dialog(dialog: Dialog, graphs: Mapping[str, nx.DiGraph]) -> DialogM
         violations=sum(not s.legal for s in steps), first_violation=first_violation,
         completed=tracker.completed(), coverage=len(visited) / len(system_nodes) if system_nodes else 0.0,
         consistency=statistics.fmean(scores) if scores else None,
+        ended_by_max_turns=dialog.stop_reason == StopReason.MAX_TURNS,
+        user_quit_before_goal=_quit_before(dialog, len(dialog.turns) if goal_turn is None else goal_turn),
     )
+
+
+def _quit_before(dialog: Dialog, goal_turn: int) -> bool:
+    """True when a party without actions (the user) signalled the end before turn ``goal_turn``."""
+    system = {t.speaker for t in dialog.turns if t.action}
+    return any(t.speaker not in system and (t.metadata.get("wants_end") or t.metadata.get("end"))
+               for t in dialog.turns[:goal_turn])
 
 
 def _mean(values: Iterable[float | None]) -> float | None:
@@ -122,6 +139,8 @@ def summarize(metrics: Sequence[DialogMetrics]) -> list[dict[str, Any]]:
             "path_length": _mean(m.path_length for m in group),
             "turns": _mean(m.turns for m in group),
             "consistency": _mean(m.consistency for m in group),
+            "ended_by_max_turns": _mean(float(m.ended_by_max_turns) for m in group),
+            "user_quit_before_goal": _mean(float(m.user_quit_before_goal) for m in group),
         })
     return rows
 
@@ -132,14 +151,16 @@ def sequence_similarity(a: Sequence[str], b: Sequence[str]) -> float:
 
 
 def compare_with_real(generated: Sequence[DialogMetrics], real: Mapping[Any, DialogMetrics]) -> dict[str, Any]:
-    """Action-sequence similarity to the real dialogue of the same id, and turn-count distributions."""
+    """Action-sequence similarity and length ratio to the real dialogue of the same id; turn counts of both."""
     pairs = [(g, real[str(g.id)]) for g in generated if str(g.id) in real]
-    def spread(values: list[int]) -> dict[str, float | None]:
+    ratios = [g.path_length / r.path_length for g, r in pairs if r.path_length]
+    def spread(values: Sequence[float]) -> dict[str, float | None]:
         return {"mean": _mean(values), "median": statistics.median(values) if values else None,
                 "min": min(values, default=None), "max": max(values, default=None)}
     return {
         "pairs": len(pairs),
         "action_sequence_similarity": _mean(sequence_similarity(g.path, r.path) for g, r in pairs),
+        "length_ratio": {**spread(ratios), "within_0.8_1.25": _mean(float(0.8 <= x <= 1.25) for x in ratios)},
         "generated_turns": spread([g.turns for g, _ in pairs]),
         "real_turns": spread([r.turns for _, r in pairs]),
         "generated_path_length": spread([g.path_length for g, _ in pairs]),

@@ -44,9 +44,10 @@ def _truthy(value: object) -> bool:
 def parse_dot(path: str | Path) -> nx.DiGraph:
     """Read a policy graph's nodes, edges and attributes from a DOT file (via pydot), without judging it.
 
-    Node attributes: ``kind``, ``template``, ``goal``, ``anywhere``, ``when`` (which result an outcome
-    or answer node stands for: ``found``/``empty``, ``yes``/``no``); edge attributes ``source`` and
-    ``count``; graph attribute ``start``. `roleplay.policy.graph.read_dot` validates the result.
+    Node attributes: ``kind``, ``template``, ``goal``, ``anywhere``, ``terminal``, ``when`` (which result an outcome
+    or answer node stands for: ``found``/``empty``, ``yes``/``no``), ``starts`` (how many dialogues
+    opened with it); edge attributes ``source`` and ``count``; graph attribute ``start``.
+    `roleplay.policy.graph.read_dot` validates the result.
 
     Raises:
         PolicyGraphError: the file is missing or is not DOT, or an edge count is not a whole number.
@@ -60,7 +61,7 @@ def parse_dot(path: str | Path) -> nx.DiGraph:
     for node, data in raw.nodes(data=True):
         node = _unquote(node)
         if node not in ("node", "edge", "graph"):
-            graph.add_node(node, **_node_attributes(data))
+            graph.add_node(node, **_node_attributes(node, data, path))
     for u, v, data in raw.edges(data=True):
         graph.add_edge(_unquote(u), _unquote(v), source=_unquote(data.get("source", "dot")),
                        count=edge_count(_unquote(u), _unquote(v), data.get("count", 0), path))
@@ -89,11 +90,24 @@ def _graph_attributes(dot: Any) -> dict[str, str]:
     return attrs
 
 
-def _node_attributes(data: dict[str, Any]) -> dict[str, Any]:
+def _node_attributes(node: str, data: dict[str, Any], path: Path) -> dict[str, Any]:
     attrs: dict[str, Any] = {"template": _unquote(data.get("template", "")), "goal": _truthy(data.get("goal", False)),
                              "anywhere": _truthy(data.get("anywhere", False))}
+    if _truthy(data.get("terminal", False)):
+        attrs["terminal"] = True
     attrs |= {key: _unquote(data[key]) for key in ("kind", "when") if key in data}
+    if "starts" in data:
+        attrs["starts"] = _starts(node, data["starts"], path)
     return attrs
+
+
+def _starts(node: str, value: object, path: Path) -> int:
+    """A node's ``starts`` as a whole number; `PolicyGraphError` naming the node if it is not one."""
+    text = _unquote(value)
+    if not text.isdigit():
+        raise PolicyGraphError(f"Node {node} has starts={text!r}; starts is how many dialogues opened with it, a "
+                               f"whole number: write `{node} [starts=3]` or leave it out.", node=node, path=path)
+    return int(text)
 
 
 def _quote(value: object) -> str:
@@ -110,14 +124,16 @@ def to_dot(graph: nx.DiGraph, compact: bool = False) -> str:
     for node, data in sorted(graph.nodes(data=True)):
         if compact:
             flags = [f"kind={data['kind']}"] if data.get("kind", "action") != "action" else []
-            flags += [f"{flag}=true" for flag in ("goal", "anywhere") if data.get(flag)]
+            flags += [f"{flag}=true" for flag in ("goal", "anywhere", "terminal") if data.get(flag)]
             if flags:
                 lines.append(f"  {node} [{', '.join(flags)}];")
             continue
         attrs = [f"kind={_quote(data.get('kind', 'action'))}", f"template={_quote(data.get('template', ''))}"]
-        attrs += [f"{flag}=true" for flag in ("goal", "anywhere") if data.get(flag)]
+        attrs += [f"{flag}=true" for flag in ("goal", "anywhere", "terminal") if data.get(flag)]
         if data.get("when"):
             attrs.append(f"when={_quote(data['when'])}")
+        if data.get("starts"):
+            attrs.append(f"starts={int(data['starts'])}")
         lines.append(f"  {_quote(node)} [{', '.join(attrs)}];")
     for u, v, data in sorted(graph.edges(data=True)):
         if compact:

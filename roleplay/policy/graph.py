@@ -9,9 +9,11 @@ A node is an action label; its attributes say what it is:
 - ``template``: the example reply for the action (guidance for the agent, not a script).
 - ``when`` (outcome and answer nodes): the result it stands for, ``found``/``empty`` or ``yes``/``no``.
 - ``goal``: reaching it completes the task. ``anywhere``: the action may be taken from any system
-  node and the conversation then resumes where it was (``out_of_scope``).
+  node and the conversation then resumes where it was (``out_of_scope``). ``terminal``: the action
+  ends the dialogue even if edges lead on (real wizards sometimes went on after a goodbye); an
+  action nothing but itself or anywhere-actions can follow is terminal anyway.
 
-Edges carry ``source`` (``dict``/``rule``/``mined``/``dot``) and ``count`` (how often real
+Edges carry ``source`` (``dict``/``rule``/``mined``/``pooled``/``dot``) and ``count`` (how often real
 dialogues took them, for mined edges). The graph's ``start`` attribute names the first action.
 The same graphs are written to and read from DOT (`roleplay.policy.dot`, re-exported here), so users
 can write their own policies (``scenarios/doctor_intake.dot``); `check_graph` validates them fully at
@@ -47,7 +49,7 @@ class NodeKind(str, Enum):
 
 
 SYSTEM_KINDS = frozenset({NodeKind.ACTION, NodeKind.QUERY, NodeKind.GLOBAL})
-_EDGE_PRIORITY = {"dict": 0, "dot": 0, "rule": 1, "mined": 2}
+_EDGE_PRIORITY = {"dict": 0, "dot": 0, "rule": 1, "mined": 2, "pooled": 3}
 
 
 class PolicyGraphWarning(UserWarning):
@@ -134,10 +136,15 @@ def _is_branch_sibling(graph: nx.DiGraph, parent: str, branch: str, resolution: 
 
 
 def legal_actions(graph: nx.DiGraph, node: str | None, resolution: str | None = None) -> list[str]:
-    """Everything the system may do after ``node`` (None: at the start), anywhere-actions last."""
+    """Everything the system may do after ``node`` (None: at the start), anywhere-actions last.
+
+    At the start: the start node, what may follow it, and any action real dialogues opened with (``starts``).
+    """
     if node is None:
         start = graph.graph["start"]
-        actions = [start, *(a for a in next_actions(graph, start) if a != start)]
+        opened = sorted((n for n, data in graph.nodes(data=True) if data.get("starts") and is_system(graph, n)),
+                        key=lambda n: -graph.nodes[n]["starts"])
+        actions = list(dict.fromkeys([start, *next_actions(graph, start), *opened]))
     else:
         actions = next_actions(graph, node, resolution)
     return [*actions, *(a for a in anywhere_actions(graph) if a not in actions)]
@@ -149,8 +156,9 @@ def branches(graph: nx.DiGraph, node: str, kind: NodeKind) -> list[str]:
 
 
 def is_terminal(graph: nx.DiGraph, node: str) -> bool:
-    """True when nothing but anywhere-actions, or ``node`` again, can follow ``node`` (a goodbye)."""
-    return is_system(graph, node) and not [a for a in next_actions(graph, node) if a != node]
+    """True for a goodbye: a node marked ``terminal``, or one nothing but anywhere-actions (or itself) follows."""
+    return is_system(graph, node) and (bool(graph.nodes[node].get("terminal"))
+                                       or not [a for a in next_actions(graph, node) if a != node])
 
 
 def mean_out_degree(graph: nx.DiGraph) -> float:

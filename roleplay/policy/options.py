@@ -2,7 +2,9 @@
 
 Two rules keep an enforced agent moving (never narrowing the set to nothing): an action repeated
 ``max_repeats`` times in a row is not offered again (anywhere-actions: once), and goodbyes wait until a
-goal is reached (``end_after_goal``). A second query in the same turn is not offered either.
+goal is reached (``end_after_goal``) and, with a goal-aware user, until it has said its closing turn
+(and once it has closed twice, only goodbyes are offered).
+A second query in the same turn is not offered either.
 """
 
 from __future__ import annotations
@@ -18,8 +20,13 @@ from roleplay.policy.tracker import FlowchartTracker
 __all__ = ["graph_of", "is_query", "offered_actions"]
 
 
-def offered_actions(tracker: FlowchartTracker, policy: Policy, allow_query: bool = True) -> list[str]:
-    """Legal actions on the current task, then (multi-task) those that switch task, narrowed by the rules."""
+def offered_actions(tracker: FlowchartTracker, policy: Policy, allow_query: bool = True,
+                    user_closed: bool = True, must_end: bool = False) -> list[str]:
+    """Legal actions on the current task, then (multi-task) those that switch task, narrowed by the rules.
+
+    ``user_closed`` False (a goal-aware user has not said its closing turn yet) holds goodbyes back too;
+    ``must_end`` (it has closed twice) offers only the goodbyes, if any is legal.
+    """
     options = tracker.legal_actions()
     for task in tracker.graphs:
         if task != tracker.task:
@@ -28,8 +35,11 @@ def offered_actions(tracker: FlowchartTracker, policy: Policy, allow_query: bool
         options = _keep(options, lambda a: not is_query(graph_of(tracker, a), a))
     if policy.max_repeats is not None:
         options = _keep(options, lambda a: not _repeated_too_often(tracker, a, policy.max_repeats or 0))
-    if policy.end_after_goal and not tracker.completed():
-        options = _keep(options, lambda a: not is_terminal(graph_of(tracker, a), a))
+    goodbyes = [a for a in options if is_terminal(graph_of(tracker, a), a)]
+    if must_end and goodbyes:
+        return goodbyes
+    if (policy.end_after_goal and not tracker.completed()) or not user_closed:
+        options = _keep(options, lambda a: a not in goodbyes)
     return options
 
 

@@ -3,7 +3,8 @@
 Each turn of the policy agent (the STAR "System") is a few named steps:
 
 1. resolve the other agent's yes/no if the agent's last question waits for one (`_resolve_answer`);
-2. choose the options: the `FlowchartTracker`'s legal actions narrowed by progress rules (`options`);
+2. choose the options: the `FlowchartTracker`'s legal actions narrowed by progress rules (`options`),
+   then ordered and narrowed by the human prior (`Policy.prior`, `roleplay.policy.prior`);
 3. ask the agent for ``{"action", "utterance"}`` (`_ask`): enforced, ``action`` is an enum of the
    options; prompt-only, the flowchart is in its system prompt and ``action`` is free text, so the two
    modes can be compared while the tracker judges every action. A reply that does not parse (cut off
@@ -15,16 +16,21 @@ Each turn of the policy agent (the STAR "System") is a few named steps:
 
 The other agent speaks as in any `Orchestrator`, except that it answers a pending yes/no question in
 JSON when ``Policy.clear_answers`` (`request_for`), and its own end signal is kept as ``wants_end``.
+With ``Policy.user_goal`` it is a goal-aware user (`roleplay.policy.user`): each turn's note says what
+it wants, the fact just asked for, or (once served or refused) to thank and close; its `UserState` is
+kept in its turns' metadata and the dialogue's (``user``), and goodbyes wait for its closing turn, so a
+dialogue ends naturally: the user closes, the policy agent says goodbye.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from roleplay.agents import Agent, Reply
+from roleplay.agents import DIRECTOR, Agent, Reply
 from roleplay.conditions import StopCondition
 from roleplay.dialog import Dialog, Event, StopReason, Turn
 from roleplay.errors import ConfigError
@@ -34,9 +40,11 @@ from roleplay.policy.config import Policy
 from roleplay.policy.environment import ToolEnvironment
 from roleplay.policy.graph import NodeKind, check_graph
 from roleplay.policy.options import graph_of, is_query, offered_actions
+from roleplay.policy.prior import narrow, weigh
 from roleplay.policy.tools import QueryResult
 from roleplay.policy.tracker import FlowchartTracker
-from roleplay.policy.turns import action_note, action_schema, answer_request, result_note
+from roleplay.policy.turns import AnswerRequest, action_note, action_schema, answer_request, result_note
+from roleplay.policy.user import UserState, user_note
 
 logger = logging.getLogger(__name__)
 
@@ -76,28 +84,66 @@ class PolicyOrchestrator(Orchestrator):
         self.policy = policy
         self.environment = ToolEnvironment(policy.tools)
         self.tracker = FlowchartTracker(policy.graphs)
+        self.user = UserState()
+        self.rng = random.Random(0)
 
     def initialize(self, dialog: Dialog) -> None:
         super().initialize(dialog)
         self.tracker = FlowchartTracker(self.policy.graphs)
+        self.user = UserState()
+        self.rng = random.Random(f"{dialog.seed}:prior")
 
     async def step(self, dialog: Dialog, agent: Agent) -> Turn:
         if agent.name == self.policy.agent:
             return await self._policy_turn(dialog, agent)
+        goal, stage = self.policy.user_goal, self.user.stage(self.policy.user_goal) if self.policy.user_goal else ""
         turn = await super().step(dialog, agent)
-        if self.policy.end_on_terminal and turn.metadata.get("end"):
+        wants_end = bool(turn.metadata.get("end"))
+        if self.policy.end_on_terminal and wants_end:
             turn.metadata.update(end=False, wants_end=True)
+        if goal is not None:
+            agent.memory.forget_source(DIRECTOR)  # each note restates the goal: kept, they would fill the context
+            self.user.hear_self(goal, turn.text, wants_end, stage)
+            turn.metadata["user_state"] = {"stage": stage, **self.user.model_dump()}
         return turn
 
     def request_for(self, agent: Agent, dialog: Dialog) -> TurnRequest:
-        """A clear yes or no when the policy agent's question waits for one (`Policy.clear_answers`)."""
+        """The other agent's request: the goal-aware user's note, and a clear yes or no when needed.
+
+        The note comes with `Policy.user_goal`; the yes/no when the policy agent's question waits for one
+        (`Policy.clear_answers`).
+        """
+        base = super().request_for(agent, dialog)
+        note = self._user_note(dialog)
         if self.policy.clear_answers and dialog.turns and self.tracker.pending(NodeKind.ANSWER):
-            return answer_request(self.policy.agent)
-        return super().request_for(agent, dialog)
+            answer = answer_request(self.policy.agent)
+            return AnswerRequest("\n".join(filter(None, [note, answer.instruction])), answer.schema)
+        return TurnRequest("\n".join(filter(None, [base.instruction, note])) or None) if note else base
+
+    def _user_note(self, dialog: Dialog) -> str:
+        goal = self.policy.user_goal
+        if goal is None:
+            return ""
+        last = next((t.action for t in reversed(dialog.turns) if t.speaker == self.policy.agent), None)
+        return user_note(goal, self.user, self.policy.agent, last)
 
     def options(self, allow_query: bool = True) -> list[str]:
-        """The actions offered to the policy agent now (see `offered_actions`)."""
-        return offered_actions(self.tracker, self.policy, allow_query)
+        """The actions offered to the policy agent now (see `offered_actions`), before the prior."""
+        if self.policy.user_goal is None:
+            return offered_actions(self.tracker, self.policy, allow_query)
+        closing = self.user.closing_turns
+        return offered_actions(self.tracker, self.policy, allow_query, user_closed=closing > 0,
+                               must_end=closing > 1)
+
+    def steered(self, options: list[str]) -> tuple[list[str], dict[str, float] | None]:
+        """``options`` ordered and narrowed by the prior (enforced mode), with their shares to show."""
+        prior = self.policy.prior
+        if prior.mode == "none" or not self.policy.enforce:
+            return options, None
+        weighted = weigh(self.tracker.graph, self.tracker.origin(), options, self.tracker.path, prior,
+                         self.tracker.completed())
+        offered = narrow(weighted, prior, self.rng)
+        return offered, {a: w for a, w in weighted if a in offered}
 
     async def _policy_turn(self, dialog: Dialog, agent: Agent) -> Turn:
         started = time.perf_counter()
@@ -105,8 +151,8 @@ class PolicyOrchestrator(Orchestrator):
         heard, note, replies = self.unheard(agent, dialog), "", []
         for attempt in range(MAX_QUERIES_PER_TURN + 1):
             may_query = attempt < MAX_QUERIES_PER_TURN
-            options = self.options(allow_query=may_query)
-            replies.append(await self._ask(agent, heard, options, note))
+            options, shares = self.steered(self.options(allow_query=may_query))
+            replies.append(await self._ask(agent, heard, options, note, shares))
             heard = []  # the agent has now heard them; a second ask adds only the tool result
             choice = self._choice(replies[-1], options)
             if not (may_query and is_query(graph_of(self.tracker, choice.action), choice.action)):
@@ -116,10 +162,12 @@ class PolicyOrchestrator(Orchestrator):
             note = result_note(choice.action, result)
         return self._record_action(dialog, agent, choice, replies, started)
 
-    async def _ask(self, agent: Agent, heard: Sequence[Turn], options: list[str], result: str) -> Reply:
+    async def _ask(self, agent: Agent, heard: Sequence[Turn], options: list[str], result: str,
+                   shares: dict[str, float] | None = None) -> Reply:
         """Ask the policy agent for its action and utterance, offering ``options``."""
         enforce = self.policy.enforce
-        note = action_note(self.tracker.graph, options, enforce, result, agent.other_names)
+        note = action_note(self.tracker.graph, options, enforce, result, agent.other_names,
+                           shares if len(options) > 1 else None)
         return await agent.reply(heard, instruction=note, schema=action_schema(options if enforce else None))
 
     def _choice(self, reply: Reply, options: list[str]) -> Choice:
@@ -159,8 +207,11 @@ class PolicyOrchestrator(Orchestrator):
     def _record_action(self, dialog: Dialog, agent: Agent, choice: Choice, replies: Sequence[Reply],
                        started: float) -> Turn:
         """Advance the tracker by the chosen action (noting a task switch) and record the turn."""
-        previous_task = self.tracker.task
+        previous_task, origin = self.tracker.task, self.tracker.origin()
+        refused = origin is not None and self.tracker.graph.nodes[origin].get("when") == "empty"
         step = self.tracker.advance(choice.action)
+        self.user.served = self.tracker.completed()
+        self.user.refusals += refused and not self.user.served
         if step.task != previous_task:
             dialog.events.append(Event(type="select_task", turn=len(dialog.turns), data={"task": step.task}))
         turn = Turn(speaker=agent.name, text=choice.text, action=choice.action, metadata={
@@ -180,4 +231,7 @@ class PolicyOrchestrator(Orchestrator):
             "violations": [s.model_dump() for s in steps if not s.legal],
             "legal_rate": round(sum(s.legal for s in steps) / len(steps), 4) if steps else None,
             "completed": self.tracker.completed(),
+            "prior": self.policy.prior.mode if self.policy.enforce else "none",
         }
+        if self.policy.user_goal is not None:
+            dialog.metadata["user"] = {"goal": self.policy.user_goal.model_dump(), **self.user.model_dump()}

@@ -11,7 +11,9 @@ a call by filtering the rows on the arguments that are db fields. Arguments that
 the slot is free with probability ``availability`` (seeded per arguments): the rows do not hold a
 calendar, and a happy-path scenario wants 1.0, as STAR's happy dialogues had. An API with no db (``"db": "null"``)
 answers with a plausible result built from its output fields. A call missing a required argument
-finds nothing and says which one.
+finds nothing and says which one. A ``lenient`` tool (a happy-path scenario, where the real knowledge
+base had what the user asked for) answers a search nothing matches with the rows closest to it
+(matching the most arguments) instead of nothing: the generated rows are random, the user's wishes are not.
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ from pydantic import BaseModel, Field
 
 from roleplay.errors import ConfigError
 
-__all__ = ["DEFAULT_ROWS", "MAX_ITEMS", "QueryResult", "QueryTool", "generate_rows"]
+__all__ = ["DEFAULT_ROWS", "MAX_ITEMS", "MAX_TEXT_ARGUMENT", "QueryResult", "QueryTool", "generate_rows"]
 
 DEFAULT_ROWS = 40
 MAX_ITEMS = 5
+MAX_TEXT_ARGUMENT = 80
+"""Longest text argument: a small model fills a free-text slot until its token limit, and an API without a db
+echoes the arguments in every output field, so one long argument overflowed the context (STAR trip_directions)."""
 
 
 class QueryResult(BaseModel):
@@ -79,11 +84,18 @@ def _matches(row_value: Any, wanted: Any) -> bool:
     return str(row_value).strip().lower() == str(wanted).strip().lower()
 
 
+def _closest(rows: list[dict[str, Any]], filters: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rows matching the most of ``filters``."""
+    scores = [sum(_matches(row.get(k), v) for k, v in filters.items()) for row in rows]
+    best = max(scores, default=0)
+    return [row for row, score in zip(rows, scores, strict=True) if score == best]
+
+
 class QueryTool:
     """Calls one STAR-format API against rows generated from its db specs."""
 
     def __init__(self, api: Mapping[str, Any], db_specs: list[Mapping[str, Any]] | None = None,
-                 rows: int = DEFAULT_ROWS, seed: int = 0, availability: float = 1.0):
+                 rows: int = DEFAULT_ROWS, seed: int = 0, availability: float = 1.0, lenient: bool = False):
         if not isinstance(api, Mapping) or "input" not in api or "output" not in api:
             raise ConfigError("An API description needs 'input' and 'output' lists (STAR's apis/apis/<task>.json).")
         self.api = dict(api)
@@ -94,6 +106,7 @@ class QueryTool:
         self.rows = generate_rows(db_specs, rows, seed) if db_specs else None
         self._seed = seed
         self.availability = availability
+        self.lenient = lenient
         self.booking = "RequestType" in self.inputs
 
     def arguments_schema(self) -> dict[str, Any]:
@@ -107,7 +120,8 @@ class QueryTool:
             elif spec.get("Type") == "Boolean":
                 properties[name] = {"type": "boolean"}
             else:  # a required text may not be empty: the call would fail as if the argument were missing
-                properties[name] = {"type": "string", **({"minLength": 1} if name in self.required else {})}
+                properties[name] = {"type": "string", "maxLength": MAX_TEXT_ARGUMENT,
+                                    **({"minLength": 1} if name in self.required else {})}
         return {"type": "object", "properties": properties, "required": [r for r in self.required if r in properties]}
 
     def __call__(self, arguments: Mapping[str, Any]) -> QueryResult:
@@ -124,6 +138,8 @@ class QueryTool:
             fields &= {"Name", "id"}
         filters = {k: v for k, v in arguments.items() if k in fields}
         matching = [row for row in self.rows if all(_matches(row.get(k), v) for k, v in filters.items())]
+        if not matching and self.lenient:
+            matching = _closest(self.rows, filters)
         if self.booking and random.Random(f"{self._seed}:{sorted(arguments.items())}").random() >= self.availability:
             matching = []
         items = [self._project(row, arguments, found=True) for row in matching[:MAX_ITEMS]]

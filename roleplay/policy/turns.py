@@ -10,7 +10,7 @@ transcript says what was decided, and a backend that ignored the schema still ha
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,13 +49,26 @@ def action_schema(actions: Sequence[str] | None) -> dict[str, Any]:
 ANSWER_SCHEMA = _choice_and_utterance("answer", ["yes", "no"])
 
 
-def action_note(graph: nx.DiGraph, options: Sequence[str], enforce: bool, result: str, users: Sequence[str]) -> str:
-    """The director's note for a policy turn: the offered actions (enforced) or the flowchart reminder."""
+def action_note(graph: nx.DiGraph, options: Sequence[str], enforce: bool, result: str, users: Sequence[str],
+                shares: Mapping[str, float] | None = None) -> str:
+    """The director's note for a policy turn: the offered actions (enforced) or the flowchart reminder.
+
+    ``shares`` (the prior's probability of each option) are shown beside the actions, so the model
+    knows which step human agents usually take.
+    """
     user = " and ".join(users)
     if not enforce:
         return render("policy_prompt_only_turn", result=result, user=user)
     listed = describe(graph, [o for o in options if o in graph])
+    if shares:
+        listed = "\n".join(_with_share(line, shares) for line in listed.splitlines())
     return render("policy_turn", options=listed, first=options[0], result=result, user=user)
+
+
+def _with_share(line: str, shares: Mapping[str, float]) -> str:
+    """``- name: template`` with the share of human agents who took the action here."""
+    name, _, template = line.removeprefix("- ").partition(": ")
+    return f"- {name} (human agents: {shares.get(name, 0.0):.0%}): {template}"
 
 
 def result_note(action: str, result: QueryResult) -> str:

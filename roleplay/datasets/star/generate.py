@@ -10,6 +10,12 @@ Many dialogues run on the batch engine (`star_job` for `roleplay.runs.batch.arun
 `roleplay batch`. Each synthetic dialogue has the id of the real dialogue whose scenario it plays
 (``dialogs/<id>.json``, the ``id`` in the index) and, with the batch seed 0, that id as its seed.
 
+Realism (role-play, enforced): ``prior`` steers the System by how often human wizards took each
+transition (`roleplay.policy.prior`: none, rank, nucleus, sample, argmax), ``goal_user`` makes the User
+goal-aware (`star_user_goal`: it answers from its facts and closes once served, so dialogues end
+naturally), and ``held_out`` runs a scenario on graphs mined without its fold (`fold_of`), so a
+benchmark never plays a dialogue the graphs and counts were mined from.
+
 Every function takes the dataset as ``star`` (a `StarDataset`); None means the one ``STAR.set_path`` chose.
 """
 
@@ -21,11 +27,13 @@ from typing import Any, Literal
 
 from roleplay.backends import takes_base_url
 from roleplay.datasets.star.format import SYSTEM, USER, scenario_tasks
-from roleplay.datasets.star.loader import STAR, StarDataset
+from roleplay.datasets.star.loader import STAR, StarDataset, fold_of
+from roleplay.datasets.star.user import star_user_goal
 from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError
 from roleplay.generators import AgentSpec, DialogGenerator, PersonaDialogGenerator
 from roleplay.policy.orchestrator import Policy
+from roleplay.policy.prior import PRIOR_MODES, Prior, PriorMode
 from roleplay.policy.tools import QueryTool
 from roleplay.runs.batch import BatchResult, MakeDialog, arun_batch
 
@@ -60,38 +68,51 @@ def description_output_format(scenario: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def query_tool(task: str, seed: int = 0, availability: float = 1.0, star: StarDataset | None = None) -> QueryTool:
+def query_tool(task: str, seed: int = 0, availability: float = 1.0, star: StarDataset | None = None,
+               lenient: bool = False) -> QueryTool:
     """The tool of a STAR task's query nodes (its API over rows generated from its db specs)."""
     star = _dataset(star)
     api = star.get_api(task)
-    return QueryTool(api, star.get_db_schema(api.get("db")), seed=seed, availability=availability)
+    return QueryTool(api, star.get_db_schema(api.get("db")), seed=seed, availability=availability, lenient=lenient)
 
 
-def star_policy(scenario: dict[str, Any], enforce: bool = True, seed: int = 0,
-                star: StarDataset | None = None) -> Policy:
+def star_policy(scenario: dict[str, Any], enforce: bool = True, seed: int = 0, star: StarDataset | None = None,
+                *, prior: PriorMode | Prior = "none", goal_user: bool = False, held_out: int | None = None) -> Policy:
     """The System's policy for a scenario: one reconstructed graph and one tool per task.
 
-    Bookings always succeed in a happy scenario and half the time otherwise.
+    In a happy scenario bookings always succeed and a search finds the closest rows (a lenient tool), as
+    STAR's knowledge base had what happy users asked for; otherwise bookings succeed half the time.
+    ``prior``, ``goal_user``: see the module; ``held_out``: a fold whose dialogues the graphs are not mined from.
     """
     star = _dataset(star)
     tasks = scenario_tasks(scenario)
     if not tasks:
         raise ConfigError("The scenario lists no WizardCapabilities; pass a scenario from STAR.")
-    availability = 1.0 if scenario.get("Happy", True) else 0.5
-    return Policy(agent=SYSTEM, graphs={t: star.get_task_graph(t) for t in tasks},
-                  tools={t: query_tool(t, seed, availability, star) for t in tasks}, enforce=enforce)
+    happy = bool(scenario.get("Happy", True))
+    return Policy(agent=SYSTEM, graphs={t: star.get_task_graph(t, held_out=held_out) for t in tasks},
+                  tools={t: query_tool(t, seed, 1.0 if happy else 0.5, star, lenient=happy) for t in tasks},
+                  enforce=enforce,
+                  prior=prior if isinstance(prior, Prior) else _prior(prior),
+                  user_goal=star_user_goal(scenario, star) if goal_user else None)
+
+
+def _prior(mode: str) -> Prior:
+    if mode not in PRIOR_MODES:
+        raise ConfigError(f"Unknown prior {mode!r}; use one of: {', '.join(PRIOR_MODES)}.")
+    return Prior(mode=mode)  # type: ignore[arg-type]  # checked above
 
 
 def roleplay_generator(scenario: dict[str, Any], model: str = "embedded", enforce: bool = True,
-                       max_turns: int = 16, star: StarDataset | None = None, **options: Any) -> PersonaDialogGenerator:
-    """User and System agents for a STAR scenario, the System on its task graphs."""
+                       max_turns: int = 16, star: StarDataset | None = None, *, policy: Policy | None = None,
+                       **options: Any) -> PersonaDialogGenerator:
+    """User and System agents for a STAR scenario, the System on ``policy`` (default: `star_policy`)."""
     star = _dataset(star)
     options = {"max_tokens": 160, "max_sentences": 3, "repeat_penalty": 1.15, **options}
     return PersonaDialogGenerator(
         model, scenario=scenario, first_speaker=SYSTEM, max_turns=max_turns,
         agents=[AgentSpec(name=USER, persona=star.get_user_persona_for_scenario(scenario)),
                 AgentSpec(name=SYSTEM, persona=star.get_system_persona_for_scenario(scenario))],
-        policy=star_policy(scenario, enforce, star=star), **options)
+        policy=policy or star_policy(scenario, enforce, star=star), **options)
 
 
 def description_generator(scenario: dict[str, Any], model: str = "embedded", star: StarDataset | None = None,
@@ -108,15 +129,21 @@ def _check_mode(mode: str) -> None:
 
 
 async def agenerate_star(dialog_id: int | str, mode: Mode = "roleplay", model: str = "embedded",
-                         enforce: bool = True, seed: int | None = None, star: StarDataset | None = None,
+                         enforce: bool = True, seed: int | None = None, star: StarDataset | None = None, *,
+                         prior: PriorMode = "none", goal_user: bool = False, held_out: bool = False,
                          **options: Any) -> Dialog:
-    """One synthetic dialogue for the scenario of real dialogue ``dialog_id`` (seed: the id)."""
+    """One synthetic dialogue for the scenario of real dialogue ``dialog_id`` (seed: the id).
+
+    ``prior``, ``goal_user``, ``held_out`` (graphs mined without this dialogue's fold): see the module.
+    """
     _check_mode(mode)
     star = _dataset(star)
     scenario = star.get_dialog_scenario(dialog_id)
     seed = int(dialog_id) if seed is None else seed
     if mode == "roleplay":
-        generator = roleplay_generator(scenario, model, enforce, star=star, **options)
+        policy = star_policy(scenario, enforce, star=star, prior=prior, goal_user=goal_user,
+                             held_out=fold_of(dialog_id) if held_out else None)
+        generator = roleplay_generator(scenario, model, enforce, star=star, policy=policy, **options)
     else:
         generator = description_generator(scenario, model, star=star, **options)
     dialog = await generator.agenerate(seed=seed, id=dialog_id)

@@ -9,11 +9,16 @@ A reconstructed graph is built in three layers, each edge tagged with its ``sour
    ``{question:s}`` in an ``_ask_`` action) with no successor → the user answers
    (``yes``/``no``/``done``; trivia's ``correct``...; ``info_missing``); a failed query →
    ``*_inform_nothing_found``; an action with nothing
-   after it → ``anything_else`` → goodbye. ``out_of_scope`` is an anywhere-action. Goal nodes are the
+   after it → ``anything_else`` → goodbye (``terminal``). ``out_of_scope`` is an anywhere-action. Goal nodes are the
    system actions the dict puts before ``anything_else`` (the task's final inform); for a task with
-   none (searches), the actions the dict puts after a query or after its success.
+   none (searches), the actions the dict puts after a query or after its success; and a statement the
+   dict puts right after a query with nothing after it (ride_status's status report).
 3. ``mined``: transitions human wizards took in real dialogues that layers 1–2 do not allow, kept
-   when seen at least ``min_count`` times (each edge records its ``count``).
+   when seen at least ``min_count`` times.
+
+Then every edge, whatever its layer, gets its ``count``: how often the mining dialogues took it
+(`count_transitions`). `roleplay.policy.prior` turns these counts into smoothed probabilities per
+source node, which steer a run towards human-like paths.
 
 Labels the wizards used that the task file lacks (``goodbye_1`` in a task whose file says
 ``doctor_bye``) become nodes when mined, with the template another task gives them.
@@ -33,7 +38,8 @@ from roleplay.dialog import Dialog
 from roleplay.policy.graph import NodeKind, add_action, is_system, node_kind
 from roleplay.policy.tracker import FlowchartTracker, TrackerStep, replay
 
-__all__ = ["ANSWERS", "OUTCOMES", "acceptance", "add_mined", "base_graph", "classify", "mine_transitions"]
+__all__ = ["ANSWERS", "OUTCOMES", "acceptance", "add_mined", "base_graph", "classify", "count_transitions",
+           "mine_transitions", "pool_across_tasks", "prune_rare"]
 
 OUTCOMES = {"query_success": "found", "available": "found", "query_failure": "empty", "unavailable": "empty"}
 ANSWERS = {"yes": "yes", "no": "no", "done": "done", "correct": "correct", "incorrect": "incorrect",
@@ -58,6 +64,8 @@ def classify(label: str) -> NodeKind:
 def _add_label(graph: nx.DiGraph, label: str, template: str) -> None:
     kind = classify(label)
     add_action(graph, label, kind, template, anywhere=label == "out_of_scope")
+    if _GOODBYE.match(label):
+        graph.nodes[label]["terminal"] = True
     if label in OUTCOMES:
         graph.nodes[label]["when"] = OUTCOMES[label]
     elif label in ANSWERS:
@@ -101,6 +109,7 @@ def _add_rules(graph: nx.DiGraph, chain: Mapping[str, str]) -> None:
         for source in empty:
             for target in nothing_found:
                 _rule(graph, source, target)
+    _add_rechecks(graph)
 
     answers = [n for n in graph if node_kind(graph, n) == NodeKind.ANSWER]
     goodbyes = [n for n in graph if _GOODBYE.match(n)]
@@ -110,6 +119,7 @@ def _add_rules(graph: nx.DiGraph, chain: Mapping[str, str]) -> None:
                  if u in graph and v in graph and graph.nodes[v]["kind"] == NodeKind.ACTION.value}
         goals = {v for v, why in after.items() if why in ("correct", "incorrect", "noanswer")} \
             or {v for v, why in after.items() if why in ("found", NodeKind.QUERY.value)}
+    goals |= _reports(graph, chain)
     for node in list(graph):
         data = graph.nodes[node]
         if data["kind"] != NodeKind.ACTION.value or graph.out_degree(node):
@@ -123,9 +133,28 @@ def _add_rules(graph: nx.DiGraph, chain: Mapping[str, str]) -> None:
             _rule(graph, node, "anything_else")
     for goodbye in goodbyes:
         _rule(graph, "anything_else", goodbye)
+        _rule(graph, goodbye, goodbye)  # the user says bye once more
     _add_slot_skips(graph, chain)
     for goal in goals:
         graph.nodes[goal]["goal"] = True
+
+
+def _add_rechecks(graph: nx.DiGraph) -> None:
+    """A booking task may check or book again from any outcome of a check or a booking (the user changed a detail)."""
+    bookings = [q for q in ("query_check", "query_book") if q in graph]
+    if len(bookings) < 2:
+        return
+    for query in bookings:
+        for outcome in [s for s in graph.successors(query) if node_kind(graph, s) == NodeKind.OUTCOME]:
+            for again in bookings:
+                _rule(graph, outcome, again)
+
+
+def _reports(graph: nx.DiGraph, chain: Mapping[str, str]) -> set[str]:
+    """Statements the dict puts right after a query and nothing after: the answer itself (ride_status's status)."""
+    return {v for u, v in chain.items() if u in graph and v in graph and v not in chain
+            and graph.nodes[u]["kind"] == NodeKind.QUERY.value and graph.nodes[v]["kind"] == NodeKind.ACTION.value
+            and "_ask_" not in v and not graph.nodes[v]["template"].strip().endswith("?")}
 
 
 def _add_slot_skips(graph: nx.DiGraph, chain: Mapping[str, str]) -> None:
@@ -166,6 +195,24 @@ def mine_transitions(
     return counts
 
 
+def count_transitions(graphs: Mapping[str, nx.DiGraph], dialogs: Iterable[Dialog]) -> None:
+    """Write on the graphs how often ``dialogs`` took each edge (``count``) and opened with each node (``starts``).
+
+    Zero for the rest, whatever layer a node or edge came from.
+
+    A transition that passes through an unresolved branch (the user's answer was unclear) has no edge of
+    its own and is not counted.
+    """
+    counts: Counter[tuple[str, str | None, str]] = Counter()
+    for step, origin in _replayed_steps(graphs, dialogs):
+        counts[(step.task, origin if step.index > 0 else None, step.action)] += 1
+    for task, graph in graphs.items():
+        for u, v in graph.edges:
+            graph.edges[u, v]["count"] = counts.get((task, u, v), 0)
+        for node in graph:
+            graph.nodes[node]["starts"] = counts.get((task, None, node), 0)
+
+
 def add_mined(
     graphs: Mapping[str, nx.DiGraph],
     counts: Counter[tuple[str, str, str]],
@@ -181,8 +228,44 @@ def add_mined(
         for node in (origin, action):
             if node not in graph:
                 _add_label(graph, node, templates.get(node, ""))
+                if _GOODBYE.match(node):
+                    _rule(graph, node, node)  # as for the task's own goodbyes
         if not graph.has_edge(origin, action):
             graph.add_edge(origin, action, source="mined", count=count)
+
+
+def pool_across_tasks(graphs: Mapping[str, nx.DiGraph], min_tasks: int = 1) -> int:
+    """Add to each graph the mined transitions of *other* tasks between labels it has too; return how many.
+
+    Tasks share labels (``ask_name``, ``query_check``, ``anything_else``...), and what wizards did between
+    them in one task they do in another: a held-out dialogue often takes a transition its own task's
+    dialogues never showed but another task's did. The edges are tagged ``source="pooled"`` (count 0:
+    this task's dialogues never took them). ``min_tasks``: pool a transition mined in at least that many tasks.
+    """
+    mined = Counter((u, v) for graph in graphs.values() for u, v, d in graph.edges(data=True)
+                    if d.get("source") == "mined")
+    added = 0
+    for graph in graphs.values():
+        for (u, v), tasks in mined.items():
+            if tasks >= min_tasks and u in graph and v in graph and not graph.has_edge(u, v):
+                graph.add_edge(u, v, source="pooled", count=0)
+                added += 1
+    return added
+
+
+def prune_rare(graph: nx.DiGraph, min_share: float) -> int:
+    """Drop mined edges taken in less than ``min_share`` of the transitions out of their source; return how many.
+
+    The probability-thresholded graph: the rules and the dict stay, the long tail of rare wizard moves goes.
+    Needs the counts of `count_transitions`.
+    """
+    rare = []
+    for u in graph:
+        total = sum(int(d.get("count", 0)) for _, _, d in graph.out_edges(u, data=True))
+        rare += [(u, v) for _, v, d in graph.out_edges(u, data=True)
+                 if d.get("source") == "mined" and total and int(d.get("count", 0)) / total < min_share]
+    graph.remove_edges_from(rare)
+    return len(rare)
 
 
 def acceptance(graphs: Mapping[str, nx.DiGraph], dialogs: Iterable[Dialog]) -> tuple[int, int]:

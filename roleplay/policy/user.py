@@ -1,0 +1,96 @@
+"""A goal-aware simulated user: it knows what it wants and what it knows, and when it is done.
+
+`UserGoal` is what the user came for (its instructions) and the facts the policy agent will need from it
+(slot → value: its name, the day, the room...). `UserState` follows the conversation: which facts the
+user has said, whether its request was served (a goal node reached) or clearly refused, how many
+closing turns it has said (the policy agent may say goodbye after the first and must after the
+second), and how often it tried to end before the goal (a quit attempt, ignored and counted:
+simulated users are known to give up early). `user_note` is the director's note for the user's next
+turn, by stage: state the request, answer from the facts, or thank and close.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from roleplay.prompts import render
+
+__all__ = ["Stage", "UserGoal", "UserState", "relevant_fact", "user_note"]
+
+Stage = str
+_WORD = re.compile(r"[a-z]+")
+
+
+class UserGoal(BaseModel):
+    """What the simulated user wants and the facts it can give."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request: str = Field(description="The user's instructions: what it came for.")
+    facts: dict[str, str] = Field(default_factory=dict, description="Readable slot name -> the user's value.")
+    needs: list[str] = Field(default_factory=list, description="Slots the agent's tool requires (readable names).")
+    happy: bool = Field(True, description="False: the user may be refused; it ends once clearly refused.")
+    patience: int = Field(2, ge=1, description="Happy path: refusals after which the user gives up anyway.")
+
+
+class UserState(BaseModel):
+    """Where the simulated user is; recorded in every user turn's metadata and in the dialogue's."""
+
+    turns: int = Field(0, description="Turns the user has spoken.")
+    said: list[str] = Field(default_factory=list, description="Facts the user has mentioned so far.")
+    served: bool = Field(False, description="The request was served (the policy reached a goal).")
+    refusals: int = Field(0, description="Times the agent said it could not do it.")
+    closing_turns: int = Field(0, description="Closing turns the user has said (thanks, nothing else, goodbye).")
+    quit_attempts: int = Field(0, description="End signals the user gave before its request was served.")
+
+    def stage(self, goal: UserGoal) -> Stage:
+        """``ask`` (nothing said yet), ``inform`` (answering), ``close`` (served or refused) or ``closed``."""
+        if self.closing_turns:
+            return "closed"
+        if self.served or self.refusals >= (goal.patience if goal.happy else 1):
+            return "close"
+        return "inform" if self.turns else "ask"
+
+    def still_to_say(self, goal: UserGoal) -> list[str]:
+        """The facts not yet said."""
+        return [name for name in goal.facts if name not in self.said]
+
+    def hear_self(self, goal: UserGoal, text: str, wants_end: bool, stage: Stage) -> None:
+        """Update from the user's own turn: facts said, a closing turn, a premature end signal."""
+        lowered = text.lower()
+        self.turns += 1
+        self.said += [n for n, value in goal.facts.items() if n not in self.said and value.lower() in lowered]
+        if stage in ("close", "closed"):
+            self.closing_turns += 1
+        elif wants_end:
+            self.quit_attempts += 1
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower().replace("_", " "))) - {"ask", "the", "of", "for", "your"}
+
+
+def relevant_fact(goal: UserGoal, action: str | None) -> str | None:
+    """The fact the agent's action asks for, by the words they share (``doctor_ask_doctor_name`` → Doctor Name)."""
+    if not action:
+        return None
+    wanted = _words(action)
+    scored = [(len(wanted & _words(name)) / len(_words(name) or {""}), -i, name) for i, name in enumerate(goal.facts)]
+    best = max(scored, default=(0.0, 0, None))
+    return best[2] if best[0] > 0 else None
+
+
+def user_note(goal: UserGoal, state: UserState, agent: str, last_action: str | None) -> str:
+    """The director's note for the user's next turn, by stage (see `UserState.stage`)."""
+    stage = state.stage(goal)
+    facts = "; ".join(f"{name}: {value}" for name, value in goal.facts.items()) or "see your instructions"
+    if stage in ("close", "closed"):
+        why = "was handled" if state.served else "cannot be done"
+        return render("user_goal_close", agent=agent, why=why, again="" if stage == "close" else " again")
+    fact = relevant_fact(goal, last_action)
+    hint = f" {agent} asks for your {fact}: it is {goal.facts[fact]}." if fact else ""
+    return render("user_goal_turn", agent=agent, request=goal.request, facts=facts, hint=hint,
+                  opening="State what you want in one sentence." if stage == "ask" else
+                  "Answer what was just asked, from your details.")
