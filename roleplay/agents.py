@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
+from autogen_agentchat.base import Response
 from autogen_agentchat.messages import TextMessage, ThoughtEvent
 from autogen_core import CancellationToken
 from autogen_core.model_context import ChatCompletionContext, ChatCompletionContextState
@@ -257,7 +258,7 @@ class Agent:
         self._turn_start = len(self._memory.messages)
         with self.model.call_options(seed=seed, schema=schema, temperature=temperature,
                                      no_repeat_ngram=no_repeat_ngram):
-            response = await self._assistant.on_messages(messages, cancellation_token or CancellationToken())
+            response = await self._respond(messages, cancellation_token or CancellationToken())
         raw = str(response.chat_message.content)
         usage = response.chat_message.models_usage
         data = _json_object(raw) if schema is not None else None
@@ -279,6 +280,20 @@ class Agent:
             spoken=said,
             metadata={"thought": thought} if thought else {},
         )
+
+    async def _respond(self, messages: Sequence[TextMessage], cancellation_token: CancellationToken) -> Response:
+        """The assistant's final response, its event stream read to the end.
+
+        AutoGen's ``on_messages`` returns as soon as it sees the response and leaves two async generators
+        open; closing them later costs the event loop a wake-up and a task each, on every turn.
+        """
+        response = None
+        async for event in self._assistant.on_messages_stream(messages, cancellation_token):
+            if isinstance(event, Response):
+                response = event
+        if response is None:
+            raise RuntimeError("AutoGen's assistant ended its stream without a response.")
+        return response
 
     def remember(self, text: str) -> None:
         """Replace what this agent remembers saying last (e.g. a tool call instead of its unused words)."""

@@ -9,7 +9,7 @@ written atomically; the format follows the file's extension (``.json`` keeps eve
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
@@ -74,7 +74,7 @@ class Event(CheckedModel):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Dialog(CheckedModel):

@@ -41,6 +41,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -108,6 +109,21 @@ def derive_seed(base: int | None, turn_index: int, attempt: int) -> int:
     return int.from_bytes(digest, "big") & 0x7FFFFFFF
 
 
+@lru_cache(maxsize=8192)
+def _comparable(text: str, min_words: int) -> tuple[str, tuple[str, ...]]:
+    """``text`` and its sentences of at least ``min_words`` words, normalised as rapidfuzz compares them.
+
+    Memoized: every earlier turn (and the system prompt) is compared again on each new turn and resample.
+    """
+    parts = (s for s in sentences(text) if len(words(s)) >= min_words)
+    return utils.default_process(text), tuple(utils.default_process(s) for s in parts)
+
+
+@lru_cache(maxsize=8192)
+def _pairs(text: str) -> frozenset[tuple[str, ...]]:
+    return frozenset(ngrams(text, 2))
+
+
 def copy_score(text: str, earlier: Sequence[str], min_words: int = 1) -> tuple[float, int | None]:
     """How much ``text`` repeats ``earlier`` turns: the best rapidfuzz ratio (0-100) and that turn's index.
 
@@ -116,15 +132,15 @@ def copy_score(text: str, earlier: Sequence[str], min_words: int = 1) -> tuple[f
     """
     if not earlier or not text.strip():
         return 0.0, None
-    units = [(index, turn) for index, turn in enumerate(earlier)]
-    units += [(index, s) for index, turn in enumerate(earlier) for s in sentences(turn) if len(words(s)) >= min_words]
-    choices = [unit for _, unit in units]
-    queries = [text, *(s for s in sentences(text) if len(words(s)) >= min_words)]
+    units = [_comparable(turn, min_words) for turn in earlier]
+    choices = [whole for whole, _ in units] + [part for _, parts in units for part in parts]
+    owners = list(range(len(units))) + [index for index, (_, parts) in enumerate(units) for _ in parts]
+    whole, parts = _comparable(text, min_words)
     best_score, best_index = 0.0, None
-    for query in queries:
-        match = process.extractOne(query, choices, scorer=fuzz.ratio, processor=utils.default_process)
+    for query in (whole, *parts):
+        match = process.extractOne(query, choices, scorer=fuzz.ratio, processor=None)
         if match and match[1] > best_score:
-            best_score, best_index = match[1], units[match[2]][0]
+            best_score, best_index = match[1], owners[match[2]]
     return round(best_score, 1), best_index
 
 
@@ -136,7 +152,7 @@ def new_pair_share(text: str, earlier: Sequence[str]) -> float | None:
     pairs = ngrams(text, 2)
     if not pairs:
         return None
-    seen = {pair for turn in earlier for pair in ngrams(turn, 2)}
+    seen = frozenset().union(*(_pairs(turn) for turn in earlier))
     return round(sum(pair not in seen for pair in pairs) / len(pairs), 3)
 
 

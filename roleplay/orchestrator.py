@@ -151,7 +151,7 @@ class Orchestrator:
                 return StopReason.TIMEOUT
             try:
                 turn = await asyncio.wait_for(self.step(dialog, agent), timeout=remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return StopReason.TIMEOUT
         if self.on_turn is not None:
             self.on_turn(turn)

@@ -10,11 +10,16 @@ one sentence); `sentences` splits after them when a capitalised word follows.
 
 A segmenter cannot know that a turn *ending* in a title (``My name is Dr.``) was cut off: a title never
 ends a sentence in speech, so `is_complete` says no to it.
+
+Segmenting and tokenizing are memoized (pure functions of an immutable string): the guards compare each
+new turn with every earlier one, so without the cache a dialogue's turns are split again on every turn
+and every resample.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import sentencex
 
@@ -28,10 +33,24 @@ _WORDS_NOT_ABBREVIATIONS = re.compile(r"(?<=\b(?:[Mm]e|[Oo][Kk]|[Nn]o)[.!?])\s+(
 _WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*", re.UNICODE)
 
 
+_MEMO = 8192
+"""Texts whose sentences and words are remembered (a few hundred dialogues' turns in flight)."""
+
+
+@lru_cache(maxsize=_MEMO)
+def _segment(text: str, language: str) -> tuple[str, ...]:
+    found = [s for segment in sentencex.segment(language, text) for s in _WORDS_NOT_ABBREVIATIONS.split(segment)]
+    return tuple(s.strip() for s in found if s.strip())
+
+
+@lru_cache(maxsize=_MEMO)
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(w.lower() for w in _WORD.findall(text))
+
+
 def sentences(text: str, language: str = "en") -> list[str]:
     """The sentences of ``text``, stripped, in order (abbreviations and decimals stay inside a sentence)."""
-    found = [s for segment in sentencex.segment(language, text) for s in _WORDS_NOT_ABBREVIATIONS.split(segment)]
-    return [s.strip() for s in found if s.strip()]
+    return list(_segment(text, language))
 
 
 def is_complete(text: str) -> bool:
@@ -55,10 +74,10 @@ def trim_to_complete(text: str, max_sentences: int | None = None) -> str:
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens: letters and digits, keeping inner apostrophes, dots and hyphens (``don't``, ``3.5``)."""
-    return [w.lower() for w in _WORD.findall(text)]
+    return list(_tokens(text))
 
 
 def ngrams(text: str, n: int) -> list[tuple[str, ...]]:
     """The word n-grams of ``text``, in order (`words` tokens)."""
-    tokens = words(text)
+    tokens = _tokens(text)
     return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]

@@ -239,10 +239,11 @@ class Model(ChatCompletionClient):
 
     async def _create_once(self, messages: Sequence[LLMMessage], kwargs: dict[str, Any]) -> CreateResult:
         try:
-            return await asyncio.wait_for(self.client.create(messages, **kwargs), self.options.request_timeout)
+            async with asyncio.timeout(self.options.request_timeout):  # unlike wait_for, no extra task per call
+                return await self.client.create(messages, **kwargs)
         except (RoleplayError, asyncio.CancelledError):
             raise
-        except asyncio.TimeoutError as err:
+        except TimeoutError as err:
             raise self.timeout_error() from err
         except Exception as err:  # noqa: BLE001 - every SDK has its own tree; translate_error sorts them
             raise self.translate_error(err) from err
