@@ -1,6 +1,8 @@
 """The role-play engine end to end on scripted models: agents, orchestrator, stop conditions, generators."""
 
 import asyncio
+import gc
+import sys
 
 import pytest
 
@@ -312,3 +314,20 @@ def test_shipped_scenarios_have_examples():
         scenario = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / f"{name}.yaml")
         speakers = {s.name for s in scenario.agent_specs()}
         assert all(set(d.speakers) <= speakers for d in scenario.example_dialogs()) and scenario.examples
+
+
+async def test_a_turn_leaves_no_async_generator_for_the_event_loop_to_close(scripted):
+    """AutoGen's ``on_messages`` leaves its event streams open; closing them later costs a task per turn."""
+    finalized = []
+    first_iter, finalizer = sys.get_asyncgen_hooks()
+    sys.set_asyncgen_hooks(first_iter, lambda agen: (finalized.append(agen), finalizer(agen)))
+    try:
+        replies = iter(f"Line number {i} of a brand new sentence, all different words {i}." for i in range(100))
+        generator = PersonaDialogGenerator(scripted(fn=lambda request: next(replies)), Persona(name="A", role="doctor"),
+                                           Persona(name="B", role="patient"), max_turns=6)
+        dialog = await generator.agenerate(seed=1)
+        gc.collect()
+    finally:
+        sys.set_asyncgen_hooks(first_iter, finalizer)
+    assert len(dialog.turns) == 6
+    assert finalized == []
