@@ -79,6 +79,9 @@ def _pydot_graph(path: Path) -> Any:
     if not parsed:
         raise PolicyGraphError("Not valid DOT: no graph found. Fix the syntax (see scenarios/doctor_intake.dot).",
                                path=path)
+    if len(parsed) > 1:
+        raise PolicyGraphError(f"The file holds {len(parsed)} graphs; a policy graph file holds one. Keep one graph "
+                               "per file and point each scenario at its own.", path=path)
     return parsed[0]
 
 
