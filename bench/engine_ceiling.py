@@ -6,7 +6,8 @@ with this script, or by itself if this script dies). Then, at each concurrency l
 max(8, 3c) six-turn, two-party dialogues are run by two clients:
 
 - raw: an httpx loop over one set of clients (see `raw_loop`), each dialogue a chain of 6 chat-completion
-  POSTs whose message list grows by the previous answer (what a thin hand-written client would do);
+  POSTs sending the very requests roleplay sends (the two agents' system prompts, the kickoff line, each
+  agent's growing history): what a thin hand-written client of the same conversation would do;
 - roleplay: `arun_batch` over `Scenario.batch_job` with an ``openai:`` model (agents, orchestrator,
   guards, run folder and all), the wall time of loading the scenario and `arun_batch`.
 
@@ -40,6 +41,8 @@ from pathlib import Path
 import httpx
 import yaml
 
+from roleplay.agents import persona_system_prompt
+from roleplay.prompts import render
 from roleplay.runs.batch import arun_batch
 from roleplay.scenario import load_scenario
 
@@ -49,7 +52,6 @@ WORDS = ("morning evening doctor patient pain sleep water walk knee back head we
          "neck pillow window weather summer winter spring autumn music book movie train bus car city village "
          "river mountain beach holiday work desk screen phone letter appointment nurse clinic pharmacy").split()
 SHARDS = 8  # httpx clients per server, for both clients (roleplay: OpenAIServer.SHARDS)
-SYSTEM = "You are {name}, {role}. Speak in one or two sentences."
 
 
 # --- the server (child process) -------------------------------------------------------------------------
@@ -119,13 +121,28 @@ def fake_server(delay: float):
 
 # --- the two clients ------------------------------------------------------------------------------------
 
-async def raw_loop(url: str, dialogues: int, turns: int, concurrency: int) -> int:
+def conversation_prompts(scenario_path: Path) -> tuple[list[str], str]:
+    """The two agents' system prompts and the kickoff line roleplay sends for this scenario.
+
+    The raw loop sends the very same requests, so the comparison measures the engine, not prompt length.
+    """
+    generator = load_scenario(scenario_path).generator()
+    agents = generator.agents
+    prompts = [persona_system_prompt(spec.name, spec.persona, [(o.name, o.persona) for o in agents if o is not spec],
+                                     generator.dialogue_details) for spec in agents]
+    return prompts, render("kickoff", other_names=agents[1].name)
+
+
+async def raw_loop(url: str, dialogues: int, turns: int, concurrency: int, prompts: tuple[list[str], str]) -> int:
     """Chains of ``turns`` chat-completion POSTs, ``concurrency`` chains at once; returns the turns done.
 
-    The requests go round-robin over `SHARDS` httpx clients, as roleplay's own do: httpcore's pool scan
-    grows with the square of the connections a client holds, and a baseline slowed by that would flatter
+    Each dialogue is two histories, as roleplay's two agents keep them: the speaker's own system prompt, what
+    it heard as user messages and what it said as assistant messages; each answer goes to both. The
+    requests go round-robin over `SHARDS` httpx clients, as roleplay's own do: httpcore's pool scan grows
+    with the square of the connections a client holds, and a baseline slowed by that would flatter
     roleplay at 64 and 256 dialogues in flight.
     """
+    systems, kickoff = prompts
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
     async with AsyncExitStack() as stack:
         clients = [await stack.enter_async_context(httpx.AsyncClient(base_url=url, limits=limits, timeout=120))
@@ -137,13 +154,15 @@ async def raw_loop(url: str, dialogues: int, turns: int, concurrency: int) -> in
             done = 0
             while queue:
                 seed = queue.pop()
-                history = [{"role": "system", "content": SYSTEM.format(name="Doctor", role="a family doctor")},
-                           {"role": "user", "content": "Start the conversation."}]
-                for _ in range(turns):
-                    response = await next(turn).post("/chat/completions", json={
-                        "model": "bench", "messages": history, "temperature": 0.7, "seed": seed, "max_tokens": 80})
+                histories = [[{"role": "system", "content": system}] for system in systems]
+                histories[0].append({"role": "user", "content": kickoff})
+                for index in range(turns):
+                    speaker, listener = histories[index % 2], histories[1 - index % 2]
+                    response = await next(turn).post("chat/completions", json={
+                        "model": "bench", "temperature": 0.7, "seed": seed, "max_tokens": 80, "messages": speaker})
                     text = response.json()["choices"][0]["message"]["content"]
-                    history = [*history, {"role": "user", "content": text}]
+                    speaker.append({"role": "assistant", "content": text})
+                    listener.append({"role": "user", "content": text})
                     done += 1
             return done
         return sum(await asyncio.gather(*(worker() for _ in range(concurrency))))
@@ -182,15 +201,16 @@ async def timed(run) -> tuple[int, float, float]:
 
 async def measure(delay: float, levels: list[int], turns: int, repeats: int, work: Path) -> None:
     scenario = write_scenario(work, turns)
+    prompts = conversation_prompts(scenario)
     with fake_server(delay) as url:
-        await timed(raw_loop(url, 4, turns, 4))  # warm-up: imports, first connections
+        await timed(raw_loop(url, 4, turns, 4, prompts))  # warm-up: imports, first connections
         await timed(roleplay_loop(url, scenario, 4, 4, work / "warm"))
         print(f"fixed delay {delay * 1000:.0f} ms, {turns}-turn dialogues")
         for level in levels:
             dialogues = max(8, 3 * level)  # several dialogues per worker: start-up costs are amortized
             raw_rates, rp_rates = [], []
             for attempt in range(repeats):  # interleaved, so a burst of load on the machine hits both
-                raw_turns, raw_wall, _ = await timed(raw_loop(url, dialogues, turns, level))
+                raw_turns, raw_wall, _ = await timed(raw_loop(url, dialogues, turns, level, prompts))
                 out = work / f"c{level}-{attempt}"
                 rp_turns, rp_wall, _ = await timed(roleplay_loop(url, scenario, dialogues, level, out))
                 raw_rates.append(raw_turns / raw_wall)
@@ -200,8 +220,8 @@ async def measure(delay: float, levels: list[int], turns: int, repeats: int, wor
                   f"ratio {rp_rate / raw_rate:.2f}  ({dialogues} dialogues, {rp_turns} turns; median of {repeats})")
     with fake_server(0.0) as url:
         dialogues = 100
-        await timed(raw_loop(url, 4, turns, 4))
-        raw_turns, _, raw_cpu = await timed(raw_loop(url, dialogues, turns, 16))
+        await timed(raw_loop(url, 4, turns, 4, prompts))
+        raw_turns, _, raw_cpu = await timed(raw_loop(url, dialogues, turns, 16, prompts))
         rp_turns, _, rp_cpu = await timed(roleplay_loop(url, scenario, dialogues, 16, work / "cpu"))
         print(f"zero delay, concurrency 16, {dialogues} dialogues: client CPU per turn: raw "
               f"{raw_cpu / raw_turns * 1000:.2f} ms, roleplay {rp_cpu / rp_turns * 1000:.2f} ms")

@@ -10,7 +10,8 @@ The folder layout, its lock and its repair on open are `roleplay.runs.folder.Run
 the same command skips every dialogue that is in place and succeeded, and redoes the rest. Pending ids
 are computed lazily, so ``-n 10000000000`` starts at once. Files are written by one writer thread, in
 order, so an fsync never stalls the dialogues in flight (at 16 of them it cost a tenth of the throughput
-against a fast server), and every write started finishes before the folder is unlocked. Transient
+against a fast server); a worker queues its dialogue's save and starts the next one, and every write
+queued finishes before the folder is unlocked. Transient
 failures (connection refused, timeouts, HTTP 429/5xx, invalid structured output, a dialogue that ended
 on a backend error or with no turns) are retried with exponential backoff (tenacity), then listed in
 ``failures.jsonl``; a failed dialogue is never stored as done.
@@ -102,17 +103,48 @@ class _Run:
         self.make, self.folder, self.writer, self.pending, self.result = make, folder, writer, pending, result
         self.seed, self.attempts, self.backoff, self.max_failures = seed, attempts, backoff, max_failures
         self.stop = asyncio.Event()
+        self.saving: set[asyncio.Future[None]] = set()
+        self.max_saving = 1  # saves queued at most: one per worker (set by `all`)
+        self.write_error: BaseException | None = None
+        self.bar = tqdm(disable=True)  # the real bar is made by `all`
+        self.started = time.perf_counter()
 
     async def write(self, save: Callable[..., None], *args: Any) -> None:
         """Run a folder write (``save``/``fail``) on the writer thread; the event loop keeps serving dialogues."""
         await asyncio.get_running_loop().run_in_executor(self.writer, save, *args)
+
+    def save_later(self, dialog_id: Any, dialog: Dialog) -> None:
+        """Queue the dialogue's file and index line on the writer thread and go on at once.
+
+        Against a fast server the dialogues in flight end together; a worker that waited for its save
+        would wait for every fsync queued before it, and start its next dialogue that much later. The
+        dialogue counts as done once its index line is written (`_saved`).
+        """
+        future = asyncio.get_running_loop().run_in_executor(self.writer, self.folder.save, dialog_id, dialog)
+        self.saving.add(future)
+        future.add_done_callback(lambda done: self._saved(done, dialog))
+
+    def _saved(self, future: asyncio.Future[None], dialog: Dialog) -> None:
+        self.saving.discard(future)
+        error = None if future.cancelled() else future.exception()
+        if future.cancelled() or error is not None:
+            self.write_error = self.write_error or error
+            self.stop.set()
+            return
+        self.result.done += 1
+        self.result.turns += len(dialog.turns)
+        self.result.tokens += int(dialog.metadata.get("completion_tokens", 0) or 0)
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        self.bar.set_postfix(failed=self.result.failed, turns_s=f"{self.result.turns / elapsed:.1f}",
+                             tok_s=f"{self.result.tokens / elapsed:.1f}", refresh=False)
+        self.bar.update(1)
 
     async def generate(self, dialog_id: Any) -> Dialog:
         """Dialogue ``dialog_id``, retried on transient errors; a failed dialogue raises `DialogFailed`."""
         return await generate_dialog(self.make, dialog_id, self.seed + _number(dialog_id), self.attempts, self.backoff)
 
     async def one(self, dialog_id: Any) -> None:
-        """Generate, then save or record the failure (a config error stops the whole batch)."""
+        """Generate, then queue the save or record the failure (a config error stops the whole batch)."""
         try:
             dialog = await self.generate(dialog_id)
         except Exception as err:  # noqa: BLE001 - any failure of one dialogue is recorded, the batch goes on
@@ -120,39 +152,40 @@ class _Run:
                 raise
             await self.write(self.folder.fail, dialog_id, self.seed + _number(dialog_id), err, self.attempts)
             self.result.failed += 1
+            self.bar.update(1)
             if self.max_failures is not None and self.result.failed > self.max_failures:
                 self.result.aborted = True
                 self.stop.set()
             return
         _raise_if_cancelled()  # a dialogue whose cancellation was swallowed below may be cut short: not saved
         dialog.id = dialog_id
-        await self.write(self.folder.save, dialog_id, dialog)
-        self.result.done += 1
-        self.result.turns += len(dialog.turns)
-        self.result.tokens += int(dialog.metadata.get("completion_tokens", 0) or 0)
+        while len(self.saving) >= self.max_saving:  # the writer is behind: wait for it rather than hold more
+            await asyncio.wait(set(self.saving), return_when=asyncio.FIRST_COMPLETED)
+        self.save_later(dialog_id, dialog)
 
     async def all(self, workers: int, progress: bool) -> None:
         """Run ``workers`` workers until no id is pending (or max_failures stops them), with a progress bar."""
-        started = time.perf_counter()
-        bar = tqdm(total=self.result.total, initial=self.result.skipped, desc="dialogues", unit="dialog",
-                   disable=not progress)
+        self.started = time.perf_counter()
+        self.max_saving = workers
+        self.bar = tqdm(total=self.result.total, initial=self.result.skipped, desc="dialogues", unit="dialog",
+                        disable=not progress)
         try:
-            await asyncio.gather(*(self.worker(bar, started) for _ in range(workers)))
+            await asyncio.gather(*(self.worker() for _ in range(workers)))
+            if self.saving:
+                await asyncio.wait(set(self.saving))
         finally:
-            bar.close()
-            self.result.seconds = round(time.perf_counter() - started, 3)
+            self.bar.close()
+            self.result.seconds = round(time.perf_counter() - self.started, 3)
+        if self.write_error is not None:
+            raise self.write_error
 
-    async def worker(self, bar: tqdm, started: float) -> None:
+    async def worker(self) -> None:
         """Take pending ids one at a time (the iterator is shared, so each id goes to one worker)."""
         while not self.stop.is_set():
             dialog_id = next(self.pending, None)
             if dialog_id is None:
                 return
             await self.one(dialog_id)
-            elapsed = max(time.perf_counter() - started, 1e-9)
-            bar.set_postfix(failed=self.result.failed, turns_s=f"{self.result.turns / elapsed:.1f}",
-                            tok_s=f"{self.result.tokens / elapsed:.1f}", refresh=False)
-            bar.update(1)
 
 
 def _raise_if_cancelled() -> None:
