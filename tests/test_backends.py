@@ -259,3 +259,11 @@ async def test_an_in_process_call_past_its_time_limit_stops_and_frees_the_model(
         await hasty.create(question)
     patient = get_backend("embedded", seed=1, max_tokens=4, request_timeout=60)
     assert (await patient.create(question)).content  # the stopped generation released the shared model
+
+
+def test_an_openai_model_gets_autogen_s_capabilities_only_on_openai_s_own_servers():
+    """AutoGen's table knows OpenAI's models; elsewhere the same name is some other server's model."""
+    official = get_backend("openai:gpt-4o", base_url="https://api.openai.com/v1", api_key="k")
+    local = get_backend("openai:gpt-4o", base_url="http://127.0.0.1:9/v1")
+    assert official.model_info["family"] != "unknown" and official.model_info["vision"] is True
+    assert local.model_info["family"] == "unknown" and local.model_info["vision"] is False

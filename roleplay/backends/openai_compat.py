@@ -187,9 +187,17 @@ def is_local(url: str) -> bool:
     return address.is_loopback or address.is_private
 
 
-def _model_info(model: str, options: OpenAIOptions) -> ModelInfo:
+def _model_info(model: str, options: OpenAIOptions, base_url: str) -> ModelInfo:
+    """The model's capabilities: given in the options, from AutoGen's table of OpenAI's own models, or plain chat.
+
+    AutoGen's table is consulted only for OpenAI's servers: reading it imports the OpenAI SDK (over a
+    second of start-up), and a model on any other server is not in it.
+    """
     if options.model_info is not None:
         return default_model_info(**options.model_info)
+    host = urlsplit(base_url).hostname or ""
+    if not (host == "openai.com" or host.endswith((".openai.com", ".openai.azure.com"))):
+        return default_model_info()
     try:
         from autogen_ext.models.openai._model_info import get_info
 
@@ -209,7 +217,8 @@ def make_client(model: str, options: OpenAIOptions, pool: ClientPool) -> Model:
                           "option (a server on this machine or a private network needs none).")
     server = pool.client(("openai", base_url, api_key, options.request_timeout),
                          lambda: OpenAIServer(base_url, api_key, options.request_timeout), OpenAIServer.aclose)
-    return Model(OpenAIChatClient(server, model, options, _model_info(model, options)), name=f"openai:{model}",
+    info = _model_info(model, options, base_url)
+    return Model(OpenAIChatClient(server, model, options, info), name=f"openai:{model}",
                  backend="openai", url=base_url, schema_args=json_schema_args, options=options)
 
 
