@@ -98,16 +98,18 @@ def scenario_file(tmp_path, model: str):
 
 @pytest.mark.parametrize("model, suffix", [("openai:m", "/v1"), ("ollama:m", "")])
 async def test_a_batch_opens_one_connection_pool_per_server(server, tmp_path, model, suffix, monkeypatch):
+    import httpcore
     import httpx
 
     built = []
-    original = httpx.AsyncClient.__init__
+    pool_class = httpcore.AsyncConnectionPool if model.startswith("openai") else httpx.AsyncClient
+    original = pool_class.__init__
 
     def counting_init(self, *args, **kwargs):
-        built.append(kwargs.get("base_url"))
+        built.append(kwargs)
         original(self, *args, **kwargs)
 
-    monkeypatch.setattr(httpx.AsyncClient, "__init__", counting_init)
+    monkeypatch.setattr(pool_class, "__init__", counting_init)
     job = load_scenario(scenario_file(tmp_path, model)).batch_job(servers=[server.url("ok") + suffix])
     result = await arun_batch(job, 12, tmp_path / "out", concurrency=3, progress=False)
     assert result.done == 12 and result.turns == 48 and len(server.requests) == 48
@@ -215,3 +217,24 @@ async def test_a_batch_job_prepares_each_variant_once_not_each_dialogue(tmp_path
     result = await arun_batch(job, 8, tmp_path / "out", concurrency=4, progress=False)
     assert result.done == 8
     assert reads == {"variant": 2, "persona": 2}  # once per grid variant, not once per dialogue
+
+
+@pytest.mark.parametrize("env, through_proxy", [
+    ({}, False),
+    ({"HTTP_PROXY": "http://proxy.test:3128"}, True),
+    ({"HTTP_PROXY": "http://proxy.test:3128", "NO_PROXY": "llm.test"}, False),
+])
+async def test_the_openai_backend_goes_through_the_proxy_the_environment_names(monkeypatch, env, through_proxy):
+    import httpcore
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
+                 "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    server = OpenAIServer("http://llm.test:8000/v1", None, 5.0)
+    try:
+        kinds = {type(shard) for shard in server.shards}
+        assert kinds == ({httpcore.AsyncHTTPProxy} if through_proxy else {httpcore.AsyncConnectionPool})
+    finally:
+        await server.aclose()
