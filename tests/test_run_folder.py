@@ -219,3 +219,19 @@ def test_a_bundled_scenario_by_name_is_batched_and_fingerprinted(tmp_path):
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert len(json.loads((out / "batch.json").read_text())["inputs_sha256"]) == 64  # the bundled file was read
+
+
+def test_writer_threads_saving_at_once_leave_whole_index_lines_each_after_its_file(tmp_path):
+    """Dialogues finishing together are saved by several threads; the index must stay one line per dialogue."""
+    n = 150
+    long_text = "word " * 400  # index lines stay short, dialogue files do not
+
+    async def make(index, seed):
+        return Dialog(seed=seed, turns=[Turn("A", f"{long_text}{index}"), Turn("B", "hello")],
+                      stop_reason=StopReason.MAX_TURNS)
+
+    result = asyncio.run(arun_batch(make, n, tmp_path / "out", concurrency=64, progress=False))
+    lines = (tmp_path / "out" / "index.jsonl").read_text(encoding="utf-8").splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert result.done == n and len(entries) == n and {e["id"] for e in entries} == set(range(n))
+    assert all(Dialog.from_file(tmp_path / "out" / e["file"]).turns[0].text.endswith(str(e["id"])) for e in entries)

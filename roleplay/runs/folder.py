@@ -3,8 +3,9 @@
 A run folder (written by `roleplay batch` and `roleplay star generate`) holds:
 
 - ``dialogs/<id>.json``: each finished dialogue, written to a temp file, fsynced and renamed;
-- ``index.jsonl``: one line per finished dialogue, appended and fsynced only *after* its file is in
-  place (so a line never points to a missing or partial file);
+- ``index.jsonl``: one line per finished dialogue, appended (one ``write``, so lines from several
+  writer threads never mix) and fsynced only *after* its file is in place (so a line never points to a
+  missing or partial file);
 - ``failures.jsonl``: dialogues that still failed after their retries, with the error;
 - ``batch.json``: the run's parameters (content hashes of its inputs included), checked on resume;
 - ``.lock``: held (``flock``) by the one process writing the folder, holding its pid. The kernel drops
@@ -17,6 +18,7 @@ reader writes into a folder (``evaluation.json``, a report) are never taken for 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -264,11 +266,20 @@ def _parse_entry(line: str) -> dict[str, Any] | None:
 
 
 def _append_line(path: Path, entry: dict[str, Any]) -> None:
+    """Append one JSON line and fsync it.
+
+    One ``write`` call on an ``O_APPEND`` file: writer threads appending at once never interleave their
+    lines, and their fsyncs share the file system's journal commits.
+    """
+    line = (json.dumps(entry) + "\n").encode("utf-8")
     try:
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(entry) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            if os.write(fd, line) != len(line):
+                raise OSError(errno.ENOSPC, "short write")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     except OSError as err:
         raise ConfigError(f"Cannot write {path}: {err.strerror}. Check that the folder is writable and the disk "
                           "has space, then rerun the same command to resume.") from err
