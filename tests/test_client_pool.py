@@ -3,6 +3,7 @@ whole run, and every failure a server can produce ends within its stated bound w
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -238,3 +239,17 @@ async def test_the_openai_backend_goes_through_the_proxy_the_environment_names(m
         assert kinds == ({httpcore.AsyncHTTPProxy} if through_proxy else {httpcore.AsyncConnectionPool})
     finally:
         await server.aclose()
+
+
+async def test_one_conversation_at_a_time_uses_one_connection_and_parallel_ones_spread(server):
+    """Requests go to the least busy of the server's pools: one in flight never spreads over several."""
+    model = get_backend("openai:m", base_url=server.url("ok") + "/v1")
+    try:
+        for _ in range(5):
+            await model.create(QUESTION)
+        assert len(server.connections) == 1
+        await asyncio.gather(*(model.create(QUESTION) for _ in range(6)))
+        assert len(server.connections) == 6  # six at once: six connections, none waits for another's
+        assert model.client.server.in_flight == [0] * OpenAIServer.SHARDS
+    finally:
+        await model.close()

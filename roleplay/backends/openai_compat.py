@@ -21,7 +21,6 @@ compatible servers reject; each agent is told who is who in its system prompt in
 from __future__ import annotations
 
 import ipaddress
-import itertools
 import json
 import os
 import ssl
@@ -86,12 +85,13 @@ class OpenAIServer:
     Requests go straight to httpcore (httpx's own transport): URL parsing, cookies, auth and redirect
     handling and response wrapping in httpx cost about as much CPU as the request itself (0.74 against
     0.41 ms a turn), and role-play needs none of them. The connections are split over `SHARDS` pools
-    (one SSL context for all), used in turn: httpcore scans its whole pool, idle connection against every
-    connection, on each request, a cost that grows with the square of the connections open, so 256
-    dialogues in flight on one pool spend more CPU in that scan than in the rest of the turn.
+    (one SSL context for all), and each request goes to the pool with the fewest requests in flight:
+    httpcore checks every connection of a pool, with a system call for each idle one, on every request
+    and every answer, so 256 dialogues in flight over 8 pools spent most of their CPU in that scan. One
+    dialogue at a time uses one pool and one connection.
     """
 
-    SHARDS = 8
+    SHARDS = 32
 
     def __init__(self, base_url: str, api_key: str | None, timeout: float):
         self.base_url = base_url
@@ -101,15 +101,20 @@ class OpenAIServer:
         self.timeouts = {"timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout)}
         ssl_context = httpx.create_ssl_context()  # loading the CA bundle is the costly part: once per server
         self.shards = [_connection_pool(base_url, ssl_context) for _ in range(self.SHARDS)]
-        self._turn = itertools.cycle(self.shards)
+        self.in_flight = [0] * self.SHARDS
         self.schema_dialect: Literal["json_schema", "json_object"] = "json_schema"
 
     async def _post(self, body: dict[str, Any]) -> httpcore.Response:
         fmt = body.get("response_format")
         if self.schema_dialect == "json_object" and isinstance(fmt, dict) and fmt.get("type") == "json_schema":
             body = {**body, "response_format": _as_json_object(fmt)}
-        return await next(self._turn).request("POST", self.url, headers=self.headers, content=json.dumps(body).encode(),
-                                              extensions=self.timeouts)
+        shard = min(range(self.SHARDS), key=self.in_flight.__getitem__)
+        self.in_flight[shard] += 1
+        try:
+            return await self.shards[shard].request("POST", self.url, headers=self.headers,
+                                                    content=json.dumps(body).encode(), extensions=self.timeouts)
+        finally:
+            self.in_flight[shard] -= 1
 
     def _rejects_json_schema(self, body: dict[str, Any], text: str) -> bool:
         """Whether the server refused this request's ``json_schema`` response format (llama.cpp's answers 500)."""
