@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
 import os
 import random
@@ -42,6 +41,7 @@ import httpx
 import yaml
 
 from roleplay.agents import persona_system_prompt
+from roleplay.backends.openai_compat import OpenAIServer
 from roleplay.prompts import render
 from roleplay.runs.batch import arun_batch
 from roleplay.scenario import load_scenario
@@ -51,7 +51,7 @@ WORDS = ("morning evening doctor patient pain sleep water walk knee back head we
          "fever cough breath heart chest stomach diet salad bread running swimming yoga stretch ankle shoulder "
          "neck pillow window weather summer winter spring autumn music book movie train bus car city village "
          "river mountain beach holiday work desk screen phone letter appointment nurse clinic pharmacy").split()
-SHARDS = 8  # httpx clients per server, for both clients (roleplay: OpenAIServer.SHARDS)
+SHARDS = OpenAIServer.SHARDS  # httpx clients per server in the raw loop: as many as roleplay's connection pools
 
 
 # --- the server (child process) -------------------------------------------------------------------------
@@ -137,18 +137,26 @@ async def raw_loop(url: str, dialogues: int, turns: int, concurrency: int, promp
     """Chains of ``turns`` chat-completion POSTs, ``concurrency`` chains at once; returns the turns done.
 
     Each dialogue is two histories, as roleplay's two agents keep them: the speaker's own system prompt, what
-    it heard as user messages and what it said as assistant messages; each answer goes to both. The
-    requests go round-robin over `SHARDS` httpx clients, as roleplay's own do: httpcore's pool scan grows
-    with the square of the connections a client holds, and a baseline slowed by that would flatter
-    roleplay at 64 and 256 dialogues in flight.
+    it heard as user messages and what it said as assistant messages; each answer goes to both. Each
+    request goes to the least busy of `SHARDS` httpx clients, as roleplay's own go to its connection
+    pools: httpcore checks every idle connection of a client on each request, and a baseline slowed by
+    that scan (one client, or requests dealt round-robin) would flatter roleplay at 64 and 256 in flight.
     """
     systems, kickoff = prompts
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
     async with AsyncExitStack() as stack:
         clients = [await stack.enter_async_context(httpx.AsyncClient(base_url=url, limits=limits, timeout=120))
                    for _ in range(SHARDS)]
-        turn = itertools.cycle(clients)
+        in_flight = [0] * SHARDS
         queue = list(range(dialogues))
+
+        async def post(body: dict) -> dict:
+            shard = min(range(SHARDS), key=in_flight.__getitem__)  # the least busy client, as roleplay's
+            in_flight[shard] += 1
+            try:
+                return (await clients[shard].post("chat/completions", json=body)).json()
+            finally:
+                in_flight[shard] -= 1
 
         async def worker() -> int:
             done = 0
@@ -158,9 +166,9 @@ async def raw_loop(url: str, dialogues: int, turns: int, concurrency: int, promp
                 histories[0].append({"role": "user", "content": kickoff})
                 for index in range(turns):
                     speaker, listener = histories[index % 2], histories[1 - index % 2]
-                    response = await next(turn).post("chat/completions", json={
-                        "model": "bench", "temperature": 0.7, "seed": seed, "max_tokens": 80, "messages": speaker})
-                    text = response.json()["choices"][0]["message"]["content"]
+                    answer = await post({"model": "bench", "temperature": 0.7, "seed": seed, "max_tokens": 80,
+                                         "messages": speaker})
+                    text = answer["choices"][0]["message"]["content"]
                     speaker.append({"role": "assistant", "content": text})
                     listener.append({"role": "user", "content": text})
                     done += 1
