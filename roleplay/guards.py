@@ -63,7 +63,17 @@ HOTTEST = 1.3
 """The hottest a resample runs: hotter, a small model stops making sense."""
 FORMULA_WORDS = 3
 """Greetings and thanks this short ("Good morning.", "Thank you, doctor.") may be said back word for word."""
-_CLAIM = r"(?:i am|i'm|im|my name is|this is|call me|speaking as|as your|as a|as an)"
+_CLAIM = (r"(?:i am|i'm|im|my name is|this is|call me|speaking as|i was|i've been|i have been|i work as|i worked as"
+          r"|i'm working as)")
+_AS_ROLE_I = r"(?:,?\s+(?:i|i'm|i've|i'd|i'll|my|me|we)\b)"
+"""After "as a <role>": the speaker goes on about itself ("As your doctor, I advise"; not "she works as a doctor")."""
+_SELF_AS = r"(?:\bme|\bmyself|\bi)\s*,?\s+as\s+(?:the|a|an|your|their|his|her|our)"
+"""Me/I/myself *as* someone's role: "rely on me as their doctor", "I, as your doctor" ("you as my doctor" is fine)."""
+_MY_TIME_AS = (r"\bmy\s+(?:\w+\s+)?(?:years?|job|work|role|duty|duties|experience|career|time|life|practice|training"
+               r"|position)\s+as\s+(?:the|a|an|your|their)")
+"""One's own past or work *as* a role: "my twenty years as a doctor", "my job as your doctor"."""
+_NOT_POSSESSIVE = r"(?![\w-]|['’]s\b)"
+"""A role word ends here and is not a possessive: "I'm the doctor's patient" claims nothing."""
 
 
 class Guards(BaseModel):
@@ -181,7 +191,10 @@ def role_confusion(text: str, own: Sequence[str], others: Sequence[str], opening
         label = re.match(rf"^\s*(\[({names})\]|({names})\s*:)", opening or text, re.IGNORECASE)
         if label:
             return f"speaks under the label {label.group(0).strip()!r}"
-        claim = re.search(rf"\b{_CLAIM}\s+(?:the |a |an |your )?({names})(?![\w-])", text, re.IGNORECASE)
+        claim = (re.search(rf"\b{_CLAIM}\s+(?:the |a |an |your )?({names}){_NOT_POSSESSIVE}", text, re.IGNORECASE)
+                 or re.search(rf"(?:{_SELF_AS}|{_MY_TIME_AS})\s+({names}){_NOT_POSSESSIVE}", text, re.IGNORECASE)
+                 or re.search(rf"\bas\s+(?:a|an|the|your|their)\s+({names}){_AS_ROLE_I}", text, re.IGNORECASE)
+                 or re.search(rf"\b(?:we|us)\s+({names})s\b", text, re.IGNORECASE))
         if claim:
             return f"claims to be {claim.group(1)!r}"
     if own:
