@@ -129,18 +129,20 @@ class Orchestrator:
         return TurnRequest(instruction=render("subject", subject=self.subject))
 
     def first_turn_note(self, agent: Agent, dialog: Dialog, situation: bool = True) -> str | None:
-        """On ``agent``'s first turn, a note to open the conversation (or join it) with its persona's situation.
+        """On ``agent``'s first turn: the kickoff for the first speaker, else a note to say its persona's situation.
 
-        Without it a small model answers "What brings you in?" with small talk: the situation is one line
-        among the persona's in its system prompt. None once the agent has spoken.
+        Without it a small model answers "What brings you in?" with small talk: the situation
+        (`BasePersona.situation`) is one line among the persona's in its system prompt. The first speaker
+        hears its situation before the kickoff but is not asked to say it (asked, the embedded model narrated
+        it: "A patient came in today ..."). None once the agent has spoken, or for a later speaker without
+        a situation (or with ``situation=False``).
         """
         if any(turn.speaker == agent.name for turn in dialog.turns):
             return None
-        others = " and ".join(agent.other_names)
         told = agent.persona.situation().strip() if situation else ""
-        return "\n".join(filter(None, [
-            render("kickoff" if not dialog.turns else "first_turn", other_names=others),
-            told and render("situation", situation=told, name=agent.name, other_names=others)]))
+        if not dialog.turns:
+            return render("kickoff", situation=f"{told}\n" if told else "", other_names=" and ".join(agent.other_names))
+        return render("situation", situation=told, name=agent.name) if told else None
 
     def _record(self, dialog: Dialog, agent: Agent, turn: Turn, replies: Sequence[Reply], started: float) -> Turn:
         """Append ``turn`` with what every turn records, and note that its speaker has heard everything so far.

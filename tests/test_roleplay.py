@@ -56,17 +56,14 @@ def test_each_agent_opens_with_its_situation_then_hears_the_subject_before_each_
     gen.generate(seed=1, max_turns=4)
     notes = {name: [[t for _, source, t in call.messages if source == "director"] for call in m.client.history]
              for name, m in models.items()}
-    assert notes["Doctor"][0] == ["The conversation begins now. You speak first: say your opening line to Patient."
-                                  "\nYour situation: A patient has come to your clinic.\nSay it in your own words, "
-                                  "as Doctor, now."]
-    assert notes["Patient"][0] == ["It is your first turn: answer Doctor.\nYour situation: a headache for three days"
-                                   "\nSay it in your own words, as Patient, now."]  # a Patient's complaint
+    assert notes["Doctor"][0] == ["A patient has come to your clinic.\nThe conversation begins now. You speak first: "
+                                  "say your opening line to Patient."]
+    assert notes["Patient"][0] == ["a headache for three days\nSay it in your own words, as Patient, now."]  # complaint
     subject = ["Keep to the subject of this conversation: Ana sees her doctor about a headache."]
     assert notes["Doctor"][1] == notes["Patient"][1] == subject  # only this turn's note: the first was forgotten
-    no_situation = Persona(name="Bo", role="patient")
-    gen = PersonaDialogGenerator(scripted(replies=["Hi."] * 2), doctor, no_situation)
-    first = gen.generate(seed=1, max_turns=2)
-    assert first.turns[1].text == "Hi." and Persona().situation() == "" and no_situation.situation() == ""
+    plain = scripted(replies=["Hi.", "Hello."])
+    PersonaDialogGenerator(plain, doctor, Persona(name="Bo", role="patient")).generate(seed=1, max_turns=2)
+    assert [source for _, source, _ in plain.client.history[1].messages] == [None, "Dr_Garcia"]  # no situation: no note
 
 
 def test_end_marker_stops_and_is_stripped(doctor, patient, scripted):
@@ -113,8 +110,7 @@ def test_three_parties_round_robin_with_speaker_prefixes(scripted):
     assert [t.speaker for t in dialog] == ["Dad", "Kid", "Mom", "Dad", "Kid", "Mom", "Dad"]
     # with three parties each agent hears who said what
     mom_first = models["Mom"].client.history[0]
-    assert [t for _, _, t in mom_first.messages[1:]] == ["[Dad] Dad talks.", "[Kid] Kid talks.",
-                                                         "It is your first turn: answer Dad and Kid."]
+    assert [t for _, _, t in mom_first.messages[1:]] == ["[Dad] Dad talks.", "[Kid] Kid talks."]
     assert "Dad" in mom_first.system and "Kid" in mom_first.system
     assert dialog.model == "scripted"
 
