@@ -14,8 +14,9 @@ itself as "Dr. ..."), and stop mid-sentence at the token limit. The guards act i
      (`Guards.is_copy`: from ``near_copy`` on, or under ``min_new_pairs`` new pairs; a short turn only
      when said again word for word);
    - `role_confusion`: the turn opens with another speaker's label, claims another's name or role
-     ("I'm Dr. Garcia" from the patient), or addresses the speaker by its own name ("Hello, Dr. Garcia",
-     "You are Doctor" from Dr. Garcia);
+     ("I'm Dr. Garcia", "those who rely on me as their doctor", "in my years as a doctor", "we doctors"
+     from the patient), or addresses the speaker by its own name ("Hello, Dr. Garcia", "You are Doctor"
+     from Dr. Garcia);
    - `roleplay.sentences.is_complete`: the turn ends like a finished sentence;
    - `same_opening`: the turn opens with the same two words as the speaker's last turns (a paraphrase
      loop: "The pain today." "The pain, yes." "The pain after your injury.");
