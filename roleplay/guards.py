@@ -15,8 +15,9 @@ itself as "Dr. ..."), and stop mid-sentence at the token limit. The guards act i
      when said again word for word);
    - `role_confusion`: the turn opens with another speaker's label, claims another's name or role
      ("I'm Dr. Garcia", "those who rely on me as their doctor", "in my years as a doctor", "we doctors"
-     from the patient), or addresses the speaker by its own name ("Hello, Dr. Garcia", "You are Doctor"
-     from Dr. Garcia);
+     from the patient), addresses the speaker by its own name ("Hello, Dr. Garcia", "You are Doctor"
+     from Dr. Garcia), or narrates a party in the third person like a stage direction ("The patient's face
+     is pale." "The doctor asks how long.");
    - `roleplay.sentences.is_complete`: the turn ends like a finished sentence;
    - `same_opening`: the turn opens with the same two words as the speaker's last turns (a paraphrase
      loop: "The pain today." "The pain, yes." "The pain after your injury.");
@@ -198,6 +199,10 @@ def role_confusion(text: str, own: Sequence[str], others: Sequence[str], opening
                  or re.search(rf"\b(?:we|us)\s+({names})s\b", text, re.IGNORECASE))
         if claim:
             return f"claims to be {claim.group(1)!r}"
+    everyone = _alternation([*own, *others])
+    narrated = everyone and re.search(rf"(?:^|[.!?]\s+)(the\s+(?:{everyone}))(?:['’]s)?\s+\w", text, re.IGNORECASE)
+    if narrated:
+        return f"narrates {narrated.group(1)!r} in the third person"
     if own:
         names = _alternation(own)
         addressed = (re.search(rf"(?:[,!]\s*|\b{_GREETING},?\s+)({names})\s*[,.!?]", text, re.IGNORECASE)

@@ -211,6 +211,11 @@ def test_same_seed_same_dialogue_with_guards_on():
     ("I was at the doctor's last year.", "Patient", None),
     ("My sister works as a doctor.", "Patient", None),
     ("You are very kind as a doctor.", "Patient", None),
+    # narrating like a stage direction (the dialogue details restated each turn are in the third person)
+    ("The patient's face is pale. You can tell it hurts.", "Doctor", "narrates 'The patient' in the third person"),
+    ("Thank you. The doctor asks how long it has hurt.", "Doctor", "narrates 'The doctor' in the third person"),
+    ("The pain is worse at night.", "Patient", None),
+    ("Then the doctor said I should rest.", "Patient", None),
     ("As a doctor I have seen worse.", "Patient", "claims to be 'doctor'"),
     ("Do you talk to your fellow doctors about it?", "Patient", None),
 ])
