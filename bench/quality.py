@@ -2,11 +2,15 @@
 
 Both arms play the same seeds at the same time, one process each, so they share the machine's load.
 The table is `roleplay.evaluation.text_report`'s, one row per arm, with seconds per turn; then the
-issue's floor, checked on the guards-on arm. Dialogues are saved under --out/{off,on}/ (``roleplay
-evaluate`` reads them).
+issue's floor, checked on the guards-on arm, and whether the dialogue is the scenario's: per speaker, the
+share of dialogues where it used a topic word in its first turns (`roleplay.evaluation.topic`; the
+scenario's ``topic:`` list). Dialogues are saved under --out/{off,on}/ (``roleplay evaluate`` reads them).
+--compare DIR adds the dialogues of an earlier run (another checkout's, same seeds) as rows, measured
+with this checkout's code and topic list: before vs after a change.
 With --star, it also has the embedded model write STAR dialogue 1 from its description.
 
     PYTHONPATH=$PWD python bench/quality.py --seeds 20 --turns 10
+    PYTHONPATH=$PWD python bench/quality.py --seeds 20 --compare runs/bench_quality_before
     PYTHONPATH=$PWD python bench/quality.py --seeds 0 --star /work/shared/star
 """
 
@@ -17,16 +21,27 @@ import asyncio
 import multiprocessing
 import os
 import time
+from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from roleplay.dialog import Dialog
 from roleplay.evaluation import table, text_report
+from roleplay.evaluation.topic import topic_start, topic_terms
 from roleplay.guards import Guards
-from roleplay.scenario import load_scenario
+from roleplay.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 ARMS = {"off": Guards(enabled=False), "on": Guards()}
+
+
+def scenario() -> Scenario:
+    """The shipped doctor_patient scenario, without its wall-clock limit.
+
+    Under load a limit would cut dialogues, the guarded arm (slower) more often.
+    """
+    found = load_scenario(ROOT / "scenarios" / "doctor_patient.yaml")
+    return found.model_copy(update={"stop": found.stop.model_copy(update={"timeout": None})})
 
 
 def use_threads(threads: int | None) -> None:
@@ -38,13 +53,11 @@ def use_threads(threads: int | None) -> None:
 def play_arm(arm: str, seeds: list[int], turns: int, out: Path, threads: int | None) -> list[Path]:
     """Play every seed with one arm's guards, in this (worker) process; returns the saved files."""
     use_threads(threads)
-    scenario = load_scenario(ROOT / "scenarios" / "doctor_patient.yaml")
-    # no wall-clock limit: under load it would cut dialogues, the guarded arm (slower) more often
-    scenario = scenario.model_copy(update={"stop": scenario.stop.model_copy(update={"timeout": None})})
+    played = scenario()
     saved = []
     for seed in seeds:
         started = time.perf_counter()
-        generator = scenario.generator(max_turns=turns, guards=ARMS[arm])
+        generator = played.generator(max_turns=turns, guards=ARMS[arm])
         dialog = asyncio.run(generator.agenerate(seed=seed, id=seed))
         dialog.metadata["variant"] = {"guards": arm}
         saved.append(dialog.to_file(out / arm / f"{seed}.json"))
@@ -72,7 +85,43 @@ def floor(rows: dict[str, dict]) -> list[str]:
         f"mean distinct-2 >= 0.80: {on['distinct_2'] >= 0.8} ({on['distinct_2']})",
         f"no dialogue below 0.60: {on['distinct_2_min'] >= 0.6} ({on['distinct_2_min']})",
         f"seconds per turn on/off <= 1.4: {ratio <= 1.4} ({ratio:.2f})",
+        *against_before(rows),
     ]
+
+
+def against_before(rows: dict[str, dict]) -> list[str]:
+    """With --compare: the guards-on arm's distinct-2 must not fall, and how far the on-topic measures moved."""
+    before, on = rows.get("before on"), rows["on"]
+    if before is None:
+        return []
+    return [f"distinct-2 not below before: {on['distinct_2'] >= before['distinct_2']} "
+            f"({before['distinct_2']} -> {on['distinct_2']})",
+            *(f"{key}: {before[key]} -> {on[key]}" for key in ("topic_start_rate", "on_topic_rate"))]
+
+
+def earlier(folder: Path, seeds: list[int], topic: list[str]) -> dict[str, list[Dialog]]:
+    """An earlier run's dialogues of these seeds per arm, given this scenario's topic words (None if absent)."""
+    found = {}
+    for arm in ARMS:
+        dialogs = [Dialog.from_file(folder / arm / f"{seed}.json") for seed in seeds
+                   if (folder / arm / f"{seed}.json").exists()]
+        for dialog in dialogs:
+            dialog.scenario = {**(dialog.scenario if isinstance(dialog.scenario, dict) else {}), "topic": topic}
+        found[arm] = dialogs
+    return found
+
+
+def on_topic(dialogs: dict[str, list[Dialog]]) -> list[str]:
+    """Per arm and speaker: in how many dialogues it used a topic word in its first turns."""
+    lines = []
+    for arm, found in dialogs.items():
+        started: dict[str, list[bool]] = defaultdict(list)
+        for dialog in found:
+            for speaker, on in topic_start(dialog, topic_terms(dialog)).items():
+                started[speaker].append(on)
+        shares = ", ".join(f"{speaker} {sum(on)}/{len(on)}" for speaker, on in sorted(started.items()))
+        lines.append(f"{arm}: topic word in a speaker's first 2 turns: {shares}")
+    return lines
 
 
 async def star_description(star: Path) -> None:
@@ -97,15 +146,21 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: every core). On "
                         "a machine shared with other jobs, 1 avoids threads spinning while waiting for each other.")
     parser.add_argument("--workers", type=int, default=1, help="Processes per arm.")
+    parser.add_argument("--compare", type=Path, default=None, help="An earlier run's --out folder: its dialogues "
+                        "of the same seeds are measured too, as 'before' rows.")
     args = parser.parse_args()
     if args.seeds:
         seeds = list(range(args.first_seed, args.first_seed + args.seeds))
         dialogs = play(seeds, args.turns, args.out, args.threads, args.workers)
+        if args.compare:
+            before = earlier(args.compare, seeds, scenario().topic)
+            dialogs = {**{f"before {arm}": found for arm, found in before.items() if found}, **dialogs}
         rows = {arm: text_report(found)["summary"][-1] | {"variant": f"guards {arm}"} for arm, found in dialogs.items()}
         print()
         print(table(list(rows.values())))
         print()
         print("\n".join(floor(rows)))
+        print("\n".join(on_topic(dialogs)))
     if args.star:
         use_threads(args.threads)
         asyncio.run(star_description(args.star))

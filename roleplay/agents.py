@@ -248,7 +248,7 @@ class Agent:
 
         With ``schema``, the reply is decoded as JSON matching it (an action chosen from an enum and the
         ``utterance`` alongside); ``Reply.data`` holds the parsed object (None if it did not parse, e.g.
-        cut off by the token limit), ``Reply.text`` the cleaned utterance, and the director's note is
+        cut off by the token limit), ``Reply.text`` the cleaned utterance. The director's note is
         forgotten afterwards, so per-turn guidance does not fill the memory. ``seed`` and ``temperature``
         replace the model's own for this reply (to resample it); ``no_repeat_ngram`` forbids repeating a
         run of that many tokens of the conversation (`roleplay.backends.no_repeat`). A reasoning model's
@@ -268,8 +268,7 @@ class Agent:
         thought = "\n".join(t for t in [*thoughts, thought or ""] if t) or None  # the model's own field first
         text, end = clean_reply(said, self._own_names(), self.other_names, self.end_marker, self.max_sentences)
         self._memory.replace_last_reply(text, self.id)
-        if schema is not None:
-            self._memory.forget_source(DIRECTOR)
+        self._memory.forget_source(DIRECTOR)  # a note is for this turn: kept, notes would fill the context
         return Reply(
             text=text,
             end=end,

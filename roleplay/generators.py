@@ -301,7 +301,7 @@ class PersonaDialogGenerator:
                       on_turn: Callable[[Turn], None] | None) -> Orchestrator:
         """A `PolicyOrchestrator` when an agent follows a policy, else the plain `Orchestrator`."""
         if self.policy is None:
-            return Orchestrator(agents, stop, self.turn_policy, self.first_speaker, on_turn)
+            return Orchestrator(agents, stop, self.turn_policy, self.first_speaker, on_turn, self.dialogue_details)
         return PolicyOrchestrator(agents, self.policy, stop, self.turn_policy, self.first_speaker, on_turn)
 
     def model_label(self) -> str | dict[str, str]:

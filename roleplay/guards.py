@@ -14,8 +14,10 @@ itself as "Dr. ..."), and stop mid-sentence at the token limit. The guards act i
      (`Guards.is_copy`: from ``near_copy`` on, or under ``min_new_pairs`` new pairs; a short turn only
      when said again word for word);
    - `role_confusion`: the turn opens with another speaker's label, claims another's name or role
-     ("I'm Dr. Garcia" from the patient), or addresses the speaker by its own name ("Hello, Dr. Garcia",
-     "You are Doctor" from Dr. Garcia);
+     ("I'm Dr. Garcia", "those who rely on me as their doctor", "in my years as a doctor", "we doctors"
+     from the patient), addresses the speaker by its own name ("Hello, Dr. Garcia", "You are Doctor"
+     from Dr. Garcia), or narrates a party in the third person like a stage direction ("The patient's face
+     is pale." "The doctor asks how long.");
    - `roleplay.sentences.is_complete`: the turn ends like a finished sentence;
    - `same_opening`: the turn opens with the same two words as the speaker's last turns (a paraphrase
      loop: "The pain today." "The pain, yes." "The pain after your injury.");
@@ -64,7 +66,17 @@ HOTTEST = 1.3
 """The hottest a resample runs: hotter, a small model stops making sense."""
 FORMULA_WORDS = 3
 """Greetings and thanks this short ("Good morning.", "Thank you, doctor.") may be said back word for word."""
-_CLAIM = r"(?:i am|i'm|im|my name is|this is|call me|speaking as|as your|as a|as an)"
+_CLAIM = (r"(?:i am|i'm|im|my name is|this is|call me|speaking as|i was|i've been|i have been|i work as|i worked as"
+          r"|i'm working as)")
+_AS_ROLE_I = r"(?:,?\s+(?:i|i'm|i've|i'd|i'll|my|me|we)\b)"
+"""After "as a <role>": the speaker goes on about itself ("As your doctor, I advise"; not "she works as a doctor")."""
+_SELF_AS = r"(?:\bme|\bmyself|\bi)\s*,?\s+as\s+(?:the|a|an|your|their|his|her|our)"
+"""Me/I/myself *as* someone's role: "rely on me as their doctor", "I, as your doctor" ("you as my doctor" is fine)."""
+_MY_TIME_AS = (r"\bmy\s+(?:\w+\s+)?(?:years?|job|work|role|duty|duties|experience|career|time|life|practice|training"
+               r"|position)\s+as\s+(?:the|a|an|your|their)")
+"""One's own past or work *as* a role: "my twenty years as a doctor", "my job as your doctor"."""
+_NOT_POSSESSIVE = r"(?![\w-]|['’]s\b)"
+"""A role word ends here and is not a possessive: "I'm the doctor's patient" claims nothing."""
 
 
 class Guards(BaseModel):
@@ -197,9 +209,16 @@ def role_confusion(text: str, own: Sequence[str], others: Sequence[str], opening
         label = re.match(rf"^\s*(\[({names})\]|({names})\s*:)", opening or text, re.IGNORECASE)
         if label:
             return f"speaks under the label {label.group(0).strip()!r}"
-        claim = re.search(rf"\b{_CLAIM}\s+(?:the |a |an |your )?({names})(?![\w-])", text, re.IGNORECASE)
+        claim = (re.search(rf"\b{_CLAIM}\s+(?:the |a |an |your )?({names}){_NOT_POSSESSIVE}", text, re.IGNORECASE)
+                 or re.search(rf"(?:{_SELF_AS}|{_MY_TIME_AS})\s+({names}){_NOT_POSSESSIVE}", text, re.IGNORECASE)
+                 or re.search(rf"\bas\s+(?:a|an|the|your|their)\s+({names}){_AS_ROLE_I}", text, re.IGNORECASE)
+                 or re.search(rf"\b(?:we|us)\s+({names})s\b", text, re.IGNORECASE))
         if claim:
             return f"claims to be {claim.group(1)!r}"
+    everyone = _alternation([*own, *others])
+    narrated = everyone and re.search(rf"(?:^|[.!?]\s+)(the\s+(?:{everyone}))(?:['’]s)?\s+\w", text, re.IGNORECASE)
+    if narrated:
+        return f"narrates {narrated.group(1)!r} in the third person"
     if own:
         names = _alternation(own)
         addressed = (re.search(rf"(?:[,!]\s*|\b{_GREETING},?\s+)({names})\s*[,.!?]", text, re.IGNORECASE)

@@ -65,7 +65,9 @@ class Orchestrator:
         turn_policy: TurnPolicy = round_robin,
         first_speaker: str | None = None,
         on_turn: Callable[[Turn], None] | None = None,
+        subject: str = "",
     ):
+        """``subject`` (the dialogue details) is restated in each later turn's note (see `request_for`)."""
         if len(agents) < 2:
             raise ConfigError(f"A conversation needs at least two agents, got {len(agents)}.")
         names = [a.name for a in agents]
@@ -78,6 +80,7 @@ class Orchestrator:
         self.stop = stop or (MaxTurns(defaults.MAX_TURNS) | EndSignal())
         self.turn_policy = turn_policy
         self.on_turn = on_turn
+        self.subject = subject.strip()
         self._heard: dict[str, int] = {}
         self._started = 0.0
 
@@ -114,10 +117,32 @@ class Orchestrator:
         return self._record(dialog, agent, turn, [reply], started)
 
     def request_for(self, agent: Agent, dialog: Dialog) -> TurnRequest:
-        """What to ask of ``agent`` this turn: the kickoff line on the first turn, nothing special after."""
-        if dialog.turns:
-            return TurnRequest()
-        return TurnRequest(instruction=render("kickoff", other_names=" and ".join(agent.other_names)))
+        """What to ask of ``agent`` this turn: its `first_turn_note` on its first turn, then the ``subject``.
+
+        A small model drifts to small talk within a few turns although its system prompt holds the dialogue
+        details; said again just before each turn, they keep it nearer the subject (`bench/quality.py`
+        measures it). Each note is forgotten after its turn (`Agent.reply`).
+        """
+        first = self.first_turn_note(agent, dialog)
+        if first is not None or not self.subject:
+            return TurnRequest(instruction=first)
+        return TurnRequest(instruction=render("subject", subject=self.subject))
+
+    def first_turn_note(self, agent: Agent, dialog: Dialog, situation: bool = True) -> str | None:
+        """On ``agent``'s first turn: the kickoff for the first speaker, else a note to say its persona's situation.
+
+        Without it a small model answers "What brings you in?" with small talk: the situation
+        (`BasePersona.situation`) is one line among the persona's in its system prompt. The first speaker
+        hears its situation before the kickoff but is not asked to say it (asked, the embedded model narrated
+        it: "A patient came in today ..."). None once the agent has spoken, or for a later speaker without
+        a situation (or with ``situation=False``).
+        """
+        if any(turn.speaker == agent.name for turn in dialog.turns):
+            return None
+        told = agent.persona.situation().strip() if situation else ""
+        if not dialog.turns:
+            return render("kickoff", situation=f"{told}\n" if told else "", other_names=" and ".join(agent.other_names))
+        return render("situation", situation=told, name=agent.name) if told else None
 
     def _record(self, dialog: Dialog, agent: Agent, turn: Turn, replies: Sequence[Reply], started: float) -> Turn:
         """Append ``turn`` with what every turn records, and note that its speaker has heard everything so far.

@@ -16,6 +16,7 @@ A scenario is YAML like::
       - examples/doctor_patient.txt
       - [{speaker: Doctor, text: What brings you in?}, {speaker: Patient, text: My back hurts.}]
     guards: {near_copy: 85, resamples: 3}   # degeneration guards (on by default; enabled: false turns them off)
+    topic: [headache, head, pain]  # optional: words that show a dialogue is on its subject (`roleplay evaluate`)
     variants:                    # optional, for batches: dialogue i plays grid combination i % size (never listed)
       temperature: [0.5, 0.9]
       Patient.circumstances: [a headache for three days, a cough since Monday]
@@ -78,6 +79,9 @@ class Scenario(CheckedModel):
     name: str
     description: str = ""
     dialogue_details: str = ""
+    topic: list[str] = Field(default_factory=list, description="Words that show a dialogue is on its subject "
+                             "(headache, pain): the on-topic measures of `roleplay evaluate` (default: the "
+                             "description's words; see roleplay.evaluation.topic).")
     model: str = "embedded"
     first_speaker: str | None = None
     agents: list[AgentEntry] = Field(min_length=2)
@@ -257,7 +261,8 @@ class Scenario(CheckedModel):
         return PersonaDialogGenerator(
             model=model or self.model,
             agents=specs,
-            scenario={"name": self.name, "description": self.description},
+            scenario={"name": self.name, "description": self.description,
+                      **({"topic": self.topic} if self.topic else {})},
             dialogue_details=self.dialogue_details,
             first_speaker=self.first_speaker,
             stop=self.stop.condition(max_turns),

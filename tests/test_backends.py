@@ -61,7 +61,9 @@ def test_ollama_speaks_api_chat_with_merged_options(httpx_mock, doctor, patient)
     assert bodies[0]["model"] == "qwen2.5:14b"
     assert bodies[0]["options"] == {"temperature": 0.2, "seed": 7, "num_predict": 50, "repeat_penalty": 1.2}
     assert bodies[0]["messages"][0]["role"] == "system" and "You are Doctor." in bodies[0]["messages"][0]["content"]
-    assert bodies[1]["messages"][-1] == {"role": "user", "content": "Good morning."}
+    assert bodies[1]["messages"][-2:] == [{"role": "user", "content": "Good morning."},  # the doctor, then the note
+                                          {"role": "user", "content": "a headache for three days\nSay it in your "
+                                                                      "own words, as Patient, now."}]
     assert dialog.metadata["completion_tokens"] == 8
 
 

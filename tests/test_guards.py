@@ -29,7 +29,8 @@ LONG = "I have had a terrible headache for three days and it gets worse every ev
 
 
 def heard(request: ScriptedRequest) -> str:
-    return next((text for role, _, text in reversed(request.messages) if role == "user"), "")
+    return next((text for role, source, text in reversed(request.messages) if role == "user" and source != "director"),
+                "")  # the other party's last turn, not a note
 
 
 def play(doctor_fn, patient_fn, turns=4, guards=None, seed=SEED):
@@ -41,9 +42,9 @@ def play(doctor_fn, patient_fn, turns=4, guards=None, seed=SEED):
 
 
 def doctor_asks(request: ScriptedRequest) -> str:
-    count = sum(role == "user" for role, _, _ in request.messages)
+    said = sum(role == "assistant" for role, _, _ in request.messages)
     return ["What brings you in today?", "How long has it been going on?", "Does anything make it better?",
-            "Please rest and drink water."][min(count - 1, 3)] if request.seed == SEED else "Tell me more."
+            "Please rest and drink water."][min(said, 3)] if request.seed == SEED else "Tell me more."
 
 
 def test_a_turn_echoing_the_other_party_is_resampled_with_the_derived_seed(caplog):
@@ -193,6 +194,30 @@ def test_same_seed_same_dialogue_with_guards_on():
     ("I'm Dr. Garcia. What brings you in?", "Doctor", None),
     ("Thank you, doctor.", "Patient", None),
     ("I am a patient of yours since 2019.", "Patient", None),
+    # speaking of itself *as* the other's role (seed 4242 of the demo: "those who rely on me as their doctor")
+    ("Sharing expertise with those who rely on me as their doctor.", "Patient", "claims to be 'doctor'"),
+    ("I, as your doctor, say you should rest.", "Patient", "claims to be 'doctor'"),
+    ("Think of me as your doctor.", "Patient", "claims to be 'doctor'"),
+    ("In my twenty years as a doctor I have seen this.", "Patient", "claims to be 'doctor'"),
+    ("I have been a doctor for a long time.", "Patient", "claims to be 'doctor'"),
+    ("We doctors never get to rest.", "Patient", "claims to be 'doctor'"),
+    ("Us patients have to wait.", "Doctor", "claims to be 'patient'"),
+    ("I was a patient here, too.", "Doctor", "claims to be 'patient'"),
+    ("I see you as my doctor.", "Patient", None),
+    ("I trust you as my doctor, and I rely on you.", "Patient", None),
+    ("Think of me as your doctor.", "Doctor", None),
+    ("Please treat me as a patient with migraines.", "Patient", None),
+    ("I'm the doctor's last patient today.", "Patient", None),
+    ("I was at the doctor's last year.", "Patient", None),
+    ("My sister works as a doctor.", "Patient", None),
+    ("You are very kind as a doctor.", "Patient", None),
+    # narrating like a stage direction (the dialogue details restated each turn are in the third person)
+    ("The patient's face is pale. You can tell it hurts.", "Doctor", "narrates 'The patient' in the third person"),
+    ("Thank you. The doctor asks how long it has hurt.", "Doctor", "narrates 'The doctor' in the third person"),
+    ("The pain is worse at night.", "Patient", None),
+    ("Then the doctor said I should rest.", "Patient", None),
+    ("As a doctor I have seen worse.", "Patient", "claims to be 'doctor'"),
+    ("Do you talk to your fellow doctors about it?", "Patient", None),
 ])
 def test_role_confusion(text, speaker, expected):
     terms = {"Doctor": identity_terms("Doctor", GARCIA.model_dump()), "Patient": identity_terms("Patient",

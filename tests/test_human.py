@@ -203,7 +203,7 @@ def test_run_human_as_the_policy_agent_chooses_from_the_menu(tmp_path):
     child.sendline("2")
     child.expect_exact("utterance> ")
     child.sendline("What brings you in?")
-    child.expect_exact("[Patient] Sure, let us go on (turn 1).")
+    child.expect_exact("[Patient] Sure, let us go on (turn 2).")  # it heard the doctor and its first-turn note
     child.expect_exact("action [1-")
     child.sendline("1")
     child.sendline("How long has it hurt?")

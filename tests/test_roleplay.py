@@ -26,21 +26,46 @@ def test_two_agents_alternate_and_each_has_its_own_prompt_and_memory(doctor, pat
                                  guards=Guards(enabled=False))  # "<name> says turn <n>" every turn is a loop
     dialog = gen.generate(seed=3, max_turns=5)
     assert [t.speaker for t in dialog] == ["Doctor", "Patient", "Doctor", "Patient", "Doctor"]
-    # the doctor heard only the kickoff first, then one more patient turn each time
-    assert [t.text for t in dialog] == ["Doctor says turn 1.", "Patient says turn 1.", "Doctor says turn 2.",
-                                        "Patient says turn 2.", "Doctor says turn 3."]
+    # the doctor heard only the kickoff first; after that each agent hears the other's turn and one note
+    assert [t.text for t in dialog] == ["Doctor says turn 1.", "Patient says turn 2.", "Doctor says turn 2.",
+                                        "Patient says turn 3.", "Doctor says turn 3."]
     doc_calls, pat_calls = model_a.client.history, model_b.client.history
     assert len(doc_calls) == 3 and len(pat_calls) == 2
     assert doc_calls[0].system.startswith("You are Doctor.") and "Your role: family doctor" in doc_calls[0].system
     assert "in a conversation with Patient." in doc_calls[0].system and "a consultation" in doc_calls[0].system
     assert pat_calls[0].system.startswith("You are Patient.")
     assert "in a conversation with Doctor (family doctor)." in pat_calls[0].system
-    # memory: the patient's second call contains its own first reply and both doctor turns, in order
+    # memory: the patient's second call contains its own first reply and both doctor turns, in order; its
+    # first-turn note is forgotten, this turn's note (the subject) comes last
     assert [(r, t) for r, _, t in pat_calls[1].messages[1:]] == [
-        ("user", "Doctor says turn 1."), ("assistant", "Patient says turn 1."), ("user", "Doctor says turn 2.")]
+        ("user", "Doctor says turn 1."), ("assistant", "Patient says turn 2."), ("user", "Doctor says turn 2."),
+        ("user", "Keep to the subject of this conversation: a consultation")]
     assert dialog.stop_reason is StopReason.MAX_TURNS and dialog.complete is False
     assert dialog.seed == 3 and dialog.model == "scripted"
     assert set(dialog.personas) == {"Doctor", "Patient"} and dialog.personas["Doctor"]["role"] == "family doctor"
+
+
+def test_each_agent_opens_with_its_situation_then_hears_the_subject_before_each_turn(scripted):
+    from roleplay.personas.clinic import Patient
+
+    doctor = Persona(name="Dr. Garcia", role="family doctor", circumstances="A patient has come to your clinic.")
+    patient = Patient(name="Ana", age=45, complaint="a headache for three days")
+    models = {"Doctor": scripted(replies=["What brings you in?", "How long?"]),
+              "Patient": scripted(replies=["My head hurts.", "Three days."])}
+    gen = PersonaDialogGenerator(agents=[AgentSpec(name=n, persona=p, model=models[n]) for n, p in
+                                         [("Doctor", doctor), ("Patient", patient)]],
+                                 dialogue_details="Ana sees her doctor about a headache.")
+    gen.generate(seed=1, max_turns=4)
+    notes = {name: [[t for _, source, t in call.messages if source == "director"] for call in m.client.history]
+             for name, m in models.items()}
+    assert notes["Doctor"][0] == ["A patient has come to your clinic.\nThe conversation begins now. You speak first: "
+                                  "say your opening line to Patient."]
+    assert notes["Patient"][0] == ["a headache for three days\nSay it in your own words, as Patient, now."]  # complaint
+    subject = ["Keep to the subject of this conversation: Ana sees her doctor about a headache."]
+    assert notes["Doctor"][1] == notes["Patient"][1] == subject  # only this turn's note: the first was forgotten
+    plain = scripted(replies=["Hi.", "Hello."])
+    PersonaDialogGenerator(plain, doctor, Persona(name="Bo", role="patient")).generate(seed=1, max_turns=2)
+    assert [source for _, source, _ in plain.client.history[1].messages] == [None, "Dr_Garcia"]  # no situation: no note
 
 
 def test_end_marker_stops_and_is_stripped(doctor, patient, scripted):

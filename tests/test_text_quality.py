@@ -12,6 +12,7 @@ from roleplay.cli import cli
 from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.evaluation import distinct_n, text_report
 from roleplay.evaluation.text import text_metrics
+from roleplay.evaluation.topic import mentions, topic_start, topic_terms
 from roleplay.sentences import sentences
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,3 +110,45 @@ def test_evaluate_with_both_sources_is_a_clear_error(tmp_path):
 ])
 def test_everyday_words_the_segmenter_takes_for_abbreviations_still_end_a_sentence(text, expected):
     assert sentences(text) == expected
+
+
+def consultation(patient_opens: str, topic: list[str] | None = None) -> Dialog:
+    scenario = {"name": "doctor_patient", "description": "A patient sees a family doctor about a headache.",
+                **({"topic": topic} if topic else {})}
+    return Dialog(id=3, personas=PERSONAS, scenario=scenario, turns=[
+        Turn("Doctor", "Good morning, what brings you in today?"),
+        Turn("Patient", patient_opens),
+        Turn("Doctor", "How long has it been hurting?"),
+        Turn("Patient", "It is lovely weather for a walk."),
+        Turn("Doctor", "Do you sleep well?"),
+        Turn("Patient", "My headaches are worse at night."),
+    ])
+
+
+def test_topic_words_are_the_scenarios_list_else_its_description_without_the_speakers():
+    assert topic_terms(consultation("Hi.", topic=["Headache", "hurt"])) == ["headache", "hurt"]
+    assert topic_terms(consultation("Hi.")) == ["sees", "headache"]  # "patient", "family", "doctor" name speakers
+    assert topic_terms(Dialog(turns=[Turn("A", "hi")])) == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("My headaches are worse at night.", True),
+    ("It has been hurting since Monday.", True),
+    ("Where does it hurt?", True),
+    ("I sleep in a hurtle of blankets.", False),
+    ("Ahead of us is a long day.", False),
+])
+def test_a_topic_word_matches_whole_words_with_a_short_ending(text, expected):
+    assert mentions(text, ["headache", "hurt", "head"]) is expected
+
+
+def test_topic_start_asks_each_speaker_for_a_topic_word_in_its_first_turns():
+    topic = ["headache", "hurt"]
+    stated = consultation("I have had a headache for three days.", topic)
+    late = consultation("I'm so glad to meet you, it is a pleasure.", topic)  # the headache only in its third turn
+    assert topic_start(stated, topic) == {"Doctor": True, "Patient": True}
+    assert topic_start(late, topic) == {"Doctor": True, "Patient": False}
+    assert topic_start(late, topic, first_turns=3) == {"Doctor": True, "Patient": True}
+    row = text_report([stated, late])["summary"][-1]
+    assert row["topic_start_rate"] == 0.75  # 3 of 4 speakers started on topic
+    assert row["on_topic_rate"] == round(5 / 12, 4)  # "hurting" twice, a headache three times

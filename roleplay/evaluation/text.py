@@ -12,6 +12,8 @@ Per dialogue (`text_metrics`) and per folder and scenario variant (`summarize_te
   only the good sentences of (both from ``metadata["guard"]``);
 - ``distinct_1``/``distinct_2``: distinct word n-grams / all n-grams of the dialogue, on word tokens
   (`roleplay.sentences.words`, so "headache." and "headache" are one word);
+- ``topic_start_rate``: speakers who used a topic word in their first turns / speakers, and
+  ``on_topic_rate``: turns that use one / turns (`roleplay.evaluation.topic`: is it the scenario's conversation?);
 - turn length in words, seconds per turn, and how the dialogues stopped.
 
 These are the measures the guards act on, so a run with guards on shows what the guards could not fix.
@@ -27,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from roleplay.dialog import Dialog
+from roleplay.evaluation.topic import mentions, topic_start, topic_terms
 from roleplay.guards import Guards, copy_score, identity_terms, new_pair_share, role_confusion
 from roleplay.sentences import is_complete, ngrams, words
 
@@ -55,6 +58,8 @@ class TextMetrics(BaseModel):
     salvaged: int
     distinct_1: float | None
     distinct_2: float | None
+    topic_start: dict[str, bool]
+    on_topic_turns: int
     words_per_turn: float | None
     words_min: int | None
     words_max: int | None
@@ -92,6 +97,7 @@ def text_metrics(dialog: Dialog, guards: Guards | None = None) -> TextMetrics:
     kinds = Counter(p["problem"] for p in problems)
     texts = [t.text for t in dialog.turns]
     lengths = [len(words(t)) for t in texts]
+    terms = topic_terms(dialog)
     seconds = [t.metadata["seconds"] for t in dialog.turns if "seconds" in t.metadata]
     return TextMetrics(
         id=dialog.id, variant=variant_label(dialog), turns=len(texts),
@@ -99,6 +105,7 @@ def text_metrics(dialog: Dialog, guards: Guards | None = None) -> TextMetrics:
         resamples=sum(t.metadata.get("guard", {}).get("resamples", 0) for t in dialog.turns),
         salvaged=sum("salvaged" in t.metadata.get("guard", {}) for t in dialog.turns),
         distinct_1=distinct_n(texts, 1), distinct_2=distinct_n(texts, 2),
+        topic_start=topic_start(dialog, terms), on_topic_turns=sum(mentions(t, terms) for t in texts),
         words_per_turn=_mean(lengths), words_min=min(lengths, default=None), words_max=max(lengths, default=None),
         seconds_per_turn=_mean(seconds),
         stop_reason=dialog.stop_reason.value if dialog.stop_reason else None, problems=problems,
@@ -108,6 +115,10 @@ def text_metrics(dialog: Dialog, guards: Guards | None = None) -> TextMetrics:
 def _mean(values: Iterable[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return round(statistics.fmean(present), 4) if present else None
+
+
+def _share(flags: Sequence[bool]) -> float | None:
+    return round(sum(flags) / len(flags), 4) if flags else None
 
 
 def _row(name: str, group: Sequence[TextMetrics]) -> dict[str, Any]:
@@ -125,6 +136,8 @@ def _row(name: str, group: Sequence[TextMetrics]) -> dict[str, Any]:
         "salvaged_rate": rate(sum(m.salvaged for m in group)),
         "distinct_1": _mean(m.distinct_1 for m in group), "distinct_2": _mean(distinct_2),
         "distinct_2_min": min(distinct_2, default=None),
+        "topic_start_rate": _share([started for m in group for started in m.topic_start.values()]),
+        "on_topic_rate": rate(sum(m.on_topic_turns for m in group)),
         "words_per_turn": _mean(m.words_per_turn for m in group),
         "words_min": min((m.words_min for m in group if m.words_min is not None), default=None),
         "words_max": max((m.words_max for m in group if m.words_max is not None), default=None),

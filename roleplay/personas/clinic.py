@@ -26,6 +26,10 @@ class Patient(BasePersona):
     personality: str = Field(default="", description="How the patient talks and behaves.")
     rules: str = "Only describe your own symptoms; you do not know medicine."
 
+    def situation(self) -> str:
+        """The complaint that brings the patient in."""
+        return self.complaint
+
 
 class Doctor(BasePersona):
     """A clinician who interviews a patient."""

@@ -44,6 +44,14 @@ class BasePersona(CheckedModel):
         """One ``Your <field>: value`` line per non-empty field, in field order."""
         return "\n".join(f"Your {label}: {value}" for label, value in filled_fields(self))
 
+    def situation(self) -> str:
+        """What brings this persona to the conversation ("" if nothing): restated in its first-turn note.
+
+        A small model loses a fact that sits among the persona's lines of its system prompt; said again
+        as the turn begins, it leads the first reply ("I have had a headache for three days").
+        """
+        return ""
+
     def __str__(self) -> str:
         return self.description()
 
@@ -92,3 +100,7 @@ class Persona(BasePersona):
     personality: str = ""
     circumstances: str = ""
     rules: str = ""
+
+    def situation(self) -> str:
+        """The persona's circumstances."""
+        return self.circumstances

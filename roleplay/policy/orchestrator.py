@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from roleplay.agents import DIRECTOR, Agent, Reply
+from roleplay.agents import Agent, Reply
 from roleplay.conditions import StopCondition
 from roleplay.dialog import Dialog, Event, StopReason, Turn
 from roleplay.errors import ConfigError
@@ -102,7 +102,6 @@ class PolicyOrchestrator(Orchestrator):
         if self.policy.end_on_terminal and wants_end:
             turn.metadata.update(end=False, wants_end=True)
         if goal is not None:
-            agent.memory.forget_source(DIRECTOR)  # each note restates the goal: kept, they would fill the context
             self.user.hear_self(goal, turn.text, wants_end, stage)
             turn.metadata["user_state"] = {"stage": stage, **self.user.model_dump()}
         return turn
@@ -113,12 +112,12 @@ class PolicyOrchestrator(Orchestrator):
         The note comes with `Policy.user_goal`; the yes/no when the policy agent's question waits for one
         (`Policy.clear_answers`).
         """
-        base = super().request_for(agent, dialog)
         note = self._user_note(dialog)
+        opening = self.first_turn_note(agent, dialog, situation=not note)  # a goal note says what the user wants
         if self.policy.clear_answers and dialog.turns and self.tracker.pending(NodeKind.ANSWER):
             answer = answer_request(self.policy.agent)
             return AnswerRequest("\n".join(filter(None, [note, answer.instruction])), answer.schema)
-        return TurnRequest("\n".join(filter(None, [base.instruction, note])) or None) if note else base
+        return TurnRequest("\n".join(filter(None, [opening, note])) or None)
 
     def _user_note(self, dialog: Dialog) -> str:
         goal = self.policy.user_goal
