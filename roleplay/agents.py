@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
@@ -222,15 +223,17 @@ class Agent:
         names = {self.name, self.id, getattr(self.persona, "name", "") or "", getattr(self.persona, "role", "") or ""}
         return sorted((n for n in names if n), key=len, reverse=True)
 
-    def identity(self) -> list[str]:
+    @cached_property
+    def identity(self) -> tuple[str, ...]:
         """What this agent is called: its label, persona name and role (see `guards.identity_terms`)."""
-        return identity_terms(self.name, self.persona.model_dump())
+        return tuple(identity_terms(self.name, self.persona.model_dump()))
 
-    def other_identities(self) -> list[str]:
-        """What the other parties are called."""
+    @cached_property
+    def other_identities(self) -> tuple[str, ...]:
+        """What the other parties are called (worked out once: the guards ask on every attempt of every turn)."""
         personas = dict(self.others)
-        return [term for name in self.other_names
-                for term in identity_terms(name, personas[name].model_dump() if name in personas else None)]
+        return tuple(term for name in self.other_names
+                     for term in identity_terms(name, personas[name].model_dump() if name in personas else None))
 
     async def reply(
         self,

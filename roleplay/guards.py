@@ -268,7 +268,7 @@ class _Judge:
         leaked, _ = copy_score(text, [self.agent.system_prompt, self.note or ""], guards.min_words)
         if leaked >= guards.near_copy:  # a small model recites its instructions or an example line as its turn
             problems.append("prompt_leak")
-        confusion = role_confusion(text, self.agent.identity(), self.agent.other_identities(),
+        confusion = role_confusion(text, self.agent.identity, self.agent.other_identities,
                                    opening=spoken or None) if guards.role_confusion else None
         if confusion:
             problems.append("role_confusion")

@@ -291,7 +291,7 @@ def test_agents_know_the_other_parties_when_built(doctor, patient, scripted):
     gen = PersonaDialogGenerator(scripted(fn=lambda r: "Hi."), doctor, patient)
     doc, pat = gen._build_agents(seed=1)
     assert doc.other_names == ["Patient"] and pat.other_names == ["Doctor"]
-    assert "family doctor" in pat.other_identities() and "Doctor" in doc.identity()
+    assert "family doctor" in pat.other_identities and "Doctor" in doc.identity
 
 
 async def test_agent_memory_is_its_own_list_and_can_roll_back_a_turn(doctor, patient, scripted):
