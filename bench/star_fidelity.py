@@ -89,6 +89,7 @@ def main() -> None:
     parser.add_argument("--setups", default=",".join(SETUPS), help="Comma-separated subset of: " + ", ".join(SETUPS))
     parser.add_argument("--out", default="runs/bench_fidelity")
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp CPU threads (in-process models)")
     args = parser.parse_args()
     STAR.set_path(args.star_path)
     ids = pick_scenarios(args.n)
@@ -96,7 +97,7 @@ def main() -> None:
     graphs_for = lambda d: {t: STAR.get_task_graph(t, held_out=fold_of(d.id)) for t in scenario_tasks(d.scenario)}  # noqa: E731
     rows = []
     for name in args.setups.split(","):
-        setup = {"prior": args.prior, **SETUPS[name]}
+        setup = {"prior": args.prior, **SETUPS[name], **({"threads": args.threads} if args.threads else {})}
         out = Path(args.out) / name
         started = time.perf_counter()
         asyncio.run(agenerate_star_batch(ids, out, "roleplay", args.model, max_turns=args.max_turns, held_out=True,
