@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from autogen_core.models import AssistantMessage, FunctionExecutionResult, FunctionExecutionResultMessage, \
-    SystemMessage, UserMessage
+from autogen_core.models import (
+    AssistantMessage,
+    FunctionExecutionResult,
+    FunctionExecutionResultMessage,
+    SystemMessage,
+    UserMessage,
+)
 
 from roleplay.backends.base import CONTEXT_MARGIN, Model
 from roleplay.backends.context import CUT_MARK, fit_to_context

@@ -26,7 +26,14 @@ from roleplay.datasets.star.format import (
     to_dialog,
     user_name,
 )
-from roleplay.datasets.star.graphs import add_mined, base_graph, count_transitions, mine_transitions, pool_across_tasks
+from roleplay.datasets.star.graphs import (
+    add_mined,
+    base_graph,
+    count_transitions,
+    mark_closing_goals,
+    mine_transitions,
+    pool_across_tasks,
+)
 from roleplay.dialog import Dialog
 from roleplay.errors import DatasetError
 from roleplay.personas import Persona
@@ -131,6 +138,8 @@ class StarDataset:
                 if pooled:
                     pool_across_tasks(graphs)
                 count_transitions(graphs, dialogs)
+                for graph in graphs.values():
+                    mark_closing_goals(graph)
             self._graphs[key] = graphs
         return self._graphs[key][task].copy()
 
