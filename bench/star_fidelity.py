@@ -11,8 +11,11 @@ scenario was seen by the graphs or the prior's counts. Three set-ups, one run, s
 Each is judged on the same held-out graphs against the real dialogue of the same id, and one table is
 printed: legal %, completion, share ended by max_turns, user-quit-before-goal, action-sequence
 similarity to the real wizard, and the generated/real length ratio. For scale it also prints how similar
-real wizards are to each other: each scenario's real path against the other happy single-task dialogues
-of its task. Outputs stay in ``--out`` (one run folder per set-up, resumable).
+real wizards are to each other (each scenario's real path against the other happy single-task dialogues
+of its task) and what a policy that replays a *training-fold* path of the task would score (`bounds`):
+a random one, the most central one (medoid), and, as an oracle upper bound of that family, the one
+closest to the real path. Outputs stay in ``--out`` (one run folder per set-up, resumable);
+``--score-only`` scores what the folders hold without generating.
 
     python bench/star_fidelity.py --star-path ../shared/star --n 24 --out runs/bench_fidelity --concurrency 2
 """
@@ -67,6 +70,34 @@ def human_agreement(ids: list[int]) -> float:
     return sum(scores) / len(scores)
 
 
+def real_path(dialog_id: int, held_out: int) -> list[str]:
+    """The real wizard's action path, judged on the graphs mined without ``held_out``."""
+    dialog = STAR.get_dialog(dialog_id)
+    graphs = {t: STAR.get_task_graph(t, held_out=held_out) for t in scenario_tasks(dialog.scenario)}
+    return evaluate_dialog(dialog, graphs).path
+
+
+def bounds(ids: list[int]) -> dict[str, float]:
+    """Mean similarity to the real path of a training-fold path of the task: random, medoid, oracle-best.
+
+    Training fold: the happy single-task dialogues of the task outside the scenario's fold (a scenario
+    whose task has none there is left out).
+    """
+    scores: dict[str, list[float]] = defaultdict(list)
+    for dialog_id in ids:
+        fold, task = fold_of(dialog_id), scenario_tasks(STAR.get_dialog_scenario(dialog_id))[0]
+        train = [real_path(i, fold) for i in STAR.find_ids(task, happy=True, multitask=False) if fold_of(i) != fold]
+        if not train:
+            continue
+        mine = real_path(dialog_id, fold)
+        medoid = max(train, key=lambda t: sum(sequence_similarity(t, u) for u in train))
+        similarities = [sequence_similarity(mine, t) for t in train]
+        scores["random"].append(sum(similarities) / len(similarities))
+        scores["medoid"].append(sequence_similarity(mine, medoid))
+        scores["oracle"].append(max(similarities))
+    return {name: sum(values) / len(values) for name, values in scores.items()} | {"scenarios": len(scores["oracle"])}
+
+
 def row(name: str, report: dict) -> dict:
     summary, comparison = report["summary"][-1], report["comparison"]
     return {"setup": name, "dialogs": summary["dialogs"], "legal": summary["legal_rate"],
@@ -90,6 +121,7 @@ def main() -> None:
     parser.add_argument("--out", default="runs/bench_fidelity")
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp CPU threads (in-process models)")
+    parser.add_argument("--score-only", action="store_true", help="Score the set-ups' folders, generate nothing")
     args = parser.parse_args()
     STAR.set_path(args.star_path)
     ids = pick_scenarios(args.n)
@@ -100,12 +132,17 @@ def main() -> None:
         setup = {"prior": args.prior, **SETUPS[name], **({"threads": args.threads} if args.threads else {})}
         out = Path(args.out) / name
         started = time.perf_counter()
-        asyncio.run(agenerate_star_batch(ids, out, "roleplay", args.model, max_turns=args.max_turns, held_out=True,
-                                         concurrency=args.concurrency, progress=False, **setup))
+        if not args.score_only:
+            asyncio.run(agenerate_star_batch(ids, out, "roleplay", args.model, max_turns=args.max_turns,
+                                             held_out=True, concurrency=args.concurrency, progress=False, **setup))
         rows.append(row(name, evaluate_folder(out, graphs_for, real=lambda d: STAR.get_dialog(d.id))))
         print(f"{name}: {time.perf_counter() - started:.0f} s this run", flush=True)
     print(table(rows))
     print(f"real wizards vs each other (same task, happy single-task): similarity {human_agreement(ids):.3f}")
+    reference = bounds(ids)
+    print(f"replaying a training-fold path of the task ({reference['scenarios']} scenarios whose task has one): "
+          f"random {reference['random']:.3f}, medoid {reference['medoid']:.3f}, "
+          f"oracle (the closest to the real path) {reference['oracle']:.3f}")
 
 
 if __name__ == "__main__":

@@ -45,9 +45,12 @@ class Prior(BaseModel):
     mode: PriorMode = Field("none", description="none | rank | nucleus | sample | argmax (see the module).")
     mass: float = Field(0.6, ge=0.0, le=1.0, description="nucleus: offer the likeliest options holding this mass.")
     smoothing: float = Field(0.5, ge=0.0, description="Add-alpha smoothing of the counts per source node.")
-    revisit: float = Field(1.0, ge=0.0, le=1.0, description="Weight factor per earlier visit of the same action.")
+    revisit: float = Field(0.6, ge=0.0, le=1.0, description="Weight factor per earlier visit of the same action. "
+                           "Wizards alone would want 1.0 (bench/star_prior_fit.py); 0.6 keeps a simulated user's "
+                           "unclear or contrary answers from looping the agent where a wizard would move on.")
     closing_boost: float = Field(2.0, ge=1.0, description="Closing actions' weight times this once the goal is "
-                                 "reached, divided by it before.")
+                                 "reached, divided by it before (the likeliest for the wizards of both folds, "
+                                 "bench/star_prior_fit.py).")
 
 
 def option_count(graph: nx.DiGraph, origin: str | None, action: str) -> int:
