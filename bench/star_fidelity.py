@@ -25,8 +25,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
+
+from rapidfuzz.distance import Levenshtein
 
 from roleplay.datasets.star.format import scenario_tasks
 from roleplay.datasets.star.generate import agenerate_star_batch
@@ -98,6 +100,27 @@ def bounds(ids: list[int]) -> dict[str, float]:
     return {name: sum(values) / len(values) for name, values in scores.items()} | {"scenarios": len(scores["oracle"])}
 
 
+def differences(report: dict) -> str:
+    """Per scenario: similarity and generated/real length; overall: the actions most often inserted and missed."""
+    inserted: Counter[str] = Counter()
+    missed: Counter[str] = Counter()
+    lines = []
+    for dialog in sorted(report["dialogs"], key=lambda d: int(d["id"])):
+        generated, real = dialog["path"], real_path(int(dialog["id"]), fold_of(int(dialog["id"])))
+        for op in Levenshtein.editops(generated, real):
+            if op.tag == "delete":
+                inserted[generated[op.src_pos]] += 1
+            elif op.tag == "insert":
+                missed[real[op.dest_pos]] += 1
+            else:
+                inserted[generated[op.src_pos]] += 1
+                missed[real[op.dest_pos]] += 1
+        lines.append(f"{dialog['id']}:{dialog['tasks'][0]} {sequence_similarity(generated, real):.2f} "
+                     f"({len(generated)}/{len(real)})")
+    top = lambda counts: ", ".join(f"{a} {n}" for a, n in counts.most_common(6))  # noqa: E731
+    return "  ".join(lines) + f"\n  inserted: {top(inserted)}\n  missed: {top(missed)}"
+
+
 def row(name: str, report: dict) -> dict:
     summary, comparison = report["summary"][-1], report["comparison"]
     return {"setup": name, "dialogs": summary["dialogs"], "legal": summary["legal_rate"],
@@ -135,8 +158,10 @@ def main() -> None:
         if not args.score_only:
             asyncio.run(agenerate_star_batch(ids, out, "roleplay", args.model, max_turns=args.max_turns,
                                              held_out=True, concurrency=args.concurrency, progress=False, **setup))
-        rows.append(row(name, evaluate_folder(out, graphs_for, real=lambda d: STAR.get_dialog(d.id))))
-        print(f"{name}: {time.perf_counter() - started:.0f} s this run", flush=True)
+        report = evaluate_folder(out, graphs_for, real=lambda d: STAR.get_dialog(d.id))
+        rows.append(row(name, report))
+        print(f"{name}: {time.perf_counter() - started:.0f} s this run; similarity (generated/real actions) per "
+              f"scenario:\n  {differences(report)}", flush=True)
     print(table(rows))
     print(f"real wizards vs each other (same task, happy single-task): similarity {human_agreement(ids):.3f}")
     reference = bounds(ids)
