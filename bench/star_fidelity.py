@@ -100,6 +100,33 @@ def bounds(ids: list[int]) -> dict[str, float]:
     return {name: sum(values) / len(values) for name, values in scores.items()} | {"scenarios": len(scores["oracle"])}
 
 
+def _mean_similarity(path: list[str], others: list[list[str]], itself: list[str] | None = None) -> float:
+    """Mean similarity of ``path`` to ``others`` (``itself``, the same object, left out)."""
+    scores = [sequence_similarity(path, other) for other in others if other is not itself]
+    return sum(scores) / len(scores) if scores else 0.0
+
+
+def fold_wide(report: dict) -> dict[str, float]:
+    """One scenario is one draw of its task: score each generated path against the whole held-out fold.
+
+    ``generated``: mean similarity of a scenario's generated path to every happy single-task dialogue of
+    its task in its fold (none of them was mined). ``hindsight``: the same for the best single path a
+    policy could say for the task, picked *knowing those dialogues* (among every real path of the task
+    and the generated one; a real path is not scored against itself): an upper bound for any policy
+    whose path does not depend on the dialogue's own details.
+    """
+    generated, hindsight = [], []
+    for dialog in report["dialogs"]:
+        dialog_id, task = int(dialog["id"]), dialog["tasks"][0]
+        fold, everyone = fold_of(dialog_id), STAR.find_ids(task, happy=True, multitask=False)
+        paths = {i: real_path(i, fold) for i in everyone}
+        held = [paths[i] for i in everyone if fold_of(i) == fold]
+        generated.append(_mean_similarity(dialog["path"], held))
+        hindsight.append(max([generated[-1], *(_mean_similarity(paths[i], held, itself=paths[i])
+                                               for i in everyone)]))
+    return {"generated": sum(generated) / len(generated), "hindsight": sum(hindsight) / len(hindsight)}
+
+
 def differences(report: dict) -> str:
     """Per scenario: similarity and generated/real length; overall: the actions most often inserted and missed."""
     inserted: Counter[str] = Counter()
@@ -160,8 +187,11 @@ def main() -> None:
                                              held_out=True, concurrency=args.concurrency, progress=False, **setup))
         report = evaluate_folder(out, graphs_for, real=lambda d: STAR.get_dialog(d.id))
         rows.append(row(name, report))
+        wide = fold_wide(report)
         print(f"{name}: {time.perf_counter() - started:.0f} s this run; similarity (generated/real actions) per "
-              f"scenario:\n  {differences(report)}", flush=True)
+              f"scenario:\n  {differences(report)}\n  against every held-out happy single-task dialogue of the "
+              f"task: {wide['generated']:.3f}; best single path per task in hindsight: {wide['hindsight']:.3f}",
+              flush=True)
     print(table(rows))
     print(f"real wizards vs each other (same task, happy single-task): similarity {human_agreement(ids):.3f}")
     reference = bounds(ids)
