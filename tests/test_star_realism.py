@@ -13,6 +13,7 @@ from roleplay.backends.scripted import ScriptedRequest, scripted_model
 from roleplay.cli import cli
 from roleplay.cli.star import PRIOR_CHOICES
 from roleplay.datasets.star.generate import agenerate_star, query_tool, star_policy
+from roleplay.datasets.star.graphs import mark_closing_goals
 from roleplay.datasets.star.loader import STAR, fold_of
 from roleplay.datasets.star.user import star_user_goal
 from roleplay.dialog import Dialog, StopReason, Turn
@@ -105,6 +106,28 @@ def test_weigh_discounts_revisits_and_favours_closing_after_the_goal():
     before = dict(weigh(graph, "inform", ["else", "ask"], [], prior.model_copy(update={"smoothing": 1}), False))
     after = dict(weigh(graph, "inform", ["else", "ask"], [], prior.model_copy(update={"smoothing": 1}), True))
     assert after["else"] > before["else"] and sum(after.values()) == pytest.approx(1.0)
+
+
+def test_closing_is_as_much_less_likely_before_the_goal_as_it_is_likelier_after():
+    graph, prior = _counted_graph(), Prior(smoothing=0, closing_boost=4)
+    shares = probabilities(graph, "inform", ["else", "bye"], smoothing=0)  # else 3, bye 1: both close
+    assert dict(weigh(graph, "inform", ["else", "bye"], [], prior, False)) == pytest.approx(shares)
+    graph.add_edge("ok", "else", source="dot", count=4)  # as often as inform: weighed 1/4 before, 4 after
+    before = dict(weigh(graph, "ok", ["inform", "else"], [], prior, False))
+    after = dict(weigh(graph, "ok", ["inform", "else"], [], prior, True))
+    assert before["else"] == pytest.approx(0.2) and after["else"] == pytest.approx(0.8)
+
+
+def test_goals_are_where_the_counted_dialogues_mostly_closed():
+    graph = _counted_graph()  # inform: 3 of 4 transitions out of it close (else, bye)
+    graph.nodes["inform"]["goal"] = False
+    assert mark_closing_goals(graph) == ["inform"] and graph.nodes["inform"]["goal"]
+    graph = _counted_graph()
+    graph.nodes["inform"]["goal"] = False
+    assert mark_closing_goals(graph, min_count=5) == []  # too few transitions to say
+    graph.edges["inform", "else"]["count"] = 1  # 2 of 5 close: not where they mostly closed
+    graph.add_edge("inform", "ask", source="dot", count=3)
+    assert mark_closing_goals(graph) == []
 
 
 @pytest.mark.parametrize(("mode", "mass", "offered"), [

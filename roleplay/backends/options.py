@@ -93,6 +93,8 @@ class InProcessOptions(BackendOptions):
 
     request_timeout: float = Field(default=DEFAULT_IN_PROCESS_TIMEOUT, gt=0,
                                    description="Seconds one model call may take before it is stopped.")
+    threads: int | None = Field(default=None, gt=0, description="CPU threads llama.cpp computes with; None = "
+                                "every CPU this process may use (fewer leaves cores to other work).")
 
 
 class ScriptedOptions(BackendOptions):

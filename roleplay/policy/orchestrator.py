@@ -157,7 +157,7 @@ class PolicyOrchestrator(Orchestrator):
             if not (may_query and is_query(graph_of(self.tracker, choice.action), choice.action)):
                 break
             result = await self._run_tool(agent, dialog, choice.action)
-            agent.remember(f"(called {choice.action}: {result.model_dump_json()})")
+            agent.remember(f"(called {choice.action}: {result.brief()})")
             note = result_note(choice.action, result)
         return self._record_action(dialog, agent, choice, replies, started)
 

@@ -6,8 +6,10 @@ the dialogue is into add-alpha smoothed probabilities over the legal options (an
 through an unresolved branch, the query's outcome or the user's yes/no, counts the edges from each
 branch). `weigh` then adapts them to the dialogue so far: an action already taken is less likely
 again (``revisit``, twice over right after itself: the goal-aware user answered, so asking again is
-rare), and once the goal is reached the closing actions ("anything else?", goodbye)
-become the likely ones (``closing_boost``). `narrow` says what the model is offered:
+rare), and the closing actions ("anything else?", goodbye) are ``closing_boost`` times likelier once
+the goal is reached and as many times less likely before it: human counts out of an action mix
+dialogues that close there with ones that go on, and closing before the goal leaves the user unserved.
+`narrow` says what the model is offered:
 
 - ``none``: the options as the graph orders them (no prior);
 - ``rank``: all options, most human-like first, each with its share;
@@ -43,8 +45,12 @@ class Prior(BaseModel):
     mode: PriorMode = Field("none", description="none | rank | nucleus | sample | argmax (see the module).")
     mass: float = Field(0.6, ge=0.0, le=1.0, description="nucleus: offer the likeliest options holding this mass.")
     smoothing: float = Field(0.5, ge=0.0, description="Add-alpha smoothing of the counts per source node.")
-    revisit: float = Field(0.6, ge=0.0, le=1.0, description="Weight factor per earlier visit of the same action.")
-    closing_boost: float = Field(8.0, ge=1.0, description="Goal reached: closing actions' weight times this.")
+    revisit: float = Field(0.6, ge=0.0, le=1.0, description="Weight factor per earlier visit of the same action. "
+                           "Wizards alone would want 1.0 (bench/star_prior_fit.py); 0.6 keeps a simulated user's "
+                           "unclear or contrary answers from looping the agent where a wizard would move on.")
+    closing_boost: float = Field(2.0, ge=1.0, description="Closing actions' weight times this once the goal is "
+                                 "reached, divided by it before (the likeliest for the wizards of both folds, "
+                                 "bench/star_prior_fit.py).")
 
 
 def option_count(graph: nx.DiGraph, origin: str | None, action: str) -> int:
@@ -82,10 +88,10 @@ def weigh(graph: nx.DiGraph, origin: str | None, options: Sequence[str], path: S
           goal_reached: bool) -> list[tuple[str, float]]:
     """The options with their prior probability adapted to the dialogue so far, likeliest first."""
     base = probabilities(graph, origin, options, prior.smoothing)
-    closing = closing_actions(graph) if goal_reached else set()
+    closing = closing_actions(graph)
+    boost = prior.closing_boost if goal_reached else 1 / prior.closing_boost
     repeats = {a: path.count(a) + (path[-1:] == [a]) for a in options}  # saying it again at once counts twice
-    weights = {a: p * prior.revisit ** repeats[a] * (prior.closing_boost if a in closing else 1.0)
-               for a, p in base.items()}
+    weights = {a: p * prior.revisit ** repeats[a] * (boost if a in closing else 1.0) for a, p in base.items()}
     total = sum(weights.values()) or 1.0
     return sorted(((a, w / total) for a, w in weights.items()), key=lambda item: -item[1])
 

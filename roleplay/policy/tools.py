@@ -18,6 +18,7 @@ base had what the user asked for) answers a search nothing matches with the rows
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -26,13 +27,30 @@ from pydantic import BaseModel, Field
 
 from roleplay.errors import ConfigError
 
-__all__ = ["DEFAULT_ROWS", "MAX_ITEMS", "MAX_TEXT_ARGUMENT", "QueryResult", "QueryTool", "generate_rows"]
+__all__ = ["BRIEF_ITEMS", "BRIEF_LIST", "BRIEF_TEXT", "DEFAULT_ROWS", "MAX_ITEMS", "MAX_TEXT_ARGUMENT", "QueryResult",
+           "QueryTool", "generate_rows"]
 
 DEFAULT_ROWS = 40
 MAX_ITEMS = 5
 MAX_TEXT_ARGUMENT = 80
 """Longest text argument: a small model fills a free-text slot until its token limit, and an API without a db
 echoes the arguments in every output field, so one long argument overflowed the context (STAR trip_directions)."""
+
+
+BRIEF_ITEMS, BRIEF_LIST, BRIEF_TEXT = 2, 3, 120
+"""What the agent is told of a result (`QueryResult.brief`): so many items, list entries per field, characters per
+text. A STAR trip row holds three lists of ten directions each: five rows in full were 9,000 characters, and two
+calls remembered that way overflowed the embedded model's 4,096-token context (STAR 91)."""
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= BRIEF_TEXT else value[:BRIEF_TEXT - 3] + "..."
+    if isinstance(value, list):
+        return [_short(v) for v in value[:BRIEF_LIST]] + (["..."] if len(value) > BRIEF_LIST else [])
+    if isinstance(value, dict):
+        return {k: _short(v) for k, v in value.items()}
+    return value
 
 
 class QueryResult(BaseModel):
@@ -44,6 +62,16 @@ class QueryResult(BaseModel):
     total: int = Field(0, description="How many rows matched.")
     found: bool = Field(False, description="True when the call succeeded with at least one row.")
     error: str | None = Field(None, description="Why the call failed (a missing required argument).")
+
+    def brief(self) -> str:
+        """The result as the agent hears it: the first items, long lists and texts cut short, as JSON.
+
+        Enough to word an answer; the whole result stays in the dialogue's ``query`` event.
+        """
+        items = [_short(item) for item in self.items[:BRIEF_ITEMS]]
+        if not items:
+            return json.dumps({"found": False, "error": self.error or "nothing found"})
+        return json.dumps({"items": items, "total": self.total})
 
 
 def _bound(value: Any, default: int) -> int:

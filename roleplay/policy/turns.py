@@ -9,7 +9,6 @@ transcript says what was decided, and a backend that ignored the schema still ha
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -73,7 +72,7 @@ def _with_share(line: str, shares: Mapping[str, float]) -> str:
 
 def result_note(action: str, result: QueryResult) -> str:
     """What the agent is told about its tool call before it chooses again."""
-    return f"Result of {action}: {json.dumps(result.items[:2] or result.error or 'nothing found')}\n"
+    return f"Result of {action}: {result.brief()}\n"
 
 
 @dataclass(frozen=True)

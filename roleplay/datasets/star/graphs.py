@@ -18,7 +18,9 @@ A reconstructed graph is built in three layers, each edge tagged with its ``sour
 
 Then every edge, whatever its layer, gets its ``count``: how often the mining dialogues took it
 (`count_transitions`). `roleplay.policy.prior` turns these counts into smoothed probabilities per
-source node, which steer a run towards human-like paths.
+source node, which steer a run towards human-like paths. The counts also say where wizards treat the
+task as done (`mark_closing_goals`): an action after which most mining dialogues close becomes a goal
+too (trip_directions' wizards end on "...and you are there", not on the dict's final inform).
 
 Labels the wizards used that the task file lacks (``goodbye_1`` in a task whose file says
 ``doctor_bye``) become nodes when mined, with the template another task gives them.
@@ -36,10 +38,17 @@ import networkx as nx
 from roleplay.datasets.star.format import scenario_tasks
 from roleplay.dialog import Dialog
 from roleplay.policy.graph import NodeKind, add_action, is_system, node_kind
+from roleplay.policy.prior import closing_actions
 from roleplay.policy.tracker import FlowchartTracker, TrackerStep, replay
 
-__all__ = ["ANSWERS", "OUTCOMES", "acceptance", "add_mined", "base_graph", "classify", "count_transitions",
-           "mine_transitions", "pool_across_tasks", "prune_rare"]
+__all__ = ["ANSWERS", "CLOSING_GOAL_MIN_COUNT", "CLOSING_GOAL_SHARE", "OUTCOMES", "acceptance", "add_mined",
+           "base_graph", "classify", "count_transitions", "mark_closing_goals", "mine_transitions", "pool_across_tasks",
+           "prune_rare"]
+
+CLOSING_GOAL_SHARE = 0.5
+CLOSING_GOAL_MIN_COUNT = 3
+"""`mark_closing_goals`: an action is a goal when at least this share of at least this many transitions out of it
+closed the dialogue."""
 
 OUTCOMES = {"query_success": "found", "available": "found", "query_failure": "empty", "unavailable": "empty"}
 ANSWERS = {"yes": "yes", "no": "no", "done": "done", "correct": "correct", "incorrect": "incorrect",
@@ -211,6 +220,28 @@ def count_transitions(graphs: Mapping[str, nx.DiGraph], dialogs: Iterable[Dialog
             graph.edges[u, v]["count"] = counts.get((task, u, v), 0)
         for node in graph:
             graph.nodes[node]["starts"] = counts.get((task, None, node), 0)
+
+
+def mark_closing_goals(graph: nx.DiGraph, share: float = CLOSING_GOAL_SHARE,
+                       min_count: int = CLOSING_GOAL_MIN_COUNT) -> list[str]:
+    """Mark as goals the actions after which the mining dialogues mostly closed; return them (sorted).
+
+    Closing is an action of `roleplay.policy.prior.closing_actions` ("anything else?", goodbye). Needs the
+    counts of `count_transitions`. Where the dict's final inform is what wizards say before closing, nothing
+    changes; where they close after another action (a booking query, a last step), that action is where
+    the user was served.
+    """
+    closing = closing_actions(graph)
+    marked = []
+    for node in graph:
+        if node_kind(graph, node) not in (NodeKind.ACTION, NodeKind.QUERY) or graph.nodes[node].get("goal"):
+            continue
+        counts = [(v, int(d.get("count", 0))) for _, v, d in graph.out_edges(node, data=True)]
+        total = sum(c for _, c in counts)
+        if total >= min_count and sum(c for v, c in counts if v in closing) >= share * total:
+            graph.nodes[node]["goal"] = True
+            marked.append(node)
+    return sorted(marked)
 
 
 def add_mined(

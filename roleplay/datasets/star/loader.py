@@ -26,7 +26,14 @@ from roleplay.datasets.star.format import (
     to_dialog,
     user_name,
 )
-from roleplay.datasets.star.graphs import add_mined, base_graph, count_transitions, mine_transitions, pool_across_tasks
+from roleplay.datasets.star.graphs import (
+    add_mined,
+    base_graph,
+    count_transitions,
+    mark_closing_goals,
+    mine_transitions,
+    pool_across_tasks,
+)
 from roleplay.dialog import Dialog
 from roleplay.errors import DatasetError
 from roleplay.personas import Persona
@@ -114,7 +121,8 @@ class StarDataset:
 
         Dict + naming rules + the transitions the folder's dialogues took at least ``min_count`` times
         (``mined=False``: dict + rules only) + with ``pooled``, those other tasks' dialogues took between
-        labels this task has too; every edge counts how often the dialogues took it in this task. All
+        labels this task has too; every edge counts how often the dialogues took it in this task, and an
+        action after which they mostly closed is a goal too (`mark_closing_goals`). All
         tasks are mined together, so a multi-task dialogue's actions count for the task they belong to.
         ``held_out``: mine only the dialogues outside that fold (`fold_of`), to run or judge that fold's
         scenarios on graphs that never saw them. The defaults accept 95% of held-out wizard transitions
@@ -131,6 +139,8 @@ class StarDataset:
                 if pooled:
                     pool_across_tasks(graphs)
                 count_transitions(graphs, dialogs)
+                for graph in graphs.values():
+                    mark_closing_goals(graph)
             self._graphs[key] = graphs
         return self._graphs[key][task].copy()
 
