@@ -121,19 +121,21 @@ def fake_server(delay: float):
 
 # --- the two clients ------------------------------------------------------------------------------------
 
-def conversation_prompts(scenario_path: Path) -> tuple[list[str], str]:
-    """The two agents' system prompts and the kickoff line roleplay sends for this scenario.
+def conversation_prompts(scenario_path: Path) -> tuple[list[str], str, str]:
+    """The two agents' system prompts and the director's notes roleplay sends for this scenario.
 
+    The kickoff goes with the first turn, the subject with every later one; neither stays in a history.
     The raw loop sends the very same requests, so the comparison measures the engine, not prompt length.
     """
     generator = load_scenario(scenario_path).generator()
     agents = generator.agents
     prompts = [persona_system_prompt(spec.name, spec.persona, [(o.name, o.persona) for o in agents if o is not spec],
                                      generator.dialogue_details) for spec in agents]
-    return prompts, render("kickoff", other_names=agents[1].name)
+    kickoff = render("kickoff", situation="", other_names=agents[1].name)  # the bench's personas have no situation
+    return prompts, kickoff, render("subject", subject=generator.dialogue_details)
 
 
-async def raw_loop(url: str, dialogues: int, turns: int, concurrency: int, prompts: tuple[list[str], str]) -> int:
+async def raw_loop(url: str, dialogues: int, turns: int, concurrency: int, prompts: tuple[list[str], str, str]) -> int:
     """Chains of ``turns`` chat-completion POSTs, ``concurrency`` chains at once; returns the turns done.
 
     Each dialogue is two histories, as roleplay's two agents keep them: the speaker's own system prompt, what
@@ -142,10 +144,12 @@ async def raw_loop(url: str, dialogues: int, turns: int, concurrency: int, promp
     pools: httpcore checks every idle connection of a client on each request, and a baseline slowed by
     that scan (one client, or requests dealt round-robin) would flatter roleplay at 64 and 256 in flight.
     """
-    systems, kickoff = prompts
+    systems, kickoff, subject = prompts
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    ssl_context = httpx.create_ssl_context()  # one for all clients, as roleplay's pools share one (30 ms of CPU each)
     async with AsyncExitStack() as stack:
-        clients = [await stack.enter_async_context(httpx.AsyncClient(base_url=url, limits=limits, timeout=120))
+        clients = [await stack.enter_async_context(httpx.AsyncClient(base_url=url, limits=limits, timeout=120,
+                                                                     verify=ssl_context))
                    for _ in range(SHARDS)]
         in_flight = [0] * SHARDS
         queue = list(range(dialogues))
@@ -163,11 +167,11 @@ async def raw_loop(url: str, dialogues: int, turns: int, concurrency: int, promp
             while queue:
                 seed = queue.pop()
                 histories = [[{"role": "system", "content": system}] for system in systems]
-                histories[0].append({"role": "user", "content": kickoff})
                 for index in range(turns):
                     speaker, listener = histories[index % 2], histories[1 - index % 2]
+                    note = {"role": "user", "content": kickoff if index == 0 else subject}
                     answer = await post({"model": "bench", "temperature": 0.7, "seed": seed, "max_tokens": 80,
-                                         "messages": speaker})
+                                         "messages": [*speaker, note]})
                     text = answer["choices"][0]["message"]["content"]
                     speaker.append({"role": "assistant", "content": text})
                     listener.append({"role": "user", "content": text})
