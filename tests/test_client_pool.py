@@ -253,3 +253,14 @@ async def test_one_conversation_at_a_time_uses_one_connection_and_parallel_ones_
         assert model.client.server.in_flight == [0] * OpenAIServer.SHARDS
     finally:
         await model.close()
+
+
+def test_a_socks_proxy_without_socksio_is_a_clear_error(monkeypatch):
+    import importlib.util
+
+    for name in ("ALL_PROXY", "NO_PROXY", "all_proxy", "no_proxy", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "socks5://127.0.0.1:1")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(ConfigError, match="SOCKS proxy: pip install socksio"):
+        OpenAIServer("http://llm.test:8000/v1", None, 5.0)

@@ -20,6 +20,7 @@ compatible servers reject; each agent is told who is who in its system prompt in
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import json
 import os
@@ -70,11 +71,9 @@ def _connection_pool(base_url: str, ssl_context: ssl.SSLContext) -> httpcore.Asy
     proxy = urllib.request.getproxies().get(split.scheme)
     if proxy and not urllib.request.proxy_bypass(split.hostname or ""):
         if proxy.startswith("socks"):
-            try:
-                return httpcore.AsyncSOCKSProxy(proxy_url=proxy, ssl_context=ssl_context, max_connections=None)
-            except ImportError as err:
-                raise ConfigError(f"{proxy} is a SOCKS proxy: pip install socksio, or unset the proxy "
-                                  "variable.") from err
+            if importlib.util.find_spec("socksio") is None:
+                raise ConfigError(f"{proxy} is a SOCKS proxy: pip install socksio, or unset the proxy variable.")
+            return httpcore.AsyncSOCKSProxy(proxy_url=proxy, ssl_context=ssl_context, max_connections=None)
         return httpcore.AsyncHTTPProxy(proxy_url=proxy, ssl_context=ssl_context, max_connections=None)
     return httpcore.AsyncConnectionPool(ssl_context=ssl_context, max_connections=None)
 
