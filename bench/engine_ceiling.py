@@ -41,7 +41,6 @@ import httpx
 import yaml
 
 from roleplay.agents import persona_system_prompt
-from roleplay.backends.openai_compat import OpenAIServer
 from roleplay.prompts import render
 from roleplay.runs.batch import arun_batch
 from roleplay.scenario import load_scenario
@@ -51,7 +50,7 @@ WORDS = ("morning evening doctor patient pain sleep water walk knee back head we
          "fever cough breath heart chest stomach diet salad bread running swimming yoga stretch ankle shoulder "
          "neck pillow window weather summer winter spring autumn music book movie train bus car city village "
          "river mountain beach holiday work desk screen phone letter appointment nurse clinic pharmacy").split()
-SHARDS = OpenAIServer.SHARDS  # httpx clients per server in the raw loop: as many as roleplay's connection pools
+SHARDS = 32  # httpx clients in the raw loop, each request to the least busy: its fastest set-up at 64 and 256
 
 
 # --- the server (child process) -------------------------------------------------------------------------

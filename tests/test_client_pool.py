@@ -7,6 +7,7 @@ import asyncio
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import pytest
 from autogen_core.models import UserMessage
@@ -36,6 +37,7 @@ class FakeServer(ThreadingHTTPServer):
         self.released = threading.Event()  # set at shutdown, so hanging handlers end
         self.requests: list[tuple[str, dict]] = []
         self.connections: set[int] = set()
+        self.targets: list[str] = []
 
     def url(self, mode: str) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/{mode}"
@@ -50,7 +52,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        mode = self.path.split("/")[1]
+        self.server.targets.append(self.path)  # absolute ("http://host/...") when it came through as a proxy
+        mode = urlsplit(self.path).path.split("/")[1]
         self.server.requests.append((mode, body))
         self.server.connections.add(self.client_address[1])
         answer = OLLAMA if self.path.endswith("/api/chat") else CHAT
@@ -87,6 +90,19 @@ def server():
     fake.server_close()
 
 
+@pytest.fixture
+async def backend():
+    """`get_backend`, closing every model it made at the end of the test (each holds its own connections)."""
+    made = []
+
+    def make(model: str, **options):
+        made.append(get_backend(model, **options))
+        return made[-1]
+    yield make
+    for model in made:
+        await model.close()
+
+
 def scenario_file(tmp_path, model: str):
     path = tmp_path / "s.yaml"
     path.write_text(json.dumps({
@@ -99,11 +115,11 @@ def scenario_file(tmp_path, model: str):
 
 @pytest.mark.parametrize("model, suffix", [("openai:m", "/v1"), ("ollama:m", "")])
 async def test_a_batch_opens_one_connection_pool_per_server(server, tmp_path, model, suffix, monkeypatch):
-    import httpcore
+    import aiohttp
     import httpx
 
     built = []
-    pool_class = httpcore.AsyncConnectionPool if model.startswith("openai") else httpx.AsyncClient
+    pool_class = aiohttp.ClientSession if model.startswith("openai") else httpx.AsyncClient
     original = pool_class.__init__
 
     def counting_init(self, *args, **kwargs):
@@ -114,8 +130,7 @@ async def test_a_batch_opens_one_connection_pool_per_server(server, tmp_path, mo
     job = load_scenario(scenario_file(tmp_path, model)).batch_job(servers=[server.url("ok") + suffix])
     result = await arun_batch(job, 12, tmp_path / "out", concurrency=3, progress=False)
     assert result.done == 12 and result.turns == 48 and len(server.requests) == 48
-    shards = OpenAIServer.SHARDS if model.startswith("openai") else 1
-    assert len(built) == shards and job.pool.created == 1  # one server's clients for 24 agents in 12 dialogues
+    assert len(built) == 1 and job.pool.created == 1  # one server's clients for 24 agents in 12 dialogues
     assert len(server.connections) < 12  # reused across dialogues: a client per dialogue would open 12, per agent 24
     assert len(job.pool) == 0  # closed at the end of the run
 
@@ -135,8 +150,8 @@ async def test_models_built_without_a_pool_close_their_own_client(server):
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("model, suffix", [("openai:m", "/v1"), ("ollama:m", "")])
-async def test_a_server_that_never_answers_times_out_stating_the_whole_bound(server, model, suffix):
-    backend = get_backend(model, base_url=server.url("hang") + suffix, request_timeout=0.3, max_retries=1)
+async def test_a_server_that_never_answers_times_out_stating_the_whole_bound(server, backend, model, suffix):
+    backend = backend(model, base_url=server.url("hang") + suffix, request_timeout=0.3, max_retries=1)
     with pytest.raises(BackendTimeoutError, match=r"2 attempts of at most 0.3 s each, 10.6 s in all") as caught:
         await backend.create(QUESTION)
     assert caught.value.bound == backend.options.time_bound() == 10.6
@@ -144,17 +159,17 @@ async def test_a_server_that_never_answers_times_out_stating_the_whole_bound(ser
 
 
 @pytest.mark.timeout(30)
-async def test_a_slow_answer_within_the_limit_arrives_and_beyond_it_fails(server):
+async def test_a_slow_answer_within_the_limit_arrives_and_beyond_it_fails(server, backend):
     slow = server.url("slow") + "/v1"
-    assert (await get_backend("openai:m", base_url=slow, request_timeout=10).create(QUESTION)).content
+    assert (await backend("openai:m", base_url=slow, request_timeout=10).create(QUESTION)).content
     with pytest.raises(BackendTimeoutError, match="1 attempt, 0.2 s in all"):
-        await get_backend("openai:m", base_url=slow, request_timeout=0.2, max_retries=0).create(QUESTION)
+        await backend("openai:m", base_url=slow, request_timeout=0.2, max_retries=0).create(QUESTION)
 
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("mode, status, requests", [("500", 500, 3), ("429", 429, 3), ("badjson", None, 3)])
-async def test_server_errors_are_retried_then_reported_clearly(server, mode, status, requests):
-    model = get_backend("openai:m", base_url=server.url(mode) + "/v1", request_timeout=5, max_retries=2)
+async def test_server_errors_are_retried_then_reported_clearly(server, backend, mode, status, requests):
+    model = backend("openai:m", base_url=server.url(mode) + "/v1", request_timeout=5, max_retries=2)
     with pytest.raises(BackendError) as caught:
         await model.create(QUESTION)
     assert caught.value.status_code == status and len(server.requests) == requests
@@ -162,9 +177,9 @@ async def test_server_errors_are_retried_then_reported_clearly(server, mode, sta
     assert server.url(mode) in str(caught.value)
 
 
-async def test_a_client_error_is_not_retried(server):
+async def test_a_client_error_is_not_retried(server, backend):
     with pytest.raises(BackendError, match="HTTP 400.*bad request"):
-        await get_backend("openai:m", base_url=server.url("400") + "/v1").create(QUESTION)
+        await backend("openai:m", base_url=server.url("400") + "/v1").create(QUESTION)
     assert len(server.requests) == 1
 
 
@@ -220,29 +235,37 @@ async def test_a_batch_job_prepares_each_variant_once_not_each_dialogue(tmp_path
     assert reads == {"variant": 2, "persona": 2}  # once per grid variant, not once per dialogue
 
 
-@pytest.mark.parametrize("env, through_proxy", [
-    ({}, False),
-    ({"HTTP_PROXY": "http://proxy.test:3128"}, True),
-    ({"HTTP_PROXY": "http://proxy.test:3128", "NO_PROXY": "llm.test"}, False),
-])
-async def test_the_openai_backend_goes_through_the_proxy_the_environment_names(monkeypatch, env, through_proxy):
-    import httpcore
-
+def _proxy_environment(monkeypatch, **env: str) -> None:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
                  "no_proxy"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    server = OpenAIServer("http://llm.test:8000/v1", None, 5.0)
+
+
+async def test_the_openai_backend_goes_through_the_proxy_the_environment_names(server, monkeypatch):
+    """The fake server is the proxy here: it gets the request for a host that does not exist, in absolute form."""
+    _proxy_environment(monkeypatch, HTTP_PROXY=f"http://127.0.0.1:{server.server_address[1]}")
+    model = get_backend("openai:m", base_url="http://llm.test:8000/ok/v1", api_key="sk-test")
     try:
-        kinds = {type(shard) for shard in server.shards}
-        assert kinds == ({httpcore.AsyncHTTPProxy} if through_proxy else {httpcore.AsyncConnectionPool})
+        assert (await model.create(QUESTION)).content == "Fine, thanks."
     finally:
-        await server.aclose()
+        await model.close()
+    assert server.targets == ["http://llm.test:8000/ok/v1/chat/completions"]
+
+
+async def test_a_host_in_no_proxy_is_reached_directly(server, monkeypatch):
+    _proxy_environment(monkeypatch, HTTP_PROXY="http://127.0.0.1:1", NO_PROXY="127.0.0.1")  # nothing listens on :1
+    model = get_backend("openai:m", base_url=server.url("ok") + "/v1")
+    try:
+        assert (await model.create(QUESTION)).content == "Fine, thanks."
+    finally:
+        await model.close()
+    assert server.targets == ["/ok/v1/chat/completions"]
 
 
 async def test_one_conversation_at_a_time_uses_one_connection_and_parallel_ones_spread(server):
-    """Requests go to the least busy of the server's pools: one in flight never spreads over several."""
+    """An idle connection is reused: one request in flight at a time never opens a second one."""
     model = get_backend("openai:m", base_url=server.url("ok") + "/v1")
     try:
         for _ in range(5):
@@ -250,17 +273,11 @@ async def test_one_conversation_at_a_time_uses_one_connection_and_parallel_ones_
         assert len(server.connections) == 1
         await asyncio.gather(*(model.create(QUESTION) for _ in range(6)))
         assert len(server.connections) == 6  # six at once: six connections, none waits for another's
-        assert model.client.server.in_flight == [0] * OpenAIServer.SHARDS
     finally:
         await model.close()
 
 
-def test_a_socks_proxy_without_socksio_is_a_clear_error(monkeypatch):
-    import importlib.util
-
-    for name in ("ALL_PROXY", "NO_PROXY", "all_proxy", "no_proxy", "https_proxy", "HTTPS_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HTTP_PROXY", "socks5://127.0.0.1:1")
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
-    with pytest.raises(ConfigError, match="SOCKS proxy: pip install socksio"):
+def test_a_socks_proxy_is_a_clear_error(monkeypatch):
+    _proxy_environment(monkeypatch, HTTP_PROXY="socks5://127.0.0.1:1")
+    with pytest.raises(ConfigError, match="not an HTTP proxy.*add llm.test to \\$NO_PROXY"):
         OpenAIServer("http://llm.test:8000/v1", None, 5.0)

@@ -59,7 +59,8 @@ class CallOptions:
 
 # Exception class names (anywhere in the MRO) that mean "no answer in time" or "nothing is listening there".
 _TIMEOUT_NAMES = {"APITimeoutError", "ReadTimeout", "TimeoutException", "TimeoutError"}
-_UNREACHABLE_NAMES = {"ConnectError", "ConnectTimeout", "APIConnectionError", "ConnectionError"}
+_UNREACHABLE_NAMES = {"ConnectError", "ConnectTimeout", "APIConnectionError", "ConnectionError",
+                      "ClientConnectionError"}  # the last: aiohttp (no connection, or the server hung up)
 
 
 def is_retryable(err: BaseException) -> bool:
