@@ -141,11 +141,9 @@ class PolicyOrchestrator(Orchestrator):
 
     def options(self, allow_query: bool = True) -> list[str]:
         """The actions offered to the policy agent now (see `offered_actions`), before the prior."""
-        if self.policy.user_goal is None:
-            return offered_actions(self.tracker, self.policy, allow_query, goal_reached=self.goal_reached())
-        closing = self.user.closing_turns
-        return offered_actions(self.tracker, self.policy, allow_query, user_closed=closing > 0,
-                               must_end=closing > 1, goal_reached=self.goal_reached())
+        goal_user, closing = self.policy.user_goal is not None, self.user.closing_turns
+        return offered_actions(self.tracker, self.policy, allow_query, user_closed=not goal_user or closing > 0,
+                               must_end=goal_user and closing > 1, goal_reached=self.goal_reached())
 
     def steered(self, options: list[str]) -> tuple[list[str], dict[str, float] | None]:
         """``options`` ordered and narrowed by the prior (enforced mode), with their shares to show."""
