@@ -14,7 +14,8 @@ Per dialogue (`evaluate_dialog`), the system's actions are replayed through a `F
 
 How it ended: ``ended_by_max_turns`` (the turn cap stopped it, not a natural ending) and
 ``user_quit_before_goal`` (the other party signalled the end, ``wants_end``/``end``, before a goal was
-reached: simulated users are known to give up early).
+reached, as many times as a goal-aware user's ``rounds`` in the dialogue's metadata: simulated users are
+known to give up early).
 
 Dataset level (`summarize`): means per task (a multi-task dialogue counts for each task) and overall.
 Against real dialogues (`compare_with_real`): action-sequence similarity 1 − normalised Levenshtein
@@ -64,7 +65,8 @@ class DialogMetrics(BaseModel):
     coverage: float
     consistency: float | None
     ended_by_max_turns: bool = Field(False, description="The turn cap ended the dialogue.")
-    user_quit_before_goal: bool = Field(False, description="The other party signalled the end before any goal.")
+    user_quit_before_goal: bool = Field(False, description="The other party signalled the end before the goal "
+                                        "(every round the user wanted).")
 
 
 def content_words(text: str) -> set[str]:
@@ -84,10 +86,11 @@ def evaluate_dialog(dialog: Dialog, graphs: Mapping[str, nx.DiGraph]) -> DialogM
     """Replay ``dialog``'s system actions on ``graphs`` (task -> graph) and measure adherence."""
     tracker = FlowchartTracker(dict(graphs))
     first_violation = goal_turn = None
+    rounds = int(dialog.metadata.get("user", {}).get("goal", {}).get("rounds", 1))
     for step, _, turn_index in replay(tracker, dialog):
         if not step.legal and first_violation is None:
             first_violation = turn_index
-        if goal_turn is None and tracker.completed():
+        if goal_turn is None and tracker.completed() and tracker.goal_arrivals() >= rounds:
             goal_turn = turn_index
     steps = tracker.steps
     scores = []

@@ -20,6 +20,11 @@ With ``Policy.user_goal`` it is a goal-aware user (`roleplay.policy.user`): each
 it wants, the fact just asked for, or (once served or refused) to thank and close; its `UserState` is
 kept in its turns' metadata and the dialogue's (``user``), and goodbyes wait for its closing turn, so a
 dialogue ends naturally: the user closes, the policy agent says goodbye.
+
+"Goal reached" has one source, `goal_reached` (the user state's ``served``): the tracker reached a goal of
+every task, as many times as the user's ``rounds``. It lets goodbyes through (``end_after_goal``) and makes
+the prior favour closing; while rounds are left the user asks for the next one, and the prior's revisit
+discount counts only the current round's actions (a new round repeats the steps of the last).
 """
 
 from __future__ import annotations
@@ -85,12 +90,14 @@ class PolicyOrchestrator(Orchestrator):
         self.environment = ToolEnvironment(policy.tools)
         self.tracker = FlowchartTracker(policy.graphs)
         self.user = UserState()
+        self.round_start = 0
         self.rng = random.Random(0)
 
     def initialize(self, dialog: Dialog) -> None:
         super().initialize(dialog)
         self.tracker = FlowchartTracker(self.policy.graphs)
         self.user = UserState()
+        self.round_start = 0
         self.rng = random.Random(f"{dialog.seed}:prior")
 
     async def step(self, dialog: Dialog, agent: Agent) -> Turn:
@@ -124,23 +131,27 @@ class PolicyOrchestrator(Orchestrator):
         if goal is None:
             return ""
         last = next((t.action for t in reversed(dialog.turns) if t.speaker == self.policy.agent), None)
-        return user_note(goal, self.user, self.policy.agent, last)
+        looked_up = next((e.data.get("arguments") or {} for e in reversed(dialog.events)
+                          if e.type == "query" and e.turn == len(dialog.turns) - 1), {})  # for the last turn
+        return user_note(goal, self.user, self.policy.agent, last, looked_up)
+
+    def goal_reached(self) -> bool:
+        """Whether the request is served: a goal of every task reached, once per round the user wants."""
+        return self.user.served
 
     def options(self, allow_query: bool = True) -> list[str]:
         """The actions offered to the policy agent now (see `offered_actions`), before the prior."""
-        if self.policy.user_goal is None:
-            return offered_actions(self.tracker, self.policy, allow_query)
-        closing = self.user.closing_turns
-        return offered_actions(self.tracker, self.policy, allow_query, user_closed=closing > 0,
-                               must_end=closing > 1)
+        goal_user, closing = self.policy.user_goal is not None, self.user.closing_turns
+        return offered_actions(self.tracker, self.policy, allow_query, user_closed=not goal_user or closing > 0,
+                               must_end=goal_user and closing > 1, goal_reached=self.goal_reached())
 
     def steered(self, options: list[str]) -> tuple[list[str], dict[str, float] | None]:
         """``options`` ordered and narrowed by the prior (enforced mode), with their shares to show."""
         prior = self.policy.prior
         if prior.mode == "none" or not self.policy.enforce:
             return options, None
-        weighted = weigh(self.tracker.graph, self.tracker.origin(), options, self.tracker.path, prior,
-                         self.tracker.completed())
+        weighted = weigh(self.tracker.graph, self.tracker.origin(), options, self.tracker.path[self.round_start:],
+                         prior, self.goal_reached())
         offered = narrow(weighted, prior, self.rng)
         return offered, {a: w for a, w in weighted if a in offered}
 
@@ -209,7 +220,7 @@ class PolicyOrchestrator(Orchestrator):
         previous_task, origin = self.tracker.task, self.tracker.origin()
         refused = origin is not None and self.tracker.graph.nodes[origin].get("when") == "empty"
         step = self.tracker.advance(choice.action)
-        self.user.served = self.tracker.completed()
+        self._count_goals()
         self.user.refusals += refused and not self.user.served
         if step.task != previous_task:
             dialog.events.append(Event(type="select_task", turn=len(dialog.turns), data={"task": step.task}))
@@ -219,6 +230,14 @@ class PolicyOrchestrator(Orchestrator):
             **({"fallback": True} if choice.fallback else {}),
         })
         return self._record(dialog, agent, turn, replies, started)
+
+    def _count_goals(self) -> None:
+        """Update the user's goals and served flag; a goal reached with rounds left starts a new round."""
+        goals, rounds = self.tracker.goal_arrivals(), self.policy.user_goal.rounds if self.policy.user_goal else 1
+        if goals > self.user.goals and goals < rounds:
+            self.round_start = len(self.tracker.steps)
+        self.user.goals = goals
+        self.user.served = self.tracker.completed() and goals >= rounds
 
     def finalize(self, dialog: Dialog, reason: StopReason | None) -> None:
         super().finalize(dialog, reason)

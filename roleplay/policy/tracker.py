@@ -148,6 +148,16 @@ class FlowchartTracker:
         visited = {(s.task, s.action) for s in self.steps}
         return all(any((t, g) in visited for g in goal_nodes(self.graphs[t])) for t in tasks)
 
+    def goal_arrivals(self) -> int:
+        """How many times the path arrived at a goal node: goal steps not right after another goal step.
+
+        A user who asked for several rounds of the same service (five trivia questions) is served once per
+        arrival; two results said in a row serve one request.
+        """
+        at_goal = [s.action in self.graphs[s.task] and bool(self.graphs[s.task].nodes[s.action].get("goal"))
+                   for s in self.steps]
+        return sum(now and not before for before, now in zip([False, *at_goal], at_goal, strict=False))
+
     def at_terminal(self) -> bool:
         """True when the current task's position allows nothing more (a goodbye)."""
         node = self.position[self.task]

@@ -1,23 +1,28 @@
 """A goal-aware simulated user: it knows what it wants and what it knows, and when it is done.
 
 `UserGoal` is what the user came for (its instructions) and the facts the policy agent will need from it
-(slot → value: its name, the day, the room...). `UserState` follows the conversation: which facts the
-user has said, whether its request was served (a goal node reached) or clearly refused, how many
+(slot → value: its name, the day, the room...), how many rounds of the service it wants (``rounds``: five
+trivia questions are five arrivals at a goal) and the answers it knows to numbered items the agent looks
+up (``answers``: trivia question 5 → "wind"). `UserState` follows the conversation: which facts the
+user has said, how many goals the policy agent reached, whether its request was served (a goal node
+reached ``rounds`` times) or clearly refused, how many
 closing turns it has said (the policy agent may say goodbye after the first and must after the
 second), and how often it tried to end before the goal (a quit attempt, ignored and counted:
 simulated users are known to give up early). `user_note` is the director's note for the user's next
-turn, by stage: state the request, answer from the facts, or thank and close.
+turn, by stage: state the request, answer from the facts (and, with rounds left, ask for the next
+round), or thank and close.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from roleplay.prompts import render
 
-__all__ = ["Stage", "UserGoal", "UserState", "relevant_fact", "user_note"]
+__all__ = ["Stage", "UserGoal", "UserState", "known_answer", "relevant_fact", "user_note"]
 
 Stage = str
 _WORD = re.compile(r"[a-z]+")
@@ -33,6 +38,10 @@ class UserGoal(BaseModel):
     needs: list[str] = Field(default_factory=list, description="Slots the agent's tool requires (readable names).")
     happy: bool = Field(True, description="False: the user may be refused; it ends once clearly refused.")
     patience: int = Field(2, ge=1, description="Happy path: refusals after which the user gives up anyway.")
+    rounds: int = Field(1, ge=1, description="Times the request must be served (goals reached) before the user "
+                        "is done: 'play 5 questions' is 5.")
+    answers: dict[str, str] = Field(default_factory=dict, description="Number of an item the agent looks up "
+                                    "(a trivia question) -> the user's answer to it.")
 
 
 class UserState(BaseModel):
@@ -40,7 +49,9 @@ class UserState(BaseModel):
 
     turns: int = Field(0, description="Turns the user has spoken.")
     said: list[str] = Field(default_factory=list, description="Facts the user has mentioned so far.")
-    served: bool = Field(False, description="The request was served (the policy reached a goal).")
+    goals: int = Field(0, description="Times the policy agent arrived at a goal (rounds served so far).")
+    served: bool = Field(False, description="The request was served: every round (the policy reached a goal "
+                         "as many times as the goal's rounds).")
     refusals: int = Field(0, description="Times the agent said it could not do it.")
     closing_turns: int = Field(0, description="Closing turns the user has said (thanks, nothing else, goodbye).")
     quit_attempts: int = Field(0, description="End signals the user gave before its request was served.")
@@ -82,15 +93,37 @@ def relevant_fact(goal: UserGoal, action: str | None) -> str | None:
     return best[2] if best[0] > 0 else None
 
 
-def user_note(goal: UserGoal, state: UserState, agent: str, last_action: str | None) -> str:
-    """The director's note for the user's next turn, by stage (see `UserState.stage`)."""
+def known_answer(goal: UserGoal, looked_up: Mapping[str, object]) -> str | None:
+    """The number of the item the agent's last tool call looked up, if the user knows its answer."""
+    return next((str(v) for v in looked_up.values() if str(v) in goal.answers), None)
+
+
+def _opening(goal: UserGoal, state: UserState, agent: str, stage: Stage) -> str:
+    """What the user's turn should do: state the request, answer, or (rounds left) ask for the next round."""
+    if stage == "ask":
+        return "State what you want in one sentence."
+    if 0 < state.goals < goal.rounds:
+        return (f"{agent} has served {state.goals} of the {goal.rounds} rounds you want, so you want the next one: "
+                "answer what was just asked, and if asked whether to go on, say yes.")
+    return "Answer what was just asked, from your details."
+
+
+def user_note(goal: UserGoal, state: UserState, agent: str, last_action: str | None,
+              looked_up: Mapping[str, object] | None = None) -> str:
+    """The director's note for the user's next turn, by stage (see `UserState.stage`).
+
+    ``looked_up``: the arguments of the agent's last tool call; a numbered item among them whose answer the
+    user knows (``goal.answers``) is the hint, ahead of the fact the action asks for.
+    """
     stage = state.stage(goal)
     facts = "; ".join(f"{name}: {value}" for name, value in goal.facts.items()) or "see your instructions"
     if stage in ("close", "closed"):
         why = "was handled" if state.served else "cannot be done"
         return render("user_goal_close", agent=agent, why=why, again="" if stage == "close" else " again")
-    fact = relevant_fact(goal, last_action)
-    hint = f" {agent} asks for your {fact}: it is {goal.facts[fact]}." if fact else ""
+    item, fact = known_answer(goal, looked_up or {}), relevant_fact(goal, last_action)
+    if item is not None:
+        hint = f" {agent} just looked up number {item}: your answer to it is {goal.answers[item]}."
+    else:
+        hint = f" {agent} asks for your {fact}: it is {goal.facts[fact]}." if fact else ""
     return render("user_goal_turn", agent=agent, request=goal.request, facts=facts, hint=hint,
-                  opening="State what you want in one sentence." if stage == "ask" else
-                  "Answer what was just asked, from your details.")
+                  opening=_opening(goal, state, agent, stage))
