@@ -44,7 +44,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz import fuzz, process, utils
@@ -196,35 +196,56 @@ def _alternation(terms: Iterable[str]) -> str:
     return "|".join(re.escape(t).replace(r"\.", r"\.?") for t in terms)
 
 
+class _RolePatterns(NamedTuple):
+    """`role_confusion`'s regular expressions for one speaker's identity terms and the others'."""
+
+    label: re.Pattern[str] | None
+    claims: tuple[re.Pattern[str], ...]
+    narrated: re.Pattern[str] | None
+    addressed: tuple[re.Pattern[str], ...]
+
+
+@lru_cache(maxsize=1024)
+def _role_patterns(own: tuple[str, ...], others: tuple[str, ...]) -> _RolePatterns:
+    """Compiled once per pair of identities: a batch judges every turn of the same speakers again and again."""
+    own_lower = {t.lower() for t in own}
+    names = _alternation(t for t in others if t.lower() not in own_lower)
+    mine = _alternation(own)
+    everyone = _alternation([*own, *others])
+
+    def compiled(*patterns: str) -> tuple[re.Pattern[str], ...]:
+        return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
+    return _RolePatterns(
+        label=compiled(rf"^\s*(\[({names})\]|({names})\s*:)")[0] if names else None,
+        claims=compiled(rf"\b{_CLAIM}\s+(?:the |a |an |your )?({names}){_NOT_POSSESSIVE}",
+                        rf"(?:{_SELF_AS}|{_MY_TIME_AS})\s+({names}){_NOT_POSSESSIVE}",
+                        rf"\bas\s+(?:a|an|the|your|their)\s+({names}){_AS_ROLE_I}",
+                        rf"\b(?:we|us)\s+({names})s\b") if names else (),
+        narrated=compiled(rf"(?:^|[.!?]\s+)(the\s+(?:{everyone}))(?:['’]s)?\s+\w")[0] if everyone else None,
+        addressed=compiled(rf"(?:[,!]\s*|\b{_GREETING},?\s+)({mine})\s*[,.!?]",
+                           rf"\byou(?:'re| are)\s+(?:the |a |an |my )?({mine})(?![\w-])") if own else (),
+    )
+
+
 def role_confusion(text: str, own: Sequence[str], others: Sequence[str], opening: str | None = None) -> str | None:
     """Why ``text`` is spoken as someone else (None if it is not); ``own``/``others`` from `identity_terms`.
 
     ``opening`` is the model's text before cleaning (which drops a leading label), checked for
     another speaker's label.
     """
-    own_lower = {t.lower() for t in own}
-    others = [t for t in others if t.lower() not in own_lower]
-    if others:
-        names = _alternation(others)
-        label = re.match(rf"^\s*(\[({names})\]|({names})\s*:)", opening or text, re.IGNORECASE)
-        if label:
-            return f"speaks under the label {label.group(0).strip()!r}"
-        claim = (re.search(rf"\b{_CLAIM}\s+(?:the |a |an |your )?({names}){_NOT_POSSESSIVE}", text, re.IGNORECASE)
-                 or re.search(rf"(?:{_SELF_AS}|{_MY_TIME_AS})\s+({names}){_NOT_POSSESSIVE}", text, re.IGNORECASE)
-                 or re.search(rf"\bas\s+(?:a|an|the|your|their)\s+({names}){_AS_ROLE_I}", text, re.IGNORECASE)
-                 or re.search(rf"\b(?:we|us)\s+({names})s\b", text, re.IGNORECASE))
-        if claim:
-            return f"claims to be {claim.group(1)!r}"
-    everyone = _alternation([*own, *others])
-    narrated = everyone and re.search(rf"(?:^|[.!?]\s+)(the\s+(?:{everyone}))(?:['’]s)?\s+\w", text, re.IGNORECASE)
+    patterns = _role_patterns(tuple(own), tuple(others))
+    label = patterns.label and patterns.label.match(opening or text)
+    if label:
+        return f"speaks under the label {label.group(0).strip()!r}"
+    claim = next((m for p in patterns.claims if (m := p.search(text))), None)
+    if claim:
+        return f"claims to be {claim.group(1)!r}"
+    narrated = patterns.narrated and patterns.narrated.search(text)
     if narrated:
         return f"narrates {narrated.group(1)!r} in the third person"
-    if own:
-        names = _alternation(own)
-        addressed = (re.search(rf"(?:[,!]\s*|\b{_GREETING},?\s+)({names})\s*[,.!?]", text, re.IGNORECASE)
-                     or re.search(rf"\byou(?:'re| are)\s+(?:the |a |an |my )?({names})(?![\w-])", text, re.IGNORECASE))
-        if addressed:
-            return f"addresses itself as {addressed.group(1)!r}"
+    addressed = next((m for p in patterns.addressed if (m := p.search(text))), None)
+    if addressed:
+        return f"addresses itself as {addressed.group(1)!r}"
     return None
 
 
