@@ -75,6 +75,21 @@ async def test_sync_wrapper_works_inside_a_running_loop(seeded, tmp_path):
     assert Dialog.from_file(tmp_path / "b" / "dialogs" / "2.json").seed == 9
 
 
+async def test_the_heap_before_a_run_is_frozen_for_it_and_handed_back_after(tmp_path):
+    """Objects from before the run stay out of the collector's scans while it runs (bench/engine_ceiling.py)."""
+    import gc
+
+    frozen_during = []
+
+    async def make(id: int, seed: int) -> Dialog:
+        frozen_during.append(gc.get_freeze_count())
+        return Dialog(id=id, seed=seed, turns=[Turn(speaker="A", text="Hello.")])
+    before = gc.get_freeze_count()
+    result = await arun_batch(make, 3, tmp_path / "b", progress=False)
+    assert result.done == 3 and min(frozen_during) > before + 1000  # the modules' objects at least
+    assert gc.get_freeze_count() == before
+
+
 async def test_rerun_skips_finished_and_extends(seeded, tmp_path):
     await arun_batch(scenario_make(), 3, tmp_path / "b", progress=False)
     calls = len(seeded)
