@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -144,6 +145,15 @@ async def raw_loop(url: str, dialogues: int, turns: int, concurrency: int, promp
     that scan (one client, or requests dealt round-robin) would flatter roleplay at 64 and 256 in flight.
     """
     systems, kickoff, subject = prompts
+    gc.freeze()  # as arun_batch does: this process's imported heap stays out of the collector's scans
+    try:
+        return await _raw_chains(url, dialogues, turns, concurrency, systems, kickoff, subject)
+    finally:
+        gc.unfreeze()
+
+
+async def _raw_chains(url: str, dialogues: int, turns: int, concurrency: int, systems: list[str], kickoff: str,
+                      subject: str) -> int:
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
     ssl_context = httpx.create_ssl_context()  # one for all clients, as roleplay's pools share one (30 ms of CPU each)
     async with AsyncExitStack() as stack:
