@@ -209,17 +209,34 @@ def count_transitions(graphs: Mapping[str, nx.DiGraph], dialogs: Iterable[Dialog
 
     Zero for the rest, whatever layer a node or edge came from.
 
-    A transition that passes through an unresolved branch (the user's answer was unclear) has no edge of
-    its own and is not counted.
+    A transition that passes through an unresolved branch (the user's answer was unclear, a query's outcome
+    unknown) has no edge of its own: it is counted on the edge from the origin's branch that leads to the
+    action, so `roleplay.policy.prior.option_count` (which sums those edges) sees it. When several branches
+    lead there, it goes to the one whose edge the resolved dialogues took most (first in sorted order on a
+    tie): the unclear answers are assumed to split like the clear ones, and whole counts stay integers.
     """
-    counts: Counter[tuple[str, str | None, str]] = Counter()
+    direct: Counter[tuple[str, str | None, str]] = Counter()
     for step, origin in _replayed_steps(graphs, dialogs):
-        counts[(step.task, origin if step.index > 0 else None, step.action)] += 1
+        direct[(step.task, origin if step.index > 0 else None, step.action)] += 1
+    counts = direct.copy()
+    for (task, origin, action), count in direct.items():
+        branch = _branch_towards(graphs[task], task, origin, action, direct)
+        if branch is not None:
+            counts[(task, branch, action)] += count
     for task, graph in graphs.items():
         for u, v in graph.edges:
             graph.edges[u, v]["count"] = counts.get((task, u, v), 0)
         for node in graph:
             graph.nodes[node]["starts"] = counts.get((task, None, node), 0)
+
+
+def _branch_towards(graph: nx.DiGraph, task: str, origin: str | None, action: str,
+                    direct: Counter[tuple[str, str | None, str]]) -> str | None:
+    """The branch of ``origin`` (an outcome/answer node) an unresolved ``origin → action`` went through, if any."""
+    if origin is None or origin not in graph or graph.has_edge(origin, action):
+        return None
+    branches = sorted(b for b in graph.successors(origin) if not is_system(graph, b) and graph.has_edge(b, action))
+    return max(branches, key=lambda b: direct.get((task, b, action), 0), default=None)
 
 
 def mark_closing_goals(graph: nx.DiGraph, share: float = CLOSING_GOAL_SHARE,
