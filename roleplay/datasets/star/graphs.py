@@ -55,6 +55,7 @@ ANSWERS = {"yes": "yes", "no": "no", "done": "done", "correct": "correct", "inco
            "noanswer": "noanswer", "info_missing": "info_missing", "info_missing2": "info_missing"}
 _GOODBYE = re.compile(r"^(goodbye(_\d+)?|\w+_bye)$")
 _GLOBALS = {"hello", "anything_else", "out_of_scope"}
+_FLOWCHART_LAYERS = {"dict", "rule"}
 
 
 def classify(label: str) -> NodeKind:
@@ -212,8 +213,10 @@ def count_transitions(graphs: Mapping[str, nx.DiGraph], dialogs: Iterable[Dialog
     A transition that passes through an unresolved branch (the user's answer was unclear, a query's outcome
     unknown) has no edge of its own: it is counted on the edge from the origin's branch that leads to the
     action, so `roleplay.policy.prior.option_count` (which sums those edges) sees it. When several branches
-    lead there, it goes to the one whose edge the resolved dialogues took most (first in sorted order on a
-    tie): the unclear answers are assumed to split like the clear ones, and whole counts stay integers.
+    lead there, it goes to the one whose edge the flowchart itself draws (``dict``/``rule``: trivia's
+    ``correct → inform_answer_correct``, not a mined ``done → inform_answer_correct``), then to the one the
+    resolved dialogues took most, then the first in sorted order: the unclear answers are assumed to split
+    like the clear ones, and counts stay whole numbers.
     """
     direct: Counter[tuple[str, str | None, str]] = Counter()
     for step, origin in _replayed_steps(graphs, dialogs):
@@ -236,7 +239,8 @@ def _branch_towards(graph: nx.DiGraph, task: str, origin: str | None, action: st
     if origin is None or origin not in graph or graph.has_edge(origin, action):
         return None
     branches = sorted(b for b in graph.successors(origin) if not is_system(graph, b) and graph.has_edge(b, action))
-    return max(branches, key=lambda b: direct.get((task, b, action), 0), default=None)
+    return max(branches, default=None, key=lambda b: (graph.edges[b, action].get("source") in _FLOWCHART_LAYERS,
+                                                      direct.get((task, b, action), 0)))
 
 
 def mark_closing_goals(graph: nx.DiGraph, share: float = CLOSING_GOAL_SHARE,
