@@ -310,3 +310,30 @@ def test_a_scenario_file_sets_the_prior(tmp_path):
     (tmp_path / "s.yaml").write_text(text % "best")
     with pytest.raises(ScenarioError, match="prior"):
         load_scenario(tmp_path / "s.yaml")
+
+
+def test_a_transition_through_an_unclear_answer_counts_on_the_branch_that_leads_there():
+    from roleplay.datasets.star.graphs import count_transitions
+    graph = new_graph("quiz", "ask")
+    for node, kind in (("ask", "action"), ("yes", "answer"), ("no", "answer"), ("book", "action"),
+                       ("again", "action")):
+        add_action(graph, node, kind)
+    graph.nodes["yes"]["when"], graph.nodes["no"]["when"] = "yes", "no"
+    for u, v in (("ask", "yes"), ("ask", "no"), ("ask", "ask"), ("yes", "book"), ("yes", "again"), ("no", "again")):
+        graph.add_edge(u, v, source="rule")
+    graph.add_edge("no", "book", source="mined")  # a wizard's odd move: the flowchart's yes → book is preferred
+    scenario = {"WizardCapabilities": [{"Task": "quiz"}]}
+
+    def dialog(number, answer, then):
+        turns = [Turn(speaker="W", text="?", action="ask"), Turn(speaker="U", text=answer),
+                 Turn(speaker="W", text="!", action=then)]
+        return Dialog(id=number, scenario=scenario, turns=turns)
+
+    count_transitions({"quiz": graph}, [dialog(1, "Yes please", "again"), dialog(2, "Snail", "book"),
+                                        dialog(3, "Hmm, snail", "again"), dialog(4, "Snail", "ask"),
+                                        dialog(5, "No", "book")])
+    assert graph.edges["yes", "book"]["count"] == 1 and graph.edges["no", "book"]["count"] == 1
+    assert option_count(graph, "ask", "book") == 2  # was 1: dialogue 2 (unclear answer) was lost
+    # "again" follows both answers: the unclear one goes where the clear ones went (yes), not to "no"
+    assert graph.edges["yes", "again"]["count"] == 2 and graph.edges["no", "again"]["count"] == 0
+    assert graph.edges["ask", "ask"]["count"] == 1 and graph.nodes["ask"]["starts"] == 5  # direct edges as before

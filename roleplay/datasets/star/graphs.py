@@ -55,6 +55,7 @@ ANSWERS = {"yes": "yes", "no": "no", "done": "done", "correct": "correct", "inco
            "noanswer": "noanswer", "info_missing": "info_missing", "info_missing2": "info_missing"}
 _GOODBYE = re.compile(r"^(goodbye(_\d+)?|\w+_bye)$")
 _GLOBALS = {"hello", "anything_else", "out_of_scope"}
+_FLOWCHART_LAYERS = {"dict", "rule"}
 
 
 def classify(label: str) -> NodeKind:
@@ -209,17 +210,37 @@ def count_transitions(graphs: Mapping[str, nx.DiGraph], dialogs: Iterable[Dialog
 
     Zero for the rest, whatever layer a node or edge came from.
 
-    A transition that passes through an unresolved branch (the user's answer was unclear) has no edge of
-    its own and is not counted.
+    A transition that passes through an unresolved branch (the user's answer was unclear, a query's outcome
+    unknown) has no edge of its own: it is counted on the edge from the origin's branch that leads to the
+    action, so `roleplay.policy.prior.option_count` (which sums those edges) sees it. When several branches
+    lead there, it goes to the one whose edge the flowchart itself draws (``dict``/``rule``: trivia's
+    ``correct → inform_answer_correct``, not a mined ``done → inform_answer_correct``), then to the one the
+    resolved dialogues took most, then the first in sorted order: the unclear answers are assumed to split
+    like the clear ones, and counts stay whole numbers.
     """
-    counts: Counter[tuple[str, str | None, str]] = Counter()
+    direct: Counter[tuple[str, str | None, str]] = Counter()
     for step, origin in _replayed_steps(graphs, dialogs):
-        counts[(step.task, origin if step.index > 0 else None, step.action)] += 1
+        direct[(step.task, origin if step.index > 0 else None, step.action)] += 1
+    counts = direct.copy()
+    for (task, origin, action), count in direct.items():
+        branch = _branch_towards(graphs[task], task, origin, action, direct)
+        if branch is not None:
+            counts[(task, branch, action)] += count
     for task, graph in graphs.items():
         for u, v in graph.edges:
             graph.edges[u, v]["count"] = counts.get((task, u, v), 0)
         for node in graph:
             graph.nodes[node]["starts"] = counts.get((task, None, node), 0)
+
+
+def _branch_towards(graph: nx.DiGraph, task: str, origin: str | None, action: str,
+                    direct: Counter[tuple[str, str | None, str]]) -> str | None:
+    """The branch of ``origin`` (an outcome/answer node) an unresolved ``origin → action`` went through, if any."""
+    if origin is None or origin not in graph or graph.has_edge(origin, action):
+        return None
+    branches = sorted(b for b in graph.successors(origin) if not is_system(graph, b) and graph.has_edge(b, action))
+    return max(branches, default=None, key=lambda b: (graph.edges[b, action].get("source") in _FLOWCHART_LAYERS,
+                                                      direct.get((task, b, action), 0)))
 
 
 def mark_closing_goals(graph: nx.DiGraph, share: float = CLOSING_GOAL_SHARE,
