@@ -90,7 +90,7 @@ def evaluate_dialog(dialog: Dialog, graphs: Mapping[str, nx.DiGraph]) -> DialogM
     for step, _, turn_index in replay(tracker, dialog):
         if not step.legal and first_violation is None:
             first_violation = turn_index
-        if goal_turn is None and tracker.completed() and tracker.goal_arrivals() >= rounds:
+        if goal_turn is None and tracker.served(rounds):
             goal_turn = turn_index
     steps = tracker.steps
     scores = []

@@ -20,13 +20,13 @@ from roleplay.policy.tracker import FlowchartTracker
 __all__ = ["graph_of", "is_query", "offered_actions"]
 
 
-def offered_actions(tracker: FlowchartTracker, policy: Policy, allow_query: bool = True,
-                    user_closed: bool = True, must_end: bool = False, goal_reached: bool | None = None) -> list[str]:
+def offered_actions(tracker: FlowchartTracker, policy: Policy, goal_reached: bool, allow_query: bool = True,
+                    user_closed: bool = True, must_end: bool = False) -> list[str]:
     """Legal actions on the current task, then (multi-task) those that switch task, narrowed by the rules.
 
     ``user_closed`` False (a goal-aware user has not said its closing turn yet) holds goodbyes back too;
     ``must_end`` (it has closed twice) offers only the goodbyes, if any is legal. ``goal_reached``: the
-    orchestrator's verdict (every round served); None asks the tracker whether a goal was reached.
+    orchestrator's verdict (every round the user wants served) lets goodbyes through with ``end_after_goal``.
     """
     options = tracker.legal_actions()
     for task in tracker.graphs:
@@ -39,8 +39,7 @@ def offered_actions(tracker: FlowchartTracker, policy: Policy, allow_query: bool
     goodbyes = [a for a in options if is_terminal(graph_of(tracker, a), a)]
     if must_end and goodbyes:
         return goodbyes
-    reached = tracker.completed() if goal_reached is None else goal_reached
-    if (policy.end_after_goal and not reached) or not user_closed:
+    if (policy.end_after_goal and not goal_reached) or not user_closed:
         options = _keep(options, lambda a: a not in goodbyes)
     return options
 

@@ -142,8 +142,8 @@ class PolicyOrchestrator(Orchestrator):
     def options(self, allow_query: bool = True) -> list[str]:
         """The actions offered to the policy agent now (see `offered_actions`), before the prior."""
         goal_user, closing = self.policy.user_goal is not None, self.user.closing_turns
-        return offered_actions(self.tracker, self.policy, allow_query, user_closed=not goal_user or closing > 0,
-                               must_end=goal_user and closing > 1, goal_reached=self.goal_reached())
+        return offered_actions(self.tracker, self.policy, self.goal_reached(), allow_query,
+                               user_closed=not goal_user or closing > 0, must_end=goal_user and closing > 1)
 
     def steered(self, options: list[str]) -> tuple[list[str], dict[str, float] | None]:
         """``options`` ordered and narrowed by the prior (enforced mode), with their shares to show."""
@@ -237,7 +237,7 @@ class PolicyOrchestrator(Orchestrator):
         if goals > self.user.goals and goals < rounds:
             self.round_start = len(self.tracker.steps)
         self.user.goals = goals
-        self.user.served = self.tracker.completed() and goals >= rounds
+        self.user.served = self.tracker.served(rounds)
 
     def finalize(self, dialog: Dialog, reason: StopReason | None) -> None:
         super().finalize(dialog, reason)

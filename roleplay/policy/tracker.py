@@ -158,6 +158,10 @@ class FlowchartTracker:
                    for s in self.steps]
         return sum(now and not before for before, now in zip([False, *at_goal], at_goal, strict=False))
 
+    def served(self, rounds: int = 1) -> bool:
+        """Whether a request wanted ``rounds`` times is served: every task reached a goal, that many arrivals in all."""
+        return self.completed() and self.goal_arrivals() >= rounds
+
     def at_terminal(self) -> bool:
         """True when the current task's position allows nothing more (a goodbye)."""
         node = self.position[self.task]
