@@ -132,6 +132,19 @@ def test_goal_arrivals_count_rounds_not_goal_steps():
     assert tracker.goal_arrivals() == 2 and tracker.completed()
 
 
+def test_a_goal_that_asks_a_question_counts_each_answered_round():
+    """Trivia's "Correct! Would you like to continue?" asks; the user's answer opens the next round."""
+    graph = _round_graph()
+    add_action(graph, "correct", "answer", template="Correct")
+    graph.nodes["correct"]["when"] = "correct"
+    graph.add_edge("inform_ask_next", "correct", source="rule")
+    graph.add_edge("correct", "inform_ask_next", source="dict", count=4)
+    tracker = FlowchartTracker(graph)
+    for action in ("hello", "ask_question", "inform_ask_next", "inform_ask_next", "inform_ask_next"):
+        tracker.advance(action)
+    assert tracker.goal_arrivals() == 3 and tracker.served(3) and not tracker.served(4)
+
+
 def test_a_user_who_ends_after_one_of_two_rounds_quit_before_the_goal():
     turns = []
     for i, action in enumerate(["hello", "ask_question", "inform_ask_next", "anything_else"]):

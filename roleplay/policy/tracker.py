@@ -149,14 +149,23 @@ class FlowchartTracker:
         return all(any((t, g) in visited for g in goal_nodes(self.graphs[t])) for t in tasks)
 
     def goal_arrivals(self) -> int:
-        """How many times the path arrived at a goal node: goal steps not right after another goal step.
+        """How many times the path arrived at a goal node: goal steps that start a new round of service.
 
         A user who asked for several rounds of the same service (five trivia questions) is served once per
-        arrival; two results said in a row serve one request.
+        arrival. Two results said in a row serve one request, unless the first ended with a question the
+        user answered (a goal with answer branches: "Correct! Would you like to continue?").
         """
-        at_goal = [s.action in self.graphs[s.task] and bool(self.graphs[s.task].nodes[s.action].get("goal"))
-                   for s in self.steps]
-        return sum(now and not before for before, now in zip([False, *at_goal], at_goal, strict=False))
+        arrivals, previous = 0, None
+        for step in self.steps:
+            graph = self.graphs[step.task]
+            if step.action in graph and graph.nodes[step.action].get("goal"):
+                repeated = previous is not None and not branches(self.graphs[previous.task], previous.action,
+                                                                 NodeKind.ANSWER)
+                arrivals += not repeated
+                previous = step
+            else:
+                previous = None
+        return arrivals
 
     def served(self, rounds: int = 1) -> bool:
         """Whether a request wanted ``rounds`` times is served: every task reached a goal, that many arrivals in all."""
