@@ -131,9 +131,30 @@ def _comparable(text: str, min_words: int) -> tuple[str, tuple[str, ...]]:
     return utils.default_process(text), tuple(utils.default_process(s) for s in parts)
 
 
+class _Reference(NamedTuple):
+    """Earlier turns as `copy_score` compares with them: every whole turn and sentence, and whose it is."""
+
+    choices: tuple[str, ...]
+    owners: tuple[int, ...]
+
+
+@lru_cache(maxsize=1024)
+def _reference(earlier: tuple[str, ...], min_words: int) -> _Reference:
+    """Memoized: a turn's resamples, and every turn's prompt-leak check, compare with the same texts."""
+    units = [_comparable(turn, min_words) for turn in earlier]
+    choices = [whole for whole, _ in units] + [part for _, parts in units for part in parts]
+    owners = list(range(len(units))) + [index for index, (_, parts) in enumerate(units) for _ in parts]
+    return _Reference(tuple(choices), tuple(owners))
+
+
 @lru_cache(maxsize=8192)
 def _pairs(text: str) -> frozenset[tuple[str, ...]]:
     return frozenset(ngrams(text, 2))
+
+
+@lru_cache(maxsize=1024)
+def _seen_pairs(earlier: tuple[str, ...]) -> frozenset[tuple[str, ...]]:
+    return frozenset().union(*(_pairs(turn) for turn in earlier))
 
 
 def copy_score(text: str, earlier: Sequence[str], min_words: int = 1) -> tuple[float, int | None]:
@@ -144,15 +165,13 @@ def copy_score(text: str, earlier: Sequence[str], min_words: int = 1) -> tuple[f
     """
     if not earlier or not text.strip():
         return 0.0, None
-    units = [_comparable(turn, min_words) for turn in earlier]
-    choices = [whole for whole, _ in units] + [part for _, parts in units for part in parts]
-    owners = list(range(len(units))) + [index for index, (_, parts) in enumerate(units) for _ in parts]
+    reference = _reference(tuple(earlier), min_words)
     whole, parts = _comparable(text, min_words)
     best_score, best_index = 0.0, None
     for query in (whole, *parts):
-        match = process.extractOne(query, choices, scorer=fuzz.ratio, processor=None)
+        match = process.extractOne(query, reference.choices, scorer=fuzz.ratio, processor=None)
         if match and match[1] > best_score:
-            best_score, best_index = match[1], owners[match[2]]
+            best_score, best_index = match[1], reference.owners[match[2]]
     return round(best_score, 1), best_index
 
 
@@ -164,7 +183,7 @@ def new_pair_share(text: str, earlier: Sequence[str]) -> float | None:
     pairs = ngrams(text, 2)
     if not pairs:
         return None
-    seen = frozenset().union(*(_pairs(turn) for turn in earlier))
+    seen = _seen_pairs(tuple(earlier))
     return round(sum(pair not in seen for pair in pairs) / len(pairs), 3)
 
 
@@ -197,12 +216,32 @@ def _alternation(terms: Iterable[str]) -> str:
 
 
 class _RolePatterns(NamedTuple):
-    """`role_confusion`'s regular expressions for one speaker's identity terms and the others'."""
+    """`role_confusion`'s regular expressions for one speaker's identity terms and the others'.
+
+    Every claim names another party, and every address the speaker: ``others_keys`` and ``own_keys`` are
+    words a text must contain for those patterns to match, so most turns skip them (see `_may_mention`).
+    """
 
     label: re.Pattern[str] | None
     claims: tuple[re.Pattern[str], ...]
     narrated: re.Pattern[str] | None
     addressed: tuple[re.Pattern[str], ...]
+    others_keys: tuple[str, ...]
+    own_keys: tuple[str, ...]
+
+
+def _search_keys(terms: Iterable[str]) -> tuple[str, ...]:
+    """Lower-cased words each match of a term's pattern contains (its text up to a dot, made optional)."""
+    keys = [term.split(".")[0].lower() for term in terms]
+    return tuple("" if not key.isascii() else key for key in keys)  # "": unsure, always search
+
+
+def _may_mention(lowered: str, keys: Sequence[str]) -> bool:
+    """Whether an ASCII text (lower-cased) holds one of ``keys``; a non-ASCII one is always searched.
+
+    Exact for ASCII: there a case-insensitive pattern matches where the lower-cased word is a substring.
+    """
+    return not lowered.isascii() or any(key in lowered for key in keys)
 
 
 @lru_cache(maxsize=1024)
@@ -224,6 +263,8 @@ def _role_patterns(own: tuple[str, ...], others: tuple[str, ...]) -> _RolePatter
         narrated=compiled(rf"(?:^|[.!?]\s+)(the\s+(?:{everyone}))(?:['’]s)?\s+\w")[0] if everyone else None,
         addressed=compiled(rf"(?:[,!]\s*|\b{_GREETING},?\s+)({mine})\s*[,.!?]",
                            rf"\byou(?:'re| are)\s+(?:the |a |an |my )?({mine})(?![\w-])") if own else (),
+        others_keys=_search_keys(t for t in others if t.lower() not in own_lower),
+        own_keys=_search_keys(own),
     )
 
 
@@ -237,13 +278,15 @@ def role_confusion(text: str, own: Sequence[str], others: Sequence[str], opening
     label = patterns.label and patterns.label.match(opening or text)
     if label:
         return f"speaks under the label {label.group(0).strip()!r}"
-    claim = next((m for p in patterns.claims if (m := p.search(text))), None)
+    lowered = text.lower()
+    names_others, names_self = _may_mention(lowered, patterns.others_keys), _may_mention(lowered, patterns.own_keys)
+    claim = next((m for p in patterns.claims if (m := p.search(text))), None) if names_others else None
     if claim:
         return f"claims to be {claim.group(1)!r}"
-    narrated = patterns.narrated and patterns.narrated.search(text)
+    narrated = patterns.narrated and (names_others or names_self) and patterns.narrated.search(text)
     if narrated:
         return f"narrates {narrated.group(1)!r} in the third person"
-    addressed = next((m for p in patterns.addressed if (m := p.search(text))), None)
+    addressed = next((m for p in patterns.addressed if (m := p.search(text))), None) if names_self else None
     if addressed:
         return f"addresses itself as {addressed.group(1)!r}"
     return None

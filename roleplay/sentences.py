@@ -23,10 +23,11 @@ from functools import lru_cache
 
 import sentencex
 
-__all__ = ["TERMINAL", "is_complete", "ngrams", "sentences", "trim_to_complete", "words"]
+__all__ = ["CLOSERS", "TERMINAL", "is_complete", "ngrams", "sentences", "trim_to_complete", "words"]
 
-TERMINAL = re.compile(r"""[.!?…]["')\]*]*$""")
-"""A complete turn ends with terminal punctuation, possibly inside a closing quote or bracket."""
+TERMINAL = ".!?…"
+"""A complete turn ends with one of these, possibly inside closing quotes or brackets (`CLOSERS`)."""
+CLOSERS = "\"')]*"
 
 _TITLES = re.compile(r"\b(dr|mr|mrs|ms|prof|st|mt|sr|jr|no|vs|e\.g|i\.e|etc)\.$", re.IGNORECASE)
 _WORDS_NOT_ABBREVIATIONS = re.compile(r"(?<=\b(?:[Mm]e|[Oo][Kk]|[Nn]o)[.!?])\s+(?=[A-Z])")
@@ -54,9 +55,15 @@ def sentences(text: str, language: str = "en") -> list[str]:
 
 
 def is_complete(text: str) -> bool:
-    """Whether ``text`` ends like a finished sentence (terminal punctuation, and not on a title like ``Dr.``)."""
+    """Whether ``text`` ends like a finished sentence (terminal punctuation, and not on a title like ``Dr.``).
+
+    Only the end is looked at (a search for an end-anchored pattern would try every position of the turn,
+    and the guards ask on every attempt of every turn): the longest title and the character before it, for
+    the word boundary, fit in the last eight characters.
+    """
     text = text.strip()
-    return bool(text) and bool(TERMINAL.search(text)) and not _TITLES.search(text)
+    body = text.rstrip(CLOSERS)
+    return bool(body) and body[-1] in TERMINAL and not _TITLES.search(text[-8:])
 
 
 def trim_to_complete(text: str, max_sentences: int | None = None) -> str:

@@ -218,6 +218,11 @@ def test_same_seed_same_dialogue_with_guards_on():
     ("Then the doctor said I should rest.", "Patient", None),
     ("As a doctor I have seen worse.", "Patient", "claims to be 'doctor'"),
     ("Do you talk to your fellow doctors about it?", "Patient", None),
+    # the patterns run only on turns naming a party: any case, a title without its dot, non-ASCII text
+    ("I AM DR GARCIA.", "Patient", "claims to be 'DR GARCIA'"),
+    ("Hello — I am Dr. Garcia, café owner.", "Patient", "claims to be 'Dr. Garcia'"),
+    ("Thank you, DOCTOR!", "Doctor", "addresses itself as 'DOCTOR'"),
+    ("The pain comes and goes — mostly at night.", "Patient", None),
 ])
 def test_role_confusion(text, speaker, expected):
     terms = {"Doctor": identity_terms("Doctor", GARCIA.model_dump()), "Patient": identity_terms("Patient",
