@@ -18,8 +18,8 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any
+from functools import cached_property, lru_cache
+from typing import Any, NamedTuple
 
 from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.base import Response
@@ -125,6 +125,7 @@ class Reply:
     """Extras for the turn's metadata: ``thought`` of a reasoning model, ``guard`` decisions."""
 
 
+_SPACES = re.compile(r"\s+")
 _THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL | re.IGNORECASE)
 
 
@@ -137,6 +138,28 @@ def split_thought(raw: str) -> tuple[str, str | None]:
         thoughts.insert(0, before.strip())
     thought = "\n".join(t for t in thoughts if t)
     return text.strip(), thought or None
+
+
+class _Labels(NamedTuple):
+    """`clean_reply`'s patterns for one speaker: its end marker, its own name prefixes, the others' labels."""
+
+    marker: re.Pattern[str]
+    own: tuple[re.Pattern[str], ...]
+    other_opening: re.Pattern[str] | None
+    other_line: re.Pattern[str] | None
+
+
+@lru_cache(maxsize=1024)
+def _labels(own_names: tuple[str, ...], other_names: tuple[str, ...], end_marker: str) -> _Labels:
+    """Compiled once per speaker: every turn of every dialogue of a batch is cleaned with the same names."""
+    own = tuple(re.compile(rf"^\s*(\S+\s+){{0,2}}?(\[{re.escape(name)}\]|{re.escape(name)}\s*:)\s*", re.IGNORECASE)
+                for name in own_names)  # also after up to two stray words ("Well Doctor: Good morning.")
+    if not other_names:
+        return _Labels(re.compile(re.escape(end_marker), re.IGNORECASE), own, None, None)
+    others = "|".join(re.escape(n) for n in other_names)
+    prefix = rf"(\[({others})\]|({others})\s*:)"
+    return _Labels(re.compile(re.escape(end_marker), re.IGNORECASE), own,
+                   re.compile(rf"^\s*{prefix}\s*", re.IGNORECASE), re.compile(rf"(^|\n)\s*{prefix}", re.IGNORECASE))
 
 
 def clean_reply(
@@ -152,23 +175,20 @@ def clean_reply(
     off by the token limit loses its unfinished last sentence when a complete one precedes it).
     Sentences are found by `roleplay.sentences`, so "Dr." or "3.5" never ends one.
     """
+    labels = _labels(tuple(own_names), tuple(other_names), end_marker)
     text = raw.strip()
-    marker = re.compile(re.escape(end_marker), re.IGNORECASE)
-    end = bool(marker.search(text))
-    text = marker.sub("", text)
-    for name in own_names:  # also after up to two stray words ("Well Doctor: Good morning.")
-        text = re.sub(rf"^\s*(\S+\s+){{0,2}}?(\[{re.escape(name)}\]|{re.escape(name)}\s*:)\s*", "", text,
-                      flags=re.IGNORECASE)
-    if other_names:
-        others = "|".join(re.escape(n) for n in other_names)
-        prefix = rf"(\[({others})\]|({others})\s*:)"
+    end = bool(labels.marker.search(text))
+    text = labels.marker.sub("", text)
+    for own in labels.own:
+        text = own.sub("", text)
+    if labels.other_opening and labels.other_line:
         # A reply that opens with another speaker's label is still this agent's turn: drop the label.
         # A label further on starts lines the model invented for someone else: cut there.
-        text = re.sub(rf"^\s*{prefix}\s*", "", text, flags=re.IGNORECASE)
-        cut = re.search(rf"(^|\n)\s*{prefix}", text, flags=re.IGNORECASE)
+        text = labels.other_opening.sub("", text)
+        cut = labels.other_line.search(text)
         if cut:
             text = text[: cut.start()]
-    text = re.sub(r"\s+", " ", text).strip()
+    text = _SPACES.sub(" ", text).strip()
     if max_sentences is not None:
         text = trim_to_complete(text, max_sentences)
     return text, end
