@@ -26,6 +26,7 @@ import os
 import ssl
 import urllib.request
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
@@ -211,8 +212,12 @@ class OpenAIChatClient(PlainChatClient):
         return self._info
 
 
+@lru_cache(maxsize=256)
 def is_local(url: str) -> bool:
-    """Whether ``url`` names this machine or a private network (servers there usually need no key)."""
+    """Whether ``url`` names this machine or a private network (servers there usually need no key).
+
+    Memoized: a batch builds each dialogue's models anew, and parsing an address is not free.
+    """
     host = urlsplit(url if "://" in url else f"http://{url}").hostname or ""
     if host == "localhost" or "." not in host:
         return True
