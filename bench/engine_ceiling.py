@@ -3,20 +3,22 @@
 Starts its own OpenAI-compatible stand-in for a batching GPU server on 127.0.0.1 (a raw asyncio HTTP/1.1
 server in a child process: unlimited parallelism, every request answered after a fixed delay; it stops
 with this script, or by itself if this script dies). Then, at each concurrency level c, the same
-max(8, 3c) six-turn, two-party dialogues are run by two clients:
+max(8, 3c) six-turn, two-party dialogues are run by three clients:
 
-- raw: an httpx loop over one set of clients (see `raw_loop`), each dialogue a chain of 6 chat-completion
-  POSTs sending the very requests roleplay sends (the two agents' system prompts, the kickoff line, each
-  agent's growing history): what a thin hand-written client of the same conversation would do;
+- raw, twice: a hand-written loop (see `raw_loop`), each dialogue a chain of 6 chat-completion POSTs
+  sending the very requests roleplay sends (the two agents' system prompts, the kickoff line, each
+  agent's growing history): what a thin client of the same conversation would do; once over aiohttp
+  (one session) and once over httpx (sharded clients), and roleplay is compared with the faster;
 - roleplay: `arun_batch` over `Scenario.batch_job` with an ``openai:`` model (agents, orchestrator,
   guards, run folder and all), the wall time of loading the scenario and `arun_batch`.
 
-Each level runs both clients ``--repeats`` times, interleaved, and prints the medians. The server's
+Each level runs all three ``--repeats`` times, interleaved, and prints the medians. The server's
 replies are random sentences, as a model's would be: a fixed reply would make the degeneration
 guards resample every turn.
 
-It prints turns/s for both and their ratio, then the client's CPU ms per turn against a zero-delay server
-(process CPU time over the run divided by turns; the server's CPU is in its own process).
+It prints turns/s for each and roleplay's ratio to the faster raw loop, then the client's CPU ms per turn
+against a zero-delay server (process CPU time over the run divided by turns; the server's CPU is in its
+own process).
 
     python bench/engine_ceiling.py [--delay 0.2] [--levels 1,16,64,256] [--turns 6] [--repeats 3]
 """
@@ -38,6 +40,7 @@ import time
 from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
 
+import aiohttp
 import httpx
 import yaml
 
@@ -135,58 +138,78 @@ def conversation_prompts(scenario_path: Path) -> tuple[list[str], str, str]:
     return prompts, kickoff, render("subject", subject=generator.dialogue_details)
 
 
-async def raw_loop(url: str, dialogues: int, turns: int, concurrency: int, prompts: tuple[list[str], str, str]) -> int:
+RAW_CLIENTS = ("httpx", "aiohttp")
+
+
+async def raw_loop(url: str, dialogues: int, turns: int, concurrency: int, prompts: tuple[list[str], str, str],
+                   client: str = "aiohttp") -> int:
     """Chains of ``turns`` chat-completion POSTs, ``concurrency`` chains at once; returns the turns done.
 
     Each dialogue is two histories, as roleplay's two agents keep them: the speaker's own system prompt, what
-    it heard as user messages and what it said as assistant messages; each answer goes to both. Each
-    request goes to the least busy of `SHARDS` httpx clients, as roleplay's own go to its connection
-    pools: httpcore checks every idle connection of a client on each request, and a baseline slowed by
-    that scan (one client, or requests dealt round-robin) would flatter roleplay at 64 and 256 in flight.
+    it heard as user messages and what it said as assistant messages; each answer goes to both. ``client``
+    is the HTTP library (`RAW_CLIENTS`), each in its fastest set-up here (see `_aiohttp_post`, `_httpx_post`).
     """
     systems, kickoff, subject = prompts
     gc.freeze()  # as arun_batch does: this process's imported heap stays out of the collector's scans
     try:
-        return await _raw_chains(url, dialogues, turns, concurrency, systems, kickoff, subject)
+        async with AsyncExitStack() as stack:
+            post = await (_aiohttp_post if client == "aiohttp" else _httpx_post)(url, stack)
+            return await _chains(post, dialogues, turns, concurrency, systems, kickoff, subject)
     finally:
         gc.unfreeze()
 
 
-async def _raw_chains(url: str, dialogues: int, turns: int, concurrency: int, systems: list[str], kickoff: str,
-                      subject: str) -> int:
+async def _aiohttp_post(url: str, stack: AsyncExitStack):
+    """One aiohttp session, no connection limit: the cheapest client per request measured here."""
+    session = await stack.enter_async_context(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)))
+    endpoint, headers = f"{url}/chat/completions", {"Content-Type": "application/json"}
+
+    async def post(body: dict) -> dict:
+        async with session.post(endpoint, data=json.dumps(body).encode(), headers=headers) as response:
+            return json.loads(await response.read())
+    return post
+
+
+async def _httpx_post(url: str, stack: AsyncExitStack):
+    """`SHARDS` httpx clients, each request to the least busy: httpcore checks every idle connection of a
+    client on each request, and one client (or requests dealt round-robin) would be slower at 64 and 256."""
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-    ssl_context = httpx.create_ssl_context()  # one for all clients, as roleplay's pools share one (30 ms of CPU each)
-    async with AsyncExitStack() as stack:
-        clients = [await stack.enter_async_context(httpx.AsyncClient(base_url=url, limits=limits, timeout=120,
-                                                                     verify=ssl_context))
-                   for _ in range(SHARDS)]
-        in_flight = [0] * SHARDS
-        queue = list(range(dialogues))
+    ssl_context = httpx.create_ssl_context()  # one for all clients (30 ms of CPU each)
+    clients = [await stack.enter_async_context(httpx.AsyncClient(base_url=url, limits=limits, timeout=120,
+                                                                 verify=ssl_context))
+               for _ in range(SHARDS)]
+    in_flight = [0] * SHARDS
 
-        async def post(body: dict) -> dict:
-            shard = min(range(SHARDS), key=in_flight.__getitem__)  # the least busy client, as roleplay's
-            in_flight[shard] += 1
-            try:
-                return (await clients[shard].post("chat/completions", json=body)).json()
-            finally:
-                in_flight[shard] -= 1
+    async def post(body: dict) -> dict:
+        shard = min(range(SHARDS), key=in_flight.__getitem__)
+        in_flight[shard] += 1
+        try:
+            return (await clients[shard].post("chat/completions", json=body)).json()
+        finally:
+            in_flight[shard] -= 1
+    return post
 
-        async def worker() -> int:
-            done = 0
-            while queue:
-                seed = queue.pop()
-                histories = [[{"role": "system", "content": system}] for system in systems]
-                for index in range(turns):
-                    speaker, listener = histories[index % 2], histories[1 - index % 2]
-                    note = {"role": "user", "content": kickoff if index == 0 else subject}
-                    answer = await post({"model": "bench", "temperature": 0.7, "seed": seed, "max_tokens": 80,
-                                         "messages": [*speaker, note]})
-                    text = answer["choices"][0]["message"]["content"]
-                    speaker.append({"role": "assistant", "content": text})
-                    listener.append({"role": "user", "content": text})
-                    done += 1
-            return done
-        return sum(await asyncio.gather(*(worker() for _ in range(concurrency))))
+
+async def _chains(post, dialogues: int, turns: int, concurrency: int, systems: list[str], kickoff: str,
+                  subject: str) -> int:
+    queue = list(range(dialogues))
+
+    async def worker() -> int:
+        done = 0
+        while queue:
+            seed = queue.pop()
+            histories = [[{"role": "system", "content": system}] for system in systems]
+            for index in range(turns):
+                speaker, listener = histories[index % 2], histories[1 - index % 2]
+                note = {"role": "user", "content": kickoff if index == 0 else subject}
+                answer = await post({"model": "bench", "temperature": 0.7, "seed": seed, "max_tokens": 80,
+                                     "messages": [*speaker, note]})
+                text = answer["choices"][0]["message"]["content"]
+                speaker.append({"role": "assistant", "content": text})
+                listener.append({"role": "user", "content": text})
+                done += 1
+        return done
+    return sum(await asyncio.gather(*(worker() for _ in range(concurrency))))
 
 
 def write_scenario(folder: Path, turns: int) -> Path:
@@ -224,28 +247,37 @@ async def measure(delay: float, levels: list[int], turns: int, repeats: int, wor
     scenario = write_scenario(work, turns)
     prompts = conversation_prompts(scenario)
     with fake_server(delay) as url:
-        await timed(raw_loop(url, 4, turns, 4, prompts))  # warm-up: imports, first connections
+        for client in RAW_CLIENTS:  # warm-up: imports, first connections
+            await timed(raw_loop(url, 4, turns, 4, prompts, client))
         await timed(roleplay_loop(url, scenario, 4, 4, work / "warm"))
-        print(f"fixed delay {delay * 1000:.0f} ms, {turns}-turn dialogues")
+        print(f"fixed delay {delay * 1000:.0f} ms, {turns}-turn dialogues; ratio = roleplay / the faster raw loop")
         for level in levels:
             dialogues = max(8, 3 * level)  # several dialogues per worker: start-up costs are amortized
-            raw_rates, rp_rates = [], []
-            for attempt in range(repeats):  # interleaved, so a burst of load on the machine hits both
-                raw_turns, raw_wall, _ = await timed(raw_loop(url, dialogues, turns, level, prompts))
+            rates: dict[str, list[float]] = {name: [] for name in (*RAW_CLIENTS, "roleplay")}
+            for attempt in range(repeats):  # interleaved, so a burst of load on the machine hits all three
+                for client in RAW_CLIENTS:
+                    raw_turns, raw_wall, _ = await timed(raw_loop(url, dialogues, turns, level, prompts, client))
+                    rates[client].append(raw_turns / raw_wall)
                 out = work / f"c{level}-{attempt}"
                 rp_turns, rp_wall, _ = await timed(roleplay_loop(url, scenario, dialogues, level, out))
-                raw_rates.append(raw_turns / raw_wall)
-                rp_rates.append(rp_turns / rp_wall)
-            raw_rate, rp_rate = statistics.median(raw_rates), statistics.median(rp_rates)
-            print(f"concurrency {level:>3}: raw {raw_rate:7.1f} turns/s, roleplay {rp_rate:7.1f} turns/s, "
-                  f"ratio {rp_rate / raw_rate:.2f}  ({dialogues} dialogues, {rp_turns} turns; median of {repeats})")
+                rates["roleplay"].append(rp_turns / rp_wall)
+            median = {name: statistics.median(values) for name, values in rates.items()}
+            raw_best = max(median[client] for client in RAW_CLIENTS)
+            raw_text = ", ".join(f"raw {client} {median[client]:7.1f}" for client in RAW_CLIENTS)
+            print(f"concurrency {level:>3}: {raw_text}, roleplay {median['roleplay']:7.1f} turns/s, "
+                  f"ratio {median['roleplay'] / raw_best:.2f}  ({dialogues} dialogues, {rp_turns} turns; "
+                  f"median of {repeats})")
     with fake_server(0.0) as url:
         dialogues = 100
-        await timed(raw_loop(url, 4, turns, 4, prompts))
-        raw_turns, _, raw_cpu = await timed(raw_loop(url, dialogues, turns, 16, prompts))
+        cpu = {}
+        for client in RAW_CLIENTS:
+            await timed(raw_loop(url, 4, turns, 4, prompts, client))
+            raw_turns, _, raw_cpu = await timed(raw_loop(url, dialogues, turns, 16, prompts, client))
+            cpu[f"raw {client}"] = raw_cpu / raw_turns
         rp_turns, _, rp_cpu = await timed(roleplay_loop(url, scenario, dialogues, 16, work / "cpu"))
-        print(f"zero delay, concurrency 16, {dialogues} dialogues: client CPU per turn: raw "
-              f"{raw_cpu / raw_turns * 1000:.2f} ms, roleplay {rp_cpu / rp_turns * 1000:.2f} ms")
+        cpu["roleplay"] = rp_cpu / rp_turns
+        print(f"zero delay, concurrency 16, {dialogues} dialogues: client CPU per turn: "
+              + ", ".join(f"{name} {seconds * 1000:.2f} ms" for name, seconds in cpu.items()))
 
 
 def main() -> None:
