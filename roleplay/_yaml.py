@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +14,18 @@ from roleplay.errors import PersonaError, ScenarioError
 __all__ = ["problems", "read_yaml"]
 
 
-def read_yaml(path: str | Path, what: str, missing_hint: str,
+def read_yaml(path: str | Path, what: str, missing_hint: str | Callable[[], str],
               error: type[PersonaError | ScenarioError] = ScenarioError) -> Any:
-    """The parsed YAML of ``path``; ``error`` if it is missing (with ``missing_hint``) or not YAML."""
+    """The parsed YAML of ``path``; ``error`` if it is missing (with ``missing_hint``) or not YAML.
+
+    A hint that costs work to write (listing the bundled scenarios reads every one) can be a function,
+    called only when the file is missing.
+    """
     source = Path(path)
     if source.is_dir():
         raise error(f"is a folder, but a {what} file is needed. Give the path of a YAML file.", source)
     if not source.is_file():
-        raise error(f"{what} file not found. {missing_hint}", source)
+        raise error(f"{what} file not found. {missing_hint() if callable(missing_hint) else missing_hint}", source)
     try:
         return yaml.safe_load(source.read_text(encoding="utf-8-sig"))  # -sig: a byte-order mark is fine
     except UnicodeDecodeError as err:

@@ -314,8 +314,8 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"load_scenario takes the path of a scenario file or a bundled scenario's name, not "
                             f"{type(path).__name__} {path!r}.")
     source = find_scenario(path)
-    data = read_yaml(source, "scenario", "Give the path of a scenario YAML file, or the name of a bundled one: "
-                     f"{', '.join(s.name for s in bundled_scenarios())} (`roleplay scenarios` lists them).")
+    data = read_yaml(source, "scenario", lambda: "Give the path of a scenario YAML file, or the name of a bundled "
+                     f"one: {', '.join(s.name for s in bundled_scenarios())} (`roleplay scenarios` lists them).")
     if not isinstance(data, dict):
         raise ScenarioError("a scenario must be a YAML mapping with at least 'name' and 'agents'.", source)
     try:
