@@ -260,7 +260,8 @@ def _role_patterns(own: tuple[str, ...], others: tuple[str, ...]) -> _RolePatter
                         rf"(?:{_SELF_AS}|{_MY_TIME_AS})\s+({names}){_NOT_POSSESSIVE}",
                         rf"\bas\s+(?:a|an|the|your|their)\s+({names}){_AS_ROLE_I}",
                         rf"\b(?:we|us)\s+({names})s\b") if names else (),
-        narrated=compiled(rf"(?:^|[.!?]\s+)(the\s+(?:{everyone}))(?:['’]s)?\s+\w")[0] if everyone else None,
+        narrated=compiled(rf"(?:^|[.!?]\s+)(the\s+(?:{everyone}))(?:['’]s)?\s+\w"  # "The doctor asks"
+                          rf"|^\s*(an?\s+(?:{everyone}))\s+\w+s\b")[0] if everyone else None,  # opens "A patient comes"
         addressed=compiled(rf"(?:[,!]\s*|\b{_GREETING},?\s+)({mine})\s*[,.!?]",
                            rf"\byou(?:'re| are)\s+(?:the |a |an |my )?({mine})(?![\w-])") if own else (),
         others_keys=_search_keys(t for t in others if t.lower() not in own_lower),
@@ -285,7 +286,7 @@ def role_confusion(text: str, own: Sequence[str], others: Sequence[str], opening
         return f"claims to be {claim.group(1)!r}"
     narrated = patterns.narrated and (names_others or names_self) and patterns.narrated.search(text)
     if narrated:
-        return f"narrates {narrated.group(1)!r} in the third person"
+        return f"narrates {narrated.group(narrated.lastindex or 0)!r} in the third person"
     addressed = next((m for p in patterns.addressed if (m := p.search(text))), None) if names_self else None
     if addressed:
         return f"addresses itself as {addressed.group(1)!r}"

@@ -216,6 +216,11 @@ def test_same_seed_same_dialogue_with_guards_on():
     ("Thank you. The doctor asks how long it has hurt.", "Doctor", "narrates 'The doctor' in the third person"),
     ("The pain is worse at night.", "Patient", None),
     ("Then the doctor said I should rest.", "Patient", None),
+    # a turn that opens like a story about someone (seed 4242 of the demo: the doctor began this way)
+    ("A patient comes to my clinic with a headache.", "Doctor", "narrates 'A patient' in the third person"),
+    ("An doctor is here for you.", "Patient", "narrates 'An doctor' in the third person"),
+    ("A doctor told me to rest.", "Patient", None),  # past tense: the speaker's own story
+    ("I saw a patient comes in.", "Doctor", None),  # only the opening counts
     ("As a doctor I have seen worse.", "Patient", "claims to be 'doctor'"),
     ("Do you talk to your fellow doctors about it?", "Patient", None),
     # the patterns run only on turns naming a party: any case, a title without its dot, non-ASCII text
