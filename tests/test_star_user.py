@@ -9,7 +9,7 @@ import pytest
 
 from roleplay.datasets.star.format import user_name
 from roleplay.datasets.star.loader import StarDataset
-from roleplay.datasets.star.user import fact_label, stated_value, star_user_goal
+from roleplay.datasets.star.user import fact_label, star_user_goal, stated_value
 from roleplay.policy.user import UserGoal, UserState, relevant_fact, user_note
 
 
@@ -45,6 +45,7 @@ SECURITY = ("You are Dana Whitfield and want to dispute a charge. Sadly, you don
             "Ortega and your childhood pet is Biscuit.")
 CABLES = ("The airlock is jammed! The drone has to pick the lock (manufactured by 'Acme Locks') and swap the "
           "positions of the Grey cable and the Pink cable.")
+TRAVEL = "You are Nora and would like to travel to Elm and Fifth from Library (in a red car if possible)."
 LIST = ("Make up your own story!\n\nAbout you:\n- Your name: Ivy Stone\n- Your bank account: 5512090 at Chase, but "
         "you don't know your PIN\n- Your date of birth is 03/04/1990\n\nThe assistant can:\n- Book a flight (e.g. "
         "with id 404)")
@@ -86,9 +87,8 @@ def test_user_name_reads_each_phrasing_and_nothing_else(text, name):
     (SECOND, CABLES, "Pink"),
     (FROM, "You need a ride from 'Harbor' to 'Elm and Fifth' to reach a job fair.", "Harbor"),
     (TO, "You need a ride from 'Harbor' to 'Elm and Fifth' to reach a job fair.", "Elm and Fifth"),
-    (FROM, "You are Nora and would like to travel to Elm and Fifth from Library (in a red car if possible).", "Library"),
-    (TO, "You are Nora and would like to travel to Elm and Fifth from Library (in a red car if possible).",
-     "Elm and Fifth"),
+    (FROM, TRAVEL, "Library"),
+    (TO, TRAVEL, "Elm and Fifth"),
     (FROM, "You are Nora. You want your usual ride to 'Museum'. Right now you are at Library.", "Library"),
     (HOST, "Your are Theo and would like to RSVP. The host is Maya and the venue is the Barn.", "Maya"),
     (GUESTS, "You will be arriving at 5 pm and will bring 4 guests with you.", "4"),

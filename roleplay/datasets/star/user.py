@@ -35,10 +35,11 @@ _LABELS = {  # the System asks for these as bank_ask_mothers_maiden_name / bank_
 
 _CUES = {"PartySize": ("people",), "NumberGuests": ("guests",), "LockManufacturer": ("manufactured by",),
          "CustomerRequest": ("request",)}
-"""API inputs -> other words the instructions name them by: "for 9 people", "the lock (manufactured by 'X')"."""
+"""API inputs -> other words the instructions name them by: "for 6 people", "the lock (manufactured by 'X')",
+"Your request is: ..."."""
 
 _ROLE_LEADS = {"departure": ("from", "you are at"), "arrival": ("to",)}
-"""First word of an input's name -> the words that introduce its value: "a ride from 'A' to 'B'"."""
+"""First word of an input's name -> the words that introduce its value: "a ride from 'Harbor' to 'Library'"."""
 
 _ORDINALS = {"top": 0, "first": 0, "second": 1}
 """An ordinal in an input's name picks among the things its last word names: "Color Of Top Cable" is the X of
@@ -94,8 +95,8 @@ def fact_label(spec: dict[str, Any]) -> str:
 def _cues(spec: dict[str, Any]) -> list[str]:
     """Phrases naming the input: its label, that without a last "name"/"number", and `_CUES`.
 
-    Dropping the last word finds "room 483" (Room Number), "the host is John" (Host Name) and "your childhood
-    pet is Nemo" (Childhood pet's name); brackets ("Price (monthly cold rent)") are dropped first.
+    Dropping the last word finds "room 212" (Room Number), "the host is Maya" (Host Name) and "your childhood
+    pet is Biscuit" (Childhood pet's name); brackets ("Price (monthly cold rent)") are dropped first.
     """
     label = re.sub(r"\s*\(.*?\)", "", fact_label(spec)).lower()
     short = re.sub(r"(?:'s)?\s+(?:name|number)$", "", label)
@@ -115,23 +116,26 @@ def _cue_patterns(spec: dict[str, Any]) -> list[re.Pattern[str]]:
     """Where a value follows (or, for numbers, precedes) one of the input's cues."""
     value, patterns = _value_pattern(spec["Type"]), []
     for cue in map(re.escape, _cues(spec)):
-        patterns += [rf"\b{cue}\s+(?:is|are)\b:?\s*(?P<v>{value})",   # "your PIN is 9503", "symptoms are ..."
-                     rf"\b{cue}:\s*(?P<v>{value})",                    # "Clearance Code: 425931"
-                     rf"\b{cue}\s+(?P<v>{_QUOTED})",                   # "manufactured by 'Ingersoll'"
-                     rf"\b{cue}\s+#?(?P<v>\d+)(?![\w/])"]              # "room 483", "booking id 608"
+        patterns += [rf"\b{cue}\s+(?:is|are)\b:?\s*(?P<v>{value})",   # "your PIN is 4471", "symptoms are ..."
+                     rf"\b{cue}:\s*(?P<v>{value})",                    # "Clearance Code: 5150"
+                     rf"\b{cue}\s+(?P<v>{_QUOTED})",                   # "manufactured by 'Acme Locks'"
+                     rf"\b{cue}\s+#?(?P<v>\d+)(?![\w/])"]              # "room 212", "booking id 207"
         if spec["Type"] == "Integer":
-            patterns.append(rf"\b(?P<v>\d+)\s+{cue}\b")              # "for 9 people"
-    lead = _ROLE_LEADS.get(fact_label(spec).lower().split()[0], ())
-    return [*(re.compile(p, re.IGNORECASE) for p in patterns),   # places are capitalised: "to Hospital", not "to get"
-            *(re.compile(rf"\b{word}\s+(?P<v>{_PLACE})") for word in lead)]  # "from 'Airport' to 'Hospital'"
+            patterns.append(rf"\b(?P<v>\d+)\s+{cue}\b")              # "for 6 people"
+    leads = _ROLE_LEADS.get(fact_label(spec).lower().split()[0], ())
+    # Case matters for places only: "to Harbor" names one, "to get" does not.
+    return [*(re.compile(p, re.IGNORECASE) for p in patterns),
+            *(re.compile(rf"\b{lead}\s+(?P<v>{_PLACE})") for lead in leads)]
 
 
 def _nth_named(spec: dict[str, Any], sentence: str) -> str | None:
     """For an ordinal input ("Color Of Second Cable"), the n-th capitalised word before its last word ("cable")."""
     words = fact_label(spec).lower().split()
     index = next((_ORDINALS[w] for w in words if w in _ORDINALS), None)
-    named = re.findall(rf"\b([A-Z]\w*)\s+{re.escape(words[-1])}\b", sentence) if index is not None else []
-    return named[index] if index is not None and index < len(named) else None
+    if index is None:
+        return None
+    named = re.findall(rf"\b([A-Z]\w*)\s+{re.escape(words[-1])}\b", sentence)
+    return named[index] if index < len(named) else None
 
 
 def stated_value(spec: dict[str, Any], request: str) -> str | None:
