@@ -26,6 +26,8 @@ __all__ = ["Stage", "UserGoal", "UserState", "known_answer", "relevant_fact", "u
 
 Stage = str
 _WORD = re.compile(r"[a-z]+")
+_ASKED = re.compile(r"(?:^|_)ask_")
+_STOP_WORDS = {"ask", "the", "of", "for", "your", "s"}
 
 
 class UserGoal(BaseModel):
@@ -80,15 +82,30 @@ class UserState(BaseModel):
 
 
 def _words(text: str) -> set[str]:
-    return set(_WORD.findall(text.lower().replace("_", " "))) - {"ask", "the", "of", "for", "your"}
+    """Content words, plurals and possessives cut to the stem ("mothers", "Mother's" -> "mother").
+
+    "name" counts only alone: ``ask_name`` asks for "Your name", ``doctor_ask_doctor_name`` for the doctor.
+    """
+    words = _WORD.findall(text.lower().replace("_", " "))
+    content = {w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words} - _STOP_WORDS
+    return content - {"name"} if len(content) > 1 else content
 
 
 def relevant_fact(goal: UserGoal, action: str | None) -> str | None:
-    """The fact the agent's action asks for, by the words they share (``doctor_ask_doctor_name`` → Doctor Name)."""
+    """The fact the agent's action asks for, by the words they share (``doctor_ask_doctor_name`` → Doctor Name).
+
+    Only the words after "ask" count (``doctor_ask_start_time`` asks for a time, not the doctor's name; but
+    ``hotel_ask_name`` asks for the hotel's), and a fact scores the share of all the words the two use
+    (Jaccard): for ``doctor_ask_start_time``, "Start Time Hour" beats "Start Day".
+    """
     if not action:
         return None
-    wanted = _words(action)
-    scored = [(len(wanted & _words(name)) / len(_words(name) or {""}), -i, name) for i, name in enumerate(goal.facts)]
+    owner, asked = _ASKED.split(action, maxsplit=1) if _ASKED.search(action) else ("", action)
+    wanted = _words(asked)
+    if wanted == {"name"} and owner:
+        wanted = _words(owner)  # hotel_ask_name asks for the hotel's name; ask_name for yours
+    scored = [(len(wanted & words) / len(wanted | words or {""}), -i, name)
+              for i, name in enumerate(goal.facts) for words in [_words(name)]]
     best = max(scored, default=(0.0, 0, None))
     return best[2] if best[0] > 0 else None
 

@@ -55,10 +55,23 @@ def scenario_tasks(scenario: Any) -> list[str]:
     return [c["Task"] for c in scenario["WizardCapabilities"] if isinstance(c, dict) and "Task" in c]
 
 
+_NAME = r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+)?"
+_USER_NAME = [re.compile(p) for p in (
+    rf"\bYou \(({_NAME})\)",                    # "You (Alexis) had an appointment..."
+    rf"\bYour? are ({_NAME})(?= and\b|[.,])",     # "You are Brian White and...", STAR's typo "Your are Ben and..."
+    rf"\bYour name(?: is|:)\s*({_NAME})",         # "Your name is Mark.", "About you: - Your name: Susan"
+    rf"\bunder the name '({_NAME})'",            # "You booked the ride under the name 'Alexis'."
+)]
+
+
 def user_name(scenario: dict[str, Any]) -> str | None:
-    """The user's name from STAR instructions such as "You (Alexis) had an appointment..."."""
-    match = re.search(r"\(([A-Z][\w .'-]{0,40})\)", str(scenario.get("UserTask", "")))
-    return match.group(1).strip() if match else None
+    """The user's name from STAR instructions: "You (Alexis) had...", "You are Brian White and...", "Your name is Mark".
+
+    A name is one or two capitalised words in one of those phrasings, so "today (Thursday)" or "You are
+    anticipating 20 guests" name nobody.
+    """
+    request = str(scenario.get("UserTask", ""))
+    return next((m.group(1) for pattern in _USER_NAME if (m := pattern.search(request))), None)
 
 
 def query_node(replies: dict[str, str], constraints: list[dict[str, Any]]) -> str:
