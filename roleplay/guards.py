@@ -261,7 +261,8 @@ def _role_patterns(own: tuple[str, ...], others: tuple[str, ...]) -> _RolePatter
                         rf"\bas\s+(?:a|an|the|your|their)\s+({names}){_AS_ROLE_I}",
                         rf"\b(?:we|us)\s+({names})s\b") if names else (),
         narrated=compiled(rf"(?:^|[.!?]\s+)(the\s+(?:{everyone}))(?:['’]s)?\s+\w"  # "The doctor asks"
-                          rf"|^\s*(an?\s+(?:{everyone}))\s+\w+s\b")[0] if everyone else None,  # opens "A patient comes"
+                          rf"|^\s*(an?\s+(?:{everyone}))(?:\s+\w+s\b|\s*,)")[0]  # opens "A patient comes/, a"
+                 if everyone else None,
         addressed=compiled(rf"(?:[,!]\s*|\b{_GREETING},?\s+)({mine})\s*[,.!?]",
                            rf"\byou(?:'re| are)\s+(?:the |a |an |my )?({mine})(?![\w-])") if own else (),
         others_keys=_search_keys(t for t in others if t.lower() not in own_lower),

@@ -219,6 +219,7 @@ def test_same_seed_same_dialogue_with_guards_on():
     # a turn that opens like a story about someone (seed 4242 of the demo: the doctor began this way)
     ("A patient comes to my clinic with a headache.", "Doctor", "narrates 'A patient' in the third person"),
     ("An doctor is here for you.", "Patient", "narrates 'An doctor' in the third person"),
+    ("A patient, a young woman with a headache.", "Doctor", "narrates 'A patient' in the third person"),
     ("A doctor told me to rest.", "Patient", None),  # past tense: the speaker's own story
     ("I saw a patient comes in.", "Doctor", None),  # only the opening counts
     ("As a doctor I have seen worse.", "Patient", "claims to be 'doctor'"),
