@@ -132,3 +132,10 @@ async def test_a_category_nobody_said_is_a_guess_and_is_left_out(said, extracted
     call = await ToolEnvironment({"rooms": three_room_tool()}).call("rooms", "query", model, [Turn("User", said)])
     assert call.dropped == dropped
     assert call.result.arguments == {k: v for k, v in extracted.items() if k not in dropped}
+
+
+async def test_a_required_category_stays_even_when_guessed():
+    """Without it the call could not run at all; a guess at least lets it (booking_tool requires Name)."""
+    model = scripted_model(replies=['{"Name": "Blue Room"}'])
+    call = await ToolEnvironment({"book": booking_tool()}).call("book", "q", model, [Turn("User", "Any is fine.")])
+    assert call.dropped == {} and call.result.arguments == {"Name": "Blue Room"}

@@ -2,11 +2,11 @@
 
 It owns the `QueryTool` of each task and the step that turns a conversation into a call: the agent's
 model reads the recent transcript and fills in the API's arguments as JSON decoded against the tool's
-schema (prompts ``query_arguments``). A category the conversation shares no word with is dropped
-(`ungrounded`): a small model fills every optional field of the schema with a guess ("Cactus Club" when
-the user asked for something cheap), and the guess would filter the search to nothing the user wanted.
-The orchestrator only says which task and action, and records
-what came back; a task without a tool answers "found" so the graph's success branch is followed.
+schema (prompts ``query_arguments``). An optional category the conversation shares no word with is
+dropped (`ungrounded`): a small model fills every optional field of the schema with a guess ("Cactus
+Club" when the user asked for something cheap), and the guess would filter the search to nothing the
+user wanted. The orchestrator only says which task and action, and records what came back; a task
+without a tool answers "found" so the graph's success branch is followed.
 """
 
 from __future__ import annotations
@@ -74,12 +74,13 @@ class ToolEnvironment:
 
 
 def ungrounded(tool: QueryTool, arguments: Mapping[str, Any], transcript: str) -> dict[str, Any]:
-    """The categorical arguments that share no word with ``transcript``: guesses, not what anyone said.
+    """The optional categorical arguments that share no word with ``transcript``: guesses, not what anyone said.
 
     A word is enough ("the red one" grounds "Red Room"), so a model that maps what was said onto a
-    category keeps it; booking types, numbers, flags and free text are never dropped.
+    category keeps it. Required arguments stay (without one the call cannot run at all, and a guess at
+    least lets it), and so do booking types, numbers, flags and free text.
     """
     said = set(words(transcript)) - _FILLER
     return {name: value for name, value in arguments.items()
-            if tool.inputs.get(name, {}).get("Type") == "Categorical" and isinstance(value, str)
-            and not set(words(value)) & said}
+            if tool.inputs.get(name, {}).get("Type") == "Categorical" and name not in tool.required
+            and isinstance(value, str) and not set(words(value)) & said}
