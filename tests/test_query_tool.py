@@ -112,30 +112,3 @@ async def test_a_task_without_a_tool_succeeds_without_calling_a_model():
     model = scripted_model(replies=[])
     call = await ToolEnvironment({}).call("book", "query_check", model, [])
     assert call.result.found and call.result.api == "query_check" and model.client.history == []
-
-
-def three_room_tool():
-    api = {"input": [{"Name": "Name", "Type": "Categorical", "Categories": ["Blue Room", "Red Room", "The Attic"]},
-                     {"Name": "RequestType", "Type": "RequestType", "Categories": ["Check", "Book"]}],
-           "output": [{"Name": "Name", "Type": "Categorical"}], "required": [], "function": "room_search"}
-    return QueryTool(api, load("dbs/minidb.json"), rows=6, seed=1)
-
-
-@pytest.mark.parametrize(("said", "extracted", "dropped"), [
-    ("Something cheap, please.", {"Name": "Blue Room", "RequestType": "Check"}, {"Name": "Blue Room"}),
-    ("The cheapest one, for the weekend.", {"Name": "The Attic"}, {"Name": "The Attic"}),  # "the" names nothing
-    ("The red one, please.", {"Name": "Red Room"}, {}),  # one shared word grounds a mapped category
-    ("Anything in the attic?", {"Name": "The Attic", "RequestType": "Book"}, {}),
-])
-async def test_a_category_nobody_said_is_a_guess_and_is_left_out(said, extracted, dropped):
-    model = scripted_model(replies=[json.dumps(extracted)])
-    call = await ToolEnvironment({"rooms": three_room_tool()}).call("rooms", "query", model, [Turn("User", said)])
-    assert call.dropped == dropped
-    assert call.result.arguments == {k: v for k, v in extracted.items() if k not in dropped}
-
-
-async def test_a_required_category_stays_even_when_guessed():
-    """Without it the call could not run at all; a guess at least lets it (booking_tool requires Name)."""
-    model = scripted_model(replies=['{"Name": "Blue Room"}'])
-    call = await ToolEnvironment({"book": booking_tool()}).call("book", "q", model, [Turn("User", "Any is fine.")])
-    assert call.dropped == {} and call.result.arguments == {"Name": "Blue Room"}

@@ -2,17 +2,14 @@
 
 It owns the `QueryTool` of each task and the step that turns a conversation into a call: the agent's
 model reads the recent transcript and fills in the API's arguments as JSON decoded against the tool's
-schema (prompts ``query_arguments``). An optional category the conversation shares no word with is
-dropped (`ungrounded`): a small model fills every optional field of the schema with a guess ("Cactus
-Club" when the user asked for something cheap), and the guess would filter the search to nothing the
-user wanted. The orchestrator only says which task and action, and records what came back; a task
-without a tool answers "found" so the graph's success branch is followed.
+schema (prompts ``query_arguments``). The orchestrator only says which task and action, and records
+what came back; a task without a tool answers "found" so the graph's success branch is followed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from roleplay.backends import Model
@@ -20,13 +17,9 @@ from roleplay.dialog import Turn
 from roleplay.errors import StructuredOutputError
 from roleplay.policy.tools import QueryResult, QueryTool
 from roleplay.prompts import render
-from roleplay.sentences import words
 from roleplay.structured import complete_structured
 
-__all__ = ["TRANSCRIPT_TURNS", "ToolCall", "ToolEnvironment", "ungrounded"]
-
-_FILLER = frozenset({"the", "a", "an", "and", "of", "in", "on", "at", "to", "for"})
-"""Words that ground nothing: every conversation says them ("The Grand Hotel" is not named by "the")."""
+__all__ = ["TRANSCRIPT_TURNS", "ToolCall", "ToolEnvironment"]
 
 TRANSCRIPT_TURNS = 12
 """How many of the latest turns the argument extraction reads (the details a call needs are recent)."""
@@ -38,8 +31,6 @@ class ToolCall:
 
     result: QueryResult
     extraction_error: str | None = None
-    dropped: Mapping[str, Any] = field(default_factory=dict)
-    """Extracted arguments left out as guesses (see `ungrounded`)."""
 
 
 class ToolEnvironment:
@@ -58,29 +49,12 @@ class ToolEnvironment:
             arguments = await self.arguments(tool, model, turns)
         except StructuredOutputError as err:  # the call still happens: it finds nothing and says what is missing
             return ToolCall(tool({}), extraction_error=str(err))
-        dropped = ungrounded(tool, arguments, self.recent(turns))
-        return ToolCall(tool({k: v for k, v in arguments.items() if k not in dropped}), dropped=dropped)
-
-    def recent(self, turns: Sequence[Turn]) -> str:
-        """The latest turns as the transcript the arguments are read from."""
-        return "\n".join(f"{t.speaker}: {t.text}" for t in turns[-self.transcript_turns:])
+        return ToolCall(tool(arguments))
 
     async def arguments(self, tool: QueryTool, model: Model, turns: Sequence[Turn]) -> dict[str, Any]:
         """The call's arguments, decoded against the tool's schema from the latest turns."""
+        transcript = "\n".join(f"{t.speaker}: {t.text}" for t in turns[-self.transcript_turns:])
         arguments, _, _ = await complete_structured(
-            model, render("query_arguments_system"),
-            render("query_arguments", transcript=self.recent(turns), api=tool.name), tool.arguments_schema())
+            model, render("query_arguments_system"), render("query_arguments", transcript=transcript, api=tool.name),
+            tool.arguments_schema())
         return arguments
-
-
-def ungrounded(tool: QueryTool, arguments: Mapping[str, Any], transcript: str) -> dict[str, Any]:
-    """The optional categorical arguments that share no word with ``transcript``: guesses, not what anyone said.
-
-    A word is enough ("the red one" grounds "Red Room"), so a model that maps what was said onto a
-    category keeps it. Required arguments stay (without one the call cannot run at all, and a guess at
-    least lets it), and so do booking types, numbers, flags and free text.
-    """
-    said = set(words(transcript)) - _FILLER
-    return {name: value for name, value in arguments.items()
-            if tool.inputs.get(name, {}).get("Type") == "Categorical" and name not in tool.required
-            and isinstance(value, str) and not set(words(value)) & said}

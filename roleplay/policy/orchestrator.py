@@ -210,7 +210,6 @@ class PolicyOrchestrator(Orchestrator):
         dialog.events.append(Event(type="query", turn=len(dialog.turns), data={
             "task": step.task, "action": action, "legal": step.legal, "arguments": result.arguments,
             "items": result.items, "total": result.total, "found": result.found, "error": result.error,
-            **({"dropped": dict(call.dropped)} if call.dropped else {}),
         }))
         self.tracker.resolve_when(NodeKind.OUTCOME, "found" if result.found else "empty")
         return result
