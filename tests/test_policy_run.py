@@ -7,7 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from roleplay import backends
-from roleplay.backends.scripted import ScriptedRequest, scripted_model
+from roleplay.backends.options import BackendOptions
+from roleplay.backends.scripted import ScriptedClient, ScriptedRequest, scripted_model
 from roleplay.cli import cli
 from roleplay.datasets.star.generate import agenerate_star, query_tool
 from roleplay.datasets.star.loader import STAR
@@ -15,8 +16,10 @@ from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError, PolicyGraphError, ScenarioError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
 from roleplay.guards import Guards
+from roleplay.personas import Persona
 from roleplay.policy.graph import add_action, new_graph, read_dot
 from roleplay.policy.orchestrator import Policy, action_schema
+from roleplay.policy.turns import JSON_TOKENS
 from roleplay.scenario import load_scenario
 
 FIXTURE = Path(__file__).parent / "fixtures" / "star_mini"
@@ -292,3 +295,22 @@ def test_a_policy_graph_starting_on_an_outcome_is_rejected_before_the_run(doctor
                                        policy=Policy.single("Doctor", graph))
     with pytest.raises(PolicyGraphError, match="start node 'found' is an outcome node"):
         generator.generate(seed=1)
+
+
+@pytest.mark.parametrize(("max_tokens", "max_chars"), [(None, 300), (2000, 300), (160, 128), (40, 8), (10, 1)])
+def test_the_utterance_fits_the_token_limit_so_the_json_closes(max_tokens, max_chars):
+    """At one character per token or more, an utterance this long leaves room for the JSON's closing quote."""
+    assert action_schema(["greet"], max_tokens)["properties"]["utterance"]["maxLength"] == max_chars
+
+
+def test_a_policy_turn_asks_for_an_utterance_within_the_models_token_limit(star):
+    script = policy_script(lambda enum, request: enum[0])
+    model = backends.Model(ScriptedClient(fn=script), name="scripted", backend="scripted",
+                           schema_args=lambda schema: {"json_schema": schema}, options=BackendOptions(max_tokens=100))
+    policy = Policy(agent="System", graphs={"mini_book": star.get_task_graph("mini_book")}, enforce=True)
+    generator = PersonaDialogGenerator(model, agents=[AgentSpec(name="User", persona=Persona(name="User")),
+                                                      AgentSpec(name="System", persona=Persona(name="System"))],
+                                       first_speaker="System", policy=policy, max_turns=2, guards=Guards(enabled=False))
+    generator.generate(seed=1)
+    asked = [r.schema for r in model.client.history if r.schema and "action" in r.schema["properties"]]
+    assert asked and all(s["properties"]["utterance"]["maxLength"] == 100 - JSON_TOKENS for s in asked)

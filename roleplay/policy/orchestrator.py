@@ -178,7 +178,8 @@ class PolicyOrchestrator(Orchestrator):
         enforce = self.policy.enforce
         note = action_note(self.tracker.graph, options, enforce, result, agent.other_names,
                            shares if len(options) > 1 else None)
-        return await agent.reply(heard, instruction=note, schema=action_schema(options if enforce else None))
+        schema = action_schema(options if enforce else None, agent.model.options.max_tokens)
+        return await agent.reply(heard, instruction=note, schema=schema)
 
     def _choice(self, reply: Reply, options: list[str]) -> Choice:
         """The action and utterance of ``reply``, or the first option and its template if it has none."""

@@ -23,26 +23,42 @@ from roleplay.policy.graph import describe
 from roleplay.policy.tools import QueryResult
 from roleplay.prompts import render
 
-__all__ = ["ANSWER_SCHEMA", "UTTERANCE_MAX_CHARS", "AnswerRequest", "action_note", "action_schema", "answer_request",
-           "result_note"]
+__all__ = ["ANSWER_SCHEMA", "JSON_TOKENS", "UTTERANCE_MAX_CHARS", "AnswerRequest", "action_note", "action_schema",
+           "answer_request", "result_note", "utterance_budget"]
 
 UTTERANCE_MAX_CHARS = 300
 """Longest utterance a structured turn may carry (a small model otherwise rambles until the token limit)."""
+JSON_TOKENS = 32
+"""Tokens a policy turn's JSON spends around its utterance: the braces, both keys and the action's name."""
 
 
-def _choice_and_utterance(field: str, choices: Sequence[str] | None) -> dict[str, Any]:
+def utterance_budget(max_tokens: int | None) -> int:
+    """The longest utterance (characters) whose JSON still closes within ``max_tokens`` tokens.
+
+    A token holds at least one character, so an utterance of ``max_tokens - JSON_TOKENS`` characters always
+    fits; a longer one could be cut off by the token limit before its closing quote, and the turn would
+    lose its action (a small model rambling inside the string did, with 160 tokens and 300 characters).
+    """
+    return UTTERANCE_MAX_CHARS if max_tokens is None else max(1, min(UTTERANCE_MAX_CHARS, max_tokens - JSON_TOKENS))
+
+
+def _choice_and_utterance(field: str, choices: Sequence[str] | None,
+                          max_chars: int = UTTERANCE_MAX_CHARS) -> dict[str, Any]:
     """JSON schema of a turn that picks ``field`` (from ``choices``; None: free text) and says an utterance."""
     choice: dict[str, Any] = {"type": "string", "enum": list(choices)} if choices is not None else {"type": "string"}
     return {
         "type": "object",
-        "properties": {field: choice, "utterance": {"type": "string", "maxLength": UTTERANCE_MAX_CHARS}},
+        "properties": {field: choice, "utterance": {"type": "string", "maxLength": max_chars}},
         "required": [field, "utterance"],
     }
 
 
-def action_schema(actions: Sequence[str] | None) -> dict[str, Any]:
-    """JSON schema of a policy turn; ``actions`` None leaves the action free (prompt-only mode)."""
-    return _choice_and_utterance("action", actions)
+def action_schema(actions: Sequence[str] | None, max_tokens: int | None = None) -> dict[str, Any]:
+    """JSON schema of a policy turn; ``actions`` None leaves the action free (prompt-only mode).
+
+    With ``max_tokens`` (the model's reply limit), the utterance is short enough for the JSON to close.
+    """
+    return _choice_and_utterance("action", actions, utterance_budget(max_tokens))
 
 
 ANSWER_SCHEMA = _choice_and_utterance("answer", ["yes", "no"])
