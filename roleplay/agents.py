@@ -152,14 +152,15 @@ class _Labels(NamedTuple):
 @lru_cache(maxsize=1024)
 def _labels(own_names: tuple[str, ...], other_names: tuple[str, ...], end_marker: str) -> _Labels:
     """Compiled once per speaker: every turn of every dialogue of a batch is cleaned with the same names."""
+    marker = re.compile(re.escape(end_marker), re.IGNORECASE)
     own = tuple(re.compile(rf"^\s*(\S+\s+){{0,2}}?(\[{re.escape(name)}\]|{re.escape(name)}\s*:)\s*", re.IGNORECASE)
                 for name in own_names)  # also after up to two stray words ("Well Doctor: Good morning.")
     if not other_names:
-        return _Labels(re.compile(re.escape(end_marker), re.IGNORECASE), own, None, None)
+        return _Labels(marker, own, None, None)
     others = "|".join(re.escape(n) for n in other_names)
     prefix = rf"(\[({others})\]|({others})\s*:)"
-    return _Labels(re.compile(re.escape(end_marker), re.IGNORECASE), own,
-                   re.compile(rf"^\s*{prefix}\s*", re.IGNORECASE), re.compile(rf"(^|\n)\s*{prefix}", re.IGNORECASE))
+    return _Labels(marker, own, re.compile(rf"^\s*{prefix}\s*", re.IGNORECASE),
+                   re.compile(rf"(^|\n)\s*{prefix}", re.IGNORECASE))
 
 
 def clean_reply(

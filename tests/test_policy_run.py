@@ -303,14 +303,17 @@ def test_the_utterance_fits_the_token_limit_so_the_json_closes(max_tokens, max_c
     assert action_schema(["greet"], max_tokens)["properties"]["utterance"]["maxLength"] == max_chars
 
 
-def test_a_policy_turn_asks_for_an_utterance_within_the_models_token_limit(star):
+def test_structured_turns_ask_for_an_utterance_within_the_models_token_limit(star):
+    """The policy turns' actions and the user's yes/no answers alike."""
     script = policy_script(lambda enum, request: enum[0])
     model = backends.Model(ScriptedClient(fn=script), name="scripted", backend="scripted",
                            schema_args=lambda schema: {"json_schema": schema}, options=BackendOptions(max_tokens=100))
     policy = Policy(agent="System", graphs={"mini_book": star.get_task_graph("mini_book")}, enforce=True)
     generator = PersonaDialogGenerator(model, agents=[AgentSpec(name="User", persona=Persona(name="User")),
                                                       AgentSpec(name="System", persona=Persona(name="System"))],
-                                       first_speaker="System", policy=policy, max_turns=2, guards=Guards(enabled=False))
+                                       first_speaker="System", policy=policy, max_turns=16,
+                                       guards=Guards(enabled=False))
     generator.generate(seed=1)
-    asked = [r.schema for r in model.client.history if r.schema and "action" in r.schema["properties"]]
-    assert asked and all(s["properties"]["utterance"]["maxLength"] == 100 - JSON_TOKENS for s in asked)
+    asked = [r.schema for r in model.client.history if r.schema and "utterance" in r.schema["properties"]]
+    assert {"action", "answer"} <= {key for schema in asked for key in schema["properties"]}
+    assert all(schema["properties"]["utterance"]["maxLength"] == 100 - JSON_TOKENS for schema in asked)

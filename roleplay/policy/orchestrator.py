@@ -122,7 +122,7 @@ class PolicyOrchestrator(Orchestrator):
         note = self._user_note(dialog)
         opening = self.first_turn_note(agent, dialog, situation=not note)  # a goal note says what the user wants
         if self.policy.clear_answers and dialog.turns and self.tracker.pending(NodeKind.ANSWER):
-            answer = answer_request(self.policy.agent)
+            answer = answer_request(self.policy.agent, agent.model.options.max_tokens)
             return AnswerRequest("\n".join(filter(None, [note, answer.instruction])), answer.schema)
         return TurnRequest("\n".join(filter(None, [opening, note])) or None)
 

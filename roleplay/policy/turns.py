@@ -24,12 +24,12 @@ from roleplay.policy.tools import QueryResult
 from roleplay.prompts import render
 
 __all__ = ["ANSWER_SCHEMA", "JSON_TOKENS", "UTTERANCE_MAX_CHARS", "AnswerRequest", "action_note", "action_schema",
-           "answer_request", "result_note", "utterance_budget"]
+           "answer_request", "answer_schema", "result_note", "utterance_budget"]
 
 UTTERANCE_MAX_CHARS = 300
 """Longest utterance a structured turn may carry (a small model otherwise rambles until the token limit)."""
 JSON_TOKENS = 32
-"""Tokens a policy turn's JSON spends around its utterance: the braces, both keys and the action's name."""
+"""Tokens a structured turn's JSON spends around its utterance: the braces, both keys and the choice's name."""
 
 
 def utterance_budget(max_tokens: int | None) -> int:
@@ -61,7 +61,12 @@ def action_schema(actions: Sequence[str] | None, max_tokens: int | None = None) 
     return _choice_and_utterance("action", actions, utterance_budget(max_tokens))
 
 
-ANSWER_SCHEMA = _choice_and_utterance("answer", ["yes", "no"])
+def answer_schema(max_tokens: int | None = None) -> dict[str, Any]:
+    """JSON schema of a yes/no answer; with ``max_tokens``, the utterance is short enough for the JSON to close."""
+    return _choice_and_utterance("answer", ["yes", "no"], utterance_budget(max_tokens))
+
+
+ANSWER_SCHEMA = answer_schema()
 
 
 def action_note(graph: nx.DiGraph, options: Sequence[str], enforce: bool, result: str, users: Sequence[str],
@@ -108,6 +113,6 @@ class AnswerRequest(TurnRequest):
             turn.text = f"{answer.capitalize()}, {turn.text}" if turn.text else f"{answer.capitalize()}."
 
 
-def answer_request(asker: str) -> AnswerRequest:
-    """The request for the answer to ``asker``'s yes/no question."""
-    return AnswerRequest(instruction=render("answer_turn", asker=asker), schema=ANSWER_SCHEMA)
+def answer_request(asker: str, max_tokens: int | None = None) -> AnswerRequest:
+    """The request for the answer to ``asker``'s yes/no question, from a model that says at most ``max_tokens``."""
+    return AnswerRequest(instruction=render("answer_turn", asker=asker), schema=answer_schema(max_tokens))
