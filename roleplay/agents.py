@@ -126,6 +126,8 @@ class Reply:
 
 
 _SPACES = re.compile(r"\s+")
+_WRAPPED = re.compile(r'^["“]?([^"“”]*?)["”]?$')
+"""A turn the model put in quotation marks, whole or only opened: the quotes are not part of what is said."""
 _THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL | re.IGNORECASE)
 
 
@@ -170,7 +172,7 @@ def clean_reply(
     end_marker: str,
     max_sentences: int | None = None,
 ) -> tuple[str, bool]:
-    """Strip the end marker, a leading own-name prefix, and anything the model wrote for others.
+    """Strip the end marker, a leading own-name prefix, quotes around the whole turn, and lines for others.
 
     With ``max_sentences``, keep only the first complete sentences (a small model rambles; a turn cut
     off by the token limit loses its unfinished last sentence when a complete one precedes it).
@@ -190,6 +192,7 @@ def clean_reply(
         if cut:
             text = text[: cut.start()]
     text = _SPACES.sub(" ", text).strip()
+    text = _WRAPPED.sub(r"\1", text).strip()  # no match (a quotation inside the turn): unchanged
     if max_sentences is not None:
         text = trim_to_complete(text, max_sentences)
     return text, end

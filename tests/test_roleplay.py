@@ -213,7 +213,12 @@ def test_first_speaker_must_exist(doctor, patient, scripted):
     ("See you soon! [end]", "See you soon!", True),
     ("One. Two. Three. Four.", "One. Two. Three.", False),
     ("Complete sentence. And a cut off", "Complete sentence.", False),
-    ('Patient: "Hello doctor." \nPatient: more', '"Hello doctor."', False),
+    ('Patient: "Hello doctor." \nPatient: more', 'Hello doctor.', False),  # the quotes around the turn go too
+    ('"I\'m Dr. Garcia. What brings you in?"', "I'm Dr. Garcia. What brings you in?", False),
+    ("“Good morning.”", "Good morning.", False),
+    ('"I have had a headache since Monday.', "I have had a headache since Monday.", False),  # only opened
+    ('She said "rest" and left.', 'She said "rest" and left.', False),  # a quotation inside the turn stays
+    ('"Rest," she said, "and drink water."', '"Rest," she said, "and drink water."', False),
     ("My name is Dr. Smith. Take 3.5 mg, e.g. with food. Mr. Lee agrees. Extra.",
      "My name is Dr. Smith. Take 3.5 mg, e.g. with food. Mr. Lee agrees.", False),
     ("I saw Dr. Smith at 5 p.m. yesterday. And then", "I saw Dr. Smith at 5 p.m. yesterday.", False),
