@@ -10,17 +10,20 @@ max(8, 3c) six-turn, two-party dialogues are run by three clients:
   agent's growing history): what a thin client of the same conversation would do; once over aiohttp
   (one session) and once over httpx (sharded clients), and roleplay is compared with the faster;
 - roleplay: `arun_batch` over `Scenario.batch_job` with an ``openai:`` model (agents, orchestrator,
-  guards, run folder and all), the wall time of loading the scenario and `arun_batch`.
+  guards, run folder and all), the wall time of loading the scenario and `arun_batch`;
+- roleplay on ``--workers`` processes (`roleplay.runs.processes`, ``roleplay batch --executor processes``):
+  the same batch with the dialogues spread over that many forked worker processes (at most one per
+  dialogue in flight), this process writing the run folder.
 
 Each level runs all three ``--repeats`` times, interleaved, and prints the medians. The server's
 replies are random sentences, as a model's would be: a fixed reply would make the degeneration
 guards resample every turn.
 
-It prints turns/s for each and roleplay's ratio to the faster raw loop, then the client's CPU ms per turn
-against a zero-delay server (process CPU time over the run divided by turns; the server's CPU is in its
-own process).
+It prints turns/s for each and roleplay's ratios to the faster raw loop, then the client's CPU ms per turn
+against a zero-delay server (process CPU time over the run divided by turns, the worker processes' included;
+the server's CPU is in its own process).
 
-    python bench/engine_ceiling.py [--delay 0.2] [--levels 1,16,64,256] [--turns 6] [--repeats 3]
+    python bench/engine_ceiling.py [--delay 0.2] [--levels 1,16,64,256] [--turns 6] [--repeats 3] [--workers 2]
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import gc
 import json
 import os
 import random
+import resource
 import socket
 import statistics
 import subprocess
@@ -47,6 +51,7 @@ import yaml
 from roleplay.agents import persona_system_prompt
 from roleplay.prompts import render
 from roleplay.runs.batch import arun_batch
+from roleplay.runs.processes import ProcessJob
 from roleplay.scenario import load_scenario
 
 WORDS = ("morning evening doctor patient pain sleep water walk knee back head week month year coffee tea "
@@ -225,48 +230,59 @@ def write_scenario(folder: Path, turns: int) -> Path:
     return path
 
 
-async def roleplay_loop(url: str, scenario_path: Path, dialogues: int, concurrency: int, out: Path) -> int:
-    """`arun_batch` over the scenario's batch job; returns the turns done."""
+async def roleplay_loop(url: str, scenario_path: Path, dialogues: int, concurrency: int, out: Path,
+                        workers: int = 1) -> int:
+    """`arun_batch` over the scenario's batch job, in this process or on ``workers`` processes; the turns done."""
     job = load_scenario(scenario_path).batch_job(servers=[url])
-    result = await arun_batch(job, dialogues, out, concurrency=concurrency, progress=False, attempts=1)
+    make = ProcessJob(job, workers) if workers > 1 else job
+    result = await arun_batch(make, dialogues, out, concurrency=concurrency, progress=False, attempts=1)
     if result.failed:
         raise SystemExit(f"{result.failed} dialogues failed; see {out / 'failures.jsonl'}")
     return result.turns
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its children that ended (worker processes; the server lives on)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 async def timed(run) -> tuple[int, float, float]:
-    """(turns, wall seconds, CPU seconds of this process) of one awaited run."""
-    wall, cpu = time.perf_counter(), time.process_time()
+    """(turns, wall seconds, client CPU seconds) of one awaited run."""
+    wall, cpu = time.perf_counter(), _cpu_seconds()
     turns = await run
-    return turns, time.perf_counter() - wall, time.process_time() - cpu
+    return turns, time.perf_counter() - wall, _cpu_seconds() - cpu
 
 
 # --- the measurement ------------------------------------------------------------------------------------
 
-async def measure(delay: float, levels: list[int], turns: int, repeats: int, work: Path) -> None:
+async def measure(delay: float, levels: list[int], turns: int, repeats: int, workers: int, work: Path) -> None:
     scenario = write_scenario(work, turns)
     prompts = conversation_prompts(scenario)
     with fake_server(delay) as url:
         for client in RAW_CLIENTS:  # warm-up: imports, first connections
             await timed(raw_loop(url, 4, turns, 4, prompts, client))
         await timed(roleplay_loop(url, scenario, 4, 4, work / "warm"))
-        print(f"fixed delay {delay * 1000:.0f} ms, {turns}-turn dialogues; ratio = roleplay / the faster raw loop")
+        spread = f"roleplay x{workers}"
+        print(f"fixed delay {delay * 1000:.0f} ms, {turns}-turn dialogues; ratio = roleplay / the faster raw loop; "
+              f"{spread} = roleplay on {workers} worker processes")
         for level in levels:
             dialogues = max(8, 3 * level)  # several dialogues per worker: start-up costs are amortized
-            rates: dict[str, list[float]] = {name: [] for name in (*RAW_CLIENTS, "roleplay")}
-            for attempt in range(repeats):  # interleaved, so a burst of load on the machine hits all three
+            rates: dict[str, list[float]] = {name: [] for name in (*RAW_CLIENTS, "roleplay", spread)}
+            for attempt in range(repeats):  # interleaved, so a burst of load on the machine hits every client
                 for client in RAW_CLIENTS:
                     raw_turns, raw_wall, _ = await timed(raw_loop(url, dialogues, turns, level, prompts, client))
                     rates[client].append(raw_turns / raw_wall)
-                out = work / f"c{level}-{attempt}"
-                rp_turns, rp_wall, _ = await timed(roleplay_loop(url, scenario, dialogues, level, out))
-                rates["roleplay"].append(rp_turns / rp_wall)
+                for name, processes in (("roleplay", 1), (spread, min(workers, level))):
+                    out = work / f"c{level}-{attempt}-{name.replace(' ', '')}"
+                    rp_turns, rp_wall, _ = await timed(roleplay_loop(url, scenario, dialogues, level, out, processes))
+                    rates[name].append(rp_turns / rp_wall)
             median = {name: statistics.median(values) for name, values in rates.items()}
             raw_best = max(median[client] for client in RAW_CLIENTS)
             raw_text = ", ".join(f"raw {client} {median[client]:7.1f}" for client in RAW_CLIENTS)
-            print(f"concurrency {level:>3}: {raw_text}, roleplay {median['roleplay']:7.1f} turns/s, "
-                  f"ratio {median['roleplay'] / raw_best:.2f}  ({dialogues} dialogues, {rp_turns} turns; "
-                  f"median of {repeats})")
+            print(f"concurrency {level:>3}: {raw_text}, roleplay {median['roleplay']:7.1f}, {spread} "
+                  f"{median[spread]:7.1f} turns/s; ratio {median['roleplay'] / raw_best:.2f}, {spread} "
+                  f"{median[spread] / raw_best:.2f}  ({dialogues} dialogues, {rp_turns} turns; median of {repeats})")
     with fake_server(0.0) as url:
         dialogues = 100
         cpu = {}
@@ -276,6 +292,8 @@ async def measure(delay: float, levels: list[int], turns: int, repeats: int, wor
             cpu[f"raw {client}"] = raw_cpu / raw_turns
         rp_turns, _, rp_cpu = await timed(roleplay_loop(url, scenario, dialogues, 16, work / "cpu"))
         cpu["roleplay"] = rp_cpu / rp_turns
+        rp_turns, _, rp_cpu = await timed(roleplay_loop(url, scenario, dialogues, 16, work / "cpu-spread", workers))
+        cpu[f"roleplay x{workers}"] = rp_cpu / rp_turns
         print(f"zero delay, concurrency 16, {dialogues} dialogues: client CPU per turn: "
               + ", ".join(f"{name} {seconds * 1000:.2f} ms" for name, seconds in cpu.items()))
 
@@ -287,6 +305,8 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=6, help="Turns per dialogue.")
     parser.add_argument("--repeats", type=int, default=3, help="Runs per level and client, interleaved; the "
                         "median is printed.")
+    parser.add_argument("--workers", type=int, default=2, help="Worker processes of the second roleplay client "
+                        "(at most one per dialogue in flight).")
     parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--parent", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -295,7 +315,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as work:
         levels = [int(x) for x in args.levels.split(",") if x]
-        asyncio.run(measure(args.delay, levels, args.turns, args.repeats, Path(work)))
+        asyncio.run(measure(args.delay, levels, args.turns, args.repeats, args.workers, Path(work)))
 
 
 if __name__ == "__main__":

@@ -189,7 +189,8 @@ def test_cli_error_in_an_actor_is_shown_without_traceback(tmp_path):
 
 @pytest.mark.parametrize(("args", "code", "message"), [
     (["--workers", "0"], 2, "Invalid value for '--workers'"),
-    (["--workers", "2", "--executor", "local"], 2, "--ray-address and --workers need --executor ray"),
+    (["--workers", "2", "--executor", "local"], 2, "--workers needs --executor processes or ray"),
+    (["--ray-address", "127.0.0.1:1", "--executor", "processes"], 2, "--ray-address needs --executor ray"),
     (["--ray-address", "127.0.0.1:1"], 1, "No Ray cluster answers at 127.0.0.1:1"),
     (["--ray-address", "my-cluster"], 1, "--ray-address 'my-cluster' is not HOST:PORT"),
 ])

@@ -77,21 +77,24 @@ def report_batch(result: BatchResult, out: Path, max_failures: int | None) -> No
               help="Response cache folder: a rerun with the same seeds replays from it without calling the model.")
 @request_timeout_option
 @run_options
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="Where dialogues run: this process, or Ray actors (pip install 'roleplay-sim[ray]'); this process "
-                   "writes OUT either way.")
+@click.option("--executor", type=click.Choice(["local", "processes", "ray"]), default="local", show_default=True,
+              help="Where dialogues run: this process, worker processes on this machine (to keep up with a fast "
+                   "server), or Ray actors (pip install 'roleplay-sim[ray]'); this process writes OUT either way.")
 @click.option("--ray-address", default=None, metavar="HOST:PORT",
               help="Ray cluster to join (default: RAY_ADDRESS, else a new local one). Needs --executor ray.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Ray actors, each with --concurrency dialogues in flight (default: one per node). A --base-url "
-                   "may hold {node_ip} for a server on each actor's node. Needs --executor ray.")
+              help="Worker processes (default: one per core) or Ray actors (default: one per node), each with "
+                   "--concurrency dialogues in flight. With ray, a --base-url may hold {node_ip} for a server on each "
+                   "actor's node. Needs --executor processes or ray.")
 @friendly
 def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, max_turns: int | None,
           cache: Path | None, request_timeout: float | None, executor: str, ray_address: str | None,
           workers: int | None, **run: Any) -> None:
     """Generate N dialogues of SCENARIO_FILE into OUT; rerun the same command to resume."""
-    if executor == "local" and (ray_address is not None or workers is not None):
-        raise click.UsageError("--ray-address and --workers need --executor ray.")
+    if executor != "ray" and ray_address is not None:
+        raise click.UsageError("--ray-address needs --executor ray.")
+    if executor == "local" and workers is not None:
+        raise click.UsageError("--workers needs --executor processes or ray.")
     from roleplay.runs.batch import arun_batch
     from roleplay.runs.folder import content_hash
     from roleplay.scenario import load_scenario
@@ -104,7 +107,7 @@ def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, 
     params = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns,
               "inputs_sha256": content_hash(_scenario_inputs(scenario))}
     pool = f", {len(run['servers'])} servers" if len(run["servers"]) > 1 else ""
-    per_worker = " per Ray worker" if executor == "ray" else ""
+    per_worker = {"ray": " per Ray worker", "processes": " per worker process"}.get(executor, "")
     click.echo(f"Batch {scenario.name}: {n} dialogues, concurrency {run['concurrency']}{per_worker}, seeds {seed}.."
                f"{seed + n - 1}, {len(scenario.grid())} variant(s){pool} -> {out}")
     arguments = {k: v for k, v in batch_arguments(run).items() if k != "servers"}
@@ -112,6 +115,10 @@ def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, 
         from roleplay.runs.ray_executor import arun_ray_batch
 
         work = arun_ray_batch(job, n, out, address=ray_address, workers=workers, seed=seed, params=params, **arguments)
+    elif executor == "processes":
+        from roleplay.runs.processes import arun_process_batch
+
+        work = arun_process_batch(job, n, out, workers=workers, seed=seed, params=params, **arguments)
     else:
         work = arun_batch(job, n, out, seed=seed, params=params, **arguments)
     result = run_or_resume(out, work)

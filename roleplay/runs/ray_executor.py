@@ -20,16 +20,16 @@ import asyncio
 import contextlib
 import logging
 import os
-import pickle
 import socket
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from roleplay.dialog import Dialog
-from roleplay.errors import BackendUnavailableError, ConfigError, RunError
-from roleplay.runs.batch import BatchResult, DialogFailed, arun_batch
+from roleplay.errors import BackendUnavailableError, ConfigError
+from roleplay.runs.batch import BatchResult, arun_batch
 from roleplay.runs.jobs import ScenarioJob
+from roleplay.runs.remote import WorkerLost, WorkersLost, carried, least_busy, rebuilt
 
 __all__ = ["ACTOR_RESTARTS", "NODE_IP", "RayJob", "RayWorkersLost", "WorkerLost", "arun_ray_batch", "connect",
            "import_ray"]
@@ -40,11 +40,7 @@ ACTOR_RESTARTS = 3
 """How often Ray restarts an actor that died (killed, out of memory, its process crashed)."""
 
 
-class WorkerLost(DialogFailed):
-    """The Ray actor running a dialogue died or is restarting; the dialogue is retried like a transient failure."""
-
-
-class RayWorkersLost(ConfigError):
+class RayWorkersLost(WorkersLost):
     """Every Ray actor of the batch died for good: nothing is left to run the dialogues."""
 
 
@@ -107,30 +103,12 @@ class DialogWorker:
         try:
             dialog = await self.job(dialog_id, seed)
         except Exception as err:  # noqa: BLE001 - every failure goes back to the driver's retry policy
-            return "error", _carried(err)
+            return "error", carried(err)
         return "dialog", dialog.model_dump_json()
 
     async def close(self) -> None:
         """Close the actor's HTTP clients."""
         await self.job.pool.aclose()
-
-
-def _carried(err: BaseException) -> tuple[type[BaseException], tuple[Any, ...], dict[str, Any]]:
-    """``err`` as (class, args, attributes): picklable even when its ``__init__`` takes other arguments than args."""
-    carried = (type(err), err.args, dict(vars(err)))
-    try:
-        pickle.dumps(carried)
-    except Exception:  # noqa: BLE001 - an attribute that cannot travel: keep the class name and the message
-        return RunError, (f"{type(err).__name__}: {err}",), {}
-    return carried
-
-
-def _rebuilt(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> BaseException:
-    """The exception `_carried` described, with its class, message and attributes (what pickle's copyreg does)."""
-    err = cls.__new__(cls)
-    err.args = args
-    err.__dict__.update(state)
-    return err
 
 
 class RayJob:
@@ -182,15 +160,15 @@ class RayJob:
         finally:
             self.in_flight[chosen] -= 1
         if kind == "error":
-            raise _rebuilt(*value)
+            raise rebuilt(*value)
         return Dialog.model_validate_json(value)
 
     def _least_busy(self) -> int:
-        live = [i for i in range(len(self.actors)) if i not in self.dead]
-        if not live:
+        chosen = least_busy(self.in_flight, self.dead)
+        if chosen is None:
             raise RayWorkersLost(f"All {len(self.actors)} Ray actors died for good. Check the workers' logs "
                                  "(/tmp/ray/session_latest/logs on each node), then rerun the same command to resume.")
-        return min(live, key=self.in_flight.__getitem__)
+        return chosen
 
     def _live(self) -> int:
         return len(self.actors) - len(self.dead)
