@@ -90,6 +90,16 @@ def test_torn_index_line_is_dropped_with_a_warning(tmp_path):
         asyncio.run(arun_batch(ok, 5, out, progress=False))  # repaired once: no more warnings
 
 
+def test_index_lines_a_power_cut_took_are_rebuilt_from_the_files(tmp_path):
+    """The index is not fsynced: the dialogue files are the record, and a resume indexes the files it lacks."""
+    out = batch_folder(tmp_path)
+    index = out / "index.jsonl"
+    index.write_text(index.read_text().splitlines(keepends=True)[0])  # the last two lines never reached the disk
+    again = asyncio.run(arun_batch(ok, 4, out, progress=False))
+    assert (again.skipped, again.done) == (3, 1)  # dialogues 1 and 2 were re-indexed, not generated again
+    assert sorted(json.loads(line)["id"] for line in index.read_text().splitlines()) == [0, 1, 2, 3]
+
+
 def test_a_second_writer_is_refused_naming_the_first(tmp_path):
     folder = RunFolder(tmp_path / "b")
     with folder:
