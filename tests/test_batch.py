@@ -20,7 +20,7 @@ from roleplay.backends.scripted import scripted_model
 from roleplay.cli import cli
 from roleplay.dialog import StopReason, Turn
 from roleplay.errors import BackendError, BackendUnreachableError, ConfigError, ScenarioError
-from roleplay.runs.batch import arun_batch, is_transient, run_batch
+from roleplay.runs.batch import YOUNG_COLLECTION, arun_batch, is_transient, run_batch
 from roleplay.runs.export import export, parse_roles
 from roleplay.scenario import load_scenario
 
@@ -76,18 +76,21 @@ async def test_sync_wrapper_works_inside_a_running_loop(seeded, tmp_path):
 
 
 async def test_the_heap_before_a_run_is_frozen_for_it_and_handed_back_after(tmp_path):
-    """Objects from before the run stay out of the collector's scans while it runs (bench/engine_ceiling.py)."""
+    """Objects from before the run stay out of the collector's scans, and young ones are collected less often,
+    while it runs (bench/engine_ceiling.py); both settings are handed back after."""
     import gc
 
-    frozen_during = []
+    frozen_during, thresholds_during = [], []
 
     async def make(id: int, seed: int) -> Dialog:
         frozen_during.append(gc.get_freeze_count())
+        thresholds_during.append(gc.get_threshold())
         return Dialog(id=id, seed=seed, turns=[Turn(speaker="A", text="Hello.")])
-    before = gc.get_freeze_count()
+    before, thresholds = gc.get_freeze_count(), gc.get_threshold()
     result = await arun_batch(make, 3, tmp_path / "b", progress=False)
     assert result.done == 3 and min(frozen_during) > before + 1000  # the modules' objects at least
-    assert gc.get_freeze_count() == before
+    assert set(thresholds_during) == {(YOUNG_COLLECTION, *thresholds[1:])} and YOUNG_COLLECTION > thresholds[0]
+    assert gc.get_freeze_count() == before and gc.get_threshold() == thresholds
 
 
 async def test_rerun_skips_finished_and_extends(seeded, tmp_path):
