@@ -205,7 +205,10 @@ async def _one(make: MakeDialog, pipe: Connection, ticket: int, dialog_id: Any, 
         answer: tuple[str, Any] = ("dialog", (await make(dialog_id, seed)).model_dump_json())
     except Exception as err:  # noqa: BLE001 - every failure goes back to the parent's retry policy
         answer = ("error", carried(err))
-    pipe.send((ticket, *answer))
+    try:
+        pipe.send((ticket, *answer))
+    except OSError:  # the parent is gone
+        os._exit(0)
 
 
 async def arun_process_batch(make: MakeDialog, n: int, out: str | Path, *, workers: int | None = None,
