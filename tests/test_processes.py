@@ -190,7 +190,8 @@ def batch_cli(*args):
 def test_cli_processes_executor(tmp_path):
     result = batch_cli("--out", str(tmp_path / "b"), "-m", "procseeded", "--executor", "processes", "--workers", "2")
     assert result.exit_code == 0, result.output
-    assert "concurrency 4 per worker process" in result.output and "3 done, 0 skipped, 0 failed" in result.output
+    assert "concurrency 4 in each of 2 worker processes" in result.output
+    assert "3 done, 0 skipped, 0 failed" in result.output
     assert index_ids(tmp_path / "b") == [0, 1, 2]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -107,7 +108,8 @@ def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, 
     params = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns,
               "inputs_sha256": content_hash(_scenario_inputs(scenario))}
     pool = f", {len(run['servers'])} servers" if len(run["servers"]) > 1 else ""
-    per_worker = {"ray": " per Ray worker", "processes": " per worker process"}.get(executor, "")
+    per_worker = {"ray": " per Ray worker",
+                  "processes": f" in each of {workers or os.cpu_count() or 1} worker processes"}.get(executor, "")
     click.echo(f"Batch {scenario.name}: {n} dialogues, concurrency {run['concurrency']}{per_worker}, seeds {seed}.."
                f"{seed + n - 1}, {len(scenario.grid())} variant(s){pool} -> {out}")
     arguments = {k: v for k, v in batch_arguments(run).items() if k != "servers"}
