@@ -22,9 +22,10 @@ source node, which steer a run towards human-like paths. The counts also say whe
 task as done (`mark_closing_goals`): an action after which most mining dialogues close becomes a goal
 too (trip_directions' wizards end on "...and you are there", not on the dict's final inform).
 
-Mining reads a wizard's own words right after a query that served the request as the result the flowchart
-puts there (`label_free_results`): STAR's wizards often typed search results themselves instead of
-picking the result reply, and without that the result would count as never said.
+A wizard's own words right after a query that served the request are read as the result the flowchart
+puts there (`label_free_results`) when transitions are mined and counted: STAR's wizards often typed
+search results themselves instead of picking the result reply, and without that the result would count
+as never said.
 
 Labels the wizards used that the task file lacks (``goodbye_1`` in a task whose file says
 ``doctor_bye``) become nodes when mined, with the template another task gives them.
@@ -241,8 +242,17 @@ def mine_transitions(
     """Count the (task, from, to) transitions real dialogues took that the graphs do not allow.
 
     ``from`` is where the dialogue really was: the resolved outcome after a query, else the last action.
-    Labels a graph lacks are counted too (to be added as nodes by `add_mined`).
+    Labels a graph lacks are counted too (to be added as nodes by `add_mined`). Both readings of a typed
+    result count (each transition as often as the reading that took it more): as it is, so the graphs still
+    accept the wizards' labelled actions (``query → ask_rating``), and as the result (`label_free_results`:
+    ``query → result → ask_rating``), so a dialogue that says the result can go on as the wizards did.
     """
+    dialogs = list(dialogs)
+    labelled = [label_free_results(graphs, d) for d in dialogs]
+    return _illegal_transitions(graphs, dialogs) | _illegal_transitions(graphs, labelled)
+
+
+def _illegal_transitions(graphs: Mapping[str, nx.DiGraph], dialogs: Iterable[Dialog]) -> Counter[tuple[str, str, str]]:
     counts: Counter[tuple[str, str, str]] = Counter()
     for step, origin in _replayed_steps(graphs, dialogs):
         if not step.legal and origin is not None:
@@ -253,7 +263,8 @@ def mine_transitions(
 def count_transitions(graphs: Mapping[str, nx.DiGraph], dialogs: Iterable[Dialog]) -> None:
     """Write on the graphs how often ``dialogs`` took each edge (``count``) and opened with each node (``starts``).
 
-    Zero for the rest, whatever layer a node or edge came from.
+    Zero for the rest, whatever layer a node or edge came from. A wizard's typed result counts as the
+    result (`label_free_results`), so the prior knows how often the result follows a query.
 
     A transition that passes through an unresolved branch (the user's answer was unclear, a query's outcome
     unknown) has no edge of its own: it is counted on the edge from the origin's branch that leads to the
@@ -264,7 +275,7 @@ def count_transitions(graphs: Mapping[str, nx.DiGraph], dialogs: Iterable[Dialog
     like the clear ones, and counts stay whole numbers.
     """
     direct: Counter[tuple[str, str | None, str]] = Counter()
-    for step, origin in _replayed_steps(graphs, dialogs):
+    for step, origin in _replayed_steps(graphs, (label_free_results(graphs, d) for d in dialogs)):
         direct[(step.task, origin if step.index > 0 else None, step.action)] += 1
     counts = direct.copy()
     for (task, origin, action), count in direct.items():

@@ -30,7 +30,6 @@ from roleplay.datasets.star.graphs import (
     add_mined,
     base_graph,
     count_transitions,
-    label_free_results,
     mark_closing_goals,
     mine_transitions,
     pool_across_tasks,
@@ -135,7 +134,7 @@ class StarDataset:
         if key not in self._graphs:
             graphs = {t: base_graph(t, self.get_task(t)) for t in self.tasks()}
             if mined:
-                dialogs = [label_free_results(graphs, d) for d in self.iter_dialogs(progress=False)
+                dialogs = [d for d in self.iter_dialogs(progress=False)
                            if held_out is None or fold_of(d.id) != held_out]
                 add_mined(graphs, mine_transitions(graphs, dialogs), min_count, self.templates())
                 if pooled:
