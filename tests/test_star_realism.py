@@ -378,3 +378,18 @@ def test_typed_results_after_a_successful_query_count_as_the_result(tmp_path):
         assert graph.edges["mini_inform_answer", "anything_else"]["count"] == 2
     finally:
         STAR.clear()
+
+
+def test_mining_keeps_both_readings_of_a_typed_result(star):
+    """As typed (held-out wizards' labelled actions stay accepted) and as the result (the dialogue can go on)."""
+    from roleplay.datasets.star.graphs import base_graph, mine_transitions
+    from roleplay.dialog import Event
+    graphs = {t: base_graph(t, star.get_task(t)) for t in star.tasks()}
+    turns = [Turn("System", "Hello", action="hello"), Turn("User", "parking?"), Turn("System", "Parking is free."),
+             Turn("User", "and?"), Turn("System", "What else?", action="mini_ask_topic")]
+    dialog = Dialog(id=11, scenario={"WizardCapabilities": [{"Task": "mini_info"}]}, turns=turns,
+                    events=[Event(type="query", turn=2, data={"task": "mini_info", "action": "query", "found": True})])
+    counts = mine_transitions(graphs, [dialog])
+    assert counts[("mini_info", "query", "mini_ask_topic")] == 1
+    assert counts[("mini_info", "mini_inform_answer", "mini_ask_topic")] == 1
+    assert dialog.turns[2].action is None
