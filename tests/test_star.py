@@ -11,7 +11,7 @@ from slow_cli import kill_9_then_rerun, slow_cli
 
 from roleplay import Dialog
 from roleplay.cli import cli
-from roleplay.datasets.star.format import scenario_tasks
+from roleplay.datasets.star.format import reports_failure, scenario_tasks, to_dialog
 from roleplay.datasets.star.generate import agenerate_star_batch
 from roleplay.datasets.star.graphs import acceptance, add_mined, base_graph, mine_transitions
 from roleplay.datasets.star.loader import STAR, StarDataset, fold_of, user_name
@@ -58,6 +58,19 @@ def test_custom_label_and_free_wizard_text_carry_no_action(star):
     assert [t.action for t in system] == ["mini_ask_topic", "out_of_scope", "mini_inform_nothing_found", None, None,
                                           "mini_bye"]
     assert [e.data["found"] for e in dialog.events if e.type == "query"] == [False]
+
+
+def test_a_status_saying_the_call_did_not_go_through_is_not_found():
+    def kb(item):
+        return [{"Agent": "Wizard", "Action": "query", "APIName": "mini_book", "Constraints": []},
+                {"Agent": "KnowledgeBase", "Action": "return_item", "APIName": "mini_book", "Item": item}]
+    items = [{"Message": "That time is unavailable. Please try another time."},
+             {"ReservationStatus": "Reservation Failed"}, {"Message": "The time slot is available."},
+             {"Name": "Unavailable Diner", "Message": "Ready"}, None]
+    raw = {"Scenario": {}, "Events": [e for item in items for e in kb(item)]}
+    dialog = to_dialog(raw, {"mini_book": {"query_check": "Query Check"}})
+    assert [e.data["found"] for e in dialog.events] == [False, False, True, True, False]
+    assert not reports_failure("Unavailable") and not reports_failure({"Note": "failed"})  # status fields only
 
 
 def test_unknown_id_and_task(star):

@@ -3,6 +3,7 @@ endings and the fidelity metrics."""
 
 import json
 import random
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -337,3 +338,58 @@ def test_a_transition_through_an_unclear_answer_counts_on_the_branch_that_leads_
     # "again" follows both answers: the unclear one goes where the clear ones went (yes), not to "no"
     assert graph.edges["yes", "again"]["count"] == 2 and graph.edges["no", "again"]["count"] == 0
     assert graph.edges["ask", "ask"]["count"] == 1 and graph.nodes["ask"]["starts"] == 5  # direct edges as before
+
+
+def _typed_result_dialog(number: int, found: bool) -> dict:
+    """A raw STAR dialogue (mini_info) whose wizard types the query's result instead of picking the reply."""
+    said = lambda agent, text, label=None: {"Agent": agent, "Action": "pick_suggestion" if label else "utter",  # noqa: E731
+                                            "Text": text, **({"ActionLabel": label} if label else {})}
+    return {"DialogueID": number, "Scenario": {"Happy": True, "MultiTask": False, "UserTask": "Ask about parking.",
+                                               "WizardCapabilities": [{"Task": "mini_info"}]},
+            "Events": [said("User", "hi"), said("Wizard", "Hello, how can I help?", "hello"),
+                       said("User", "parking?"),
+                       {"Agent": "Wizard", "Action": "query", "APIName": "mini_info", "Constraints": []},
+                       {"Agent": "KnowledgeBase", "Action": "return_item", "APIName": "mini_info",
+                        "Item": {"Message": "free"} if found else None},
+                       said("Wizard", "Parking is free."), said("User", "thanks"),
+                       said("Wizard", "Anything else?", "anything_else")]}
+
+
+def test_typed_results_after_a_successful_query_count_as_the_result(tmp_path):
+    from roleplay.datasets.star.graphs import base_graph, label_free_results, result_actions
+    root = tmp_path / "star"
+    shutil.copytree(FIXTURE, root)
+    for number, found in ((11, True), (31, True), (51, False)):
+        (root / "dialogues" / f"{number}.json").write_text(json.dumps(_typed_result_dialog(number, found)))
+    STAR.set_path(root)
+    try:
+        graphs = {t: base_graph(t, STAR.get_task(t)) for t in STAR.tasks()}
+        assert result_actions(graphs["mini_info"], "query") == ["mini_inform_answer"]
+        assert result_actions(graphs["mini_book"], "query_check") == []  # a check's next step asks to book
+        real = STAR.get_dialog(11)
+        labelled = label_free_results(graphs, real)
+        assert [t.action for t in labelled.turns if t.speaker == "System"] == [
+            "hello", "mini_inform_answer", "anything_else"]
+        assert real.turns[3].action is None  # the real dialogue itself is unchanged
+        failed = label_free_results(graphs, STAR.get_dialog(51))
+        assert [t.action for t in failed.turns if t.speaker == "System"] == ["hello", None, "anything_else"]
+        graph = STAR.get_task_graph("mini_info", held_out=0)  # mined from 11, 31 and 51 (fold 1)
+        assert graph.edges["query", "mini_inform_answer"]["count"] == 2
+        assert graph.edges["mini_inform_answer", "anything_else"]["count"] == 2
+    finally:
+        STAR.clear()
+
+
+def test_mining_keeps_both_readings_of_a_typed_result(star):
+    """As typed (held-out wizards' labelled actions stay accepted) and as the result (the dialogue can go on)."""
+    from roleplay.datasets.star.graphs import base_graph, mine_transitions
+    from roleplay.dialog import Event
+    graphs = {t: base_graph(t, star.get_task(t)) for t in star.tasks()}
+    turns = [Turn("System", "Hello", action="hello"), Turn("User", "parking?"), Turn("System", "Parking is free."),
+             Turn("User", "and?"), Turn("System", "What else?", action="mini_ask_topic")]
+    dialog = Dialog(id=11, scenario={"WizardCapabilities": [{"Task": "mini_info"}]}, turns=turns,
+                    events=[Event(type="query", turn=2, data={"task": "mini_info", "action": "query", "found": True})])
+    counts = mine_transitions(graphs, [dialog])
+    assert counts[("mini_info", "query", "mini_ask_topic")] == 1
+    assert counts[("mini_info", "mini_inform_answer", "mini_ask_topic")] == 1
+    assert dialog.turns[2].action is None

@@ -34,8 +34,8 @@ from roleplay.policy.dot import edge_count, parse_dot, to_dot, write_dot  # to_d
 
 __all__ = ["SYSTEM_KINDS", "NodeKind", "PolicyGraphWarning", "add_action", "anywhere_actions", "branches",
            "check_graph", "describe", "goal_nodes", "goalless_cycles", "is_system", "is_terminal",
-           "legal_actions", "mean_out_degree", "new_graph", "next_actions", "node_kind", "read_dot", "to_dot",
-           "write_dot"]
+           "legal_actions", "mean_out_degree", "new_graph", "next_actions", "node_kind", "read_dot", "steps_to_goal",
+           "to_dot", "write_dot"]
 
 
 class NodeKind(str, Enum):
@@ -50,6 +50,8 @@ class NodeKind(str, Enum):
 
 SYSTEM_KINDS = frozenset({NodeKind.ACTION, NodeKind.QUERY, NodeKind.GLOBAL})
 _EDGE_PRIORITY = {"dict": 0, "dot": 0, "rule": 1, "mined": 2, "pooled": 3}
+_OBSERVED = frozenset({"mined", "pooled"})
+"""Edge sources that record what dialogues did rather than what the flowchart draws."""
 
 
 class PolicyGraphWarning(UserWarning):
@@ -97,6 +99,17 @@ def anywhere_actions(graph: nx.DiGraph) -> list[str]:
 def goal_nodes(graph: nx.DiGraph) -> list[str]:
     """Nodes whose visit completes the task."""
     return sorted(n for n, data in graph.nodes(data=True) if data.get("goal"))
+
+
+def steps_to_goal(graph: nx.DiGraph, node: str) -> int | None:
+    """Fewest flowchart edges from ``node`` to a goal node (None: none is reachable).
+
+    Only the flowchart's own edges count (not ``mined`` or ``pooled`` ones: what some wizard once did),
+    so the distance says where the flowchart leads, not where a detour happens to go.
+    """
+    flowchart = nx.subgraph_view(graph, filter_edge=lambda u, v: graph.edges[u, v].get("source") not in _OBSERVED)
+    distances = nx.single_source_shortest_path_length(flowchart, node)
+    return min((distances[g] for g in goal_nodes(graph) if g in distances), default=None)
 
 
 def _ordered_successors(graph: nx.DiGraph, node: str) -> list[str]:

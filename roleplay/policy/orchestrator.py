@@ -15,7 +15,8 @@ Each turn of the policy agent (the STAR "System") is a few named steps:
 5. advance the tracker and record the turn (`_record_action`). A terminal action (goodbye) ends the dialogue.
 
 The other agent speaks as in any `Orchestrator`, except that it answers a pending yes/no question in
-JSON when ``Policy.clear_answers`` (`request_for`), and its own end signal is kept as ``wants_end``.
+JSON when ``Policy.clear_answers`` (`request_for`; an offer of what a happy goal-aware user came for is
+accepted, `wanted_answer`), and its own end signal is kept as ``wants_end``.
 With ``Policy.user_goal`` it is a goal-aware user (`roleplay.policy.user`): each turn's note says what
 it wants, the fact just asked for, or (once served or refused) to thank and close; its `UserState` is
 kept in its turns' metadata and the dialogue's (``user``), and goodbyes wait for its closing turn, so a
@@ -122,7 +123,7 @@ class PolicyOrchestrator(Orchestrator):
         note = self._user_note(dialog)
         opening = self.first_turn_note(agent, dialog, situation=not note)  # a goal note says what the user wants
         if self.policy.clear_answers and dialog.turns and self.tracker.pending(NodeKind.ANSWER):
-            answer = answer_request(self.policy.agent, agent.model.options.max_tokens)
+            answer = answer_request(self.policy.agent, agent.model.options.max_tokens, self.wanted_answer())
             return AnswerRequest("\n".join(filter(None, [note, answer.instruction])), answer.schema)
         return TurnRequest("\n".join(filter(None, [opening, note])) or None)
 
@@ -134,6 +135,18 @@ class PolicyOrchestrator(Orchestrator):
         looked_up = next((e.data.get("arguments") or {} for e in reversed(dialog.events)
                           if e.type == "query" and e.turn == len(dialog.turns) - 1), {})  # for the last turn
         return user_note(goal, self.user, self.policy.agent, last, looked_up)
+
+    def wanted_answer(self) -> str | None:
+        """The yes or no a happy goal-aware user gives because its goal settles it, before it is served.
+
+        An offer to do what the user came for ("a viewing is free, shall I book it?",
+        `FlowchartTracker.offer_pending`) is accepted. Other questions, and every question when there is
+        no user goal, the user is unhappy (it may change its mind) or already served, the model answers.
+        """
+        goal = self.policy.user_goal
+        if goal is None or not goal.happy or self.user.served:
+            return None
+        return "yes" if self.tracker.offer_pending() else None
 
     def goal_reached(self) -> bool:
         """Whether the request is served: a goal of every task reached, once per round the user wants."""

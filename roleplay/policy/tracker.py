@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from roleplay.dialog import Dialog
 from roleplay.errors import PolicyGraphError
 from roleplay.policy.answers import answer_of
-from roleplay.policy.graph import NodeKind, branches, goal_nodes, is_terminal, legal_actions
+from roleplay.policy.graph import NodeKind, branches, goal_nodes, is_terminal, legal_actions, steps_to_goal
 
 __all__ = ["FlowchartTracker", "TrackerStep", "replay"]
 
@@ -95,6 +95,17 @@ class FlowchartTracker:
         if match:
             self.resolve(match[0])
         return match[0] if match else None
+
+    def offer_pending(self) -> bool:
+        """Whether the question waiting for a yes/no offers a goal: yes reaches one sooner than no on the flowchart.
+
+        "A viewing is free, shall I book it?": yes books, no asks for another day first. Not an offer when
+        either answer reaches no goal (a search's "delivery?": the shared "no" node only says goodbye, so
+        the flowchart says nothing about that question) or when no gets there as soon or sooner.
+        """
+        steps = {self.graph.nodes[b].get("when"): steps_to_goal(self.graph, b) for b in self.pending(NodeKind.ANSWER)}
+        yes, no = steps.get("yes"), steps.get("no")
+        return yes is not None and no is not None and yes < no
 
     def origin(self) -> str | None:
         """Where the dialogue is: the resolved branch if any, else the last action (None at the start)."""

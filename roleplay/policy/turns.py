@@ -61,9 +61,12 @@ def action_schema(actions: Sequence[str] | None, max_tokens: int | None = None) 
     return _choice_and_utterance("action", actions, utterance_budget(max_tokens))
 
 
-def answer_schema(max_tokens: int | None = None) -> dict[str, Any]:
-    """JSON schema of a yes/no answer; with ``max_tokens``, the utterance is short enough for the JSON to close."""
-    return _choice_and_utterance("answer", ["yes", "no"], utterance_budget(max_tokens))
+def answer_schema(max_tokens: int | None = None, answers: Sequence[str] = ("yes", "no")) -> dict[str, Any]:
+    """JSON schema of a yes/no answer, ``answers`` the ones allowed.
+
+    With ``max_tokens``, the utterance is short enough for the JSON to close.
+    """
+    return _choice_and_utterance("answer", list(answers), utterance_budget(max_tokens))
 
 
 ANSWER_SCHEMA = answer_schema()
@@ -113,6 +116,10 @@ class AnswerRequest(TurnRequest):
             turn.text = f"{answer.capitalize()}, {turn.text}" if turn.text else f"{answer.capitalize()}."
 
 
-def answer_request(asker: str, max_tokens: int | None = None) -> AnswerRequest:
-    """The request for the answer to ``asker``'s yes/no question, from a model that says at most ``max_tokens``."""
-    return AnswerRequest(instruction=render("answer_turn", asker=asker), schema=answer_schema(max_tokens))
+def answer_request(asker: str, max_tokens: int | None = None, decided: str | None = None) -> AnswerRequest:
+    """The request for the answer to ``asker``'s yes/no question, from a model that says at most ``max_tokens``.
+
+    ``decided`` (yes or no): the answer the user's goal already settles; the model only words it.
+    """
+    return AnswerRequest(instruction=render("answer_turn", asker=asker),
+                         schema=answer_schema(max_tokens, [decided] if decided else ("yes", "no")))

@@ -4,6 +4,10 @@ Real dialogues become `Dialog` objects with speakers ``User``/``System``: a wiza
 from the suggestions carries its ``ActionLabel`` as the turn's ``action`` (``custom``, the wizard's
 own text, carries none), and wizard queries become ``query`` events (``task``, ``action`` = the query
 node, ``constraints``, ``item``, ``total``, ``found``), as do ``select_task`` switches.
+
+``found`` is whether the call served the request: STAR's knowledge base answers a check or a booking with
+an item either way, and says in its status ("That time is unavailable", "Reservation Failed") whether it
+could (`reports_failure`).
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ from typing import Any
 from roleplay.dialog import Dialog, Event, Turn
 from roleplay.errors import DatasetError
 
-__all__ = ["SYSTEM", "USER", "check_raw_dialog", "query_node", "read_json", "scenario_tasks", "to_dialog",
-           "user_name"]
+__all__ = ["SYSTEM", "USER", "check_raw_dialog", "query_node", "read_json", "reports_failure", "scenario_tasks",
+           "to_dialog", "user_name"]
 
 USER, SYSTEM = "User", "System"
 _NO_LABEL = {"custom"}
+_FAILURE = re.compile(r"\b(?:unavailable|fail(?:ed|ure)?|unable|conflicting|not authori[sz]ed|must provide|"
+                      r"try another)\b", re.IGNORECASE)
+"""How STAR's status messages say a check or booking did not go through (every such message in STAR has one)."""
 
 
 def read_json(path: Path) -> Any:
@@ -104,10 +111,23 @@ def to_dialog(raw: dict[str, Any], replies: dict[str, dict[str, str]]) -> Dialog
             dialog.events.append(query)
         elif agent == "KnowledgeBase" and action == "return_item" and query is not None:
             item = event.get("Item")
-            query.data.update(item=item, total=event.get("TotalItems"), found=bool(item))
+            query.data.update(item=item, total=event.get("TotalItems"), found=bool(item) and not reports_failure(item))
         elif agent == "Wizard" and action == "select_task":
             dialog.events.append(Event(type="select_task", turn=len(dialog.turns), data={"task": event.get("Task")}))
     return dialog
+
+
+def reports_failure(item: Any) -> bool:
+    """Whether a knowledge-base item is a status saying the call did not go through, not a result.
+
+    Checks and bookings return one item either way: ``{"Message": "That time is unavailable. Please try
+    another time."}``, ``{"ReservationStatus": "Reservation Failed"}``. Only the status fields (``Message``,
+    ``...Status``) are read, so a search row's own words never count.
+    """
+    if not isinstance(item, dict):
+        return False
+    return any(isinstance(value, str) and _FAILURE.search(value) for key, value in item.items()
+               if key == "Message" or key.endswith("Status"))
 
 
 def _query_event(event: dict[str, Any], turn: int, replies: dict[str, dict[str, str]]) -> Event:

@@ -22,6 +22,11 @@ source node, which steer a run towards human-like paths. The counts also say whe
 task as done (`mark_closing_goals`): an action after which most mining dialogues close becomes a goal
 too (trip_directions' wizards end on "...and you are there", not on the dict's final inform).
 
+A wizard's own words right after a query that served the request are read as the result the flowchart
+puts there (`label_free_results`) when transitions are mined and counted: STAR's wizards often typed
+search results themselves instead of picking the result reply, and without that the result would count
+as never said.
+
 Labels the wizards used that the task file lacks (``goodbye_1`` in a task whose file says
 ``doctor_bye``) become nodes when mined, with the template another task gives them.
 """
@@ -42,8 +47,8 @@ from roleplay.policy.prior import closing_actions
 from roleplay.policy.tracker import FlowchartTracker, TrackerStep, replay
 
 __all__ = ["ANSWERS", "CLOSING_GOAL_MIN_COUNT", "CLOSING_GOAL_SHARE", "OUTCOMES", "acceptance", "add_mined",
-           "base_graph", "classify", "count_transitions", "mark_closing_goals", "mine_transitions", "pool_across_tasks",
-           "prune_rare"]
+           "base_graph", "classify", "count_transitions", "label_free_results", "mark_closing_goals",
+           "mine_transitions", "pool_across_tasks", "prune_rare", "result_actions"]
 
 CLOSING_GOAL_SHARE = 0.5
 CLOSING_GOAL_MIN_COUNT = 3
@@ -189,6 +194,47 @@ def _add_slot_skips(graph: nx.DiGraph, chain: Mapping[str, str]) -> None:
             _rule(graph, source, target)
 
 
+def result_actions(graph: nx.DiGraph, query: str) -> list[str]:
+    """The goals the flowchart (``dict`` edges) puts right after ``query`` or after its ``found`` outcome.
+
+    A search's or a booking's result (``restaurant_inform_search_results``, ``*_booking_successful``); none
+    after a check (its next step asks to book) or a trivia query (it asks the question).
+    """
+    if query not in graph:
+        return []
+    found = [b for b in graph.successors(query) if graph.nodes[b].get("when") == "found"]
+    return sorted({v for u in (query, *found) for v in graph.successors(u)
+                   if graph.edges[u, v].get("source") == "dict" and graph.nodes[v].get("goal")})
+
+
+def label_free_results(graphs: Mapping[str, nx.DiGraph], dialog: Dialog) -> Dialog:
+    """``dialog`` with each wizard's own words right after a query that served the request labelled as its result.
+
+    STAR's wizards often typed the result themselves instead of picking the task's result reply (in
+    restaurant_search most turns after a search that found rows are typed, none is the picked result), so
+    the result would count as never said after a query, and a prior mined from the counts would keep
+    querying. Such a turn gets the query's one `result_actions` goal; a turn after a failed query, or after
+    a query whose next step is no goal (a check, a trivia question), stays unlabelled. A copy is returned.
+    """
+    results: dict[int, str] = {}
+    for event in dialog.events:
+        data = event.data
+        if event.type != "query" or event.turn is None or data.get("task") not in graphs:
+            continue
+        goals = result_actions(graphs[data["task"]], str(data.get("action")))
+        if data.get("found") and len(goals) == 1:
+            results[event.turn] = goals[0]
+        else:
+            results.pop(event.turn, None)  # the last query before the turn is the one its words report
+    system = {t.speaker for t in dialog.turns if t.action}
+    labelled = dialog.model_copy(deep=True)
+    for index, result in results.items():
+        turn = labelled.turns[index] if index < len(labelled.turns) else None
+        if turn is not None and turn.action is None and turn.speaker in system:
+            turn.action = result
+    return labelled
+
+
 def mine_transitions(
     graphs: Mapping[str, nx.DiGraph],
     dialogs: Iterable[Dialog],
@@ -196,8 +242,17 @@ def mine_transitions(
     """Count the (task, from, to) transitions real dialogues took that the graphs do not allow.
 
     ``from`` is where the dialogue really was: the resolved outcome after a query, else the last action.
-    Labels a graph lacks are counted too (to be added as nodes by `add_mined`).
+    Labels a graph lacks are counted too (to be added as nodes by `add_mined`). Both readings of a typed
+    result count (each transition as often as the reading that took it more): as it is, so the graphs still
+    accept the wizards' labelled actions (``query → ask_rating``), and as the result (`label_free_results`:
+    ``query → result → ask_rating``), so a dialogue that says the result can go on as the wizards did.
     """
+    dialogs = list(dialogs)
+    labelled = [label_free_results(graphs, d) for d in dialogs]
+    return _illegal_transitions(graphs, dialogs) | _illegal_transitions(graphs, labelled)
+
+
+def _illegal_transitions(graphs: Mapping[str, nx.DiGraph], dialogs: Iterable[Dialog]) -> Counter[tuple[str, str, str]]:
     counts: Counter[tuple[str, str, str]] = Counter()
     for step, origin in _replayed_steps(graphs, dialogs):
         if not step.legal and origin is not None:
@@ -208,7 +263,8 @@ def mine_transitions(
 def count_transitions(graphs: Mapping[str, nx.DiGraph], dialogs: Iterable[Dialog]) -> None:
     """Write on the graphs how often ``dialogs`` took each edge (``count``) and opened with each node (``starts``).
 
-    Zero for the rest, whatever layer a node or edge came from.
+    Zero for the rest, whatever layer a node or edge came from. A wizard's typed result counts as the
+    result (`label_free_results`), so the prior knows how often the result follows a query.
 
     A transition that passes through an unresolved branch (the user's answer was unclear, a query's outcome
     unknown) has no edge of its own: it is counted on the edge from the origin's branch that leads to the
@@ -219,7 +275,7 @@ def count_transitions(graphs: Mapping[str, nx.DiGraph], dialogs: Iterable[Dialog
     like the clear ones, and counts stay whole numbers.
     """
     direct: Counter[tuple[str, str | None, str]] = Counter()
-    for step, origin in _replayed_steps(graphs, dialogs):
+    for step, origin in _replayed_steps(graphs, (label_free_results(graphs, d) for d in dialogs)):
         direct[(step.task, origin if step.index > 0 else None, step.action)] += 1
     counts = direct.copy()
     for (task, origin, action), count in direct.items():

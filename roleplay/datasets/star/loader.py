@@ -122,7 +122,8 @@ class StarDataset:
         Dict + naming rules + the transitions the folder's dialogues took at least ``min_count`` times
         (``mined=False``: dict + rules only) + with ``pooled``, those other tasks' dialogues took between
         labels this task has too; every edge counts how often the dialogues took it in this task, and an
-        action after which they mostly closed is a goal too (`mark_closing_goals`). All
+        action after which they mostly closed is a goal too (`mark_closing_goals`). A wizard's typed words
+        right after a query that served the request count as the query's result (`label_free_results`). All
         tasks are mined together, so a multi-task dialogue's actions count for the task they belong to.
         ``held_out``: mine only the dialogues outside that fold (`fold_of`), to run or judge that fold's
         scenarios on graphs that never saw them. The defaults accept 95% of held-out wizard transitions
