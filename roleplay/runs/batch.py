@@ -259,7 +259,7 @@ async def arun_batch(
         skipped = sum(1 for i in finished if i in ids)
         result = BatchResult(out=str(folder.root), total=len(ids), done=0, skipped=skipped, failed=0)
         async with AsyncExitStack() as resources:
-            resources.enter_context(_frozen_heap())
+            resources.enter_context(_batch_collector())
             writers = resources.enter_context(ThreadPoolExecutor(max_workers=WRITERS,
                                                                  thread_name_prefix="roleplay-writer"))
             run = _Run(make, folder, writers, (i for i in ids if i not in finished), result, seed, attempts, backoff,
@@ -275,7 +275,7 @@ YOUNG_COLLECTION = 50_000
 
 
 @contextmanager
-def _frozen_heap() -> Iterator[None]:
+def _batch_collector() -> Iterator[None]:
     """Keep the garbage collector from rescanning what the dialogues in flight hold, for the run.
 
     A batch allocates fast, and each collection walked objects again and again: with 256 dialogues in
