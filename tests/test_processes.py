@@ -10,12 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from executors import SCENARIO, batch_cli, dialogs_of, index_ids
 
 from roleplay import Dialog, Turn
 from roleplay.backends import known_backends, register_backend
 from roleplay.backends.scripted import scripted_model
-from roleplay.cli import cli
 from roleplay.errors import BackendError, BackendUnreachableError, ConfigError
 from roleplay.runs.batch import arun_batch
 from roleplay.runs.processes import ProcessJob, arun_process_batch
@@ -25,7 +24,6 @@ from roleplay.scenario import load_scenario
 pytestmark = pytest.mark.timeout(120)
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIO = ROOT / "scenarios" / "doctor_patient.yaml"
 UNREACHABLE_SEED = 112
 
 
@@ -47,13 +45,6 @@ def job():
     return load_scenario(SCENARIO).batch_job(model="procseeded", max_turns=4)
 
 
-def dialogs_of(folder: Path) -> dict[int, tuple]:
-    return {int(p.stem): (d.id, d.seed, [(t.speaker, t.text) for t in d.turns])
-            for p in (folder / "dialogs").glob("*.json") for d in [Dialog.from_file(p)]}
-
-
-def index_ids(folder: Path) -> list:
-    return sorted(json.loads(line)["id"] for line in (folder / "index.jsonl").read_text().splitlines())
 
 
 async def test_worker_processes_make_the_dialogues_of_one_process(tmp_path):
@@ -182,9 +173,6 @@ def test_workers_must_be_positive():
     with pytest.raises(ConfigError, match="workers must be >= 1, got 0"):
         ProcessJob(job(), workers=0)
 
-
-def batch_cli(*args):
-    return CliRunner().invoke(cli, ["batch", str(SCENARIO), "-n", "3", "--max-turns", "2", *args])
 
 
 def test_cli_processes_executor(tmp_path):

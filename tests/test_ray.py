@@ -14,12 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from executors import SCENARIO, batch_cli, dialogs_of, index_ids
 
-from roleplay import Dialog
 from roleplay.backends import known_backends, register_backend
 from roleplay.backends.scripted import scripted_model
-from roleplay.cli import cli
 from roleplay.errors import BackendUnreachableError, ConfigError
 from roleplay.runs.batch import arun_batch
 from roleplay.runs.export import rows
@@ -30,7 +28,6 @@ ray = pytest.importorskip("ray")
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(180)]
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIO = ROOT / "scenarios" / "doctor_patient.yaml"
 UNREACHABLE_SEED = 112  # the `rayseeded` model cannot reach its server for this seed
 
 
@@ -65,13 +62,6 @@ def job():
     return load_scenario(SCENARIO).batch_job(model="rayseeded", max_turns=4)
 
 
-def dialogs_of(folder: Path) -> dict[int, tuple]:
-    return {int(p.stem): (d.id, d.seed, [(t.speaker, t.text) for t in d.turns])
-            for p in (folder / "dialogs").glob("*.json") for d in [Dialog.from_file(p)]}
-
-
-def index_ids(folder: Path) -> list:
-    return sorted(json.loads(line)["id"] for line in (folder / "index.jsonl").read_text().splitlines())
 
 
 def test_node_ip_in_a_server_url_is_the_actors_node():
@@ -169,9 +159,6 @@ def test_dialogs_dataset_bad_inputs():
     with pytest.raises(ConfigError, match="runs a scenario job"):
         roleplay.ray.dialogs_dataset(lambda i, s: None, 3)
 
-
-def batch_cli(*args):
-    return CliRunner().invoke(cli, ["batch", str(SCENARIO), "-n", "3", "--max-turns", "2", *args])
 
 
 def test_cli_ray_executor(tmp_path):
