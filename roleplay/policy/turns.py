@@ -23,11 +23,13 @@ from roleplay.policy.graph import describe
 from roleplay.policy.tools import QueryResult
 from roleplay.prompts import render
 
-__all__ = ["ANSWER_SCHEMA", "JSON_TOKENS", "UTTERANCE_MAX_CHARS", "AnswerRequest", "action_note", "action_schema",
-           "answer_request", "answer_schema", "result_note", "utterance_budget"]
+__all__ = ["ANSWER_SCHEMA", "JSON_TOKENS", "UTTERANCE_MAX_CHARS", "YES_NO", "AnswerRequest", "action_note",
+           "action_schema", "answer_request", "answer_schema", "result_note", "utterance_budget"]
 
 UTTERANCE_MAX_CHARS = 300
 """Longest utterance a structured turn may carry (a small model otherwise rambles until the token limit)."""
+YES_NO = ("yes", "no")
+"""The answers a yes/no turn chooses from."""
 JSON_TOKENS = 32
 """Tokens a structured turn's JSON spends around its utterance: the braces, both keys and the choice's name."""
 
@@ -61,7 +63,7 @@ def action_schema(actions: Sequence[str] | None, max_tokens: int | None = None) 
     return _choice_and_utterance("action", actions, utterance_budget(max_tokens))
 
 
-def answer_schema(max_tokens: int | None = None, answers: Sequence[str] = ("yes", "no")) -> dict[str, Any]:
+def answer_schema(max_tokens: int | None = None, answers: Sequence[str] = YES_NO) -> dict[str, Any]:
     """JSON schema of a yes/no answer, ``answers`` the ones allowed.
 
     With ``max_tokens``, the utterance is short enough for the JSON to close.
@@ -106,7 +108,7 @@ class AnswerRequest(TurnRequest):
     def finish(self, turn: Turn, reply: Reply) -> None:
         """Lead the utterance with the structured yes/no; keep plain words from a backend that ignored the schema."""
         answer = reply.data.get("answer") if reply.data else None
-        if answer not in ("yes", "no"):
+        if answer not in YES_NO:
             raw = reply.raw.strip()
             if not turn.text and raw and not raw.startswith("{"):
                 turn.text = raw
@@ -122,4 +124,4 @@ def answer_request(asker: str, max_tokens: int | None = None, decided: str | Non
     ``decided`` (yes or no): the answer the user's goal already settles; the model only words it.
     """
     return AnswerRequest(instruction=render("answer_turn", asker=asker),
-                         schema=answer_schema(max_tokens, [decided] if decided else ("yes", "no")))
+                         schema=answer_schema(max_tokens, [decided] if decided else YES_NO))
