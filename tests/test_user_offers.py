@@ -2,13 +2,10 @@
 
 import json
 
-from roleplay.backends.scripted import ScriptedRequest, scripted_model
-from roleplay.generators import AgentSpec, PersonaDialogGenerator
-from roleplay.guards import Guards
-from roleplay.personas import Persona
-from roleplay.policy.config import Policy
+from policy_dialogs import run_policy_dialog
+
+from roleplay.backends.scripted import ScriptedRequest
 from roleplay.policy.graph import add_action, new_graph, steps_to_goal
-from roleplay.policy.prior import Prior
 from roleplay.policy.tracker import FlowchartTracker
 from roleplay.policy.user import UserGoal
 
@@ -63,11 +60,8 @@ def _asked_offer(graph) -> bool:
 
 
 def reluctant_user(request: ScriptedRequest) -> str:
-    """The System takes the prior's one option; the User says "no" whenever it may, and closes when told to."""
+    """The User says "no" whenever it may, and closes when told to."""
     props = (request.schema or {}).get("properties", {})
-    if "action" in props:
-        action = props["action"]["enum"][0]
-        return json.dumps({"action": action, "utterance": f"I do {action}."})
     if "answer" in props:
         return json.dumps({"answer": props["answer"]["enum"][-1], "utterance": "Hmm, not sure."})
     if "need nothing else" in request.last:
@@ -76,14 +70,8 @@ def reluctant_user(request: ScriptedRequest) -> str:
 
 
 def run_booking(happy: bool):
-    model = scripted_model(fn=reluctant_user)
-    policy = Policy(agent="System", graphs={"booking": _booking_graph()}, prior=Prior(mode="argmax"),
-                    user_goal=UserGoal(request="Book a viewing on Tuesday.", happy=happy))
-    generator = PersonaDialogGenerator(model, agents=[AgentSpec(name="User", persona=Persona(name="User")),
-                                                      AgentSpec(name="System", persona=Persona(name="System"))],
-                                       first_speaker="System", policy=policy, max_turns=8,
-                                       guards=Guards(enabled=False))
-    return generator.generate(seed=1), model
+    return run_policy_dialog(reluctant_user, "booking", _booking_graph(),
+                             UserGoal(request="Book a viewing on Tuesday.", happy=happy), max_turns=8)
 
 
 def test_a_happy_user_accepts_the_offer_its_goal_needs():

@@ -1,19 +1,15 @@
 """A goal-aware user who wants several rounds of the same service (STAR trivia: "play 5 questions")."""
 
-import json
 from pathlib import Path
 
 import pytest
+from policy_dialogs import run_policy_dialog
 
-from roleplay.backends.scripted import ScriptedRequest, scripted_model
+from roleplay.backends.scripted import ScriptedRequest
 from roleplay.datasets.star.loader import STAR
 from roleplay.datasets.star.user import numbered_answers, rounds_in, star_user_goal
 from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.evaluation import evaluate_dialog
-from roleplay.generators import AgentSpec, PersonaDialogGenerator
-from roleplay.guards import Guards
-from roleplay.personas import Persona
-from roleplay.policy.config import Policy
 from roleplay.policy.graph import add_action, new_graph
 from roleplay.policy.prior import Prior
 from roleplay.policy.tracker import FlowchartTracker
@@ -82,27 +78,17 @@ def _round_graph():
     return graph
 
 
-def quiz_script(request: ScriptedRequest) -> str:
-    """The System takes the prior's one offered action; the User follows its note: next round, or close."""
-    props = (request.schema or {}).get("properties", {})
-    if "action" in props:
-        action = props["action"]["enum"][0]
-        return json.dumps({"action": action, "utterance": f"I do {action}."})
+def quiz_user(request: ScriptedRequest) -> str:
+    """The User follows its note: next round, or close."""
     if "need nothing else" in request.last:
         return "Thanks, I need nothing else. Goodbye! [END]"
     return "Yes, the next question please."
 
 
 def run_quiz(rounds: int):
-    model = scripted_model(fn=quiz_script)
     prior = Prior(mode="argmax", revisit=0.5)  # over the whole path, a third question would look less likely
-    policy = Policy(agent="System", graphs={"quiz": _round_graph()}, prior=prior,  # than closing before the goal
-                    user_goal=UserGoal(request=f"Play {rounds} questions.", rounds=rounds))
-    generator = PersonaDialogGenerator(model, agents=[AgentSpec(name="User", persona=Persona(name="User")),
-                                                      AgentSpec(name="System", persona=Persona(name="System"))],
-                                       first_speaker="System", policy=policy, max_turns=30,
-                                       guards=Guards(enabled=False))
-    return generator.generate(seed=1), model
+    return run_policy_dialog(quiz_user, "quiz", _round_graph(),  # than closing before the goal
+                             UserGoal(request=f"Play {rounds} questions.", rounds=rounds), max_turns=30, prior=prior)
 
 
 def test_a_user_who_wants_three_rounds_plays_three_before_closing():
