@@ -15,7 +15,10 @@ max(8, 3c) six-turn, two-party dialogues are run by three clients:
   the same batch with the dialogues spread over that many forked worker processes (at most one per
   dialogue in flight), this process writing the run folder.
 
-Each level runs all three ``--repeats`` times, interleaved, and prints the medians. The server's
+Each level runs all three ``--repeats`` times, interleaved, and prints the medians. At the last level the
+worker-process run is then taken apart, to show where the rest of the gap lies: once with the scenario's
+degeneration guards off, and once with the guards off and no run folder (the job called directly, as
+many at once, so no file, fsync, index or retry). The server's
 replies are random sentences, as a model's would be: a fixed reply would make the degeneration
 guards resample every turn.
 
@@ -50,7 +53,7 @@ import yaml
 
 from roleplay.agents import persona_system_prompt
 from roleplay.prompts import render
-from roleplay.runs.batch import arun_batch
+from roleplay.runs.batch import YOUNG_COLLECTION, arun_batch
 from roleplay.runs.processes import ProcessJob
 from roleplay.scenario import load_scenario
 
@@ -217,15 +220,16 @@ async def _chains(post, dialogues: int, turns: int, concurrency: int, systems: l
     return sum(await asyncio.gather(*(worker() for _ in range(concurrency))))
 
 
-def write_scenario(folder: Path, turns: int) -> Path:
+def write_scenario(folder: Path, turns: int, guards: bool = True) -> Path:
     """A two-party scenario with inline personas and an ``openai:`` model (the URL comes per run)."""
-    path = folder / "bench.yaml"
+    path = folder / ("bench.yaml" if guards else "bench-unguarded.yaml")
     path.write_text(yaml.safe_dump({
         "name": "engine_ceiling", "model": "openai:bench", "first_speaker": "Doctor",
         "dialogue_details": "A short visit to a family doctor.",
         "agents": [{"name": "Doctor", "persona": {"name": "Doctor", "role": "family doctor"}},
                    {"name": "Patient", "persona": {"name": "Patient", "role": "patient"}}],
         "stop": {"max_turns": turns, "end_signal": True}, "temperature": 0.7, "max_tokens": 80,
+        "guards": {"enabled": guards},
     }), encoding="utf-8")
     return path
 
@@ -239,6 +243,26 @@ async def roleplay_loop(url: str, scenario_path: Path, dialogues: int, concurren
     if result.failed:
         raise SystemExit(f"{result.failed} dialogues failed; see {out / 'failures.jsonl'}")
     return result.turns
+
+
+async def job_loop(url: str, scenario_path: Path, dialogues: int, concurrency: int, workers: int = 1) -> int:
+    """The same dialogues through the batch job alone, ``concurrency`` at once: no run folder (no file, fsync,
+    index line, retry or progress); the collector set as `arun_batch` sets it. The turns done."""
+    job = load_scenario(scenario_path).batch_job(servers=[url])
+    make = ProcessJob(job, workers) if workers > 1 else job
+    pending = iter(range(dialogues))
+
+    async def worker() -> int:
+        return sum([len((await make(dialog_id, dialog_id)).turns) for dialog_id in pending])
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION, *thresholds[1:])
+    try:
+        async with make:
+            return sum(await asyncio.gather(*(worker() for _ in range(concurrency))))
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def _cpu_seconds() -> float:
@@ -283,6 +307,8 @@ async def measure(delay: float, levels: list[int], turns: int, repeats: int, wor
             print(f"concurrency {level:>3}: {raw_text}, roleplay {median['roleplay']:7.1f}, {spread} "
                   f"{median[spread]:7.1f} turns/s; ratio {median['roleplay'] / raw_best:.2f}, {spread} "
                   f"{median[spread] / raw_best:.2f}  ({dialogues} dialogues, {rp_turns} turns; median of {repeats})")
+        await taken_apart(url, scenario, write_scenario(work, turns, guards=False), prompts, levels[-1], turns,
+                          repeats, workers, work)
     with fake_server(0.0) as url:
         dialogues = 100
         cpu = {}
@@ -296,6 +322,26 @@ async def measure(delay: float, levels: list[int], turns: int, repeats: int, wor
         cpu[f"roleplay x{workers}"] = rp_cpu / rp_turns
         print(f"zero delay, concurrency 16, {dialogues} dialogues: client CPU per turn: "
               + ", ".join(f"{name} {seconds * 1000:.2f} ms" for name, seconds in cpu.items()))
+
+
+async def taken_apart(url: str, scenario: Path, unguarded: Path, prompts: tuple[list[str], str, str], level: int,
+                      turns: int, repeats: int, workers: int, work: Path) -> None:
+    """Roleplay on ``workers`` processes at ``level``: whole, without guards, and without guards or run folder."""
+    dialogues = max(8, 3 * level)
+    runs = {"raw aiohttp": lambda attempt: raw_loop(url, dialogues, turns, level, prompts),
+            "whole": lambda attempt: roleplay_loop(url, scenario, dialogues, level, work / f"whole-{attempt}", workers),
+            "guards off": lambda attempt: roleplay_loop(url, unguarded, dialogues, level, work / f"bare-{attempt}",
+                                                        workers),
+            "guards off, no run folder": lambda attempt: job_loop(url, unguarded, dialogues, level, workers)}
+    rates: dict[str, list[float]] = {name: [] for name in runs}
+    for attempt in range(repeats):
+        for name, run in runs.items():
+            done, wall, _ = await timed(run(attempt))
+            rates[name].append(done / wall)
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    raw = median.pop("raw aiohttp")
+    print(f"taken apart, concurrency {level}, roleplay x{workers}, ratio to raw aiohttp {raw:.1f} turns/s of the "
+          "same run: " + ", ".join(f"{name} {rate / raw:.2f}" for name, rate in median.items()))
 
 
 def main() -> None:
