@@ -22,7 +22,9 @@ itself as "Dr. ..."), and stop mid-sentence at the token limit. The guards act i
    - `same_opening`: the turn opens with the same two words as the speaker's last turns (a paraphrase
      loop: "The pain today." "The pain, yes." "The pain after your injury.");
    - a prompt leak: a sentence of the turn near-copies the agent's own system prompt (its rules, its
-     persona text, an example line) or this turn's director note, as `copy_score` against them;
+     persona text) or this turn's director note, as `copy_score` against them; or the turn copies a line
+     of the prompt, its label dropped (an example turn said as its own: "Good morning, please have a
+     seat. What brings you in today?"), judged as a copy of an earlier turn is (`Guards.is_copy`);
 3. a failed turn is redone: a cut-off turn is first trimmed to its last complete sentence; a turn that
    still fails is resampled: the agent's memory is rolled back and it answers again with a seed derived
    from its model's seed, the turn index and the attempt (`derive_seed`), a little hotter each time
@@ -58,9 +60,11 @@ if TYPE_CHECKING:
     from roleplay.agents import Agent, Reply
 
 __all__ = ["FORMULA_WORDS", "HOTTEST", "Guards", "copy_score", "derive_seed", "guarded_reply", "identity_terms",
-           "new_pair_share", "role_confusion", "same_opening"]
+           "new_pair_share", "prompt_lines", "role_confusion", "same_opening"]
 
 _TITLE = re.compile(r"^(dr|mr|mrs|ms|prof)\.?\s", re.IGNORECASE)
+_LINE_LABEL = re.compile(r"^[^:\n]{1,40}:\s+")
+"""A prompt line's label: "Doctor: " before an example turn, "Your name: " before a persona field."""
 _GREETING = r"(?:hello|hi|hey|dear|welcome|thanks|thank you|bye|goodbye|morning|afternoon|evening|meet you)"
 HOTTEST = 1.3
 """The hottest a resample runs: hotter, a small model stops making sense."""
@@ -173,6 +177,16 @@ def copy_score(text: str, earlier: Sequence[str], min_words: int = 1) -> tuple[f
         if match and match[1] > best_score:
             best_score, best_index = match[1], reference.owners[match[2]]
     return round(best_score, 1), best_index
+
+
+@lru_cache(maxsize=256)
+def prompt_lines(prompt: str) -> tuple[str, ...]:
+    """The lines of a system prompt without their labels, each a unit a turn may copy whole.
+
+    An example turn of short sentences ("Good morning, please have a seat. What brings you in today?")
+    is under the sentence length `copy_score` compares, and a small share of the whole prompt.
+    """
+    return tuple(line for line in (_LINE_LABEL.sub("", raw).strip() for raw in prompt.splitlines()) if line)
 
 
 def new_pair_share(text: str, earlier: Sequence[str]) -> float | None:
@@ -332,7 +346,9 @@ class _Judge:
             problems.append("same_opening")
             detail["opening"] = opening
         leaked, _ = copy_score(text, [self.agent.system_prompt, self.note or ""], guards.min_words)
-        if leaked >= guards.near_copy:  # a small model recites its instructions or an example line as its turn
+        recited, _ = copy_score(text, prompt_lines(self.agent.system_prompt), guards.min_words)
+        # a small model recites its instructions, or an example turn as its own
+        if leaked >= guards.near_copy or guards.is_copy(text, recited):
             problems.append("prompt_leak")
         confusion = role_confusion(text, self.agent.identity, self.agent.other_identities,
                                    opening=spoken or None) if guards.role_confusion else None

@@ -7,6 +7,7 @@ import random
 import pytest
 
 from roleplay.backends.scripted import ScriptedRequest, scripted_model
+from roleplay.dialog import Dialog, Turn
 from roleplay.errors import ScenarioError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
 from roleplay.guards import (
@@ -16,6 +17,7 @@ from roleplay.guards import (
     derive_seed,
     identity_terms,
     new_pair_share,
+    prompt_lines,
     role_confusion,
     same_opening,
 )
@@ -78,6 +80,42 @@ def test_a_turn_reciting_the_system_prompt_is_resampled():
     assert turn.text == "It started three days ago, after a long flight."
     assert "prompt_leak" in turn.metadata["guard"]["rejected"][0]["problems"]
     assert [r.seed for r in client.history] == [SEED, derive_seed(SEED, 1, 1)]
+
+
+EXAMPLE = Dialog(turns=[Turn(speaker="Doctor", text="Good morning, please have a seat. What brings you in today?"),
+                         Turn(speaker="Patient", text="I will. Thank you, doctor, goodbye.")])
+
+
+def play_with_example(doctor_fn, patient_fn, turns=2):
+    doctor, patient = scripted_model(fn=doctor_fn, seed=SEED), scripted_model(fn=patient_fn, seed=SEED)
+    gen = PersonaDialogGenerator(agents=[AgentSpec(name="Doctor", persona=GARCIA, model=doctor),
+                                         AgentSpec(name="Patient", persona=ANA, model=patient)],
+                                 example_dialogs=[EXAMPLE])
+    return gen.generate(seed=SEED, max_turns=turns), doctor.client, patient.client
+
+
+def test_a_turn_saying_an_example_line_is_resampled():
+    def doctor(request: ScriptedRequest) -> str:  # the example's first line, two sentences under min_words each
+        return EXAMPLE.turns[0].text if request.seed == SEED else "Hello Ana, how long has your head hurt?"
+
+    dialog, client, _ = play_with_example(doctor, lambda r: "About three days now, and it is worse at night.")
+    turn = dialog.turns[0]
+    assert turn.text == "Hello Ana, how long has your head hurt?"
+    assert turn.metadata["guard"]["rejected"][0]["problems"] == ["prompt_leak"]
+    assert [r.seed for r in client.history] == [SEED, derive_seed(SEED, 0, 1)]
+
+
+def test_a_short_formula_like_an_example_line_may_be_said():
+    closing = "Thank you, doctor, goodbye."  # close to the example's "I will. Thank you, doctor, goodbye."
+    dialog, _, client = play_with_example(doctor_asks, lambda r: closing)
+    assert dialog.turns[1].text == closing and "guard" not in dialog.turns[1].metadata
+    assert len(client.history) == 1
+
+
+def test_prompt_lines_drop_labels_and_blank_lines():
+    prompt = "You are Doctor.\nYour name: Dr. Garcia\n\nDoctor: Good morning. Sit down.\nRules:\n- Be brief."
+    assert prompt_lines(prompt) == ("You are Doctor.", "Dr. Garcia", "Good morning. Sit down.", "Rules:",
+                                    "- Be brief.")
 
 
 def test_repeating_itself_gives_up_after_n_and_keeps_the_least_similar():
