@@ -14,10 +14,10 @@ itself as "Dr. ..."), and stop mid-sentence at the token limit. The guards act i
      (`Guards.is_copy`: from ``near_copy`` on, or under ``min_new_pairs`` new pairs; a short turn only
      when said again word for word);
    - `role_confusion`: the turn opens with another speaker's label, claims another's name or role
-     ("I'm Dr. Garcia", "those who rely on me as their doctor", "in my years as a doctor", "we doctors"
-     from the patient), addresses the speaker by its own name ("Hello, Dr. Garcia", "You are Doctor"
-     from Dr. Garcia), or narrates a party in the third person like a stage direction ("The patient's face
-     is pale." "The doctor asks how long.");
+     ("I'm Dr. Garcia", "I'm a 45-year-old family doctor", "those who rely on me as their doctor", "in my
+     years as a doctor", "we doctors" from the patient), addresses the speaker by its own name ("Hello,
+     Dr. Garcia", "You are Doctor" from Dr. Garcia), or narrates a party in the third person like a stage
+     direction ("The patient's face is pale." "The doctor asks how long.");
    - `roleplay.sentences.is_complete`: the turn ends like a finished sentence;
    - `same_opening`: the turn opens with the same two words as the speaker's last turns (a paraphrase
      loop: "The pain today." "The pain, yes." "The pain after your injury.");
@@ -270,7 +270,8 @@ def _role_patterns(own: tuple[str, ...], others: tuple[str, ...]) -> _RolePatter
         return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
     return _RolePatterns(
         label=compiled(rf"^\s*(\[({names})\]|({names})\s*:)")[0] if names else None,
-        claims=compiled(rf"\b{_CLAIM}\s+(?:the |a |an |your )?({names}){_NOT_POSSESSIVE}",
+        claims=compiled(rf"\b{_CLAIM}\s+(?:the |a |an |your )?({names}){_NOT_POSSESSIVE}",  # and "a busy doctor":
+                        rf"\b{_CLAIM}\s+(?:the|a|an|your)\s+(?:[\w-]+\s+){{1,2}}?({names}){_NOT_POSSESSIVE}",
                         rf"(?:{_SELF_AS}|{_MY_TIME_AS})\s+({names}){_NOT_POSSESSIVE}",
                         rf"\bas\s+(?:a|an|the|your|their)\s+({names}){_AS_ROLE_I}",
                         rf"\b(?:we|us)\s+({names})s\b") if names else (),

@@ -232,6 +232,13 @@ def test_same_seed_same_dialogue_with_guards_on():
     ("I'm Dr. Garcia. What brings you in?", "Doctor", None),
     ("Thank you, doctor.", "Patient", None),
     ("I am a patient of yours since 2019.", "Patient", None),
+    # a claim with a word or two before the role (seed 1 of the demo: the patient became a doctor)
+    ("My name is Elena, and I'm a 45-year-old family doctor.", "Patient", "claims to be 'family doctor'"),
+    ("I am a busy doctor in this city.", "Patient", "claims to be 'doctor'"),
+    ("I'm a patient of the doctor.", "Patient", None),
+    ("I'm here to see the doctor today.", "Patient", None),
+    ("I'm a little worried, doctor.", "Patient", None),
+    ("I am the new doctor's assistant.", "Patient", None),
     # speaking of itself *as* the other's role (seed 4242 of the demo: "those who rely on me as their doctor")
     ("Sharing expertise with those who rely on me as their doctor.", "Patient", "claims to be 'doctor'"),
     ("I, as your doctor, say you should rest.", "Patient", "claims to be 'doctor'"),
