@@ -53,7 +53,7 @@ import yaml
 
 from roleplay.agents import persona_system_prompt
 from roleplay.prompts import render
-from roleplay.runs.batch import YOUNG_COLLECTION, arun_batch
+from roleplay.runs.batch import arun_batch, batch_collector
 from roleplay.runs.processes import ProcessJob
 from roleplay.scenario import load_scenario
 
@@ -247,22 +247,16 @@ async def roleplay_loop(url: str, scenario_path: Path, dialogues: int, concurren
 
 async def job_loop(url: str, scenario_path: Path, dialogues: int, concurrency: int, workers: int = 1) -> int:
     """The same dialogues through the batch job alone, ``concurrency`` at once: no run folder (no file, fsync,
-    index line, retry or progress); the collector set as `arun_batch` sets it. The turns done."""
+    index line, retry or progress), inside `batch_collector` as `arun_batch` is. The turns done."""
     job = load_scenario(scenario_path).batch_job(servers=[url])
     make = ProcessJob(job, workers) if workers > 1 else job
     pending = iter(range(dialogues))
 
     async def worker() -> int:
         return sum([len((await make(dialog_id, dialog_id)).turns) for dialog_id in pending])
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(YOUNG_COLLECTION, *thresholds[1:])
-    try:
+    with batch_collector():
         async with make:
             return sum(await asyncio.gather(*(worker() for _ in range(concurrency))))
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 def _cpu_seconds() -> float:

@@ -42,8 +42,8 @@ from roleplay.runs.folder import RunFolder, checked_id, dialog_failure
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BatchResult", "DialogFailed", "MakeDialog", "arun_batch", "generate_dialog", "is_transient",
-           "WRITERS", "YOUNG_COLLECTION", "run_batch"]
+__all__ = ["BatchResult", "DialogFailed", "MakeDialog", "arun_batch", "batch_collector", "generate_dialog",
+           "is_transient", "WRITERS", "YOUNG_COLLECTION", "run_batch"]
 
 WRITERS = 8
 """Threads writing dialogue files and index lines."""
@@ -259,7 +259,7 @@ async def arun_batch(
         skipped = sum(1 for i in finished if i in ids)
         result = BatchResult(out=str(folder.root), total=len(ids), done=0, skipped=skipped, failed=0)
         async with AsyncExitStack() as resources:
-            resources.enter_context(_batch_collector())
+            resources.enter_context(batch_collector())
             writers = resources.enter_context(ThreadPoolExecutor(max_workers=WRITERS,
                                                                  thread_name_prefix="roleplay-writer"))
             run = _Run(make, folder, writers, (i for i in ids if i not in finished), result, seed, attempts, backoff,
@@ -275,8 +275,10 @@ YOUNG_COLLECTION = 50_000
 
 
 @contextmanager
-def _batch_collector() -> Iterator[None]:
+def batch_collector() -> Iterator[None]:
     """Keep the garbage collector from rescanning what the dialogues in flight hold, for the run.
+
+    `arun_batch` runs inside it; so can any other loop of many dialogues at once (bench/engine_ceiling.py).
 
     A batch allocates fast, and each collection walked objects again and again: with 256 dialogues in
     flight, 15-20% of the client's CPU (bench/engine_ceiling.py). Two settings, both handed back at the end:
