@@ -270,7 +270,8 @@ def _role_patterns(own: tuple[str, ...], others: tuple[str, ...]) -> _RolePatter
         return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
     return _RolePatterns(
         label=compiled(rf"^\s*(\[({names})\]|({names})\s*:)")[0] if names else None,
-        claims=compiled(rf"\b{_CLAIM}\s+(?:the |a |an |your )?({names}){_NOT_POSSESSIVE}",  # and "a busy doctor":
+        claims=compiled(rf"\b{_CLAIM}\s+(?:the |a |an |your )?({names}){_NOT_POSSESSIVE}",
+                        # the same with a word or two before the role: "I'm a 45-year-old family doctor"
                         rf"\b{_CLAIM}\s+(?:the|a|an|your)\s+(?:[\w-]+\s+){{1,2}}?({names}){_NOT_POSSESSIVE}",
                         rf"(?:{_SELF_AS}|{_MY_TIME_AS})\s+({names}){_NOT_POSSESSIVE}",
                         rf"\bas\s+(?:a|an|the|your|their)\s+({names}){_AS_ROLE_I}",
