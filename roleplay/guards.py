@@ -4,8 +4,9 @@ Small models loop ("I'm so glad ..." eight times), slip into the other role (the
 itself as "Dr. ..."), and stop mid-sentence at the token limit. The guards act in three places:
 
 1. while decoding: the backend may not repeat a run of ``Guards.no_repeat_ngram`` tokens of the
-   conversation (`roleplay.backends.no_repeat`; llama.cpp only, other backends ignore it), which stops
-   most copies before they are written;
+   conversation, nor open a turn with the token that opened one of the last few messages
+   (`roleplay.backends.no_repeat`; llama.cpp only, other backends ignore it), which stops most copies
+   and same-sounding turns before they are written;
 2. after decoding, each check here is a pure function of the text, so `roleplay.evaluation.text`
    measures exactly what the guards prevent:
 
@@ -103,8 +104,9 @@ class Guards(BaseModel):
     same_opening: int = Field(default=2, ge=0, description="A turn opening with the same two words as each of the "
                               "speaker's last this many turns is a loop ('The pain ...' every turn); 0 turns it off.")
     no_repeat_ngram: int | None = Field(default=3, ge=2, description="While decoding, never repeat a run of this "
-                                        "many tokens of the conversation (llama.cpp; other backends ignore it); "
-                                        "None turns it off.")
+                                        "many tokens of the conversation, nor open a turn as one of the last "
+                                        "messages opened (llama.cpp; other backends ignore it); None turns both "
+                                        "off.")
 
     def is_copy(self, text: str, similarity: float, new_pairs: float | None = None) -> bool:
         """Whether a turn with this `copy_score` and `new_pair_share` counts as a near-copy.

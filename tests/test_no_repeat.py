@@ -22,7 +22,7 @@ def step(processor: NoRepeatNgrams, reply: list[int]) -> set[int]:
 
 
 def test_a_run_said_in_the_conversation_cannot_be_said_again():
-    processor = NoRepeatNgrams(3, memory=[[5, 6, 7], [8, 9]])
+    processor = NoRepeatNgrams(3, memory=[[5, 6, 7], [8, 9]], openings=0)
     assert step(processor, []) == set()  # the reply's first tokens: no run to continue yet
     assert step(processor, [5]) == set()
     assert step(processor, [5, 6]) == {7}  # 5 6 7 was said
@@ -30,11 +30,20 @@ def test_a_run_said_in_the_conversation_cannot_be_said_again():
 
 
 def test_the_reply_cannot_repeat_itself_and_runs_never_cross_two_messages():
-    processor = NoRepeatNgrams(3, memory=[[1, 2], [3, 4]])
+    processor = NoRepeatNgrams(3, memory=[[1, 2], [3, 4]], openings=0)
     assert [step(processor, reply) for reply in ([], [1], [1, 2])] == [set(), set(), set()]  # 1 2 | 3 is no run
     processor = NoRepeatNgrams(3, memory=[])
     replies = [[], [4], [4, 5], [4, 5, 6], [4, 5, 6, 4], [4, 5, 6, 4, 5]]
     assert [step(processor, reply) for reply in replies] == [set(), set(), set(), set(), set(), {6}]
+
+
+def test_the_reply_cannot_open_as_one_of_the_last_messages_did():
+    memory = [[1, 5], [2, 6], [3, 7], [4, 8], [4, 9], [9]]  # the last four open with 3, 4, 4 and 9
+    processor = NoRepeatNgrams(3, memory=memory, openings=4)
+    assert step(processor, []) == {3, 4, 9}
+    assert step(processor, [3]) == set()  # only the opening token: later the same tokens are free
+    assert step(NoRepeatNgrams(3, memory=memory, openings=0), []) == set()
+    assert step(NoRepeatNgrams(3, memory=[[], [6]], openings=4), []) == {6}  # an empty message opens nothing
 
 
 def test_a_blocked_ngram_needs_two_tokens():

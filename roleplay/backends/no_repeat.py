@@ -5,6 +5,9 @@ ones), and repeat penalties only see the last 64 tokens. `NoRepeatNgrams` forbid
 token that would complete a token n-gram already present in the conversation's messages or earlier in
 this reply (Hugging Face's ``no_repeat_ngram_size``, with the conversation as the memory). The system
 prompt is not a memory: the persona's own words ("a headache for three days") stay sayable.
+Nor may a reply open with the token that opened one of the last `FRESH_OPENINGS` messages: a small
+model opens every turn of both parties alike ("I'm so glad ...", "I'm sorry ...", "I'm here ..."), and
+one word changed after the opening is out of reach of the n-grams and of `roleplay.guards.same_opening`.
 It is a pure function of the tokens, so the same seed still gives the same reply.
 """
 
@@ -14,7 +17,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["NoRepeatNgrams"]
+__all__ = ["FRESH_OPENINGS", "NoRepeatNgrams"]
+
+FRESH_OPENINGS = 4
+"""The last messages whose first token a reply may not open with: the other's last two turns, one's own
+last turn and the note before the turn. On the embedded model (doctor_patient, seeds 0-6, bench/RESULTS.md)
+a speaker used a topic word (headache, pain, ...) in its first two turns 3 times in 14 without it, 10 with it."""
 
 
 class NoRepeatNgrams:
@@ -23,15 +31,18 @@ class NoRepeatNgrams:
     Args:
         size: n-gram length in tokens (3 blocks most copied phrases; larger blocks only longer copies).
         memory: token sequences already said (each message's tokens; n-grams never cross two messages).
+        openings: the last this many messages of ``memory`` give the tokens the reply may not open with.
     """
 
-    def __init__(self, size: int, memory: Sequence[Sequence[int]]):
+    def __init__(self, size: int, memory: Sequence[Sequence[int]], openings: int = FRESH_OPENINGS):
         if size < 2:
             raise ValueError(f"A blocked n-gram needs at least 2 tokens, got {size}.")
         self.size = size
         self._next: dict[tuple[int, ...], set[int]] = defaultdict(set)
         for tokens in memory:
             self._learn(list(tokens), 0)
+        recent = list(memory)[max(len(memory) - openings, 0):] if openings > 0 else []
+        self._openings = sorted({int(tokens[0]) for tokens in recent if len(tokens)})
         self._prompt_length: int | None = None
         self._learned_until = 0
 
@@ -45,6 +56,8 @@ class NoRepeatNgrams:
         reply = [int(t) for t in input_ids[self._prompt_length:]]
         self._learn(reply, self._learned_until)
         self._learned_until = len(reply)
+        if not reply and self._openings:
+            scores[self._openings] = -float("inf")
         if len(reply) >= self.size - 1:
             blocked = self._next.get(tuple(reply[len(reply) - self.size + 1:]))
             if blocked:
