@@ -17,8 +17,9 @@ itself as "Dr. ..."), and stop mid-sentence at the token limit. The guards act i
    - `role_confusion`: the turn opens with another speaker's label, claims another's name or role
      ("I'm Dr. Garcia", "I'm a 45-year-old family doctor", "those who rely on me as their doctor", "in my
      years as a doctor", "we doctors" from the patient), addresses the speaker by its own name ("Hello,
-     Dr. Garcia", "You are Doctor" from Dr. Garcia), or narrates a party in the third person like a stage
-     direction ("The patient's face is pale." "The doctor asks how long.");
+     Dr. Garcia", "You are Doctor" from Dr. Garcia), narrates a party in the third person like a stage
+     direction ("The patient's face is pale." "The doctor asks how long."), or drops every role to hand
+     over a text as a chat assistant does ("Here's a sample of your responses.");
    - `roleplay.sentences.is_complete`: the turn ends like a finished sentence;
    - `same_opening`: the turn opens with the same two words as the speaker's last turns (a paraphrase
      loop: "The pain today." "The pain, yes." "The pain after your injury.");
@@ -64,6 +65,11 @@ __all__ = ["FORMULA_WORDS", "HOTTEST", "Guards", "copy_score", "derive_seed", "g
            "new_pair_share", "prompt_lines", "role_confusion", "same_opening"]
 
 _TITLE = re.compile(r"^(dr|mr|mrs|ms|prof)\.?\s", re.IGNORECASE)
+_ASSISTANT = re.compile(r"^\s*here(?:'s|’s| is)\s+(?:a|an|another|the|your|some)\s+(?:[\w-]+\s+){0,2}?"
+                        r"(?:samples?|examples?|versions?|revisions?|responses?|one for you|conversation|dialogue)\b",
+                        re.IGNORECASE)
+"""A chat model's own voice, out of any role: "Here's a sample of your responses.", "Here's a revised version of
+the conversation:", "Here's another one for you to complete" (the embedded model, doctor_patient seeds 1, 12, 4242)."""
 _LINE_LABEL = re.compile(r"^[^:\n]{1,40}:\s+")
 """A prompt line's label: "Doctor: " before an example turn, "Your name: " before a persona field."""
 _GREETING = r"(?:hello|hi|hey|dear|welcome|thanks|thank you|bye|goodbye|morning|afternoon|evening|meet you)"
@@ -298,6 +304,9 @@ def role_confusion(text: str, own: Sequence[str], others: Sequence[str], opening
     label = patterns.label and patterns.label.match(opening or text)
     if label:
         return f"speaks under the label {label.group(0).strip()!r}"
+    assistant = _ASSISTANT.match(text)
+    if assistant:
+        return f"speaks as an assistant handing over a text ({assistant.group(0).strip()!r})"
     lowered = text.lower()
     names_others, names_self = _may_mention(lowered, patterns.others_keys), _may_mention(lowered, patterns.own_keys)
     claim = next((m for p in patterns.claims if (m := p.search(text))), None) if names_others else None

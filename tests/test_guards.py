@@ -269,6 +269,16 @@ def test_same_seed_same_dialogue_with_guards_on():
     ("I saw a patient comes in.", "Doctor", None),  # only the opening counts
     ("As a doctor I have seen worse.", "Patient", "claims to be 'doctor'"),
     ("Do you talk to your fellow doctors about it?", "Patient", None),
+    # a chat assistant's voice instead of any role (the embedded model, doctor_patient seeds 1, 12 and 4242)
+    ("Here's a sample of your responses. 1.", "Patient",
+     "speaks as an assistant handing over a text (\"Here's a sample\")"),
+    ("Here's another one for you to complete: can I give you the code?", "Doctor",
+     "speaks as an assistant handing over a text (\"Here's another one for you\")"),
+    ("Here is a revised version of the conversation: Dad: Hey.", "Patient",
+     "speaks as an assistant handing over a text ('Here is a revised version')"),
+    ("Here's the thing, doctor: it hurts most at night.", "Patient", None),
+    ("Here is a list of the tablets I take.", "Patient", None),
+    ("Here's your prescription; take one tablet each evening.", "Doctor", None),
     # the patterns run only on turns naming a party: any case, a title without its dot, non-ASCII text
     ("I AM DR GARCIA.", "Patient", "claims to be 'DR GARCIA'"),
     ("Hello — I am Dr. Garcia, café owner.", "Patient", "claims to be 'Dr. Garcia'"),
