@@ -21,8 +21,9 @@ __all__ = ["FRESH_OPENINGS", "NoRepeatNgrams"]
 
 FRESH_OPENINGS = 4
 """The last messages whose first token a reply may not open with: the other's last two turns, one's own
-last turn and the note before the turn. On the embedded model (doctor_patient, seeds 0-6, bench/RESULTS.md)
-a speaker used a topic word (headache, pain, ...) in its first two turns 3 times in 14 without it, 10 with it."""
+last turn and the note before the turn. On the embedded model (doctor_patient, seeds 0-13, bench/RESULTS.md)
+"I'm" opened 117 of 140 turns without it, 40 with it, and a speaker used a topic word (headache, pain, ...)
+in its first two turns 11 times in 28 without it, 19 with it."""
 
 
 class NoRepeatNgrams:
