@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -98,6 +97,7 @@ def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, 
         raise click.UsageError("--workers needs --executor processes or ray.")
     from roleplay.runs.batch import arun_batch
     from roleplay.runs.folder import content_hash
+    from roleplay.runs.processes import arun_process_batch, worker_count
     from roleplay.scenario import load_scenario
 
     scenario = load_scenario(scenario_file)
@@ -109,7 +109,7 @@ def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, 
               "inputs_sha256": content_hash(_scenario_inputs(scenario))}
     pool = f", {len(run['servers'])} servers" if len(run["servers"]) > 1 else ""
     per_worker = {"ray": " per Ray worker",
-                  "processes": f" in each of {workers or os.cpu_count() or 1} worker processes"}.get(executor, "")
+                  "processes": f" in each of {worker_count(workers)} worker processes"}.get(executor, "")
     click.echo(f"Batch {scenario.name}: {n} dialogues, concurrency {run['concurrency']}{per_worker}, seeds {seed}.."
                f"{seed + n - 1}, {len(scenario.grid())} variant(s){pool} -> {out}")
     arguments = {k: v for k, v in batch_arguments(run).items() if k != "servers"}
@@ -118,8 +118,6 @@ def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, 
 
         work = arun_ray_batch(job, n, out, address=ray_address, workers=workers, seed=seed, params=params, **arguments)
     elif executor == "processes":
-        from roleplay.runs.processes import arun_process_batch
-
         work = arun_process_batch(job, n, out, workers=workers, seed=seed, params=params, **arguments)
     else:
         work = arun_batch(job, n, out, seed=seed, params=params, **arguments)

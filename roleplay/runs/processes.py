@@ -35,7 +35,7 @@ from roleplay.errors import ConfigError
 from roleplay.runs.batch import BatchResult, MakeDialog, arun_batch
 from roleplay.runs.remote import WorkerLost, WorkersLost, carried, least_busy, rebuilt
 
-__all__ = ["STOP_SECONDS", "ProcessJob", "arun_process_batch"]
+__all__ = ["STOP_SECONDS", "ProcessJob", "arun_process_batch", "worker_count"]
 
 STOP_SECONDS = 10.0
 """How long a child may take to close its clients and exit at the end of a batch before it is terminated."""
@@ -211,6 +211,11 @@ async def _one(make: MakeDialog, pipe: Connection, ticket: int, dialog_id: Any, 
         os._exit(0)
 
 
+def worker_count(workers: int | None) -> int:
+    """How many worker processes a batch starts: ``workers``, or one per core when it is None."""
+    return workers or os.cpu_count() or 1
+
+
 async def arun_process_batch(make: MakeDialog, n: int, out: str | Path, *, workers: int | None = None,
                              concurrency: int = 4, **options: Any) -> BatchResult:
     """`arun_batch` with the dialogues run by ``workers`` child processes (default: one per core).
@@ -223,5 +228,5 @@ async def arun_process_batch(make: MakeDialog, n: int, out: str | Path, *, worke
         concurrency: dialogues in flight per child.
         options: the other `arun_batch` options (seed, attempts, params, force, ...).
     """
-    count = workers or os.cpu_count() or 1
+    count = worker_count(workers)
     return await arun_batch(ProcessJob(make, count), n, out, concurrency=count * concurrency, **options)
