@@ -7,7 +7,9 @@ Operating-system failures (disk full, read-only disk, a parent that is a file, n
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from roleplay.errors import ConfigError
@@ -15,13 +17,18 @@ from roleplay.errors import ConfigError
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)  # read once: the mode a plain open() would give new files
 
+TEMP_SUFFIX = ".roleplay-tmp"
+"""The end of every temp file `atomic_write_text` makes (``.<name>.<random>.roleplay-tmp``): a crash may
+leave one, and a run folder deletes only files named so (`is_own_temp`), never a user's own ``.tmp``."""
+_OWN_TEMP = re.compile(r"\.(?P<name>.+)\.[A-Za-z0-9_]{8}" + re.escape(TEMP_SUFFIX))
+
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` through a temp file in the same folder, fsync it, then rename it into place."""
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
     except OSError as err:
         raise _write_error(target, err) from err
     try:
@@ -38,6 +45,12 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def is_own_temp(path: str | Path, target_name: Callable[[str], bool]) -> bool:
+    """Whether ``path`` is a temp file `atomic_write_text` left for a target whose name passes ``target_name``."""
+    match = _OWN_TEMP.fullmatch(Path(path).name)
+    return match is not None and target_name(match["name"])
 
 
 def check_writable(path: str | Path, folder: bool = False) -> None:

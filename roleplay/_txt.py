@@ -1,7 +1,8 @@
 r"""The ``.txt`` dialogue format: one ``speaker: text`` line per turn, readable, and read back exactly.
 
-A turn's further lines are indented by two spaces, so a turn may hold newlines. In a speaker name, ``\``,
-a newline, ``": "`` and a leading space are escaped with a backslash, so a name like ``"Dr: Who"`` cannot
+A turn's further lines are indented by two spaces, so a turn may hold newlines (``\r`` and ``\r\n`` read back
+as ``\n``: the format keeps line breaks, not which kind). In a speaker name, ``\``, a newline, a carriage
+return, ``": "`` and a leading space are escaped with a backslash, so a name like ``"Dr: Who"`` cannot
 be mistaken for the separator. ``Dialog.to_file``/``from_file`` use this for files ending in ``.txt``.
 """
 
@@ -22,22 +23,25 @@ __all__ = ["format_txt", "parse_txt"]
 CONTINUATION = "  "
 _LINE = re.compile(r"((?:\\.|[^\\])*?): (.*)")  # the first ': ' that is not escaped ends the speaker
 _ESCAPED = re.compile(r"\\(.)")
+_BREAK = re.compile(r"\r\n|\r|\n")
+"""A line break in a turn's text: ``\\r\\n`` and ``\\r`` too (a reader's universal newlines would split there
+anyway), so each is written as a continuation line and reads back as ``\\n``. A ``.json`` file keeps them."""
 
 
 def _escape_speaker(speaker: str) -> str:
-    escaped = speaker.replace("\\", "\\\\").replace("\n", "\\n").replace(": ", "\\: ")
+    escaped = speaker.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace(": ", "\\: ")
     return "\\" + escaped if escaped[:1].isspace() else escaped
 
 
 def _unescape_speaker(written: str) -> str:
-    return _ESCAPED.sub(lambda m: "\n" if m[1] == "n" else m[1], written)
+    return _ESCAPED.sub(lambda m: {"n": "\n", "r": "\r"}.get(m[1], m[1]), written)
 
 
 def format_txt(turns: Iterable[Turn]) -> str:
     """The ``.txt`` text of ``turns`` (a turn without a speaker is written with an empty one)."""
     lines = []
     for turn in turns:
-        first, *rest = turn.text.split("\n")
+        first, *rest = _BREAK.split(turn.text)
         lines.append(f"{_escape_speaker(turn.speaker or '')}: {first}")
         lines.extend(CONTINUATION + line for line in rest)
     return "\n".join(lines) + "\n"

@@ -10,8 +10,10 @@ Each condition answers with the `StopReason` to record, or None to go on. `Timeo
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import Any
 
 from roleplay.dialog import Dialog, StopReason
 from roleplay.errors import ConfigError
@@ -74,8 +76,15 @@ class Predicate(StopCondition):
     """Stop when ``fn(dialog_so_far)`` is true."""
 
     def __init__(self, fn: Callable[[Dialog], bool], reason: StopReason = StopReason.PREDICATE):
+        if not callable(fn):
+            raise ConfigError(f"Predicate needs a function fn(dialog) -> bool, got {fn!r}. Pass e.g. "
+                              "Predicate(lambda d: len(d.turns) > 3).")
+        try:
+            self.reason = StopReason(reason)
+        except ValueError as err:
+            raise ConfigError(f"Predicate's reason {reason!r} is not a StopReason; one of: "
+                              f"{', '.join(r.value for r in StopReason)}.") from err
         self.fn = fn
-        self.reason = reason
 
     def check(self, dialog: Dialog, elapsed: float) -> StopReason | None:
         return self.reason if self.fn(dialog) else None
@@ -88,8 +97,9 @@ class Timeout(StopCondition):
     """Stop after ``seconds`` of wall-clock time, cancelling a turn still in progress."""
 
     def __init__(self, seconds: float):
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
-            raise ConfigError(f"Timeout needs a positive number of seconds, got {seconds!r}. Pass e.g. Timeout(120).")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds < math.inf:
+            raise ConfigError(f"Timeout needs a positive, finite number of seconds, got {seconds!r}. Pass e.g. "
+                              "Timeout(120).")
         self.seconds = seconds
 
     def check(self, dialog: Dialog, elapsed: float) -> StopReason | None:
@@ -110,6 +120,7 @@ class AnyOf(StopCondition):
     """
 
     def __init__(self, *parts: StopCondition):
+        _check_parts("AnyOf", parts)
         flat = [p for part in parts for p in (part.parts if isinstance(part, AnyOf) else [part])]
         caps = [p for p in flat if isinstance(p, MaxTurns)]
         tightest = min(caps, key=lambda cap: cap.n) if caps else None
@@ -130,7 +141,7 @@ class AllOf(StopCondition):
     """Stop only when every part says so; the first part's reason is recorded."""
 
     def __init__(self, *parts: StopCondition):
-        self.parts = list(parts)
+        self.parts = list(_check_parts("AllOf", parts))
 
     def check(self, dialog: Dialog, elapsed: float) -> StopReason | None:
         reasons = [part.check(dialog, elapsed) for part in self.parts]
@@ -138,3 +149,12 @@ class AllOf(StopCondition):
 
     def __repr__(self) -> str:
         return "(" + " & ".join(map(repr, self.parts)) + ")"
+
+
+def _check_parts(name: str, parts: tuple[Any, ...]) -> tuple[StopCondition, ...]:
+    """``parts`` if each is a `StopCondition`; ConfigError naming the first that is not."""
+    bad = next((part for part in parts if not isinstance(part, StopCondition)), None)
+    if bad is not None or not parts:
+        raise ConfigError(f"{name} combines stop conditions (MaxTurns, Timeout, Predicate...), got "
+                          f"{repr(bad) if parts else 'none'}.")
+    return parts

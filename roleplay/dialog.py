@@ -9,17 +9,20 @@ written atomically; the format follows the file's extension (``.json`` keeps eve
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticSerializationError
 
 from roleplay._atomic import atomic_write_text
 from roleplay._checked import CheckedModel
 from roleplay._txt import format_txt, parse_txt
-from roleplay.errors import DialogFileError
+from roleplay.errors import ConfigError, DialogFileError
+from roleplay.sentences import well_formed
 
 SCHEMA_VERSION = 1
 BEGIN_MARKER = "--- Dialogue Begins ---"
@@ -148,21 +151,27 @@ class Dialog(CheckedModel):
         print(self.render(scenario=scenario))
 
     def to_file(self, path: str | Path) -> Path:
-        """Save as JSON (everything) or TXT (``speaker: text`` lines), chosen by extension, atomically."""
-        target = Path(path)
+        """Save as JSON (everything) or TXT (``speaker: text`` lines), chosen by extension, atomically.
+
+        A lone surrogate in a text (which UTF-8 cannot store) is written as U+FFFD (`well_formed`).
+        """
+        target = _file_path(path, "to_file")
         suffix = target.suffix.lower()
         if suffix == ".json":
-            text = self.model_dump_json(indent=2)
+            try:
+                text = self.model_dump_json(indent=2)
+            except PydanticSerializationError:  # a lone surrogate: pydantic cannot encode it; json.dumps can
+                text = json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False)
         elif suffix == ".txt":
             text = format_txt(self.turns)
         else:
             raise DialogFileError(f"unknown extension '{suffix or '(none)'}'. Use .json or .txt.", target)
-        return atomic_write_text(target, text)
+        return atomic_write_text(target, well_formed(text))
 
     @classmethod
     def from_file(cls, path: str | Path) -> Dialog:
         """Load a dialogue saved by `to_file`; a TXT file gives turns only."""
-        source = Path(path)
+        source = _file_path(path, "from_file")
         if source.is_dir():
             raise DialogFileError("is a folder, but a dialogue file (.json or .txt) is needed. Check the path.", source)
         if not source.is_file():
@@ -190,6 +199,13 @@ class Dialog(CheckedModel):
         from roleplay.interop.dialogs import dialog_from_autogen
 
         return dialog_from_autogen(result, **options)
+
+
+def _file_path(path: Any, method: str) -> Path:
+    """``path`` as a `Path`, or ConfigError if it is not a path at all (``None``, a number)."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise ConfigError(f"Dialog.{method} needs a file path (a str or Path ending in .json or .txt), got {path!r}.")
+    return Path(path)
 
 
 def _first_error(err: ValidationError) -> str:

@@ -148,8 +148,13 @@ class DialogGenerator:
         example_dialogs: Sequence[Dialog] = (),
         **backend_options: Any,
     ):
-        if min_turns < 1:
-            raise ConfigError(f"min_turns must be at least 1, got {min_turns}.")
+        if isinstance(min_turns, bool) or not isinstance(min_turns, int) or min_turns < 1:
+            raise ConfigError(f"min_turns must be an int of at least 1, got {min_turns!r}.")
+        if speakers is not None and (isinstance(speakers, str) or not speakers or
+                                     not all(isinstance(s, str) and s.strip() for s in speakers)):
+            raise ConfigError(f"speakers must be a non-empty list of names, e.g. ['Doctor', 'Patient'], got "
+                              f"{speakers!r} (leave it out to take the personas' names).")
+        _check_personas(personas)
         self.model = model
         self.personas = list(personas)
         self.speakers = list(speakers) if speakers is not None else [p.display_name or "" for p in self.personas]
@@ -351,8 +356,18 @@ def _pair(persona_a: BasePersona | None, persona_b: BasePersona | None) -> list[
     """The two agents of the tutorial's two-persona form, named after their personas (else A and B)."""
     if persona_a is None or persona_b is None:
         raise ConfigError("Give persona_a and persona_b, or agents=[AgentSpec(...), ...] for N parties.")
+    _check_personas([persona_a, persona_b])
     return [AgentSpec(name=persona_a.display_name or "A", persona=persona_a),
             AgentSpec(name=persona_b.display_name or "B", persona=persona_b)]
+
+
+def _check_personas(personas: Any) -> None:
+    """ConfigError unless ``personas`` are `BasePersona` objects (``Persona(role="a doctor")``, not the text)."""
+    bad = next((p for p in personas if not isinstance(p, BasePersona)), None) if not isinstance(personas, str) \
+        else personas
+    if bad is not None:
+        raise ConfigError(f"A persona must be a Persona (or another BasePersona), got {type(bad).__name__} {bad!r}; "
+                          "write e.g. Persona(name='Ann', role='a doctor').")
 
 
 __all__ = ["AgentSpec", "DialogGenerator", "GeneratedDialog", "PersonaDialogGenerator"]

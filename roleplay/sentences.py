@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import sentencex
 
-__all__ = ["CLOSERS", "TERMINAL", "is_complete", "ngrams", "sentences", "trim_to_complete", "words"]
+__all__ = ["CLOSERS", "TERMINAL", "is_complete", "ngrams", "sentences", "trim_to_complete", "well_formed", "words"]
 
 TERMINAL = ".!?…"
 """A complete turn ends with one of these, possibly inside closing quotes or brackets (`CLOSERS`)."""
@@ -32,6 +32,18 @@ CLOSERS = "\"')]*"
 _TITLES = re.compile(r"\b(dr|mr|mrs|ms|prof|st|mt|sr|jr|no|vs|e\.g|i\.e|etc)\.$", re.IGNORECASE)
 _WORDS_NOT_ABBREVIATIONS = re.compile(r"(?<=\b(?:[Mm]e|[Oo][Kk]|[Nn]o)[.!?])\s+(?=[A-Z])")
 _WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*", re.UNICODE)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def well_formed(text: str) -> str:
+    r"""``text`` with each lone surrogate (``"\ud800"``: legal in JSON, not encodable as UTF-8) made U+FFFD.
+
+    The one place text from outside (a model's reply, a turn saved to a file) is made storable; ``text``
+    itself is returned when it has none.
+    """
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 _MEMO = 8192
@@ -51,7 +63,7 @@ def _tokens(text: str) -> tuple[str, ...]:
 
 def sentences(text: str, language: str = "en") -> list[str]:
     """The sentences of ``text``, stripped, in order (abbreviations and decimals stay inside a sentence)."""
-    return list(_segment(text, language))
+    return list(_segment(well_formed(text), language))
 
 
 def is_complete(text: str) -> bool:

@@ -23,14 +23,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from autogen_core import CancellationToken
-from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, ModelInfo, RequestUsage
+from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, ModelInfo, RequestUsage, SystemMessage
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
 from roleplay.backends.context import fit_to_context
-from roleplay.backends.options import RETRY_WAIT_CAP, BackendOptions, check_seed
+from roleplay.backends.options import RETRY_WAIT_CAP, BackendOptions, check_seed, reply_limit
 from roleplay.backends.pool import ClientPool
 from roleplay.errors import BackendError, BackendTimeoutError, BackendUnreachableError, RoleplayError
+from roleplay.sentences import well_formed
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +200,7 @@ class Model(ChatCompletionClient):
         self.context_size = context_size or self.options.num_ctx
         self._call = CallOptions()
         self.calls = 0
+        self._said_cut = False
 
     def with_client(self, client: ChatCompletionClient) -> Model:
         """This model's settings around another client (e.g. a response cache wrapping this one's client)."""
@@ -258,6 +260,12 @@ class Model(ChatCompletionClient):
         if fitted is not messages:
             logger.info("%s: prompt fitted into %d tokens (%d of %d messages kept)", self.name, limit, len(fitted),
                         len(messages))
+            cut = [m for m in fitted if isinstance(m, SystemMessage) and m not in messages]
+            if cut and not self._said_cut:  # dropping old history is routine; cutting the persona is not
+                self._said_cut = True
+                logger.warning("%s: the system prompt (persona and instructions) is too long for the context of %d "
+                               "tokens and was cut in its middle to %d characters; shorten the persona.", self.name,
+                               self.context_size, len(str(cut[0].content)))
         return fitted
 
     async def _create_once(self, messages: Sequence[LLMMessage], kwargs: dict[str, Any]) -> CreateResult:
@@ -297,10 +305,27 @@ class Model(ChatCompletionClient):
         kwargs = {"tools": tools, "tool_choice": tool_choice, "json_output": json_output,
                   "extra_create_args": args, "cancellation_token": cancellation_token}
         result = await self._create_with_retries(self.fitted(messages, args), kwargs)
+        result = self._bounded(result, args)
         if result.cached:
             logger.debug("%s: answered from the response cache", self.name)
         self.calls += 1
         return result
+
+    def _bounded(self, result: CreateResult, args: Mapping[str, Any]) -> CreateResult:
+        """The reply as text a turn can hold.
+
+        Lone surrogates (legal JSON, not UTF-8) become U+FFFD, and a reply longer than its token limit allows
+        (`reply_limit`) is cut there, marked ``finish_reason="length"`` and logged as a warning.
+        """
+        if not isinstance(result.content, str):
+            return result
+        text = well_formed(result.content)
+        limit = reply_limit(int(args.get("max_tokens") or self.options.max_tokens or 0) or None)
+        if limit is not None and len(text) > limit:
+            logger.warning("%s: a reply of %d characters to a request for at most %s tokens was cut to %d characters",
+                           self.name, len(text), args.get("max_tokens") or self.options.max_tokens, limit)
+            return result.model_copy(update={"content": text[:limit], "finish_reason": "length"})
+        return result if text is result.content else result.model_copy(update={"content": text})
 
     async def create_stream(  # type: ignore[override]  # streaming is passed through untouched
         self,

@@ -38,7 +38,7 @@ from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
 from roleplay.backends.base import BackendRecord, Model, PlainChatClient, default_model_info
-from roleplay.backends.options import OpenAIOptions
+from roleplay.backends.options import OpenAIOptions, reply_limit, retry_after_seconds
 from roleplay.backends.pool import ClientPool
 from roleplay.errors import BackendError, ConfigError
 
@@ -81,13 +81,6 @@ class Answer(NamedTuple):
         return self.content.decode("utf-8", errors="replace")
 
 
-def _seconds(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 class OpenAIServer:
     """One OpenAI-compatible server for a run: its connection pool and the schema dialect it accepts.
 
@@ -122,7 +115,20 @@ class OpenAIServer:
             body = {**body, "response_format": _as_json_object(fmt)}
         async with self._session_now().post(self.url, data=json.dumps(body).encode(), headers=self.headers,
                                             proxy=self.proxy) as response:
-            return Answer(response.status, await response.read(), _seconds(response.headers.get("Retry-After")))
+            content = await self._read(response, body.get("max_tokens"))
+            return Answer(response.status, content, retry_after_seconds(response.headers.get("Retry-After")))
+
+    async def _read(self, response: aiohttp.ClientResponse, max_tokens: Any) -> bytes:
+        """The answer's body, read only up to what a reply of ``max_tokens`` can need (`_body_limit`)."""
+        limit, chunks, size = _body_limit(max_tokens), [], 0
+        async for chunk in response.content.iter_chunked(1 << 16):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise BackendError("openai", f"{self.base_url} answered more than {limit} bytes to a request for at "
+                                   f"most {max_tokens} tokens: it is not answering as an OpenAI-compatible server "
+                                   "should. Check that server.", status_code=response.status)
+        return b"".join(chunks)
 
     def _rejects_json_schema(self, body: dict[str, Any], text: str) -> bool:
         """Whether the server refused this request's ``json_schema`` response format (llama.cpp's answers 500)."""
@@ -151,6 +157,12 @@ class OpenAIServer:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _body_limit(max_tokens: Any) -> int:
+    """The most bytes an answer is read to: its text at `reply_limit` as JSON-escaped as it gets, plus 64 KB."""
+    chars = reply_limit(max_tokens if isinstance(max_tokens, int) else None) or 1_000_000
+    return 6 * chars + 65_536
 
 
 def _to_openai(message: LLMMessage) -> dict[str, str]:

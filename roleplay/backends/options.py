@@ -9,6 +9,7 @@ against its backend's class, so ``replies=`` on an Ollama model is an error, not
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -18,10 +19,30 @@ SEED_LIMIT = 2**32
 DEFAULT_REQUEST_TIMEOUT = 120.0
 DEFAULT_IN_PROCESS_TIMEOUT = 600.0
 RETRY_WAIT_CAP = 10.0  # most seconds between two attempts of one request (a longer Retry-After is cut to it)
+CHARS_PER_TOKEN = 32
+"""The most characters one token is taken to hold: a reply longer than ``max_tokens`` times this is cut
+(`reply_limit`). Real tokens hold 1-16 characters; a server that sends megabytes to a 48-token request is
+broken, and the guards would spend minutes comparing such a text."""
+
+
+def reply_limit(max_tokens: int | None) -> int | None:
+    """The most characters a reply of ``max_tokens`` tokens can hold (None: no token limit, no bound)."""
+    return None if max_tokens is None else max_tokens * CHARS_PER_TOKEN
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` header as seconds: None unless a finite number >= 0 (``nan`` would sleep for ever)."""
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 <= seconds < float("inf") else None
 
 
 def check_seed(seed: int | None) -> int | None:
     """Reject a seed outside ``0 <= seed < 2**32``: backends keep 32 bits, so 2**32 + 7 would silently be 7."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ConfigError(f"Seed {seed!r} is not an int; use a whole number 0 <= seed < {SEED_LIMIT} (2**32).")
     if seed is not None and not 0 <= seed < SEED_LIMIT:
         raise ConfigError(f"Seed {seed} is out of range: use 0 <= seed < {SEED_LIMIT} (2**32). llama.cpp and "
                           "most servers keep only 32 bits (a larger seed would repeat a smaller one) and treat -1 "
@@ -32,7 +53,7 @@ def check_seed(seed: int | None) -> int | None:
 class BackendOptions(BaseModel):
     """Options every backend understands; a misspelt one is rejected at once."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # inf would be sent as non-JSON 'Infinity'
 
     temperature: float | None = Field(default=None, ge=0, description="Sampling temperature; None = backend default.")
     seed: int | None = Field(default=None, description="Sampling seed (0 <= seed < 2**32), so a rerun repeats "
@@ -72,6 +93,25 @@ class ServerOptions(BackendOptions):
                              f"{RETRY_WAIT_CAP:.0f} s).")
     model_info: dict[str, Any] | None = Field(default=None, description="AutoGen ModelInfo for unknown models.")
 
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, url: str | None) -> str | None:
+        """A server URL that can be reached at all: http(s), a host, a port that is a number.
+
+        Checked now, once, rather than failing every request of a batch.
+        """
+        if url is None:
+            return None
+        split = urlsplit(url if "://" in url else f"http://{url}")
+        try:
+            split.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+        except ValueError as err:
+            raise ValueError(f"base_url {url!r} has a bad port ({err}); write e.g. http://127.0.0.1:8080/v1") from err
+        if split.scheme not in ("http", "https") or not split.hostname or any(c.isspace() for c in url):
+            raise ValueError(f"base_url {url!r} is not an http(s) URL with a host; write e.g. "
+                             "http://127.0.0.1:8080/v1")
+        return url
+
     @property
     def attempts(self) -> int:
         return 1 + self.max_retries
@@ -103,5 +143,6 @@ class ScriptedOptions(BackendOptions):
     replies: list[str] | None = Field(default=None, description="The replies, in order.")
 
 
-__all__ = ["BackendOptions", "DEFAULT_IN_PROCESS_TIMEOUT", "DEFAULT_REQUEST_TIMEOUT", "InProcessOptions",
-           "OpenAIOptions", "RETRY_WAIT_CAP", "SEED_LIMIT", "ScriptedOptions", "ServerOptions", "check_seed"]
+__all__ = ["BackendOptions", "CHARS_PER_TOKEN", "DEFAULT_IN_PROCESS_TIMEOUT", "DEFAULT_REQUEST_TIMEOUT",
+           "InProcessOptions", "OpenAIOptions", "RETRY_WAIT_CAP", "SEED_LIMIT", "ScriptedOptions", "ServerOptions",
+           "check_seed", "reply_limit", "retry_after_seconds"]

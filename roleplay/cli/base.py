@@ -6,10 +6,12 @@ see the problem and the fix, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import tempfile
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,18 +27,71 @@ F = TypeVar("F", bound=Callable[..., Any])
 INTERRUPTED = 130  # the shell's code for a process ended by SIGINT (128 + 2), so scripts can tell Ctrl-C apart
 
 
+@contextlib.contextmanager
+def shown_warnings() -> Iterator[None]:
+    """Show roleplay's own warnings (a policy graph's shape, a repaired run folder) as 'Warning: ...' on stderr.
+
+    Every command, so ``run`` on a scenario says what ``graph`` says about its graph. Other warnings are
+    shown as Python shows them.
+    """
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if category.__module__.startswith("roleplay."):
+                click.echo(f"Warning: {message}", err=True)
+            else:
+                shown(message, category, *args, **kwargs)
+        warnings.showwarning = show
+        warnings.simplefilter("always", UserWarning)  # a second run in one process warns again
+        yield
+
+
 def friendly(fn: F) -> F:
     """Show a `RoleplayError` as 'Error: <problem and fix>' with exit code 1, and Ctrl-C as a note with code 130."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with shown_warnings():
+                return fn(*args, **kwargs)
         except RoleplayError as err:
             raise click.ClickException(str(err)) from err
+        except OSError as err:  # the disk filled up or went read-only where no check could see it coming
+            where = f"{err.filename}: " if err.filename else ""
+            raise click.ClickException(f"{where}{err.strerror or err}. Check that the disk has space and the "
+                                       "paths are writable, then rerun (a batch resumes where it stopped).") from err
         except KeyboardInterrupt:
             click.echo("Interrupted; nothing half-written was left behind.", err=True)
             raise click.exceptions.Exit(INTERRUPTED) from None
     return wrapper  # type: ignore[return-value]
+
+
+class OutputPath(click.Path):
+    """An output path (``--out``, ``--svg``) checked at once by `roleplay.runs.folder.check_output`.
+
+    So no command writes into a run folder's own files (``run/dialogs/``, ``run/batch.json``...).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from roleplay.runs.folder import check_output
+
+        path = super().convert(value, param, ctx)
+        try:
+            check_output(path)
+        except ConfigError as err:
+            self.fail(str(err), param, ctx)
+        return path
+
+
+def model_string(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``-m/--model``: refuse an empty or blank string (it would quietly mean 'the scenario's model')."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("is empty; name a model, e.g. embedded, ollama:qwen2.5:14b or openai:gpt-4o-mini "
+                                 "(`roleplay backends` lists the backends), or leave -m out for the default.")
+    return value
 
 
 def writable_folder(folder: Path) -> Path:

@@ -6,18 +6,18 @@ from pathlib import Path
 
 import click
 
-from roleplay.cli.base import cli, friendly, request_timeout_option, writable_folder
+from roleplay.cli.base import OutputPath, cli, friendly, model_string, request_timeout_option, writable_folder
 from roleplay.dialog import Dialog, StopReason, Turn
 
 
 @cli.command()
 @click.argument("scenario")
-@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", default=None,
+@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", callback=model_string, default=None,
               help="Model for every agent, e.g. embedded, ollama:qwen2.5:14b, openai:gpt-4o-mini, llamacpp:/x.gguf. "
                    "Default: the scenario's.")
 @click.option("--seed", type=int, default=None, help="Sampling seed (random if not given; saved in the dialogue).")
 @click.option("--max-turns", type=click.IntRange(min=1), default=None, help="Override the scenario's turn cap.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
+@click.option("--out", type=OutputPath(), default=Path("runs"), show_default=True,
               help="Folder for the JSON and TXT files.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print turns as they are spoken.")
 @click.option("--human", metavar="NAME", default=None, help="Play agent NAME yourself: type its turns (/end ends).")
@@ -35,6 +35,7 @@ def run(scenario: str, model: str | None, seed: int | None, max_turns: int | Non
     from roleplay.generators import new_seed
     from roleplay.runs.folder import safe_filename
     from roleplay.scenario import load_scenario
+    from roleplay.viz.transcript import terminal_safe
 
     loaded = load_scenario(scenario)
     writable_folder(out)
@@ -47,7 +48,7 @@ def run(scenario: str, model: str | None, seed: int | None, max_turns: int | Non
 
     def show(turn: Turn) -> None:
         if not quiet:
-            click.echo(f"[{turn.speaker}] {turn.text}")
+            click.echo(terminal_safe(f"[{turn.speaker}] {turn.text}"))
 
     dialog = generator.generate(seed=seed, on_turn=show)
     stem = out / f"{safe_filename(loaded.name)}_{seed}"  # a name like ../x never leaves --out

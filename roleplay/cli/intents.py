@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from roleplay.cli.base import cli, friendly
+from roleplay.cli.base import OutputPath, cli, friendly, model_string
 
 
 @cli.command("intent-chat")
@@ -16,8 +16,8 @@ from roleplay.cli.base import cli, friendly
               help="Conversations per intent.")
 @click.option("--turns", type=click.IntRange(min=2), default=6, show_default=True,
               help="Messages per conversation, user + assistant (6 = 3 questions, 3 answers); even.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="JSONL file (work in OUT.parts/).")
-@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", default="embedded", show_default=True)
+@click.option("--out", type=OutputPath(), required=True, help="JSONL file (work in OUT.parts/).")
+@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", callback=model_string, default="embedded", show_default=True)
 @click.option("--temperature", type=float, default=0.9, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True)
@@ -28,6 +28,10 @@ def intent_chat(taxonomy: Path | None, per_intent: int, turns: int, out: Path, m
     from roleplay.intent_chat import IntentChatGenerator
     from roleplay.resources import intents_taxonomy
 
+    parts = out.with_name(out.name + ".parts")
+    if out.exists() and not parts.is_dir():  # a resume finds its parts folder; anything else is someone's file
+        raise click.ClickException(f"{out} exists and was not written by intent-chat (there is no {parts}); pass a "
+                                   "new --out path, or delete the file first.")
     generator = IntentChatGenerator(model, per_intent, turns, temperature, taxonomy or intents_taxonomy(), seed=seed,
                                     concurrency=concurrency)
     click.echo(f"{generator.total} conversations of {turns} messages -> {out}")

@@ -8,7 +8,10 @@ from typing import Any
 
 import click
 
-from roleplay.cli.base import cli, friendly
+from roleplay.cli.base import cli, friendly, model_string
+
+TABLE_ROWS = 10_000
+"""The most personas shown as a table (it needs every row before the first line); --jsonl streams any number."""
 
 
 @cli.group()
@@ -21,7 +24,7 @@ def personas() -> None:
 @click.option("-n", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many personas.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Persona i uses seed + i (as dialogue i does).")
 @click.option("--agent", default=None, help="Only this agent of a scenario (default: every agent with sample:).")
-@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", default=None,
+@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", callback=model_string, default=None,
               help="Model for LLM-filled fields. Default: the scenario's or agent's, or embedded for a rules file.")
 @click.option("--width", type=click.IntRange(min=8), default=40, show_default=True, help="Cut cells to this width.")
 @click.option("--jsonl", "as_jsonl", is_flag=True, help="Print one JSON object per persona instead of a table.")
@@ -34,7 +37,9 @@ def sample(source: Path, n: int, seed: int, agent: str | None, model: str | None
     from roleplay.personas import PersonaGenerator
     from roleplay.scenario import load_scenario
 
-    data = read_yaml(source, "rules or scenario", "Give a rules file or a scenario file.")
+    bundled = not source.exists() and source.suffix == "" and len(source.parts) == 1  # e.g. doctor_patient
+    data = {"agents": []} if bundled else read_yaml(source, "rules or scenario", "Give a rules file or a scenario "
+                                                    "file (or the name of a bundled scenario).")
     if isinstance(data, dict) and "agents" in data:
         generators = load_scenario(source).samplers(model)
         if agent is not None:
@@ -43,15 +48,21 @@ def sample(source: Path, n: int, seed: int, agent: str | None, model: str | None
                                            f"{', '.join(generators) or 'none'}.")
             generators = {agent: generators[agent]}
         if not generators:
-            raise click.ClickException(f"{source} has no agent with sample:; add sample: rules to an agent.")
+            raise click.ClickException(f"{source} has no agent with sample: (its personas are fixed, so there is "
+                                       "nothing to sample); add sample: rules to an agent, or pick a scenario that "
+                                       "has them, e.g. clinic_diverse.")
     else:
         generators = {source.stem: PersonaGenerator.from_yaml(source, model=model or DEFAULT_MODEL)}
+    if not as_jsonl and n > TABLE_ROWS:
+        raise click.ClickException(f"-n {n} is too many personas for a table (at most {TABLE_ROWS}); pass --jsonl to "
+                                   "print them one per line as they are drawn.")
     for name, generator in generators.items():
-        rows = [persona.model_dump() for persona in generator.sample(n, seed)]
+        personas = (persona.model_dump() for persona in generator.isample(n, seed))
         if as_jsonl:
-            for row in rows:
+            for row in personas:
                 click.echo(json.dumps({"agent": name, **row}, ensure_ascii=False))
             continue
+        rows = list(personas)
         click.echo(f"{name} ({generator.target.__name__}), seeds {seed}..{seed + n - 1}:")
         click.echo(render_table(rows, width))
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from roleplay.cli.base import cli, friendly
+from roleplay.cli.base import OutputPath, cli, friendly
 
 
 @cli.command()
 @click.argument("dot_file", type=click.Path(path_type=Path))
-@click.option("--svg", "svg_file", type=click.Path(path_type=Path), default=None,
+@click.option("--svg", "svg_file", type=OutputPath(), default=None,
               help="Also draw the graph as a layered flowchart into this .svg file.")
 @friendly
 def graph(dot_file: Path, svg_file: Path | None) -> None:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from roleplay.cli.base import cli, friendly
+from roleplay.cli.base import OutputPath, cli, friendly
 
 
 @cli.command()
 @click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=OutputPath(), default=None,
               help="The HTML file to write (default: FOLDER/report.html).")
 @click.option("--graph", "graph_paths", multiple=True, type=click.Path(path_type=Path),
               help="A DOT policy graph, or a folder of them (scenarios/star), for adherence, heatmaps and paths. "

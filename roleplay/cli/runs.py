@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from roleplay.cli.base import cli, friendly, request_timeout_option
+from roleplay.cli.base import OutputPath, cli, friendly, model_string, request_timeout_option
 from roleplay.dialog import Dialog
 from roleplay.runs.export import FORMATS
 
@@ -60,18 +60,20 @@ def report_batch(result: BatchResult, out: Path, max_failures: int | None) -> No
     """Print the summary; exit non-zero (after everything was written) if any dialogue failed."""
     click.echo(result.summary())
     if result.aborted:
-        raise click.ClickException(f"More than {max_failures} dialogues failed; stopped. See {out / 'failures.jsonl'}.")
+        raise click.ClickException(f"More than {max_failures} dialogues failed; stopped. See {out / 'failures.jsonl'}. "
+                                   f"{result.cause()}")
     if result.failed:
         raise click.ClickException(f"{result.failed} dialogue(s) failed; they are listed in "
-                                   f"{out / 'failures.jsonl'}. Rerun the same command to retry them.")
+                                   f"{out / 'failures.jsonl'}. {result.cause()}")
 
 
 @cli.command()
 @click.argument("scenario_file", type=click.Path(path_type=Path))
 @click.option("-n", "n", type=click.IntRange(min=1), required=True, help="How many dialogues (ids 0..n-1).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Dialogue i uses seed + i.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Batch folder (resumable).")
-@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", default=None, help="Override the scenario's model.")
+@click.option("--out", type=OutputPath(), required=True, help="Batch folder (resumable).")
+@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", callback=model_string, default=None,
+              help="Override the scenario's model.")
 @click.option("--max-turns", type=click.IntRange(min=1), default=None)
 @click.option("--cache", "cache", type=click.Path(path_type=Path), default=None,
               help="Response cache folder: a rerun with the same seeds replays from it without calling the model.")
@@ -135,13 +137,21 @@ def _scenario_inputs(scenario: Scenario) -> list[Path]:
     named += [a.sample for a in scenario.agents if isinstance(a.sample, str)]
     named += [e for e in scenario.examples if isinstance(e, str)]
     named += [scenario.policy.graph] if scenario.policy else []
-    return [path, *(path.parent / name for name in named)]
+    return [path, *(path.parent / name for name in named), *_sampled_data_files(scenario)]
+
+
+def _sampled_data_files(scenario: Scenario) -> list[Path]:
+    """The data files that sampling rules draw from (``{file: complaints.txt}``, ``{csv: ...}``), in rule order."""
+    from roleplay.personas.rules import Column, Lines
+
+    return [rule.path for sampler in scenario.samplers(scenario.model).values() for rule in sampler.rules.values()
+            if isinstance(rule, (Lines, Column))]
 
 
 @cli.command("export")
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output file (a folder for hf).")
+@click.option("--out", type=OutputPath(), required=True, help="Output file (a folder for hf).")
 @click.option("--roles", default=None, help="Speaker -> role, e.g. Doctor=assistant,Patient=user "
                                             "(default: first speaker user, others assistant).")
 @friendly
@@ -160,7 +170,7 @@ def export_command(folder: Path, fmt: str, out: Path, roles: str | None) -> None
               help="STAR folder: graphs for STAR dialogues, and the real dialogues to compare with.")
 @click.option("--graph", "graph_file", type=click.Path(path_type=Path), default=None,
               help="A DOT policy graph for every dialogue (instead of STAR's task graphs).")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=OutputPath(), default=None,
               help="Report path without extension (default: FOLDER/evaluation) -> .csv and .json.")
 @friendly
 def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out: Path | None) -> None:
@@ -171,12 +181,15 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
     from roleplay._atomic import check_writable
     from roleplay.evaluation import load_dialogs, table, text_report, write_report
     from roleplay.evaluation.report import adherence_warnings
+    from roleplay.runs.folder import check_output
 
     if star_path is not None and graph_file is not None:
         raise click.ClickException("Give --star-path (STAR dialogues) or --graph FILE.dot (your own policy), "
                                    "not both.")
     report_path = out or folder / "evaluation"
-    check_writable(report_path.with_suffix(".json"))
+    for written in (report_path.with_suffix(".json"), report_path.with_suffix(".csv")):
+        check_output(written)
+        check_writable(written)
     text = text_report(load_dialogs(folder))
     if star_path is None and graph_file is None:
         report = text

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from roleplay.cli.base import cli, friendly
+from roleplay.cli.base import OutputPath, cli, friendly, model_string
 from roleplay.cli.runs import batch_arguments, report_batch, run_options, run_or_resume
 
 PRIOR_CHOICES = ("none", "rank", "nucleus", "sample", "argmax")
@@ -25,7 +25,7 @@ def star() -> None:
 @click.option("--happy/--unhappy", default=None, help="Only happy (or only unhappy) scenarios.")
 @click.option("--multitask/--single-task", default=False, show_default=True, help="Multi-task or single-task ones.")
 @click.option("--id", "ids", type=click.IntRange(min=0), multiple=True, help="Only these dialogue ids (repeatable).")
-@click.option("--out", type=click.Path(path_type=Path), required=True,
+@click.option("--out", type=OutputPath(), required=True,
               help="Run folder (resumable): dialogs/<id>.json, index.jsonl, failures.jsonl, as for `batch`.")
 @click.option("--mode", type=click.Choice(["roleplay", "description"]), default="roleplay", show_default=True)
 @click.option("--prompt-only", is_flag=True, help="Role-play without enforcing the graph (the flowchart is only "
@@ -36,7 +36,7 @@ def star() -> None:
 @click.option("--goal-user", is_flag=True, help="A goal-aware User: answers from its task's facts, closes once "
                                                 "served; the System's goodbye follows its closing turn.")
 @click.option("--held-out", is_flag=True, help="Run each scenario on graphs mined without its fold (2-fold by id).")
-@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", default="embedded", show_default=True)
+@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", callback=model_string, default="embedded", show_default=True)
 @click.option("--max-turns", type=click.IntRange(min=2), default=16, show_default=True)
 @run_options
 @friendly
@@ -47,6 +47,11 @@ def star_generate(star_path: Path, task: str | None, happy: bool | None, multita
     from roleplay.datasets.star.generate import agenerate_star_batch
     from roleplay.datasets.star.loader import StarDataset
 
+    filters = [name for name, given in (("--task", task is not None), ("--happy/--unhappy", happy is not None),
+                                         ("--multitask/--single-task", _given("multitask"))) if given]
+    if ids and filters:
+        raise click.UsageError(f"--id picks dialogues by id, and {', '.join(filters)} would be ignored: give --id, "
+                               "or the filters, not both.")
     dataset = StarDataset(star_path)
     chosen = list(dict.fromkeys(ids)) or dataset.find_ids(task, happy, multitask)
     if not chosen:
@@ -62,7 +67,7 @@ def star_generate(star_path: Path, task: str | None, happy: bool | None, multita
 
 @star.command("export-graphs")
 @click.option("--star-path", type=click.Path(path_type=Path), required=True, help="Folder with tasks/, dialogues/.")
-@click.option("--out", type=click.Path(path_type=Path), required=True,
+@click.option("--out", type=OutputPath(), required=True,
               help="Folder for the DOT files (the repository's own copy: scenarios/star).")
 @click.option("--min-count", type=click.IntRange(min=1), default=1, show_default=True,
               help="Keep a mined transition seen at least this many times.")
@@ -78,3 +83,9 @@ def star_export_graphs(star_path: Path, out: Path, min_count: int) -> None:
         path = write_dot(graph, out / f"{task}.dot")
         click.echo(f"{path}: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges, "
                    f"mean legal next actions {mean_out_degree(graph):.2f}")
+
+
+def _given(name: str) -> bool:
+    """Whether option ``name`` was given on the command line (or by the environment), not left at its default."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source not in (None, click.core.ParameterSource.DEFAULT)

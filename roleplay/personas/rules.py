@@ -18,6 +18,8 @@ a whole persona. Files are read once, when the rule is built.
 from __future__ import annotations
 
 import csv
+import inspect
+import math
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -68,7 +70,7 @@ class Choice(Rule):
             raise ConfigError(f"choice has {len(self.options)} options but {len(self.weights)} weights; "
                               "give one weight per option (or none for a uniform pick).")
         if any(not _is_number(w) or w < 0 for w in self.weights) or not sum(self.weights):
-            raise ConfigError(f"choice weights must be numbers >= 0, not all 0; got {list(self.weights)}.")
+            raise ConfigError(f"choice weights must be finite numbers >= 0, not all 0; got {list(self.weights)}.")
 
     def draw(self, rng: random.Random, partial: Partial) -> Any:
         if self.weights is None:
@@ -85,7 +87,7 @@ class Range(Rule):
 
     def __post_init__(self) -> None:
         if not (_is_number(self.low) and _is_number(self.high)):
-            raise ConfigError(f"range bounds must be numbers, got [{self.low!r}, {self.high!r}]; write e.g. "
+            raise ConfigError(f"range bounds must be finite numbers, got [{self.low!r}, {self.high!r}]; write e.g. "
                               "{range: [18, 90]}.")
         if self.low > self.high:
             raise ConfigError(f"range [{self.low}, {self.high}] is empty: the low bound comes first.")
@@ -155,8 +157,25 @@ class Call(Rule):
 
     fn: Callable[[Partial, random.Random], Any]
 
+    def __post_init__(self) -> None:
+        try:
+            inspect.signature(self.fn).bind({}, random.Random(0))
+        except TypeError as err:  # the signature does not take (partial, rng)
+            raise ConfigError(f"call {_name(self.fn)} must take two arguments, fn(partial, rng): the fields drawn "
+                              f"so far and the random.Random to draw from ({err}).") from err
+        except ValueError:  # a builtin without a signature: it is tried when drawn
+            pass
+
     def draw(self, rng: random.Random, partial: Partial) -> Any:
-        return self.fn(dict(partial), rng)
+        try:
+            return self.fn(dict(partial), rng)
+        except Exception as err:  # noqa: BLE001 - user code: its failure is named, with the rule, not a traceback
+            raise ConfigError(f"call {_name(self.fn)} failed: {type(err).__name__}: {err}. Fix that function.") \
+                from err
+
+
+def _name(fn: Any) -> str:
+    return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
 
 
 @dataclass(frozen=True)
@@ -170,7 +189,8 @@ class LLM(Rule):
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite int or float (not a bool, not nan or inf, which no draw can use)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _range(spec: Mapping[str, Any], base: Path) -> Rule:

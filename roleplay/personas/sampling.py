@@ -20,7 +20,7 @@ from __future__ import annotations
 import difflib
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 from roleplay._aio import run_sync
 from roleplay._yaml import read_yaml
 from roleplay.backends import Model, get_backend
+from roleplay.backends.options import SEED_LIMIT
 from roleplay.errors import ConfigError, PersonaError
 from roleplay.personas.loading import load_class
 from roleplay.personas.model import BasePersona, Persona
@@ -92,8 +93,11 @@ class FieldSampler(Generic[M]):
             max_tokens: token budget of the LLM call (default: 64 + 96 per LLM field).
             **backend_options: more options for `get_backend` (``cache_dir``...).
         """
-        if attempts < 1:
-            raise ConfigError("attempts must be at least 1.")
+        if not isinstance(rules, Mapping):
+            raise ConfigError(f"rules must be a mapping of field -> rule, e.g. {{'age': {{'range': [18, 90]}}}}; got "
+                              f"{rules!r}.")
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ConfigError(f"attempts must be an int of at least 1, got {attempts!r}.")
         self.target = target
         self.source = source
         self.rules = self._compile(rules, Path(base) if base is not None else Path.cwd())
@@ -188,13 +192,18 @@ class FieldSampler(Generic[M]):
 
     async def asample(self, n: int, seed: int = 0) -> list[M]:
         """``n`` objects, object i generated with ``seed + i``."""
-        return [await self.agenerate(seed + i) for i in range(n)]
+        return [await self.agenerate(seed + i) for i in _seeds(n, seed)]
 
     def sample(self, n: int, seed: int = 0) -> list[M]:
         """Sync `asample`."""
         if not self.llm_fields:
-            return [self.generate(seed + i) for i in range(n)]
+            return list(self.isample(n, seed))
         return run_sync(self.asample(n, seed))
+
+    def isample(self, n: int, seed: int = 0) -> Iterator[M]:
+        """`sample`, one object at a time: the first is ready at once, and nothing is held (``n`` may be huge)."""
+        for one in _seeds(n, seed):
+            yield self.generate(one)
 
     def _prompt(self, values: dict[str, Any], problem: str) -> str:
         known = "\n".join(f"- {k}: {v}" for k, v in values.items() if v not in (None, "", [], {})) or "- (none)"
@@ -219,6 +228,17 @@ class FieldSampler(Generic[M]):
                 await model.close()
         raise self._error(f"the model's values kept failing validation after {self.attempts} attempts ({shown}). "
                           "Loosen the field's constraints, or try a larger model.")
+
+
+def _seeds(n: int, seed: int) -> range:
+    """The seeds of ``n`` objects from ``seed`` (all checked now: the last must be a seed a model takes)."""
+    for name, value in (("n", n), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{name} must be an int >= 0, got {value!r}.")
+    if seed + n > SEED_LIMIT:
+        raise ConfigError(f"The seeds would run from {seed} to {seed + n - 1}, past the largest seed {SEED_LIMIT - 1} "
+                          "(2**32 - 1): object i uses seed + i. Ask for fewer, or a lower seed.")
+    return range(seed, seed + n)
 
 
 class PersonaGenerator(FieldSampler[M]):

@@ -6,6 +6,7 @@ gives the attributes their meaning and validates what is read (`read_dot`).
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -37,42 +38,91 @@ def _unquote(value: object) -> str:
     return text
 
 
-def _truthy(value: object) -> bool:
-    return _unquote(value).lower() in ("true", "1", "yes")
+NODE_ATTRIBUTES = ("kind", "template", "goal", "anywhere", "terminal", "when", "starts")
+EDGE_ATTRIBUTES = ("source", "count")
+GRAPH_ATTRIBUTES = ("start",)
+FLAGS = ("goal", "anywhere", "terminal")
+WHEN = ("found", "empty", "yes", "no")
+"""What ``when`` may say: an outcome node stands for ``found``/``empty``, an answer node for ``yes``/``no``."""
+_DRAWING = {  # Graphviz's own attributes, for drawing: allowed anywhere, and ignored
+    "label", "xlabel", "shape", "style", "color", "fillcolor", "fontcolor", "fontname", "fontsize", "tooltip", "width",
+    "height", "penwidth", "comment", "url", "href", "peripheries", "group", "pos", "weight", "constraint", "dir",
+    "arrowhead", "arrowtail", "arrowsize", "minlen", "headlabel", "taillabel", "rankdir", "nodesep", "ranksep",
+    "splines", "bgcolor", "size", "ratio", "compound", "newrank", "labelloc", "labeljust", "concentrate", "dpi",
+    "margin", "pad", "ordering", "layout", "overlap", "rank", "center", "charset", "fixedsize", "orientation",
+}
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 
 
 def parse_dot(path: str | Path) -> nx.DiGraph:
-    """Read a policy graph's nodes, edges and attributes from a DOT file (via pydot), without judging it.
+    """Read a policy graph's nodes, edges and attributes from a DOT file (via pydot), checking each attribute.
 
-    Node attributes: ``kind``, ``template``, ``goal``, ``anywhere``, ``terminal``, ``when`` (which result an outcome
-    or answer node stands for: ``found``/``empty``, ``yes``/``no``), ``starts`` (how many dialogues
-    opened with it); edge attributes ``source`` and ``count``; graph attribute ``start``.
-    `roleplay.policy.graph.read_dot` validates the result.
+    Node attributes: ``kind``, ``template``, ``goal``, ``anywhere``, ``terminal`` (true/false), ``when`` (which
+    result an outcome or answer node stands for: ``found``/``empty``, ``yes``/``no``), ``starts`` (how many
+    dialogues opened with it); edge attributes ``source`` and ``count``; graph attribute ``start``. Graphviz's
+    drawing attributes (``label``, ``color``...) are allowed and ignored; any other name is an error with a
+    suggestion (``gaol`` -> ``goal``). Nodes and edges inside ``subgraph { }`` blocks are read as the others.
+    `roleplay.policy.graph.read_dot` validates the graph's shape.
 
     Raises:
-        PolicyGraphError: the file is missing or is not DOT, or an edge count is not a whole number.
+        PolicyGraphError: the file is missing or is not DOT, an undirected ``graph``, an unknown attribute, or a
+            value that is not one of its kind (``goal=maybe``, ``when=perhaps``, ``count=abc``).
     """
     path = Path(path)
+    if path.is_dir():
+        raise PolicyGraphError("is a folder, but a DOT file is needed. Give the path of one .dot file.", path=path)
     if not path.is_file():
         raise PolicyGraphError("No such DOT file. Check the path.", path=path)
     dot = _pydot_graph(path)
-    raw = nx.nx_pydot.from_pydot(dot)
-    graph = nx.DiGraph(name=_unquote(dot.get_name()) or path.stem, start=_graph_attributes(dot).get("start", ""))
-    for node, data in raw.nodes(data=True):
-        node = _unquote(node)
-        if node not in ("node", "edge", "graph"):
-            graph.add_node(node, **_node_attributes(node, data, path))
-    for u, v, data in raw.edges(data=True):
-        graph.add_edge(_unquote(u), _unquote(v), source=_unquote(data.get("source", "dot")),
-                       count=edge_count(_unquote(u), _unquote(v), data.get("count", 0), path))
+    if dot.get_type() != "digraph":
+        raise PolicyGraphError("The graph is undirected (`graph`); a policy graph says which action may follow "
+                               "which: write `digraph` and `->` edges.", path=path)
+    attributes = _graph_attributes(dot, path)
+    graph = nx.DiGraph(name=_unquote(dot.get_name()) or path.stem, start=attributes.get("start", ""))
+    for block in _blocks(dot):
+        for statement in block.get_node_list():
+            name = statement.get_name()
+            if name in ("node", "edge", "graph"):  # a default-attribute statement (a quoted "edge" is a node)
+                continue
+            node = _unquote(name)
+            graph.add_node(node, **_node_attributes(node, statement.get_attributes(), path))
+        for edge in block.get_edge_list():
+            u, v = _endpoint(edge.get_source(), path), _endpoint(edge.get_destination(), path)
+            data = edge.get_attributes()
+            _check_names(data, EDGE_ATTRIBUTES, f"Edge {u} -> {v}", path)
+            for node in (u, v):
+                if node not in graph:
+                    graph.add_node(node, **_node_attributes(node, {}, path))
+            graph.add_edge(u, v, source=_unquote(data.get("source", "dot")),
+                           count=edge_count(u, v, data.get("count", 0), path))
     return graph
+
+
+def _blocks(dot: Any) -> list[Any]:
+    """The graph and every ``subgraph`` in it, nested ones included."""
+    found = [dot]
+    for sub in dot.get_subgraph_list():
+        found += _blocks(sub)
+    return found
+
+
+def _endpoint(value: object, path: Path) -> str:
+    if not isinstance(value, str):
+        raise PolicyGraphError("An edge goes to or from a `{ ... }` group; write one edge per pair of actions "
+                               "(`a -> b; a -> c;`).", path=path)
+    return _unquote(value.split(":")[0] if not value.startswith('"') else value)
 
 
 def _pydot_graph(path: Path) -> Any:
     import pydot
 
     try:
-        parsed = pydot.graph_from_dot_data(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8-sig")  # -sig: an editor's byte-order mark is fine
+    except UnicodeDecodeError as err:
+        raise PolicyGraphError(f"not a UTF-8 text file (byte {err.start} cannot be decoded); a DOT file is text "
+                               "saved as UTF-8.", path=path) from err
+    try:
+        parsed = pydot.graph_from_dot_data(text)
     except Exception as err:  # noqa: BLE001 - pydot raises pyparsing errors of several kinds
         raise PolicyGraphError(f"Not valid DOT: {err}. Fix the syntax (see scenarios/doctor_intake.dot).",
                                path=path) from err
@@ -85,20 +135,44 @@ def _pydot_graph(path: Path) -> Any:
     return parsed[0]
 
 
-def _graph_attributes(dot: Any) -> dict[str, str]:
-    attrs = {k: _unquote(v) for k, v in dot.get_attributes().items()}
+def _graph_attributes(dot: Any, path: Path) -> dict[str, str]:
+    attrs = dict(dot.get_attributes())
     for statement in dot.get_node_list():  # `graph [start=...]` comes back as a node named "graph"
         if statement.get_name() == "graph":
-            attrs.update({k: _unquote(v) for k, v in statement.get_attributes().items()})
-    return attrs
+            attrs.update(statement.get_attributes())
+    _check_names(attrs, GRAPH_ATTRIBUTES, "The graph", path)
+    return {k: _unquote(v) for k, v in attrs.items()}
+
+
+def _check_names(data: dict[str, Any], known: tuple[str, ...], owner: str, path: Path, node: str | None = None) -> None:
+    """`PolicyGraphError` for an attribute name that is neither roleplay's (``known``) nor Graphviz's."""
+    for name in data:
+        if name in known or name.lower() in _DRAWING:
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"Did you mean '{close[0]}'? " if close else ""
+        raise PolicyGraphError(f"{owner} has an unknown attribute '{name}'. {hint}Known: {', '.join(known)} (and "
+                               "Graphviz's drawing attributes such as label or color).", node=node, path=path)
+
+
+def _flag(node: str, name: str, value: object, path: Path) -> bool:
+    text = _unquote(value).strip().lower()
+    if text not in _TRUE + _FALSE:
+        raise PolicyGraphError(f"Node {node} has {name}={_unquote(value)!r}; {name} is true or false.", node=node,
+                               path=path)
+    return text in _TRUE
 
 
 def _node_attributes(node: str, data: dict[str, Any], path: Path) -> dict[str, Any]:
-    attrs: dict[str, Any] = {"template": _unquote(data.get("template", "")), "goal": _truthy(data.get("goal", False)),
-                             "anywhere": _truthy(data.get("anywhere", False))}
-    if _truthy(data.get("terminal", False)):
+    _check_names(data, NODE_ATTRIBUTES, f"Node {node}", path, node)
+    attrs: dict[str, Any] = {"template": _unquote(data.get("template", ""))}
+    attrs |= {flag: _flag(node, flag, data.get(flag, False), path) for flag in ("goal", "anywhere")}
+    if _flag(node, "terminal", data.get("terminal", False), path):
         attrs["terminal"] = True
     attrs |= {key: _unquote(data[key]) for key in ("kind", "when") if key in data}
+    if "when" in attrs and attrs["when"] not in WHEN:
+        raise PolicyGraphError(f"Node {node} has when={attrs['when']!r}; when is one of {', '.join(WHEN)} (found/empty "
+                               "for an outcome node, yes/no for an answer node).", node=node, path=path)
     if "starts" in data:
         attrs["starts"] = _starts(node, data["starts"], path)
     return attrs

@@ -39,7 +39,7 @@ from typing import NamedTuple
 from roleplay.agents import Agent, Reply
 from roleplay.conditions import StopCondition
 from roleplay.dialog import Dialog, Event, StopReason, Turn
-from roleplay.errors import ConfigError
+from roleplay.errors import ConfigError, StructuredOutputError
 from roleplay.orchestrator import Orchestrator, TurnPolicy, TurnRequest, round_robin
 from roleplay.policy.answers import answer_of
 from roleplay.policy.config import Policy
@@ -199,6 +199,13 @@ class PolicyOrchestrator(Orchestrator):
         action = str(reply.data.get("action", "")).strip() if reply.data else ""
         if action and (action in options or not self.policy.enforce) and reply.text:
             return Choice(action, reply.text, False)
+        if reply.data is not None and (not action or (self.policy.enforce and action not in options)):
+            # Whole JSON, but not of the schema: the backend ignores constrained output, and every turn would
+            # fall back to a template. That is a failure, as the README says, not a fallback (cut-off JSON is).
+            raise StructuredOutputError(f"{self.policy.agent}'s model answered {reply.raw[:120]!r}, which is not of "
+                                        f"the action schema it was sent (an 'action' among {', '.join(options)}): "
+                                        "the backend ignores constrained output. Use a server that supports "
+                                        "response_format/format, or a model that follows JSON schemas.", reply.raw)
         fallback = action if action in options else options[0]
         logger.info("%s gave no usable action (%r); falling back to %s", self.policy.agent, action, fallback)
         graph = graph_of(self.tracker, fallback)

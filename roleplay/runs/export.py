@@ -16,9 +16,9 @@ from typing import Any
 from roleplay._atomic import atomic_write_text, check_writable
 from roleplay.dialog import Dialog
 from roleplay.errors import BackendUnavailableError, ConfigError
-from roleplay.runs.folder import RunFolder
+from roleplay.runs.folder import RunFolder, check_output, read_dialog
 
-__all__ = ["FORMATS", "export", "parse_roles", "role_of", "row", "rows"]
+__all__ = ["FORMATS", "checked_roles", "export", "parse_roles", "role_of", "row", "rows"]
 
 FORMATS = ("jsonl", "sharegpt", "openai", "hf")
 """The export formats (the CLI's ``--format`` choices)."""
@@ -33,7 +33,7 @@ def parse_roles(text: str | None) -> dict[str, str]:
     roles = {}
     for pair in text.split(","):
         speaker, sep, role = pair.partition("=")
-        if not sep or role.strip() not in _ROLES:
+        if not sep or not speaker.strip() or role.strip() not in _ROLES:
             raise ConfigError(f"Bad role mapping {pair!r}: write Speaker=role with role one of {', '.join(_ROLES)}, "
                               "e.g. --roles Doctor=assistant,Patient=user.")
         roles[speaker.strip()] = role.strip()
@@ -47,12 +47,38 @@ def role_of(dialog: Dialog, speaker: str | None, roles: Mapping[str, str]) -> st
     return "user" if dialog.speakers and speaker == dialog.speakers[0] else "assistant"
 
 
+def checked_roles(roles: Mapping[str, str] | str | None) -> dict[str, str]:
+    """``roles`` as a speaker -> role mapping (a ``"Doctor=assistant,..."`` string is parsed), each role checked."""
+    if roles is None or isinstance(roles, str):
+        return parse_roles(roles)
+    if not isinstance(roles, Mapping):
+        raise ConfigError(f"roles must map speaker -> role, e.g. {{'Doctor': 'assistant'}}; got {roles!r}.")
+    return parse_roles(",".join(f"{speaker}={role}" for speaker, role in roles.items()))
+
+
 def rows(folder: str | Path, fmt: str, roles: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
-    """The export rows of every dialogue in ``folder``."""
+    """The export rows of every dialogue in ``folder``.
+
+    Raises:
+        ConfigError: two files hold the same dialogue id, or ``roles`` names a speaker no dialogue has.
+    """
     if fmt not in FORMATS:
         raise ConfigError(f"Unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}.")
-    for dialog in RunFolder(folder).iter_dialogs():
+    roles = checked_roles(roles)
+    seen: dict[Any, Path] = {}
+    speakers: set[str] = set()
+    for path in RunFolder(folder).dialog_files():
+        dialog = read_dialog(path)
+        if dialog.id is not None and dialog.id in seen:
+            raise ConfigError(f"{seen[dialog.id]} and {path} both hold dialogue {dialog.id!r}; an export keeps each "
+                              "dialogue once. Remove or rename the copy.")
+        seen[dialog.id] = path
+        speakers.update(dialog.speakers)
         yield row(dialog, fmt, roles)
+    unknown = sorted(set(roles) - speakers)
+    if unknown:
+        raise ConfigError(f"--roles names {', '.join(map(repr, unknown))}, but no dialogue has such a speaker; the "
+                          f"speakers are: {', '.join(sorted(speakers)) or '(none)'}. Fix the spelling.")
 
 
 def row(dialog: Dialog, fmt: str, roles: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -75,6 +101,7 @@ def export(folder: str | Path, fmt: str, out: str | Path, roles: Mapping[str, st
     """
     if fmt not in FORMATS:
         raise ConfigError(f"Unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}.")
+    check_output(out)
     check_writable(out, folder=fmt == "hf")
     if Path(out).resolve() == Path(folder).resolve():
         raise ConfigError(f"--out {out} is the run folder itself; write the export elsewhere.")

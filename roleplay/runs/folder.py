@@ -29,15 +29,18 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from roleplay._atomic import atomic_write_text, check_writable
+from roleplay._atomic import TEMP_SUFFIX, atomic_write_text, check_writable, is_own_temp
 from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError, DatasetError, DialogFileError
 
-__all__ = ["REPORT_MARKER", "RunFolder", "RunFolderWarning", "checked_id", "content_hash", "safe_filename"]
+__all__ = ["REPORT_MARKER", "RunFolder", "RunFolderWarning", "check_output", "checked_id", "content_hash",
+           "safe_filename"]
 
 REPORT_MARKER = "roleplay report"
 """First key of every JSON report written into a run folder (``{"report": REPORT_MARKER, ...}``)."""
 _RESERVED = {"batch.json", "evaluation.json"}
+_OWN = ("dialogs", "json", "index.jsonl", "failures.jsonl", "batch.json", ".lock")
+"""A run folder's own files and folders: only `RunFolder` writes them."""
 _ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
@@ -61,6 +64,31 @@ def checked_id(value: Any) -> int | str:
         raise ConfigError(f"Dialogue id {value!r} cannot be a file name: use letters, digits, '_', '.' and '-' "
                           "(no '/', no leading '.', no '..').")
     return value
+
+
+def check_output(path: str | Path) -> None:
+    """Refuse an output path that is, or lies inside, one of a run folder's own files (`_OWN`).
+
+    The one guard of every command and API that writes a file the user names (a report, an export, a
+    dialogue, a sample): ``evaluate run --out run/dialogs/1`` would replace dialogue 1 with a report, and
+    ``run --out run/dialogs`` would add a dialogue the batch never made. A run folder is one holding
+    ``batch.json``, ``index.jsonl`` or ``.lock``. Writing beside them (``run/evaluation.json``) is fine.
+    """
+    target = Path(path).resolve()
+    for root in target.parents:
+        if not any((root / name).is_file() for name in ("batch.json", "index.jsonl", ".lock")):
+            continue
+        own = root / target.relative_to(root).parts[0]
+        if own.name in _OWN:
+            raise ConfigError(f"{path} would write into {own}, which belongs to the run folder {root}: it "
+                              "would replace or add to the run's own dialogues and records. Pass a path outside "
+                              f"it, e.g. {root / ('evaluation' if own.name != 'evaluation' else 'report')} or "
+                              "another folder.")
+
+
+def _is_dialog_name(name: str) -> bool:
+    """Whether ``name`` is the file name `RunFolder.path` gives a dialogue (``<id>.json``)."""
+    return name.endswith(".json") and _ID.fullmatch(name[:-5]) is not None and ".." not in name
 
 
 def safe_filename(name: str, fallback: str = "dialog") -> str:
@@ -107,8 +135,11 @@ class RunFolder:
         import fcntl
 
         check_writable(self.root, folder=True)
-        self.root.mkdir(parents=True, exist_ok=True)
-        handle = self.lock_file.open("a+", encoding="utf-8")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle = self.lock_file.open("a+", encoding="utf-8")
+        except OSError as err:
+            raise _lock_error(self.lock_file, err) from err
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -117,10 +148,14 @@ class RunFolder:
             handle.close()
             raise ConfigError(f"{self.root} is being written by another roleplay process (pid {owner}). Wait for "
                               "it to finish or stop it, or write to another --out folder.") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+        except OSError as err:  # a full disk shows here first
+            handle.close()
+            raise _lock_error(self.lock_file, err) from err
         self._lock = handle
 
     def release(self) -> None:
@@ -137,7 +172,14 @@ class RunFolder:
         self.release()
 
     def check_params(self, params: dict[str, Any], force: bool = False, extensible: tuple[str, ...] = ("n",)) -> None:
-        """Refuse to resume a run made with other parameters (unless ``force``), then record ``params``."""
+        """Refuse to resume a run made with other parameters (unless ``force``), then record ``params``.
+
+        Dialogues without their ``batch.json`` are refused too: nothing tells what seed or scenario made them.
+        """
+        if not self.params.is_file() and not force and self._holds_dialogues():
+            raise ConfigError(f"{self.root} holds dialogues but no batch.json, so the settings they were made with "
+                              "(seed, scenario, model) cannot be checked. Restore batch.json, write to a new --out "
+                              "folder, or pass --force to add to them anyway.")
         if self.params.is_file() and not force:
             previous = _read_json_object(self.params)
             changed = {k: (previous.get(k), v) for k, v in params.items()
@@ -148,25 +190,64 @@ class RunFolder:
                                   "same settings, write to a new --out folder, or pass --force to mix them.")
         atomic_write_text(self.params, json.dumps(params, indent=2, sort_keys=True, default=str))
 
+    def _holds_dialogues(self) -> bool:
+        has_index = self.index.is_file() and self.index.stat().st_size > 0
+        return has_index or (self.dialogs.is_dir() and next(self.dialogs.glob("*.json"), None) is not None)
+
     def finished(self) -> set[int | str]:
         """Ids whose dialogue is in place and succeeded; repairs the index and drops temp files a crash left.
 
-        Call it while holding the lock: it rewrites the index and deletes temp files.
+        Nothing found is trusted: every file in ``dialogs/`` must be named as `path` names its id and hold
+        that id (a copy or a renamed file is an error naming it), an indexed file that no longer reads as a
+        dialogue is generated again, and an index line repeated is kept once. Call it while holding the lock:
+        it rewrites the index and deletes temp files.
         """
         self.dialogs.mkdir(parents=True, exist_ok=True)
-        for leftover in self.dialogs.glob(".*.tmp"):
-            leftover.unlink()
-        entries = self._read_index()
-        done = {e["id"] for e in entries if _succeeded(e) and self.path(e["id"]).is_file()}
-        failed = {e["id"] for e in entries if not _succeeded(e)}
+        for leftover in self.dialogs.glob(".*" + TEMP_SUFFIX):
+            if is_own_temp(leftover, _is_dialog_name):  # a temp of ours a crash left; a user's .tmp stays
+                leftover.unlink()
+        lines = self._read_index()
+        entries = {e["id"]: e for e in lines}  # an id indexed twice keeps its last line
+        done: set[int | str] = set()
         for path in self.dialogs.glob("*.json"):
-            key = int(path.stem) if path.stem.isdigit() else path.stem
-            if key not in done and key not in failed:
-                dialog = read_dialog(path)  # complete by construction (atomic rename); re-index it
-                self.record(key, dialog)
-                if dialog_failure(dialog) is None:
-                    done.add(key)
+            key = self._own_id(path)
+            dialog = self._verified(path, key)
+            if dialog is None:  # damaged: generated again, so its index line goes
+                entries.pop(key, None)
+                continue
+            entries.setdefault(key, self._entry(key, dialog))  # a line a crash lost is written again
+            if dialog_failure(dialog) is None:
+                done.add(key)
+        kept = [e for key, e in entries.items() if key in done or not _succeeded(e)]  # no line without its file
+        if kept != lines:
+            atomic_write_text(self.index, "".join(json.dumps(e) + "\n" for e in kept))
         return done
+
+    def _own_id(self, path: Path) -> int | str:
+        """The id of ``dialogs/<name>``, or ConfigError if `path` would not name it so (``007.json``, ``x y.json``)."""
+        key: int | str = int(path.stem) if path.stem.isdigit() else path.stem
+        try:
+            named = self.path(key)
+        except ConfigError:
+            named = None
+        if named is None or named.name != path.name:
+            would = f"dialogue {key!r} would be {named.name}" if named is not None else "no dialogue id is named so"
+            raise ConfigError(f"{path} is not a file this run wrote ({would}). Move it out of {self.dialogs}, then "
+                              "rerun to resume.")
+        return key
+
+    def _verified(self, path: Path, key: int | str) -> Dialog | None:
+        """The dialogue in ``path`` if it reads and holds id ``key``; None (with a warning) if it is damaged."""
+        try:
+            dialog = read_dialog(path)
+        except DialogFileError as err:
+            warnings.warn(f"{path} is damaged ({err}); dialogue {key} is generated again.", RunFolderWarning,
+                          stacklevel=3)
+            return None
+        if dialog.id is not None and dialog.id != key:
+            raise ConfigError(f"{path} holds dialogue {dialog.id!r}, not {key!r}: a copy or a renamed file. Move it "
+                              f"out of {self.dialogs}, then rerun to resume.")
+        return dialog
 
     def _read_index(self) -> list[dict[str, Any]]:
         """The index entries; a torn or unparsable line is dropped (and the file rewritten) with a warning."""
@@ -195,12 +276,17 @@ class RunFolder:
 
     def record(self, dialog_id: int | str, dialog: Dialog) -> None:
         """Append dialogue ``dialog_id`` to the index."""
-        _append_line(self.index, {
+        _append_line(self.index, self._entry(dialog_id, dialog))
+
+    @staticmethod
+    def _entry(dialog_id: int | str, dialog: Dialog) -> dict[str, Any]:
+        """The index line of dialogue ``dialog_id``."""
+        return {
             "id": dialog_id, "seed": dialog.seed, "file": f"dialogs/{dialog_id}.json", "turns": len(dialog.turns),
             "stop_reason": dialog.stop_reason.value if dialog.stop_reason else None,
             "tokens": dialog.metadata.get("completion_tokens", 0), "variant": dialog.metadata.get("variant"),
             **({"sampled": dialog.metadata["sampled"]} if dialog.metadata.get("sampled") else {}),
-        })
+        }
 
     def fail(self, dialog_id: int | str, seed: int, err: BaseException, attempts: int) -> None:
         """Record a dialogue that failed for good."""
@@ -283,6 +369,11 @@ def _append_line(path: Path, entry: dict[str, Any]) -> None:
     except OSError as err:
         raise ConfigError(f"Cannot write {path}: {err.strerror}. Check that the folder is writable and the disk "
                           "has space, then rerun the same command to resume.") from err
+
+
+def _lock_error(path: Path, err: OSError) -> ConfigError:
+    return ConfigError(f"Cannot write the lock file {path}: {err.strerror or err}. Check that the disk has space and "
+                       "the folder is writable, then rerun.")
 
 
 def _read_json_object(path: Path) -> dict[str, Any]:

@@ -9,6 +9,7 @@ autoescaping on, so no text from a model reaches the page unescaped.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from importlib import resources
 from typing import Any
@@ -19,7 +20,7 @@ from rich.text import Text
 
 from roleplay.dialog import Dialog, Event
 
-__all__ = ["dialog_html", "dialog_terminal", "facts", "transcript_rows", "transcript_css"]
+__all__ = ["dialog_html", "dialog_terminal", "facts", "terminal_safe", "transcript_rows", "transcript_css"]
 
 PALETTE = ("#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be123c", "#4d7c0f", "#a16207")
 TEMPLATES = Environment(loader=PackageLoader("roleplay.viz", "templates"), autoescape=select_autoescape(["j2"]),
@@ -99,25 +100,40 @@ def dialog_terminal(dialog: Dialog, scenario: bool = False) -> Group:
     """The same view for a terminal (rich): header, ``[speaker] text`` with action badges, events, stop reason."""
     lines: list[Text] = []
     if dialog.id is not None:
-        lines.append(Text(f"Dialogue ID: {dialog.id}", style="bold"))
-    lines += [Text(f"Model: {_model_label(dialog.model)}"), Text(f"Seed: {dialog.seed}")]
+        lines.append(Text(f"Dialogue ID: {_safe(dialog.id)}", style="bold"))
+    lines += [Text(f"Model: {_safe(_model_label(dialog.model))}"), Text(f"Seed: {dialog.seed}")]
     if scenario and dialog.scenario:
         shown = dialog.scenario if isinstance(dialog.scenario, str) else json.dumps(dialog.scenario, indent=2)
-        lines.append(Text(f"Scenario: {shown}"))
+        lines.append(Text(f"Scenario: {_safe(shown)}"))
     for row in transcript_rows(dialog):
         if "event" in row:
-            lines.append(Text(f"    ⚙ {row['event'].type}: {row['summary']}", style="dim"))
+            lines.append(Text(_safe(f"    ⚙ {row['event'].type}: {row['summary']}"), style="dim"))
             continue
         turn = row["turn"]
-        line = Text.assemble((f"[{turn.speaker}]", f"bold {row['colour']}"), " ", turn.text)
+        line = Text.assemble((f"[{_safe(turn.speaker)}]", f"bold {row['colour']}"), " ", _safe(turn.text))
         if turn.action:
-            line.append(f"  ‹{turn.action}›", style="magenta")
+            line.append(f"  ‹{_safe(turn.action)}›", style="magenta")
         if row["legal"] is not None:
             line.append(" ✓" if row["legal"] else " ✗ illegal", style="green" if row["legal"] else "bold red")
         for flag in row["flags"]:
-            line.append(f" [{flag}]", style="yellow")
+            line.append(f" [{_safe(flag)}]", style="yellow")
         lines.append(line)
     if dialog.stop_reason is not None:
         lines.append(Text(f"Stop reason: {dialog.stop_reason.value}", style="bold"))
-    lines.append(Text(" · ".join(f"{name} {value}" for name, value in facts(dialog)), style="dim"))
+    lines.append(Text(_safe(" · ".join(f"{name} {value}" for name, value in facts(dialog))), style="dim"))
     return Group(*lines)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: object) -> str:
+    r"""``text`` with every control character but newline and tab shown as ``\xNN``, for a terminal.
+
+    Dialogue text comes from models and files: an escape sequence in it (``\x1b[2J`` clears the screen,
+    ``\x1b]0;...`` sets the title) must be seen, not obeyed. Every terminal view of a dialogue uses it.
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", str(text))
+
+
+_safe = terminal_safe
