@@ -98,7 +98,7 @@ class Timeout(StopCondition):
 
     def __init__(self, seconds: float):
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds < math.inf:
-            raise ConfigError(f"Timeout needs a positive, finite number of seconds, got {seconds!r}. Pass e.g. "
+            raise ConfigError(f"Timeout needs a positive number of seconds (finite), got {seconds!r}. Pass e.g. "
                               "Timeout(120).")
         self.seconds = seconds
 

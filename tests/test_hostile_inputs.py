@@ -57,11 +57,11 @@ HOSTILE: dict[str, Hostile] = {
                                             {"s.yaml": "name: t\nagents:\n- {name: A, persona: {role: a, role: b}}\n"
                                                        "- {name: B}\n"}),
     # --- sampling rules that failed only when drawn -----------------------------------------------------------------
-    "rules/weights-nan": Hostile(RUN, r"field 'role': choice weights must be finite",
+    "rules/weights-nan": Hostile(RUN, r"field 'role': choice weights must be numbers >= 0 \(finite\)",
                                  {"s.yaml": sampled("{choice: [a, b], weights: [.nan, 1]}")}),
-    "rules/weights-inf": Hostile(["personas", "sample", "{d}/s.yaml"], r"weights must be finite",
+    "rules/weights-inf": Hostile(["personas", "sample", "{d}/s.yaml"], r"weights must be numbers >= 0 \(finite\)",
                                  {"s.yaml": sampled("{choice: [a, b], weights: [.inf, 1]}")}),
-    "rules/range-inf": Hostile(RUN, r"range bounds must be finite", {"s.yaml": sampled("{range: [0, .inf]}")}),
+    "rules/range-inf": Hostile(RUN, r"range bounds must be numbers \(finite\)", {"s.yaml": sampled("{range: [0, .inf]}")}),
     "rules/call-wrong-signature": Hostile(RUN, r"call builtins:len must take two arguments, fn\(partial, rng\)",
                                           {"s.yaml": sampled("{call: 'builtins:len'}")}),
     "rules/call-no-arguments": Hostile(["personas", "sample", "{d}/s.yaml"], r"must take two arguments",

@@ -160,7 +160,8 @@ async def test_a_repeated_index_is_kept_once(tmp_path):
 async def test_dialogues_without_their_batch_json_are_not_mixed_with_another_seed(tmp_path):
     await arun_batch(ok, 3, tmp_path / "r", seed=0, progress=False)
     (tmp_path / "r" / "batch.json").unlink()
-    with pytest.raises(ConfigError, match="holds dialogues but no batch.json"):
+    with pytest.raises(ConfigError, match=r"(\d).json was made with seed \1, but this run gives dialogue \1 "
+                                          r"seed 10\1, and batch.json is missing"):
         await arun_batch(ok, 5, tmp_path / "r", seed=100, progress=False)
     forced = await arun_batch(ok, 5, tmp_path / "r", seed=100, progress=False, force=True)
     assert forced.done == 2

@@ -70,7 +70,7 @@ class Choice(Rule):
             raise ConfigError(f"choice has {len(self.options)} options but {len(self.weights)} weights; "
                               "give one weight per option (or none for a uniform pick).")
         if any(not _is_number(w) or w < 0 for w in self.weights) or not sum(self.weights):
-            raise ConfigError(f"choice weights must be finite numbers >= 0, not all 0; got {list(self.weights)}.")
+            raise ConfigError(f"choice weights must be numbers >= 0 (finite), not all 0; got {list(self.weights)}.")
 
     def draw(self, rng: random.Random, partial: Partial) -> Any:
         if self.weights is None:
@@ -87,7 +87,7 @@ class Range(Rule):
 
     def __post_init__(self) -> None:
         if not (_is_number(self.low) and _is_number(self.high)):
-            raise ConfigError(f"range bounds must be finite numbers, got [{self.low!r}, {self.high!r}]; write e.g. "
+            raise ConfigError(f"range bounds must be numbers (finite), got [{self.low!r}, {self.high!r}]; write e.g. "
                               "{range: [18, 90]}.")
         if self.low > self.high:
             raise ConfigError(f"range [{self.low}, {self.high}] is empty: the low bound comes first.")

@@ -192,7 +192,7 @@ class FieldSampler(Generic[M]):
 
     async def asample(self, n: int, seed: int = 0) -> list[M]:
         """``n`` objects, object i generated with ``seed + i``."""
-        return [await self.agenerate(seed + i) for i in _seeds(n, seed)]
+        return [await self.agenerate(one) for one in _seeds(n, seed)]
 
     def sample(self, n: int, seed: int = 0) -> list[M]:
         """Sync `asample`."""

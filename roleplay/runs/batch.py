@@ -8,7 +8,7 @@ in-process llama.cpp model still serializes its own calls; HTTP backends get tha
 
 The folder layout, its lock and its repair on open are `roleplay.runs.folder.RunFolder`'s. Rerunning
 the same command skips every dialogue that is in place and succeeded, and redoes the rest. Pending ids
-are computed lazily, so ``-n 10000000000`` starts at once. Files are written by `WRITERS` writer
+are computed lazily, so ``-n 4000000000`` starts at once (every seed, ``seed + id``, is checked up front). Files are written by `WRITERS` writer
 threads, so an fsync never stalls the dialogues in flight (at 16 of them it cost a tenth of the throughput
 against a fast server) and fsyncs running at once share the file system's journal commits (one thread
 saves ~350 dialogues/s here, eight ~2,000: the burst of saves at the end of a round of 256 dialogues took
@@ -286,8 +286,9 @@ async def arun_batch(
         raise ConfigError("concurrency and attempts must be >= 1.")
     ids = _ids(n, seed)
     with RunFolder(out) as folder:
+        unrecorded = not folder.params.is_file() and not force  # no batch.json: each dialogue's seed is checked
         folder.check_params({"seed": seed, "n": len(ids), **(params or {})}, force=force)
-        finished = folder.finished()
+        finished = folder.finished((lambda i: seed + _number(i)) if unrecorded else None)
         skipped = sum(1 for i in finished if i in ids)
         result = BatchResult(out=str(folder.root), total=len(ids), done=0, skipped=skipped, failed=0)
         async with AsyncExitStack() as resources:

@@ -25,7 +25,7 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -174,12 +174,8 @@ class RunFolder:
     def check_params(self, params: dict[str, Any], force: bool = False, extensible: tuple[str, ...] = ("n",)) -> None:
         """Refuse to resume a run made with other parameters (unless ``force``), then record ``params``.
 
-        Dialogues without their ``batch.json`` are refused too: nothing tells what seed or scenario made them.
+        Without a ``batch.json`` (an older folder, or one deleted) `finished` checks each dialogue's own seed.
         """
-        if not self.params.is_file() and not force and self._holds_dialogues():
-            raise ConfigError(f"{self.root} holds dialogues but no batch.json, so the settings they were made with "
-                              "(seed, scenario, model) cannot be checked. Restore batch.json, write to a new --out "
-                              "folder, or pass --force to add to them anyway.")
         if self.params.is_file() and not force:
             previous = _read_json_object(self.params)
             changed = {k: (previous.get(k), v) for k, v in params.items()
@@ -190,16 +186,13 @@ class RunFolder:
                                   "same settings, write to a new --out folder, or pass --force to mix them.")
         atomic_write_text(self.params, json.dumps(params, indent=2, sort_keys=True, default=str))
 
-    def _holds_dialogues(self) -> bool:
-        has_index = self.index.is_file() and self.index.stat().st_size > 0
-        return has_index or (self.dialogs.is_dir() and next(self.dialogs.glob("*.json"), None) is not None)
-
-    def finished(self) -> set[int | str]:
+    def finished(self, seed_of: Callable[[int | str], int] | None = None) -> set[int | str]:
         """Ids whose dialogue is in place and succeeded; repairs the index and drops temp files a crash left.
 
         Nothing found is trusted: every file in ``dialogs/`` must be named as `path` names its id and hold
         that id (a copy or a renamed file is an error naming it), an indexed file that no longer reads as a
-        dialogue is generated again, and an index line repeated is kept once. Call it while holding the lock:
+        dialogue is generated again, and an index line repeated is kept once. With ``seed_of`` (id -> the seed
+        this run gives it), a dialogue made with another seed is an error too. Call it while holding the lock:
         it rewrites the index and deletes temp files.
         """
         self.dialogs.mkdir(parents=True, exist_ok=True)
@@ -212,6 +205,11 @@ class RunFolder:
         for path in self.dialogs.glob("*.json"):
             key = self._own_id(path)
             dialog = self._verified(path, key)
+            if dialog is not None and seed_of is not None and dialog.seed not in (None, seed_of(key)):
+                raise ConfigError(f"{path} was made with seed {dialog.seed}, but this run gives dialogue {key!r} seed "
+                                  f"{seed_of(key)}, and {self.params.name} is missing to tell the settings apart. "
+                                  "Rerun with the --seed that made the folder, write to a new --out folder, or pass "
+                                  "--force to mix them.")
             if dialog is None:  # damaged: generated again, so its index line goes
                 entries.pop(key, None)
                 continue
