@@ -9,14 +9,14 @@ in-process llama.cpp model still serializes its own calls; HTTP backends get tha
 The folder layout, its lock and its repair on open are `roleplay.runs.folder.RunFolder`'s. Rerunning
 the same command skips every dialogue that is in place and succeeded, and redoes the rest. Pending ids
 are computed lazily, so ``-n 4000000000`` starts at once (every seed, ``seed + id``, is checked up front).
-Files are written by `WRITERS` writer threads, so an fsync never stalls the dialogues in flight (at 16 of
-them it cost a tenth of the throughput against a fast server) and fsyncs running at once share the file system's journal commits (one thread
-saves ~350 dialogues/s here, eight ~2,000: the burst of saves at the end of a round of 256 dialogues took
-over a second). A worker queues its dialogue's save and starts the next one; each dialogue's file is in
-place before its index line is written, and every queued write finishes before the folder is unlocked. Transient
-failures (connection refused, timeouts, HTTP 429/5xx, invalid structured output, a dialogue that ended
-on a backend error or with no turns) are retried with exponential backoff (tenacity), then listed in
-``failures.jsonl``; a failed dialogue is never stored as done.
+Files are written by `WRITERS` writer threads, so an fsync never stalls the dialogues in flight (at 16 of them
+it cost a tenth of the throughput against a fast server) and fsyncs running at once share the file system's
+journal commits (one thread saves ~350 dialogues/s here, eight ~2,000: the burst of saves at the end of a
+round of 256 dialogues took over a second). A worker queues its dialogue's save and starts the next one; each
+dialogue's file is in place before its index line is written, and every queued write finishes before the
+folder is unlocked. Transient failures (connection refused, timeouts, HTTP 429/5xx, invalid structured output,
+a dialogue that ended on a backend error or with no turns) are retried with exponential backoff (tenacity),
+then listed in ``failures.jsonl``; a failed dialogue is never stored as done.
 """
 
 from __future__ import annotations
