@@ -66,9 +66,9 @@ class BackendOptions(BaseModel):
     request_timeout: float = Field(default=DEFAULT_REQUEST_TIMEOUT, gt=0,
                                    description="Seconds one model call (one attempt) may take before it fails.")
 
-    @field_validator("seed")
+    @field_validator("seed", mode="before")  # before: pydantic would take True as 1 and "7" as 7
     @classmethod
-    def _seed_in_range(cls, seed: int | None) -> int | None:
+    def _seed_in_range(cls, seed: Any) -> int | None:
         try:
             return check_seed(seed)
         except ConfigError as err:
