@@ -136,3 +136,19 @@ def test_a_server_that_ignores_the_schema_fails_the_policy_turns_not_silently(se
     assert "is not of the action schema it was sent" in result.output
     dialogs = list((out / "dialogs").glob("*.json")) if (out / "dialogs").is_dir() else []
     assert not any(json.loads(Path(p).read_text())["turns"] for p in dialogs)
+
+
+async def test_a_persona_cut_to_fit_the_context_is_a_visible_warning_once(caplog):
+    from autogen_core.models import SystemMessage
+
+    from roleplay.backends.base import Model
+    from roleplay.backends.options import BackendOptions
+    from roleplay.backends.scripted import ScriptedClient, auto_reply
+
+    model = Model(ScriptedClient(fn=auto_reply), name="scripted", backend="scripted",
+                  options=BackendOptions(max_tokens=20), context_size=150)
+    huge = [SystemMessage(content="You are Ann. " + "She likes tea. " * 5_000), *QUESTION]
+    for _ in range(2):
+        await model.create(huge)
+    cuts = [r for r in caplog.records if r.levelname == "WARNING" and "system prompt" in r.getMessage()]
+    assert len(cuts) == 1 and "was cut in its middle" in cuts[0].getMessage()

@@ -226,3 +226,17 @@ def test_a_malformed_base_url_fails_at_once_naming_it(tmp_path):
                     "http://127.0.0.1:notaport/v1", "--out", str(tmp_path / "r"))
     assert "bad port" in output
     assert not (tmp_path / "r" / "failures.jsonl").exists()
+
+
+def test_a_star_task_file_without_replies_is_named_before_any_dialogue(tmp_path):
+    import shutil
+
+    star = tmp_path / "star"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "star_mini", star)
+    task = next(star.glob("tasks/*/*.json"))
+    data = json.loads(task.read_text(encoding="utf-8"))
+    del data["replies"]
+    task.write_text(json.dumps(data), encoding="utf-8")
+    output = invoke("star", "generate", "--star-path", str(star), "--out", str(tmp_path / "o"), "-m", "scripted:auto")
+    assert f"{task} is not a STAR task file: it has no replies" in output
+    assert not (tmp_path / "o" / "failures.jsonl").exists()

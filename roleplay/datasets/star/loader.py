@@ -88,7 +88,13 @@ class StarDataset:
         """A task file's contents: ``task`` (function name), ``replies`` and ``graph``."""
         if task not in self.tasks():
             raise DatasetError(f"Unknown STAR task {task!r}. Known tasks: {', '.join(self.tasks())}.")
-        return self._json(self.root / "tasks" / task / f"{task}.json")
+        path = self.root / "tasks" / task / f"{task}.json"
+        data = self._json(path)
+        missing = [key for key in ("task", "replies", "graph") if key not in data]
+        if missing:
+            raise DatasetError(f"{path} is not a STAR task file: it has no {', '.join(missing)}. Replace it with the "
+                               "original from STAR.", path)
+        return data
 
     def get_api(self, task: str) -> dict[str, Any]:
         """The API the task's query node calls (inputs, outputs, required fields, db name)."""
