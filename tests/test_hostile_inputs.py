@@ -74,7 +74,7 @@ HOSTILE: dict[str, Hostile] = {
                                   r"mean 'goal'\?", {"g.dot": DIGRAPH.replace("goal=true", "gaol=true")}),
     "dot/goal-maybe": Hostile(["graph", "{d}/g.dot"], r"Node bye has goal='maybe'; goal is true or false",
                               {"g.dot": DIGRAPH.replace("goal=true", "goal=maybe")}),
-    "dot/when-perhaps": Hostile(["graph", "{d}/g.dot"], r"when='perhaps'; when is one of found, empty, yes, no",
+    "dot/when-perhaps": Hostile(["graph", "{d}/g.dot"], r"when='perhaps'; when is one of found, empty, yes, no, done",
                                 {"g.dot": DIGRAPH.replace("goal=true", "goal=true, when=perhaps")}),
     "dot/edge-typo": Hostile(["graph", "{d}/g.dot"], r"Edge hi -> bye has an unknown attribute 'cuont'",
                              {"g.dot": DIGRAPH.replace("hi -> bye;", "hi -> bye [cuont=3];")}),

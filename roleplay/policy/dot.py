@@ -42,8 +42,9 @@ NODE_ATTRIBUTES = ("kind", "template", "goal", "anywhere", "terminal", "when", "
 EDGE_ATTRIBUTES = ("source", "count")
 GRAPH_ATTRIBUTES = ("start",)
 FLAGS = ("goal", "anywhere", "terminal")
-WHEN = ("found", "empty", "yes", "no")
-"""What ``when`` may say: an outcome node stands for ``found``/``empty``, an answer node for ``yes``/``no``."""
+WHEN = ("found", "empty", "yes", "no", "done", "correct", "incorrect", "noanswer", "info_missing")
+"""What ``when`` may say: an outcome node stands for ``found``/``empty`` (a query's result), an answer node for
+``yes``/``no``/``done`` (`roleplay.policy.answers`) or one of STAR's other answer labels."""
 _DRAWING = {  # Graphviz's own attributes, for drawing: allowed anywhere, and ignored
     "label", "xlabel", "shape", "style", "color", "fillcolor", "fontcolor", "fontname", "fontsize", "tooltip", "width",
     "height", "penwidth", "comment", "url", "href", "peripheries", "group", "pos", "weight", "constraint", "dir",
@@ -172,7 +173,7 @@ def _node_attributes(node: str, data: dict[str, Any], path: Path) -> dict[str, A
     attrs |= {key: _unquote(data[key]) for key in ("kind", "when") if key in data}
     if "when" in attrs and attrs["when"] not in WHEN:
         raise PolicyGraphError(f"Node {node} has when={attrs['when']!r}; when is one of {', '.join(WHEN)} (found/empty "
-                               "for an outcome node, yes/no for an answer node).", node=node, path=path)
+                               "for an outcome node, yes/no/done for an answer node).", node=node, path=path)
     if "starts" in data:
         attrs["starts"] = _starts(node, data["starts"], path)
     return attrs

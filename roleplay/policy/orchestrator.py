@@ -199,9 +199,10 @@ class PolicyOrchestrator(Orchestrator):
         action = str(reply.data.get("action", "")).strip() if reply.data else ""
         if action and (action in options or not self.policy.enforce) and reply.text:
             return Choice(action, reply.text, False)
-        if reply.data is not None and (not action or (self.policy.enforce and action not in options)):
-            # Whole JSON, but not of the schema: the backend ignores constrained output, and every turn would
-            # fall back to a template. That is a failure, as the README says, not a fallback (cut-off JSON is).
+        if reply.data is not None and not isinstance(reply.data.get("action"), str):
+            # Whole JSON without an action: the backend ignores the schema it is sent, and every turn would fall
+            # back to a template. That is a failure, as the README says; cut-off JSON (no data) and an illegal
+            # action (a model held to no enum) still fall back, recorded as `fallback`.
             raise StructuredOutputError(f"{self.policy.agent}'s model answered {reply.raw[:120]!r}, which is not of "
                                         f"the action schema it was sent (an 'action' among {', '.join(options)}): "
                                         "the backend ignores constrained output. Use a server that supports "
