@@ -7,6 +7,7 @@ check of the result failed), ``clear`` (non-zero exit with one ``Error:`` line) 
 was due). Prints one line per case and the counts.
 
     PYTHONPATH=$PWD .venv/bin/python bench/hostile_probe.py
+    PROBE_ROOT=/path/to/main PYTHONPATH=/path/to/main .venv/bin/python bench/hostile_probe.py   # the baseline
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(os.environ.get("PROBE_ROOT") or Path(__file__).resolve().parent.parent)
+"""The checkout under test; ``PROBE_ROOT=/path/to/another/checkout`` replays the cases against that one."""
 STAR = ROOT / "tests" / "fixtures" / "star_mini"
 AGENTS = "agents: [{name: A, persona: {role: a}}, {name: B, persona: {role: b}}]\n"
 GOOD = "name: t\nstop: {max_turns: 2}\n" + AGENTS
@@ -88,7 +90,10 @@ def resume_after(change: Callable[[Path], None], *extra: str) -> Callable[[Path]
         if kind != "exit0":
             return kind
         for path in (run / "dialogs").glob("*.json"):
-            data = json.loads(path.read_text(encoding="utf-8"))
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:  # a damaged file left in place and counted as done
+                return "silent"
             if path.stem != str(data["id"]) or data["seed"] != int(data["id"]):
                 return "silent"
         lines = (run / "index.jsonl").read_text(encoding="utf-8").splitlines()
