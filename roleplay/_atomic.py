@@ -47,6 +47,16 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return target
 
 
+def as_path(value: object, what: str) -> Path:
+    """``value`` as a `Path`, or ConfigError naming ``what`` wanted one (``None``, a number, ``""`` are not paths).
+
+    The one check of a path argument at the public API's boundary (a file or folder to read or write).
+    """
+    if isinstance(value, bytes) or not isinstance(value, (str, os.PathLike)) or not str(value):
+        raise ConfigError(f"{what} needs a path (a str or pathlib.Path), got {value!r}.")
+    return Path(value)
+
+
 def is_own_temp(path: str | Path, target_name: Callable[[str], bool]) -> bool:
     """Whether ``path`` is a temp file `atomic_write_text` left for a target whose name passes ``target_name``."""
     match = _OWN_TEMP.fullmatch(Path(path).name)

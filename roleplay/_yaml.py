@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from roleplay._atomic import as_path
 from roleplay._checked import describe_problems as problems  # the one formatter of pydantic's errors
 from roleplay.errors import PersonaError, ScenarioError
 
@@ -21,7 +22,7 @@ def read_yaml(path: str | Path, what: str, missing_hint: str | Callable[[], str]
     A hint that costs work to write (listing the bundled scenarios reads every one) can be a function,
     called only when the file is missing.
     """
-    source = Path(path)
+    source = as_path(path, f"A {what} file")
     if source.is_dir():
         raise error(f"is a folder, but a {what} file is needed. Give the path of a YAML file.", source)
     if not source.is_file():

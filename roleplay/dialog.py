@@ -9,7 +9,6 @@ written atomically; the format follows the file's extension (``.json`` keeps eve
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -18,10 +17,10 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticSerializationError
 
-from roleplay._atomic import atomic_write_text
+from roleplay._atomic import as_path, atomic_write_text
 from roleplay._checked import CheckedModel
 from roleplay._txt import format_txt, parse_txt
-from roleplay.errors import ConfigError, DialogFileError
+from roleplay.errors import DialogFileError
 from roleplay.sentences import well_formed
 
 SCHEMA_VERSION = 1
@@ -155,7 +154,7 @@ class Dialog(CheckedModel):
 
         A lone surrogate in a text (which UTF-8 cannot store) is written as U+FFFD (`well_formed`).
         """
-        target = _file_path(path, "to_file")
+        target = as_path(path, "Dialog.to_file (a .json or .txt file)")
         suffix = target.suffix.lower()
         if suffix == ".json":
             try:
@@ -171,7 +170,7 @@ class Dialog(CheckedModel):
     @classmethod
     def from_file(cls, path: str | Path) -> Dialog:
         """Load a dialogue saved by `to_file`; a TXT file gives turns only."""
-        source = _file_path(path, "from_file")
+        source = as_path(path, "Dialog.from_file (a .json or .txt file)")
         if source.is_dir():
             raise DialogFileError("is a folder, but a dialogue file (.json or .txt) is needed. Check the path.", source)
         if not source.is_file():
@@ -199,13 +198,6 @@ class Dialog(CheckedModel):
         from roleplay.interop.dialogs import dialog_from_autogen
 
         return dialog_from_autogen(result, **options)
-
-
-def _file_path(path: Any, method: str) -> Path:
-    """``path`` as a `Path`, or ConfigError if it is not a path at all (``None``, a number)."""
-    if not isinstance(path, (str, os.PathLike)) or not str(path):
-        raise ConfigError(f"Dialog.{method} needs a file path (a str or Path ending in .json or .txt), got {path!r}.")
-    return Path(path)
 
 
 def _first_error(err: ValidationError) -> str:

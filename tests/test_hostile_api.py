@@ -53,10 +53,10 @@ def _imported(path: str) -> Any:
 
 
 HOSTILE_API: dict[str, tuple[Callable[[], Any], str]] = {
-    "Dialog.from_file(None)": (lambda: Dialog.from_file(None), r"Dialog.from_file needs a file path.*got None"),
-    "Dialog.from_file(3)": (lambda: Dialog.from_file(3), r"needs a file path"),
-    "Dialog.to_file(None)": (lambda: Dialog().to_file(None), r"Dialog.to_file needs a file path"),
-    "Dialog.to_file('')": (lambda: Dialog().to_file(""), r"needs a file path"),
+    "Dialog.from_file(None)": (lambda: Dialog.from_file(None), r"Dialog.from_file \(a .json or .txt file\) needs a path.*got None"),
+    "Dialog.from_file(3)": (lambda: Dialog.from_file(3), r"needs a path .*got 3"),
+    "Dialog.to_file(None)": (lambda: Dialog().to_file(None), r"Dialog.to_file \(a .json or .txt file\) needs a path"),
+    "Dialog.to_file('')": (lambda: Dialog().to_file(""), r"needs a path .*got ''"),
     "PersonaDialogGenerator(persona_a='a doctor')": (
         lambda: _imported("roleplay.generators.PersonaDialogGenerator")("scripted:auto", persona_a="a doctor",
                                                                         persona_b=Persona(name="B")),
@@ -105,6 +105,17 @@ HOSTILE_API: dict[str, tuple[Callable[[], Any], str]] = {
         "openai:m", base_url="http://127.0.0.1:x"), r"bad port"),
     "load_scenario(alias bomb)": (lambda: _imported("roleplay.scenario.load_scenario")(_bomb()),
                                   r"b.yaml: holds more than 100000 values"),
+    "RunFolder(None)": (lambda: _imported("roleplay.runs.folder.RunFolder")(None), r"A run folder needs a path"),
+    "load_dialogs(None)": (lambda: _imported("roleplay.evaluation.load_dialogs")(None), r"needs a path"),
+    "export(None, ...)": (lambda: _imported("roleplay.runs.export.export")(None, "jsonl", "x.jsonl"),
+                          r"export's folder needs a path"),
+    "read_dot(None)": (lambda: _imported("roleplay.policy.read_dot")(None), r"A policy graph \(a .dot file\) needs"),
+    "PersonaGenerator.from_yaml(None)": (lambda: _imported("roleplay.personas.PersonaGenerator").from_yaml(None),
+                                         r"A rules file needs a path"),
+    "StarDataset(None)": (lambda: _imported("roleplay.datasets.star.loader.StarDataset")(None),
+                          r"The STAR dataset \(its folder\) needs a path"),
+    "run_batch(make=None)": (lambda: _imported("roleplay.runs.batch.run_batch")(None, 2, "b", progress=False),
+                             r"make must be an async function"),
     "check_output(run/dialogs/x)": (lambda: _in_a_run_folder("dialogs/x.json"), r"belongs to the run folder"),
 }
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import networkx as nx
 
-from roleplay._atomic import atomic_write_text
+from roleplay._atomic import as_path, atomic_write_text
 from roleplay.errors import PolicyGraphError
 
 __all__ = ["edge_count", "parse_dot", "to_dot", "write_dot"]
@@ -69,7 +69,7 @@ def parse_dot(path: str | Path) -> nx.DiGraph:
         PolicyGraphError: the file is missing or is not DOT, an undirected ``graph``, an unknown attribute, or a
             value that is not one of its kind (``goal=maybe``, ``when=perhaps``, ``count=abc``).
     """
-    path = Path(path)
+    path = as_path(path, "A policy graph (a .dot file)")
     if path.is_dir():
         raise PolicyGraphError("is a folder, but a DOT file is needed. Give the path of one .dot file.", path=path)
     if not path.is_file():

@@ -284,6 +284,8 @@ async def arun_batch(
     """
     if concurrency < 1 or attempts < 1:
         raise ConfigError("concurrency and attempts must be >= 1.")
+    if not callable(make):
+        raise ConfigError(f"make must be an async function make(id, seed) -> Dialog, got {make!r}.")
     ids = _ids(n, seed)
     with RunFolder(out) as folder:
         unrecorded = not folder.params.is_file() and not force  # no batch.json: each dialogue's seed is checked

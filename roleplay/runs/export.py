@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from roleplay._atomic import atomic_write_text, check_writable
+from roleplay._atomic import as_path, atomic_write_text, check_writable
 from roleplay.dialog import Dialog
 from roleplay.errors import BackendUnavailableError, ConfigError
 from roleplay.runs.folder import RunFolder, check_output, read_dialog
@@ -101,7 +101,8 @@ def export(folder: str | Path, fmt: str, out: str | Path, roles: Mapping[str, st
     """
     if fmt not in FORMATS:
         raise ConfigError(f"Unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}.")
-    check_output(out)
+    check_output(as_path(out, "export's out"))
+    as_path(folder, "export's folder")
     check_writable(out, folder=fmt == "hf")
     if Path(out).resolve() == Path(folder).resolve():
         raise ConfigError(f"--out {out} is the run folder itself; write the export elsewhere.")

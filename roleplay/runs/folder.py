@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from roleplay._atomic import TEMP_SUFFIX, atomic_write_text, check_writable, is_own_temp
+from roleplay._atomic import TEMP_SUFFIX, as_path, atomic_write_text, check_writable, is_own_temp
 from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError, DatasetError, DialogFileError
 
@@ -74,7 +74,7 @@ def check_output(path: str | Path) -> None:
     ``run --out run/dialogs`` would add a dialogue the batch never made. A run folder is one holding
     ``batch.json``, ``index.jsonl`` or ``.lock``. Writing beside them (``run/evaluation.json``) is fine.
     """
-    target = Path(path).resolve()
+    target = as_path(path, "An output").resolve()
     for root in target.parents:
         if not any((root / name).is_file() for name in ("batch.json", "index.jsonl", ".lock")):
             continue
@@ -117,7 +117,7 @@ class RunFolder:
     """One run folder: where each dialogue, the index, the failures, the parameters and the lock live."""
 
     def __init__(self, root: str | Path):
-        self.root = Path(root)
+        self.root = as_path(root, "A run folder")
         self.dialogs = self.root / "dialogs"
         self.index = self.root / "index.jsonl"
         self.failures = self.root / "failures.jsonl"

@@ -17,6 +17,7 @@ from typing import Any
 import networkx as nx
 from tqdm.auto import tqdm
 
+from roleplay._atomic import as_path
 from roleplay.datasets.star.format import (
     SYSTEM,
     USER,
@@ -59,7 +60,7 @@ class StarDataset:
     """One local copy of STAR (a folder with ``tasks/``, ``apis/`` and ``dialogues/``) and its caches."""
 
     def __init__(self, path: str | Path):
-        root = Path(path).expanduser()
+        root = as_path(path, "The STAR dataset (its folder)").expanduser()
         missing = [d for d in ("tasks", "dialogues", "apis") if not (root / d).is_dir()]
         if missing:
             raise DatasetError(
