@@ -53,7 +53,8 @@ def _imported(path: str) -> Any:
 
 
 HOSTILE_API: dict[str, tuple[Callable[[], Any], str]] = {
-    "Dialog.from_file(None)": (lambda: Dialog.from_file(None), r"Dialog.from_file \(a .json or .txt file\) needs a path.*got None"),
+    "Dialog.from_file(None)": (lambda: Dialog.from_file(None),
+                               r"Dialog.from_file \(a .json or .txt file\) needs a path.*got None"),
     "Dialog.from_file(3)": (lambda: Dialog.from_file(3), r"needs a path .*got 3"),
     "Dialog.to_file(None)": (lambda: Dialog().to_file(None), r"Dialog.to_file \(a .json or .txt file\) needs a path"),
     "Dialog.to_file('')": (lambda: Dialog().to_file(""), r"needs a path .*got ''"),

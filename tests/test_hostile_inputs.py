@@ -126,6 +126,18 @@ HOSTILE: dict[str, Hostile] = {
     "message/personas-bundled-without-sample": Hostile(["personas", "sample", "doctor_patient"],
                                                        r"doctor_patient has no agent with sample: \(its personas are "
                                                        r"fixed"),
+    # --- the other commands ---------------------------------------------------------------------------------------
+    "show/deep-json": Hostile(["show", "{d}/x.json"], r"x.json: not a valid dialogue JSON file.*recursion limit",
+                              {"x.json": '{"turns": ' + "[" * 20_000 + "]" * 20_000 + "}"}),
+    "report/undirected-graph": Hostile(["report", "{d}/d", "--graph", "{d}/g.dot", "--out", "{d}/o/r.html"],
+                                       r"g.dot: The graph is undirected",
+                                       {**ONE_DIALOG, "g.dot": "graph g { a -- b; }"}, "o"),
+    "evaluate/undirected-graph": Hostile(["evaluate", "{d}/d", "--graph", "{d}/g.dot", "--out", "{d}/o/e"],
+                                         r"undirected", {**ONE_DIALOG, "g.dot": "graph g { a -- b; }"}, "o"),
+    "star/export-graphs-into-a-run": Hostile(["star", "export-graphs", "--star-path", str(STAR), "--out",
+                                              "{d}/r/dialogs/g"], r"belongs to the run folder", {"r/index.jsonl": ""}),
+    "scenarios/extra-argument": Hostile(["scenarios", "extra"], r"unexpected extra argument \(extra\)"),
+    "backends/extra-argument": Hostile(["backends", "x"], r"unexpected extra argument \(x\)"),
     # --- outputs that would replace someone's file ---------------------------------------------------------------
     "output/intent-chat-over-a-file": Hostile(["intent-chat", "-m", "scripted:auto", "--out", "{d}/notes.jsonl"],
                                               r"notes.jsonl exists and was not written by intent-chat",
@@ -178,6 +190,12 @@ def test_dot_nodes_named_like_keywords_keep_their_attributes(tmp_path):
 def test_dot_with_a_byte_order_mark_and_drawing_attributes_reads(tmp_path):
     graph = _graph("\ufeff" + DIGRAPH.replace("goal=true", 'goal=true, color=red, label="Bye"'), tmp_path)
     assert graph.nodes["bye"]["goal"] is True
+
+
+def test_library_deprecation_warnings_stay_hidden(tmp_path):
+    (tmp_path / "g.dot").write_text(DIGRAPH, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["graph", str(tmp_path / "g.dot")])
+    assert result.exit_code == 0 and "Warning" not in result.output, result.output
 
 
 def test_run_shows_the_warnings_the_graph_command_shows(tmp_path):
