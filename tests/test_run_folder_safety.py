@@ -119,19 +119,16 @@ async def test_resume_deletes_only_its_own_temp_files(tmp_path):
 
 
 # --- resume trusts nothing -------------------------------------------------------------------------------------
-async def test_a_copied_file_under_another_name_is_refused_not_indexed(tmp_path):
+@pytest.mark.parametrize("name, message", [
+    ("007.json", r"007.json is not a file this run wrote \(dialogue 7 would be 7.json\)"),  # a copy, renamed
+    ("7.json", r"7.json holds dialogue 0, not 7"),  # a copy under a real dialogue's name
+    ("notes.json", r"notes.json holds dialogue 0, not 'notes'"),
+])
+async def test_a_copied_dialogue_file_is_refused_not_indexed(tmp_path, name, message):
     await arun_batch(ok, 3, tmp_path / "r", progress=False)
     dialogs = tmp_path / "r" / "dialogs"
-    (dialogs / "007.json").write_bytes((dialogs / "0.json").read_bytes())
-    with pytest.raises(ConfigError, match=r"007.json is not a file this run wrote \(dialogue 7 would be 7.json\)"):
-        await arun_batch(ok, 10, tmp_path / "r", progress=False)
-
-
-async def test_a_file_holding_another_dialogue_is_refused(tmp_path):
-    await arun_batch(ok, 3, tmp_path / "r", progress=False)
-    dialogs = tmp_path / "r" / "dialogs"
-    (dialogs / "7.json").write_bytes((dialogs / "0.json").read_bytes())
-    with pytest.raises(ConfigError, match=r"7.json holds dialogue 0, not 7"):
+    (dialogs / name).write_bytes((dialogs / "0.json").read_bytes())
+    with pytest.raises(ConfigError, match=message):
         await arun_batch(ok, 10, tmp_path / "r", progress=False)
 
 
