@@ -28,13 +28,15 @@ from autogen_agentchat.base import Response
 from autogen_agentchat.messages import TextMessage, ThoughtEvent
 from autogen_core import CancellationToken
 from autogen_core.model_context import ChatCompletionContext, ChatCompletionContextState
-from autogen_core.models import AssistantMessage, FunctionExecutionResultMessage, LLMMessage
+from autogen_core.models import AssistantMessage, FunctionExecutionResultMessage, LLMMessage, SystemMessage, UserMessage
 
 from roleplay import defaults
 from roleplay.backends import Model
+from roleplay.backends.base import CONTEXT_MARGIN
 from roleplay.dialog import Dialog, Turn
 from roleplay.errors import ConfigError
 from roleplay.guards import Guards, identity_terms
+from roleplay.memory import MemoryPolicy, pin_message, stated_facts, summarise
 from roleplay.personas import BasePersona
 from roleplay.prompts import render
 from roleplay.sentences import trim_to_complete
@@ -69,22 +71,86 @@ class AgentMemory(ChatCompletionContext):
 
     The message list is this class's own attribute (``messages``), so correcting the newest reply,
     forgetting director notes or rolling back a rejected turn never reaches into AutoGen's internals.
+    ``policy`` (`roleplay.memory.MemoryPolicy`) says what happens to older messages: with ``summary``,
+    `compact` replaces them with a summary; with ``facts``, the agent's own stated facts stay pinned.
+    What it did is kept for the dialogue's events (`take_events`).
     """
 
-    def __init__(self, buffer_size: int) -> None:
+    def __init__(self, buffer_size: int, policy: MemoryPolicy | None = None, own_id: str = "") -> None:
         super().__init__()
         if buffer_size <= 0:
             raise ConfigError(f"context_window must be at least 1, got {buffer_size}.")
         self.buffer_size = buffer_size
         self.messages: list[LLMMessage] = []
+        self.policy = policy or MemoryPolicy()
+        self.own_id = own_id
+        self.summary = ""
+        self.summarised_facts: list[str] = []
+        self.summaries = 0
+        self._events: list[dict[str, Any]] = []
 
     async def add_message(self, message: LLMMessage) -> None:
         self.messages.append(message)
 
-    async def get_messages(self) -> list[LLMMessage]:
+    def window(self) -> list[LLMMessage]:
         """The last ``buffer_size`` messages (never starting on an orphaned tool result)."""
         window = self.messages[-self.buffer_size:]
         return window[1:] if window and isinstance(window[0], FunctionExecutionResultMessage) else window
+
+    def out_of_window(self) -> int:
+        """Messages kept but no longer shown to the model."""
+        return len(self.messages) - len(self.window())
+
+    async def get_messages(self) -> list[LLMMessage]:
+        """The pinned summary and facts (if any), then the window."""
+        window = self.window()
+        pinned = pin_message(self.summary, self.pinned_facts(len(self.messages) - len(window)))
+        return [pinned, *window] if pinned is not None else window
+
+    def pinned_facts(self, hidden: int) -> list[str]:
+        """With ``facts``: the agent's own stated facts from summarised messages and the ``hidden`` oldest ones."""
+        if not self.policy.facts:
+            return []
+        own = [str(m.content) for m in self.messages[:hidden]
+               if isinstance(m, AssistantMessage) and m.source == self.own_id]
+        return stated_facts([*self.summarised_facts, *own], self.policy.max_facts)
+
+    async def compact(self, model: Model, summariser: Model, system_prompt: str, incoming: Sequence[str]) -> None:
+        """With ``summary``: if the next prompt would not fit, summarise all but the last ``keep_recent`` messages.
+
+        The next prompt is the system prompt, the pinned notes, the window and the ``incoming`` messages; it
+        does not fit when it holds more messages than the window or more tokens than the model's context
+        leaves after the reply's room. Call it before the turn's messages are added (so undoing a turn
+        never meets a summary).
+        """
+        old = len(self.messages) - self.policy.keep_recent
+        if self.policy.kind != "summary" or old <= 0 or not self._overflows(model, system_prompt, incoming):
+            return
+        replaced = self.messages[:old]
+        summary = await summarise(summariser, self.own_id, self.own_id, self.summary, replaced,
+                                  _summary_seed(summariser, self.summaries))
+        self.summarised_facts += [str(m.content) for m in replaced
+                                  if isinstance(m, AssistantMessage) and m.source == self.own_id]
+        self.summary = summary.text
+        self.summaries += 1
+        del self.messages[:old]
+        self._events.append({"policy": "summary", **summary.model_dump()})
+
+    def _overflows(self, model: Model, system_prompt: str, incoming: Sequence[str]) -> bool:
+        if len(self.messages) + len(incoming) > self.buffer_size:
+            return True
+        if not model.context_size:
+            return False
+        prompt: list[LLMMessage] = [SystemMessage(content=system_prompt),
+                                    *([pin] if (pin := pin_message(self.summary, [])) else []), *self.messages,
+                                    *(UserMessage(content=text, source="incoming") for text in incoming)]
+        room = int(model.options.max_tokens or 0) + CONTEXT_MARGIN
+        return model.count_tokens(prompt) > model.context_size - room
+
+    def take_events(self) -> list[dict[str, Any]]:
+        """What the memory did since last asked (summaries written), for the dialogue's events."""
+        events, self._events = self._events, []
+        return events
 
     async def clear(self) -> None:
         self.messages = []
@@ -109,6 +175,12 @@ class AgentMemory(ChatCompletionContext):
     def truncate(self, length: int) -> None:
         """Forget everything after the first ``length`` messages (undo a turn)."""
         del self.messages[length:]
+
+
+def _summary_seed(model: Model, index: int) -> int | None:
+    """The seed of summary ``index``: derived from the model's (the dialogue's) seed, so a rerun repeats it."""
+    seed = model.options.seed
+    return None if seed is None else (seed * 1_000_003 + 7919 * (index + 1)) % 2**31
 
 
 @dataclass
@@ -220,7 +292,13 @@ class Agent:
         *,
         others: Sequence[tuple[str, BasePersona]] = (),
         guards: Guards | None = None,
+        memory: MemoryPolicy | None = None,
+        summariser: Model | None = None,
     ):
+        """An agent; ``memory`` is its `MemoryPolicy` (default ``window``), ``summariser`` its summaries' model.
+
+        ``summariser`` defaults to the agent's own ``model``.
+        """
         self.name = name
         self.id = agent_id(name)
         self.persona = persona
@@ -231,7 +309,8 @@ class Agent:
         self.others = list(others)
         self.other_names = [n for n, _ in self.others]
         self.guards = guards or Guards()
-        self._memory = AgentMemory(buffer_size=context_window)
+        self._memory = AgentMemory(buffer_size=context_window, policy=memory, own_id=self.id)
+        self.summariser = summariser or model
         self._turn_start = 0
         self._heard_count = itertools.count()
         self._assistant = AssistantAgent(
@@ -286,6 +365,7 @@ class Agent:
         thought is kept out of the turn and its memory, in ``Reply.metadata["thought"]``.
         """
         messages = self._messages(heard, prefix_speakers, instruction)
+        await self._memory.compact(self.model, self.summariser, self.system_prompt, [m.content for m in messages])
         self._turn_start = len(self._memory.messages)
         with self.model.call_options(seed=seed, schema=schema, temperature=temperature,
                                      no_repeat_ngram=no_repeat_ngram):
@@ -308,8 +388,25 @@ class Agent:
             completion_tokens=usage.completion_tokens if usage else 0,
             data=data,
             spoken=said,
-            metadata={"thought": thought} if thought else {},
+            metadata={**({"thought": thought} if thought else {}), **self._memory_note()},
         )
+
+    def _memory_note(self) -> dict[str, Any]:
+        """What the model did not see this turn, for the turn's metadata (nothing when it saw everything)."""
+        hidden, cut = self._memory.out_of_window(), self.model.fitted_away
+        if not (hidden or cut or self._memory.summaries):
+            return {}
+        return {"memory": {"policy": self._memory.policy.kind, "out_of_window": hidden, "fitted_away": cut,
+                           "summaries": self._memory.summaries}}
+
+    async def prime(self, turns: Sequence[Turn], prefix_speakers: bool = False) -> None:
+        """Remember ``turns`` (a prefix, `Dialog.fork`) as if this agent had heard and said them."""
+        for turn in turns:
+            if turn.speaker == self.name:
+                await self._memory.add_message(AssistantMessage(content=turn.text, source=self.id))
+            else:
+                text = f"[{turn.speaker}] {turn.text}" if prefix_speakers else turn.text
+                await self._memory.add_message(UserMessage(content=text, source=agent_id(turn.speaker or "someone")))
 
     async def _respond(self, messages: Sequence[TextMessage], cancellation_token: CancellationToken) -> Response:
         """The assistant's final response, its event stream read to the end.

@@ -22,10 +22,11 @@ from typing import Any
 from roleplay import defaults
 from roleplay.agents import Agent, Reply
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition
-from roleplay.dialog import Dialog, StopReason, Turn
+from roleplay.dialog import Dialog, Event, StopReason, Turn
 from roleplay.errors import ConfigError, RunError
 from roleplay.guards import guarded_reply
 from roleplay.prompts import render
+from roleplay.usage import AGENT, MEMORY, agent_lines, metered
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +91,12 @@ class Orchestrator:
         return list(self.agents)
 
     def initialize(self, dialog: Dialog) -> None:
-        """Reset per-run state before the first turn."""
-        self._heard = {name: 0 for name in self.agents}
+        """Reset per-run state before the first turn.
+
+        A dialogue that already has turns is a prefix (`Dialog.fork`) whose turns the agents were given
+        as memory (`Agent.prime`): everyone has heard them.
+        """
+        self._heard = {name: len(dialog.turns) for name in self.agents}
         self._started = time.perf_counter()
 
     def next_speaker(self, dialog: Dialog) -> Agent:
@@ -159,6 +164,8 @@ class Orchestrator:
         )
         dialog.turns.append(turn)
         self._heard[agent.name] = len(dialog.turns)
+        dialog.events.extend(Event(type=MEMORY, turn=len(dialog.turns) - 1, data={"agent": agent.name, **data})
+                             for data in agent.memory.take_events())
         return turn
 
     def elapsed(self) -> float:
@@ -168,16 +175,18 @@ class Orchestrator:
     async def _step_within_limit(self, dialog: Dialog) -> StopReason | None:
         agent = self.next_speaker(dialog)
         limit = self.stop.time_limit()
-        if limit is None:
-            turn = await self.step(dialog, agent)
-        else:
-            remaining = limit - self.elapsed()
-            if remaining <= 0:
-                return StopReason.TIMEOUT
-            try:
-                turn = await asyncio.wait_for(self.step(dialog, agent), timeout=remaining)
-            except TimeoutError:
-                return StopReason.TIMEOUT
+        with metered(AGENT) as meter:  # every call of the turn, resamples included (memory summaries apart)
+            if limit is None:
+                turn = await self.step(dialog, agent)
+            else:
+                remaining = limit - self.elapsed()
+                if remaining <= 0:
+                    return StopReason.TIMEOUT
+                try:
+                    turn = await asyncio.wait_for(self.step(dialog, agent), timeout=remaining)
+                except TimeoutError:
+                    return StopReason.TIMEOUT
+        _count_calls(turn, meter.lines())
         if self.on_turn is not None:
             self.on_turn(turn)
         return None
@@ -212,4 +221,23 @@ class Orchestrator:
             prompt_tokens=prompt,
             completion_tokens=completion,
             tokens_per_second=round(completion / seconds, 2) if seconds > 0 else None,
+            usage=[line.model_dump() for line in agent_lines(dialog)],
         )
+
+
+def _count_calls(turn: Turn, lines: Sequence[Any]) -> None:
+    """Put every model call of the turn in its tokens: a guard's rejected attempts cost tokens too.
+
+    The replies only report the call that was kept; the meter saw them all. A backend that counts
+    nothing (a person typing) leaves the replies' numbers as they are.
+    """
+    calls = sum(line.calls for line in lines)
+    if not calls:
+        return
+    turn.metadata.update(prompt_tokens=sum(line.prompt_tokens for line in lines),
+                         completion_tokens=sum(line.completion_tokens for line in lines))
+    cached = sum(line.cached_prompt_tokens for line in lines)
+    if cached:
+        turn.metadata["cached_prompt_tokens"] = cached
+    if calls > 1:
+        turn.metadata["calls"] = calls
