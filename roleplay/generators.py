@@ -181,14 +181,24 @@ class DialogGenerator:
         """The user prompt sent to the model."""
         return f"Dialogue details: {self.dialogue_details.strip()}" if self.dialogue_details else "Write a dialogue."
 
-    async def agenerate(self, seed: int | None = None, id: int | str | None = None) -> Dialog | Any:
-        """Generate one dialogue. Returns a `Dialog` when the output holds turns, else the parsed output."""
+    async def agenerate(self, seed: int | None = None, id: int | str | None = None,
+                        prefix: Dialog | None = None) -> Dialog | Any:
+        """Generate one dialogue. Returns a `Dialog` when the output holds turns, else the parsed output.
+
+        With ``prefix`` (`Dialog.fork`), the model is shown the prefix's turns and writes what follows;
+        the dialogue is the prefix's turns (copied, unchanged) and then the new ones.
+        """
         seed = new_seed() if seed is None else seed
+        if prefix is not None and not isinstance(prefix, Dialog):
+            raise ConfigError(f"prefix must be a Dialog (from dialog.fork(n)), got {type(prefix).__name__}.")
         model = get_backend(self.model, seed=seed, temperature=self.temperature, max_tokens=self.max_tokens,
                             **self.backend_options)
+        prompt = self.prompt()
+        if prefix is not None and prefix.turns:
+            prompt += "\n\n" + render("dialog_continue", transcript="\n".join(map(str, prefix.turns)))
         try:
             output, raw, tokens = await complete_structured(
-                model, self.system_prompt(), self.prompt(), self.output_format, attempts=self.attempts
+                model, self.system_prompt(), prompt, self.output_format, attempts=self.attempts
             )
         finally:
             if not isinstance(self.model, Model):
@@ -200,14 +210,17 @@ class DialogGenerator:
             turn.text, thought = split_thought(turn.text)
             if thought:
                 turn.metadata["thought"] = thought
+        lineage = _prefix_fields(prefix) if prefix is not None else {}
         return Dialog(
-            id=id, model=_model_label(self.model), seed=seed, scenario=self.scenario, turns=turns,
-            complete=True, stop_reason=StopReason.GENERATED, metadata={"completion_tokens": tokens},
+            id=id, model=_model_label(self.model), seed=seed, scenario=self.scenario,
+            turns=[*lineage.pop("turns", []), *turns], complete=True, stop_reason=StopReason.GENERATED,
+            **{**lineage, "metadata": {**lineage.get("metadata", {}), "completion_tokens": tokens}},
         )
 
-    def generate(self, seed: int | None = None, id: int | str | None = None) -> Dialog | Any:
+    def generate(self, seed: int | None = None, id: int | str | None = None,
+                 prefix: Dialog | None = None) -> Dialog | Any:
         """Sync `agenerate` (works inside Jupyter too)."""
-        return run_sync(self.agenerate(seed=seed, id=id))
+        return run_sync(self.agenerate(seed=seed, id=id, prefix=prefix))
 
 
 class AgentSpec(CheckedModel):

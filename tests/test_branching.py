@@ -131,3 +131,15 @@ async def test_cli_branch_bad_input(counting, tmp_path, args, message):
             "-m", "counting"]
     result = CliRunner().invoke(cli, base + (args if "--at" in args else [*args, "--at", "2"]))
     assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
+
+
+def test_the_single_model_generator_continues_a_prefix(scripted):
+    from roleplay.generators import DialogGenerator
+
+    reply = json.dumps({"dialog": [{"speaker": "A", "text": f"new {i}"} for i in range(4)]})
+    model = scripted(replies=[reply])
+    parent = Dialog(id=8, turns=[Turn("A", "hello"), Turn("B", "hi there"), Turn("A", "gone")])
+    dialog = DialogGenerator(model, speakers=["A", "B"]).generate(seed=1, prefix=parent.fork(2))
+    assert [t.text for t in dialog.turns] == ["hello", "hi there", "new 0", "new 1", "new 2", "new 3"]
+    assert (dialog.parent_id, dialog.branched_at) == (8, 2)
+    assert "A: hello\nB: hi there" in model.client.history[0].last

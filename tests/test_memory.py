@@ -117,3 +117,16 @@ def test_memory_for_an_unknown_agent_or_of_the_wrong_type(doctor, patient):
         PersonaDialogGenerator("scripted:auto", doctor, patient, memory={"Nurse": MemoryPolicy()})
     with pytest.raises(ConfigError, match="must be a MemoryPolicy"):
         PersonaDialogGenerator("scripted:auto", doctor, patient, memory="summary")
+
+
+def test_a_scenario_chooses_memory_per_agent(tmp_path):
+    from roleplay.scenario import load_scenario
+
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nmodel: scripted:auto\nagents:\n  - {name: A, persona: {name: A}}\n"
+                    "  - {name: B, persona: {name: B}}\nmemory:\n  A: {kind: summary, facts: true}\n")
+    generator = load_scenario(path).generator()
+    assert generator.memory == {"A": MemoryPolicy(kind="summary", facts=True)}
+    path.write_text(path.read_text().replace("A: {kind: summary, facts: true}", "A: {kind: forever}"))
+    with pytest.raises(ConfigError, match="memory"):
+        load_scenario(path)
