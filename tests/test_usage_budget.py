@@ -186,3 +186,28 @@ def test_cli_bad_budgets(counted, tmp_path, budget, message):
                                       "-m", "counted", "--budget", budget])
     assert result.exit_code == 2 and message in result.output
     assert not (tmp_path / "r" / "dialogs").exists()
+
+
+async def test_the_persona_samplers_calls_count_apart(tmp_path):
+    job = load_scenario(ROOT / "scenarios" / "clinic_diverse.yaml").batch_job(model="scripted:auto", max_turns=2)
+    await arun_batch(job, 3, tmp_path / "b", seed=5, progress=False)
+    dialog = Dialog.from_file(tmp_path / "b" / "dialogs" / "1.json")
+    sampler = [line for line in dialog_usage(dialog) if line.source == SAMPLER]
+    assert len(sampler) == 1 and sampler[0].calls >= 1 and sampler[0].model == "scripted:auto"
+    agents = [line for line in dialog_usage(dialog) if line.source == "agent"]
+    assert sum(line.calls for line in agents) == sum(t.metadata.get("calls", 1) for t in dialog.turns)
+    saved = json.loads((tmp_path / "b" / "batch.json").read_text())["usage"]["by_source"]
+    assert saved["sampler"]["calls"] >= 3 and saved["total"]["calls"] == saved["sampler"]["calls"] + \
+        saved["agent"]["calls"]
+
+
+def test_report_cards_show_tokens_by_source_and_cost(counted, doctor, patient):
+    from roleplay.viz.report import usage_overview
+
+    dialogs = [pair(doctor, patient, max_turns=4).generate(seed=s) for s in (1, 2)]
+    prompt = sum(t.metadata["prompt_tokens"] for d in dialogs for t in d.turns)
+    cards = usage_overview(dialogs, PriceTable.from_mapping({"counted": 1_000_000}))
+    assert cards["tokens (prompt + completion)"].startswith(f"{prompt:,} + ")
+    completion = sum(t.metadata["completion_tokens"] for d in dialogs for t in d.turns)
+    assert cards["cost"] == f"{prompt + completion:.4g}"
+    assert "no price for counted" in usage_overview(dialogs, PriceTable.from_mapping({"x": 1}))["cost"]
