@@ -44,6 +44,7 @@ from roleplay.personas import BasePersona
 from roleplay.policy.orchestrator import Policy, PolicyOrchestrator
 from roleplay.prompts import render
 from roleplay.structured import OutputFormat, complete_structured
+from roleplay.usage import AGENT, metered
 
 ModelSpec = str | ChatCompletionClient  # a model string, a `Model`, or any AutoGen client (see roleplay.interop)
 
@@ -197,9 +198,10 @@ class DialogGenerator:
         if prefix is not None and prefix.turns:
             prompt += "\n\n" + render("dialog_continue", transcript="\n".join(map(str, prefix.turns)))
         try:
-            output, raw, tokens = await complete_structured(
-                model, self.system_prompt(), prompt, self.output_format, attempts=self.attempts
-            )
+            with metered(AGENT) as meter:  # every attempt's tokens, as one writer's line of the usage
+                output, raw, tokens = await complete_structured(
+                    model, self.system_prompt(), prompt, self.output_format, attempts=self.attempts
+                )
         finally:
             if not isinstance(self.model, Model):
                 await model.close()
@@ -214,7 +216,8 @@ class DialogGenerator:
         return Dialog(
             id=id, model=_model_label(self.model), seed=seed, scenario=self.scenario,
             turns=[*lineage.pop("turns", []), *turns], complete=True, stop_reason=StopReason.GENERATED,
-            **{**lineage, "metadata": {**lineage.get("metadata", {}), "completion_tokens": tokens}},
+            **{**lineage, "metadata": {**lineage.get("metadata", {}), "completion_tokens": tokens,
+                                       "usage": [line.model_dump() for line in meter.lines()]}},
         )
 
     def generate(self, seed: int | None = None, id: int | str | None = None,

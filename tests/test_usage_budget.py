@@ -211,3 +211,14 @@ def test_report_cards_show_tokens_by_source_and_cost(counted, doctor, patient):
     completion = sum(t.metadata["completion_tokens"] for d in dialogs for t in d.turns)
     assert cards["cost"] == f"{prompt + completion:.4g}"
     assert "no price for counted" in usage_overview(dialogs, PriceTable.from_mapping({"x": 1}))["cost"]
+
+
+def test_the_single_model_generator_records_every_attempts_tokens(scripted):
+    from roleplay.generators import DialogGenerator
+
+    good = json.dumps({"dialog": [{"speaker": "A", "text": f"turn {i}"} for i in range(4)]})
+    model = scripted(replies=["not json", good])
+    dialog = DialogGenerator(model, speakers=["A", "B"]).generate(seed=1)
+    (line,) = dialog_usage(dialog)
+    assert line.calls == 2 and line.completion_tokens == 2 + len(good.split()) == dialog.metadata["completion_tokens"]
+    assert line.prompt_tokens == sum(len(t.split()) for r in model.client.history for _, _, t in r.messages)
