@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 from roleplay.backends.base import Model
@@ -93,6 +94,7 @@ def measure(dialog: Dialog) -> dict[str, Any]:
         "summaries": len(summaries),
         "summary_tokens": spent.get(MEMORY).tokens if MEMORY in spent else 0,
         "fact_at_50": len(dialog.turns) > ASKED and FACT in dialog.turns[ASKED].text,
+        "fact_in_summary": any(FACT in str(e.data.get("text", "")) for e in summaries),
         "said_at_50": dialog.turns[ASKED].text if len(dialog.turns) > ASKED else "(no turn 50)",
     }
 
@@ -105,18 +107,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--embedded", action="store_true", help="Also run the embedded arms (minutes).")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=None, help="Save each arm's dialogue here (JSON).")
     args = parser.parse_args()
     runs = [("scripted", arm, False) for arm in ARMS]
     if args.embedded:
         runs += [("embedded", arm, True) for arm in ("window", "summary+facts")]
     print(f"{TURNS} turns, context {CONTEXT} tokens, {MAX_TOKENS} per reply; fact planted on turn 2, checked on 50")
     print(f"{'clerk':9} {'memory':14} {'turns':>5} {'max prompt':>10} {'<=ctx':>5} {'overflow':>8} "
-          f"{'summaries':>9} {'sum tok':>7} {'fact@50':>7} {'sec':>6}  said on turn 50")
+          f"{'summaries':>9} {'sum tok':>7} {'in sum':>6} {'fact@50':>7} {'sec':>6}  said on turn 50")
     for clerk, arm, embedded in runs:
         started = time.perf_counter()
-        row = measure(play(f"{clerk}-{arm}", ARMS[arm], embedded, args.seed))
+        dialog = play(f"{clerk}-{arm}", ARMS[arm], embedded, args.seed)
+        if args.out is not None:
+            dialog.to_file(args.out / f"{clerk}-{arm}.json")
+        row = measure(dialog)
         print(f"{clerk:9} {arm:14} {row['turns']:>5} {row['max_prompt']:>10} {str(row['within_context']):>5} "
               f"{row['overflow_errors']:>8} {row['summaries']:>9} {row['summary_tokens']:>7} "
+              f"{'yes' if row['fact_in_summary'] else 'no':>6} "
               f"{'pass' if row['fact_at_50'] else 'fail':>7} {time.perf_counter() - started:>6.1f}  "
               f"{row['said_at_50'][:60]!r}")
 
