@@ -26,7 +26,7 @@ from roleplay.dialog import Dialog, Event, StopReason, Turn
 from roleplay.errors import ConfigError, RunError
 from roleplay.guards import guarded_reply
 from roleplay.prompts import render
-from roleplay.usage import AGENT, MEMORY, agent_lines, metered
+from roleplay.usage import AGENT, MEMORY, Meter, agent_lines, metered
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,7 @@ class Orchestrator:
         self.subject = subject.strip()
         self._heard: dict[str, int] = {}
         self._started = 0.0
+        self._meter = Meter(AGENT)  # the calls of the turn in progress (`run` opens one per turn)
 
     @property
     def names(self) -> list[str]:
@@ -162,6 +163,7 @@ class Orchestrator:
             completion_tokens=sum(r.completion_tokens for r in replies),
             **({"raw": raw} if raw.strip() != turn.text else {}),
         )
+        _count_calls(turn, self._meter.lines())
         dialog.turns.append(turn)
         self._heard[agent.name] = len(dialog.turns)
         dialog.events.extend(Event(type=MEMORY, turn=len(dialog.turns) - 1, data={"agent": agent.name, **data})
@@ -175,18 +177,16 @@ class Orchestrator:
     async def _step_within_limit(self, dialog: Dialog) -> StopReason | None:
         agent = self.next_speaker(dialog)
         limit = self.stop.time_limit()
-        with metered(AGENT) as meter:  # every call of the turn, resamples included (memory summaries apart)
-            if limit is None:
-                turn = await self.step(dialog, agent)
-            else:
-                remaining = limit - self.elapsed()
-                if remaining <= 0:
-                    return StopReason.TIMEOUT
-                try:
-                    turn = await asyncio.wait_for(self.step(dialog, agent), timeout=remaining)
-                except TimeoutError:
-                    return StopReason.TIMEOUT
-        _count_calls(turn, meter.lines())
+        if limit is None:
+            turn = await self.step(dialog, agent)
+        else:
+            remaining = limit - self.elapsed()
+            if remaining <= 0:
+                return StopReason.TIMEOUT
+            try:
+                turn = await asyncio.wait_for(self.step(dialog, agent), timeout=remaining)
+            except TimeoutError:
+                return StopReason.TIMEOUT
         if self.on_turn is not None:
             self.on_turn(turn)
         return None
@@ -198,7 +198,8 @@ class Orchestrator:
         reason: StopReason | None = None
         try:
             while reason is None:
-                reason = await self._step_within_limit(dialog)
+                with metered(AGENT) as self._meter:  # every call of the turn (memory summaries apart: their own)
+                    reason = await self._step_within_limit(dialog)
                 if reason is None:
                     reason = self.stop.check(dialog, self.elapsed())
         except RunError as err:
@@ -226,10 +227,10 @@ class Orchestrator:
 
 
 def _count_calls(turn: Turn, lines: Sequence[Any]) -> None:
-    """Put every model call of the turn in its tokens: a guard's rejected attempts cost tokens too.
+    """Put every model call of the turn in its tokens: a guard's rejected attempts and a tool's argument call too.
 
-    The replies only report the call that was kept; the meter saw them all. A backend that counts
-    nothing (a person typing) leaves the replies' numbers as they are.
+    The replies only report the calls that were kept; the turn's meter saw them all. Without a metered
+    call (a turn recorded outside `run`), the replies' numbers stay.
     """
     calls = sum(line.calls for line in lines)
     if not calls:
