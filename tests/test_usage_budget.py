@@ -177,6 +177,11 @@ def test_cli_budget_and_prices_options(counted, tmp_path):
     assert json.loads((out / "batch.json").read_text())["usage"]["cost"]["unpriced_models"] == []
     evaluated = CliRunner().invoke(cli, ["evaluate", str(out), "--prices", str(prices)])
     assert evaluated.exit_code == 0 and "Tokens:" in evaluated.output and "cost" in evaluated.output
+    assert json.loads((out / "evaluation.json").read_text())["usage"] == json.loads(
+        (out / "batch.json").read_text())["usage"]
+    reported = CliRunner().invoke(cli, ["report", str(out), "--prices", str(prices)])
+    assert reported.exit_code == 0, reported.output
+    assert "tokens (prompt + completion)" in (out / "report.html").read_text()
 
 
 @pytest.mark.parametrize("budget, message", [("lots", "is not a budget"), ("0", "is not a budget"),
