@@ -116,16 +116,19 @@ class AgentMemory(ChatCompletionContext):
         return stated_facts([*self.summarised_facts, *own], self.policy.max_facts)
 
     async def compact(self, model: Model, summariser: Model, system_prompt: str, incoming: Sequence[str]) -> None:
-        """With ``summary``: if the next prompt would not fit, summarise all but the last ``keep_recent`` messages.
+        """With ``summary``: if the next prompt would not fit, summarise all but the most recent messages.
 
         The next prompt is the system prompt, the pinned notes, the window and the ``incoming`` messages; it
         does not fit when it holds more messages than the window or more tokens than the model's context
-        leaves after the reply's room. Call it before the turn's messages are added (so undoing a turn
+        leaves after the reply's room. At most ``keep_recent`` messages stay word for word, fewer when they
+        would fill more than half of that room (else the next turn would overflow again and a small context
+        would write a summary every turn). Call it before the turn's messages are added (so undoing a turn
         never meets a summary).
         """
-        old = len(self.messages) - self.policy.keep_recent
-        if self.policy.kind != "summary" or old <= 0 or not self._overflows(model, system_prompt, incoming):
+        if self.policy.kind != "summary" or len(self.messages) <= 1 or \
+                not self._overflows(model, system_prompt, incoming):
             return
+        old = len(self.messages) - self._kept(model, system_prompt, incoming)
         replaced = self.messages[:old]
         summary = await summarise(summariser, self.own_id, self.own_id, self.summary, replaced,
                                   _summary_seed(summariser, self.summaries))
@@ -136,16 +139,28 @@ class AgentMemory(ChatCompletionContext):
         del self.messages[:old]
         self._events.append({"policy": "summary", **summary.model_dump()})
 
+    def _room(self, model: Model, system_prompt: str, incoming: Sequence[str]) -> int | None:
+        """Tokens left for the history (notes and window) in the next prompt; None when the context is unknown."""
+        if not model.context_size:
+            return None
+        fixed: list[LLMMessage] = [SystemMessage(content=system_prompt),
+                                   *(UserMessage(content=text, source="incoming") for text in incoming)]
+        reply = int(model.options.max_tokens or 0) + CONTEXT_MARGIN
+        return model.context_size - reply - model.count_tokens(fixed)
+
     def _overflows(self, model: Model, system_prompt: str, incoming: Sequence[str]) -> bool:
         if len(self.messages) + len(incoming) > self.buffer_size:
             return True
-        if not model.context_size:
-            return False
-        prompt: list[LLMMessage] = [SystemMessage(content=system_prompt),
-                                    *([pin] if (pin := pin_message(self.summary, [])) else []), *self.messages,
-                                    *(UserMessage(content=text, source="incoming") for text in incoming)]
-        room = int(model.options.max_tokens or 0) + CONTEXT_MARGIN
-        return model.count_tokens(prompt) > model.context_size - room
+        room = self._room(model, system_prompt, incoming)
+        pin = pin_message(self.summary, [])
+        return room is not None and model.count_tokens([*([pin] if pin else []), *self.messages]) > room
+
+    def _kept(self, model: Model, system_prompt: str, incoming: Sequence[str]) -> int:
+        keep = min(self.policy.keep_recent, len(self.messages) - 1)
+        room = self._room(model, system_prompt, incoming)
+        while room is not None and keep > 1 and model.count_tokens(self.messages[-keep:]) > room // 2:
+            keep -= 1
+        return keep
 
     def take_events(self) -> list[dict[str, Any]]:
         """What the memory did since last asked (summaries written), for the dialogue's events."""

@@ -6,9 +6,9 @@ Three policies, chosen per agent (``PersonaDialogGenerator(memory=...)``, a scen
   still too long for the model's context loses its oldest history (`roleplay.backends.context`). What
   fell out is counted in the turn's metadata (``memory``), never silently.
 - ``summary``: when the next prompt would not fit (too many tokens for the context, or more messages
-  than the window), the oldest messages, all but ``keep_recent``, are replaced by a summary written by
-  the agent's own model (or ``summary_model``) with a seed derived from the dialogue's, so a rerun writes
-  the same summary. Each summary is an event of the dialogue (``type="memory"``: the text, what it
+  than the window), the oldest messages, all but the last few (``keep_recent`` at most), are replaced by a
+  summary written by the agent's own model (or ``summary_model``) with a seed derived from the dialogue's,
+  so a rerun writes the same summary. Each summary is an event of the dialogue (``type="memory"``: the text, what it
   replaced, the model, seed and tokens), so it can be audited; its tokens are counted apart
   (`roleplay.usage`, source ``memory``).
 - ``facts`` (with either): sentences of the agent's own earlier turns that state a fact or a commitment
@@ -46,7 +46,8 @@ class MemoryPolicy(CheckedModel):
                                                "replace them with a summary.")
     facts: bool = Field(False, description="Pin the agent's own stated facts and commitments.")
     summary_model: str | None = Field(None, description="Model string that writes summaries (None: the agent's).")
-    keep_recent: int = Field(4, ge=1, description="Messages kept word for word after a summary.")
+    keep_recent: int = Field(4, ge=1, description="Messages kept word for word after a summary, at most (fewer "
+                             "when they would fill more than half the room for history).")
     max_facts: int = Field(8, ge=1, description="Pinned facts at most (the most recent are kept).")
 
 
