@@ -99,8 +99,11 @@ class Dialog(CheckedModel):
     stop_reason: StopReason | None = Field(default=None, description="Why generation stopped.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Run facts: timings, tokens, errors.")
     timestamp: str = Field(default_factory=_now, description="UTC creation time.")
-    parent_id: int | str | None = Field(default=None, description="Id of the dialogue this one branched from.")
-    branched_at: int | None = Field(default=None, ge=0, description="Turns shared with the parent (`fork`).")
+    # Left out of the file when unset, so a dialogue that is no branch reads as before (older versions too).
+    parent_id: int | str | None = Field(default=None, exclude_if=lambda v: v is None,
+                                        description="Id of the dialogue this one branched from.")
+    branched_at: int | None = Field(default=None, ge=0, exclude_if=lambda v: v is None,
+                                    description="Turns shared with the parent (`fork`).")
 
     @field_validator("schema_version")
     @classmethod

@@ -143,3 +143,12 @@ def test_the_single_model_generator_continues_a_prefix(scripted):
     assert [t.text for t in dialog.turns] == ["hello", "hi there", "new 0", "new 1", "new 2", "new 3"]
     assert (dialog.parent_id, dialog.branched_at) == (8, 2)
     assert "A: hello\nB: hi there" in model.client.history[0].last
+
+
+def test_a_dialogue_that_is_no_branch_saves_as_before(tmp_path):
+    plain = Dialog(turns=[Turn("A", "x"), Turn("B", "y")])
+    assert "parent_id" not in plain.model_dump_json() and "branched_at" not in plain.model_dump_json()
+    branch = plain.fork(1)
+    branch.to_file(tmp_path / "b.json")
+    assert (Dialog.from_file(tmp_path / "b.json").parent_id, Dialog.from_file(tmp_path / "b.json").branched_at) == \
+        (None, 1)
