@@ -15,26 +15,29 @@ Three policies, chosen per agent (``PersonaDialogGenerator(memory=...)``, a scen
   (a number or code, "I will", "my X is") stay in the prompt, pinned after the system prompt, whatever
   is dropped or summarised. The persona's own facts are in the system prompt, which no policy drops.
 
-The agent's memory (`roleplay.agents.AgentMemory`) applies the policy; this module holds the policy,
-the fact finder and the summariser's call.
+`AgentMemory` (the AutoGen model context each `roleplay.agents.Agent` owns) applies the policy, with the
+fact finder and the summariser's call beside it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from typing import Literal
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
 
-from autogen_core.models import LLMMessage, SystemMessage, UserMessage
+from autogen_core.model_context import ChatCompletionContext, ChatCompletionContextState
+from autogen_core.models import AssistantMessage, FunctionExecutionResultMessage, LLMMessage, SystemMessage, UserMessage
 from pydantic import ConfigDict, Field
 
 from roleplay._checked import CheckedModel
 from roleplay.backends import Model
+from roleplay.backends.base import CONTEXT_MARGIN
+from roleplay.errors import ConfigError
 from roleplay.prompts import render
 from roleplay.sentences import sentences
 from roleplay.usage import MEMORY, Usage, metered
 
-__all__ = ["MemoryPolicy", "Summary", "pin_message", "stated_facts", "summarise"]
+__all__ = ["AgentMemory", "MemoryPolicy", "Summary", "pin_message", "stated_facts", "summarise"]
 
 
 class MemoryPolicy(CheckedModel):
@@ -102,3 +105,135 @@ async def summarise(model: Model, name: str, own_id: str, earlier: str, messages
     text = re.sub(r"<think>.*?(</think>|$)", "", str(result.content), flags=re.DOTALL | re.IGNORECASE).strip()
     spent = sum((usage for usage in meter.by_model.values()), Usage())
     return Summary(text=text or earlier, replaced=len(messages), model=model.name, seed=seed, usage=spent)
+
+
+class AgentMemory(ChatCompletionContext):
+    """The agent's memory: every message it heard or said, of which the model sees the last ``buffer_size``.
+
+    The message list is this class's own attribute (``messages``), so correcting the newest reply,
+    forgetting director notes or rolling back a rejected turn never reaches into AutoGen's internals.
+    ``policy`` (`roleplay.memory.MemoryPolicy`) says what happens to older messages: with ``summary``,
+    `compact` replaces them with a summary; with ``facts``, the agent's own stated facts stay pinned.
+    What it did is kept for the dialogue's events (`take_events`).
+    """
+
+    def __init__(self, buffer_size: int, policy: MemoryPolicy | None = None, own_id: str = "") -> None:
+        super().__init__()
+        if buffer_size <= 0:
+            raise ConfigError(f"context_window must be at least 1, got {buffer_size}.")
+        self.buffer_size = buffer_size
+        self.messages: list[LLMMessage] = []
+        self.policy = policy or MemoryPolicy()
+        self.own_id = own_id
+        self.summary = ""
+        self.summarised_facts: list[str] = []
+        self.summaries = 0
+        self._events: list[dict[str, Any]] = []
+
+    async def add_message(self, message: LLMMessage) -> None:
+        self.messages.append(message)
+
+    def window(self) -> list[LLMMessage]:
+        """The last ``buffer_size`` messages (never starting on an orphaned tool result)."""
+        window = self.messages[-self.buffer_size:]
+        return window[1:] if window and isinstance(window[0], FunctionExecutionResultMessage) else window
+
+    def out_of_window(self) -> int:
+        """Messages kept but no longer shown to the model."""
+        return len(self.messages) - len(self.window())
+
+    async def get_messages(self) -> list[LLMMessage]:
+        """The pinned summary and facts (if any), then the window."""
+        window = self.window()
+        pinned = pin_message(self.summary, self.pinned_facts(len(self.messages) - len(window)))
+        return [pinned, *window] if pinned is not None else window
+
+    def pinned_facts(self, hidden: int) -> list[str]:
+        """With ``facts``: the agent's own stated facts from summarised messages and the ``hidden`` oldest ones."""
+        if not self.policy.facts:
+            return []
+        own = [str(m.content) for m in self.messages[:hidden]
+               if isinstance(m, AssistantMessage) and m.source == self.own_id]
+        return stated_facts([*self.summarised_facts, *own], self.policy.max_facts)
+
+    async def compact(self, model: Model, summariser: Model, system_prompt: str, incoming: Sequence[str]) -> None:
+        """With ``summary``: if the next prompt would not fit, summarise all but the most recent messages.
+
+        The next prompt is the system prompt, the pinned notes, the window and the ``incoming`` messages; it
+        does not fit when it holds more messages than the window or more tokens than the model's context
+        leaves after the reply's room. At most ``keep_recent`` messages stay word for word, fewer when they
+        would fill more than half of that room (else the next turn would overflow again and a small context
+        would write a summary every turn). Call it before the turn's messages are added (so undoing a turn
+        never meets a summary).
+        """
+        if self.policy.kind != "summary" or len(self.messages) <= 1 or \
+                not self._overflows(model, system_prompt, incoming):
+            return
+        old = len(self.messages) - self._kept(model, system_prompt, incoming)
+        replaced = self.messages[:old]
+        summary = await summarise(summariser, self.own_id, self.own_id, self.summary, replaced,
+                                  _summary_seed(summariser, self.summaries))
+        self.summarised_facts += [str(m.content) for m in replaced
+                                  if isinstance(m, AssistantMessage) and m.source == self.own_id]
+        self.summary = summary.text
+        self.summaries += 1
+        del self.messages[:old]
+        self._events.append({"policy": "summary", **summary.model_dump()})
+
+    def _room(self, model: Model, system_prompt: str, incoming: Sequence[str]) -> int | None:
+        """Tokens left for the history (notes and window) in the next prompt; None when the context is unknown."""
+        if not model.context_size:
+            return None
+        fixed: list[LLMMessage] = [SystemMessage(content=system_prompt),
+                                   *(UserMessage(content=text, source="incoming") for text in incoming)]
+        reply = int(model.options.max_tokens or 0) + CONTEXT_MARGIN
+        return model.context_size - reply - model.count_tokens(fixed)
+
+    def _overflows(self, model: Model, system_prompt: str, incoming: Sequence[str]) -> bool:
+        if len(self.messages) + len(incoming) > self.buffer_size:
+            return True
+        room = self._room(model, system_prompt, incoming)
+        pin = pin_message(self.summary, [])
+        return room is not None and model.count_tokens([*([pin] if pin else []), *self.messages]) > room
+
+    def _kept(self, model: Model, system_prompt: str, incoming: Sequence[str]) -> int:
+        keep = min(self.policy.keep_recent, len(self.messages) - 1)
+        room = self._room(model, system_prompt, incoming)
+        while room is not None and keep > 1 and model.count_tokens(self.messages[-keep:]) > room // 2:
+            keep -= 1
+        return keep
+
+    def take_events(self) -> list[dict[str, Any]]:
+        """What the memory did since last asked (summaries written), for the dialogue's events."""
+        events, self._events = self._events, []
+        return events
+
+    async def clear(self) -> None:
+        self.messages = []
+
+    async def save_state(self) -> Mapping[str, Any]:
+        return ChatCompletionContextState(messages=self.messages).model_dump()
+
+    async def load_state(self, state: Mapping[str, Any]) -> None:
+        self.messages = ChatCompletionContextState.model_validate(state).messages
+
+    def forget_source(self, source: str) -> None:
+        """Drop every message from ``source`` (per-turn director notes need not pile up in memory)."""
+        self.messages = [m for m in self.messages if getattr(m, "source", None) != source]
+
+    def replace_last_reply(self, text: str, source: str) -> None:
+        """Make the newest assistant message say ``text`` (the cleaned turn, without any thought)."""
+        for index in range(len(self.messages) - 1, -1, -1):
+            if isinstance(self.messages[index], AssistantMessage):
+                self.messages[index] = AssistantMessage(content=text, source=source)
+                return
+
+    def truncate(self, length: int) -> None:
+        """Forget everything after the first ``length`` messages (undo a turn)."""
+        del self.messages[length:]
+
+
+def _summary_seed(model: Model, index: int) -> int | None:
+    """The seed of summary ``index``: derived from the model's (the dialogue's) seed, so a rerun repeats it."""
+    seed = model.options.seed
+    return None if seed is None else (seed * 1_000_003 + 7919 * (index + 1)) % 2**31
