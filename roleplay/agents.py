@@ -6,8 +6,9 @@ list it owns, showing the model the last ``context_window`` messages, or a summa
 `MemoryPolicy`, so a long conversation never overflows a small model's context). The agent hears the other
 parties' turns since it last spoke and answers with one turn. Its raw output is cleaned (a reasoning
 model's ``<think>`` block, end marker, stray name prefixes, lines written for other speakers, an
-unfinished last sentence) and the cleaned text replaces the raw one in its memory, so what it remembers saying is what the transcript shows. `roleplay.guards` decides
-whether a turn is kept or asked for again (`Agent.undo_last_reply`).
+unfinished last sentence) and the cleaned text replaces the raw one in its memory, so what it remembers
+saying is what the transcript shows. `roleplay.guards` decides whether a turn is kept or asked for again
+(`Agent.undo_last_reply`).
 
 To replace AutoGen, reimplement `Agent` (its constructor and `reply`); nothing else in roleplay touches it.
 """
