@@ -152,3 +152,15 @@ def test_a_dialogue_that_is_no_branch_saves_as_before(tmp_path):
     branch.to_file(tmp_path / "b.json")
     assert (Dialog.from_file(tmp_path / "b.json").parent_id, Dialog.from_file(tmp_path / "b.json").branched_at) == \
         (None, 1)
+
+
+def test_a_prefix_under_a_policy_graph_is_refused_for_now(counting, doctor, patient):
+    from roleplay.policy.graph import add_action, new_graph
+    from roleplay.policy.orchestrator import Policy
+
+    graph = new_graph("t", start="greet")
+    add_action(graph, "greet")
+    generator = PersonaDialogGenerator("counting", doctor, patient, policy=Policy.single("Doctor", graph))
+    with pytest.raises(ConfigError, match="policy graph is not supported yet"):
+        generator.generate(seed=1, prefix=Dialog(turns=[Turn("Doctor", "hello")]))
+    assert counting == []  # refused before any model call
