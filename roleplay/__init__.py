@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 from roleplay.dialog import Dialog, Event, StopReason, Turn
 
 if TYPE_CHECKING:
-    from roleplay.conditions import EndSignal, MaxTurns, Predicate, StopCondition, Timeout
+    from roleplay.conditions import CostBudget, EndSignal, MaxTurns, Predicate, StopCondition, Timeout, TokenBudget
     from roleplay.errors import ConfigError, RoleplayError, RunError
     from roleplay.generators import DialogGenerator, PersonaDialogGenerator
+    from roleplay.memory import MemoryPolicy
     from roleplay.personas import BasePersona, Persona
     from roleplay.policy import Policy
     from roleplay.scenario import Scenario, load_scenario
@@ -36,6 +37,9 @@ _LAZY = {  # public name -> module that defines it, imported on first access
     "EndSignal": "roleplay.conditions",
     "Predicate": "roleplay.conditions",
     "Timeout": "roleplay.conditions",
+    "TokenBudget": "roleplay.conditions",
+    "CostBudget": "roleplay.conditions",
+    "MemoryPolicy": "roleplay.memory",
     "RoleplayError": "roleplay.errors",
     "ConfigError": "roleplay.errors",
     "RunError": "roleplay.errors",
@@ -56,11 +60,13 @@ def __dir__() -> list[str]:
 __all__ = [
     "BasePersona",
     "ConfigError",
+    "CostBudget",
     "Dialog",
     "DialogGenerator",
     "EndSignal",
     "Event",
     "MaxTurns",
+    "MemoryPolicy",
     "Persona",
     "PersonaDialogGenerator",
     "Policy",
@@ -71,6 +77,7 @@ __all__ = [
     "StopCondition",
     "StopReason",
     "Timeout",
+    "TokenBudget",
     "Turn",
     "__version__",
     "load_scenario",

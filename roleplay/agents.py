@@ -1,13 +1,14 @@
 """The AutoGen adapter: a persona becomes a talking `Agent`. The only module importing autogen_agentchat.
 
 Each `Agent` is an AutoGen ``AssistantAgent`` with its own system prompt (persona, dialogue rules and
-optional style examples) and its own memory (`AgentMemory`, a model context whose message list it owns,
-showing the model the last ``context_window`` messages so a long conversation never overflows a small
-model's context). The agent hears the other parties' turns since it last spoke and answers with one
-turn. Its raw output is cleaned (a reasoning model's ``<think>`` block, end marker, stray name prefixes,
-lines written for other speakers, an unfinished last sentence) and the cleaned text replaces the raw one
-in its memory, so what it remembers saying is what the transcript shows. `roleplay.guards` decides
-whether a turn is kept or asked for again (`Agent.undo_last_reply`).
+optional style examples) and its own memory (`roleplay.memory.AgentMemory`, a model context whose message
+list it owns, showing the model the last ``context_window`` messages, or a summary and pinned facts with a
+`MemoryPolicy`, so a long conversation never overflows a small model's context). The agent hears the other
+parties' turns since it last spoke and answers with one turn. Its raw output is cleaned (a reasoning
+model's ``<think>`` block, end marker, stray name prefixes, lines written for other speakers, an
+unfinished last sentence) and the cleaned text replaces the raw one in its memory, so what it remembers
+saying is what the transcript shows. `roleplay.guards` decides whether a turn is kept or asked for again
+(`Agent.undo_last_reply`).
 
 To replace AutoGen, reimplement `Agent` (its constructor and `reply`); nothing else in roleplay touches it.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
@@ -27,14 +28,14 @@ from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.base import Response
 from autogen_agentchat.messages import TextMessage, ThoughtEvent
 from autogen_core import CancellationToken
-from autogen_core.model_context import ChatCompletionContext, ChatCompletionContextState
-from autogen_core.models import AssistantMessage, FunctionExecutionResultMessage, LLMMessage
+from autogen_core.models import AssistantMessage, UserMessage
 
 from roleplay import defaults
 from roleplay.backends import Model
 from roleplay.dialog import Dialog, Turn
 from roleplay.errors import ConfigError
 from roleplay.guards import Guards, identity_terms
+from roleplay.memory import AgentMemory, MemoryPolicy
 from roleplay.personas import BasePersona
 from roleplay.prompts import render
 from roleplay.sentences import trim_to_complete
@@ -62,53 +63,6 @@ def check_unique_names(names: Sequence[str]) -> None:
                 "give every agent a distinct name."
             )
         seen[key] = name
-
-
-class AgentMemory(ChatCompletionContext):
-    """The agent's memory: every message it heard or said, of which the model sees the last ``buffer_size``.
-
-    The message list is this class's own attribute (``messages``), so correcting the newest reply,
-    forgetting director notes or rolling back a rejected turn never reaches into AutoGen's internals.
-    """
-
-    def __init__(self, buffer_size: int) -> None:
-        super().__init__()
-        if buffer_size <= 0:
-            raise ConfigError(f"context_window must be at least 1, got {buffer_size}.")
-        self.buffer_size = buffer_size
-        self.messages: list[LLMMessage] = []
-
-    async def add_message(self, message: LLMMessage) -> None:
-        self.messages.append(message)
-
-    async def get_messages(self) -> list[LLMMessage]:
-        """The last ``buffer_size`` messages (never starting on an orphaned tool result)."""
-        window = self.messages[-self.buffer_size:]
-        return window[1:] if window and isinstance(window[0], FunctionExecutionResultMessage) else window
-
-    async def clear(self) -> None:
-        self.messages = []
-
-    async def save_state(self) -> Mapping[str, Any]:
-        return ChatCompletionContextState(messages=self.messages).model_dump()
-
-    async def load_state(self, state: Mapping[str, Any]) -> None:
-        self.messages = ChatCompletionContextState.model_validate(state).messages
-
-    def forget_source(self, source: str) -> None:
-        """Drop every message from ``source`` (per-turn director notes need not pile up in memory)."""
-        self.messages = [m for m in self.messages if getattr(m, "source", None) != source]
-
-    def replace_last_reply(self, text: str, source: str) -> None:
-        """Make the newest assistant message say ``text`` (the cleaned turn, without any thought)."""
-        for index in range(len(self.messages) - 1, -1, -1):
-            if isinstance(self.messages[index], AssistantMessage):
-                self.messages[index] = AssistantMessage(content=text, source=source)
-                return
-
-    def truncate(self, length: int) -> None:
-        """Forget everything after the first ``length`` messages (undo a turn)."""
-        del self.messages[length:]
 
 
 @dataclass
@@ -220,7 +174,13 @@ class Agent:
         *,
         others: Sequence[tuple[str, BasePersona]] = (),
         guards: Guards | None = None,
+        memory: MemoryPolicy | None = None,
+        summariser: Model | None = None,
     ):
+        """An agent; ``memory`` is its `MemoryPolicy` (default ``window``), ``summariser`` its summaries' model.
+
+        ``summariser`` defaults to the agent's own ``model``.
+        """
         self.name = name
         self.id = agent_id(name)
         self.persona = persona
@@ -231,7 +191,8 @@ class Agent:
         self.others = list(others)
         self.other_names = [n for n, _ in self.others]
         self.guards = guards or Guards()
-        self._memory = AgentMemory(buffer_size=context_window)
+        self._memory = AgentMemory(buffer_size=context_window, policy=memory, own_id=self.id)
+        self.summariser = summariser or model
         self._turn_start = 0
         self._heard_count = itertools.count()
         self._assistant = AssistantAgent(
@@ -286,6 +247,7 @@ class Agent:
         thought is kept out of the turn and its memory, in ``Reply.metadata["thought"]``.
         """
         messages = self._messages(heard, prefix_speakers, instruction)
+        await self._memory.compact(self.model, self.summariser, self.system_prompt, [m.content for m in messages])
         self._turn_start = len(self._memory.messages)
         with self.model.call_options(seed=seed, schema=schema, temperature=temperature,
                                      no_repeat_ngram=no_repeat_ngram):
@@ -308,8 +270,25 @@ class Agent:
             completion_tokens=usage.completion_tokens if usage else 0,
             data=data,
             spoken=said,
-            metadata={"thought": thought} if thought else {},
+            metadata={**({"thought": thought} if thought else {}), **self._memory_note()},
         )
+
+    def _memory_note(self) -> dict[str, Any]:
+        """What the model did not see this turn, for the turn's metadata (nothing when it saw everything)."""
+        hidden, cut = self._memory.out_of_window(), self.model.fitted_away
+        if not (hidden or cut or self._memory.summaries):
+            return {}
+        return {"memory": {"policy": self._memory.policy.kind, "out_of_window": hidden, "fitted_away": cut,
+                           "summaries": self._memory.summaries}}
+
+    async def prime(self, turns: Sequence[Turn], prefix_speakers: bool = False) -> None:
+        """Remember ``turns`` (a prefix, `Dialog.fork`) as if this agent had heard and said them."""
+        for turn in turns:
+            if turn.speaker == self.name:
+                await self._memory.add_message(AssistantMessage(content=turn.text, source=self.id))
+            else:
+                text = f"[{turn.speaker}] {turn.text}" if prefix_speakers else turn.text
+                await self._memory.add_message(UserMessage(content=text, source=agent_id(turn.speaker or "someone")))
 
     async def _respond(self, messages: Sequence[TextMessage], cancellation_token: CancellationToken) -> Response:
         """The assistant's final response, its event stream read to the end.

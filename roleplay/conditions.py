@@ -3,6 +3,7 @@
 Combine with ``|`` (stop when any holds) and ``&`` (stop when all hold)::
 
     MaxTurns(20) | EndSignal() | Timeout(120) | Predicate(lambda d: "bye" in d.turns[-1].text)
+    MaxTurns(40) | TokenBudget(20_000) | CostBudget(0.05, load_prices("prices.yaml"))
 
 Each condition answers with the `StopReason` to record, or None to go on. `Timeout` is also enforced
 *during* a turn: the orchestrator cancels a model call that would run past it.
@@ -17,8 +18,11 @@ from typing import Any
 
 from roleplay.dialog import Dialog, StopReason
 from roleplay.errors import ConfigError
+from roleplay.prices import PriceTable, cost_of
+from roleplay.usage import agent_lines
 
-__all__ = ["AllOf", "AnyOf", "EndSignal", "MaxTurns", "Predicate", "StopCondition", "Timeout", "check_max_turns"]
+__all__ = ["AllOf", "AnyOf", "CostBudget", "EndSignal", "MaxTurns", "Predicate", "StopCondition", "Timeout",
+           "TokenBudget", "check_max_turns"]
 
 
 def check_max_turns(n: object) -> int:
@@ -110,6 +114,54 @@ class Timeout(StopCondition):
 
     def __repr__(self) -> str:
         return f"Timeout({self.seconds})"
+
+
+class TokenBudget(StopCondition):
+    """Stop once the dialogue's model calls took ``tokens`` tokens (prompt and completion, memory summaries too).
+
+    Checked after each turn, so the turn that crosses the budget is kept: a dialogue ends at most one
+    turn's tokens past it. A branch counts only its own turns (`roleplay.usage.agent_lines`).
+    """
+
+    def __init__(self, tokens: int):
+        if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1:
+            raise ConfigError(f"TokenBudget needs a whole number of tokens, at least 1; got {tokens!r}. "
+                              "Pass e.g. TokenBudget(20_000).")
+        self.tokens = tokens
+
+    def check(self, dialog: Dialog, elapsed: float) -> StopReason | None:
+        spent = sum(line.tokens for line in agent_lines(dialog))
+        return StopReason.BUDGET if spent >= self.tokens else None
+
+    def __repr__(self) -> str:
+        return f"TokenBudget({self.tokens})"
+
+
+class CostBudget(StopCondition):
+    """Stop once the dialogue's model calls cost ``amount`` at ``prices`` (`roleplay.prices`).
+
+    A model the table has no price for is a `ConfigError` at the first check: a budget that cannot
+    see part of the spending would not hold.
+    """
+
+    def __init__(self, amount: float, prices: PriceTable):
+        if isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0:
+            raise ConfigError(f"CostBudget needs a positive amount, got {amount!r}. Pass e.g. CostBudget(0.5, prices).")
+        if not isinstance(prices, PriceTable):
+            raise ConfigError("CostBudget needs a PriceTable as prices: load one with "
+                              "roleplay.prices.load_prices('prices.yaml').")
+        self.amount = amount
+        self.prices = prices
+
+    def check(self, dialog: Dialog, elapsed: float) -> StopReason | None:
+        cost, unknown = cost_of(agent_lines(dialog), self.prices)
+        if unknown:
+            raise ConfigError(f"CostBudget: {self.prices.source} has no price for {', '.join(unknown)}; add a line "
+                              f"'{unknown[0]}: {{prompt: ..., completion: ...}}' (per million tokens).")
+        return StopReason.BUDGET if cost >= self.amount else None
+
+    def __repr__(self) -> str:
+        return f"CostBudget({self.amount})"
 
 
 class AnyOf(StopCondition):

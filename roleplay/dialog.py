@@ -8,6 +8,7 @@ written atomically; the format follows the file's extension (``.json`` keeps eve
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import UTC, datetime
 from enum import Enum
@@ -20,10 +21,12 @@ from pydantic_core import PydanticSerializationError
 from roleplay._atomic import as_path, atomic_write_text
 from roleplay._checked import CheckedModel
 from roleplay._txt import format_txt, parse_txt
-from roleplay.errors import DialogFileError
+from roleplay.errors import ConfigError, DialogFileError
 from roleplay.sentences import well_formed
 
 SCHEMA_VERSION = 1
+_CARRIED_METADATA = ("variant", "sampled", "server")
+"""Metadata a branch keeps from its parent: what the dialogue was made of, not what its run measured."""
 BEGIN_MARKER = "--- Dialogue Begins ---"
 END_MARKER = "--- Dialogue Ends ---"
 
@@ -38,6 +41,8 @@ class StopReason(str, Enum):
     OFF_POLICY = "off_policy"
     BACKEND_ERROR = "backend_error"
     GENERATED = "generated"
+    BUDGET = "budget"
+    """A `TokenBudget` or `CostBudget` was spent (`roleplay.conditions`)."""
 
 
 class Turn(CheckedModel):
@@ -96,6 +101,11 @@ class Dialog(CheckedModel):
     stop_reason: StopReason | None = Field(default=None, description="Why generation stopped.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Run facts: timings, tokens, errors.")
     timestamp: str = Field(default_factory=_now, description="UTC creation time.")
+    # Left out of the file when unset, so a dialogue that is no branch reads as before (older versions too).
+    parent_id: int | str | None = Field(default=None, exclude_if=lambda v: v is None,
+                                        description="Id of the dialogue this one branched from.")
+    branched_at: int | None = Field(default=None, ge=0, exclude_if=lambda v: v is None,
+                                    description="Turns shared with the parent (`fork`).")
 
     @field_validator("schema_version")
     @classmethod
@@ -166,6 +176,25 @@ class Dialog(CheckedModel):
         else:
             raise DialogFileError(f"unknown extension '{suffix or '(none)'}'. Use .json or .txt.", target)
         return atomic_write_text(target, well_formed(text))
+
+    def fork(self, at_turn: int) -> Dialog:
+        """The first ``at_turn`` turns as a new dialogue (a prefix) that a generator continues (``prefix=``).
+
+        Everything is deep-copied, so a branch never changes its parent. The prefix keeps the parent's
+        model, seed, scenario and personas, the events of its turns and the variant facts of its metadata;
+        it records ``parent_id`` and ``branched_at``. Run facts (timings, totals, stop reason) are left out:
+        the continuation records its own.
+        """
+        if isinstance(at_turn, bool) or not isinstance(at_turn, int) or not 0 <= at_turn <= len(self.turns):
+            raise ConfigError(f"fork(at_turn={at_turn!r}): dialogue {self.id} has {len(self.turns)} turns; pass a "
+                              f"whole number from 0 to {len(self.turns)}.")
+        carried = {k: v for k, v in self.metadata.items() if k in _CARRIED_METADATA}
+        return Dialog.model_validate({
+            **self.model_dump(include={"model", "seed", "scenario", "personas"}),
+            "turns": [t.model_dump() for t in self.turns[:at_turn]],
+            "events": [e.model_dump() for e in self.events if e.turn is not None and e.turn < at_turn],
+            "metadata": copy.deepcopy(carried), "parent_id": self.id, "branched_at": at_turn,
+        })
 
     @classmethod
     def from_file(cls, path: str | Path) -> Dialog:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from autogen_core.models import ChatCompletionClient
@@ -38,11 +38,13 @@ from roleplay.conditions import EndSignal, MaxTurns, StopCondition, check_max_tu
 from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.errors import ConfigError
 from roleplay.guards import Guards
+from roleplay.memory import MemoryPolicy
 from roleplay.orchestrator import Orchestrator, TurnPolicy, round_robin
 from roleplay.personas import BasePersona
 from roleplay.policy.orchestrator import Policy, PolicyOrchestrator
 from roleplay.prompts import render
 from roleplay.structured import OutputFormat, complete_structured
+from roleplay.usage import AGENT, metered
 
 ModelSpec = str | ChatCompletionClient  # a model string, a `Model`, or any AutoGen client (see roleplay.interop)
 
@@ -185,15 +187,26 @@ class DialogGenerator:
         """The user prompt sent to the model."""
         return f"Dialogue details: {self.dialogue_details.strip()}" if self.dialogue_details else "Write a dialogue."
 
-    async def agenerate(self, seed: int | None = None, id: int | str | None = None) -> Dialog | Any:
-        """Generate one dialogue. Returns a `Dialog` when the output holds turns, else the parsed output."""
+    async def agenerate(self, seed: int | None = None, id: int | str | None = None,
+                        prefix: Dialog | None = None) -> Dialog | Any:
+        """Generate one dialogue. Returns a `Dialog` when the output holds turns, else the parsed output.
+
+        With ``prefix`` (`Dialog.fork`), the model is shown the prefix's turns and writes what follows;
+        the dialogue is the prefix's turns (copied, unchanged) and then the new ones.
+        """
         seed = new_seed() if seed is None else seed
+        if prefix is not None and not isinstance(prefix, Dialog):
+            raise ConfigError(f"prefix must be a Dialog (from dialog.fork(n)), got {type(prefix).__name__}.")
         model = get_backend(self.model, seed=seed, temperature=self.temperature, max_tokens=self.max_tokens,
                             **self.backend_options)
+        prompt = self.prompt()
+        if prefix is not None and prefix.turns:
+            prompt += "\n\n" + render("dialog_continue", transcript="\n".join(map(str, prefix.turns)))
         try:
-            output, raw, tokens = await complete_structured(
-                model, self.system_prompt(), self.prompt(), self.output_format, attempts=self.attempts
-            )
+            with metered(AGENT) as meter:  # every attempt's tokens, as one writer's line of the usage
+                output, raw, tokens = await complete_structured(
+                    model, self.system_prompt(), prompt, self.output_format, attempts=self.attempts
+                )
         finally:
             if not isinstance(self.model, Model):
                 await model.close()
@@ -204,14 +217,18 @@ class DialogGenerator:
             turn.text, thought = split_thought(turn.text)
             if thought:
                 turn.metadata["thought"] = thought
+        lineage = _prefix_fields(prefix) if prefix is not None else {}
         return Dialog(
-            id=id, model=_model_label(self.model), seed=seed, scenario=self.scenario, turns=turns,
-            complete=True, stop_reason=StopReason.GENERATED, metadata={"completion_tokens": tokens},
+            id=id, model=_model_label(self.model), seed=seed, scenario=self.scenario,
+            turns=[*lineage.pop("turns", []), *turns], complete=True, stop_reason=StopReason.GENERATED,
+            **{**lineage, "metadata": {**lineage.get("metadata", {}), "completion_tokens": tokens,
+                                       "usage": [line.model_dump() for line in meter.lines()]}},
         )
 
-    def generate(self, seed: int | None = None, id: int | str | None = None) -> Dialog | Any:
+    def generate(self, seed: int | None = None, id: int | str | None = None,
+                 prefix: Dialog | None = None) -> Dialog | Any:
         """Sync `agenerate` (works inside Jupyter too)."""
-        return run_sync(self.agenerate(seed=seed, id=id))
+        return run_sync(self.agenerate(seed=seed, id=id, prefix=prefix))
 
 
 class AgentSpec(CheckedModel):
@@ -256,8 +273,10 @@ class PersonaDialogGenerator:
         policy: Policy | None = None,
         guards: Guards | None = None,
         example_dialogs: Sequence[Dialog] = (),
+        memory: MemoryPolicy | Mapping[str, MemoryPolicy] | None = None,
         **backend_options: Any,
     ):
+        """``memory`` is every agent's `MemoryPolicy`, or agent name -> policy (others keep ``window``)."""
         agents = agents if agents is not None else _pair(persona_a, persona_b)
         check_unique_names([a.name for a in agents])
         self.agents = list(agents)
@@ -276,6 +295,7 @@ class PersonaDialogGenerator:
         self.policy = policy
         self.guards = guards or Guards()
         self.example_dialogs = list(example_dialogs)
+        self.memory = _memory_policies(memory, [a.name for a in self.agents])
         self.backend_options = backend_options
 
     def _build_agents(self, seed: int) -> list[Agent]:
@@ -289,8 +309,13 @@ class PersonaDialogGenerator:
             if self.policy is not None and spec.name == self.policy.agent and not self.policy.enforce:
                 prompt += "\n\n" + self.policy.prompt_guidance()
             guards = self.guards if model.backend != HUMAN else Guards(enabled=False)  # a person's words stand
+            memory = self.memory.get(spec.name)
+            summariser = get_backend(memory.summary_model, seed=seed, temperature=self.temperature,
+                                     max_tokens=self.max_tokens, **self.backend_options) \
+                if memory is not None and memory.summary_model else None
             built.append(Agent(spec.name, spec.persona, model, prompt, self.context_window, self.end_marker,
-                               self.max_sentences, others=others, guards=guards))
+                               self.max_sentences, others=others, guards=guards, memory=memory,
+                               summariser=summariser))
         return built
 
     def stop_condition(self, max_turns: int | None = None) -> StopCondition:
@@ -319,15 +344,26 @@ class PersonaDialogGenerator:
         id: int | str | None = None,
         max_turns: int | None = None,
         on_turn: Callable[[Turn], None] | None = None,
+        prefix: Dialog | None = None,
     ) -> Dialog:
-        """Role-play one dialogue; ``on_turn`` sees each turn as soon as it is spoken."""
+        """Role-play one dialogue; ``on_turn`` sees each turn as soon as it is spoken.
+
+        With ``prefix`` (`Dialog.fork`), the dialogue starts from the prefix's turns, which every agent
+        remembers as said, and goes on with this generator's seed, personas and settings; the prefix is
+        copied, never changed, and costs no model call. ``max_turns`` counts the prefix's turns too.
+        """
         seed = new_seed() if seed is None else seed
         stop = self.stop_condition(max_turns)
+        if prefix is not None:
+            self._check_prefix(prefix)
         agents = self._build_agents(seed)
         dialog = Dialog(
             id=id, model=_one_or_each({a.name: a.model.name for a in agents}), seed=seed, scenario=self.scenario,
             personas={a.name: {"class": type(a.persona).__name__, **a.persona.model_dump()} for a in self.agents},
+            **(_prefix_fields(prefix) if prefix is not None else {}),
         )
+        for agent in agents if prefix is not None else ():
+            await agent.prime(dialog.turns, prefix_speakers=len(agents) > 2)
         orchestrator = self._orchestrator(agents, stop, on_turn)
         try:
             return mark_human_turns(await orchestrator.run(dialog), agents)
@@ -335,6 +371,21 @@ class PersonaDialogGenerator:
             for agent, spec in zip(agents, self.agents, strict=True):
                 if not isinstance(spec.model or self.model, Model):
                     await agent.model.close()
+                if agent.summariser is not agent.model:
+                    await agent.summariser.close()
+
+    def _check_prefix(self, prefix: Dialog) -> None:
+        """A prefix this generator can continue: a `Dialog` whose speakers are this generator's agents."""
+        if not isinstance(prefix, Dialog):
+            raise ConfigError(f"prefix must be a Dialog (from dialog.fork(n)), got {type(prefix).__name__}.")
+        names = [a.name for a in self.agents]
+        strangers = sorted({t.speaker or "(no speaker)" for t in prefix.turns} - set(names))
+        if strangers:
+            raise ConfigError(f"The prefix has turns by {', '.join(strangers)}, who are not among this generator's "
+                              f"agents ({', '.join(names)}); branch with the same speaker names.")
+        if self.policy is not None and prefix.turns:
+            raise ConfigError("Continuing a prefix under a policy graph is not supported yet (the tracker would "
+                              "start at the graph's start mid-dialogue); branch a dialogue without a policy.")
 
     def generate(
         self,
@@ -342,9 +393,34 @@ class PersonaDialogGenerator:
         id: int | str | None = None,
         max_turns: int | None = None,
         on_turn: Callable[[Turn], None] | None = None,
+        prefix: Dialog | None = None,
     ) -> Dialog:
         """Sync `agenerate` (works inside Jupyter too)."""
-        return run_sync(self.agenerate(seed=seed, id=id, max_turns=max_turns, on_turn=on_turn))
+        return run_sync(self.agenerate(seed=seed, id=id, max_turns=max_turns, on_turn=on_turn, prefix=prefix))
+
+
+def _prefix_fields(prefix: Dialog) -> dict[str, Any]:
+    """What a dialogue continuing ``prefix`` takes from it (deep copies): turns, events, variant facts, lineage."""
+    copied = prefix.model_copy(deep=True)
+    return {"turns": copied.turns, "events": copied.events, "metadata": copied.metadata,
+            "parent_id": copied.parent_id if copied.branched_at is not None else copied.id,
+            "branched_at": len(copied.turns)}
+
+
+def _memory_policies(memory: MemoryPolicy | Mapping[str, MemoryPolicy] | None,
+                     names: Sequence[str]) -> dict[str, MemoryPolicy]:
+    """Agent name -> its memory policy (agents left out keep the default window)."""
+    if memory is None:
+        return {}
+    if isinstance(memory, MemoryPolicy):
+        return {name: memory for name in names}
+    if not isinstance(memory, Mapping) or not all(isinstance(p, MemoryPolicy) for p in memory.values()):
+        raise ConfigError("memory must be a MemoryPolicy, or a mapping of agent name -> MemoryPolicy; e.g. "
+                          "memory=MemoryPolicy(kind='summary', facts=True).")
+    unknown = sorted(set(memory) - set(names))
+    if unknown:
+        raise ConfigError(f"memory names {', '.join(unknown)}, not among the agents ({', '.join(names)}).")
+    return dict(memory)
 
 
 def _one_or_each(labels: dict[str, str]) -> str | dict[str, str]:

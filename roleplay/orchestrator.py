@@ -22,10 +22,11 @@ from typing import Any
 from roleplay import defaults
 from roleplay.agents import Agent, Reply
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition
-from roleplay.dialog import Dialog, StopReason, Turn
+from roleplay.dialog import Dialog, Event, StopReason, Turn
 from roleplay.errors import ConfigError, RunError
 from roleplay.guards import guarded_reply
 from roleplay.prompts import render
+from roleplay.usage import AGENT, MEMORY, Meter, agent_lines, metered
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class Orchestrator:
         self.subject = subject.strip()
         self._heard: dict[str, int] = {}
         self._started = 0.0
+        self._meter = Meter(AGENT)  # the calls of the turn in progress (`run` opens one per turn)
 
     @property
     def names(self) -> list[str]:
@@ -90,8 +92,12 @@ class Orchestrator:
         return list(self.agents)
 
     def initialize(self, dialog: Dialog) -> None:
-        """Reset per-run state before the first turn."""
-        self._heard = {name: 0 for name in self.agents}
+        """Reset per-run state before the first turn.
+
+        A dialogue that already has turns is a prefix (`Dialog.fork`) whose turns the agents were given
+        as memory (`Agent.prime`): everyone has heard them.
+        """
+        self._heard = {name: len(dialog.turns) for name in self.agents}
         self._started = time.perf_counter()
 
     def next_speaker(self, dialog: Dialog) -> Agent:
@@ -157,8 +163,11 @@ class Orchestrator:
             completion_tokens=sum(r.completion_tokens for r in replies),
             **({"raw": raw} if raw.strip() != turn.text else {}),
         )
+        _count_calls(turn, self._meter.lines())
         dialog.turns.append(turn)
         self._heard[agent.name] = len(dialog.turns)
+        dialog.events.extend(Event(type=MEMORY, turn=len(dialog.turns) - 1, data={"agent": agent.name, **data})
+                             for data in agent.memory.take_events())
         return turn
 
     def elapsed(self) -> float:
@@ -189,7 +198,8 @@ class Orchestrator:
         reason: StopReason | None = None
         try:
             while reason is None:
-                reason = await self._step_within_limit(dialog)
+                with metered(AGENT) as self._meter:  # every call of the turn (memory summaries apart: their own)
+                    reason = await self._step_within_limit(dialog)
                 if reason is None:
                     reason = self.stop.check(dialog, self.elapsed())
         except RunError as err:
@@ -212,4 +222,23 @@ class Orchestrator:
             prompt_tokens=prompt,
             completion_tokens=completion,
             tokens_per_second=round(completion / seconds, 2) if seconds > 0 else None,
+            usage=[line.model_dump() for line in agent_lines(dialog)],
         )
+
+
+def _count_calls(turn: Turn, lines: Sequence[Any]) -> None:
+    """Put every model call of the turn in its tokens: a guard's rejected attempts and a tool's argument call too.
+
+    The replies only report the calls that were kept; the turn's meter saw them all. Without a metered
+    call (a turn recorded outside `run`), the replies' numbers stay.
+    """
+    calls = sum(line.calls for line in lines)
+    if not calls:
+        return
+    turn.metadata.update(prompt_tokens=sum(line.prompt_tokens for line in lines),
+                         completion_tokens=sum(line.completion_tokens for line in lines))
+    cached = sum(line.cached_prompt_tokens for line in lines)
+    if cached:
+        turn.metadata["cached_prompt_tokens"] = cached
+    if calls > 1:
+        turn.metadata["calls"] = calls

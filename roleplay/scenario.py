@@ -54,6 +54,7 @@ from roleplay.dialog import Dialog, Turn
 from roleplay.errors import ConfigError, DialogFileError, PersonaError, PolicyGraphError, ScenarioError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
 from roleplay.guards import Guards
+from roleplay.memory import MemoryPolicy
 from roleplay.personas import BasePersona, Fixed, Persona, PersonaGenerator
 from roleplay.personas.loading import load_class
 from roleplay.personas.sampling import class_of, read_rules
@@ -98,6 +99,8 @@ class Scenario(CheckedModel):
     examples: list[str | list[ExampleTurn]] = Field(default_factory=list, description="Style example dialogues: "
                                                     "a .txt/.json dialogue file, or a list of inline turns.")
     guards: Guards = Field(default_factory=Guards, description="Degeneration guards (see roleplay.guards).")
+    memory: MemoryPolicy | dict[str, MemoryPolicy] | None = Field(
+        default=None, description="Memory policy of every agent, or agent name -> policy (roleplay.memory).")
     variants: dict[str, list[Any]] = Field(default_factory=dict, description="Parameter grid for batches: a "
                                            "scenario field, or '<agent>.<persona field>', -> values.")
     path: Path | None = Field(default=None, exclude=True)
@@ -275,6 +278,7 @@ class Scenario(CheckedModel):
             repeat_penalty=self.repeat_penalty,
             guards=guards or self.guards,
             example_dialogs=self.example_dialogs(),
+            memory=self.memory,
             **backend_options,
         )
 

@@ -32,6 +32,7 @@ from roleplay.backends.options import RETRY_WAIT_CAP, BackendOptions, check_seed
 from roleplay.backends.pool import ClientPool
 from roleplay.errors import BackendError, BackendTimeoutError, BackendUnreachableError, RoleplayError
 from roleplay.sentences import well_formed
+from roleplay.usage import report_call
 
 logger = logging.getLogger(__name__)
 
@@ -201,6 +202,8 @@ class Model(ChatCompletionClient):
         self._call = CallOptions()
         self.calls = 0
         self._said_cut = False
+        self.fitted_away = 0
+        """Messages the last call's prompt lost to `fitted` (0: it fitted whole)."""
 
     def with_client(self, client: ChatCompletionClient) -> Model:
         """This model's settings around another client (e.g. a response cache wrapping this one's client)."""
@@ -257,6 +260,7 @@ class Model(ChatCompletionClient):
         reply = int(create_args.get("max_tokens") or self.options.max_tokens or 0)
         limit = self.context_size - reply - CONTEXT_MARGIN
         fitted = fit_to_context(messages, limit, self.count_tokens)
+        self.fitted_away = len(messages) - len(fitted)
         if fitted is not messages:
             logger.info("%s: prompt fitted into %d tokens (%d of %d messages kept)", self.name, limit, len(fitted),
                         len(messages))
@@ -309,6 +313,8 @@ class Model(ChatCompletionClient):
         if result.cached:
             logger.debug("%s: answered from the response cache", self.name)
         self.calls += 1
+        report_call(self.name, result.usage.prompt_tokens, result.usage.completion_tokens,
+                    getattr(result.usage, "cached_prompt_tokens", 0) or 0)  # a backend that knows sets it
         return result
 
     def _bounded(self, result: CreateResult, args: Mapping[str, Any]) -> CreateResult:

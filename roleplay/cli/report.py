@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from roleplay.cli.base import OutputPath, cli, friendly
+from roleplay.cli.runs import prices_option
 
 
 @cli.command()
@@ -17,14 +18,17 @@ from roleplay.cli.base import OutputPath, cli, friendly
               help="A DOT policy graph, or a folder of them (scenarios/star), for adherence, heatmaps and paths. "
                    "Repeatable. A batch's own scenario graph is found without it.")
 @click.option("--title", default=None, help="Page title (default: the folder's name).")
+@prices_option
 @friendly
-def report(folder: Path, out: Path | None, graph_paths: tuple[Path, ...], title: str | None) -> None:
+def report(folder: Path, out: Path | None, graph_paths: tuple[Path, ...], title: str | None,
+           prices: Path | None) -> None:
     """Write one self-contained HTML report of the dialogues in FOLDER (no network needed to view it)."""
     import time
 
+    from roleplay.prices import load_prices
     from roleplay.viz.report import write_report
 
     started = time.perf_counter()
-    path = write_report(folder, out, graph_paths, title)
+    path = write_report(folder, out, graph_paths, title, load_prices(prices) if prices is not None else None)
     click.echo(f"Wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s; "
                "open it in a browser.")

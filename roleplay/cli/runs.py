@@ -45,6 +45,28 @@ def batch_arguments(run: dict[str, Any]) -> dict[str, Any]:
     return {key: run[key] for key in ("concurrency", "attempts", "max_failures", "servers", "force")}
 
 
+def usage_line(usage: dict[str, Any]) -> str:
+    """One line of a run's totals (`roleplay.runs.batch.run_totals`): tokens by source, and the cost if priced."""
+    sources = usage.get("by_source", {})
+    total = sources.get("total", {})
+    parts = ", ".join(f"{name} {counts['prompt_tokens'] + counts['completion_tokens']:,}"
+                      for name, counts in sources.items() if name != "total")
+    line = (f"Tokens: {total.get('prompt_tokens', 0):,} prompt + "
+            f"{total.get('completion_tokens', 0):,} completion" + (f" ({parts})" if parts else ""))
+    cost = usage.get("cost")
+    if cost:
+        unpriced = f"; no price for {', '.join(cost['unpriced_models'])}" if cost["unpriced_models"] else ""
+        line += f"; cost {cost['amount']:.4g} at {cost['prices']}{unpriced}"
+    return line
+
+
+def prices_option(command: F) -> F:
+    """``--prices FILE``: a user's price table (model -> prices per million tokens), for costs in totals."""
+    return click.option("--prices", type=click.Path(path_type=Path), default=None, metavar="PRICES.yaml",
+                        help="Price table: model string (or glob) -> {prompt: X, completion: Y} per million tokens. "
+                             "roleplay ships no prices; costs are shown only for models you price.")(command)
+
+
 def run_or_resume(out: Path, work: Coroutine[Any, Any, BatchResult]) -> BatchResult:
     """Run a batch coroutine; Ctrl-C says where the finished dialogues are and how to resume."""
     from roleplay._aio import run_sync
@@ -59,6 +81,8 @@ def run_or_resume(out: Path, work: Coroutine[Any, Any, BatchResult]) -> BatchRes
 def report_batch(result: BatchResult, out: Path, max_failures: int | None) -> None:
     """Print the summary; exit non-zero (after everything was written) if any dialogue failed."""
     click.echo(result.summary())
+    if result.usage:
+        click.echo(usage_line(result.usage))
     if result.aborted:
         raise click.ClickException(f"More than {max_failures} dialogues failed; stopped. See {out / 'failures.jsonl'}. "
                                    f"{result.cause()}")
@@ -77,6 +101,10 @@ def report_batch(result: BatchResult, out: Path, max_failures: int | None) -> No
 @click.option("--max-turns", type=click.IntRange(min=1), default=None)
 @click.option("--cache", "cache", type=click.Path(path_type=Path), default=None,
               help="Response cache folder: a rerun with the same seeds replays from it without calling the model.")
+@click.option("--budget", default=None, metavar="TOKENS|cost:AMOUNT",
+              help="Stop starting dialogues once the folder's dialogues spent this many tokens (200000, 200k, 2M) "
+                   "or this cost at --prices (cost:2.5). Rerun with a larger budget to go on.")
+@prices_option
 @request_timeout_option
 @run_options
 @click.option("--executor", type=click.Choice(["local", "processes", "ray"]), default="local", show_default=True,
@@ -90,8 +118,8 @@ def report_batch(result: BatchResult, out: Path, max_failures: int | None) -> No
                    "actor's node. Needs --executor processes or ray.")
 @friendly
 def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, max_turns: int | None,
-          cache: Path | None, request_timeout: float | None, executor: str, ray_address: str | None,
-          workers: int | None, **run: Any) -> None:
+          cache: Path | None, budget: str | None, prices: Path | None, request_timeout: float | None, executor: str,
+          ray_address: str | None, workers: int | None, **run: Any) -> None:
     """Generate N dialogues of SCENARIO_FILE into OUT; rerun the same command to resume."""
     if executor != "ray" and ray_address is not None:
         raise click.UsageError("--ray-address needs --executor ray.")
@@ -115,6 +143,7 @@ def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, 
     click.echo(f"Batch {scenario.name}: {n} dialogues, concurrency {run['concurrency']}{per_worker}, seeds {seed}.."
                f"{seed + n - 1}, {len(scenario.grid())} variant(s){pool} -> {out}")
     arguments = {k: v for k, v in batch_arguments(run).items() if k != "servers"}
+    arguments.update(budget_arguments(budget, prices))
     if executor == "ray":
         from roleplay.runs.ray_executor import arun_ray_batch
 
@@ -125,6 +154,28 @@ def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, 
         work = arun_batch(job, n, out, seed=seed, params=params, **arguments)
     result = run_or_resume(out, work)
     report_batch(result, out, run["max_failures"])
+
+
+def budget_arguments(budget: str | None, prices: Path | None) -> dict[str, Any]:
+    """``budget=`` and ``prices=`` for a batch runner, from ``--budget`` and ``--prices``."""
+    from roleplay.prices import load_prices
+    from roleplay.runs.batch import RunBudget
+
+    table = load_prices(prices) if prices is not None else None
+    if budget is None:
+        return {"prices": table}
+    text = budget.strip().lower().replace(",", "").replace("_", "")
+    try:
+        if text.startswith("cost:"):
+            if table is None:
+                raise click.UsageError("--budget cost:AMOUNT needs --prices prices.yaml (per million tokens).")
+            return {"budget": RunBudget(cost=float(text[5:]), prices=table), "prices": table}
+        scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+        tokens = int(float(text[:-1] if scale > 1 else text) * scale)
+        return {"budget": RunBudget(tokens=tokens), "prices": table}
+    except ValueError as err:
+        raise click.UsageError(f"--budget {budget!r} is not a budget: give tokens (200000, 200k, 2M) or a cost at "
+                               "--prices (cost:2.5), above 0.") from err
 
 
 def _scenario_inputs(scenario: Scenario) -> list[Path]:
@@ -172,8 +223,10 @@ def export_command(folder: Path, fmt: str, out: Path, roles: str | None) -> None
               help="A DOT policy graph for every dialogue (instead of STAR's task graphs).")
 @click.option("--out", type=OutputPath(), default=None,
               help="Report path without extension (default: FOLDER/evaluation) -> .csv and .json.")
+@prices_option
 @friendly
-def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out: Path | None) -> None:
+def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out: Path | None,
+             prices: Path | None) -> None:
     """Text quality of the dialogues in FOLDER, and with --graph or --star-path their policy adherence.
 
     Tables per scenario variant (text) and per task (adherence), written as CSV and JSON.
@@ -186,11 +239,18 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
     if star_path is not None and graph_file is not None:
         raise click.ClickException("Give --star-path (STAR dialogues) or --graph FILE.dot (your own policy), "
                                    "not both.")
+    from roleplay.prices import load_prices
+    from roleplay.runs.batch import run_totals
+    from roleplay.usage import dialog_usage
+
     report_path = out or folder / "evaluation"
     for written in (report_path.with_suffix(".json"), report_path.with_suffix(".csv")):
         check_output(written)
         check_writable(written)
-    text = text_report(load_dialogs(folder))
+    table_of_prices = load_prices(prices) if prices is not None else None
+    dialogs = load_dialogs(folder)
+    text = text_report(dialogs)
+    usage = run_totals([line for dialog in dialogs for line in dialog_usage(dialog)], table_of_prices)
     if star_path is None and graph_file is None:
         report = text
     else:
@@ -208,7 +268,8 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
                    f"{comparison['length_ratio']['mean']}, turns generated {comparison['generated_turns']} "
                    f"vs real {comparison['real_turns']}; ended by max_turns {overall['ended_by_max_turns']}, "
                    f"user quit before the goal {overall['user_quit_before_goal']}")
-    json_path, csv_path = write_report(report, report_path)
+    click.echo(usage_line(usage))
+    json_path, csv_path = write_report({**report, "usage": usage}, report_path)
     click.echo(f"Saved {csv_path} and {json_path}")
 
 

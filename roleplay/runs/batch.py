@@ -39,12 +39,14 @@ from roleplay._aio import run_sync
 from roleplay.backends.options import SEED_LIMIT
 from roleplay.dialog import Dialog
 from roleplay.errors import BackendError, BackendUnreachableError, ConfigError, RunError, StructuredOutputError
+from roleplay.prices import PriceTable, cost_of
 from roleplay.runs.folder import RunFolder, checked_id, dialog_failure
+from roleplay.usage import UsageLine, dialog_usage, usage_summary
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BatchResult", "DialogFailed", "MakeDialog", "arun_batch", "batch_collector", "generate_dialog",
-           "is_transient", "WRITERS", "YOUNG_COLLECTION", "run_batch"]
+__all__ = ["BatchResult", "DialogFailed", "RunBudget", "MakeDialog", "arun_batch", "batch_collector", "generate_dialog",
+           "is_transient", "WRITERS", "YOUNG_COLLECTION", "run_batch", "run_totals"]
 
 WRITERS = 8
 """Threads writing dialogue files and index lines."""
@@ -53,6 +55,45 @@ MakeDialog = Callable[[Any, int], Awaitable[Dialog]]
 """``make(id, seed) -> Dialog``: generate dialogue ``id`` with ``seed``. If ``make`` is also an async context
 manager (`roleplay.runs.jobs.ScenarioJob`: it owns the run's HTTP clients), the batch enters it for the run,
 so what it holds is closed at the end."""
+
+class RunBudget(BaseModel):
+    """What a whole run may spend: tokens (prompt and completion, every source), or a cost at ``prices``.
+
+    It counts every finished dialogue in the folder, earlier runs' too, so rerunning with the same budget
+    starts nothing once it is spent, and a larger budget goes on where the run stopped. Dialogues are
+    checked as they finish: no new one starts once the budget is spent, and the ones in flight finish,
+    so a run ends at most ``concurrency`` dialogues past it (one dialogue with concurrency 1).
+    """
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    tokens: int | None = Field(None, ge=1)
+    cost: float | None = Field(None, gt=0)
+    prices: PriceTable | None = None
+
+    def spent(self, lines: Sequence[UsageLine]) -> float:
+        """How much of the budget ``lines`` used, in its own unit (tokens or cost)."""
+        if self.cost is not None:
+            if self.prices is None:
+                raise ConfigError("A cost budget needs a price table: pass --prices prices.yaml.")
+            cost, unknown = cost_of(lines, self.prices)
+            if unknown:
+                raise ConfigError(f"{self.prices.source} has no price for {', '.join(unknown)}, so a cost budget "
+                                  f"cannot count it; add '{unknown[0]}: {{prompt: ..., completion: ...}}'.")
+            return cost
+        return sum(line.tokens for line in lines)
+
+    @property
+    def limit(self) -> float:
+        """The budget in its own unit."""
+        return float(self.cost if self.cost is not None else self.tokens or 0)
+
+    def describe(self, spent: float) -> str:
+        """``1,234 of 1,000 tokens`` or ``0.52 of 0.50 (cost)``."""
+        if self.cost is not None:
+            return f"{spent:.4g} of {self.cost:.4g} (cost at {self.prices.source if self.prices else 'no prices'})"
+        return f"{int(spent):,} of {self.tokens:,} tokens"
+
 
 class BatchResult(BaseModel):
     """What a batch run did."""
@@ -80,12 +121,17 @@ class BatchResult(BaseModel):
         advice = ("Rerunning will fail the same way: fix that first, then rerun the same command." if self.permanent
                   else "Rerun the same command to retry them.")
         return f"Cause: {text} ({count} of {self.failed}){others}. {advice}"
+    budget_spent: str | None = Field(None, description="Set when the run budget stopped the run: what was spent.")
+    usage: dict[str, Any] = Field(default_factory=dict, description="Totals of every finished dialogue in the "
+                                  "folder (`roleplay.usage.usage_summary`), cost included when priced.")
 
     def summary(self) -> str:
         """One line for humans."""
         rate = f"{self.tokens / self.seconds:.1f} tokens/s" if self.seconds else "-"
+        stopped = f" - stopped: budget spent ({self.budget_spent}); rerun with a larger --budget to go on" \
+            if self.budget_spent else ""
         return (f"{self.done} done, {self.skipped} skipped, {self.failed} failed, {self.tokens} tokens, "
-                f"{self.seconds:.1f} s ({rate}){' - aborted: too many failures' if self.aborted else ''}")
+                f"{self.seconds:.1f} s ({rate}){' - aborted: too many failures' if self.aborted else ''}{stopped}")
 
 
 class DialogFailed(RunError):
@@ -129,6 +175,27 @@ class _Run:
         self.write_error: BaseException | None = None
         self.bar = tqdm(disable=True)  # the real bar is made by `all`
         self.started = time.perf_counter()
+        self.budget: RunBudget | None = None
+        self.tally: dict[tuple[str, str, str], UsageLine] = {}  # (source, name, model) -> summed, whole folder
+        self.spent = 0.0  # of the budget, in its unit
+
+    def count(self, lines: Sequence[UsageLine]) -> None:
+        """Add finished dialogues' usage; once the budget is spent, no new dialogue starts."""
+        for line in lines:
+            key = (line.source, line.name, line.model)
+            previous = self.tally.get(key)
+            self.tally[key] = line if previous is None else previous.model_copy(update=(previous + line).model_dump())
+        if self.budget is None or self.result.budget_spent is not None:
+            return
+        try:
+            self.spent += self.budget.spent(lines)
+        except ConfigError as err:  # a model without a price: stop, and say so at the end of the run
+            self.write_error = self.write_error or err
+            self.stop.set()
+            return
+        if self.spent >= self.budget.limit:
+            self.result.budget_spent = self.budget.describe(self.spent)
+            self.stop.set()
 
     async def write(self, save: Callable[..., None], *args: Any) -> None:
         """Run a folder write (``save``/``fail``) on a writer thread; the event loop keeps serving dialogues."""
@@ -184,6 +251,7 @@ class _Run:
             return
         _raise_if_cancelled()  # a dialogue whose cancellation was swallowed below may be cut short: not saved
         dialog.id = dialog_id
+        self.count(dialog_usage(dialog))  # now, not once saved: the worker takes its next id before that
         while len(self.saving) >= self.max_saving:  # the writers are behind: wait for them rather than hold more
             await asyncio.wait(set(self.saving), return_when=asyncio.FIRST_COMPLETED)
         self.save_later(dialog_id, dialog)
@@ -265,6 +333,8 @@ async def arun_batch(
     progress: bool = True,
     params: dict[str, Any] | None = None,
     force: bool = False,
+    budget: RunBudget | None = None,
+    prices: PriceTable | None = None,
 ) -> BatchResult:
     """Generate dialogues into ``out``; see the module docstring for the guarantees.
 
@@ -281,6 +351,8 @@ async def arun_batch(
         params: what defines the batch besides ``n`` (scenario and its content hash, model...); a resume
             must match it.
         force: resume even if ``params`` changed (the folder then mixes both settings).
+        budget: stop starting dialogues once the folder's dialogues spent this (`RunBudget`).
+        prices: a price table, to put the run's cost in ``batch.json`` and the result.
     """
     if concurrency < 1 or attempts < 1:
         raise ConfigError("concurrency and attempts must be >= 1.")
@@ -299,10 +371,24 @@ async def arun_batch(
                                                                  thread_name_prefix="roleplay-writer"))
             run = _Run(make, folder, writers, (i for i in ids if i not in finished), result, seed, attempts, backoff,
                        max_failures)
+            run.budget = budget
+            run.count(folder.usage_lines())
             if isinstance(make, AbstractAsyncContextManager):  # e.g. a ScenarioJob's shared HTTP clients
                 await resources.enter_async_context(make)
-            await run.all(min(concurrency, len(ids) - skipped or 1), progress)
+            if result.budget_spent is None:
+                await run.all(min(concurrency, len(ids) - skipped or 1), progress)
+        result.usage = run_totals(list(run.tally.values()), prices or (budget.prices if budget else None))
+        folder.record_totals({"usage": result.usage, "stopped": "budget" if result.budget_spent else None})
     return result
+
+
+def run_totals(lines: Sequence[UsageLine], prices: PriceTable | None) -> dict[str, Any]:
+    """`roleplay.usage.usage_summary` of ``lines``, with their cost (and the models without a price) if priced."""
+    totals = usage_summary(lines)
+    if prices is not None:
+        cost, unknown = cost_of(lines, prices)
+        totals["cost"] = {"amount": round(cost, 6), "prices": prices.source, "unpriced_models": unknown}
+    return totals
 
 
 YOUNG_COLLECTION = 50_000

@@ -32,6 +32,7 @@ from typing import Any, TextIO
 from roleplay._atomic import TEMP_SUFFIX, as_path, atomic_write_text, check_writable, is_own_temp
 from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError, DatasetError, DialogFileError
+from roleplay.usage import UsageLine, dialog_usage
 
 __all__ = ["REPORT_MARKER", "RunFolder", "RunFolderWarning", "check_output", "checked_id", "content_hash",
            "safe_filename"]
@@ -284,7 +285,26 @@ class RunFolder:
             "stop_reason": dialog.stop_reason.value if dialog.stop_reason else None,
             "tokens": dialog.metadata.get("completion_tokens", 0), "variant": dialog.metadata.get("variant"),
             **({"sampled": dialog.metadata["sampled"]} if dialog.metadata.get("sampled") else {}),
+            **({"parent_id": dialog.parent_id, "branched_at": dialog.branched_at} if dialog.branched_at is not None
+               else {}),
+            "usage": [line.model_dump(exclude_defaults=True) for line in dialog_usage(dialog)],
         }
+
+    def usage_lines(self) -> list[UsageLine]:
+        """The usage lines of every finished dialogue, from the index (the last line of each id counts).
+
+        Cheap at any size (no dialogue file is read); lines written before usage was indexed count nothing.
+        """
+        latest: dict[Any, dict[str, Any]] = {}
+        for entry in self._read_index():
+            latest[entry["id"]] = entry
+        return [UsageLine.model_validate(line) for entry in latest.values() if _succeeded(entry)
+                for line in entry.get("usage") or []]
+
+    def record_totals(self, totals: dict[str, Any]) -> None:
+        """Add the run's totals (``usage``, why it stopped) to ``batch.json``, keeping its parameters."""
+        params = _read_json_object(self.params) if self.params.is_file() else {}
+        atomic_write_text(self.params, json.dumps({**params, **totals}, indent=2, sort_keys=True, default=str))
 
     def fail(self, dialog_id: int | str, seed: int, err: BaseException, attempts: int) -> None:
         """Record a dialogue that failed for good."""

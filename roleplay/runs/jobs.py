@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from roleplay.backends import ClientPool
 from roleplay.dialog import Dialog
 from roleplay.generators import PersonaDialogGenerator
+from roleplay.usage import SAMPLER, add_lines, metered
 
 if TYPE_CHECKING:
     from roleplay.scenario import Scenario
@@ -34,6 +35,7 @@ class ScenarioJob:
         self.samplers = scenario.samplers(model)  # rules files read once; each dialogue draws its own cast
         self._variants = len(scenario.grid())
         self._prepared: dict[tuple[int, int], tuple[PersonaDialogGenerator, dict[str, Any]]] = {}
+        self.sampler_usage: dict[int, list[Any]] = {}
 
     def prepared(self, index: int) -> tuple[PersonaDialogGenerator, dict[str, Any], str | None]:
         """The generator of dialogue ``index``, its variant combination and its server (built on first use)."""
@@ -53,9 +55,12 @@ class ScenarioJob:
     ) -> tuple[PersonaDialogGenerator, dict[str, Any], dict[str, Any], str | None]:
         """Dialogue ``index``'s generator over the cast drawn with ``seed``, its variant, the drawn fields, its server.
 
-        The cast is a pure function of the seed, so a resumed batch redraws the same personas.
+        The cast is a pure function of the seed, so a resumed batch redraws the same personas. The sampler's
+        model calls are counted apart (`roleplay.usage`, source ``sampler``) in ``self.sampler_usage``.
         """
-        cast, sampled = await self.scenario.acast(seed, self.samplers)
+        with metered(SAMPLER) as meter:
+            cast, sampled = await self.scenario.acast(seed, self.samplers)
+        self.sampler_usage[index] = meter.lines()
         variant, combination = cast.variant(index)
         server = self.servers[index % len(self.servers)] if self.servers else None
         options = {**self.backend_options, "base_url": server} if server else self.backend_options
@@ -69,6 +74,7 @@ class ScenarioJob:
         else:
             generator, combination, server = self.prepared(index)
         dialog = await generator.agenerate(seed=seed, id=index)
+        add_lines(dialog, self.sampler_usage.pop(index, []))
         if combination:
             dialog.metadata["variant"] = combination
         if sampled:

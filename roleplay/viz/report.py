@@ -26,10 +26,13 @@ from roleplay.evaluation import DialogMetrics, evaluate_dialog, summarize
 from roleplay.evaluation.text import text_report
 from roleplay.policy.graph import PolicyGraphWarning, read_dot
 from roleplay.policy.tracker import TrackerStep
+from roleplay.prices import PriceTable, cost_of
 from roleplay.runs.folder import RunFolder
+from roleplay.usage import dialog_usage, totals
 from roleplay.viz.report_page import render_page
 
-__all__ = ["graphs_for", "load_graphs", "load_run", "make_report", "text_quality", "variant_of", "write_report"]
+__all__ = ["branch_notes", "graphs_for", "load_graphs", "load_run", "make_report", "text_quality", "usage_overview",
+           "variant_of", "write_report"]
 
 
 def load_run(folder: str | Path) -> list[Dialog]:
@@ -169,8 +172,38 @@ def _counts(values: Iterable[Any]) -> list[tuple[str, float]]:
     return [(str(k), v) for k, v in sorted(Counter(values).items())]
 
 
+def usage_overview(dialogs: Sequence[Dialog], prices: PriceTable | None = None) -> dict[str, Any]:
+    """The report's cards on spending: tokens by source, and the cost at ``prices`` (models without a price named)."""
+    lines = [line for dialog in dialogs for line in dialog_usage(dialog)]
+    summed = totals(lines)
+    cards: dict[str, Any] = {"tokens (prompt + completion)": f"{summed['total'].prompt_tokens:,} + "
+                                                               f"{summed['total'].completion_tokens:,}"}
+    cards.update({f"tokens: {source}": f"{usage.tokens:,}" for source, usage in summed.items()
+                  if source != "total" and len(summed) > 2})
+    if prices is not None:
+        cost, unknown = cost_of(lines, prices)
+        cards["cost"] = f"{cost:.4g}" + (f" (no price for {', '.join(unknown)})" if unknown else "")
+    return cards
+
+
+def branch_notes(dialogs: Sequence[Dialog]) -> list[str]:
+    """One line per dialogue that has branches: the branches, where they left it, what changed, how they ended."""
+    children: dict[str, list[Dialog]] = defaultdict(list)
+    for dialog in dialogs:
+        if dialog.parent_id is not None:
+            children[str(dialog.parent_id)].append(dialog)
+    notes = []
+    for parent, branches in sorted(children.items()):
+        listed = "; ".join(
+            f"{b.id} (from turn {b.branched_at}, "
+            f"{', '.join(f'{k}={v}' for k, v in (b.metadata.get('branch') or {}).items()) or 'same settings'}: "
+            f"{len(b.turns)} turns, {_stop(b)})" for b in branches)
+        notes.append(f"Dialogue {parent} and its {len(branches)} branch(es): {listed}")
+    return notes
+
+
 def make_report(dialogs: Sequence[Dialog], graphs: Mapping[str, nx.DiGraph], *, title: str = "roleplay report",
-                notes: Sequence[str] = ()) -> str:
+                notes: Sequence[str] = (), prices: PriceTable | None = None) -> str:
     """The report page for ``dialogs`` (adherence measured on ``graphs``, task name -> graph) as HTML text."""
     entries = _entries(dialogs, graphs)
     measured = [e.metrics for e in entries if e.metrics is not None]
@@ -178,19 +211,19 @@ def make_report(dialogs: Sequence[Dialog], graphs: Mapping[str, nx.DiGraph], *, 
     turns = [len(e.dialog.turns) for e in entries]
     overview = {"dialogues": len(entries), "turns (mean)": round(sum(turns) / len(turns), 2) if turns else None,
                 "stop reasons": dict(Counter(_stop(e.dialog) for e in entries)),
-                **text_quality([e.dialog for e in entries])}
+                **text_quality([e.dialog for e in entries]), **usage_overview(dialogs, prices)}
     return render_page(
         title=title, overview=overview, summary=summarize(measured) if measured else [],
         variants=_variant_rows(entries), entries=entries, graphs=used,
         counts={"turns": _counts(turns), "stop": _counts(_stop(e.dialog) for e in entries)},
         notes=[*notes, *([] if used else ["No policy graph is known for these dialogues, so there is no adherence "
                                           "or heatmap: pass --graph FILE.dot (or a folder of them, such as "
-                                          "scenarios/star)."])],
+                                          "scenarios/star)."]), *branch_notes(dialogs)],
     )
 
 
 def write_report(folder: str | Path, out: str | Path | None = None, graph_paths: Sequence[str | Path] = (),
-                 title: str | None = None) -> Path:
+                 title: str | None = None, prices: PriceTable | None = None) -> Path:
     """Write the report of the run in ``folder`` to ``out`` (default ``folder/report.html``), atomically."""
     target = Path(out) if out is not None else Path(folder) / "report.html"
     if target.suffix.lower() not in (".html", ".htm"):
@@ -199,5 +232,6 @@ def write_report(folder: str | Path, out: str | Path | None = None, graph_paths:
     dialogs = load_run(folder)
     tasks = {task for dialog in dialogs for task in _tasks(dialog)}
     graphs = {**scenario_graphs(folder), **load_graphs(graph_paths, tasks or None)}
-    html = make_report(dialogs, graphs, title=title or f"roleplay report: {Path(folder).resolve().name}")
+    html = make_report(dialogs, graphs, title=title or f"roleplay report: {Path(folder).resolve().name}",
+                       prices=prices)
     return atomic_write_text(target, html)
