@@ -54,6 +54,8 @@ SETUPS = {
     "sample": {"prior": FORMER_SAMPLE, "behaviours": False},
     "default": {"prior": "sample", "behaviours": True},
 }
+SWEEP = [(r, b) for r in (0.6, 0.8, 1.0) for b in (2.0, 4.0)]
+"""revisit x closing_boost: what held-out likelihood cannot fit (the simulated user is not a wizard's user)."""
 _ASKED = re.compile(r"asks for your (.+?): it is (.+?)\.(?:\s|$)")
 
 
@@ -87,11 +89,13 @@ def proxy_reply(request: ScriptedRequest) -> str:
     return " ".join(parts)
 
 
-def pick_scenarios(per_task: int) -> dict[str, list[int]]:
+def pick_scenarios(per_task: int, fold: int | None = None) -> dict[str, list[int]]:
     """Task -> up to ``per_task`` happy single-task dialogue ids whose wizard said at least 3 labelled actions."""
     by_task: dict[str, list[int]] = defaultdict(list)
     for dialog in STAR.iter_dialogs(progress=False, happy=True, multitask=False):
         tasks = scenario_tasks(dialog.scenario)
+        if fold is not None and fold_of(dialog.id) != fold:
+            continue
         if len(tasks) == 1 and len(action_paths([dialog])[0]) >= 3 and len(by_task[tasks[0]]) < per_task:
             by_task[tasks[0]].append(int(dialog.id))
     return dict(sorted(by_task.items()))
@@ -144,16 +148,28 @@ def main() -> None:
     parser.add_argument("--embedded", type=int, default=0, help="Also run the default on this many scenarios "
                                                                  "with the embedded model (completion, endings)")
     parser.add_argument("--repeats", type=int, default=50, help="Random half-splits of the humans per JSD")
+    parser.add_argument("--fold", type=int, default=None, help="Only the scenarios of this fold (fit on one, "
+                                                                "check on the other)")
+    parser.add_argument("--sweep", action="store_true", help="Instead of the set-ups: the default with each "
+                                                             "revisit x closing_boost of SWEEP")
     args = parser.parse_args()
     STAR.set_path(args.star_path)
     backends.register_backend("proxy", lambda model, options: scripted_model(fn=proxy_reply, seed=options.seed))
-    by_task = pick_scenarios(args.per_task)
+    by_task = pick_scenarios(args.per_task, args.fold)
     ids = [i for chosen in by_task.values() for i in chosen]
     short = {t: len(c) for t, c in by_task.items() if len(c) < 6}
     print(f"{len(ids)} scenarios, {len(by_task)} tasks, folds {dict(Counter(fold_of(i) for i in ids))}; "
           f"tasks with fewer than 6: {short or 'none'}")
     humans = [STAR.get_dialog(i) for i in ids]
     rows, started = [], time.perf_counter()
+    if args.sweep:
+        for revisit, boost in SWEEP:
+            setup = {"prior": Prior(mode="sample", revisit=revisit, closing_boost=boost), "behaviours": True}
+            dialogs = asyncio.run(generate(ids, args.model, setup, args.max_turns, f"{revisit}/{boost}"))
+            rows.append(corpus_row(f"revisit {revisit}, boost {boost}", dialogs, humans, args.repeats))
+            print(table(rows[-1:]), flush=True)
+        print(table(rows))
+        return
     for name in args.setups.split(","):
         dialogs = asyncio.run(generate(ids, args.model, SETUPS[name], args.max_turns, name))
         rows.append(corpus_row(name, dialogs, humans, args.repeats))

@@ -55,12 +55,12 @@ class Prior(BaseModel):
 
     mode: PriorMode = Field("none", description="none | rank | nucleus | sample | argmax (see the module).")
     mass: float = Field(0.6, ge=0.0, le=1.0, description="nucleus: offer the likeliest options holding this mass.")
-    smoothing: float = Field(0.5, ge=0.0, description="Add-alpha smoothing of the counts per source node.")
-    backoff: float = Field(0.0, ge=0.0, description="Weight of the options' counts from anywhere (unigram) "
+    smoothing: float = Field(0.25, ge=0.0, description="Add-alpha smoothing of the counts per source node.")
+    backoff: float = Field(1.0, ge=0.0, description="Weight of the options' counts from anywhere (unigram) "
                            "against the node's own: n / (n + backoff) on the node's, n its total count.")
     temperature: float = Field(1.0, gt=0.0, description="Shares to the power 1/temperature, renormalised: "
                                "above 1 flattens, below 1 sharpens.")
-    revisit: float = Field(0.6, ge=0.0, le=1.0, description="Weight factor per earlier visit of the same action. "
+    revisit: float = Field(0.8, ge=0.0, le=1.0, description="Weight factor per earlier visit of the same action. "
                            "Wizards alone would want 1.0 (bench/star_prior_fit.py); 0.6 keeps a simulated user's "
                            "unclear or contrary answers from looping the agent where a wizard would move on.")
     closing_boost: float = Field(2.0, ge=1.0, description="Closing actions' weight times this once the goal is "
@@ -129,7 +129,7 @@ def probabilities(graph: nx.DiGraph, origin: str | None, options: Sequence[str],
 
     ``smoothing``: a `Prior` (all its calibration), or just the add-alpha smoothing (no back-off, temperature 1).
     """
-    prior = smoothing if isinstance(smoothing, Prior) else Prior(smoothing=smoothing)
+    prior = smoothing if isinstance(smoothing, Prior) else Prior(smoothing=smoothing, backoff=0.0)
     counts = [option_count(graph, origin, a) for a in options]
     unigrams = [unigram_count(graph, a) for a in options] if prior.backoff > 0 else [0] * len(options)
     return dict(zip(options, shares(counts, unigrams, prior), strict=True))

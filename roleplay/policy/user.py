@@ -103,12 +103,16 @@ def sample_behaviours(rates: Mapping[str, float], rng: random.Random) -> list[Be
     user's turns 1..`LATEST_TURN` (``ends_early``: two later, so it leaves mid-dialogue). Every behaviour
     consumes the same draws whatever the rates, so one seed gives comparable users under different rate tables.
     """
-    drawn = []
+    drawn: list[Behaviour] = []
     for kind in BEHAVIOURS:
         happens, turn = rng.random() < rates.get(kind, 0.0), rng.randint(1, LATEST_TURN)
-        if happens:
-            turn = 0 if kind in ("facts_early", "extra_round") else turn + 2 if kind == "ends_early" else turn
-            drawn.append(Behaviour(kind=kind, turn=turn))
+        if not happens:
+            continue
+        if kind in _ASKS:
+            while any(b.turn == turn and b.kind in _ASKS for b in drawn):
+                turn += 1  # one asked-for behaviour per turn: a clash moves to the next turn
+        drawn.append(Behaviour(kind=kind, turn=0 if kind in ("facts_early", "extra_round") else
+                               turn + 2 if kind == "ends_early" else turn))
     return drawn
 
 
