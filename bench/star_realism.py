@@ -4,6 +4,8 @@ Scenarios: the happy single-task STAR dialogues whose wizard said at least 3 lab
 ``--per-task`` per task (lowest ids first), from both folds; each runs on graphs mined without its own
 fold (`fold_of`, 2-fold by id, as ``bench/star_fidelity.py``), with users' behaviour rates mined without
 it too, so the human reference (the real dialogues of those scenarios) was never seen by what generated.
+A task with fewer than ``--min-per-task`` such scenarios (STAR has 1 to 5 for some) plays each of them
+under more seeds (the id, then id + 100000 k), so every task has at least that many generated dialogues.
 Set-ups, one run, seed = the dialogue id:
 
 - ``argmax``: the realistic set-up of ``bench/star_fidelity.py`` (enforced, argmax prior, goal-aware user);
@@ -18,10 +20,10 @@ scenarios (one per task in turn) with the embedded model, for completion and end
 
 Corpus metrics (`roleplay.evaluation.corpus`, the same as ``roleplay compare``): action-bigram JSD to the
 humans beside the JSD between two disjoint human samples of the same sizes (`against_reference`: each
-repeat splits the humans in halves A, B and compares a same-size sample of the corpus and B with A); the
-share of distinct paths; the mean path length and the 1-D Wasserstein distance of the length
-distributions; and, from the tracker on the held-out graphs, legal rate, completion, share ended by
-max_turns. Determinism: a few dialogues run twice must be identical.
+repeat splits the humans in halves A, B and compares a sample of the corpus with B's size and mix of
+tasks, and B, with A); the share of distinct paths in such a sample beside B's; the mean path length and
+the 1-D Wasserstein distance of the length distributions; and, from the tracker on the held-out graphs,
+legal rate, completion, share ended by max_turns. Determinism: a few dialogues run twice must be identical.
 
     nice -n 10 python bench/star_realism.py --star-path ../shared/star --per-task 8
 """
@@ -101,24 +103,44 @@ def pick_scenarios(per_task: int, fold: int | None = None) -> dict[str, list[int
     return dict(sorted(by_task.items()))
 
 
-async def generate(ids: list[int], model: str, setup: dict, max_turns: int, desc: str) -> list[Dialog]:
+def runs_for(by_task: dict[str, list[int]], at_least: int) -> list[tuple[int, int]]:
+    """(dialogue id, seed) to generate: each scenario with seed = id, and more seeds where a task has few."""
+    runs = []
+    for ids in by_task.values():
+        rounds = -(-at_least // len(ids))  # ceil
+        runs += [(i, i + 100_000 * k) for k in range(rounds) for i in ids]
+    return runs
+
+
+async def generate(runs: list[tuple[int, int]], model: str, setup: dict, max_turns: int,
+                   desc: str) -> list[Dialog]:
     dialogs = []
-    for dialog_id in tqdm(ids, desc=desc, unit="dialog", leave=False):
-        dialogs.append(await agenerate_star(dialog_id, model=model, goal_user=True, held_out=True,
+    for dialog_id, seed in tqdm(runs, desc=desc, unit="dialog", leave=False):
+        dialogs.append(await agenerate_star(dialog_id, model=model, goal_user=True, held_out=True, seed=seed,
                                             max_turns=max_turns, **setup))
     return dialogs
+
+
+def _paths(items: list[tuple[str, tuple[str, ...]]]) -> list[tuple[str, ...]]:
+    return [path for _, path in items]
 
 
 def corpus_row(name: str, dialogs: list[Dialog], humans: list[Dialog], repeats: int) -> dict:
     """The corpus metrics of ``dialogs`` against ``humans`` and the tracker's view of them on held-out graphs."""
     paths, human_paths = action_paths(dialogs), action_paths(humans)
-    score, baseline = against_reference(paths, human_paths, bigram_jsd, seed=0, repeats=repeats)
+    items = [(scenario_tasks(d.scenario)[0], p) for d, p in zip(dialogs, paths, strict=True)]
+    human_items = [(scenario_tasks(d.scenario)[0], p) for d, p in zip(humans, human_paths, strict=True)]
+    task = lambda item: item[0]  # noqa: E731
+    score, baseline = against_reference(items, human_items, lambda a, b: bigram_jsd(_paths(a), _paths(b)),
+                                        seed=0, repeats=repeats, key=task)
+    distinct, human_distinct = against_reference(items, human_items, lambda a, _: distinct_share(_paths(a)),
+                                                 seed=0, repeats=repeats, key=task)
     metrics = [evaluate_dialog(d, {t: STAR.get_task_graph(t, held_out=fold_of(d.id))
                                    for t in scenario_tasks(d.scenario)}) for d in dialogs]
     lengths, human_lengths = [len(p) for p in paths], [len(p) for p in human_paths]
     return {"setup": name, "dialogs": len(dialogs), "bigram_jsd": round(score, 3),
             "human_baseline": round(baseline, 3), "jsd_ratio": round(score / baseline, 2),
-            "distinct": round(distinct_share(paths), 3), "human_distinct": round(distinct_share(human_paths), 3),
+            "distinct": round(distinct, 3), "human_distinct": round(human_distinct, 3),
             "mean_len": round(statistics.fmean(lengths), 2), "human_len": round(statistics.fmean(human_lengths), 2),
             "len_w1": round(wasserstein_1d(lengths, human_lengths), 2),
             "legal": round(statistics.fmean(m.legal_rate or 0.0 for m in metrics), 4),
@@ -142,6 +164,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--star-path", required=True)
     parser.add_argument("--per-task", type=int, default=8)
+    parser.add_argument("--min-per-task", type=int, default=6, help="Generated dialogues per task at least")
     parser.add_argument("--max-turns", type=int, default=30)
     parser.add_argument("--model", default="proxy", help="proxy (the scripted proxy) or a model string")
     parser.add_argument("--setups", default=",".join(SETUPS))
@@ -157,30 +180,35 @@ def main() -> None:
     backends.register_backend("proxy", lambda model, options: scripted_model(fn=proxy_reply, seed=options.seed))
     by_task = pick_scenarios(args.per_task, args.fold)
     ids = [i for chosen in by_task.values() for i in chosen]
-    short = {t: len(c) for t, c in by_task.items() if len(c) < 6}
-    print(f"{len(ids)} scenarios, {len(by_task)} tasks, folds {dict(Counter(fold_of(i) for i in ids))}; "
-          f"tasks with fewer than 6: {short or 'none'}")
+    runs = runs_for(by_task, args.min_per_task)
+    short = {t: len(c) for t, c in by_task.items() if len(c) < args.min_per_task}
+    folds = dict(Counter(fold_of(i) for i in ids))
+    print(f"{len(ids)} scenarios (human dialogues), {len(by_task)} tasks, folds {folds}; {len(runs)} dialogues "
+          f"per set-up; tasks with fewer than {args.min_per_task} scenarios, played under more seeds: "
+          f"{short or 'none'}")
     humans = [STAR.get_dialog(i) for i in ids]
     rows, started = [], time.perf_counter()
     if args.sweep:
         for revisit, boost in SWEEP:
             setup = {"prior": Prior(mode="sample", revisit=revisit, closing_boost=boost), "behaviours": True}
-            dialogs = asyncio.run(generate(ids, args.model, setup, args.max_turns, f"{revisit}/{boost}"))
+            dialogs = asyncio.run(generate(runs, args.model, setup, args.max_turns, f"{revisit}/{boost}"))
             rows.append(corpus_row(f"revisit {revisit}, boost {boost}", dialogs, humans, args.repeats))
             print(table(rows[-1:]), flush=True)
         print(table(rows))
         return
     for name in args.setups.split(","):
-        dialogs = asyncio.run(generate(ids, args.model, SETUPS[name], args.max_turns, name))
+        dialogs = asyncio.run(generate(runs, args.model, SETUPS[name], args.max_turns, name))
         rows.append(corpus_row(name, dialogs, humans, args.repeats))
-        again = asyncio.run(generate(ids[:: max(1, len(ids) // 6)], args.model, SETUPS[name], args.max_turns, name))
-        deterministic = all(same(a, b) for a, b in zip(again, dialogs[:: max(1, len(ids) // 6)], strict=True))
+        step = max(1, len(runs) // 6)
+        again = asyncio.run(generate(runs[::step], args.model, SETUPS[name], args.max_turns, name))
+        deterministic = all(same(a, b) for a, b in zip(again, dialogs[::step], strict=True))
         print(f"{name}: {time.perf_counter() - started:.0f} s; same seed, same dialogue: {deterministic}; "
               f"behaviours played/planned: {behaviour_shares(dialogs)}", flush=True)
     print(table(rows))
     if args.embedded:
         chosen = [c[k] for k in range(args.per_task) for c in by_task.values() if k < len(c)][: args.embedded]
-        dialogs = asyncio.run(generate(chosen, "embedded", SETUPS["default"], args.max_turns, "embedded"))
+        dialogs = asyncio.run(generate([(i, i) for i in chosen], "embedded", SETUPS["default"], args.max_turns,
+                                       "embedded"))
         row = corpus_row("default (embedded)", dialogs, [STAR.get_dialog(i) for i in chosen], args.repeats)
         print(table([{k: row[k] for k in ("setup", "dialogs", "legal", "completion", "max_turns_ended",
                                           "mean_len", "human_len")}]))

@@ -119,7 +119,7 @@ def test_dialog_behaviours_reads_real_users(star):
         Turn("System", "?", action="out_of_scope"), Turn("User", "Sorry, I meant the red one"), Turn("User", "hmm...")])
     found = dialog_behaviours(dialog, goal, star.dataset, None)
     assert found == {"facts_early": True, "correction": True, "change_of_mind": False, "out_of_scope": True,
-                     "quiet": True, "extra_round": False, "ends_early": True}
+                     "quiet": True, "extra_round": False, "ends_early": True, "hangs_up": True}
 
 
 def test_notes_ask_for_the_behaviour_on_its_turn_and_the_state_records_it():

@@ -17,9 +17,10 @@ dialogue with frequencies mined from real users (`sample_behaviours`; STAR's in
 `roleplay.datasets.star.user.behaviour_rates`): giving every detail in the first turn (``facts_early``),
 correcting a detail (``correction``), asking something out of scope (``out_of_scope``), wavering on a
 detail (``change_of_mind``), saying next to nothing for a turn (``quiet``), wanting the service once more
-(``extra_round``), leaving before being served (``ends_early``: from that turn on it closes). The note
-of that turn asks for it and the state records it (``played``); the policy agent's answer stays on its
-graph whatever the user says.
+(``extra_round``), leaving before being served (``ends_early``: from that turn on it closes), ending the
+dialogue with its own second closing turn ("no, that's all, bye" after "anything else?"), before the
+agent's goodbye (``hangs_up``; a user who leaves early hangs up at once). The note of that turn asks for it and the state records it (``played``); the policy
+agent's answer stays on its graph whatever the user says.
 """
 
 from __future__ import annotations
@@ -42,10 +43,11 @@ _ASKED = re.compile(r"(?:^|_)ask_")
 _STOP_WORDS = {"ask", "the", "of", "for", "your", "s"}
 
 BehaviourKind = Literal["facts_early", "correction", "out_of_scope", "change_of_mind", "quiet", "extra_round",
-                        "ends_early"]
+                        "ends_early", "hangs_up"]
 BEHAVIOURS: tuple[str, ...] = ("facts_early", "correction", "out_of_scope", "change_of_mind", "quiet", "extra_round",
-                               "ends_early")
-LATEST_TURN = 3
+                               "ends_early", "hangs_up")
+_WHOLE_DIALOGUE = ("facts_early", "extra_round", "hangs_up")
+LATEST_TURN = 2
 """`sample_behaviours` puts a mid-dialogue behaviour on one of the user's turns 1..LATEST_TURN (0 is its request)."""
 
 _ASKS = {
@@ -99,7 +101,7 @@ class UserGoal(BaseModel):
 def sample_behaviours(rates: Mapping[str, float], rng: random.Random) -> list[Behaviour]:
     """Draw each behaviour with its rate (share of real users who showed it), in `BEHAVIOURS` order.
 
-    ``facts_early`` and ``extra_round`` concern the whole dialogue (turn 0); the others get one of the
+    ``facts_early``, ``extra_round`` and ``hangs_up`` concern the whole dialogue (turn 0); the others get one of the
     user's turns 1..`LATEST_TURN` (``ends_early``: two later, so it leaves mid-dialogue). Every behaviour
     consumes the same draws whatever the rates, so one seed gives comparable users under different rate tables.
     """
@@ -111,7 +113,7 @@ def sample_behaviours(rates: Mapping[str, float], rng: random.Random) -> list[Be
         if kind in _ASKS:
             while any(b.turn == turn and b.kind in _ASKS for b in drawn):
                 turn += 1  # one asked-for behaviour per turn: a clash moves to the next turn
-        drawn.append(Behaviour(kind=kind, turn=0 if kind in ("facts_early", "extra_round") else
+        drawn.append(Behaviour(kind=kind, turn=0 if kind in _WHOLE_DIALOGUE else
                                turn + 2 if kind == "ends_early" else turn))
     return drawn
 
@@ -128,6 +130,8 @@ class UserState(BaseModel):
     closing_turns: int = Field(0, description="Closing turns the user has said (thanks, nothing else, goodbye).")
     quit_attempts: int = Field(0, description="End signals the user gave before its request was served.")
     played: list[str] = Field(default_factory=list, description="The behaviours the user was asked to play so far.")
+    hung_up: bool = Field(False, description="The user's closing turn ended the dialogue (it hangs up or leaves "
+                          "early), before the policy agent's goodbye.")
 
     def stage(self, goal: UserGoal) -> Stage:
         """``ask`` (nothing said yet), ``inform`` (answering), ``close`` (served or refused) or ``closed``."""
@@ -154,6 +158,11 @@ class UserState(BaseModel):
             self.played.append(planned.kind if planned is not None else "facts_early")
         if stage == "close" and self.leaving(goal) and "ends_early" not in self.played:
             self.played.append("ends_early")
+        if (stage == "closed" and goal.wants("hangs_up")) or (stage == "close" and self.leaving(goal)):
+            self.hung_up = True  # a served user hangs up on its second closing turn (after "anything else?")
+            self.played += ["hangs_up"] if goal.wants("hangs_up") else []
+        if goal.wants("extra_round") and 0 < self.goals < goal.rounds and "extra_round" not in self.played:
+            self.played.append("extra_round")  # served once, it asks for one more
         self.turns += 1
         self.said += [n for n, value in goal.facts.items() if n not in self.said and value.lower() in lowered]
         if stage in ("close", "closed"):

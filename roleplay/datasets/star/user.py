@@ -22,7 +22,8 @@ and `star_user_goal` draws a user's behaviours with those rates and its seed. Wh
 - ``out_of_scope``: the wizard answered with ``out_of_scope`` (the user asked what it cannot do);
 - ``quiet``: a user turn says nothing: no word but a filler ("hmm", "what?", "...");
 - ``extra_round``: the wizard reached a goal twice though the instructions asked for one round;
-- ``ends_early``: the dialogue was not completed (STAR's ``CompletionLevel``: the user left).
+- ``ends_early``: the dialogue was not completed (STAR's ``CompletionLevel``: the user left);
+- ``hangs_up``: the wizard's last labelled action is not a goodbye (a terminal action): the user left first.
 """
 
 from __future__ import annotations
@@ -33,9 +34,12 @@ import re
 from collections import Counter
 from typing import Any
 
+import networkx as nx
+
 from roleplay.datasets.star.format import SYSTEM, USER, scenario_tasks, user_name
 from roleplay.datasets.star.loader import StarDataset, fold_of
 from roleplay.dialog import Dialog
+from roleplay.policy.graph import is_terminal
 from roleplay.policy.tracker import FlowchartTracker, replay
 from roleplay.policy.user import BEHAVIOURS, UserGoal, sample_behaviours
 
@@ -200,7 +204,12 @@ def dialog_behaviours(dialog: Dialog, goal: UserGoal, star: StarDataset, held_ou
         "quiet": any(_FILLER.match(text) for text in said),
         "extra_round": goal.rounds == 1 and tracker.goal_arrivals() >= 2,
         "ends_early": (dialog.metadata.get("completion_level") or "Complete") != "Complete",
+        "hangs_up": bool(tracker.steps) and not _terminal(graphs[tracker.steps[-1].task], tracker.steps[-1].action),
     }
+
+
+def _terminal(graph: nx.DiGraph, action: str) -> bool:
+    return action in graph and not graph.nodes[action].get("anywhere") and is_terminal(graph, action)
 
 
 @functools.cache
