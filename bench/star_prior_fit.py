@@ -29,7 +29,7 @@ from roleplay.policy.prior import Prior, adapt, closing_actions, option_count, s
 from roleplay.policy.tracker import FlowchartTracker, replay
 
 TEMPERATURES = (0.7, 0.85, 1.0, 1.2, 1.5)
-BACKOFFS = (0.0, 1.0, 4.0, 16.0)
+BACKOFFS = (0.0, 0.1, 0.25, 1.0, 4.0)
 SMOOTHINGS = (0.1, 0.25, 0.5, 1.0)
 REVISITS = (0.4, 0.6, 0.8, 1.0)
 BOOSTS = (1.0, 2.0, 4.0)

@@ -47,8 +47,11 @@ PRIOR_MODES: tuple[str, ...] = ("none", "rank", "nucleus", "sample", "argmax")
 class Prior(BaseModel):
     """How the human transition counts steer the policy agent's choice.
 
-    The numbers' defaults were fitted on STAR's mining folds by held-out likelihood of the wizards'
-    choices (bench/star_prior_fit.py) and checked by corpus metrics (bench/star_realism.py).
+    The numbers' defaults were fitted on STAR's mining folds (docs/star.md): by held-out likelihood of the
+    wizards' choices (bench/star_prior_fit.py: smoothing 0.25 and temperature 1 are the likeliest in both
+    folds) and by corpus metrics of sampled dialogues on fold-0 scenarios (bench/star_realism.py: a light
+    back-off, 0.1, and revisit 0.8 keep the paths as long as the humans' with the lowest bigram JSD; the
+    likelihood alone would take back-off 1 and revisit 1, which shorten sampled paths and let argmax loop).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -56,13 +59,13 @@ class Prior(BaseModel):
     mode: PriorMode = Field("none", description="none | rank | nucleus | sample | argmax (see the module).")
     mass: float = Field(0.6, ge=0.0, le=1.0, description="nucleus: offer the likeliest options holding this mass.")
     smoothing: float = Field(0.25, ge=0.0, description="Add-alpha smoothing of the counts per source node.")
-    backoff: float = Field(1.0, ge=0.0, description="Weight of the options' counts from anywhere (unigram) "
+    backoff: float = Field(0.1, ge=0.0, description="Weight of the options' counts from anywhere (unigram) "
                            "against the node's own: n / (n + backoff) on the node's, n its total count.")
     temperature: float = Field(1.0, gt=0.0, description="Shares to the power 1/temperature, renormalised: "
                                "above 1 flattens, below 1 sharpens.")
     revisit: float = Field(0.8, ge=0.0, le=1.0, description="Weight factor per earlier visit of the same action. "
-                           "Wizards alone would want 1.0 (bench/star_prior_fit.py); 0.6 keeps a simulated user's "
-                           "unclear or contrary answers from looping the agent where a wizard would move on.")
+                           "Wizards alone would want 1.0 (bench/star_prior_fit.py); below 1 keeps a simulated "
+                           "user's unclear or contrary answers from looping the agent where a wizard would move on.")
     closing_boost: float = Field(2.0, ge=1.0, description="Closing actions' weight times this once the goal is "
                                  "reached, divided by it before (the likeliest for the wizards of both folds, "
                                  "bench/star_prior_fit.py).")

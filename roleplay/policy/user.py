@@ -19,8 +19,8 @@ correcting a detail (``correction``), asking something out of scope (``out_of_sc
 detail (``change_of_mind``), saying next to nothing for a turn (``quiet``), wanting the service once more
 (``extra_round``), leaving before being served (``ends_early``: from that turn on it closes), ending the
 dialogue with its own second closing turn ("no, that's all, bye" after "anything else?"), before the
-agent's goodbye (``hangs_up``; a user who leaves early hangs up at once). The note of that turn asks for it and the state records it (``played``); the policy
-agent's answer stays on its graph whatever the user says.
+agent's goodbye (``hangs_up``; a user who leaves early hangs up at once). The note of that turn asks for
+it and the state records it (``played``); the policy agent's answer stays on its graph whatever the user says.
 """
 
 from __future__ import annotations
