@@ -208,3 +208,18 @@ def test_mine_graphs_is_what_held_out_graphs_are(star):
     mined = star.dataset.mine_graphs(lambda i: fold_of(i) != 1)["mini_book"]
     cached = star.get_task_graph("mini_book", held_out=1)
     assert sorted(mined.edges(data=True)) == sorted(cached.edges(data=True))
+
+
+def test_agenerate_star_draws_the_users_behaviours_with_the_dialogues_seed(star):
+    from roleplay._aio import run_sync
+    from roleplay.datasets.star.generate import agenerate_star
+    from roleplay.policy.user import Behaviour as B
+    scenario = star.get_dialog_scenario(2)  # unhappy: the fixture's one unhappy user was out of scope and quiet
+    for seed in (3, 4):
+        dialog = run_sync(agenerate_star(2, model="scripted:auto", star=star.dataset, max_turns=6, seed=seed,
+                                         goal_user=True, behaviours=True))
+        drawn = [B(**b) for b in dialog.metadata["user"]["goal"]["behaviours"]]
+        assert drawn == star_user_goal(scenario, star.dataset, seed=seed).behaviours
+        assert {b.kind for b in drawn} == {"out_of_scope", "quiet"}  # rate 1.0 each, on different turns
+    plain = run_sync(agenerate_star(1, model="scripted:auto", star=star.dataset, max_turns=6, goal_user=True))
+    assert plain.metadata["user"]["goal"]["behaviours"] == []  # the library's default: the plain goal-aware user

@@ -135,7 +135,7 @@ def _check_mode(mode: str) -> None:
 async def agenerate_star(dialog_id: int | str, mode: Mode = "roleplay", model: str = "embedded",
                          enforce: bool = True, seed: int | None = None, star: StarDataset | None = None, *,
                          prior: PriorMode | Prior = "none", goal_user: bool = False, held_out: bool = False,
-                         behaviours: bool = True, **options: Any) -> Dialog:
+                         behaviours: bool = False, **options: Any) -> Dialog:
     """One synthetic dialogue for the scenario of real dialogue ``dialog_id`` (seed: the id).
 
     ``prior``, ``goal_user``, ``behaviours`` (the goal-aware user's, drawn with ``seed``), ``held_out`` (graphs
