@@ -196,7 +196,7 @@ def main() -> None:
             print(table(rows[-1:]), flush=True)
         print(table(rows))
         return
-    for name in args.setups.split(","):
+    for name in filter(None, args.setups.split(",")):
         dialogs = asyncio.run(generate(runs, args.model, SETUPS[name], args.max_turns, name))
         rows.append(corpus_row(name, dialogs, humans, args.repeats))
         step = max(1, len(runs) // 6)
@@ -204,7 +204,8 @@ def main() -> None:
         deterministic = all(same(a, b) for a, b in zip(again, dialogs[::step], strict=True))
         print(f"{name}: {time.perf_counter() - started:.0f} s; same seed, same dialogue: {deterministic}; "
               f"behaviours played/planned: {behaviour_shares(dialogs)}", flush=True)
-    print(table(rows))
+    if rows:
+        print(table(rows))
     if args.embedded:
         chosen = [c[k] for k in range(args.per_task) for c in by_task.values() if k < len(c)][: args.embedded]
         dialogs = asyncio.run(generate([(i, i) for i in chosen], "embedded", SETUPS["default"], args.max_turns,
