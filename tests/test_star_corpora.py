@@ -2,10 +2,10 @@
 
 import json
 import random
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_star_realism import FIXTURE
 
 from roleplay.backends.scripted import ScriptedRequest, scripted_model
 from roleplay.cli import cli
@@ -18,8 +18,6 @@ from roleplay.generators import AgentSpec, PersonaDialogGenerator
 from roleplay.policy.graph import add_action, new_graph
 from roleplay.policy.prior import Prior, default_mode, narrow, probabilities, shares, unigram_count, weigh
 from roleplay.policy.user import BEHAVIOURS, Behaviour, UserGoal, UserState, sample_behaviours, user_note
-
-FIXTURE = Path(__file__).parent / "fixtures" / "star_mini"
 
 
 @pytest.fixture
