@@ -70,4 +70,5 @@ class PolicyEntry(CheckedModel):
     agent: str = Field(description="Name of the agent that follows the graph.")
     graph: str = Field(description="DOT file, relative to the scenario.")
     enforce: bool = Field(default=True, description="Constrain actions to the legal ones (False: prompt only).")
-    prior: PriorMode = Field(default="none", description="Steer by the graph's edge counts (roleplay.policy.prior).")
+    prior: PriorMode | None = Field(default=None, description="Steer by the graph's edge counts "
+                                    "(roleplay.policy.prior); unset: sample when its edges carry counts, else none.")

@@ -60,7 +60,7 @@ from roleplay.personas.loading import load_class
 from roleplay.personas.sampling import class_of, read_rules
 from roleplay.policy.graph import read_dot
 from roleplay.policy.orchestrator import Policy
-from roleplay.policy.prior import Prior
+from roleplay.policy.prior import Prior, default_mode
 from roleplay.resources import bundled_scenarios, find_scenario
 from roleplay.variants import VariantGrid
 
@@ -308,8 +308,9 @@ class Scenario(CheckedModel):
         if self.policy.agent not in names:
             raise ScenarioError(f"policy.agent '{self.policy.agent}' is not one of the agents.", self.path)
         base = self.path.parent if self.path else Path.cwd()
-        return Policy.single(self.policy.agent, read_dot(base / self.policy.graph), enforce=self.policy.enforce,
-                             prior=Prior(mode=self.policy.prior))
+        graph = read_dot(base / self.policy.graph)
+        return Policy.single(self.policy.agent, graph, enforce=self.policy.enforce,
+                             prior=Prior(mode=self.policy.prior or default_mode([graph])))
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -110,7 +110,7 @@ def test_weigh_discounts_revisits_and_favours_closing_after_the_goal():
 
 
 def test_closing_is_as_much_less_likely_before_the_goal_as_it_is_likelier_after():
-    graph, prior = _counted_graph(), Prior(smoothing=0, closing_boost=4)
+    graph, prior = _counted_graph(), Prior(smoothing=0, backoff=0, closing_boost=4)
     shares = probabilities(graph, "inform", ["else", "bye"], smoothing=0)  # else 3, bye 1: both close
     assert dict(weigh(graph, "inform", ["else", "bye"], [], prior, False)) == pytest.approx(shares)
     graph.add_edge("ok", "else", source="dot", count=4)  # as often as inform: weighed 1/4 before, 4 after
@@ -187,7 +187,7 @@ def goal_user_script(request: ScriptedRequest) -> str:
 def test_goal_aware_user_ends_naturally_on_the_argmax_path(star):
     model = scripted_model(fn=goal_user_script)
     dialog = star.get_dialog_scenario(1)
-    policy = star_policy(dialog, prior="argmax", goal_user=True, star=star.dataset)
+    policy = star_policy(dialog, prior=Prior(mode="argmax", backoff=0), goal_user=True, star=star.dataset)
     generator = PersonaDialogGenerator(model, agents=[
         AgentSpec(name="User", persona=star.get_user_persona_for_scenario(dialog)),
         AgentSpec(name="System", persona=star.get_system_persona_for_scenario(dialog))],

@@ -30,19 +30,24 @@ def star() -> None:
 @click.option("--mode", type=click.Choice(["roleplay", "description"]), default="roleplay", show_default=True)
 @click.option("--prompt-only", is_flag=True, help="Role-play without enforcing the graph (the flowchart is only "
                                                    "pasted into the prompt), to compare with enforcement.")
-@click.option("--prior", type=click.Choice(PRIOR_CHOICES), default="none", show_default=True,
-              help="Steer the System by how often human wizards took each transition: rank (order the options), "
-                   "nucleus (offer the likeliest), sample or argmax (the prior picks, the model words it).")
-@click.option("--goal-user", is_flag=True, help="A goal-aware User: answers from its task's facts, closes once "
-                                                "served; the System's goodbye follows its closing turn.")
+@click.option("--prior", type=click.Choice(PRIOR_CHOICES), default="sample", show_default=True,
+              help="Steer the System by how often human wizards took each transition: sample (the prior draws "
+                   "the action, so paths vary as the humans' do: a corpus), argmax (the most typical path), rank "
+                   "(order the options), nucleus (offer the likeliest), none (the model chooses freely).")
+@click.option("--goal-user/--plain-user", default=True, show_default=True,
+              help="A goal-aware User: answers from its task's facts, closes once served; the System's goodbye "
+                   "follows its closing turn.")
+@click.option("--behaviours/--no-behaviours", default=True, show_default=True,
+              help="Goal-aware User: draw its behaviours (a correction, an out-of-scope question...) with the "
+                   "rates of STAR's real users, seeded; recorded in the dialogue's metadata['user'].")
 @click.option("--held-out", is_flag=True, help="Run each scenario on graphs mined without its fold (2-fold by id).")
 @click.option("-m", "--model", envvar="ROLEPLAY_MODEL", callback=model_string, default="embedded", show_default=True)
 @click.option("--max-turns", type=click.IntRange(min=2), default=16, show_default=True)
 @run_options
 @friendly
 def star_generate(star_path: Path, task: str | None, happy: bool | None, multitask: bool, ids: tuple[int, ...],
-                  out: Path, mode: str, prompt_only: bool, prior: str, goal_user: bool, held_out: bool, model: str,
-                  max_turns: int, **run: Any) -> None:
+                  out: Path, mode: str, prompt_only: bool, prior: str, goal_user: bool, behaviours: bool,
+                  held_out: bool, model: str, max_turns: int, **run: Any) -> None:
     """One synthetic dialogue per matching STAR dialogue (id and seed: the real dialogue's id); resumable."""
     from roleplay.datasets.star.generate import agenerate_star_batch
     from roleplay.datasets.star.loader import StarDataset
@@ -58,8 +63,8 @@ def star_generate(star_path: Path, task: str | None, happy: bool | None, multita
         raise click.ClickException("No STAR dialogue matches these filters; loosen --task/--happy/--multitask.")
     click.echo(f"{len(chosen)} scenarios; model {model}, mode {mode}{' (prompt-only)' if prompt_only else ''}, "
                f"concurrency {run['concurrency']} -> {out}")
-    options = {"max_turns": max_turns, "prior": prior, "goal_user": goal_user, "held_out": held_out} \
-        if mode == "roleplay" else {}
+    options = {"max_turns": max_turns, "prior": prior, "goal_user": goal_user, "behaviours": behaviours,
+               "held_out": held_out} if mode == "roleplay" else {}
     result = run_or_resume(out, agenerate_star_batch(
         chosen, out, mode, model, enforce=not prompt_only, star=dataset, **batch_arguments(run), **options))
     report_batch(result, out, run["max_failures"])

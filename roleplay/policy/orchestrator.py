@@ -112,6 +112,7 @@ class PolicyOrchestrator(Orchestrator):
         if goal is not None:
             self.user.hear_self(goal, turn.text, wants_end, stage)
             turn.metadata["user_state"] = {"stage": stage, **self.user.model_dump()}
+            turn.metadata["end"] = turn.metadata["end"] or self.user.hung_up  # it hangs up: no goodbye follows
         return turn
 
     def request_for(self, agent: Agent, dialog: Dialog) -> TurnRequest:

@@ -13,8 +13,10 @@ Many dialogues run on the batch engine (`star_job` for `roleplay.runs.batch.arun
 Realism (role-play, enforced): ``prior`` steers the System by how often human wizards took each
 transition (`roleplay.policy.prior`: none, rank, nucleus, sample, argmax), ``goal_user`` makes the User
 goal-aware (`star_user_goal`: it answers from its facts and closes once served, so dialogues end
-naturally), and ``held_out`` runs a scenario on graphs mined without its fold (`fold_of`), so a
-benchmark never plays a dialogue the graphs and counts were mined from.
+naturally) and, with ``behaviours``, draws how it departs from a plain cooperative user with the rates of
+STAR's real users (a correction, an out-of-scope question...: seeded by the dialogue's seed), and
+``held_out`` runs a scenario on graphs mined without its fold (`fold_of`), so a benchmark never plays a
+dialogue the graphs and counts were mined from.
 
 Every function takes the dataset as ``star`` (a `StarDataset`); None means the one ``STAR.set_path`` chose.
 """
@@ -77,12 +79,14 @@ def query_tool(task: str, seed: int = 0, availability: float = 1.0, star: StarDa
 
 
 def star_policy(scenario: dict[str, Any], enforce: bool = True, seed: int = 0, star: StarDataset | None = None,
-                *, prior: PriorMode | Prior = "none", goal_user: bool = False, held_out: int | None = None) -> Policy:
+                *, prior: PriorMode | Prior = "none", goal_user: bool = False, held_out: int | None = None,
+                behaviours_seed: int | None = None) -> Policy:
     """The System's policy for a scenario: one reconstructed graph and one tool per task.
 
     In a happy scenario bookings always succeed and a search finds the closest rows (a lenient tool), as
     STAR's knowledge base had what happy users asked for; otherwise bookings succeed half the time.
-    ``prior``, ``goal_user``: see the module; ``held_out``: a fold whose dialogues the graphs are not mined from.
+    ``prior``, ``goal_user``: see the module; ``held_out``: a fold whose dialogues the graphs (and the users'
+    behaviour rates) are not mined from; ``behaviours_seed``: draw the goal-aware user's behaviours with it.
     """
     star = _dataset(star)
     tasks = scenario_tasks(scenario)
@@ -93,7 +97,7 @@ def star_policy(scenario: dict[str, Any], enforce: bool = True, seed: int = 0, s
                   tools={t: query_tool(t, seed, 1.0 if happy else 0.5, star, lenient=happy) for t in tasks},
                   enforce=enforce,
                   prior=prior if isinstance(prior, Prior) else _prior(prior),
-                  user_goal=star_user_goal(scenario, star) if goal_user else None)
+                  user_goal=star_user_goal(scenario, star, behaviours_seed, held_out) if goal_user else None)
 
 
 def _prior(mode: str) -> Prior:
@@ -130,11 +134,12 @@ def _check_mode(mode: str) -> None:
 
 async def agenerate_star(dialog_id: int | str, mode: Mode = "roleplay", model: str = "embedded",
                          enforce: bool = True, seed: int | None = None, star: StarDataset | None = None, *,
-                         prior: PriorMode = "none", goal_user: bool = False, held_out: bool = False,
-                         **options: Any) -> Dialog:
+                         prior: PriorMode | Prior = "none", goal_user: bool = False, held_out: bool = False,
+                         behaviours: bool = False, **options: Any) -> Dialog:
     """One synthetic dialogue for the scenario of real dialogue ``dialog_id`` (seed: the id).
 
-    ``prior``, ``goal_user``, ``held_out`` (graphs mined without this dialogue's fold): see the module.
+    ``prior``, ``goal_user``, ``behaviours`` (the goal-aware user's, drawn with ``seed``), ``held_out`` (graphs
+    mined without this dialogue's fold): see the module.
     """
     _check_mode(mode)
     star = _dataset(star)
@@ -142,7 +147,8 @@ async def agenerate_star(dialog_id: int | str, mode: Mode = "roleplay", model: s
     seed = int(dialog_id) if seed is None else seed
     if mode == "roleplay":
         policy = star_policy(scenario, enforce, star=star, prior=prior, goal_user=goal_user,
-                             held_out=fold_of(dialog_id) if held_out else None)
+                             held_out=fold_of(dialog_id) if held_out else None,
+                             behaviours_seed=seed if behaviours else None)
         generator = roleplay_generator(scenario, model, enforce, star=star, policy=policy, **options)
     else:
         generator = description_generator(scenario, model, star=star, **options)

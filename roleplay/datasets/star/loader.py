@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -139,18 +139,27 @@ class StarDataset:
         self.get_task(task)
         key = (mined, min_count, held_out, pooled)
         if key not in self._graphs:
-            graphs = {t: base_graph(t, self.get_task(t)) for t in self.tasks()}
-            if mined:
-                dialogs = [d for d in self.iter_dialogs(progress=False)
-                           if held_out is None or fold_of(d.id) != held_out]
-                add_mined(graphs, mine_transitions(graphs, dialogs), min_count, self.templates())
-                if pooled:
-                    pool_across_tasks(graphs)
-                count_transitions(graphs, dialogs)
-                for graph in graphs.values():
-                    mark_closing_goals(graph)
-            self._graphs[key] = graphs
+            keep = None if held_out is None else (lambda dialog_id: fold_of(dialog_id) != held_out)
+            self._graphs[key] = self.mine_graphs(keep, min_count, pooled) if mined else \
+                {t: base_graph(t, self.get_task(t)) for t in self.tasks()}
         return self._graphs[key][task].copy()
+
+    def mine_graphs(self, keep: Callable[[int], bool] | None = None, min_count: int = 1,
+                    pooled: bool = True) -> dict[str, nx.DiGraph]:
+        """Every task's graph mined from the dialogues whose id ``keep`` accepts (None: all); not cached.
+
+        What `get_task_graph` builds (it caches one set per setting); for other splits of the dialogues,
+        such as the inner folds that fit the prior's parameters (bench/star_prior_fit.py).
+        """
+        graphs = {t: base_graph(t, self.get_task(t)) for t in self.tasks()}
+        dialogs = [d for d in self.iter_dialogs(progress=False) if keep is None or keep(int(d.id))]
+        add_mined(graphs, mine_transitions(graphs, dialogs), min_count, self.templates())
+        if pooled:
+            pool_across_tasks(graphs)
+        count_transitions(graphs, dialogs)
+        for graph in graphs.values():
+            mark_closing_goals(graph)
+        return graphs
 
     # --- dialogues -----------------------------------------------------------------------------------
     def dialog_ids(self) -> list[int]:

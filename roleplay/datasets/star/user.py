@@ -11,18 +11,40 @@ instructions' words: how many rounds of the service the user wants (`rounds_in`:
 every happy trivia scenario asks for several) and the answers it knows to numbered items
 (`numbered_answers`: "You have answers for the following questions: (5) wind, (7) do not iron" is {"5":
 "wind", "7": "do not iron"}).
+
+Users also differ in how they behave (`roleplay.policy.user.Behaviour`): `behaviour_rates` mines how often
+STAR's real users did each thing, per happy/unhappy scenario, from the dialogues of the mining folds only,
+and `star_user_goal` draws a user's behaviours with those rates and its seed. What counts, per dialogue:
+
+- ``facts_early``: the first user turn says one of the details the API needs (among users who have one);
+- ``correction``: a user turn corrects itself ("sorry, I meant", "my mistake", "wrong");
+- ``change_of_mind``: a user turn changes course ("actually", "instead", "on second thought");
+- ``out_of_scope``: the wizard answered with ``out_of_scope`` (the user asked what it cannot do);
+- ``quiet``: a user turn says nothing: no word but a filler ("hmm", "what?", "...");
+- ``extra_round``: the wizard reached a goal twice though the instructions asked for one round;
+- ``ends_early``: the dialogue was not completed (STAR's ``CompletionLevel``: the user left);
+- ``hangs_up``: the wizard's last labelled action is not a goodbye (a terminal action): the user left first.
 """
 
 from __future__ import annotations
 
+import functools
+import random
 import re
+from collections import Counter
 from typing import Any
 
-from roleplay.datasets.star.format import scenario_tasks, user_name
-from roleplay.datasets.star.loader import StarDataset
-from roleplay.policy.user import UserGoal
+import networkx as nx
 
-__all__ = ["NAME_INPUTS", "fact_label", "numbered_answers", "rounds_in", "star_user_goal", "stated_value"]
+from roleplay.datasets.star.format import SYSTEM, USER, scenario_tasks, user_name
+from roleplay.datasets.star.loader import StarDataset, fold_of
+from roleplay.dialog import Dialog
+from roleplay.policy.graph import is_terminal
+from roleplay.policy.tracker import FlowchartTracker, replay
+from roleplay.policy.user import BEHAVIOURS, UserGoal, sample_behaviours
+
+__all__ = ["NAME_INPUTS", "behaviour_rates", "dialog_behaviours", "fact_label", "numbered_answers", "rounds_in",
+           "star_user_goal", "stated_value"]
 
 NAME_INPUTS = frozenset({"CustomerName", "PatientName", "UserName", "RenterName", "GuestName", "FullName"})
 """API inputs that hold the user's own name."""
@@ -157,8 +179,68 @@ def stated_value(spec: dict[str, Any], request: str) -> str | None:
     return None
 
 
-def star_user_goal(scenario: dict[str, Any], star: StarDataset) -> UserGoal:
-    """The goal-aware user of a STAR scenario: its request, the facts it knows, the inputs its tasks need."""
+_CORRECTION = re.compile(r"\b(?:i meant|i mean\b|sorry,? (?:i|it|that|my)\b|correction|my mistake|typo|wrong)",
+                         re.IGNORECASE)
+_CHANGE = re.compile(r"\b(?:changed? my mind|on second thought|instead|rather|actually)\b", re.IGNORECASE)
+_FILLER = re.compile(r"^\W*(?:(?:h+m+|u+h+|u+m+|huh|what|e+r+)\W*)*$", re.IGNORECASE)
+
+
+def dialog_behaviours(dialog: Dialog, goal: UserGoal, star: StarDataset, held_out: int | None) -> dict[str, bool]:
+    """Which behaviours (see the module) the real user of ``dialog`` showed.
+
+    ``facts_early`` is False too for a user with no detail to give (only its name): count it among users with one.
+    """
+    said = [t.text for t in dialog.turns if t.speaker == USER]
+    details = [v.lower() for k, v in goal.facts.items() if k != "Your name"]
+    graphs = {t: star.get_task_graph(t, held_out=held_out) for t in scenario_tasks(dialog.scenario)}
+    tracker = FlowchartTracker(graphs)
+    for _ in replay(tracker, dialog):
+        pass
+    return {
+        "facts_early": bool(said and details and any(v in said[0].lower() for v in details)),
+        "correction": any(_CORRECTION.search(text) for text in said),
+        "change_of_mind": any(_CHANGE.search(text) for text in said),
+        "out_of_scope": any(t.action == "out_of_scope" for t in dialog.turns if t.speaker == SYSTEM),
+        "quiet": any(_FILLER.match(text) for text in said),
+        "extra_round": goal.rounds == 1 and tracker.goal_arrivals() >= 2,
+        "ends_early": (dialog.metadata.get("completion_level") or "Complete") != "Complete",
+        "hangs_up": bool(tracker.steps) and not _terminal(graphs[tracker.steps[-1].task], tracker.steps[-1].action),
+    }
+
+
+def _terminal(graph: nx.DiGraph, action: str) -> bool:
+    return action in graph and not graph.nodes[action].get("anywhere") and is_terminal(graph, action)
+
+
+@functools.cache
+def behaviour_rates(star: StarDataset, held_out: int | None = None) -> dict[bool, dict[str, float]]:
+    """Happy (True) / unhappy (False) -> behaviour -> share of STAR's single-task users who showed it.
+
+    Mined from the dialogues outside fold ``held_out`` (None: all), so a held-out scenario's user is drawn
+    from other users' habits. ``facts_early`` is the share among users with a detail to give.
+    """
+    shown: dict[bool, Counter[str]] = {True: Counter(), False: Counter()}
+    users: dict[bool, Counter[str]] = {True: Counter(), False: Counter()}
+    for dialog in star.iter_dialogs(progress=False, multitask=False):
+        if held_out is not None and fold_of(dialog.id) == held_out:
+            continue
+        happy, goal = bool(dialog.scenario.get("Happy", True)), star_user_goal(dialog.scenario, star)
+        found = dialog_behaviours(dialog, goal, star, held_out)
+        for kind, showed in found.items():
+            if kind != "facts_early" or any(k != "Your name" for k in goal.facts):
+                users[happy][kind] += 1
+                shown[happy][kind] += showed
+    return {happy: {kind: shown[happy][kind] / users[happy][kind] if users[happy][kind] else 0.0
+                    for kind in BEHAVIOURS} for happy in (True, False)}
+
+
+def star_user_goal(scenario: dict[str, Any], star: StarDataset, seed: int | None = None,
+                   held_out: int | None = None) -> UserGoal:
+    """The goal-aware user of a STAR scenario: its request, the facts it knows, the inputs its tasks need.
+
+    With a ``seed``, its behaviours are drawn with STAR's rates for happy or unhappy users (`behaviour_rates`,
+    mined without fold ``held_out``); ``extra_round`` adds a round.
+    """
     request = str(scenario.get("UserTask", ""))
     name = user_name(scenario)
     facts: dict[str, str] = {"Your name": name} if name else {}
@@ -174,6 +256,9 @@ def star_user_goal(scenario: dict[str, Any], star: StarDataset) -> UserGoal:
             value = _mentioned(categories, request) if categories else stated_value(spec, request)
             if value and spec["Name"] not in NAME_INPUTS:
                 facts.setdefault(label, value)
-    return UserGoal(request=request, facts=facts, needs=list(dict.fromkeys(needs)),
-                    happy=bool(scenario.get("Happy", True)), rounds=rounds_in(request),
-                    answers=numbered_answers(request))
+    happy = bool(scenario.get("Happy", True))
+    behaviours = [] if seed is None else sample_behaviours(behaviour_rates(star, held_out)[happy],
+                                                           random.Random(f"{seed}:user"))
+    extra = any(b.kind == "extra_round" for b in behaviours)
+    return UserGoal(request=request, facts=facts, needs=list(dict.fromkeys(needs)), happy=happy,
+                    rounds=rounds_in(request) + extra, answers=numbered_answers(request), behaviours=behaviours)
