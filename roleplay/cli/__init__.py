@@ -6,6 +6,7 @@ see the problem and the fix, never a traceback.
 
 from roleplay.cli import (  # noqa: F401  (each registers its commands)
     branch,
+    coverage,
     dialogs,
     intents,
     personas,
