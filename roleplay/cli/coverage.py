@@ -74,6 +74,7 @@ def coverage(folder: Path, graph_paths: tuple[Path, ...], star_path: Path | None
         table.add_row(*(f"{row[c]} {row[c + '_rate']:.0%}" if row.get(c + "_rate") is not None else str(row[c])
                         for c in columns))
     console = Console(highlight=False)
+    console.width = max(console.width, 110)  # the table needs it; piped output (80 columns) would squeeze the task
     console.print(table)
     for task in tasks:
         if task.uncovered_edges:
