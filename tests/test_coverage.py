@@ -5,15 +5,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from scripted_runs import doctor_intake_dialog
 
-from roleplay import backends
-from roleplay.backends.scripted import ScriptedRequest, scripted_model
 from roleplay.cli import cli
 from roleplay.dialog import Dialog, Event, Turn
 from roleplay.evaluation.coverage import dialog_edges, folder_coverage, reachable
 from roleplay.policy.graph import read_dot
 from roleplay.runs.folder import RunFolder
-from roleplay.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -111,15 +109,7 @@ def test_every_branch_covered_reaches_full_coverage(tmp_path, shop):
 
 
 def test_a_scripted_run_of_the_doctor_intake_scenario(tmp_path, monkeypatch):
-    def user_says_no(request: ScriptedRequest) -> str:
-        props = (request.schema or {}).get("properties", {})
-        if "action" in props:
-            action = props["action"]["enum"][0]
-            return json.dumps({"action": action, "utterance": f"I do {action}."})
-        return json.dumps({"answer": "no", "utterance": "No fever."}) if "answer" in props else "No fever, no."
-    monkeypatch.setitem(backends._FACTORIES, "canned",
-                        lambda model, options: scripted_model(fn=user_says_no, seed=options.seed))
-    dialog = load_scenario(ROOT / "scenarios" / "doctor_intake.yaml").generator(model="canned").generate(seed=2)
+    dialog = doctor_intake_dialog(monkeypatch)
     folder = run_folder(tmp_path, [dialog.model_copy(update={"id": 0})])
     graph = ROOT / "scenarios" / "doctor_intake.dot"
     result = CliRunner().invoke(cli, ["coverage", str(folder), "--graph", str(graph)])

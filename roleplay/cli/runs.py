@@ -10,7 +10,7 @@ import click
 
 from roleplay.cli.base import OutputPath, cli, friendly, model_string, request_timeout_option
 from roleplay.dialog import Dialog
-from roleplay.runs.export import FORMATS
+from roleplay.runs.export import EXPORT_FORMATS
 
 if TYPE_CHECKING:
     from roleplay.runs.batch import BatchResult
@@ -201,17 +201,22 @@ def _sampled_data_files(scenario: Scenario) -> list[Path]:
 
 @cli.command("export")
 @click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), required=True,
+              help="next_action: one row per policy action (history -> action).")
 @click.option("--out", type=OutputPath(), required=True, help="Output file (a folder for hf).")
 @click.option("--roles", default=None, help="Speaker -> role, e.g. Doctor=assistant,Patient=user "
                                             "(default: first speaker user, others assistant).")
+@click.option("--labels", is_flag=True, help="Add each message's policy action as an `action` field "
+                                             "(openai, sharegpt, hf).")
+@click.option("--legal", is_flag=True, help="With --labels: also the legal action set (`legal_actions`).")
 @friendly
-def export_command(folder: Path, fmt: str, out: Path, roles: str | None) -> None:
+def export_command(folder: Path, fmt: str, out: Path, roles: str | None, labels: bool, legal: bool) -> None:
     """Export the dialogues in FOLDER, one per line (jsonl, sharegpt, openai) or as a HF dataset."""
     from roleplay.runs.export import export, parse_roles
 
-    count = export(folder, fmt, out, parse_roles(roles))
-    click.echo(f"Exported {count} dialogues to {out} ({fmt}).")
+    count = export(folder, fmt, out, parse_roles(roles), labels=labels, legal=legal)
+    click.echo(f"Exported {count} {'actions' if fmt == 'next_action' else 'dialogues'} to {out} ({fmt}"
+               f"{', with action labels' if labels else ''}).")
 
 
 

@@ -1,0 +1,28 @@
+"""Policy dialogues from scripted models that the coverage and export tests share."""
+
+import json
+from pathlib import Path
+
+from roleplay import backends
+from roleplay.backends.scripted import ScriptedRequest, scripted_model
+from roleplay.dialog import Dialog
+from roleplay.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCTOR_INTAKE = ROOT / "scenarios" / "doctor_intake.yaml"
+
+
+def _first_action_and_no(request: ScriptedRequest) -> str:
+    """The Doctor takes the first offered action; the Patient answers every question "no"."""
+    props = (request.schema or {}).get("properties", {})
+    if "action" in props:
+        action = props["action"]["enum"][0]
+        return json.dumps({"action": action, "utterance": f"I do {action}."})
+    return json.dumps({"answer": "no", "utterance": "No fever."}) if "answer" in props else "No fever, no."
+
+
+def doctor_intake_dialog(monkeypatch, seed: int = 2) -> Dialog:
+    """One doctor-intake dialogue on its DOT graph: greet ... ask_red_flags, "no", give_advice ... goodbye."""
+    monkeypatch.setitem(backends._FACTORIES, "canned",
+                        lambda model, options: scripted_model(fn=_first_action_and_no, seed=options.seed))
+    return load_scenario(DOCTOR_INTAKE).generator(model="canned").generate(seed=seed)
