@@ -140,3 +140,13 @@ def test_cli_on_a_folder_without_dialogues(tmp_path, shop):
     (tmp_path / "empty").mkdir()
     result = CliRunner().invoke(cli, ["coverage", str(tmp_path / "empty"), "--graph", str(shop)])
     assert result.exit_code == 1 and "No dialogue JSON files" in result.output
+
+
+def test_the_report_lists_the_edges_never_taken(tmp_path, shop):
+    from roleplay.viz.report import make_report
+
+    graph = read_dot(shop)
+    html = make_report([shop_dialog(0, True, "Yes"), shop_dialog(1, True, "No")], {"shop": graph})
+    section = html[html.index("<h2>Policy coverage</h2>"):html.index("<h2>Per variant</h2>")]
+    assert "search → empty" in section and "empty → sorry" in section and "offer → no" not in section
+    assert "<td>8/11</td>" in section and "<td>3/4</td>" in section

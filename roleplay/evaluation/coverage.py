@@ -7,9 +7,9 @@ graph edges it went along:
 
 - a step after a resolved outcome or answer (the query found nothing, the user said no) credits the
   edge into that branch and the edge out of it;
-- a step through an unresolved branch credits the route `roleplay.viz.paths.step_edges` finds; when
-  several branches lead to the action it cannot tell which was taken, and credits none of them
-  (counted as ``ambiguous``);
+- a step through an unresolved branch credits the one route through a branch to the action; when
+  several branches lead there it cannot tell which was taken, and credits none of them (counted as
+  ``ambiguous``; the picture's `roleplay.viz.paths.step_edges` draws the first instead);
 - an anywhere-action (``out_of_scope``) credits the action, not an edge (the graph draws none), and the
   step back from it is judged from where the dialogue was before the detour;
 - a branch resolved at the very end (the dialogue stopped after the query) credits the edge into it.
@@ -38,10 +38,9 @@ from roleplay.dialog import Dialog
 from roleplay.policy.graph import NodeKind, anywhere_actions, is_system, is_terminal, legal_actions, node_kind
 from roleplay.policy.tracker import FlowchartTracker, replay
 from roleplay.runs.folder import RunFolder
-from roleplay.viz.paths import step_edges
 
-__all__ = ["CoverageCounts", "TaskCoverage", "coverage_rows", "dialog_edges", "folder_coverage", "reachable",
-           "task_coverage"]
+__all__ = ["CoverageCounts", "TaskCoverage", "coverage_of", "coverage_rows", "dialog_edges", "folder_coverage",
+           "reachable", "task_coverage", "uncovered_rows"]
 
 Edge = tuple[str, str]
 
@@ -144,7 +143,9 @@ def _edges_of(graph: nx.DiGraph, previous: str, origin: str | None, action: str)
     if graph.has_edge(previous, action):
         return [(previous, action)]
     routes = [b for b in graph.successors(previous) if not is_system(graph, b) and graph.has_edge(b, action)]
-    return step_edges(graph, previous, action) if len(routes) == 1 else (None if routes else [])
+    if len(routes) == 1:
+        return [(previous, routes[0]), (routes[0], action)]
+    return None if routes else []
 
 
 def task_coverage(task: str, graph: nx.DiGraph, visits: Iterable[Mapping[str, Any]]) -> TaskCoverage:
@@ -188,21 +189,25 @@ def _edge_row(graph: nx.DiGraph, u: str, v: str) -> dict[str, Any]:
     return {"from": u, "to": v, "source": graph.edges[u, v].get("source", "dot")}
 
 
-def folder_coverage(folder: str | Path, graphs_for: Callable[[Dialog], Mapping[str, nx.DiGraph]]) -> list[TaskCoverage]:
-    """Coverage per task of every dialogue in ``folder``; ``graphs_for`` gives a dialogue's graphs (task -> graph).
-
-    A dialogue for which ``graphs_for`` returns no graph is skipped (it followed no policy).
-    """
+def coverage_of(followed: Iterable[tuple[Dialog, Mapping[str, nx.DiGraph]]]) -> list[TaskCoverage]:
+    """Coverage per task of dialogues, each with the graphs it followed (task -> graph; empty: skipped)."""
     graphs: dict[str, nx.DiGraph] = {}
     per_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for dialog in RunFolder(folder).iter_dialogs():
-        its_graphs = dict(graphs_for(dialog))
+    for dialog, its_graphs in followed:
         if not its_graphs:
             continue
         graphs.update(its_graphs)
         for task, visit in dialog_edges(dialog, its_graphs).items():
             per_task[task].append(visit)
     return [task_coverage(task, graphs[task], per_task[task]) for task in sorted(per_task)]
+
+
+def folder_coverage(folder: str | Path, graphs_for: Callable[[Dialog], Mapping[str, nx.DiGraph]]) -> list[TaskCoverage]:
+    """Coverage per task of every dialogue in ``folder``; ``graphs_for`` gives a dialogue's graphs (task -> graph).
+
+    A dialogue for which ``graphs_for`` returns no graph is skipped (it followed no policy).
+    """
+    return coverage_of((dialog, dict(graphs_for(dialog))) for dialog in RunFolder(folder).iter_dialogs())
 
 
 def coverage_rows(report: Iterable[TaskCoverage]) -> list[dict[str, Any]]:
@@ -216,4 +221,18 @@ def coverage_rows(report: Iterable[TaskCoverage]) -> list[dict[str, Any]]:
             row[f"{name}_rate"] = counts.rate
         row["illegal_steps"] = task.illegal_steps
         rows.append(row)
+    return rows
+
+
+def uncovered_rows(report: Iterable[TaskCoverage], shown: int = 30) -> list[dict[str, Any]]:
+    """One row per task for a report: edges covered/reachable, its rate, and the first ``shown`` edges never taken."""
+    rows = []
+    for task in report:
+        edges = [f"{e['from']} → {e['to']}" for e in task.uncovered_edges]
+        more = f" … and {len(edges) - shown} more" if len(edges) > shown else ""
+        rows.append({"task": task.task, "dialogs": task.dialogs,
+                     "edges": f"{task.edges.covered}/{task.edges.reachable}", "edge_coverage": task.edges.rate,
+                     "branches": f"{task.outcome_branches.covered + task.answer_branches.covered}/"
+                                 f"{task.outcome_branches.reachable + task.answer_branches.reachable}",
+                     "never_taken": ", ".join(edges[:shown]) + more or "none"})
     return rows

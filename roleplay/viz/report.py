@@ -23,6 +23,7 @@ from roleplay._atomic import atomic_write_text
 from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError, PolicyGraphError
 from roleplay.evaluation import DialogMetrics, evaluate_dialog, summarize
+from roleplay.evaluation.coverage import coverage_of, uncovered_rows
 from roleplay.evaluation.text import text_report
 from roleplay.policy.graph import PolicyGraphWarning, read_dot
 from roleplay.policy.tracker import TrackerStep
@@ -212,8 +213,9 @@ def make_report(dialogs: Sequence[Dialog], graphs: Mapping[str, nx.DiGraph], *, 
     overview = {"dialogues": len(entries), "turns (mean)": round(sum(turns) / len(turns), 2) if turns else None,
                 "stop reasons": dict(Counter(_stop(e.dialog) for e in entries)),
                 **text_quality([e.dialog for e in entries]), **usage_overview(dialogs, prices)}
+    coverage = uncovered_rows(coverage_of((e.dialog, e.graphs) for e in entries))
     return render_page(
-        title=title, overview=overview, summary=summarize(measured) if measured else [],
+        title=title, overview=overview, summary=summarize(measured) if measured else [], coverage=coverage,
         variants=_variant_rows(entries), entries=entries, graphs=used,
         counts={"turns": _counts(turns), "stop": _counts(_stop(e.dialog) for e in entries)},
         notes=[*notes, *([] if used else ["No policy graph is known for these dialogues, so there is no adherence "

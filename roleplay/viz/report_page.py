@@ -96,10 +96,11 @@ def packed(data: Mapping[str, Any]) -> str:
 
 def render_page(*, title: str, overview: Mapping[str, Any], summary: Sequence[Mapping[str, Any]],
                 variants: Sequence[Mapping[str, Any]], entries: Sequence[Entry], graphs: Mapping[str, nx.DiGraph],
-                counts: Mapping[str, list[tuple[str, float]]], notes: Sequence[str]) -> str:
+                counts: Mapping[str, list[tuple[str, float]]], notes: Sequence[str],
+                coverage: Sequence[Mapping[str, Any]] = ()) -> str:
     """The whole page as HTML text: styles, charts, heatmaps and data inline."""
     return TEMPLATES.get_template("report.html.j2").render(
-        title=title, overview=overview, summary=summary, variants=variants, notes=notes,
+        title=title, overview=overview, summary=summary, variants=variants, notes=notes, coverage=coverage,
         charts=_charts(summary, variants, counts), heatmaps=_heatmaps(entries, graphs),
         data=packed(_dialog_data(entries, graphs)), css=transcript_css() + _asset("report.css"),
         script=_asset("report.js"),
