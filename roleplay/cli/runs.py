@@ -211,7 +211,10 @@ def _sampled_data_files(scenario: Scenario) -> list[Path]:
 @click.option("--legal", is_flag=True, help="With --labels: also the legal action set (`legal_actions`).")
 @friendly
 def export_command(folder: Path, fmt: str, out: Path, roles: str | None, labels: bool, legal: bool) -> None:
-    """Export the dialogues in FOLDER, one per line (jsonl, sharegpt, openai) or as a HF dataset."""
+    """Export the dialogues in FOLDER, one per line (jsonl, sharegpt, openai) or as a HF dataset.
+
+    next_action writes one line per policy action instead (history -> action); see docs/coverage.md.
+    """
     from roleplay.runs.export import export, parse_roles
 
     count = export(folder, fmt, out, parse_roles(roles), labels=labels, legal=legal)
