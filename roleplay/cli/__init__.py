@@ -5,8 +5,10 @@ see the problem and the fix, never a traceback.
 """
 
 from roleplay.cli import (  # noqa: F401  (each registers its commands)
+    compare,
     dialogs,
     intents,
+    judge,
     personas,
     policy,
     report,

@@ -70,6 +70,9 @@ def report_batch(result: BatchResult, out: Path, max_failures: int | None) -> No
 @click.argument("scenario_file", type=click.Path(path_type=Path))
 @click.option("-n", "n", type=click.IntRange(min=1), required=True, help="How many dialogues (ids 0..n-1).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Dialogue i uses seed + i.")
+@click.option("--trials", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Run each of the N dialogues K times with distinct seeds (same variant and cast), for pass^k "
+                   "in `roleplay evaluate`; the folder then holds N*K dialogues.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Batch folder (resumable).")
 @click.option("-m", "--model", envvar="ROLEPLAY_MODEL", default=None, help="Override the scenario's model.")
 @click.option("--max-turns", type=click.IntRange(min=1), default=None)
@@ -87,7 +90,7 @@ def report_batch(result: BatchResult, out: Path, max_failures: int | None) -> No
                    "--concurrency dialogues in flight. With ray, a --base-url may hold {node_ip} for a server on each "
                    "actor's node. Needs --executor processes or ray.")
 @friendly
-def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, max_turns: int | None,
+def batch(scenario_file: Path, n: int, seed: int, trials: int, out: Path, model: str | None, max_turns: int | None,
           cache: Path | None, request_timeout: float | None, executor: str, ray_address: str | None,
           workers: int | None, **run: Any) -> None:
     """Generate N dialogues of SCENARIO_FILE into OUT; rerun the same command to resume."""
@@ -105,12 +108,16 @@ def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, 
     if request_timeout:
         options["request_timeout"] = request_timeout
     job = scenario.batch_job(model=model, max_turns=max_turns, servers=run["servers"], **options)
+    job.trials = trials
     params = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns,
-              "inputs_sha256": content_hash(_scenario_inputs(scenario))}
+              "inputs_sha256": content_hash(_scenario_inputs(scenario)),
+              **({"trials": trials} if trials > 1 else {})}
+    n *= trials
     pool = f", {len(run['servers'])} servers" if len(run["servers"]) > 1 else ""
     per_worker = {"ray": " per Ray worker",
                   "processes": f" in each of {worker_count(workers)} worker processes"}.get(executor, "")
-    click.echo(f"Batch {scenario.name}: {n} dialogues, concurrency {run['concurrency']}{per_worker}, seeds {seed}.."
+    shown = f"{n} dialogues" + (f" ({n // trials} x {trials} trials)" if trials > 1 else "")
+    click.echo(f"Batch {scenario.name}: {shown}, concurrency {run['concurrency']}{per_worker}, seeds {seed}.."
                f"{seed + n - 1}, {len(scenario.grid())} variant(s){pool} -> {out}")
     arguments = {k: v for k, v in batch_arguments(run).items() if k != "servers"}
     if executor == "ray":
@@ -162,8 +169,14 @@ def export_command(folder: Path, fmt: str, out: Path, roles: str | None) -> None
               help="A DOT policy graph for every dialogue (instead of STAR's task graphs).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Report path without extension (default: FOLDER/evaluation) -> .csv and .json.")
+@click.option("--success", default=None, metavar="RULE",
+              help="pass^k success: 'completed' (policy tracker reached a goal; the default for a --trials run) or "
+                   "'<rubric>.<dimension>>=N' on the judges' mean score.")
+@click.option("--drop-sim-errors", is_flag=True,
+              help="Leave dialogues a judge marked as user-simulator errors out of pass^k.")
 @friendly
-def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out: Path | None) -> None:
+def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out: Path | None, success: str | None,
+             drop_sim_errors: bool) -> None:
     """Text quality of the dialogues in FOLDER, and with --graph or --star-path their policy adherence.
 
     Tables per scenario variant (text) and per task (adherence), written as CSV and JSON.
@@ -175,9 +188,12 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
     if star_path is not None and graph_file is not None:
         raise click.ClickException("Give --star-path (STAR dialogues) or --graph FILE.dot (your own policy), "
                                    "not both.")
+    from roleplay.cli.judge import echo_judged, judged_sections
+
     report_path = out or folder / "evaluation"
     check_writable(report_path.with_suffix(".json"))
-    text = text_report(load_dialogs(folder))
+    dialogs = load_dialogs(folder)
+    text = text_report(dialogs)
     if star_path is None and graph_file is None:
         report = text
     else:
@@ -195,7 +211,9 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
                    f"{comparison['length_ratio']['mean']}, turns generated {comparison['generated_turns']} "
                    f"vs real {comparison['real_turns']}; ended by max_turns {overall['ended_by_max_turns']}, "
                    f"user quit before the goal {overall['user_quit_before_goal']}")
-    json_path, csv_path = write_report(report, report_path)
+    judged = judged_sections(folder, dialogs, success, drop_sim_errors)
+    echo_judged(judged, report_path)
+    json_path, csv_path = write_report({**report, **judged}, report_path)
     click.echo(f"Saved {csv_path} and {json_path}")
 
 

@@ -1,0 +1,114 @@
+"""`roleplay judge`: score a run's dialogues on a rubric with one or more judge models.
+
+Also what `roleplay evaluate` adds from those judgements: scores, agreement, simulator errors, persona
+rules, pass^k.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from roleplay.cli.base import cli, friendly
+from roleplay.dialog import Dialog
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--rubric", default="quality", show_default=True,
+              help="A bundled rubric (social, quality, task) or a rubric YAML file.")
+@click.option("-j", "--judge", "judges", multiple=True, default=("embedded",), show_default=True, metavar="MODEL",
+              help="Judge model string; repeat it for several judges (their agreement is then reported).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Judgement folder (default: FOLDER/judgements/<rubric>--<judge>; one judge only).")
+@click.option("--seed", type=int, default=0, show_default=True, help="The judge's sampling seed.")
+@click.option("--cache", type=click.Path(path_type=Path), default=None,
+              help="Response cache folder: a rerun replays the judge's answers without calling it.")
+@click.option("--base-url", default=None, metavar="URL", help="Server of an ollama: or openai: judge.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Dialogues judged at once.")
+@click.option("--attempts", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Tries per answer when the judge's JSON is invalid (each retry shows it the error).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Judge only the first N dialogues.")
+@click.option("--force", is_flag=True, help="Resume even though the judge's settings changed.")
+@friendly
+def judge(folder: Path, rubric: str, judges: tuple[str, ...], out: Path | None, seed: int, cache: Path | None,
+          base_url: str | None, concurrency: int, attempts: int, limit: int | None, force: bool) -> None:
+    """Score the dialogues in FOLDER on a rubric; rerun the same command to resume after an interruption."""
+    from roleplay.cli.runs import report_batch, run_or_resume
+    from roleplay.evaluation.judge import Judge
+    from roleplay.evaluation.judging import ajudge_folder, source_files
+    from roleplay.evaluation.rubric import load_rubric
+
+    if out is not None and len(judges) > 1:
+        raise click.UsageError("--out names one judgement folder; with several --judge leave it out (each judge "
+                               "writes FOLDER/judgements/<rubric>--<judge>).")
+    loaded = load_rubric(rubric)
+    ids = list(source_files(folder))[:limit] if limit else None
+    options: dict[str, Any] = {"base_url": base_url} if base_url else {}
+    for spec in judges:
+        model = Judge(spec, loaded, attempts=attempts, seed=seed, cache_dir=str(cache) if cache else None, **options)
+        click.echo(f"Judging {folder} on rubric {loaded.name} ({len(loaded.dimensions)} dimensions) with {model.name}")
+        result = run_or_resume(out or folder, ajudge_folder(model, folder, out, ids=ids, concurrency=concurrency,
+                                                            force=force))
+        report_batch(result, Path(result.out), None)
+        click.echo(f"Judgements in {result.out}")
+
+
+def judged_sections(folder: Path, dialogs: list[Dialog], success: str | None, drop_sim_errors: bool
+                    ) -> dict[str, Any]:
+    """What `roleplay evaluate` adds: judge scores, agreement, simulator errors, persona rule flags, pass^k."""
+    from roleplay.evaluation.judging import load_judgements
+    from roleplay.evaluation.scores import (
+        SuccessRule,
+        agreement_rows,
+        judge_rows,
+        pass_k_report,
+        persona_rule_rows,
+        sim_error_ids,
+        sim_error_rows,
+    )
+
+    pairs = load_judgements(folder)
+    persona_summary, persona_list = persona_rule_rows(dialogs)
+    sections: dict[str, Any] = {"persona_rules": {**persona_summary, "flags": persona_list}}
+    if pairs:
+        sections["judges"] = {"scores": judge_rows(pairs), "agreement": agreement_rows(pairs),
+                              "user_sim_errors": sim_error_rows(pairs)}
+    trials = any(isinstance(d.metadata.get("trial"), dict) for d in dialogs)
+    if trials or success is not None:
+        drop = sim_error_ids(pairs) if drop_sim_errors else set()
+        passk = pass_k_report(dialogs, SuccessRule(success or "completed"), pairs, drop)
+        if passk is None:
+            raise click.ClickException(f"No dialogue in {folder} records its trial; run `roleplay batch --trials K` "
+                                       "to measure pass^k.")
+        sections["pass_k"] = passk
+    return sections
+
+
+def echo_judged(sections: dict[str, Any], report_path: Path) -> None:
+    """Print the judged sections as tables and write each as CSV beside the report."""
+    from roleplay.evaluation.report import table, write_csv
+
+    judges = sections.get("judges")
+    tables = []
+    if judges:
+        tables += [("Judge scores (mean per dialogue)", "judges", judges["scores"]),
+                   ("Judge agreement (Krippendorff's alpha, interval; mean pairwise Spearman)", "agreement",
+                    judges["agreement"]),
+                   ("User-simulator errors (review dimension)", "user_sim_errors", judges["user_sim_errors"])]
+    passk = sections.get("pass_k")
+    if passk:
+        tables.append((f"pass^k over {passk['tasks']} tasks, {passk['trials']} trials (success: {passk['success']}; "
+                       f"{passk['no_outcome']} without an outcome, {passk['dropped_sim_errors']} simulator errors "
+                       "left out)", "pass_k", passk["rows"]))
+    rules = sections["persona_rules"]
+    click.echo(f"\nPersona rule check: {rules['flagged_turns']} of {rules['turns']} turns contradict a stated "
+               "persona field")
+    for title, name, rows in tables:
+        if not rows:
+            continue
+        click.echo(f"\n{title}:\n{table(rows)}")
+        write_csv(rows, report_path.with_name(f"{report_path.name}.{name}.csv"))
