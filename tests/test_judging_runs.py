@@ -127,3 +127,24 @@ def test_judge_command_runs_and_rejects_out_with_several_judges(tmp_path):
     assert both.exit_code == 2 and "--out names one judgement folder" in both.output
     missing = CliRunner().invoke(cli, ["judge", str(run), "--rubric", "nope"])
     assert missing.exit_code == 1 and "Unknown rubric 'nope'" in missing.output
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_batch_trials_repeat_each_task_with_its_cast_and_distinct_seeds(tmp_path):
+    out = tmp_path / "trials"
+    shown = CliRunner().invoke(cli, ["batch", str(ROOT / "scenarios" / "clinic_diverse.yaml"), "-n", "2", "--trials",
+                                     "3", "-m", "scripted:auto", "--max-turns", "2", "--out", str(out)],
+                               catch_exceptions=False)
+    assert shown.exit_code == 0, shown.output
+    assert "6 dialogues (2 x 3 trials)" in shown.output
+    dialogs = {d.id: d for d in RunFolder(out).load_dialogs()}
+    assert [dialogs[i].metadata["trial"] for i in range(6)] == [{"task": t, "trial": k} for t in (0, 1)
+                                                                for k in (0, 1, 2)]
+    assert [dialogs[i].seed for i in range(6)] == list(range(6))
+    casts = [dialogs[i].personas["Patient"] for i in range(6)]
+    assert casts[0] == casts[1] == casts[2] and casts[3] == casts[4] == casts[5] and casts[0] != casts[3]
+    evaluated = CliRunner().invoke(cli, ["evaluate", str(out)])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "pass^k over 0 tasks, 0 trials (success: completed; 6 without an outcome" in evaluated.output

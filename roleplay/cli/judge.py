@@ -108,7 +108,7 @@ def echo_judged(sections: dict[str, Any], report_path: Path) -> None:
     click.echo(f"\nPersona rule check: {rules['flagged_turns']} of {rules['turns']} turns contradict a stated "
                "persona field")
     for title, name, rows in tables:
-        if not rows:
-            continue
-        click.echo(f"\n{title}:\n{table(rows)}")
-        write_csv(rows, report_path.with_name(f"{report_path.name}.{name}.csv"))
+        if rows or name == "pass_k":  # an empty pass^k still says why (no outcome)
+            click.echo(f"\n{title}:\n{table(rows)}")
+        if rows:
+            write_csv(rows, report_path.with_name(f"{report_path.name}.{name}.csv"))
