@@ -100,7 +100,9 @@ def embedded(run: Path, rubric: str) -> None:
     model = Judge("embedded", load_rubric(rubric))
     units = sum(len(model.units(d)[0]) for d in RunFolder(run).iter_dialogs())
     wall = time.perf_counter()
-    result = run_judging(model, run, concurrency=4, progress=False)  # into RUN/judgements/ (a rerun resumes)
+    # one dialogue at a time: the in-process model runs one call at a time anyway, and consecutive questions
+    # about the same dialogue share its transcript, which the model then evaluates once (its KV state is kept)
+    result = run_judging(model, run, concurrency=1, progress=False)  # into RUN/judgements/ (a rerun resumes)
     wall = time.perf_counter() - wall
     out = judgement_folder(run, model.rubric, model.name)
     judged = [d.metadata["judgement"] for d in RunFolder(out).iter_dialogs()]

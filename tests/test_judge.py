@@ -158,3 +158,12 @@ def test_rubric_objects_can_be_built_in_python():
                                               "scale": [0, 1], "anchors": {0: "no", 1: "yes"}}])
     judgement = asyncio.run(Judge(fixed(1), rubric).ajudge(chat()))
     assert [(s.dimension, s.speaker) for s in judgement.scores] == [("polite", "Doctor")]
+
+
+@pytest.mark.embedded
+def test_the_embedded_judge_answers_on_the_scale():
+    rubric = Rubric(name="one", dimensions=[{"name": "coherence", "question": "Do the turns follow each other?",
+                                             "scale": [1, 5], "anchors": {1: "Not at all.", 5: "Fully."}}])
+    judgement = asyncio.run(Judge("embedded", rubric).ajudge(chat()))
+    assert len(judgement.scores) == 1 and judgement.scores[0].score in range(1, 6)
+    assert judgement.scores[0].reasoning and judgement.completion_tokens > 0

@@ -38,6 +38,15 @@ def by_dialogue(offset: int = 0):
     return fn
 
 
+def two_judges(tmp_path: Path) -> Path:
+    """A run of 3 tasks x 2 trials judged on the quality rubric by two judges whose scores differ by one."""
+    run = make_run(tmp_path / "run", n=6, trials=2)
+    for name, offset in (("scripted:a", 0), ("scripted:b", 1)):
+        run_judging(Judge(scripted_model(fn=by_dialogue(offset), name=name), load_rubric("quality")), run,
+                    progress=False)
+    return run
+
+
 def test_judging_a_folder_writes_one_result_per_dialogue_and_resumes(tmp_path):
     run = make_run(tmp_path / "run")
     judge = Judge(scripted_model(fn=by_dialogue(), name="scripted:a"), load_rubric("quality"))
@@ -103,10 +112,7 @@ def test_pass_k_from_trials_by_tracker_or_judge(tmp_path):
 
 
 def test_evaluate_prints_and_writes_the_judged_tables(tmp_path):
-    run = make_run(tmp_path / "run", n=6, trials=2)
-    for name, offset in (("scripted:a", 0), ("scripted:b", 1)):
-        run_judging(Judge(scripted_model(fn=by_dialogue(offset), name=name), load_rubric("quality")), run,
-                    progress=False)
+    run = two_judges(tmp_path)
     shown = CliRunner().invoke(cli, ["evaluate", str(run)], catch_exceptions=False)
     assert shown.exit_code == 0, shown.output
     assert "Judge agreement" in shown.output and "pass^k over 3 tasks, 6 trials" in shown.output
@@ -148,3 +154,19 @@ def test_batch_trials_repeat_each_task_with_its_cast_and_distinct_seeds(tmp_path
     evaluated = CliRunner().invoke(cli, ["evaluate", str(out)])
     assert evaluated.exit_code == 0, evaluated.output
     assert "pass^k over 0 tasks, 0 trials (success: completed; 6 without an outcome" in evaluated.output
+
+
+def test_report_has_the_judged_tables_and_each_dialogues_reasoning(tmp_path):
+    import base64
+    import gzip
+
+    run = two_judges(tmp_path)
+    shown = CliRunner().invoke(cli, ["report", str(run)], catch_exceptions=False)
+    assert shown.exit_code == 0, shown.output
+    page = (run / "report.html").read_text()
+    for title in ("Judge scores", "Judge agreement", "pass^k", "Persona rule check"):
+        assert f"<h2>{title}</h2>" in page
+    packed = page.split('<script id="rp-data" type="application/octet-stream">')[1].split("</script>")[0]
+    data = json.loads(gzip.decompress(base64.b64decode(packed)))
+    html = data["dialogs"][3]["html"]
+    assert "scripted:a on quality" in html and "scripted:b on quality" in html and "dialogue 3" in html

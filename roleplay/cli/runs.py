@@ -188,7 +188,7 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
     if star_path is not None and graph_file is not None:
         raise click.ClickException("Give --star-path (STAR dialogues) or --graph FILE.dot (your own policy), "
                                    "not both.")
-    from roleplay.cli.judge import echo_judged, judged_sections
+    from roleplay.cli.judged import echo_judged, judged_sections
 
     report_path = out or folder / "evaluation"
     check_writable(report_path.with_suffix(".json"))

@@ -152,12 +152,11 @@ class Judge:
             targets = _targets(dimension, dialog)
             if not targets:
                 skipped.append(f"{dimension.name}: no {dimension.speakers} speaker in the dialogue")
-            for speaker in targets:
-                if dimension.scope == "turn":
-                    units += [(dimension, speaker, i) for i, t in enumerate(dialog.turns)
-                              if speaker is None or t.speaker == speaker]
-                else:
-                    units.append((dimension, speaker, None))
+            elif dimension.scope == "turn":  # in turn order; a turn is always judged as its speaker's
+                units += [(dimension, t.speaker, i) for i, t in enumerate(dialog.turns)
+                          if None in targets or t.speaker in targets]
+            else:
+                units += [(dimension, speaker, None) for speaker in targets]
         return units, skipped
 
     def prompt(self, dialog: Dialog, shown: _Shown, dimension: Dimension, speaker: str | None,
