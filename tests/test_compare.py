@@ -41,6 +41,16 @@ def test_a_corpus_against_itself_is_at_its_own_baseline_and_zero_in_full():
     for row in result["rows"]:
         assert row["full"] == 0.0, row
         assert row["baseline"] > 0 or row["metric"] == "distinct_paths_gap"
+        assert -0.7 * row["baseline"] - 0.02 <= row["excess"] <= 0.02, row  # shared dialogues: low, never above
+    assert result["notes"] == ["60 of the run's dialogues are also in the reference, so a run sample can share "
+                               "dialogues with the half it is measured against: distance (and excess) read low; full "
+                               "is exact."]
+
+
+def test_a_sample_of_the_same_distribution_is_at_the_baseline():
+    dialogs = corpus(120, 1)
+    rows = compare(dialogs[:60], dialogs[60:], embed_model=None, repeats=20)["rows"]
+    for row in rows:
         assert abs(row["excess"]) <= 0.5 * row["baseline"] + 0.02, row  # sampling noise only
 
 

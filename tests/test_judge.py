@@ -167,3 +167,14 @@ def test_the_embedded_judge_answers_on_the_scale():
     judgement = asyncio.run(Judge("embedded", rubric).ajudge(chat()))
     assert len(judgement.scores) == 1 and judgement.scores[0].score in range(1, 6)
     assert judgement.scores[0].reasoning and judgement.completion_tokens > 0
+
+
+def test_a_cached_judge_replays_its_answers_without_calling_the_model(tmp_path):
+    first = Judge("scripted:auto", load_rubric("task"), cache_dir=str(tmp_path / "cache"), seed=3)
+    judged = asyncio.run(first.ajudge(chat()))
+    again = Judge("scripted:auto", load_rubric("task"), cache_dir=str(tmp_path / "cache"), seed=3)
+    assert asyncio.run(again.ajudge(chat())) == judged
+    assert again.model.client.client.history == [] and len(first.model.client.client.history) == judged.calls == 3
+    other_seed = Judge("scripted:auto", load_rubric("task"), cache_dir=str(tmp_path / "cache"), seed=4)
+    asyncio.run(other_seed.ajudge(chat()))
+    assert len(other_seed.model.client.client.history) == 3  # another seed is another cache entry

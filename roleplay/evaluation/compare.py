@@ -155,6 +155,11 @@ def _row(metric: Metric, run: Dialogs, reference: Dialogs, seed: int, repeats: i
     return row
 
 
+def _key(dialog: Dialog) -> tuple[str, ...]:
+    """What makes two dialogues the same one: their turns."""
+    return tuple(f"{t.speaker}\0{t.text}" for t in dialog.turns)
+
+
 def _r(value: float) -> float | None:
     return None if value is None or math.isnan(value) else round(value, 4)
 
@@ -183,6 +188,10 @@ def compare(run: Sequence[Dialog], reference: Sequence[Dialog], *, embed_model: 
     actions = bool(any(action_paths(run))) and bool(any(action_paths(reference)))
     metrics = [m for m in text_metrics() if actions or not m.needs_actions]
     notes = [] if actions else ["No policy actions on one side: action-bigram JSD and the path metrics are left out."]
+    shared = len({_key(d) for d in run} & {_key(d) for d in reference})
+    if shared:
+        notes.append(f"{shared} of the run's dialogues are also in the reference, so a run sample can share "
+                     "dialogues with the half it is measured against: distance (and excess) read low; full is exact.")
     rows = [_row(metric, run, reference, seed, repeats) for metric in metrics]
     if embed_model:
         metric, note, run_kept, reference_kept = _embedding_metric(run, reference, embed_model, embed_limit, seed,
