@@ -97,7 +97,8 @@ def main(n: int) -> None:
 
 
 def embedded(run: Path, rubric: str) -> None:
-    model = Judge("embedded", load_rubric(rubric))
+    # one llama.cpp thread: on a shared, overloaded machine a second thread mostly spin-waits for the first
+    model = Judge("embedded", load_rubric(rubric), threads=1)
     units = sum(len(model.units(d)[0]) for d in RunFolder(run).iter_dialogs())
     wall = time.perf_counter()
     # one dialogue at a time: the in-process model runs one call at a time anyway, and consecutive questions

@@ -178,3 +178,9 @@ def test_a_cached_judge_replays_its_answers_without_calling_the_model(tmp_path):
     other_seed = Judge("scripted:auto", load_rubric("task"), cache_dir=str(tmp_path / "cache"), seed=4)
     asyncio.run(other_seed.ajudge(chat()))
     assert len(other_seed.model.client.client.history) == 3  # another seed is another cache entry
+
+
+def test_questions_about_a_dialogue_run_one_at_a_time_on_an_in_process_model():
+    assert Judge("scripted:auto", load_rubric("task")).parallel == 1
+    assert Judge("openai:judge", load_rubric("task"), base_url="http://127.0.0.1:9/v1").parallel == 8
+    assert Judge("scripted:auto", load_rubric("task"), parallel=3).parallel == 3

@@ -24,20 +24,24 @@ from typing import Annotated, Any, Literal
 from autogen_core.models import ChatCompletionClient
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
-from roleplay.backends import Model, get_backend
+from roleplay.backends import Model, get_backend, takes_base_url
 from roleplay.dialog import Dialog, Turn
 from roleplay.errors import StructuredOutputError
 from roleplay.evaluation.rubric import Dimension, Rubric
 from roleplay.runs.export import role_of
 from roleplay.structured import complete_structured
 
-__all__ = ["Judge", "JudgeFailed", "Judgement", "Score", "TRANSCRIPT_CHARS", "TURN_CHARS", "answer_model",
-           "score_schema", "user_goal"]
+__all__ = ["REASONING_CHARS", "TRANSCRIPT_CHARS", "TURN_CHARS", "Judge", "JudgeFailed", "Judgement", "Score",
+           "answer_model", "score_schema", "user_goal"]
 
 TURN_CHARS = 600
 """Longest turn text shown to the judge; a longer turn is cut and the judgement says so (``truncated``)."""
 TRANSCRIPT_CHARS = 6000
 """Most transcript characters shown (the newest turns are kept); again recorded in ``truncated``."""
+REASONING_CHARS = 200
+"""Longest reasoning an answer may give (one or two sentences). The bound is part of the schema, so constrained
+decoding stops a judge that rambles instead of running into its token limit and failing; and the reasoning is
+most of a judge's tokens (on the embedded model 400 characters cost twice the time of 150: bench/RESULTS.md)."""
 
 SYSTEM = ("You are a careful, strict evaluator of conversations. You read a transcript and answer one question "
           "about it on the given scale. Reply with JSON only: {\"reasoning\": \"<one or two sentences of "
@@ -131,16 +135,21 @@ class Judge:
         attempts: tries per unit before the dialogue fails (each retry shows the invalid answer and why).
         seed: the judge's sampling seed.
         cache_dir: an on-disk response cache (a rerun replays the same prompts without calling the model).
+        parallel: questions about one dialogue asked at once (default 1 in-process, 8 for a server model).
         options: further backend options (temperature, max_tokens, base_url...).
     """
 
     def __init__(self, model: str | ChatCompletionClient, rubric: Rubric, *, attempts: int = 3, seed: int = 0,
-                 cache_dir: str | None = None, **options: Any):
+                 cache_dir: str | None = None, parallel: int | None = None, **options: Any):
         options.setdefault("max_tokens", 256)
         self.model: Model = get_backend(model, cache_dir=cache_dir, seed=seed, **options)
         self.rubric = rubric
         self.attempts = attempts
         self.name = self.model.name
+        in_process = isinstance(model, str) and not takes_base_url(model)
+        self.parallel = parallel or (1 if in_process else 8)
+        """Questions about one dialogue asked at once. 1 for an in-process model: it runs one call at a time
+        anyway, and calls queued behind each other would spend their request timeout waiting."""
 
     def units(self, dialog: Dialog) -> tuple[list[tuple[Dimension, str | None, int | None]], list[str]]:
         """The (dimension, speaker, turn) units to ask about ``dialog``, and the dimensions skipped with why."""
@@ -198,7 +207,13 @@ class Judge:
         """Ask every unit of ``dialog`` (concurrently) and gather the answers into a `Judgement`."""
         shown = _Shown(dialog.turns)
         units, skipped = self.units(dialog)
-        answers = await asyncio.gather(*(self._ask(dialog, shown, *unit) for unit in units))
+        gate = asyncio.Semaphore(self.parallel)
+
+        async def ask(unit: tuple[Dimension, str | None, int | None]) -> tuple[Score, int]:
+            async with gate:
+                return await self._ask(dialog, shown, *unit)
+
+        answers = await asyncio.gather(*(ask(unit) for unit in units))
         judgement = Judgement(judge=self.name, rubric=self.rubric.name, dialog_id=dialog.id, skipped=skipped,
                               scores=[score for score, _ in answers], calls=len(units),
                               completion_tokens=sum(tokens for _, tokens in answers), truncated=shown.truncated)
@@ -219,7 +234,7 @@ def answer_model(low: int, high: int) -> type[BaseModel]:
     """
     return create_model(  # type: ignore[call-overload, no-any-return]
         f"Answer_{low}_{high}".replace("-", "m"), __config__=ConfigDict(extra="forbid"),
-        reasoning=(Annotated[str, StringConstraints(min_length=1, max_length=400)], ...),
+        reasoning=(Annotated[str, StringConstraints(min_length=1, max_length=REASONING_CHARS)], ...),
         score=(Literal[tuple(range(low, high + 1))], ...))
 
 
