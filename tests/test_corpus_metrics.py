@@ -119,3 +119,23 @@ def test_wasserstein_1d_by_hand():
     assert wasserstein_1d([1, 4], [2, 3]) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="non-empty"):
         wasserstein_1d([], [1])
+
+
+def test_against_reference_can_match_the_reference_mix_of_strata():
+    reference = [("a", 0)] * 6 + [("b", 10)] * 6
+    corpus = [("a", 0)] * 50 + [("b", 10)] * 2  # mostly a: unstratified samples would be mostly zeros
+    mean_gap = lambda x, y: abs(sum(v for _, v in x) / len(x) - sum(v for _, v in y) / len(y))  # noqa: E731
+    mix = []
+    def recorded(x, y):
+        mix.append(sum(k == "b" for k, _ in x) / len(x))
+        return mean_gap(x, y)
+    score, baseline = against_reference(corpus, reference, recorded, seed=1, repeats=10, key=lambda item: item[0])
+    b_shares = mix[1::2]  # the baseline's B halves
+    assert all(m <= s + 1e-9 for m, s in zip(mix[::2], b_shares, strict=True))  # the corpus gives as many b as it has
+    unstratified, _ = against_reference(corpus, reference, mean_gap, seed=1, repeats=10)
+    assert score < unstratified
+    # With enough of every stratum the sample's mix is B's exactly.
+    mix.clear()
+    against_reference([("a", 0)] * 50 + [("b", 10)] * 50, reference, recorded, seed=2, repeats=5,
+                      key=lambda item: item[0])
+    assert mix[::2] == mix[1::2]

@@ -133,13 +133,16 @@ def two_sample_baseline(reference: Sequence[T], size_a: int, size_b: int,
 
 
 def against_reference(corpus: Sequence[T], reference: Sequence[T], metric: Callable[[list[T], list[T]], float],
-                      seed: int = 0, repeats: int = 20) -> tuple[float, float]:
+                      seed: int = 0, repeats: int = 20, key: Callable[[T], Hashable] | None = None
+                      ) -> tuple[float, float]:
     """(score, baseline) of ``corpus`` against ``reference`` at matched sample sizes.
 
     Each repeat splits the reference into random halves A and B (`split_halves`) and draws |B| items of
     the corpus (all of it when smaller); the score is ``metric(corpus sample, A)``, the baseline
     ``metric(B, A)``: both sides of each comparison have the same sizes, so sample-size bias cancels.
-    Both are means over the repeats.
+    Both are means over the repeats. With ``key`` (an item's stratum, such as its task), the corpus sample
+    has as many items of each stratum as B (as many as the corpus has, when fewer), so a corpus whose
+    strata are mixed otherwise (more dialogues of a rare task) is compared on the reference's mix.
 
     Raises:
         ValueError: the reference has fewer than 2 items, the corpus none, or ``repeats`` is below 1.
@@ -153,10 +156,20 @@ def against_reference(corpus: Sequence[T], reference: Sequence[T], metric: Calla
     scores, baselines = [], []
     for _ in range(repeats):
         half_a, half_b = split_halves(reference, rng.randrange(2**32))
-        sample = rng.sample(list(corpus), min(len(half_b), len(corpus)))
+        sample = _matched(corpus, half_b, key, rng) if key else rng.sample(list(corpus), min(len(half_b), len(corpus)))
         scores.append(metric(sample, half_a))
         baselines.append(metric(half_b, half_a))
     return math.fsum(scores) / repeats, math.fsum(baselines) / repeats
+
+
+def _matched(corpus: Sequence[T], like: Sequence[T], key: Callable[[T], Hashable], rng: random.Random) -> list[T]:
+    """A random sample of ``corpus`` with as many items per ``key`` as ``like`` has (at most all of them)."""
+    wanted = Counter(key(item) for item in like)
+    strata: dict[Hashable, list[T]] = {}
+    for item in corpus:
+        strata.setdefault(key(item), []).append(item)
+    return [item for stratum, n in wanted.items() for item in rng.sample(strata.get(stratum, []),
+                                                                         min(n, len(strata.get(stratum, []))))]
 
 
 def wasserstein_1d(xs: Sequence[float], ys: Sequence[float]) -> float:
