@@ -122,3 +122,18 @@ def test_frechet_over_embedded_model_turn_embeddings():
     row = result["rows"][-1]
     assert row["metric"] == "frechet_embedding" and row["full"] == pytest.approx(0.0, abs=1e-6)
     assert row["baseline"] > 0 and "turns embedded" in result["notes"][-1]
+
+
+def test_star_runs_are_sampled_on_the_references_task_mix():
+    def star(n: int, task: str, turns: int, seed: int) -> list[Dialog]:
+        rng = random.Random(seed)
+        return [Dialog(id=f"{task}{seed}_{i}", scenario={"WizardCapabilities": [{"Task": task}]},
+                       turns=[Turn("User", rng.choice(WORDS)) for _ in range(turns + rng.randint(0, 1))])
+                for i in range(n)]
+
+    reference = star(20, "short", 2, 1) + star(20, "long", 20, 2)
+    run = star(20, "short", 2, 3) + star(10, "long", 20, 4)  # the same tasks, the run's mix skewed to 'short'
+    row = next(r for r in compare(run, reference, embed_model=None, repeats=20)["rows"]
+               if r["metric"] == "dialog_turns_w1")
+    assert row["full"] > 3.0  # the whole run, with its own mix, is far
+    assert abs(row["excess"]) <= 0.25 * row["baseline"], row  # on the reference's mix: at the baseline

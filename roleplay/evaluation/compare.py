@@ -3,7 +3,8 @@
 Every metric is a distance between two sets of dialogues (0: the same distribution). It is reported
 three ways (`compare`): ``full``, between the whole run and the whole reference; ``distance``, between
 a sample of the run and one half of the reference, and ``baseline``, between the two halves of the
-reference, both at the same sample sizes (`roleplay.evaluation.corpus.against_reference`), so a
+reference, both at the same sample sizes (`roleplay.evaluation.corpus.against_reference`; for STAR
+dialogues the run sample has the reference half's mix of tasks), so a
 distance reads against what two human samples of that size differ by ("0.40 against a baseline of
 0.26"); and ``excess`` = distance - baseline, about 0 when the run is indistinguishable from the
 reference. The corpus-level functions (JSD, action paths and bigrams, distinct share, 1-D Wasserstein)
@@ -28,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from roleplay.datasets.star.format import scenario_tasks
 from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError
 from roleplay.evaluation.corpus import action_paths, against_reference, bigram_jsd, distinct_share, jsd, wasserstein_1d
@@ -146,13 +148,19 @@ def _embedding_metric(run: Dialogs, reference: Dialogs, model: str, limit: int, 
 
 
 def _row(metric: Metric, run: Dialogs, reference: Dialogs, seed: int, repeats: int) -> dict[str, Any]:
-    score, baseline = against_reference(run, reference, metric.distance, seed=seed, repeats=repeats)
+    tasks = _tasks if any(_tasks(d) for d in run) else None  # STAR: sample the run on the reference's task mix
+    score, baseline = against_reference(run, reference, metric.distance, seed=seed, repeats=repeats, key=tasks)
     row = {"metric": metric.name, "full": _r(metric.distance(run, reference)), "distance": _r(score),
            "baseline": _r(baseline), "excess": _r(score - baseline)}
     values = metric.value is not None
     row.update(run_value=_r(metric.value(run)) if values else None,  # type: ignore[misc]
                reference_value=_r(metric.value(reference)) if values else None)  # type: ignore[misc]
     return row
+
+
+def _tasks(dialog: Dialog) -> tuple[str, ...]:
+    """A STAR dialogue's tasks (its stratum: the run is sampled on the reference's mix of them)."""
+    return tuple(sorted(scenario_tasks(dialog.scenario)))
 
 
 def _key(dialog: Dialog) -> tuple[str, ...]:
