@@ -22,16 +22,18 @@ from roleplay.cli.base import cli, friendly
 @click.option("--cache", type=click.Path(path_type=Path), default=None,
               help="Response cache folder: a rerun replays the judge's answers without calling it.")
 @click.option("--base-url", default=None, metavar="URL", help="Server of an ollama: or openai: judge.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Dialogues judged at once.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=None,
+              help="Dialogues judged at once (default: 1 for an in-process judge, which runs one call at a time and "
+                   "keeps one dialogue's transcript evaluated between its questions; 8 for a server judge).")
 @click.option("--attempts", type=click.IntRange(min=1), default=3, show_default=True,
               help="Tries per answer when the judge's JSON is invalid (each retry shows it the error).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Judge only the first N dialogues.")
 @click.option("--force", is_flag=True, help="Resume even though the judge's settings changed.")
 @friendly
 def judge(folder: Path, rubric: str, judges: tuple[str, ...], out: Path | None, seed: int, cache: Path | None,
-          base_url: str | None, concurrency: int, attempts: int, limit: int | None, force: bool) -> None:
+          base_url: str | None, concurrency: int | None, attempts: int, limit: int | None, force: bool) -> None:
     """Score the dialogues in FOLDER on a rubric; rerun the same command to resume after an interruption."""
+    from roleplay.backends import takes_base_url
     from roleplay.cli.runs import report_batch, run_or_resume
     from roleplay.evaluation.judge import Judge
     from roleplay.evaluation.judging import ajudge_folder, source_files
@@ -46,7 +48,8 @@ def judge(folder: Path, rubric: str, judges: tuple[str, ...], out: Path | None, 
     for spec in judges:
         model = Judge(spec, loaded, attempts=attempts, seed=seed, cache_dir=str(cache) if cache else None, **options)
         click.echo(f"Judging {folder} on rubric {loaded.name} ({len(loaded.dimensions)} dimensions) with {model.name}")
-        result = run_or_resume(out or folder, ajudge_folder(model, folder, out, ids=ids, concurrency=concurrency,
+        at_once = concurrency or (8 if takes_base_url(spec) else 1)
+        result = run_or_resume(out or folder, ajudge_folder(model, folder, out, ids=ids, concurrency=at_once,
                                                             force=force))
         report_batch(result, Path(result.out), None)
         click.echo(f"Judgements in {result.out}")
