@@ -56,7 +56,9 @@ def schema_of(output_format: OutputFormat) -> dict[str, Any]:
 def parse_output(raw: str, output_format: OutputFormat) -> Any:
     """Parse and validate ``raw`` against ``output_format``; raise `InvalidOutput` with the reason."""
     try:
-        data = json.loads(raw)
+        # strict=False: a raw newline or tab inside a string is taken as it is. llama.cpp's JSON-schema grammar
+        # lets a model write one, and strict JSON would reject an answer whose meaning is plain.
+        data = json.loads(raw, strict=False)
     except json.JSONDecodeError as err:
         raise InvalidOutput(f"not valid JSON ({err.msg} at char {err.pos})", raw) from err
     if isinstance(output_format, dict):

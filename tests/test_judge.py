@@ -184,3 +184,11 @@ def test_questions_about_a_dialogue_run_one_at_a_time_on_an_in_process_model():
     assert Judge("scripted:auto", load_rubric("task")).parallel == 1
     assert Judge("openai:judge", load_rubric("task"), base_url="http://127.0.0.1:9/v1").parallel == 8
     assert Judge("scripted:auto", load_rubric("task"), parallel=3).parallel == 3
+
+
+def test_a_raw_newline_inside_the_reasoning_is_accepted():
+    answer = '{"reasoning": "1. Not done.\n\nThe user asked twice.", "score": 1}'
+    model = scripted_model(fn=lambda request: answer)
+    judgement = asyncio.run(Judge(model, load_rubric("task")).ajudge(chat()))
+    assert judgement.scores[0].reasoning == "1. Not done.\n\nThe user asked twice."
+    assert len(model.client.history) == judgement.calls  # no retry
