@@ -58,4 +58,10 @@ def test_backends_that_cannot_embed(tmp_path):
 def test_embedded_model_embeddings():
     first, second, again = embed("embedded", ["The pain is behind my eyes.", "Book a table for two.",
                                               "The pain is behind my eyes."])
-    assert len(first) == len(second) == 576 and first == again and first != second
+    assert len(first) == len(second) == 576
+
+    def cosine(a, b):
+        return sum(x * y for x, y in zip(a, b, strict=True)) / (sum(x * x for x in a) * sum(y * y for y in b)) ** 0.5
+
+    # the same text again in the batch: the same vector up to float rounding (batch position); another text differs
+    assert cosine(first, again) > 0.999 > cosine(first, second)
