@@ -6,8 +6,10 @@ see the problem and the fix, never a traceback.
 
 from roleplay.cli import (  # noqa: F401  (each registers its commands)
     branch,
+    compare,
     dialogs,
     intents,
+    judge,
     personas,
     policy,
     report,
