@@ -26,6 +26,9 @@ from click.testing import CliRunner
 
 from roleplay.backends.scripted import ScriptedRequest, example_of, scripted_model
 from roleplay.cli import cli
+from roleplay.evaluation.judge import Judge
+from roleplay.evaluation.judging import run_judging
+from roleplay.evaluation.rubric import load_rubric
 from roleplay.policy.graph import read_dot
 from roleplay.runs.batch import run_batch
 from roleplay.scenario import PolicyEntry, load_scenario
@@ -57,6 +60,14 @@ def varied(request: ScriptedRequest) -> str:
     return json.dumps(value)
 
 
+def judge_answer(offset: int):
+    """A judge whose score depends on the prompt (so two judges partly agree), with markup in its reasoning."""
+    def answer(request: ScriptedRequest) -> str:
+        score = 1 + (len(request.last) + offset) % 5
+        return json.dumps({"reasoning": f"Turn <b>{score}</b> & the rest hang together.", "score": score})
+    return answer
+
+
 @pytest.fixture(scope="module")
 def report_file(tmp_path_factory) -> Path:
     """The report of 200 intake dialogues, half enforced and half prompt-only, on a randomised scripted model."""
@@ -71,6 +82,11 @@ def report_file(tmp_path_factory) -> Path:
 
     result = run_batch(make, 200, out, concurrency=4, progress=False)
     assert result.done == 200
+    for name, offset in (("scripted:judge-a", 0), ("scripted:judge-b", 1)):  # two judges: scores and agreement
+        judge = Judge(scripted_model(fn=judge_answer(offset), name=name), load_rubric("quality"))
+        assert run_judging(judge, out, progress=False).done == 200
+    compared = CliRunner().invoke(cli, ["compare", str(out), str(out), "--embed-model", "none", "--repeats", "2"])
+    assert compared.exit_code == 0, compared.output
     page = out / "report.html"
     shown = CliRunner().invoke(cli, ["report", str(out), "--graph", str(ROOT / "scenarios" / "doctor_intake.dot"),
                                      "--out", str(page)])
@@ -181,6 +197,12 @@ def test_report_loads_opens_a_dialogue_on_click_and_renders(report_file, browser
                      " s.dispatchEvent(new Event('change'))")
     with_violations = browser.evaluate("document.getElementById('rp-page').textContent")
     assert with_violations.endswith("(filtered from 200)")
+
+    titles = browser.evaluate("[...document.querySelectorAll('section.rp-judged h2')].map(h => h.textContent)")
+    assert titles == ["Judge scores", "Judge agreement", "Persona rule check", "Distance to the reference corpus"]
+    assert browser.evaluate("document.querySelectorAll('section.rp-judged table tbody tr').length") > 10
+    judged = browser.evaluate("document.querySelector('#rp-transcript .rp-judgement').textContent")
+    assert "scripted:judge-a on quality" in judged and "Turn <b>" in judged  # escaped, shown as text
 
     shot = base64.b64decode(browser.call("Page.captureScreenshot", format="png")["data"])
     (tmp_path / "report.png").write_bytes(shot)

@@ -6,9 +6,11 @@ see the problem and the fix, never a traceback.
 
 from roleplay.cli import (  # noqa: F401  (each registers its commands)
     branch,
+    compare,
     coverage,
     dialogs,
     intents,
+    judge,
     personas,
     policy,
     report,

@@ -95,6 +95,9 @@ def report_batch(result: BatchResult, out: Path, max_failures: int | None) -> No
 @click.argument("scenario_file", type=click.Path(path_type=Path))
 @click.option("-n", "n", type=click.IntRange(min=1), required=True, help="How many dialogues (ids 0..n-1).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Dialogue i uses seed + i.")
+@click.option("--trials", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Run each of the N dialogues K times with distinct seeds (same variant and cast), for pass^k "
+                   "in `roleplay evaluate`; the folder then holds N*K dialogues.")
 @click.option("--out", type=OutputPath(), required=True, help="Batch folder (resumable).")
 @click.option("-m", "--model", envvar="ROLEPLAY_MODEL", callback=model_string, default=None,
               help="Override the scenario's model.")
@@ -117,7 +120,7 @@ def report_batch(result: BatchResult, out: Path, max_failures: int | None) -> No
                    "--concurrency dialogues in flight. With ray, a --base-url may hold {node_ip} for a server on each "
                    "actor's node. Needs --executor processes or ray.")
 @friendly
-def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, max_turns: int | None,
+def batch(scenario_file: Path, n: int, seed: int, trials: int, out: Path, model: str | None, max_turns: int | None,
           cache: Path | None, budget: str | None, prices: Path | None, request_timeout: float | None, executor: str,
           ray_address: str | None, workers: int | None, **run: Any) -> None:
     """Generate N dialogues of SCENARIO_FILE into OUT; rerun the same command to resume."""
@@ -135,12 +138,16 @@ def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, 
     if request_timeout:
         options["request_timeout"] = request_timeout
     job = scenario.batch_job(model=model, max_turns=max_turns, servers=run["servers"], **options)
+    job.trials = trials
     params = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns,
-              "inputs_sha256": content_hash(_scenario_inputs(scenario))}
+              "inputs_sha256": content_hash(_scenario_inputs(scenario)),
+              **({"trials": trials} if trials > 1 else {})}
+    n *= trials
     pool = f", {len(run['servers'])} servers" if len(run["servers"]) > 1 else ""
     per_worker = {"ray": " per Ray worker",
                   "processes": f" in each of {worker_count(workers)} worker processes"}.get(executor, "")
-    click.echo(f"Batch {scenario.name}: {n} dialogues, concurrency {run['concurrency']}{per_worker}, seeds {seed}.."
+    shown = f"{n} dialogues" + (f" ({n // trials} x {trials} trials)" if trials > 1 else "")
+    click.echo(f"Batch {scenario.name}: {shown}, concurrency {run['concurrency']}{per_worker}, seeds {seed}.."
                f"{seed + n - 1}, {len(scenario.grid())} variant(s){pool} -> {out}")
     arguments = {k: v for k, v in batch_arguments(run).items() if k != "servers"}
     arguments.update(budget_arguments(budget, prices))
@@ -232,9 +239,14 @@ def export_command(folder: Path, fmt: str, out: Path, roles: str | None, labels:
 @click.option("--out", type=OutputPath(), default=None,
               help="Report path without extension (default: FOLDER/evaluation) -> .csv and .json.")
 @prices_option
+@click.option("--success", default=None, metavar="RULE",
+              help="pass^k success: 'completed' (policy tracker reached a goal; the default for a --trials run) or "
+                   "'<rubric>.<dimension>>=N' on the judges' mean score.")
+@click.option("--drop-sim-errors", is_flag=True,
+              help="Leave dialogues a judge marked as user-simulator errors out of pass^k.")
 @friendly
 def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out: Path | None,
-             prices: Path | None) -> None:
+             prices: Path | None, success: str | None, drop_sim_errors: bool) -> None:
     """Text quality of the dialogues in FOLDER, and with --graph or --star-path their policy adherence.
 
     Tables per scenario variant (text) and per task (adherence), written as CSV and JSON.
@@ -247,6 +259,7 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
     if star_path is not None and graph_file is not None:
         raise click.ClickException("Give --star-path (STAR dialogues) or --graph FILE.dot (your own policy), "
                                    "not both.")
+    from roleplay.cli.judged import echo_judged, judged_sections
     from roleplay.prices import load_prices
     from roleplay.runs.batch import run_totals
     from roleplay.usage import dialog_usage
@@ -277,7 +290,9 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
                    f"vs real {comparison['real_turns']}; ended by max_turns {overall['ended_by_max_turns']}, "
                    f"user quit before the goal {overall['user_quit_before_goal']}")
     click.echo(usage_line(usage))
-    json_path, csv_path = write_report({**report, "usage": usage}, report_path)
+    judged = judged_sections(folder, dialogs, success, drop_sim_errors)
+    echo_judged(judged, report_path)
+    json_path, csv_path = write_report({**report, "usage": usage, **judged}, report_path)
     click.echo(f"Saved {csv_path} and {json_path}")
 
 

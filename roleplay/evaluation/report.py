@@ -12,7 +12,7 @@ from typing import Any
 from roleplay._atomic import atomic_write_text
 from roleplay.runs.folder import REPORT_MARKER
 
-__all__ = ["adherence_warnings", "table", "write_report"]
+__all__ = ["adherence_warnings", "table", "write_csv", "write_report"]
 
 
 def table(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -27,17 +27,22 @@ def table(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def write_csv(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
+    """Rows (dicts with the same keys) as a CSV file, written atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [])
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write_text(path, buffer.getvalue())
+
+
 def write_report(report: Mapping[str, Any], out: str | Path) -> tuple[Path, Path]:
     """Write ``<out>.json`` (everything) and ``<out>.csv`` (the summary table), atomically.
 
     The JSON starts with ``"report": REPORT_MARKER``, so run-folder readers never take it for a dialogue.
     """
     out = Path(out)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(report["summary"][0]))
-    writer.writeheader()
-    writer.writerows(report["summary"])
-    csv_path = atomic_write_text(out.with_suffix(".csv"), buffer.getvalue())
+    csv_path = write_csv(report["summary"], out.with_suffix(".csv"))
     json_path = atomic_write_text(out.with_suffix(".json"), json.dumps({"report": REPORT_MARKER, **report}, indent=2,
                                                                    default=str))
     return json_path, csv_path

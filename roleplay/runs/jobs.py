@@ -22,6 +22,10 @@ class ScenarioJob:
     generator are built once per (grid variant, server) and reused, so a dialogue only builds its agents
     with its seed. The job owns the run's `ClientPool` (one HTTP client per server for every agent and
     dialogue); use it as ``async with job:`` (`arun_batch` does) so the clients are closed at the end.
+
+    With ``trials`` K > 1 (``roleplay batch --trials K``), dialogue ``index`` is trial ``index % K`` of task
+    ``index // K``: every trial of a task plays the same variant with the same drawn cast (drawn with trial
+    0's seed) under its own seed, and records ``metadata["trial"] = {"task", "trial"}`` for pass^k.
     """
 
     def __init__(self, scenario: Scenario, model: str | None, max_turns: int | None, servers: list[str],
@@ -32,6 +36,7 @@ class ScenarioJob:
         self.servers = servers
         self.backend_options = backend_options
         self.pool = ClientPool()
+        self.trials = 1
         self.samplers = scenario.samplers(model)  # rules files read once; each dialogue draws its own cast
         self._variants = len(scenario.grid())
         self._prepared: dict[tuple[int, int], tuple[PersonaDialogGenerator, dict[str, Any]]] = {}
@@ -69,12 +74,15 @@ class ScenarioJob:
 
     async def __call__(self, index: int, seed: int) -> Dialog:
         sampled: dict[str, Any] = {}
+        task, trial = divmod(index, self.trials)
         if self.samplers:
-            generator, combination, sampled, server = await self.sampled_generator(index, seed)
+            generator, combination, sampled, server = await self.sampled_generator(task, seed - trial)
         else:
-            generator, combination, server = self.prepared(index)
+            generator, combination, server = self.prepared(task)
         dialog = await generator.agenerate(seed=seed, id=index)
         add_lines(dialog, self.sampler_usage.pop(index, []))
+        if self.trials > 1:
+            dialog.metadata["trial"] = {"task": task, "trial": trial}
         if combination:
             dialog.metadata["variant"] = combination
         if sampled:

@@ -130,6 +130,7 @@ class Entry:
     tasks: list[str]
     metrics: DialogMetrics | None = None
     steps: list[TrackerStep] = field(default_factory=list)
+    judged_html: str = ""  # judges' scores and reasoning, persona rule flags (`roleplay.viz.judged`)
 
 
 def _entries(dialogs: Sequence[Dialog], graphs: Mapping[str, nx.DiGraph]) -> list[Entry]:
@@ -204,9 +205,16 @@ def branch_notes(dialogs: Sequence[Dialog]) -> list[str]:
 
 
 def make_report(dialogs: Sequence[Dialog], graphs: Mapping[str, nx.DiGraph], *, title: str = "roleplay report",
-                notes: Sequence[str] = (), prices: PriceTable | None = None) -> str:
-    """The report page for ``dialogs`` (adherence measured on ``graphs``, task name -> graph) as HTML text."""
+                notes: Sequence[str] = (), prices: PriceTable | None = None, judged: Sequence[Mapping[str, Any]] = (),
+                reasoning: Mapping[str, str] | None = None) -> str:
+    """The report page for ``dialogs`` (adherence measured on ``graphs``, task name -> graph) as HTML text.
+
+    ``judged``: titled tables (judges, agreement, pass^k, comparison: `roleplay.viz.judged.judged_blocks`);
+    ``reasoning``: HTML shown under each dialogue's transcript, by dialogue id.
+    """
     entries = _entries(dialogs, graphs)
+    for entry in entries:
+        entry.judged_html = (reasoning or {}).get(str(entry.dialog.id), "")
     measured = [e.metrics for e in entries if e.metrics is not None]
     used = {task: graph for e in entries for task, graph in e.graphs.items()}
     turns = [len(e.dialog.turns) for e in entries]
@@ -216,7 +224,7 @@ def make_report(dialogs: Sequence[Dialog], graphs: Mapping[str, nx.DiGraph], *, 
     coverage = uncovered_rows(coverage_of((e.dialog, e.graphs) for e in entries))
     return render_page(
         title=title, overview=overview, summary=summarize(measured) if measured else [], coverage=coverage,
-        variants=_variant_rows(entries), entries=entries, graphs=used,
+        variants=_variant_rows(entries), entries=entries, graphs=used, judged=judged,
         counts={"turns": _counts(turns), "stop": _counts(_stop(e.dialog) for e in entries)},
         notes=[*notes, *([] if used else ["No policy graph is known for these dialogues, so there is no adherence "
                                           "or heatmap: pass --graph FILE.dot (or a folder of them, such as "
@@ -234,6 +242,9 @@ def write_report(folder: str | Path, out: str | Path | None = None, graph_paths:
     dialogs = load_run(folder)
     tasks = {task for dialog in dialogs for task in _tasks(dialog)}
     graphs = {**scenario_graphs(folder), **load_graphs(graph_paths, tasks or None)}
+    from roleplay.viz.judged import judged_blocks
+
+    judged, reasoning = judged_blocks(folder, dialogs)
     html = make_report(dialogs, graphs, title=title or f"roleplay report: {Path(folder).resolve().name}",
-                       prices=prices)
+                       prices=prices, judged=judged, reasoning=reasoning)
     return atomic_write_text(target, html)

@@ -59,7 +59,7 @@ def _record(index: int, entry: Entry, graph_index: Mapping[str, int], overlays: 
         "legal": metrics.legal_rate if metrics else None, "violations": metrics.violations if metrics else None,
         "completed": metrics.completed if metrics else None,
         "text": " ".join(f"{t.speaker} {t.text}" for t in dialog.turns).lower(),
-        "html": dialog_html(dialog, style=False),
+        "html": dialog_html(dialog, style=False) + entry.judged_html,
         "paths": [[graph_index[task], overlays[task]] for task in entry.graphs],
     }
 
@@ -97,10 +97,11 @@ def packed(data: Mapping[str, Any]) -> str:
 def render_page(*, title: str, overview: Mapping[str, Any], summary: Sequence[Mapping[str, Any]],
                 variants: Sequence[Mapping[str, Any]], entries: Sequence[Entry], graphs: Mapping[str, nx.DiGraph],
                 counts: Mapping[str, list[tuple[str, float]]], notes: Sequence[str],
-                coverage: Sequence[Mapping[str, Any]] = ()) -> str:
+                judged: Sequence[Mapping[str, Any]] = (), coverage: Sequence[Mapping[str, Any]] = ()) -> str:
     """The whole page as HTML text: styles, charts, heatmaps and data inline."""
     return TEMPLATES.get_template("report.html.j2").render(
-        title=title, overview=overview, summary=summary, variants=variants, notes=notes, coverage=coverage,
+        title=title, overview=overview, summary=summary, variants=variants, notes=notes, judged=judged,
+        coverage=coverage,
         charts=_charts(summary, variants, counts), heatmaps=_heatmaps(entries, graphs),
         data=packed(_dialog_data(entries, graphs)), css=transcript_css() + _asset("report.css"),
         script=_asset("report.js"),
