@@ -147,3 +147,27 @@ def test_the_bank_support_scenario_is_shipped_and_runs_on_its_policy(monkeypatch
     path = dialog.metadata["policy"]["path"]
     assert path[:5] == ["greet", "ask_name", "verify_identity", "ask_charge", "ask_recognise"]
     assert "block_card" in path and path[-1] == "goodbye" and dialog.metadata["policy"]["legal_rate"] == 1.0
+
+
+def test_a_yes_no_answer_cut_by_the_token_limit_keeps_its_answer_and_whole_sentences():
+    def patient(request: ScriptedRequest) -> str:
+        if request.schema:
+            return '{"answer": "no", "utterance": "No, none of those. But my neck feels a bit sti'
+        return "It has been three days now."
+
+    def doctor(request: ScriptedRequest) -> str:
+        props = (request.schema or {}).get("properties", {})
+        if "action" in props:
+            return json.dumps({"action": props["action"]["enum"][0]})
+        return f"I do {said_action(request)}."
+
+    generator = PersonaDialogGenerator(agents=[
+        AgentSpec(name="Doctor", persona=Persona(name="Dr. Garcia", role="family doctor"),
+                  model=scripted_model(fn=doctor)),
+        AgentSpec(name="Patient", persona=Persona(name="Ana", role="patient"), model=scripted_model(fn=patient))],
+        policy=Policy.single("Doctor", GRAPH), max_turns=12, guards=Guards(same_opening=0, min_new_pairs=0))
+    dialog = generator.generate(seed=7)
+    answer = next(t for t in dialog.turns if t.metadata.get("answer"))
+    assert answer.text == "No, none of those." and answer.metadata["answer"] == "no"
+    assert trim_of(answer.metadata).said == "No, none of those. But my neck feels a bit sti"
+    assert dialog.turns[dialog.turns.index(answer) + 1].action == "give_advice"
