@@ -376,6 +376,8 @@ class _Judge:
     own: Sequence[str]
     guards: Guards
     note: str | None = None
+    may_say: str | None = None
+    """An example reply the turn may follow word for word (a policy action's template): no prompt leak."""
 
     def judge(self, text: str, spoken: str = "") -> tuple[list[str], float, dict[str, Any]]:
         """The problems of ``text`` (empty if it is a good turn), its `copy_score`, and details to record."""
@@ -394,7 +396,7 @@ class _Judge:
         leaked, _ = copy_score(text, [self.agent.system_prompt, self.note or ""], guards.min_words)
         recited, _ = copy_score(text, prompt_lines(self.agent.system_prompt), guards.min_words)
         # a small model recites its instructions, or an example turn as its own
-        if leaked >= guards.near_copy or guards.is_copy(text, recited):
+        if (leaked >= guards.near_copy or guards.is_copy(text, recited)) and not self._says_example(text):
             problems.append("prompt_leak")
         confusion = role_confusion(text, self.agent.identity, self.agent.other_identities,
                                    opening=spoken or None) if guards.role_confusion else None
@@ -402,6 +404,10 @@ class _Judge:
             problems.append("role_confusion")
             detail["confusion"] = confusion
         return problems, similarity, detail
+
+    def _says_example(self, text: str) -> bool:
+        """Whether ``text`` is the example reply it may follow (``may_say``), said near word for word."""
+        return bool(self.may_say) and copy_score(text, [self.may_say or ""], 1)[0] >= self.guards.near_copy
 
     def check(self, reply: Reply, seed: int | None) -> _Attempt:
         """Judge ``reply``, first trimming a cut-off turn to its last complete sentence."""
@@ -446,11 +452,14 @@ def _resample_temperature(agent: Agent, guards: Guards, attempt: int) -> float |
     return round(min(base + guards.resample_heat * attempt, HOTTEST), 3)
 
 
-async def guarded_reply(agent: Agent, earlier: Sequence[Any], heard: Sequence[Any], **reply_args: Any) -> Reply:
+async def guarded_reply(agent: Agent, earlier: Sequence[Any], heard: Sequence[Any], *, may_say: str | None = None,
+                        **reply_args: Any) -> Reply:
     """``agent.reply(heard, **reply_args)``, redone with derived seeds while a guard rejects it.
 
-    ``earlier`` is every turn of the dialogue so far. The kept reply carries the guard's record in
-    ``Reply.metadata["guard"]`` whenever a guard acted (trimmed, resampled, salvaged or gave up).
+    ``earlier`` is every turn of the dialogue so far. ``may_say``: an example reply the turn may follow
+    word for word although its note or prompt holds it (a policy action's template). The kept reply
+    carries the guard's record in ``Reply.metadata["guard"]`` whenever a guard acted (trimmed,
+    resampled, salvaged or gave up).
     """
     guards = agent.guards
     if not guards.enabled:
@@ -458,7 +467,8 @@ async def guarded_reply(agent: Agent, earlier: Sequence[Any], heard: Sequence[An
     reply_args["no_repeat_ngram"] = guards.no_repeat_ngram
     reply = await agent.reply(heard, **reply_args)
     own = [t.text for t in earlier if t.speaker == agent.name]
-    judge = _Judge(agent, [t.text for t in earlier], own, guards, reply_args.get("instruction"))  # the note can leak
+    judge = _Judge(agent, [t.text for t in earlier], own, guards, reply_args.get("instruction"),  # the note can leak
+                   may_say)
     attempts = [judge.check(reply, None)]
     while attempts[-1].problems and len(attempts) <= guards.resamples:
         agent.undo_last_reply()

@@ -171,3 +171,11 @@ def test_a_yes_no_answer_cut_by_the_token_limit_keeps_its_answer_and_whole_sente
     assert answer.text == "No, none of those." and answer.metadata["answer"] == "no"
     assert trim_of(answer.metadata).said == "No, none of those. But my neck feels a bit sti"
     assert dialog.turns[dialog.turns.index(answer) + 1].action == "give_advice"
+
+
+def test_saying_the_actions_example_reply_is_not_a_prompt_leak():
+    """The note shows the template; words that follow it are what the action asks for, not a leak."""
+    dialog, _ = run_intake(lambda action, request: GRAPH.nodes[action]["template"], turns=11)
+    doctor = [t for t in dialog.turns if t.speaker == "Doctor"]
+    assert doctor[-1].action == "give_advice"  # its template is long: as like the note as a leak would be
+    assert all(t.text == GRAPH.nodes[t.action]["template"] and "guard" not in t.metadata for t in doctor)

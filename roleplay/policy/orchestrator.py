@@ -195,8 +195,11 @@ class PolicyOrchestrator(Orchestrator):
 
     async def _say(self, agent: Agent, dialog: Dialog, action: str, result: str) -> Reply:
         """The words of ``action``: a plain turn, guarded like any other (a resample keeps the action)."""
-        note = say_note(graph_of(self.tracker, action), action, result, agent.other_names)
-        return await guarded_reply(agent, dialog.turns, [], prefix_speakers=len(self.agents) > 2, instruction=note)
+        graph = graph_of(self.tracker, action)
+        note = say_note(graph, action, result, agent.other_names)
+        template = graph.nodes[action].get("template") if action in graph else None
+        return await guarded_reply(agent, dialog.turns, [], may_say=template, prefix_speakers=len(self.agents) > 2,
+                                   instruction=note)
 
     async def _ask(self, agent: Agent, heard: Sequence[Turn], options: list[str], result: str,
                    shares: dict[str, float] | None = None) -> Reply:
