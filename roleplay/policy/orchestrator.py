@@ -203,7 +203,7 @@ class PolicyOrchestrator(Orchestrator):
 
     async def _ask(self, agent: Agent, heard: Sequence[Turn], options: list[str], result: str,
                    shares: dict[str, float] | None = None) -> Reply:
-        """Ask the policy agent for its action and utterance, offering ``options``."""
+        """Ask the policy agent for its action alone, offering ``options`` (its words come from `_say`)."""
         enforce = self.policy.enforce
         note = action_note(self.tracker.graph, options, enforce, result, agent.other_names,
                            shares if len(options) > 1 else None)
