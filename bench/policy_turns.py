@@ -19,7 +19,10 @@ stable API), so the same command measures before and after a change:
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -74,28 +77,45 @@ def run_policies(args: argparse.Namespace) -> None:
             print(f"  [{turn.action}] {turn.text}" + (f"  ({', '.join(flags)})" if flags else ""))
 
 
-def run_star_tutorial(args: argparse.Namespace) -> None:
-    from roleplay.datasets import STAR
-    from roleplay.generators import DialogGenerator
+_TUTORIAL = """
+import json, sys, time
+from roleplay.datasets import STAR
+from roleplay.generators import DialogGenerator
+STAR.set_path(sys.argv[1])
+scenario, desc = STAR.get_dialog_scenario_description(int(sys.argv[2]))
+started = time.perf_counter()
+try:
+    dialog = DialogGenerator(model=sys.argv[4], dialogue_details=desc, scenario=scenario).generate(
+        id=int(sys.argv[2]), seed=int(sys.argv[3]))
+    row = {"turns": len(dialog.turns), "speakers": ",".join(sorted({t.speaker or "" for t in dialog.turns})),
+           "trimmed": sum(bool(t.metadata.get("trim")) for t in dialog.turns),
+           "salvaged": bool(dialog.metadata.get("salvaged")), "error": ""}
+except Exception as err:
+    row = {"turns": 0, "speakers": "", "trimmed": 0, "salvaged": False,
+           "error": type(err).__name__ + ": " + str(err)[:120]}
+print(json.dumps({**row, "seconds": round(time.perf_counter() - started, 1)}))
+"""
 
-    STAR.set_path(args.star_path)
+
+def tutorial_run(star_path: str, dialog_id: int, seed: int, model: str) -> dict[str, Any]:
+    """One run of the tutorial's STAR description path, in its own process (a crash of llama.cpp is a row)."""
+    done = subprocess.run([sys.executable, "-c", _TUTORIAL, star_path, str(dialog_id), str(seed), model],
+                          capture_output=True, text=True)
+    try:
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        crash = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        row = {"turns": 0, "speakers": "", "trimmed": 0, "salvaged": False,
+               "error": f"process exited {done.returncode}: {crash[:120]}", "seconds": None}
+    ok = row["turns"] >= 4 and row["speakers"] == "System,User"
+    return {"id": dialog_id, "seed": seed, "ok": ok, **row}
+
+
+def run_star_tutorial(args: argparse.Namespace) -> None:
     rows = []
-    for dialog_id in map(int, args.star_ids.split(",")):
-        scenario, desc = STAR.get_dialog_scenario_description(dialog_id)
-        for seed in range(1, args.star_seeds + 1):
-            started = time.perf_counter()
-            try:
-                dialog = DialogGenerator(model=args.model, dialogue_details=desc, scenario=scenario).generate(
-                    id=dialog_id, seed=seed)
-                speakers = sorted({t.speaker or "" for t in dialog.turns})
-                ok = len(dialog.turns) >= 4 and speakers == ["System", "User"]
-                row = {"turns": len(dialog.turns), "speakers": ",".join(speakers), "ok": ok,
-                       "trimmed": sum(bool(t.metadata.get("trim")) for t in dialog.turns),
-                       "salvaged": bool(dialog.metadata.get("salvaged")), "error": ""}
-            except Exception as err:  # noqa: BLE001 - the bench reports every failure, whatever it is
-                row = {"turns": 0, "speakers": "", "ok": False, "trimmed": 0, "salvaged": False,
-                       "error": f"{type(err).__name__}: {str(err)[:90]}"}
-            rows.append({"id": dialog_id, "seed": seed, **row, "seconds": round(time.perf_counter() - started, 1)})
+    for seed in range(1, args.star_seeds + 1):
+        for dialog_id in map(int, args.star_ids.split(",")):
+            rows.append(tutorial_run(args.star_path, dialog_id, seed, args.model))
             print(rows[-1], flush=True)
     print(table(rows))
     print(f"STAR tutorial path: {sum(r['ok'] for r in rows)}/{len(rows)} dialogues of >= 4 turns by User and System")
