@@ -34,11 +34,12 @@ from roleplay import defaults
 from roleplay.backends import Model
 from roleplay.dialog import Dialog, Turn
 from roleplay.errors import ConfigError
-from roleplay.guards import Guards, identity_terms
+from roleplay.guards import TRIM_KEY, Guards, Trim, identity_terms
 from roleplay.memory import AgentMemory, MemoryPolicy
 from roleplay.personas import BasePersona
 from roleplay.prompts import render
-from roleplay.sentences import trim_to_complete
+from roleplay.sentences import is_complete, trim_to_complete
+from roleplay.structured import salvage_object
 
 END_MARKER = "[END]"
 DIRECTOR = "director"
@@ -238,9 +239,11 @@ class Agent:
     ) -> Reply:
         """Hear the turns since this agent last spoke (and an optional director's note), then speak once.
 
-        With ``schema``, the reply is decoded as JSON matching it (an action chosen from an enum and the
-        ``utterance`` alongside); ``Reply.data`` holds the parsed object (None if it did not parse, e.g.
-        cut off by the token limit), ``Reply.text`` the cleaned utterance. The director's note is
+        With ``schema``, the reply is decoded as JSON matching it (an action chosen from an enum, a yes or
+        no with the ``utterance`` alongside); ``Reply.data`` holds the parsed object (cut off by the token
+        limit: its complete values and the words of a cut string, `roleplay.structured.salvage_object`;
+        None if nothing parsed), ``Reply.text`` the cleaned utterance. An unfinished last sentence dropped
+        (``max_sentences``) is recorded as a `roleplay.guards.Trim` in ``Reply.metadata``. The director's note is
         forgotten afterwards, so per-turn guidance does not fill the memory. ``seed`` and ``temperature``
         replace the model's own for this reply (to resample it); ``no_repeat_ngram`` forbids repeating a
         run of that many tokens of the conversation (`roleplay.backends.no_repeat`). A reasoning model's
@@ -254,12 +257,17 @@ class Agent:
             response = await self._respond(messages, cancellation_token or CancellationToken())
         raw = str(response.chat_message.content)
         usage = response.chat_message.models_usage
+        completion_tokens = usage.completion_tokens if usage else 0
         data = _json_object(raw) if schema is not None else None
         said, thought = split_thought(str(data.get("utterance", "")) if data is not None else
                                       ("" if schema is not None else raw))
         thoughts = [str(e.content) for e in response.inner_messages or [] if isinstance(e, ThoughtEvent)]
         thought = "\n".join(t for t in [*thoughts, thought or ""] if t) or None  # the model's own field first
-        text, end = clean_reply(said, self._own_names(), self.other_names, self.end_marker, self.max_sentences)
+        whole, end = clean_reply(said, self._own_names(), self.other_names, self.end_marker)
+        text = whole if self.max_sentences is None else trim_to_complete(whole, self.max_sentences)
+        metadata: dict[str, Any] = {"thought": thought} if thought else {}
+        if text != whole and not is_complete(whole) and is_complete(text):  # an unfinished sentence dropped
+            metadata[TRIM_KEY] = Trim.of(whole, completion_tokens, self.model.options.max_tokens).model_dump()
         self._memory.replace_last_reply(text, self.id)
         self._memory.forget_source(DIRECTOR)  # a note is for this turn: kept, notes would fill the context
         return Reply(
@@ -267,10 +275,10 @@ class Agent:
             end=end,
             raw=raw,
             prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
+            completion_tokens=completion_tokens,
             data=data,
             spoken=said,
-            metadata={**({"thought": thought} if thought else {}), **self._memory_note()},
+            metadata={**metadata, **self._memory_note()},
         )
 
     def _memory_note(self) -> dict[str, Any]:
@@ -325,6 +333,11 @@ class Agent:
         """Replace what this agent remembers saying last (e.g. a tool call instead of its unused words)."""
         self._memory.replace_last_reply(text, self.id)
 
+    def forget_last_reply(self) -> None:
+        """Forget what this agent said last but keep what it heard (a choice made in JSON is not a turn)."""
+        if self._memory.messages and isinstance(self._memory.messages[-1], AssistantMessage):
+            self._memory.messages.pop()
+
     def undo_last_reply(self) -> None:
         """Forget the last `reply` call entirely (what it heard and said), so it can be asked again."""
         self._memory.truncate(self._turn_start)
@@ -334,10 +347,11 @@ class Agent:
 
 
 def _json_object(raw: str) -> dict[str, Any] | None:
+    """The JSON object of a structured reply; one cut by the token limit keeps its complete values."""
     try:
         data = json.loads(raw)
     except json.JSONDecodeError:
-        return None
+        return salvage_object(raw)
     return data if isinstance(data, dict) else None
 
 

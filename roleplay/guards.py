@@ -27,7 +27,8 @@ itself as "Dr. ..."), and stop mid-sentence at the token limit. The guards act i
      persona text) or this turn's director note, as `copy_score` against them; or the turn copies a line
      of the prompt, its label dropped (an example turn said as its own: "Good morning, please have a
      seat. What brings you in today?"), judged as a copy of an earlier turn is (`Guards.is_copy`);
-3. a failed turn is redone: a cut-off turn is first trimmed to its last complete sentence; a turn that
+3. a failed turn is redone: a cut-off turn is first trimmed to its last complete sentence (a `Trim` in
+   ``metadata["trim"]``, which evaluations count and transcripts flag); a turn that
    still fails is resampled: the agent's memory is rolled back and it answers again with a seed derived
    from its model's seed, the turn index and the attempt (`derive_seed`), a little hotter each time
    (``resample_heat``), so the same dialogue seed gives the same dialogue. After ``resamples`` failed
@@ -48,7 +49,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz import fuzz, process, utils
@@ -61,8 +62,8 @@ logger = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from roleplay.agents import Agent, Reply
 
-__all__ = ["FORMULA_WORDS", "HOTTEST", "Guards", "copy_score", "derive_seed", "guarded_reply", "identity_terms",
-           "new_pair_share", "prompt_lines", "role_confusion", "same_opening"]
+__all__ = ["FORMULA_WORDS", "HOTTEST", "TRIM_KEY", "Guards", "Trim", "copy_score", "derive_seed", "guarded_reply",
+           "identity_terms", "new_pair_share", "prompt_lines", "role_confusion", "same_opening", "trim_of"]
 
 _TITLE = re.compile(r"^(dr|mr|mrs|ms|prof)\.?\s", re.IGNORECASE)
 _ASSISTANT = re.compile(r"^\s*here(?:'s|’s| is)\s+(?:a|an|another|the|your|some)\s+(?:[\w-]+\s+){0,2}?"
@@ -125,6 +126,38 @@ class Guards(BaseModel):
         if length < self.min_words:
             return length > FORMULA_WORDS and similarity >= 100
         return similarity >= self.near_copy or (new_pairs is not None and new_pairs < self.min_new_pairs)
+
+
+TRIM_KEY = "trim"
+"""The key of a turn's metadata that holds its `Trim` record."""
+
+
+class Trim(BaseModel):
+    """A turn shortened to its last complete sentence, recorded in ``turn.metadata["trim"]``.
+
+    Made where words are cut: `roleplay.agents.Agent.reply` (an unfinished last sentence dropped) and the
+    cut-off guard (`guarded_reply`). ``roleplay evaluate`` and ``roleplay report`` count these turns, and
+    transcripts flag them, so a turn that was cut never passes for one said whole.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Literal["token_limit", "char_limit", "unfinished"] = Field(
+        description="token_limit: the reply used its whole max_tokens; char_limit: the text reached its schema's "
+                    "maxLength; unfinished: it stopped mid-sentence anyway.")
+    said: str = Field(description="The words before trimming.")
+
+    @classmethod
+    def of(cls, said: str, completion_tokens: int, max_tokens: int | None) -> Trim:
+        """The record of trimming ``said``, from a reply of ``completion_tokens`` under a ``max_tokens`` limit."""
+        hit = max_tokens is not None and completion_tokens >= max_tokens
+        return cls(reason="token_limit" if hit else "unfinished", said=said)
+
+
+def trim_of(metadata: Mapping[str, Any]) -> Trim | None:
+    """The `Trim` record in a turn's ``metadata`` (None: the turn was not trimmed)."""
+    record = metadata.get(TRIM_KEY)
+    return Trim.model_validate(record) if isinstance(record, Mapping) else None
 
 
 def derive_seed(base: int | None, turn_index: int, attempt: int) -> int:
@@ -343,6 +376,8 @@ class _Judge:
     own: Sequence[str]
     guards: Guards
     note: str | None = None
+    may_say: str | None = None
+    """An example reply the turn may follow word for word (a policy action's template): no prompt leak."""
 
     def judge(self, text: str, spoken: str = "") -> tuple[list[str], float, dict[str, Any]]:
         """The problems of ``text`` (empty if it is a good turn), its `copy_score`, and details to record."""
@@ -361,7 +396,7 @@ class _Judge:
         leaked, _ = copy_score(text, [self.agent.system_prompt, self.note or ""], guards.min_words)
         recited, _ = copy_score(text, prompt_lines(self.agent.system_prompt), guards.min_words)
         # a small model recites its instructions, or an example turn as its own
-        if leaked >= guards.near_copy or guards.is_copy(text, recited):
+        if (leaked >= guards.near_copy or guards.is_copy(text, recited)) and not self._says_example(text):
             problems.append("prompt_leak")
         confusion = role_confusion(text, self.agent.identity, self.agent.other_identities,
                                    opening=spoken or None) if guards.role_confusion else None
@@ -370,6 +405,10 @@ class _Judge:
             detail["confusion"] = confusion
         return problems, similarity, detail
 
+    def _says_example(self, text: str) -> bool:
+        """Whether ``text`` is the example reply it may follow (``may_say``), said near word for word."""
+        return bool(self.may_say) and copy_score(text, [self.may_say or ""], 1)[0] >= self.guards.near_copy
+
     def check(self, reply: Reply, seed: int | None) -> _Attempt:
         """Judge ``reply``, first trimming a cut-off turn to its last complete sentence."""
         detail: dict[str, Any] = {}
@@ -377,6 +416,9 @@ class _Judge:
             trimmed = trim_to_complete(reply.text)
             if trimmed and is_complete(trimmed):
                 detail["trimmed"] = reply.text
+                if TRIM_KEY not in reply.metadata:  # the agent's own record keeps the words it heard first
+                    reply.metadata[TRIM_KEY] = Trim.of(reply.text, reply.completion_tokens,
+                                                       self.agent.model.options.max_tokens).model_dump()
                 reply.text = trimmed
                 self.agent.remember(trimmed)
         problems, similarity, found = self.judge(reply.text, reply.spoken)
@@ -410,11 +452,14 @@ def _resample_temperature(agent: Agent, guards: Guards, attempt: int) -> float |
     return round(min(base + guards.resample_heat * attempt, HOTTEST), 3)
 
 
-async def guarded_reply(agent: Agent, earlier: Sequence[Any], heard: Sequence[Any], **reply_args: Any) -> Reply:
+async def guarded_reply(agent: Agent, earlier: Sequence[Any], heard: Sequence[Any], *, may_say: str | None = None,
+                        **reply_args: Any) -> Reply:
     """``agent.reply(heard, **reply_args)``, redone with derived seeds while a guard rejects it.
 
-    ``earlier`` is every turn of the dialogue so far. The kept reply carries the guard's record in
-    ``Reply.metadata["guard"]`` whenever a guard acted (trimmed, resampled, salvaged or gave up).
+    ``earlier`` is every turn of the dialogue so far. ``may_say``: an example reply the turn may follow
+    word for word although its note or prompt holds it (a policy action's template). The kept reply
+    carries the guard's record in ``Reply.metadata["guard"]`` whenever a guard acted (trimmed,
+    resampled, salvaged or gave up).
     """
     guards = agent.guards
     if not guards.enabled:
@@ -422,7 +467,8 @@ async def guarded_reply(agent: Agent, earlier: Sequence[Any], heard: Sequence[An
     reply_args["no_repeat_ngram"] = guards.no_repeat_ngram
     reply = await agent.reply(heard, **reply_args)
     own = [t.text for t in earlier if t.speaker == agent.name]
-    judge = _Judge(agent, [t.text for t in earlier], own, guards, reply_args.get("instruction"))  # the note can leak
+    judge = _Judge(agent, [t.text for t in earlier], own, guards, reply_args.get("instruction"),  # the note can leak
+                   may_say)
     attempts = [judge.check(reply, None)]
     while attempts[-1].problems and len(attempts) <= guards.resamples:
         agent.undo_last_reply()

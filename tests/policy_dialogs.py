@@ -1,6 +1,7 @@
 """What the tests of goal-aware users share: a System that follows the prior, run against a scripted User."""
 
 import json
+import re
 from collections.abc import Callable
 
 import networkx as nx
@@ -14,14 +15,23 @@ from roleplay.policy.config import Policy
 from roleplay.policy.prior import Prior
 from roleplay.policy.user import UserGoal
 
+_SAY = re.compile(r"Your action now: (\S+?)\.")
+
+
+def said_action(request: ScriptedRequest) -> str | None:
+    """The action whose words a policy turn's second call asks for (None: another request)."""
+    match = _SAY.search(request.last) if not request.schema else None
+    return match.group(1) if match else None
+
 
 def system_follows_the_prior(user: Callable[[ScriptedRequest], str]) -> Callable[[ScriptedRequest], str]:
     """A script whose System takes the prior's one offered action and whose User answers with ``user``."""
     def script(request: ScriptedRequest) -> str:
         props = (request.schema or {}).get("properties", {})
         if "action" in props:
-            action = props["action"]["enum"][0]
-            return json.dumps({"action": action, "utterance": f"I do {action}."})
+            return json.dumps({"action": props["action"]["enum"][0]})
+        if said_action(request):
+            return f"I do {said_action(request)}."
         return user(request)
     return script
 

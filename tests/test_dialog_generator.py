@@ -74,3 +74,69 @@ def test_bad_arguments_are_config_errors(scripted):
         DialogGenerator(scripted(replies=[FOUR]), min_turns=0)
     with pytest.raises(ConfigError, match="name or role"):
         DialogGenerator(scripted(replies=[FOUR]), personas=[Persona()])
+
+
+def bounded_model(replies, max_tokens):
+    from roleplay.backends import Model
+    from roleplay.backends.options import BackendOptions
+    from roleplay.backends.scripted import ScriptedClient
+
+    return Model(ScriptedClient(replies=replies), name="scripted", backend="scripted",
+                 schema_args=lambda schema: {"json_schema": schema}, options=BackendOptions(max_tokens=max_tokens))
+
+
+@pytest.mark.parametrize("max_tokens", [200, 1024, 4096])
+def test_the_schema_is_bounded_so_a_valid_answer_fits_the_token_budget(max_tokens):
+    from roleplay.generators import DIALOG_TOKENS, TURN_TOKENS, GeneratedDialog, turn_bounds
+    from roleplay.structured import tokens_for
+
+    turns_schema = dialog_schema(GeneratedDialog, ["A", "B"], 4, max_tokens)["properties"]["dialog"]
+    most, longest = turns_schema["maxItems"], turn_bounds(max_tokens, 4)[1]
+    assert most >= 4 and 40 <= longest <= 300 and "maxLength" not in turns_schema["items"]["properties"]["text"]
+    assert DIALOG_TOKENS + most * (TURN_TOKENS + tokens_for(longest)) <= max_tokens
+
+
+def test_a_budget_too_small_for_the_turns_is_a_config_error_naming_the_fix():
+    with pytest.raises(ConfigError, match="max_tokens=100 cannot hold 8 turns.*raise max_tokens or lower the turn"):
+        DialogGenerator("scripted:auto", "x", max_tokens=100, min_turns=8)
+
+
+def test_a_dialogue_cut_at_the_token_limit_keeps_its_complete_turns():
+    cut = FOUR[:-2] + ', {"speaker": "User", "text": "And one more thi'
+    model = bounded_model([cut], max_tokens=len(cut.split()))
+    dialog = DialogGenerator(model, "x", speakers=["User", "System"]).generate(seed=1)
+    assert [t.text for t in dialog.turns] == ["Hi.", "Hello, how can I help?", "Book a table.", "Done."]
+    assert dialog.metadata["salvaged"] == {"reason": "token_limit", "turns": 4} and len(model.client.history) == 1
+
+
+def test_answers_cut_every_time_fail_saying_the_token_limit_cut_them():
+    cut = '{"dialog": [{"speaker": "User", "text": "Hi."}, {"speaker": "System", "text": "Hel'
+    model = bounded_model([cut] * 3, max_tokens=len(cut.split()))
+    with pytest.raises(StructuredOutputError, match="cut at the token limit; raise max_tokens or lower the turn count"):
+        DialogGenerator(model, "x", speakers=["User", "System"], min_turns=2, max_tokens=200).generate(seed=1)
+    with pytest.raises(StructuredOutputError) as error:  # invalid, but not for length: no such advice
+        DialogGenerator(bounded_model(["nope"] * 3, 200), "x", min_turns=2).generate(seed=1)
+    assert "token limit" not in str(error.value)
+
+
+def test_a_turn_that_stops_mid_sentence_is_trimmed_with_a_record(scripted):
+    from roleplay.guards import Trim, trim_of
+
+    model = scripted(replies=[turns(("User", "Hi."), ("System", "Hello. How can I"), ("User", "Book."),
+                                    ("System", "Done."))])
+    dialog = DialogGenerator(model, "x", speakers=["User", "System"]).generate(seed=1)
+    assert dialog.turns[1].text == "Hello."
+    assert trim_of(dialog.turns[1].metadata) == Trim(reason="unfinished", said="Hello. How can I")
+
+
+def test_a_star_scenario_is_written_by_user_and_system(scripted):
+    import roleplay.datasets  # noqa: F401  (the tutorial imports STAR first; it names a STAR scenario's speakers)
+
+    model = scripted(replies=[FOUR])
+    scenario = {"WizardCapabilities": [{"Task": "bank_balance"}], "Happy": True}
+    dialog = DialogGenerator(model, dialogue_details="a description", scenario=scenario).generate(seed=1, id=1)
+    request = model.client.history[0]
+    assert request.schema["properties"]["dialog"]["items"]["properties"]["speaker"]["enum"] == ["User", "System"]
+    assert "The speakers are exactly: User, System." in request.system and dialog.speakers == ["User", "System"]
+    assert "enum" not in DialogGenerator(model, "x", scenario={"place": "a bank"}).output_format[
+        "properties"]["dialog"]["items"]["properties"]["speaker"]

@@ -183,6 +183,7 @@ def test_a_cut_off_turn_is_trimmed_to_its_last_complete_sentence():
     assert turn.text == "It started on Monday."
     assert turn.metadata["guard"] == {"resamples": 0, "seed": None, "unresolved": [], "rejected": [],
                                       "trimmed": "It started on Monday. Then I took 3.5 mg of the"}
+    assert turn.metadata["trim"] == {"reason": "unfinished", "said": "It started on Monday. Then I took 3.5 mg of the"}
     assert len(client.history) == 1
 
 

@@ -111,9 +111,9 @@ def test_a_human_wizard_picks_the_policy_action_from_a_numbered_menu_then_speaks
 
 def test_a_human_user_answers_a_yes_no_question_from_the_menu():
     graph = read_dot(SCENARIOS / "doctor_intake.dot")
-    doctor_lines = iter(json.dumps({"action": a, "utterance": u}) for a, u in [
+    doctor_lines = iter(line for a, u in [  # each policy turn: the action, then its words
         ("greet", "Hello."), ("ask_complaint", "What is wrong?"), ("ask_severity", "How bad?"),
-        ("ask_red_flags", "Any fever?"), ("give_advice", "Rest.")])
+        ("ask_red_flags", "Any fever?"), ("give_advice", "Rest.")] for line in (json.dumps({"action": a}), u))
     keyboard = Keyboard("Headache.", "Bad.", "Eight of ten.", "2", "None of those.")
     generator = PersonaDialogGenerator(agents=[
         AgentSpec(name="Doctor", persona=Persona(name="Doctor"), model=scripted_model(fn=lambda r: next(doctor_lines))),
@@ -201,7 +201,7 @@ def test_run_human_as_the_policy_agent_chooses_from_the_menu(tmp_path):
     child.expect_exact("1) greet")
     child.expect_exact("action [1-2]> ")
     child.sendline("2")
-    child.expect_exact("utterance> ")
+    child.expect_exact("Doctor> ")  # the action chosen, its words are a plain turn
     child.sendline("What brings you in?")
     child.expect_exact("[Patient] Sure, let us go on (turn 2).")  # it heard the doctor and its first-turn note
     child.expect_exact("action [1-")

@@ -24,7 +24,7 @@ from roleplay.resources import bundled_scenarios, find_scenario, intents_taxonom
 from roleplay.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = ["birthday_party", "doctor_intake", "doctor_patient", "family_planning"]
+SHIPPED = ["bank_support", "birthday_party", "doctor_intake", "doctor_patient", "family_planning"]
 
 
 def _python(*args: str, cwd: Path, python: str = sys.executable) -> subprocess.CompletedProcess[str]:

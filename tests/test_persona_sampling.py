@@ -216,7 +216,8 @@ def test_context_generator_samples_settings():
     contexts = gen.sample(6, seed=2)
     assert {c.place for c in contexts} == {"a city clinic", "a village practice"} and contexts == gen.sample(6, 2)
     assert contexts[0].description().startswith(f"Place: {contexts[0].place}\nTime: Monday morning\nShared facts: ")
-    assert gen.schema["properties"]["shared_facts"]["items"]["maxLength"] == 200
+    facts = gen.schema["properties"]["shared_facts"]
+    assert facts["maxItems"] == 4 and facts["items"]["maxLength"] == 50  # four facts share one field's budget
     with pytest.raises(ConfigError, match="pydantic class with description"):
         ContextGenerator({}, context_class=Plain)
 
@@ -356,3 +357,16 @@ def test_llm_filled_patients_on_the_embedded_model_validate():
     generator = PersonaGenerator.from_yaml(PATIENT_RULES, model="embedded")
     people = generator.sample(2, seed=0)  # schema-constrained decoding: the answer always fits Patient
     assert all(isinstance(p, Patient) and 1 <= len(p.personality.strip()) <= 200 for p in people)
+
+
+def test_llm_fields_are_bounded_by_the_token_budget():
+    """Each LLM-filled string gets its share of max_tokens, so the JSON answer closes within it."""
+    from roleplay.structured import chars_for
+
+    rules = {"role": "patient", "personality": LLM("a trait"), "background": LLM("a job")}
+    small = PersonaGenerator(Persona, rules, model="scripted:auto", max_tokens=64)
+    assert {small.schema["properties"][f]["maxLength"] for f in ("personality", "background")} == {
+        chars_for((64 - 8) // 2 - 8)}
+    default = PersonaGenerator(Persona, rules, model="scripted:auto")
+    assert default.schema["properties"]["background"]["maxLength"] == 200
+

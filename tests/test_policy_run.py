@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from policy_dialogs import said_action
 
 from roleplay import backends
 from roleplay.backends.options import BackendOptions
@@ -21,6 +22,7 @@ from roleplay.policy.graph import add_action, new_graph, read_dot
 from roleplay.policy.orchestrator import Policy, action_schema
 from roleplay.policy.turns import JSON_TOKENS
 from roleplay.scenario import load_scenario
+from roleplay.structured import chars_for
 
 FIXTURE = Path(__file__).parent / "fixtures" / "star_mini"
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,8 +36,9 @@ def policy_script(pick, user_says="Yes please.", plain_answers=False):
         schema = request.schema or {}
         props = schema.get("properties", {})
         if "action" in props:
-            action = pick(props["action"].get("enum"), request)
-            return json.dumps({"action": action, "utterance": f"I do {action}."})
+            return json.dumps({"action": pick(props["action"].get("enum"), request)})
+        if said_action(request):
+            return f"I do {said_action(request)}."
         if "answer" in props and plain_answers:
             return user_says
         if "answer" in props:  # the user's clear yes/no after a question
@@ -145,7 +148,7 @@ def test_the_user_answers_a_question_in_json_only_when_one_is_pending(star):
 
 def test_action_schema():
     assert action_schema(["a", "b"])["properties"]["action"]["enum"] == ["a", "b"]
-    assert action_schema(None)["properties"]["action"] == {"type": "string"}
+    assert action_schema(None)["properties"]["action"] == {"type": "string", "maxLength": 64}
 
 
 def test_policy_for_unknown_agent(star, doctor, patient):
@@ -276,16 +279,18 @@ def test_the_turn_policy_is_asked_once_per_turn(star, with_policy):
 
 
 def test_a_policy_turn_adds_up_the_tokens_of_every_call_it_made(star):
-    """Every scripted action reply has the same length; a turn with a tool call made two of them, and a third
-    call that filled the query's arguments (counted too: every call of a turn costs tokens)."""
+    """Its action calls (two around a tool call, each two scripted words), the call for its words, and on a query
+    turn the call that filled the query's arguments: every call of a turn costs tokens."""
     dialog, _ = run_policy(star, lambda enum, request: enum[0], max_turns=16)
     query_turns = {e.turn for e in dialog.events if e.type == "query"}
     system = [(i, t) for i, t in enumerate(dialog.turns) if t.speaker == "System"]
-    with_query = [t.metadata for i, t in system if i in query_turns]
-    without = {t.metadata["completion_tokens"] for i, t in system if i not in query_turns}
-    assert with_query and len(without) == 1
-    single = without.pop()
-    assert all(m["calls"] == 3 and m["completion_tokens"] > 2 * single for m in with_query)
+    plain = [t for i, t in system if i not in query_turns]
+    with_query = [t for i, t in system if i in query_turns]
+    assert plain and with_query
+    assert all(t.metadata["calls"] == 2 and t.metadata["completion_tokens"] == 2 + len(t.text.split())
+               for t in plain)
+    assert all(t.metadata["calls"] == 4 and t.metadata["completion_tokens"] > 2 * 2 + len(t.text.split())
+               for t in with_query)
 
 
 def test_a_policy_graph_starting_on_an_outcome_is_rejected_before_the_run(doctor, patient):
@@ -299,14 +304,14 @@ def test_a_policy_graph_starting_on_an_outcome_is_rejected_before_the_run(doctor
         generator.generate(seed=1)
 
 
-@pytest.mark.parametrize(("max_tokens", "max_chars"), [(None, 300), (2000, 300), (160, 128), (40, 8), (10, 1)])
-def test_the_utterance_fits_the_token_limit_so_the_json_closes(max_tokens, max_chars):
-    """At one character per token or more, an utterance this long leaves room for the JSON's closing quote."""
-    assert action_schema(["greet"], max_tokens)["properties"]["utterance"]["maxLength"] == max_chars
+@pytest.mark.parametrize(("max_tokens", "max_chars"), [(None, 64), (2000, 64), (30, 42), (10, 1)])
+def test_a_free_action_fits_the_token_limit_and_an_enforced_one_is_only_the_enum(max_tokens, max_chars):
+    assert action_schema(None, max_tokens)["properties"]["action"]["maxLength"] == max_chars
+    assert action_schema(["greet"], max_tokens)["properties"] == {"action": {"type": "string", "enum": ["greet"]}}
 
 
-def test_structured_turns_ask_for_an_utterance_within_the_models_token_limit(star):
-    """The policy turns' actions and the user's yes/no answers alike."""
+def test_policy_turns_ask_for_the_action_alone_and_answers_within_the_models_token_limit(star):
+    """The policy agent's words come in a plain turn; the user's yes/no utterance is bounded by the budget."""
     script = policy_script(lambda enum, request: enum[0])
     model = backends.Model(ScriptedClient(fn=script), name="scripted", backend="scripted",
                            schema_args=lambda schema: {"json_schema": schema}, options=BackendOptions(max_tokens=100))
@@ -315,7 +320,12 @@ def test_structured_turns_ask_for_an_utterance_within_the_models_token_limit(sta
                                                       AgentSpec(name="System", persona=Persona(name="System"))],
                                        first_speaker="System", policy=policy, max_turns=16,
                                        guards=Guards(enabled=False))
-    generator.generate(seed=1)
-    asked = [r.schema for r in model.client.history if r.schema and "utterance" in r.schema["properties"]]
-    assert {"action", "answer"} <= {key for schema in asked for key in schema["properties"]}
-    assert all(schema["properties"]["utterance"]["maxLength"] == 100 - JSON_TOKENS for schema in asked)
+    dialog = generator.generate(seed=1)
+    asked = [r.schema for r in model.client.history if r.schema]
+    assert all(set(schema["properties"]) == {"action"} for schema in asked if "action" in schema["properties"])
+    answers = [schema for schema in asked if "answer" in schema["properties"]]
+    assert answers and all(s["properties"]["utterance"]["maxLength"] == chars_for(100 - JSON_TOKENS) for s in answers)
+    said = [r for r in model.client.history if said_action(r)]
+    system = [t for t in dialog.turns if t.speaker == "System"]
+    assert [said_action(r) for r in said] == [t.action for t in system]  # one call for the words of each action
+    assert all(t.text == f"I do {t.action}." for t in system)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from policy_dialogs import said_action
 
 from roleplay.backends.scripted import ScriptedRequest, scripted_model
 from roleplay.cli import cli
@@ -173,8 +174,9 @@ def goal_user_script(request: ScriptedRequest) -> str:
     """The System says what it does; the User follows its note (states facts, closes when told to)."""
     props = (request.schema or {}).get("properties", {})
     if "action" in props:
-        action = props["action"]["enum"][0] if "enum" in props["action"] else "hello"
-        return json.dumps({"action": action, "utterance": f"I do {action}."})
+        return json.dumps({"action": props["action"]["enum"][0] if "enum" in props["action"] else "hello"})
+    if said_action(request):
+        return f"I do {said_action(request)}."
     if "answer" in props:
         return json.dumps({"answer": "yes", "utterance": "Yes, please."})
     if props:  # the tool's arguments

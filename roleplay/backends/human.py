@@ -8,9 +8,10 @@ turns becomes a prompt: the person sees what the others said since their last tu
 When the agent is asked for JSON (the schema reaches the client through `Model.call_options`), the
 person fills it in field by field instead: a field with choices (a policy agent's legal actions, a
 yes/no answer) is a numbered menu, showing each action's example reply when the director's note lists
-one; then the utterance is typed. So a person can stand in for a policy agent (a "wizard") without the
-orchestrator knowing. The saved dialogue marks the person's turns with ``metadata["human"] = True``
-(`mark_human_turns`).
+one; then the utterance is typed (a policy turn asks for its words as a plain turn right after
+the action, without showing the others' words twice). So a person can stand in for a policy agent
+(a "wizard") without the orchestrator knowing. The saved dialogue marks the person's turns with
+``metadata["human"] = True`` (`mark_human_turns`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class HumanClient(PlainChatClient):
         self.read = read
         self.write = write
         self.end_marker = end_marker
+        self._shown: tuple[int, list[tuple[str | None, str]]] | None = None
 
     async def create(
         self,
@@ -79,9 +81,12 @@ class HumanClient(PlainChatClient):
         heard = [m for m in messages[last_own + 1:] if not isinstance(m, SystemMessage)]
         notes = [str(m.content) for m in heard if getattr(m, "source", None) == DIRECTOR]
         said = [m for m in heard if getattr(m, "source", None) != DIRECTOR]
-        for message in said:
-            text = str(message.content)
-            self.write(text if text.startswith("[") else f"[{getattr(message, 'source', '?')}] {text}")
+        shown = [(getattr(m, "source", None), str(m.content)) for m in said]
+        if (last_own, shown) == self._shown:  # the same turn asked again (a policy turn's words after its action)
+            return notes
+        self._shown = (last_own, shown)
+        for source, text in shown:
+            self.write(text if text.startswith("[") else f"[{source or '?'}] {text}")
         if not said and last_own < 0:
             self.write("(You speak first.)")
         return notes

@@ -6,6 +6,9 @@ Per dialogue (`evaluate_dialog`), the system's actions are replayed through a `F
 - ``first_violation``: index in ``dialog.turns`` of the first illegal action (None: none);
 - ``completed``: a goal node of every task was reached; ``coverage``: share of the graphs' system
   nodes visited; ``path_length``: system actions taken (queries included);
+- ``trimmed``: policy turns the engine trimmed to their last complete sentence (a `roleplay.guards.Trim`
+  in the turn's metadata: the token limit cut the words); ``trimmed_turns`` in `summarize` is their share
+  of the policy turns, shown beside the legal rate, so a legal turn that was cut never counts unseen;
 - ``consistency``: how well utterances match their action's template reply. For each system turn with
   a template, the share of the template's content words (lower-cased words of 3+ letters, minus slot
   names and a short stop list) that the utterance contains, averaged. 1.0 = every content word of
@@ -37,6 +40,7 @@ from pydantic import BaseModel, Field
 from rapidfuzz.distance import Levenshtein
 
 from roleplay.dialog import Dialog, StopReason
+from roleplay.guards import trim_of
 from roleplay.policy.graph import is_system
 from roleplay.policy.tracker import FlowchartTracker, replay
 from roleplay.runs.folder import RunFolder
@@ -64,6 +68,8 @@ class DialogMetrics(BaseModel):
     completed: bool
     coverage: float
     consistency: float | None
+    policy_turns: int = Field(0, description="Turns that carry a policy action.")
+    trimmed: int = Field(0, description="Policy turns trimmed to their last complete sentence (a Trim record).")
     ended_by_max_turns: bool = Field(False, description="The turn cap ended the dialogue.")
     user_quit_before_goal: bool = Field(False, description="The other party signalled the end before the goal "
                                         "(every round the user wanted).")
@@ -108,6 +114,8 @@ def evaluate_dialog(dialog: Dialog, graphs: Mapping[str, nx.DiGraph]) -> DialogM
         violations=sum(not s.legal for s in steps), first_violation=first_violation,
         completed=tracker.completed(), coverage=len(visited) / len(system_nodes) if system_nodes else 0.0,
         consistency=statistics.fmean(scores) if scores else None,
+        policy_turns=sum(1 for t in dialog.turns if t.action),
+        trimmed=sum(1 for t in dialog.turns if t.action and trim_of(t.metadata) is not None),
         ended_by_max_turns=dialog.stop_reason == StopReason.MAX_TURNS,
         user_quit_before_goal=_quit_before(dialog, len(dialog.turns) if goal_turn is None else goal_turn),
     )
@@ -125,8 +133,16 @@ def _mean(values: Iterable[float | None]) -> float | None:
     return round(statistics.fmean(present), 4) if present else None
 
 
+def _share(count: int, total: int) -> float | None:
+    return round(count / total, 4) if total else None
+
+
 def summarize(metrics: Sequence[DialogMetrics]) -> list[dict[str, Any]]:
-    """One row per task and an ``ALL`` row: dialogue count and mean metrics."""
+    """One row per task and an ``ALL`` row: dialogue count and mean metrics.
+
+    Beside the legal rate: ``consistency`` (utterance vs action) and ``trimmed_turns`` (the share of policy
+    turns trimmed to whole sentences), so a legal rate of cut or off-action turns is seen for what it is.
+    """
     groups: dict[str, list[DialogMetrics]] = defaultdict(list)
     for m in metrics:
         for task in m.tasks:
@@ -136,12 +152,13 @@ def summarize(metrics: Sequence[DialogMetrics]) -> list[dict[str, Any]]:
         rows.append({
             "task": task, "dialogs": len(group),
             "legal_rate": _mean(m.legal_rate for m in group),
+            "consistency": _mean(m.consistency for m in group),
+            "trimmed_turns": _share(sum(m.trimmed for m in group), sum(m.policy_turns for m in group)),
             "dialogs_without_violation": _mean(float(m.violations == 0) for m in group),
             "completion": _mean(float(m.completed) for m in group),
             "coverage": _mean(m.coverage for m in group),
             "path_length": _mean(m.path_length for m in group),
             "turns": _mean(m.turns for m in group),
-            "consistency": _mean(m.consistency for m in group),
             "ended_by_max_turns": _mean(float(m.ended_by_max_turns) for m in group),
             "user_quit_before_goal": _mean(float(m.user_quit_before_goal) for m in group),
         })

@@ -35,7 +35,7 @@ from roleplay.personas.loading import load_class
 from roleplay.personas.model import BasePersona, Persona
 from roleplay.personas.rules import LLM, Rule, as_rule
 from roleplay.prompts import render
-from roleplay.structured import complete_structured
+from roleplay.structured import chars_for, complete_structured
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -43,6 +43,8 @@ __all__ = ["FieldSampler", "PersonaGenerator", "class_of", "read_rules"]
 
 _MAX_TEXT = 200  # characters an LLM-filled string may have unless the class says otherwise
 _MAX_ITEMS = 4  # items an LLM-filled list of strings may have unless the class says otherwise
+_JSON_TOKENS = 8  # the braces around the LLM's answer
+_FIELD_TOKENS = 8  # a field's key, quotes and separators
 
 
 def read_rules(path: str | Path) -> tuple[str | None, dict[str, Any]]:
@@ -69,9 +71,16 @@ def class_of(spec: str | None, base_class: type[BaseModel], default: type[Any],
         raise PersonaError(str(err), source) from err
 
 
-def _bounded_text(prop: dict[str, Any]) -> dict[str, Any]:
-    """A string schema kept non-empty and short (so the JSON is not cut off), unless it sets its own bounds."""
-    return {"minLength": 1, "maxLength": _MAX_TEXT, **prop} if prop.get("type") == "string" else prop
+def _bounded_text(prop: dict[str, Any], chars: int = _MAX_TEXT) -> dict[str, Any]:
+    """A string schema kept non-empty and at most ``chars`` long (so the JSON closes within the budget)."""
+    if prop.get("type") != "string":
+        return prop
+    return {"minLength": 1, **prop, "maxLength": max(1, min(chars, int(prop.get("maxLength", chars))))}
+
+
+def _field_chars(max_tokens: int, fields: int) -> int:
+    """The characters each of ``fields`` LLM-filled strings may have for their JSON to fit ``max_tokens``."""
+    return min(_MAX_TEXT, chars_for((max_tokens - _JSON_TOKENS) // max(1, fields) - _FIELD_TOKENS))
 
 
 class FieldSampler(Generic[M]):
@@ -134,14 +143,17 @@ class FieldSampler(Generic[M]):
         return compiled
 
     def _llm_schema(self) -> dict[str, Any]:
-        """The class's JSON schema cut down to the LLM fields, with strings kept non-empty and short."""
+        """The class's JSON schema cut down to the LLM fields, strings non-empty and bounded by the token budget."""
         full = self.target.model_json_schema()
+        chars = _field_chars(int(self.backend_options["max_tokens"]), len(self.llm_fields))
         properties = {}
         for name in self.llm_fields:
             prop = {k: v for k, v in full["properties"][name].items() if k != "default"}
             if prop.get("type") == "array" and prop.get("items", {}).get("type") == "string":
-                prop = {"minItems": 1, "maxItems": _MAX_ITEMS, **prop, "items": _bounded_text(prop["items"])}
-            properties[name] = _bounded_text(prop)
+                items = min(int(prop.get("maxItems", _MAX_ITEMS)), _MAX_ITEMS)
+                prop = {"minItems": 1, **prop, "maxItems": items,
+                        "items": _bounded_text(prop["items"], chars // items)}
+            properties[name] = _bounded_text(prop, chars)
         schema = {"type": "object", "properties": properties, "required": list(self.llm_fields),
                   "additionalProperties": False}
         return {**schema, "$defs": full["$defs"]} if "$defs" in full else schema

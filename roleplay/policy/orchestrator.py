@@ -5,14 +5,19 @@ Each turn of the policy agent (the STAR "System") is a few named steps:
 1. resolve the other agent's yes/no if the agent's last question waits for one (`_resolve_answer`);
 2. choose the options: the `FlowchartTracker`'s legal actions narrowed by progress rules (`options`),
    then ordered and narrowed by the human prior (`Policy.prior`, `roleplay.policy.prior`);
-3. ask the agent for ``{"action", "utterance"}`` (`_ask`): enforced, ``action`` is an enum of the
+3. ask the agent for its ``{"action"}`` alone (`_ask`): enforced, ``action`` is an enum of the
    options; prompt-only, the flowchart is in its system prompt and ``action`` is free text, so the two
-   modes can be compared while the tracker judges every action. A reply that does not parse (cut off
-   by the token limit) falls back to the first option and its template, recorded as ``fallback``;
+   modes can be compared while the tracker judges every action. A reply without a usable action falls
+   back to the first option, recorded as ``fallback``; the JSON choice leaves the agent's memory;
 4. a ``query`` action runs through the `ToolEnvironment` (`_run_tool`): the call becomes a ``query``
    event, its outcome branch (success/failure) is resolved, and the agent chooses again with the
    result in view (at most `MAX_QUERIES_PER_TURN` calls per turn);
-5. advance the tracker and record the turn (`_record_action`). A terminal action (goodbye) ends the dialogue.
+5. ask for the words of the chosen action (`_say`): a plain turn told the action and its example reply,
+   through `guarded_reply` like every other agent's turn (near-copy, role confusion, prompt leak, cut-off;
+   a resample redoes only the words, so the action stays the legal one chosen). No character cap cuts
+   them: a turn the token limit cut is trimmed to whole sentences with a `Trim` record, and words that
+   stay unusable (empty or unfinished after the guards) become the action's template (``words_fallback``);
+6. advance the tracker and record the turn (`_record_action`). A terminal action (goodbye) ends the dialogue.
 
 The other agent speaks as in any `Orchestrator`, except that it answers a pending yes/no question in
 JSON when ``Policy.clear_answers`` (`request_for`; an offer of what a happy goal-aware user came for is
@@ -40,6 +45,7 @@ from roleplay.agents import Agent, Reply
 from roleplay.conditions import StopCondition
 from roleplay.dialog import Dialog, Event, StopReason, Turn
 from roleplay.errors import ConfigError, StructuredOutputError
+from roleplay.guards import guarded_reply
 from roleplay.orchestrator import Orchestrator, TurnPolicy, TurnRequest, round_robin
 from roleplay.policy.answers import answer_of
 from roleplay.policy.config import Policy
@@ -49,8 +55,9 @@ from roleplay.policy.options import graph_of, is_query, offered_actions
 from roleplay.policy.prior import narrow, weigh
 from roleplay.policy.tools import QueryResult
 from roleplay.policy.tracker import FlowchartTracker
-from roleplay.policy.turns import AnswerRequest, action_note, action_schema, answer_request, result_note
+from roleplay.policy.turns import AnswerRequest, action_note, action_schema, answer_request, result_note, say_note
 from roleplay.policy.user import UserState, user_note
+from roleplay.sentences import is_complete
 
 logger = logging.getLogger(__name__)
 
@@ -60,10 +67,9 @@ MAX_QUERIES_PER_TURN = 1
 
 
 class Choice(NamedTuple):
-    """The action a policy reply chose, what the agent says, and whether it fell back to the first option."""
+    """The action a policy reply chose, and whether it fell back to the first option."""
 
     action: str
-    text: str
     fallback: bool
 
 
@@ -180,15 +186,25 @@ class PolicyOrchestrator(Orchestrator):
             heard = []  # the agent has now heard them; a second ask adds only the tool result
             choice = self._choice(replies[-1], options)
             if not (may_query and is_query(graph_of(self.tracker, choice.action), choice.action)):
+                agent.forget_last_reply()  # the JSON choice is not a turn: its words come next
                 break
             result = await self._run_tool(agent, dialog, choice.action)
             agent.remember(f"(called {choice.action}: {result.brief()})")
             note = result_note(choice.action, result)
+        replies.append(await self._say(agent, dialog, choice.action, note))
         return self._record_action(dialog, agent, choice, replies, started)
+
+    async def _say(self, agent: Agent, dialog: Dialog, action: str, result: str) -> Reply:
+        """The words of ``action``: a plain turn, guarded like any other (a resample keeps the action)."""
+        graph = graph_of(self.tracker, action)
+        note = say_note(graph, action, result, agent.other_names)
+        template = graph.nodes[action].get("template") if action in graph else None
+        return await guarded_reply(agent, dialog.turns, [], may_say=template, prefix_speakers=len(self.agents) > 2,
+                                   instruction=note)
 
     async def _ask(self, agent: Agent, heard: Sequence[Turn], options: list[str], result: str,
                    shares: dict[str, float] | None = None) -> Reply:
-        """Ask the policy agent for its action and utterance, offering ``options``."""
+        """Ask the policy agent for its action alone, offering ``options`` (its words come from `_say`)."""
         enforce = self.policy.enforce
         note = action_note(self.tracker.graph, options, enforce, result, agent.other_names,
                            shares if len(options) > 1 else None)
@@ -196,23 +212,31 @@ class PolicyOrchestrator(Orchestrator):
         return await agent.reply(heard, instruction=note, schema=schema)
 
     def _choice(self, reply: Reply, options: list[str]) -> Choice:
-        """The action and utterance of ``reply``, or the first option and its template if it has none."""
+        """The action of ``reply``, or the first option if it has no usable one."""
         action = str(reply.data.get("action", "")).strip() if reply.data else ""
-        if action and (action in options or not self.policy.enforce) and reply.text:
-            return Choice(action, reply.text, False)
+        if action and (action in options or not self.policy.enforce):
+            return Choice(action, False)
         if reply.data is not None and not isinstance(reply.data.get("action"), str):
             # Whole JSON without an action: the backend ignores the schema it is sent, and every turn would fall
-            # back to a template. That is a failure, as the README says; cut-off JSON (no data) and an illegal
-            # action (a model held to no enum) still fall back, recorded as `fallback`.
+            # back. That is a failure, as the docs say; cut-off JSON (no data) and an illegal action (a model held
+            # to no enum) still fall back, recorded as `fallback`.
             raise StructuredOutputError(f"{self.policy.agent}'s model answered {reply.raw[:120]!r}, which is not of "
                                         f"the action schema it was sent (an 'action' among {', '.join(options)}): "
                                         "the backend ignores constrained output. Use a server that supports "
                                         "response_format/format, or a model that follows JSON schemas.", reply.raw)
-        fallback = action if action in options else options[0]
-        logger.info("%s gave no usable action (%r); falling back to %s", self.policy.agent, action, fallback)
-        graph = graph_of(self.tracker, fallback)
-        template = graph.nodes[fallback].get("template", "") if fallback in graph else ""
-        return Choice(fallback, reply.text or template or fallback.replace("_", " "), True)
+        logger.info("%s gave no usable action (%r); falling back to %s", self.policy.agent, action, options[0])
+        return Choice(options[0], True)
+
+    def _words(self, action: str, said: Reply) -> tuple[str, bool]:
+        """What the agent says for ``action``: its words, or the action's template when they are unusable."""
+        if said.text.strip() and is_complete(said.text):
+            return said.text, False
+        graph = graph_of(self.tracker, action)
+        template = graph.nodes[action].get("template", "") if action in graph else ""
+        if not template and said.text.strip():
+            return said.text, False  # nothing better to say; the guard's record shows the problem
+        logger.info("%s said no usable words for %s (%r); saying its template", self.policy.agent, action, said.text)
+        return template or action.replace("_", " "), True
 
     def _resolve_answer(self, dialog: Dialog) -> None:
         """Follow the yes or no branch the other agent's last turn gave, if a question waits for one."""
@@ -247,10 +271,16 @@ class PolicyOrchestrator(Orchestrator):
         self.user.refusals += refused and not self.user.served
         if step.task != previous_task:
             dialog.events.append(Event(type="select_task", turn=len(dialog.turns), data={"task": step.task}))
-        turn = Turn(speaker=agent.name, text=choice.text, action=choice.action, metadata={
-            "end": self.tracker.at_terminal() or replies[-1].end,
+        said = replies[-1]
+        text, words_fallback = self._words(choice.action, said)
+        if words_fallback:
+            agent.remember(text)
+        turn = Turn(speaker=agent.name, text=text, action=choice.action, metadata={
+            "end": self.tracker.at_terminal() or said.end,
             "legal": step.legal, "task": step.task, "allowed": step.allowed,
             **({"fallback": True} if choice.fallback else {}),
+            **({"words_fallback": True} if words_fallback else {}),
+            **said.metadata,
         })
         return self._record(dialog, agent, turn, replies, started)
 

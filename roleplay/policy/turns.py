@@ -1,10 +1,16 @@
-"""What a policy run asks of the models each turn: an action from the policy agent, a yes/no from the other.
+"""What a policy run asks of the models each turn: an action and then its words, or a yes/no answer.
 
-The policy agent's note and schema, and the other agent's clear answer when the policy agent asked a question.
-The policy agent answers in JSON ``{"action", "utterance"}``: enforced, ``action`` is an enum of the
-offered actions, so constrained decoding cannot produce an illegal one; prompt-only, it is free text.
+A policy turn is two calls (see docs/policy-turns.md). First the action: JSON ``{"action"}`` alone
+(`action_schema`), enforced an enum of the offered actions, so constrained decoding cannot produce an
+illegal one; prompt-only free text. Then the words: a plain turn told which action it performs and its
+example reply (`say_note`), which the guards judge like any other turn. No character cap decides where
+a sentence ends: only the token limit can cut the words, and a cut turn is trimmed to its last
+complete sentence with a `roleplay.guards.Trim` in its metadata.
+
 A yes/no answer is JSON ``{"answer", "utterance"}``; its answer then leads the utterance, so the
-transcript says what was decided, and a backend that ignored the schema still has its words kept.
+transcript says what was decided, and a backend that ignored the schema still has its words kept. Its
+utterance is bounded by the token budget (`answer_schema`); words cut there or by the limit are kept
+(`roleplay.agents.Agent.reply` salvages a cut JSON) and trimmed to whole sentences by the guards, recorded.
 """
 
 from __future__ import annotations
@@ -22,53 +28,47 @@ from roleplay.policy.answers import answer_of
 from roleplay.policy.graph import describe
 from roleplay.policy.tools import QueryResult
 from roleplay.prompts import render
+from roleplay.structured import chars_for
 
-__all__ = ["ANSWER_SCHEMA", "JSON_TOKENS", "UTTERANCE_MAX_CHARS", "YES_NO", "AnswerRequest", "action_note",
-           "action_schema", "answer_request", "answer_schema", "result_note", "utterance_budget"]
+__all__ = ["ACTION_NAME_CHARS", "ANSWER_SCHEMA", "JSON_TOKENS", "UTTERANCE_MAX_CHARS", "YES_NO", "AnswerRequest",
+           "action_note", "action_schema", "answer_request", "answer_schema", "result_note", "say_note"]
 
-UTTERANCE_MAX_CHARS = 300
-"""Longest utterance a structured turn may carry (a small model otherwise rambles until the token limit)."""
 YES_NO = ("yes", "no")
 """The answers a yes/no turn chooses from."""
-JSON_TOKENS = 32
-"""Tokens a structured turn's JSON spends around its utterance: the braces, both keys and the choice's name."""
-
-
-def utterance_budget(max_tokens: int | None) -> int:
-    """The longest utterance (characters) whose JSON still closes within ``max_tokens`` tokens.
-
-    A token holds at least one character, so an utterance of ``max_tokens - JSON_TOKENS`` characters always
-    fits; a longer one could be cut off by the token limit before its closing quote, and the turn would
-    lose its action (a small model rambling inside the string did, with 160 tokens and 300 characters).
-    """
-    return UTTERANCE_MAX_CHARS if max_tokens is None else max(1, min(UTTERANCE_MAX_CHARS, max_tokens - JSON_TOKENS))
-
-
-def _choice_and_utterance(field: str, choices: Sequence[str] | None,
-                          max_chars: int = UTTERANCE_MAX_CHARS) -> dict[str, Any]:
-    """JSON schema of a turn that picks ``field`` (from ``choices``; None: free text) and says an utterance."""
-    choice: dict[str, Any] = {"type": "string", "enum": list(choices)} if choices is not None else {"type": "string"}
-    return {
-        "type": "object",
-        "properties": {field: choice, "utterance": {"type": "string", "maxLength": max_chars}},
-        "required": [field, "utterance"],
-    }
+JSON_TOKENS = 16
+"""Tokens a structured turn's JSON spends besides its values: the braces, the keys, the quotes."""
+ACTION_NAME_CHARS = 64
+"""Longest action name a prompt-only turn may write (its action is free text; a STAR label is under 40)."""
+UTTERANCE_MAX_CHARS = 400
+"""Longest yes/no utterance when the model's reply limit is not known."""
 
 
 def action_schema(actions: Sequence[str] | None, max_tokens: int | None = None) -> dict[str, Any]:
-    """JSON schema of a policy turn; ``actions`` None leaves the action free (prompt-only mode).
+    """JSON schema of a policy turn's action; ``actions`` None leaves it free text (prompt-only mode).
 
-    With ``max_tokens`` (the model's reply limit), the utterance is short enough for the JSON to close.
+    Only the action: the words are asked for afterwards as a plain turn (`say_note`). A free action is
+    bounded to what ``max_tokens`` (the model's reply limit) holds after the JSON around it.
     """
-    return _choice_and_utterance("action", actions, utterance_budget(max_tokens))
+    if actions is not None:
+        return {"type": "object", "properties": {"action": {"type": "string", "enum": list(actions)}},
+                "required": ["action"]}
+    budget = ACTION_NAME_CHARS if max_tokens is None else max(1, min(ACTION_NAME_CHARS,
+                                                                      chars_for(max_tokens - JSON_TOKENS)))
+    return {"type": "object", "properties": {"action": {"type": "string", "maxLength": budget}},
+            "required": ["action"]}
 
 
 def answer_schema(max_tokens: int | None = None, answers: Sequence[str] = YES_NO) -> dict[str, Any]:
     """JSON schema of a yes/no answer, ``answers`` the ones allowed.
 
-    With ``max_tokens``, the utterance is short enough for the JSON to close.
+    The utterance is bounded by what ``max_tokens`` holds after the JSON (`roleplay.structured.chars_for`),
+    so the answer closes within the limit; words cut by that bound or by the limit are trimmed to their
+    last complete sentence by the guards, recorded as a `roleplay.guards.Trim`.
     """
-    return _choice_and_utterance("answer", list(answers), utterance_budget(max_tokens))
+    limit = UTTERANCE_MAX_CHARS if max_tokens is None else max(1, chars_for(max_tokens - JSON_TOKENS))
+    return {"type": "object", "properties": {"answer": {"type": "string", "enum": list(answers)},
+                                             "utterance": {"type": "string", "maxLength": limit}},
+            "required": ["answer", "utterance"]}
 
 
 ANSWER_SCHEMA = answer_schema()
@@ -94,6 +94,13 @@ def _with_share(line: str, shares: Mapping[str, float]) -> str:
     """``- name: template`` with the share of human agents who took the action here."""
     name, _, template = line.removeprefix("- ").partition(": ")
     return f"- {name} (human agents: {shares.get(name, 0.0):.0%}): {template}"
+
+
+def say_note(graph: nx.DiGraph, action: str, result: str, users: Sequence[str]) -> str:
+    """The director's note for a policy turn's words: the action chosen, its example reply, any tool result."""
+    template = graph.nodes[action].get("template", "") if action in graph else ""
+    example = f' Its example reply: "{template}"' if template else ""
+    return render("policy_say", action=action, example=example, result=result, user=" and ".join(users))
 
 
 def result_note(action: str, result: QueryResult) -> str:

@@ -1,9 +1,11 @@
 """A dialogue as people read it: `dialog_html` (notebooks, reports) and `dialog_terminal` (``roleplay show``).
 
 Both views show the same things from the same rows: each speaker in its own colour, a turn's policy
-action with a legal/illegal badge, tool calls and other events (collapsible in HTML, one dim line in a
-terminal), the stop reason and a summary of the run's facts. HTML comes from a Jinja2 template with
-autoescaping on, so no text from a model reaches the page unescaped.
+action with a legal/illegal badge, flags for what the engine did to a turn (``trimmed``: cut to its last
+complete sentence; ``fallback``: the first option taken; ``words_fallback``: the template said), tool
+calls and other events (collapsible in HTML, one dim line in a terminal), the stop reason and a summary
+of the run's facts. HTML comes from a Jinja2 template with autoescaping on, so no text from a model
+reaches the page unescaped.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from rich.console import Group
 from rich.text import Text
 
 from roleplay.dialog import Dialog, Event
+from roleplay.guards import trim_of
 
 __all__ = ["dialog_html", "dialog_terminal", "facts", "terminal_safe", "transcript_rows", "transcript_css"]
 
@@ -56,7 +59,9 @@ def transcript_rows(dialog: Dialog) -> list[dict[str, Any]]:
                  for e in events[index]]
         if index < len(dialog.turns):
             turn = dialog.turns[index]
-            flags = [name for name in ("fallback", "wants_end") if turn.metadata.get(name)]
+            flags = [name for name in ("fallback", "words_fallback", "wants_end") if turn.metadata.get(name)]
+            if trim_of(turn.metadata) is not None:
+                flags.append("trimmed")
             rows.append({"turn": turn, "colour": colours.get(turn.speaker, PALETTE[0]),
                          "legal": turn.metadata.get("legal"), "flags": flags})
     return rows
@@ -72,7 +77,9 @@ def facts(dialog: Dialog) -> list[tuple[str, str]]:
         shown.append(("variant", ", ".join(f"{k}={v}" for k, v in meta["variant"].items())))
     policy = meta.get("policy") if isinstance(meta.get("policy"), dict) else {}
     if policy:
+        trimmed = sum(1 for t in dialog.turns if t.action and trim_of(t.metadata) is not None)
         shown += [("policy", policy.get("mode")), ("legal rate", policy.get("legal_rate")),
+                  ("trimmed turns", trimmed),
                   ("violations", len(policy.get("violations") or [])), ("goal reached", policy.get("completed"))]
     shown.append(("error", meta.get("error")))
     return [(name, str(value)) for name, value in shown if value is not None]

@@ -19,6 +19,7 @@ from typing import Any
 
 from roleplay.dialog import Dialog, Event, Turn
 from roleplay.errors import DatasetError
+from roleplay.speakers import register_scenario_speakers
 
 __all__ = ["SYSTEM", "USER", "check_raw_dialog", "query_node", "read_json", "reports_failure", "scenario_tasks",
            "to_dialog", "user_name"]
@@ -135,3 +136,11 @@ def _query_event(event: dict[str, Any], turn: int, replies: dict[str, dict[str, 
     constraints = event.get("Constraints", [])
     return Event(type="query", turn=turn, data={
         "task": task, "action": query_node(replies.get(task, {}), constraints), "constraints": constraints})
+
+
+def _star_speakers(scenario: Any) -> tuple[str, str] | None:
+    """User and System for a STAR scenario, in any generator (the tutorial's `DialogGenerator` too)."""
+    return (USER, SYSTEM) if scenario_tasks(scenario) else None
+
+
+register_scenario_speakers(_star_speakers)
