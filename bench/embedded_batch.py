@@ -115,9 +115,13 @@ def row(found: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="Print this checkout's figures as JSON only.")
+    parser.add_argument("--dialogues", type=int, default=DIALOGUES)
+    parser.add_argument("--turns", type=int, default=TURNS)
     parser.add_argument("--before-python", help="The Python of the venv before the switch.")
     parser.add_argument("--before-path", help="The checkout before the switch (its PYTHONPATH).")
     args = parser.parse_args()
+    global DIALOGUES, TURNS
+    DIALOGUES, TURNS = args.dialogues, args.turns
     found = measure()
     if args.json:
         print(json.dumps(found))
@@ -125,7 +129,8 @@ def main() -> None:
     rows = [found]
     if args.before_python and args.before_path:
         env = {**os.environ, "PYTHONPATH": args.before_path}
-        done = subprocess.run([args.before_python, str(Path(__file__).resolve()), "--json"], env=env,
+        done = subprocess.run([args.before_python, str(Path(__file__).resolve()), "--json", "--dialogues",
+                               str(DIALOGUES), "--turns", str(TURNS)], env=env,
                               capture_output=True, text=True, check=True, cwd=args.before_path)
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
     print(f"{DIALOGUES} doctor_patient dialogues x {TURNS} turns, embedded model, {llamacpp.usable_cpus()} CPUs")
