@@ -63,8 +63,8 @@ def test_embedded_batch_is_the_same_at_any_concurrency_and_order(tmp_path):
     from roleplay.runs.batch import run_batch
     from roleplay.scenario import load_scenario
 
-    job = load_scenario(SCENARIOS / "doctor_patient.yaml").model_copy(update={"max_tokens": 24}).batch_job(
-        max_turns=4, slots=8)
+    job = load_scenario(SCENARIOS / "doctor_patient.yaml").model_copy(update={"max_tokens": 16}).batch_job(
+        max_turns=3, slots=8)
     texts = {}
     for label, n, concurrency in (("alone", 1, 1), ("c1", 8, 1), ("c8", 8, 8)):
         out = tmp_path / label
@@ -73,7 +73,7 @@ def test_embedded_batch_is_the_same_at_any_concurrency_and_order(tmp_path):
         texts[label] = {int(p.stem): [t.text for t in Dialog.from_file(p)] for p in (out / "dialogs").glob("*.json")}
     assert texts["c1"] == texts["c8"]
     assert texts["alone"][0] == texts["c1"][2]
-    assert all(2 <= len(turns) <= 4 for turns in texts["c1"].values())  # the cap, or an agent's [END] before it
+    assert all(2 <= len(turns) <= 3 for turns in texts["c1"].values())  # the cap, or an agent's [END] before it
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +91,8 @@ def test_openai_compatible_server_roleplay_and_structured_output(llama_server, d
     assert [t.speaker for t in dialog] == ["Doctor", "Patient", "Doctor"]
     assert all(t.text for t in dialog) and dialog.metadata["completion_tokens"] > 0
     assert dialog.seed == 1 and dialog.model == "openai:smollm"
-    written = DialogGenerator("openai:smollm", "Two friends meet.", base_url=llama_server,
-                              max_tokens=200).generate(seed=2)
+    written = DialogGenerator("openai:smollm", "Two friends meet.", base_url=llama_server, max_tokens=200,
+                              repeat_penalty=1.15).generate(seed=2)  # the scenarios' penalty: no "Lena, Lena, ..."
     assert isinstance(written, Dialog) and len(written) >= 1
 
 
