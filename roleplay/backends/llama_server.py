@@ -42,6 +42,9 @@ EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ServerKey = tuple[str, int, int, int, bool]
 """(resolved GGUF path, context per slot, slots, threads, embedding-only)."""
 
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+"""Requests to the server's own listener never go through an HTTP proxy set in the environment."""
+
 EMBEDDING_CONTEXT = 2048
 """Tokens one text may have for `LlamaServers.embed` (longer texts are an error, not cut)."""
 
@@ -217,7 +220,7 @@ class LlamaServer:
         if found is None:
             request = urllib.request.Request(f"{self.url}/tokenize", headers={"Content-Type": "application/json"},
                                              data=json.dumps({"content": text, "add_special": False}).encode())
-            with urllib.request.urlopen(request, timeout=60) as response:  # 127.0.0.1, this process's own server
+            with _DIRECT.open(request, timeout=60) as response:  # 127.0.0.1, this process's own server
                 found = json.loads(response.read())["tokens"]
             if len(self._tokens) > 4096:
                 self._tokens.clear()
