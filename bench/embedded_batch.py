@@ -113,6 +113,7 @@ def row(found: dict[str, Any]) -> str:
 
 
 def main() -> None:
+    global DIALOGUES, TURNS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="Print this checkout's figures as JSON only.")
     parser.add_argument("--dialogues", type=int, default=DIALOGUES)
@@ -120,7 +121,6 @@ def main() -> None:
     parser.add_argument("--before-python", help="The Python of the venv before the switch.")
     parser.add_argument("--before-path", help="The checkout before the switch (its PYTHONPATH).")
     args = parser.parse_args()
-    global DIALOGUES, TURNS
     DIALOGUES, TURNS = args.dialogues, args.turns
     found = measure()
     if args.json:
