@@ -1,9 +1,10 @@
 """Prompt tokens llama.cpp evaluates per call on the embedded model, against the prompt's length, in one run.
 
 Two agents take turns on one in-process server, and each call's prompt is the whole conversation so far.
-llama.cpp's server keeps each slot's tokens (and idle slots' states in RAM, ``cache_ram_mib``), so a
-call evaluates only the tokens its slot has not seen: the job roleplay's own per-agent KV cache
-(``AgentPrefixCache``, deleted with the switch to xllamacpp) did before. Counts, not timings: the
+With ``cache_prompt`` llama.cpp's server reuses the tokens a slot (or its RAM cache of idle slots) holds,
+so a call evaluates only the rest: the job roleplay's own per-agent KV cache (``AgentPrefixCache``,
+deleted with the switch to xllamacpp) did before. roleplay sends ``cache_prompt: false``
+(`roleplay.backends.llamacpp.PROMPT_CACHE` says why); this counts both. Counts, not timings: the
 machine's load does not move them. Dialogues at concurrency 1 and 8 (16 agents for 8 slots).
 
     PYTHONPATH=$PWD .venv/bin/python bench/prefix_cache.py [dialogues, default 8] [turns, default 6]
@@ -43,15 +44,18 @@ def main() -> None:
     counting()
     job = load_scenario(ROOT / "scenarios" / "doctor_patient.yaml").batch_job(max_turns=turns, slots=8)
     print(f"{count} doctor_patient dialogues x {turns} turns, embedded, 8 slots")
-    print("| concurrency | llama.cpp requests | prompt tokens per request | evaluated per request | evaluated share |")
-    print("|---|---|---|---|---|")
-    for concurrency in (1, 8):
-        COUNTS.update(calls=0, prompt=0, evaluated=0)
-        with tempfile.TemporaryDirectory() as out:
-            run_batch(job, count, out, seed=100 * concurrency, concurrency=concurrency, progress=False)
-        calls = max(COUNTS["calls"], 1)
-        print(f"| {concurrency} | {COUNTS['calls']} | {COUNTS['prompt'] / calls:.0f} | "
-              f"{COUNTS['evaluated'] / calls:.0f} | {COUNTS['evaluated'] / max(COUNTS['prompt'], 1):.2f} |")
+    print("| prompt cache | concurrency | llama.cpp requests | prompt tokens per request | evaluated per request "
+          "| evaluated share |")
+    print("|---|---|---|---|---|---|")
+    for cache in (False, True):
+        llamacpp.PROMPT_CACHE = cache
+        for concurrency in (1, 8):
+            COUNTS.update(calls=0, prompt=0, evaluated=0)
+            with tempfile.TemporaryDirectory() as out:
+                run_batch(job, count, out, seed=100 * concurrency, concurrency=concurrency, progress=False)
+            calls = max(COUNTS["calls"], 1)
+            print(f"| {'on' if cache else 'off'} | {concurrency} | {COUNTS['calls']} | {COUNTS['prompt'] / calls:.0f} | "
+                  f"{COUNTS['evaluated'] / calls:.0f} | {COUNTS['evaluated'] / max(COUNTS['prompt'], 1):.2f} |")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ wheel (nothing compiles).
 
 Why not autogen-ext's ``LlamaCppClient``: it loads a model per client. Here every client of a file and
 context size sends its requests to one `LlamaServer` of the process (`roleplay.backends.llama_server`),
-which decodes up to ``slots`` of them together and keeps each slot's prompt cache, so a turn evaluates
-only the tokens its slot has not seen. Requests run in the server's worker threads, so the event loop
+which decodes up to ``slots`` of them together. Each request evaluates its whole prompt (`PROMPT_CACHE`
+says why). Requests run in the server's worker threads, so the event loop
 (other dialogues, the progress bar) keeps moving; a cancelled or timed-out call ends its request within
 a token and frees its slot.
 """
@@ -42,6 +42,12 @@ from roleplay.errors import ConfigError
 
 DEFAULT_CONTEXT = 4096
 """Context tokens per slot when ``num_ctx`` is not given."""
+
+PROMPT_CACHE = False
+"""Whether a request may reuse the tokens a slot already holds. Off: with it, a dialogue's text depended on
+which dialogues ran before it (a seed-5 dialogue alone and after two others differed from its second turn),
+because the reused prefix is whatever another dialogue's slot held (the same system prompt); the embedded
+model evaluates a whole prompt of a few hundred tokens in well under a second. docs/embedded.md."""
 
 DEFAULT_SLOTS = 4
 """Sequences one server decodes at once when ``slots`` is not given (a batch's default concurrency)."""
@@ -92,8 +98,7 @@ class LlamaCppClient(PlainChatClient):
         """The reply; with banned ``openings``, its first token is decoded alone under that bias, then the rest.
 
         A logit bias holds for the whole request, and the ban is only for the opening: so the first token
-        comes from a one-token request, and the reply continues it as a prefilled assistant message (the
-        slot's cache holds the prompt, so the second request evaluates one or two tokens).
+        comes from a one-token request, and the reply continues it as a prefilled assistant message.
         """
         if not openings:
             return await self._run(request)
@@ -125,6 +130,7 @@ class LlamaCppClient(PlainChatClient):
             "messages": [_to_chat(m) for m in messages],
             "max_tokens": self.options.max_tokens,
             "seed": self.options.seed,
+            "cache_prompt": PROMPT_CACHE,
         }
         if self.options.temperature is not None:
             request["temperature"] = self.options.temperature
