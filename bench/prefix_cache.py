@@ -54,8 +54,9 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as out:
                 run_batch(job, count, out, seed=100 * concurrency, concurrency=concurrency, progress=False)
             calls = max(COUNTS["calls"], 1)
-            print(f"| {'on' if cache else 'off'} | {concurrency} | {COUNTS['calls']} | {COUNTS['prompt'] / calls:.0f} | "
-                  f"{COUNTS['evaluated'] / calls:.0f} | {COUNTS['evaluated'] / max(COUNTS['prompt'], 1):.2f} |")
+            print(f"| {'on' if cache else 'off'} | {concurrency} | {COUNTS['calls']} | "
+                  f"{COUNTS['prompt'] / calls:.0f} | {COUNTS['evaluated'] / calls:.0f} | "
+                  f"{COUNTS['evaluated'] / max(COUNTS['prompt'], 1):.2f} |")
 
 
 if __name__ == "__main__":
