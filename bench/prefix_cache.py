@@ -1,66 +1,62 @@
-"""What the per-agent KV state (`AgentPrefixCache`) saves on the embedded model, measured in one run.
+"""Prompt tokens llama.cpp evaluates per call on the embedded model, against the prompt's length, in one run.
 
-Two agents take turns on one in-process model, so without it every call re-evaluates its whole prompt
-(system prompt + conversation). With it, each agent restores the state its last call ended with and
-evaluates only the new messages. The same doctor-patient dialogues (same seeds) run with the state on and
-off, alternating, and the script prints the wall time of each, the ratio, and the largest state kept.
+Two agents take turns on one in-process server, and each call's prompt is the whole conversation so far.
+With ``cache_prompt`` llama.cpp's server reuses the tokens a slot (or its RAM cache of idle slots) holds,
+so a call evaluates only the rest: the job roleplay's own per-agent KV cache (``AgentPrefixCache``,
+deleted with the switch to xllamacpp) did before. roleplay sends ``cache_prompt: false``
+(`roleplay.backends.llamacpp.PROMPT_CACHE` says why); this counts both. Counts, not timings: the
+machine's load does not move them. Dialogues at concurrency 1 and 8 (16 agents for 8 slots).
 
-    .venv/bin/python bench/prefix_cache.py [dialogues per mode, default 3] [turns, default 10]
+    PYTHONPATH=$PWD .venv/bin/python bench/prefix_cache.py [dialogues, default 8] [turns, default 6]
 """
 
 from __future__ import annotations
 
 import sys
-import time
+import tempfile
 from pathlib import Path
+from typing import Any
 
 from roleplay.backends import llamacpp
+from roleplay.runs.batch import run_batch
 from roleplay.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
+COUNTS = {"calls": 0, "prompt": 0, "evaluated": 0}
 
 
-class Recording(llamacpp.AgentPrefixCache):
-    """The real cache, noting the size of each state it keeps."""
+def counting() -> None:
+    """Add every llama.cpp request's prompt length and evaluated tokens to `COUNTS`."""
+    run = llamacpp.LlamaCppClient._run
 
-    largest = 0
-
-    def __setitem__(self, tokens, state) -> None:
-        super().__setitem__(tokens, state)
-        Recording.largest = max(Recording.largest, state.llama_state_size)
-
-
-class Off(llamacpp.AgentPrefixCache):
-    """Never offers a state: every call evaluates its whole prompt."""
-
-    def __contains__(self, tokens) -> bool:
-        return False
-
-
-def run(cache: type, seed: int, turns: int) -> tuple[float, int, int]:
-    """One dialogue; (seconds, turns, generated tokens)."""
-    llamacpp.AgentPrefixCache = cache
-    generator = load_scenario(ROOT / "scenarios" / "doctor_patient.yaml").generator(max_turns=turns)
-    started = time.perf_counter()
-    dialog = generator.generate(seed=seed)
-    return time.perf_counter() - started, len(dialog), dialog.metadata["completion_tokens"]
+    async def counted(self: Any, request: dict[str, Any]) -> dict[str, Any]:
+        answer = await run(self, request)
+        COUNTS["calls"] += 1
+        COUNTS["prompt"] += int(answer["usage"].get("prompt_tokens", 0))
+        COUNTS["evaluated"] += int(answer["timings"].get("prompt_n", 0))
+        return answer
+    llamacpp.LlamaCppClient._run = counted
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    turns = int(sys.argv[2]) if len(sys.argv) > 2 else 10
-    run(Off, 0, 2)  # warm-up: load the model
-    totals = {Off: [0.0, 0, 0], Recording: [0.0, 0, 0]}
-    for seed in range(1, count + 1):
-        for cache in (Off, Recording):
-            for i, value in enumerate(run(cache, seed, turns)):
-                totals[cache][i] += value
-    for cache, label in ((Off, "full prompt every call"), (Recording, "own KV state restored")):
-        seconds, spoken, tokens = totals[cache]
-        print(f"{label:24} {count} dialogues, {spoken} turns: {seconds:6.1f} s, {seconds / spoken:.2f} s/turn, "
-              f"{tokens / seconds:5.1f} generated tokens/s")
-    print(f"speed-up: x{totals[Off][0] / totals[Recording][0]:.2f} wall time "
-          f"(turns: {totals[Off][1]} vs {totals[Recording][1]}); largest state kept: {Recording.largest / 1e6:.1f} MB")
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 8
+    turns = int(sys.argv[2]) if len(sys.argv) > 2 else 6
+    counting()
+    job = load_scenario(ROOT / "scenarios" / "doctor_patient.yaml").batch_job(max_turns=turns, slots=8)
+    print(f"{count} doctor_patient dialogues x {turns} turns, embedded, 8 slots")
+    print("| prompt cache | concurrency | llama.cpp requests | prompt tokens per request | evaluated per request "
+          "| evaluated share |")
+    print("|---|---|---|---|---|---|")
+    for cache in (False, True):
+        llamacpp.PROMPT_CACHE = cache
+        for concurrency in (1, 8):
+            COUNTS.update(calls=0, prompt=0, evaluated=0)
+            with tempfile.TemporaryDirectory() as out:
+                run_batch(job, count, out, seed=100 * concurrency, concurrency=concurrency, progress=False)
+            calls = max(COUNTS["calls"], 1)
+            print(f"| {'on' if cache else 'off'} | {concurrency} | {COUNTS['calls']} | "
+                  f"{COUNTS['prompt'] / calls:.0f} | {COUNTS['evaluated'] / calls:.0f} | "
+                  f"{COUNTS['evaluated'] / max(COUNTS['prompt'], 1):.2f} |")
 
 
 if __name__ == "__main__":

@@ -20,23 +20,26 @@ REAL_MODEL_MARKERS = ("embedded", "server")
 
 @pytest.fixture(autouse=True)
 def _no_real_model_unless_marked(request, monkeypatch):
-    """Fail a test that loads or runs the real llama.cpp model without saying so (pydantic-ai's ALLOW_MODEL_REQUESTS).
+    """Fail a test that loads the real llama.cpp model without saying so (pydantic-ai's ALLOW_MODEL_REQUESTS).
 
     Unit tests must stay fast and deterministic on scripted backends; a test that needs the real model is
-    marked ``embedded`` or ``server``, so the tiers in tests/README.md stay honest.
+    marked ``embedded`` or ``server``, so the tiers in tests/README.md stay honest. Every in-process model
+    starts an ``xllamacpp.Server`` (roleplay.backends.llama_server) and sends it requests: both are refused here.
     """
     if any(request.node.get_closest_marker(m) for m in REAL_MODEL_MARKERS):
         return
     try:
-        from llama_cpp import Llama
+        import xllamacpp
     except ImportError:  # the core install has no llama.cpp: nothing to guard
         return
 
     def refuse(*args, **kwargs):
         raise AssertionError("This test would load or run the real llama.cpp model: use a scripted backend, "
                              "or mark it @pytest.mark.embedded (or server).")
-    monkeypatch.setattr(Llama, "__init__", refuse)
-    monkeypatch.setattr(Llama, "create_chat_completion", refuse)
+    from roleplay.backends.llama_server import LlamaServer
+
+    monkeypatch.setattr(xllamacpp, "Server", refuse)
+    monkeypatch.setattr(LlamaServer, "chat", refuse)  # a server an earlier, marked test started
 
 
 @pytest.fixture

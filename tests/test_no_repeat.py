@@ -1,54 +1,101 @@
-"""The no-repeat n-gram logits processor: a token that would repeat a run of the conversation is forbidden."""
+"""The no-repeat guard in llama.cpp's terms: DRY over the conversation, and a ban on stale openings."""
 
 from __future__ import annotations
 
-import math
+import threading
+from typing import Any
 
-import numpy as np
 import pytest
+from autogen_core.models import AssistantMessage, SystemMessage, UserMessage
 
 from roleplay.backends.base import Model
-from roleplay.backends.no_repeat import NoRepeatNgrams
+from roleplay.backends.llamacpp import LlamaCppClient
+from roleplay.backends.no_repeat import DRY_MULTIPLIER, FRESH_OPENINGS, TEMPLATE_TOKENS, no_repeat
+from roleplay.backends.options import InProcessOptions
 from roleplay.backends.scripted import ScriptedClient
 
-VOCAB = 10
-PROMPT = [0, 1, 2]  # the formatted prompt: its tokens are never a memory themselves
 
-
-def step(processor: NoRepeatNgrams, reply: list[int]) -> set[int]:
-    """The tokens forbidden after ``reply`` (the processor sees the prompt plus the reply so far)."""
-    scores = processor(np.array(PROMPT + reply), np.zeros(VOCAB, dtype=np.single))
-    return {token for token, score in enumerate(scores) if math.isinf(score)}
-
-
-def test_a_run_said_in_the_conversation_cannot_be_said_again():
-    processor = NoRepeatNgrams(3, memory=[[5, 6, 7], [8, 9]], openings=0)
-    assert step(processor, []) == set()  # the reply's first tokens: no run to continue yet
-    assert step(processor, [5]) == set()
-    assert step(processor, [5, 6]) == {7}  # 5 6 7 was said
-    assert step(processor, [5, 6, 4, 8]) == set()  # 8 9 is only two tokens long: no 3-gram to repeat
-
-
-def test_the_reply_cannot_repeat_itself_and_runs_never_cross_two_messages():
-    processor = NoRepeatNgrams(3, memory=[[1, 2], [3, 4]], openings=0)
-    assert [step(processor, reply) for reply in ([], [1], [1, 2])] == [set(), set(), set()]  # 1 2 | 3 is no run
-    processor = NoRepeatNgrams(3, memory=[])
-    replies = [[], [4], [4, 5], [4, 5, 6], [4, 5, 6, 4], [4, 5, 6, 4, 5]]
-    assert [step(processor, reply) for reply in replies] == [set(), set(), set(), set(), set(), {6}]
+def test_dry_forbids_completing_a_run_of_the_conversation_and_looks_back_past_the_system_prompt_only():
+    guard = no_repeat(3, memory=[[5, 6, 7], [8, 9]], reply_tokens=20, openings=0)
+    args = guard.dry_args()
+    assert args["dry_allowed_length"] == 2  # a token after 2 repeated tokens would complete a 3-token run
+    assert args["dry_multiplier"] == DRY_MULTIPLIER >= 30  # e**-30 or less: never sampled
+    assert args["dry_sequence_breakers"] == ["\n"]  # runs never cross a line, nor so two messages
+    assert args["dry_penalty_last_n"] == 3 + 2 + 3 * TEMPLATE_TOKENS + 20  # the messages, their markers, the reply
+    assert guard.opening_bias() == []
 
 
 def test_the_reply_cannot_open_as_one_of_the_last_messages_did():
     memory = [[1, 5], [2, 6], [3, 7], [4, 8], [4, 9], [9]]  # the last four open with 3, 4, 4 and 9
-    processor = NoRepeatNgrams(3, memory=memory, openings=4)
-    assert step(processor, []) == {3, 4, 9}
-    assert step(processor, [3]) == set()  # only the opening token: later the same tokens are free
-    assert step(NoRepeatNgrams(3, memory=memory, openings=0), []) == set()
-    assert step(NoRepeatNgrams(3, memory=[[], [6]], openings=4), []) == {6}  # an empty message opens nothing
+    assert no_repeat(3, memory, 10).opening_bias() == [[3, False], [4, False], [9, False]]
+    assert no_repeat(3, memory, 10, openings=0).openings == ()
+    assert no_repeat(3, [[], [6]], 10, openings=FRESH_OPENINGS).openings == (6,)  # an empty message opens nothing
 
 
 def test_a_blocked_ngram_needs_two_tokens():
     with pytest.raises(ValueError, match="at least 2 tokens"):
-        NoRepeatNgrams(1, memory=[])
+        no_repeat(1, memory=[], reply_tokens=5)
+
+
+class FakeServer:
+    """What `LlamaCppClient` needs of a `LlamaServer`: a tokenizer (one token per word) and chat answers."""
+
+    def __init__(self, answers: list[dict[str, Any]]):
+        self.answers = answers
+        self.requests: list[dict[str, Any]] = []
+        self.executor = None  # the event loop's default executor
+
+    def tokenize(self, text: str) -> list[int]:
+        return [len(word) for word in text.split()]
+
+    def chat(self, request: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+        self.requests.append(request)
+        return {"usage": {"prompt_tokens": 30, "completion_tokens": 1}, "timings": {"prompt_n": 30},
+                **self.answers[len(self.requests) - 1]}
+
+
+class FakeServers:
+    def __init__(self, server: FakeServer):
+        self.fake = server
+
+    def server(self, *args: Any) -> FakeServer:
+        return self.fake
+
+
+def fake_client(answers: list[dict[str, Any]], **options: Any) -> tuple[LlamaCppClient, FakeServer]:
+    server = FakeServer(answers)
+    client = LlamaCppClient(None, InProcessOptions(seed=4, max_tokens=20, **options), FakeServers(server))
+    return client, server
+
+
+CONVERSATION = [SystemMessage(content="You are Ann with a sore knee."), UserMessage(content="Hello Ann", source="u"),
+                AssistantMessage(content="Good morning doctor", source="a"),
+                UserMessage(content="Why here", source="u")]
+
+
+async def test_the_opening_is_decoded_alone_under_the_ban_and_the_reply_continues_it():
+    client, server = fake_client([{"content": "My", "finish_reason": "length"},
+                                  {"content": "My knee hurts.", "finish_reason": "stop",
+                                   "usage": {"prompt_tokens": 31, "completion_tokens": 3}}])
+    result = await client.create(CONVERSATION, extra_create_args={"no_repeat_ngram": 3})
+    first, rest = server.requests
+    assert first["max_tokens"] == 1 and first["logit_bias"] == [[3, False], [4, False], [5, False]]
+    assert first["seed"] == 4 and first["dry_allowed_length"] == 2 and "no_repeat_ngram" not in first
+    assert rest["messages"][-1] == {"role": "assistant", "content": "My"} and "logit_bias" not in rest
+    assert rest["max_tokens"] == 19 and rest["seed"] == 4 and rest["dry_penalty_last_n"] == first["dry_penalty_last_n"]
+    assert result.content == "My knee hurts." and result.finish_reason == "stop"
+    assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (30, 4)
+    assert client.evaluated_prompt_tokens == 60
+
+
+async def test_an_opening_that_ends_the_reply_is_the_reply_and_json_mode_has_no_guard():
+    client, server = fake_client([{"content": "", "finish_reason": "stop"}])
+    assert (await client.create(CONVERSATION, extra_create_args={"no_repeat_ngram": 3})).content == ""
+    assert len(server.requests) == 1
+    client, server = fake_client([{"content": "{}", "finish_reason": "stop"}])
+    await client.create(CONVERSATION, json_output=True, extra_create_args={"no_repeat_ngram": 3})
+    (only,) = server.requests
+    assert "logit_bias" not in only and "dry_multiplier" not in only and only["max_tokens"] == 20
 
 
 async def test_the_call_option_reaches_a_backend_that_can_ban_ngrams_and_no_other():

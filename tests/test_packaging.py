@@ -166,7 +166,7 @@ def test_public_api_resolves_lazily():
 
 
 def test_import_roleplay_is_light_and_python_m_works(tmp_path):
-    probe = _python("-c", "import sys, roleplay; roleplay.Dialog; print(sorted(m for m in ('llama_cpp', "
+    probe = _python("-c", "import sys, roleplay; roleplay.Dialog; print(sorted(m for m in ('llama_cpp', 'xllamacpp', "
                     "'autogen_core', 'autogen_agentchat', 'openai') if m in sys.modules))", cwd=tmp_path)
     assert probe.stdout.strip() == "[]", probe.stderr
     version = _python("-m", "roleplay", "--version", cwd=tmp_path)
@@ -202,7 +202,10 @@ def test_the_wheel_ships_data_types_and_licence_and_a_light_core(wheel):
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert "Name: roleplay-sim" in metadata and f"Version: {roleplay.__version__}" in metadata
     core = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:") and "extra ==" not in line]
-    assert core and not [line for line in core if "llama-cpp" in line or "smollm" in line]
+    assert core and not [line for line in core if "llama" in line or "smollm" in line]
+    # The embedded extra is a prebuilt wheel: nothing in it compiles llama.cpp.
+    embedded = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:") and "embedded" in line]
+    assert embedded and all("xllamacpp" in line for line in embedded)
 
 
 @pytest.mark.packaging
@@ -228,6 +231,7 @@ def test_the_wheel_installs_without_extras_and_runs_from_anywhere(wheel, tmp_pat
     listed = run(str(venv / "bin" / "roleplay"), "scenarios")
     assert listed.returncode == 0 and "doctor_patient" in listed.stdout, listed.stderr
     probe = run(python, "-c", "import importlib.util, sys, roleplay, roleplay.cli; "
-                "print(roleplay.__file__, 'llama_cpp' in sys.modules, importlib.util.find_spec('llama_cpp'))")
-    where, imported, findable = probe.stdout.split()
-    assert where.startswith(str(venv)) and (imported, findable) == ("False", "None"), probe.stderr
+                "print(roleplay.__file__, 'xllamacpp' in sys.modules, importlib.util.find_spec('xllamacpp'), "
+                "importlib.util.find_spec('llama_cpp'))")
+    where, imported, findable, old = probe.stdout.split()
+    assert where.startswith(str(venv)) and (imported, findable, old) == ("False", "None", "None"), probe.stderr

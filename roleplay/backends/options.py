@@ -135,6 +135,8 @@ class InProcessOptions(BackendOptions):
                                    description="Seconds one model call may take before it is stopped.")
     threads: int | None = Field(default=None, gt=0, description="CPU threads llama.cpp computes with; None = "
                                 "every CPU this process may use (fewer leaves cores to other work).")
+    slots: int | None = Field(default=None, gt=0, description="Sequences the process's llama.cpp server decodes "
+                              "at once, each with num_ctx tokens of context; give a batch's concurrency. None = 4.")
 
 
 class ScriptedOptions(BackendOptions):
