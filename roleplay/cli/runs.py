@@ -104,8 +104,6 @@ def batch(scenario_file: Path, n: int, seed: int, out: Path, model: str | None, 
     options: dict[str, Any] = {"cache_dir": str(cache)} if cache else {}
     if request_timeout:
         options["request_timeout"] = request_timeout
-    if (model or scenario.model or "embedded").partition(":")[0] in ("embedded", "llamacpp"):
-        options["slots"] = run["concurrency"]  # the process's llama.cpp server decodes that many dialogues at once
     job = scenario.batch_job(model=model, max_turns=max_turns, servers=run["servers"], **options)
     params = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns,
               "inputs_sha256": content_hash(_scenario_inputs(scenario))}
