@@ -136,7 +136,8 @@ class InProcessOptions(BackendOptions):
     threads: int | None = Field(default=None, gt=0, description="CPU threads llama.cpp computes with; None = "
                                 "every CPU this process may use (fewer leaves cores to other work).")
     slots: int | None = Field(default=None, gt=0, description="Sequences the process's llama.cpp server decodes "
-                              "at once, each with num_ctx tokens of context; give a batch's concurrency. None = 4.")
+                              "at once, each with num_ctx tokens of context. None = 1: more decode faster but make "
+                              "a dialogue depend on the others decoded with it (docs/embedded.md).")
 
 
 class ScriptedOptions(BackendOptions):

@@ -137,8 +137,6 @@ def batch(scenario_file: Path, n: int, seed: int, trials: int, out: Path, model:
     options: dict[str, Any] = {"cache_dir": str(cache)} if cache else {}
     if request_timeout:
         options["request_timeout"] = request_timeout
-    if (model or scenario.model or "embedded").partition(":")[0] in ("embedded", "llamacpp"):
-        options["slots"] = run["concurrency"]  # the process's llama.cpp server decodes that many dialogues at once
     job = scenario.batch_job(model=model, max_turns=max_turns, servers=run["servers"], **options)
     job.trials = trials
     params = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns,
