@@ -11,20 +11,15 @@ for distances you report.
 
 from __future__ import annotations
 
-import atexit
 import os
-import threading
-from pathlib import Path
 from typing import Any
 
-from roleplay.errors import BackendError, BackendUnavailableError, ConfigError
+from roleplay.errors import BackendError, ConfigError
 
 __all__ = ["EMBED_CHARS", "embed"]
 
 EMBED_CHARS = 2000
 """Longest text embedded; longer texts are cut to this many characters (callers record that they were)."""
-_LOCAL: dict[str, tuple[Any, threading.Lock]] = {}
-_LOCAL_LOCK = threading.Lock()
 
 
 def embed(model: str, texts: list[str], base_url: str | None = None, batch: int = 64) -> list[list[float]]:
@@ -32,13 +27,13 @@ def embed(model: str, texts: list[str], base_url: str | None = None, batch: int 
 
     Raises:
         ConfigError: a backend that cannot embed (scripted, human), or an unknown prefix.
-        BackendUnavailableError: llama-cpp-python or the GGUF file is missing.
+        BackendUnavailableError: xllamacpp or the GGUF file is missing.
         BackendError: a server refused or answered something that is not embeddings.
     """
     prefix, _, name = model.strip().partition(":")
     texts = [text[:EMBED_CHARS] for text in texts]
     if prefix in ("embedded", "llamacpp"):
-        return _local(prefix, name, texts)
+        return _local(model.strip(), texts)
     if prefix not in ("ollama", "openai"):
         raise ConfigError(f"The {prefix!r} backend cannot embed text; use embedded, llamacpp:<gguf>, "
                           "ollama:<embedding model> or openai:<embedding model>.")
@@ -48,35 +43,11 @@ def embed(model: str, texts: list[str], base_url: str | None = None, batch: int 
     return vectors
 
 
-def _local(prefix: str, name: str, texts: list[str]) -> list[list[float]]:
-    """Mean-pooled llama.cpp embeddings of the embedded model or a GGUF file (loaded once per process)."""
-    from roleplay.backends.llamacpp import embedded_model_path, install_hint, usable_cpus
+def _local(model: str, texts: list[str]) -> list[list[float]]:
+    """Mean-pooled llama.cpp embeddings of the embedded model or a GGUF file, from the in-process servers."""
+    from roleplay.backends.llama_server import PROCESS_SERVERS
 
-    path = embedded_model_path() if prefix == "embedded" else Path(name).expanduser()
-    if not path.is_file():
-        raise BackendUnavailableError(f"GGUF file not found: {path}. Check the path after 'llamacpp:'.")
-    with _LOCAL_LOCK:
-        if str(path) not in _LOCAL:
-            try:
-                from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama
-            except ImportError as err:
-                raise BackendUnavailableError(f"Embedding with {prefix} needs llama-cpp-python; run: "
-                                              f"{install_hint()}") from err
-            llama = Llama(model_path=str(path), embedding=True, pooling_type=LLAMA_POOLING_TYPE_MEAN, n_ctx=2048,
-                          n_batch=2048, n_ubatch=2048, n_threads=usable_cpus(), verbose=False)
-            _LOCAL[str(path)] = (llama, threading.Lock())
-        llama, lock = _LOCAL[str(path)]
-    with lock:  # a list is embedded many texts per decode (up to n_batch tokens)
-        return [list(map(float, vector)) for vector in llama.embed([text or " " for text in texts])]
-
-
-@atexit.register
-def _close_local() -> None:
-    """Free the embedding models before interpreter teardown, when llama-cpp-python's finalizer would fail."""
-    with _LOCAL_LOCK:
-        for llama, _ in _LOCAL.values():
-            llama.close()
-        _LOCAL.clear()
+    return PROCESS_SERVERS.embed([text or " " for text in texts], model=model)
 
 
 def _remote(prefix: str, name: str, texts: list[str], base_url: str | None) -> list[list[float]]:
