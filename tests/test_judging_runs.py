@@ -131,6 +131,9 @@ def test_judge_command_runs_and_rejects_out_with_several_judges(tmp_path):
     assert (run / "judgements" / "quality--scripted_auto" / "dialogs" / "1.json").is_file()
     both = CliRunner().invoke(cli, ["judge", str(run), "-j", "scripted:auto", "-j", "embedded", "--out", "x"])
     assert both.exit_code == 2 and "--out names one judgement folder" in both.output
+    twice = CliRunner().invoke(cli, ["judge", str(run), "-j", "scripted:auto", "-j", "scripted:auto"])
+    assert twice.exit_code == 2 and "--judge scripted:auto is given more than once" in twice.output
+    assert not (run / "judgements" / "social--scripted_auto").exists()
     missing = CliRunner().invoke(cli, ["judge", str(run), "--rubric", "nope"])
     assert missing.exit_code == 1 and "Unknown rubric 'nope'" in missing.output
 

@@ -39,6 +39,10 @@ def judge(folder: Path, rubric: str, judges: tuple[str, ...], out: Path | None, 
     from roleplay.evaluation.judging import ajudge_folder, source_files
     from roleplay.evaluation.rubric import load_rubric
 
+    repeated = sorted({spec for spec in judges if judges.count(spec) > 1})
+    if repeated:
+        raise click.UsageError(f"--judge {repeated[0]} is given more than once; each judge writes one folder and is "
+                               "one voice in the agreement, so name distinct judge models.")
     if out is not None and len(judges) > 1:
         raise click.UsageError("--out names one judgement folder; with several --judge leave it out (each judge "
                                "writes FOLDER/judgements/<rubric>--<judge>).")
