@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from autogen_core.models import UserMessage
+from fake_http import send_json
 
 from roleplay.backends import ClientPool, get_backend
 from roleplay.backends.openai_compat import OpenAIServer
@@ -71,12 +72,7 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, b"not json{" if mode == "badjson" else json.dumps(answer).encode())
 
     def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        send_json(self, status, payload, headers)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from autogen_core.models import UserMessage
 from click.testing import CliRunner
+from fake_http import send_json
 
 from roleplay.backends import get_backend
 from roleplay.backends.options import retry_after_seconds
@@ -56,12 +57,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.calls += 1
         status, headers, payload = self.server.answer(body)
-        self.send_response(status)
-        for name, value in {"Content-Type": "application/json", **headers}.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        send_json(self, status, payload, headers)
 
 
 @pytest.fixture
