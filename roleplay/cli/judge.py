@@ -47,7 +47,8 @@ def judge(folder: Path, rubric: str, judges: tuple[str, ...], out: Path | None, 
         raise click.UsageError("--out names one judgement folder; with several --judge leave it out (each judge "
                                "writes FOLDER/judgements/<rubric>--<judge>).")
     loaded = load_rubric(rubric)
-    ids = list(source_files(folder))[:limit] if limit else None
+    found = list(source_files(folder))  # a bad folder fails here, before a judge model is loaded
+    ids = found[:limit] if limit else None
     options: dict[str, Any] = {"base_url": base_url} if base_url else {}
     for spec in judges:
         model = Judge(spec, loaded, attempts=attempts, seed=seed, cache_dir=str(cache) if cache else None, **options)
