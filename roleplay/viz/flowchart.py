@@ -50,7 +50,7 @@ class Picture:
 
 def _svg(width: float, height: float, css_class: str) -> ET.Element:
     root = ET.Element("svg", xmlns="http://www.w3.org/2000/svg", width=f"{width:.0f}", height=f"{height:.0f}",
-                      viewBox=f"0 0 {width:.0f} {height:.0f}", style=FONT, **{"class": css_class})
+                      viewBox=f"0 0 {width:.0f} {height:.0f}", style=FONT, attrib={"class": css_class})
     defs = ET.SubElement(root, "defs")
     for name, colour in (("edge", EDGE_COLOUR), ("path", PATH_COLOUR), ("bad", ILLEGAL_COLOUR), ("heat", "#9a3412")):
         marker = ET.SubElement(defs, "marker", id=f"rp-arrow-{name}", viewBox="0 0 10 10", refX="9", refY="5",
@@ -81,7 +81,7 @@ def _nodes(parent: ET.Element, graph: nx.DiGraph, layout: Layout, fills: Mapping
             rect["stroke-dasharray"] = "5,3"
         ET.SubElement(group, "rect", rect)
         label = ET.SubElement(group, "text", x=f"{box.x:.1f}", y=f"{box.y + 4:.1f}", fill="#0f172a",
-                              **{"text-anchor": "middle", "font-size": "12"})
+                              attrib={"text-anchor": "middle", "font-size": "12"})
         label.text = str(node)
 
 
@@ -93,7 +93,7 @@ def flowchart_svg(graph: nx.DiGraph, layout: Layout, *, fills: Mapping[str, str]
     top = 24.0 if title else 0.0
     root = _svg(max(layout.width, legend_width), top + layout.height + legend_height, "rp-flowchart")
     if title:
-        heading = ET.SubElement(root, "text", x="12", y="17", fill="#0f172a", **{"font-size": "14",
+        heading = ET.SubElement(root, "text", x="12", y="17", fill="#0f172a", attrib={"font-size": "14",
                                                                                    "font-weight": "bold"})
         heading.text = title
     body = ET.SubElement(root, "g", transform=f"translate(0,{top:.0f})")
@@ -110,7 +110,9 @@ def flowchart_svg(graph: nx.DiGraph, layout: Layout, *, fills: Mapping[str, str]
 
 def path_overlay(graph: nx.DiGraph, layout: Layout, steps: Sequence[TrackerStep]) -> list[ET.Element]:
     """The path drawn over a flowchart: taken edges, jumps off the graph, and each node's step numbers."""
-    lines, numbers, bad_nodes = [], {}, set()
+    lines: list[tuple[str, str, str, str | None]] = []
+    numbers: dict[str, list[int]] = {}
+    bad_nodes: set[str] = set()
     for index, step in enumerate(steps):
         numbers.setdefault(step.action, []).append(index + 1)
         if not step.legal:
@@ -144,7 +146,7 @@ def _badge(parent: ET.Element, layout: Layout, node: str, text: str, colour: str
     ET.SubElement(parent, "rect", x=f"{x - width / 2:.1f}", y=f"{y - 8:.1f}", width=f"{width:.1f}", height="15",
                   rx="7", fill=colour)
     label = ET.SubElement(parent, "text", x=f"{x:.1f}", y=f"{y + 3.5:.1f}", fill="#ffffff",
-                          **{"text-anchor": "middle", "font-size": "10", "font-weight": "bold"})
+                          attrib={"text-anchor": "middle", "font-size": "10", "font-weight": "bold"})
     label.text = text
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
 from xml.etree import ElementTree as ET
 
 __all__ = ["heat_colour", "legend"]
@@ -31,7 +32,7 @@ def heat_colour(fraction: float) -> str:
 
 
 def _text(parent: ET.Element, x: float, y: float, text: str) -> None:
-    ET.SubElement(parent, "text", x=f"{x:.1f}", y=f"{y:.1f}", fill="#334155", **{"font-size": "11"}).text = text
+    ET.SubElement(parent, "text", x=f"{x:.1f}", y=f"{y:.1f}", fill="#334155", attrib={"font-size": "11"}).text = text
 
 
 def _sample_box(group: ET.Element, fill: str, stroke: str, radius: int, dash: str | None = None,
@@ -50,9 +51,19 @@ def _sample_line(group: ET.Element, colour: str, dash: str | None = None) -> Non
     ET.SubElement(group, "line", attrs)
 
 
-def _samples(heat: bool) -> list[tuple[str, dict]]:
+class _Sample(TypedDict, total=False):
+    """How a legend entry's sample is drawn: a box (fill, stroke, corner radius), a line, or the heat gradient."""
+
+    box: tuple[str, str, int]
+    line: str
+    gradient: bool
+    dash: str
+    width: str
+
+
+def _samples(heat: bool) -> list[tuple[str, _Sample]]:
     """(label, how to draw its sample) for each legend entry."""
-    items: list[tuple[str, dict]] = [(kind, {"box": style}) for kind, style in KINDS.items()]
+    items: list[tuple[str, _Sample]] = [(kind, {"box": style}) for kind, style in KINDS.items()]
     items += [("goal", {"box": ("#ffffff", GOAL_STROKE, 3), "width": "2.5"}),
               ("anywhere", {"box": ("#ffffff", "#64748b", 3), "dash": "5,3"})]
     if heat:
@@ -64,7 +75,7 @@ def _samples(heat: bool) -> list[tuple[str, dict]]:
     return items
 
 
-def _draw_sample(group: ET.Element, sample: dict) -> None:
+def _draw_sample(group: ET.Element, sample: _Sample) -> None:
     if "line" in sample:
         _sample_line(group, sample["line"], sample.get("dash"))
     elif sample.get("gradient"):

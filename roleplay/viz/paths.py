@@ -83,7 +83,7 @@ def visits(graph: nx.DiGraph, paths: Iterable[PathLike]) -> Visits:
     counts = Visits()
     for path in paths:
         counts.dialogs += 1
-        previous = None
+        previous: str | None = None
         for step in judged_steps(graph, path):
             if step.action not in graph:
                 counts.violations[previous or graph.graph.get("start")] += 1

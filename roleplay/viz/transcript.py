@@ -52,7 +52,7 @@ def transcript_rows(dialog: Dialog) -> list[dict[str, Any]]:
     events: dict[int, list[Event]] = defaultdict(list)
     for event in dialog.events:
         events[event.turn if event.turn is not None else len(dialog.turns)].append(event)
-    colours = {speaker: PALETTE[i % len(PALETTE)] for i, speaker in enumerate(dialog.speakers)}
+    colours: dict[str | None, str] = {speaker: PALETTE[i % len(PALETTE)] for i, speaker in enumerate(dialog.speakers)}
     rows: list[dict[str, Any]] = []
     for index in range(len(dialog.turns) + 1):
         rows += [{"event": e, "summary": _event_summary(e), "data": json.dumps(e.data, indent=2, default=str)}
