@@ -53,9 +53,13 @@ class Dialog(Protocol):
     """What accounting reads of a `roleplay.dialog.Dialog`."""
 
     model: str | dict[str, str] | None
-    turns: Sequence[Turn]
-    events: Sequence[Event]
     metadata: dict[str, Any]
+
+    @property
+    def turns(self) -> Sequence[Turn]: ...  # read-only, so a list of `roleplay.dialog.Turn` matches
+
+    @property
+    def events(self) -> Sequence[Event]: ...
     branched_at: int | None
 
 
