@@ -134,7 +134,7 @@ class PlainChatClient(ChatCompletionClient):
                                    completion_tokens=self._usage.completion_tokens + usage.completion_tokens)
         return usage
 
-    async def create_stream(  # type: ignore[override]  # one chunk: turns are short and bounded
+    async def create_stream(  # one chunk: turns are short and bounded
         self, messages: Sequence[LLMMessage], **kwargs: Any
     ) -> AsyncGenerator[str | CreateResult, None]:
         yield await self.create(messages, **kwargs)
@@ -333,7 +333,7 @@ class Model(ChatCompletionClient):
             return result.model_copy(update={"content": text[:limit], "finish_reason": "length"})
         return result if text is result.content else result.model_copy(update={"content": text})
 
-    async def create_stream(  # type: ignore[override]  # streaming is passed through untouched
+    async def create_stream(  # streaming is passed through untouched
         self,
         messages: Sequence[LLMMessage],
         *,

@@ -195,7 +195,7 @@ class OpenAIChatClient(PlainChatClient):
     ) -> CreateResult:
         if tools:
             raise ConfigError("The openai backend of roleplay does not send tools; its agents speak plain chat.")
-        body = {**self.create_args, "messages": [_to_openai(m) for m in messages]}
+        body: dict[str, Any] = {**self.create_args, "messages": [_to_openai(m) for m in messages]}
         if isinstance(json_output, type) and issubclass(json_output, BaseModel):
             body.update(json_schema_args(json_output.model_json_schema()))
         elif json_output is True:

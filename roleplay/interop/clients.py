@@ -75,7 +75,7 @@ class ClientWrapper(ChatCompletionClient):
                                          extra_create_args=args, cancellation_token=cancellation_token)
         return self.result(result)
 
-    async def create_stream(  # type: ignore[override]  # an async generator, as every AutoGen client's is
+    async def create_stream(  # an async generator, as every AutoGen client's is
         self,
         messages: Sequence[LLMMessage],
         *,

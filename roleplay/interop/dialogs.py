@@ -65,8 +65,9 @@ def _event(message: BaseAgentEvent, turn: int) -> Event:
                            for r in message.content]
         return Event(type="tool_result", turn=turn, data=data)
     data["text"] = message.to_text()
-    return Event(type=re.sub(r"(?<!^)(?=[A-Z])", "_", message.type.removesuffix("Event")).lower(), turn=turn,
-                 data=data)
+    # every AutoGen message class declares `type` (its MessageFactory reads it); the base classes' stubs do not
+    kind = message.type.removesuffix("Event")  # type: ignore[attr-defined]
+    return Event(type=re.sub(r"(?<!^)(?=[A-Z])", "_", kind).lower(), turn=turn, data=data)
 
 
 class Transcript:
@@ -101,7 +102,8 @@ class Transcript:
 
     def _turn(self, message: BaseChatMessage) -> Turn:
         text, end = clean_reply(message.to_text(), (), (), self.end_marker)
-        metadata: dict[str, Any] = {"end": end or message.metadata.get("end") == "true", "message_type": message.type}
+        metadata: dict[str, Any] = {"end": end or message.metadata.get("end") == "true",
+                                    "message_type": message.type}  # type: ignore[attr-defined]  # as in _event
         if message.models_usage is not None:
             metadata.update(prompt_tokens=message.models_usage.prompt_tokens,
                             completion_tokens=message.models_usage.completion_tokens)
