@@ -255,7 +255,7 @@ class Agent:
         with self.model.call_options(seed=seed, schema=schema, temperature=temperature,
                                      no_repeat_ngram=no_repeat_ngram):
             response = await self._respond(messages, cancellation_token or CancellationToken())
-        raw = str(response.chat_message.content)
+        raw = response.chat_message.to_text()  # a TextMessage (no tools, no output type): its content
         usage = response.chat_message.models_usage
         completion_tokens = usage.completion_tokens if usage else 0
         data = _json_object(raw) if schema is not None else None

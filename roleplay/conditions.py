@@ -176,7 +176,7 @@ class AnyOf(StopCondition):
         flat = [p for part in parts for p in (part.parts if isinstance(part, AnyOf) else [part])]
         caps = [p for p in flat if isinstance(p, MaxTurns)]
         tightest = min(caps, key=lambda cap: cap.n) if caps else None
-        self.parts = [p for p in flat if not isinstance(p, MaxTurns) or p is tightest]
+        self.parts: list[StopCondition] = [p for p in flat if not isinstance(p, MaxTurns) or p is tightest]
 
     def check(self, dialog: Dialog, elapsed: float) -> StopReason | None:
         return next((r for part in self.parts if (r := part.check(dialog, elapsed)) is not None), None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -118,7 +119,7 @@ class Dialog(CheckedModel):
     def __len__(self) -> int:
         return len(self.turns)
 
-    def __iter__(self):  # type: ignore[override]  # iterate turns, as a transcript does
+    def __iter__(self) -> Iterator[Turn]:  # type: ignore[override]  # turns, not pydantic's (field, value) pairs
         return iter(self.turns)
 
     def __getitem__(self, index: int) -> Turn:

@@ -381,7 +381,8 @@ class _Judge:
 
     def judge(self, text: str, spoken: str = "") -> tuple[list[str], float, dict[str, Any]]:
         """The problems of ``text`` (empty if it is a good turn), its `copy_score`, and details to record."""
-        guards, problems, detail = self.guards, [], {}
+        guards, problems = self.guards, []
+        detail: dict[str, Any] = {}
         if guards.cut_off and not is_complete(text):
             problems.append("empty" if not text.strip() else "cut_off")
         similarity, copied = copy_score(text, self.earlier, guards.min_words)
