@@ -33,11 +33,12 @@ __all__ = ["END", "START", "action_bigrams", "action_paths", "against_reference"
            "jsd", "split_halves", "two_sample_baseline", "wasserstein_1d"]
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 START, END = "<start>", "<end>"
 """Markers `action_bigrams` puts before the first and after the last action of a path."""
 
 
-def jsd(p: Mapping[Hashable, float], q: Mapping[Hashable, float]) -> float:
+def jsd(p: Mapping[K, float], q: Mapping[K, float]) -> float:
     """Jensen-Shannon divergence (base 2, in [0, 1]) between two distributions given as weights or counts.
 
     Each mapping is normalised to sum 1 first, so a `Counter` of raw counts works. 0 for identical
@@ -46,7 +47,7 @@ def jsd(p: Mapping[Hashable, float], q: Mapping[Hashable, float]) -> float:
     Raises:
         ValueError: a weight is negative, or a distribution has no positive weight.
     """
-    def normalised(weights: Mapping[Hashable, float], name: str) -> dict[Hashable, float]:
+    def normalised(weights: Mapping[K, float], name: str) -> dict[K, float]:
         if any(w < 0 for w in weights.values()):
             raise ValueError(f"jsd: distribution {name} has a negative weight; pass counts or probabilities.")
         total = math.fsum(weights.values())

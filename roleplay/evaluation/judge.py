@@ -153,7 +153,8 @@ class Judge:
 
     def units(self, dialog: Dialog) -> tuple[list[tuple[Dimension, str | None, int | None]], list[str]]:
         """The (dimension, speaker, turn) units to ask about ``dialog``, and the dimensions skipped with why."""
-        units, skipped = [], []
+        units: list[tuple[Dimension, str | None, int | None]] = []
+        skipped: list[str] = []
         for dimension in self.rubric.dimensions:
             if dimension.requires == "user_goal" and user_goal(dialog) is None:
                 skipped.append(f"{dimension.name}: the user had no stated goal")
@@ -232,10 +233,10 @@ def answer_model(low: int, high: int) -> type[BaseModel]:
     The Literal is an integer enum in the JSON schema. A pydantic class, not a schema dict: validating it
     is far cheaper than jsonschema (which checks the schema itself on every call).
     """
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    return create_model(
         f"Answer_{low}_{high}".replace("-", "m"), __config__=ConfigDict(extra="forbid"),
         reasoning=(Annotated[str, StringConstraints(min_length=1, max_length=REASONING_CHARS)], ...),
-        score=(Literal[tuple(range(low, high + 1))], ...))
+        score=(Literal[tuple(range(low, high + 1))], ...))  # type: ignore[arg-type]  # a Literal built at run time
 
 
 def score_schema(dimension: Dimension) -> dict[str, Any]:

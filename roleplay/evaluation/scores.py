@@ -57,7 +57,7 @@ def agreement_rows(pairs: Pairs) -> list[dict[str, Any]]:
         table = [[values.get(j) for j in judges] for values in by_unit.values()]
         rhos = []
         for a, b in combinations(range(len(judges)), 2):
-            paired = [(row[a], row[b]) for row in table if row[a] is not None and row[b] is not None]
+            paired = [(x, y) for row in table if (x := row[a]) is not None and (y := row[b]) is not None]
             rho = spearman([x for x, _ in paired], [y for _, y in paired]) if len(paired) >= 2 else None
             if rho is not None:
                 rhos.append(rho)
