@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from roleplay._atomic import atomic_write_text, check_writable
 from roleplay.cli import cli
 from roleplay.datasets.star.loader import STAR, StarDataset, StarDataWarning
+from roleplay.datasets.star.user import behaviour_rates
 from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.errors import ConfigError, DatasetError, DialogFileError
 from roleplay.runs.batch import arun_batch
@@ -115,6 +116,22 @@ def test_broken_star_dialogues_are_clear_errors_and_skipped_in_bulk(tmp_path):
         assert "hello" in star.get_task_graph("mini_book")  # mining reads every dialogue: the others still count
     with pytest.warns(StarDataWarning):
         assert star.find_ids(happy=True, multitask=False) == [1]
+
+
+def test_star_dialogue_without_its_id_is_a_clear_error_and_skipped_by_folds(tmp_path):
+    # It used to load with id None, and everything splitting dialogues into folds by id raised a TypeError.
+    root = tmp_path / "star"
+    shutil.copytree(FIXTURE, root)
+    raw = json.loads((root / "dialogues" / "2.json").read_text())
+    del raw["DialogueID"]
+    (root / "dialogues" / "2.json").write_text(json.dumps(raw))
+    star = StarDataset(root)
+    with pytest.raises(DatasetError, match=r"2.json is not a STAR dialogue: no DialogueID"):
+        star.get_dialog(2)
+    with pytest.warns(StarDataWarning, match="Skipping STAR dialogue 2"):
+        assert behaviour_rates(star, held_out=0)
+    with pytest.warns(StarDataWarning, match="Skipping STAR dialogue 2"):
+        assert "hello" in star.mine_graphs(keep=lambda dialog_id: dialog_id != 3)["mini_book"]
 
 
 def test_cli_star_generate_on_a_damaged_copy_skips_the_broken_dialogues(tmp_path):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -98,7 +98,7 @@ def _value(spec: Mapping[str, Any], rng: random.Random, index: int) -> Any:
     return None
 
 
-def generate_rows(db_specs: list[Mapping[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
+def generate_rows(db_specs: Sequence[Mapping[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
     """``n`` reproducible rows from a STAR db's field specs."""
     rng = random.Random(seed)
     return [{spec["Name"]: _value(spec, rng, i) for spec in db_specs} for i in range(n)]
@@ -122,7 +122,7 @@ def _closest(rows: list[dict[str, Any]], filters: Mapping[str, Any]) -> list[dic
 class QueryTool:
     """Calls one STAR-format API against rows generated from its db specs."""
 
-    def __init__(self, api: Mapping[str, Any], db_specs: list[Mapping[str, Any]] | None = None,
+    def __init__(self, api: Mapping[str, Any], db_specs: Sequence[Mapping[str, Any]] | None = None,
                  rows: int = DEFAULT_ROWS, seed: int = 0, availability: float = 1.0, lenient: bool = False):
         if not isinstance(api, Mapping) or "input" not in api or "output" not in api:
             raise ConfigError("An API description needs 'input' and 'output' lists (STAR's apis/apis/<task>.json).")

@@ -45,11 +45,12 @@ def read_json(path: Path) -> Any:
 
 
 def check_raw_dialog(raw: Any, path: Path) -> dict[str, Any]:
-    """``raw`` if it has STAR's dialogue shape (an object with a ``Scenario`` object and ``Events``)."""
+    """``raw`` if it has STAR's dialogue shape (an object with a ``Scenario`` object, ``Events``, an int id)."""
     if not isinstance(raw, dict):
         raise DatasetError(f"{path} is not a STAR dialogue: its JSON is a {type(raw).__name__}, not an object. "
                            "Replace the file with the original from STAR.", path)
-    missing = [k for k, kind in (("Scenario", dict), ("Events", list)) if not isinstance(raw.get(k), kind)]
+    missing = [k for k, kind in (("Scenario", dict), ("Events", list), ("DialogueID", int))
+               if not isinstance(raw.get(k), kind)]
     if missing:
         raise DatasetError(f"{path} is not a STAR dialogue: no {' or '.join(missing)}. Replace the file with the "
                            "original from STAR.", path)

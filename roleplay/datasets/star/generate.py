@@ -103,7 +103,7 @@ def star_policy(scenario: dict[str, Any], enforce: bool = True, seed: int = 0, s
 def _prior(mode: str) -> Prior:
     if mode not in PRIOR_MODES:
         raise ConfigError(f"Unknown prior {mode!r}; use one of: {', '.join(PRIOR_MODES)}.")
-    return Prior(mode=mode)  # type: ignore[arg-type]  # checked above
+    return Prior(mode=mode)
 
 
 def roleplay_generator(scenario: dict[str, Any], model: str = "embedded", enforce: bool = True,
@@ -145,6 +145,7 @@ async def agenerate_star(dialog_id: int | str, mode: Mode = "roleplay", model: s
     star = _dataset(star)
     scenario = star.get_dialog_scenario(dialog_id)
     seed = int(dialog_id) if seed is None else seed
+    generator: PersonaDialogGenerator | DialogGenerator
     if mode == "roleplay":
         policy = star_policy(scenario, enforce, star=star, prior=prior, goal_user=goal_user,
                              held_out=fold_of(dialog_id) if held_out else None,
@@ -175,7 +176,7 @@ def star_job(mode: Mode = "roleplay", model: str = "embedded", enforce: bool = T
 
     async def job(dialog_id: int | str, seed: int) -> Dialog:
         slot = position.get(dialog_id, int(dialog_id))
-        server = {"base_url": servers[slot % len(servers)]} if servers else {}
+        server: dict[str, Any] = {"base_url": servers[slot % len(servers)]} if servers else {}
         dialog = await agenerate_star(dialog_id, mode, model, enforce, seed=seed, star=star, **options, **server)
         if servers:
             dialog.metadata["server"] = server["base_url"]

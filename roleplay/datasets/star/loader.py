@@ -152,7 +152,8 @@ class StarDataset:
         such as the inner folds that fit the prior's parameters (bench/star_prior_fit.py).
         """
         graphs = {t: base_graph(t, self.get_task(t)) for t in self.tasks()}
-        dialogs = [d for d in self.iter_dialogs(progress=False) if keep is None or keep(int(d.id))]
+        dialogs = [d for d in self.iter_dialogs(progress=False)
+                   if keep is None or (isinstance(d.id, int) and keep(d.id))]  # check_raw_dialog: an int id
         add_mined(graphs, mine_transitions(graphs, dialogs), min_count, self.templates())
         if pooled:
             pool_across_tasks(graphs)

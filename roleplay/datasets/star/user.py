@@ -222,6 +222,7 @@ def behaviour_rates(star: StarDataset, held_out: int | None = None) -> dict[bool
     shown: dict[bool, Counter[str]] = {True: Counter(), False: Counter()}
     users: dict[bool, Counter[str]] = {True: Counter(), False: Counter()}
     for dialog in star.iter_dialogs(progress=False, multitask=False):
+        assert isinstance(dialog.id, int) and isinstance(dialog.scenario, dict), "check_raw_dialog checked both"
         if held_out is not None and fold_of(dialog.id) == held_out:
             continue
         happy, goal = bool(dialog.scenario.get("Happy", True)), star_user_goal(dialog.scenario, star)
