@@ -8,7 +8,7 @@ against its backend's class, so ``replies=`` on an Ollama model is an error, not
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -39,6 +39,10 @@ def retry_after_seconds(value: str | None) -> float | None:
     return seconds if seconds is not None and 0 <= seconds < float("inf") else None
 
 
+@overload
+def check_seed(seed: int) -> int: ...
+@overload
+def check_seed(seed: None) -> None: ...
 def check_seed(seed: int | None) -> int | None:
     """Reject a seed outside ``0 <= seed < 2**32``: backends keep 32 bits, so 2**32 + 7 would silently be 7."""
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):

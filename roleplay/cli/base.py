@@ -79,6 +79,7 @@ class OutputPath(click.Path):
         from roleplay.runs.folder import check_output
 
         path = super().convert(value, param, ctx)
+        assert isinstance(path, Path), "path_type=Path"
         try:
             check_output(path)
         except ConfigError as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -45,6 +46,6 @@ def branch(source: Path, at_turn: int, variants: tuple[str, ...], out: Path, sce
         parents = [(source.stem, Dialog.from_file(source))]
     scenario = load_scenario(scenario_file or scenario_of_run(source if source.is_dir() else source.parent))
     parse_variants(variants, None)  # a bad --variants fails here, before any model is loaded
-    options = {"cache_dir": str(cache)} if cache else {}
+    options: dict[str, Any] = {"cache_dir": str(cache)} if cache else {}
     made = run_sync(abranch(scenario, parents, at_turn, variants, out, model=model, max_turns=max_turns, **options))
     click.echo(f"Wrote {len(made)} branch(es) of {len(parents)} dialogue(s) at turn {at_turn} into {out}.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -40,7 +41,7 @@ def run(scenario: str, model: str | None, seed: int | None, max_turns: int | Non
     loaded = load_scenario(scenario)
     writable_folder(out)
     seed = new_seed() if seed is None else check_seed(seed)
-    timeout = {"request_timeout": request_timeout} if request_timeout else {}
+    timeout: dict[str, Any] = {"request_timeout": request_timeout} if request_timeout else {}
     generator = loaded.generator(model=model, max_turns=max_turns, seed=seed, **timeout) if human is None else \
         human_generator(loaded, human, model, max_turns)  # the person sees the turns in their prompts
     quiet = quiet or human is not None

@@ -190,6 +190,7 @@ def _scenario_inputs(scenario: Scenario) -> list[Path]:
 
     ``scenario.path`` is the resolved file, so a bundled scenario given by name is fingerprinted too.
     """
+    assert scenario.path is not None, "load_scenario records the file"
     path = Path(scenario.path)
     named = [a.persona for a in scenario.agents if isinstance(a.persona, str)]
     named += [a.sample for a in scenario.agents if isinstance(a.sample, str)]
@@ -308,6 +309,7 @@ def _adherence(folder: Path, star_path: Path | None, graph_file: Path | None) ->
     from roleplay.datasets.star.format import scenario_tasks
     from roleplay.datasets.star.loader import StarDataset
 
+    assert star_path is not None, "evaluate() asks for adherence with --star or --graph"
     dataset = StarDataset(star_path)
 
     def graphs_for(dialog: Dialog) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -46,8 +46,8 @@ def star() -> None:
 @run_options
 @friendly
 def star_generate(star_path: Path, task: str | None, happy: bool | None, multitask: bool, ids: tuple[int, ...],
-                  out: Path, mode: str, prompt_only: bool, prior: str, goal_user: bool, behaviours: bool,
-                  held_out: bool, model: str, max_turns: int, **run: Any) -> None:
+                  out: Path, mode: Literal["roleplay", "description"], prompt_only: bool, prior: str, goal_user: bool,
+                  behaviours: bool, held_out: bool, model: str, max_turns: int, **run: Any) -> None:
     """One synthetic dialogue per matching STAR dialogue (id and seed: the real dialogue's id); resumable."""
     from roleplay.datasets.star.generate import agenerate_star_batch
     from roleplay.datasets.star.loader import StarDataset
@@ -63,7 +63,7 @@ def star_generate(star_path: Path, task: str | None, happy: bool | None, multita
         raise click.ClickException("No STAR dialogue matches these filters; loosen --task/--happy/--multitask.")
     click.echo(f"{len(chosen)} scenarios; model {model}, mode {mode}{' (prompt-only)' if prompt_only else ''}, "
                f"concurrency {run['concurrency']} -> {out}")
-    options = {"max_turns": max_turns, "prior": prior, "goal_user": goal_user, "behaviours": behaviours,
+    options: dict[str, Any] = {"max_turns": max_turns, "prior": prior, "goal_user": goal_user, "behaviours": behaviours,
                "held_out": held_out} if mode == "roleplay" else {}
     result = run_or_resume(out, agenerate_star_batch(
         chosen, out, mode, model, enforce=not prompt_only, star=dataset, **batch_arguments(run), **options))

@@ -313,7 +313,7 @@ def _ids(n: int | Sequence[Any], seed: int) -> Sequence[Any]:
         ids = [checked_id(i) for i in n]
         if len(set(ids)) != len(ids):
             raise ConfigError("The dialogue ids repeat; give each id once.")
-    last = seed + max((_number(i) for i in ids), default=0) if not isinstance(ids, range) else seed + max(n - 1, 0)
+    last = seed + (max((_number(i) for i in ids), default=0) if not isinstance(ids, range) else max(len(ids) - 1, 0))
     if seed < 0 or last >= SEED_LIMIT:
         raise ConfigError(f"The seeds of this batch run from {seed} to {last}, out of range: past the largest seed "
                           f"{SEED_LIMIT - 1} (2**32 - 1). Dialogue i uses seed + i; lower -n or --seed.")

@@ -57,7 +57,7 @@ def parse_roles(text: str | None) -> dict[str, str]:
 
 def role_of(dialog: Dialog, speaker: str | None, roles: Mapping[str, str]) -> str:
     """The chat role of ``speaker``: from ``roles``, else user for the first speaker and assistant after."""
-    if speaker in roles:
+    if speaker is not None and speaker in roles:
         return roles[speaker]
     return "user" if dialog.speakers and speaker == dialog.speakers[0] else "assistant"
 
