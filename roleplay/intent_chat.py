@@ -209,7 +209,7 @@ class IntentChatGenerator:
                   "temperature": self.temperature, "taxonomy": self.taxonomy.model_dump()}
         result = await arun_batch(make, self.total, parts, seed=self.seed, concurrency=self.concurrency,
                                   attempts=self.attempts, progress=progress, params=params)
-        rows, rejected, kept_out = [], Counter(), 0
+        rows, rejected, kept_out = [], Counter[str](), 0
         folder = RunFolder(parts)
         for index in range(self.total):
             if not folder.path(index).is_file():
