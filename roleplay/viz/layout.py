@@ -89,7 +89,10 @@ def _dot_layout(graph: nx.DiGraph) -> Layout:
                           timeout=60, check=True)
     data = json.loads(done.stdout)
     _, _, right, top = (float(v) for v in data["bb"].split(","))
-    flip = lambda x, y: (float(x) + MARGIN, top - float(y) + MARGIN)  # noqa: E731 - dot's y grows upwards
+
+    def flip(x: str, y: str) -> tuple[float, float]:  # dot's y grows upwards
+        return float(x) + MARGIN, top - float(y) + MARGIN
+
     nodes, names = {}, {}
     for obj in data.get("objects", []):
         x, y = flip(*obj["pos"].split(","))
