@@ -23,6 +23,7 @@ demo: venv
 
 test: venv browser
 	$(BIN)/ruff check roleplay tests bench
+	$(BIN)/mypy roleplay
 	$(BIN)/pytest -q
 
 # Debian's chromium, for the real-browser test of `roleplay report` (tests/test_report_browser.py).
