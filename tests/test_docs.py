@@ -144,3 +144,5 @@ def test_the_cli_reference_does_not_depend_on_the_terminal(monkeypatch):
     monkeypatch.setenv("COLUMNS", "300")
     assert generator.reference() == narrow
     assert "## roleplay run\n" in narrow and "--max-turns" in narrow
+    local = [str(place) for place in (ROOT, Path.home(), Path.cwd()) if str(place) in narrow]
+    assert not local, f"docs/cli.md would print this machine's paths {local}: give those options a default of None"
