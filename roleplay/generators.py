@@ -141,7 +141,7 @@ def _bound_turns(turns: dict[str, Any], max_tokens: int | None, min_turns: int) 
     if most is not None:
         turns["maxItems"] = min(int(turns.get("maxItems", most)), most)
     # The turn text gets no maxLength of its own: on the embedded model a string that reached a long maxLength
-    # made llama.cpp abort the process (docs/policy-turns.md); the turn count holds the budget, a turn cut by
+    # made llama.cpp abort the process (docs/policies.md); the turn count holds the budget, a turn cut by
     # the token limit is salvaged or trimmed (recorded). A schema's own maxLength is kept.
 
 

@@ -1,4 +1,4 @@
-"""Test tiers (see tests/README.md): unit tests use scripted models; `embedded` and `server` tests run
+"""Test tiers (see docs/testing.md): unit tests use scripted models; `embedded` and `server` tests run
 the real SmolLM2 model in-process or behind a local OpenAI-compatible server on 127.0.0.1."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def _no_real_model_unless_marked(request, monkeypatch):
     """Fail a test that loads the real llama.cpp model without saying so (pydantic-ai's ALLOW_MODEL_REQUESTS).
 
     Unit tests must stay fast and deterministic on scripted backends; a test that needs the real model is
-    marked ``embedded`` or ``server``, so the tiers in tests/README.md stay honest. Every in-process model
+    marked ``embedded`` or ``server``, so the tiers in docs/testing.md stay honest. Every in-process model
     starts an ``xllamacpp.Server`` (roleplay.backends.llama_server) and sends it requests: both are refused here.
     """
     if any(request.node.get_closest_marker(m) for m in REAL_MODEL_MARKERS):

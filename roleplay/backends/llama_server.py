@@ -12,7 +12,7 @@ the tokenizer (``/tokenize``), which the binding does not expose to Python.
 model is built per agent and dialogue, often with no run around it, and loading the model per agent
 would cost seconds each time; a program can hold its own `LlamaServers` and pass it to `LlamaCppClient`.
 Its `LlamaServers.embed` gives llama.cpp embeddings of texts (a second, embedding-only server of the
-same file). docs/embedded.md has the details (slots, cancellation, memory).
+same file). docs/models.md has the details (slots, cancellation, memory).
 """
 
 from __future__ import annotations

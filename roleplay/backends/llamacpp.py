@@ -47,13 +47,13 @@ PROMPT_CACHE = False
 """Whether a request may reuse the tokens a slot already holds. Off: with it, a dialogue's text depended on
 which dialogues ran before it (a seed-5 dialogue alone and after two others differed from its second turn),
 because the reused prefix is whatever another dialogue's slot held (the same system prompt); the embedded
-model evaluates a whole prompt of a few hundred tokens in well under a second. docs/embedded.md."""
+model evaluates a whole prompt of a few hundred tokens in well under a second. docs/models.md."""
 
 DEFAULT_SLOTS = 1
 """Sequences one server decodes at once when ``slots`` is not given. One: decoded together, sequences
 change each other's numerics (8 dialogues at concurrency 8 with 8 slots all differed from the same seeds at
 concurrency 1, 2026-12-07), and a batch must give the same dialogues at any concurrency. ``slots=N``
-trades that for parallel decoding (docs/embedded.md)."""
+trades that for parallel decoding (docs/models.md)."""
 
 
 def _to_chat(message: LLMMessage) -> dict[str, str]:

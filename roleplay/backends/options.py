@@ -141,7 +141,7 @@ class InProcessOptions(BackendOptions):
                                 "every CPU this process may use (fewer leaves cores to other work).")
     slots: int | None = Field(default=None, gt=0, description="Sequences the process's llama.cpp server decodes "
                               "at once, each with num_ctx tokens of context. None = 1: more decode faster but make "
-                              "a dialogue depend on the others decoded with it (docs/embedded.md).")
+                              "a dialogue depend on the others decoded with it (docs/models.md).")
 
 
 class ScriptedOptions(BackendOptions):

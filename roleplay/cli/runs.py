@@ -221,7 +221,7 @@ def _sampled_data_files(scenario: Scenario) -> list[Path]:
 def export_command(folder: Path, fmt: str, out: Path, roles: str | None, labels: bool, legal: bool) -> None:
     """Export the dialogues in FOLDER, one per line (jsonl, sharegpt, openai) or as a HF dataset.
 
-    next_action writes one line per policy action instead (history -> action); see docs/coverage.md.
+    next_action writes one line per policy action instead (history -> action); see docs/batches.md.
     """
     from roleplay.runs.export import export, parse_roles
 

@@ -1,6 +1,6 @@
 """What a policy run asks of the models each turn: an action and then its words, or a yes/no answer.
 
-A policy turn is two calls (see docs/policy-turns.md). First the action: JSON ``{"action"}`` alone
+A policy turn is two calls (see docs/policies.md). First the action: JSON ``{"action"}`` alone
 (`action_schema`), enforced an enum of the offered actions, so constrained decoding cannot produce an
 illegal one; prompt-only free text. Then the words: a plain turn told which action it performs and its
 example reply (`say_note`), which the guards judge like any other turn. No character cap decides where
