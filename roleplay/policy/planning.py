@@ -5,8 +5,9 @@ edge no dialogue took yet, and whether it can at all. `PlanModel` replays the or
 on one task's graph, abstractly: the tracker's legal actions (`legal_actions`, detours back from an
 anywhere-action), the progress rules of `roleplay.policy.options` (no action a third time in a row, an
 anywhere-action not twice; at most one query a turn; goodbyes only once the goal is reached and the
-goal-aware user has said its closing turn, and only goodbyes once it has closed twice; no anywhere-action
-as the opening, before the user asked anything), goal arrivals
+goal-aware user has said its closing turn, and only goodbyes once it has closed twice; the plan opens
+with the graph's start action, as the flowchart draws it, though the tracker would let a dialogue skip
+it), goal arrivals
 and refusals as `UserState` counts them (its closing turn follows once served or refused ``patience``
 times). A `PlanState` is where a dialogue is between two decisions; a `Move` is a decision the
 simulation may take there: the system's action, the tool's outcome branch, the user's yes/no.
@@ -118,8 +119,8 @@ class PlanModel:
     def offered(self, state: PlanState, may_query: bool) -> list[str]:
         """The actions the orchestrator offers at ``state`` (`roleplay.policy.options.offered_actions`)."""
         options = list(self._legal(state.position, state.resolution, state.detour))
-        if state.position is None:  # an out-of-scope answer needs a user's question first: not the opening
-            options = _keep(options, lambda a: not self.graph.nodes[a].get("anywhere"))
+        if state.position is None:  # a plan opens as the flowchart does (a greeting), not with a shortcut
+            options = _keep(options, lambda a: a == self.graph.graph.get("start"))
         if not may_query:
             options = _keep(options, lambda a: not self._is_query(a))
         if self.max_repeats is not None:

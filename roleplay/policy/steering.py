@@ -14,9 +14,9 @@ out, only take it), and follows the plan's first move:
 
 When the dialogue leaves the plan (the model's words, the user's own behaviours), it plans again from
 where it is. Once no target is left in reach, it plans the fewest turns to end the dialogue served, so
-the chase does not leave it short of turns; with no such plan either, the prior decides as usual. Nothing is forced past the graph: whether
-the target was reached is read from the finished dialogue (`roleplay.policy.edges.dialog_edges`) and
-recorded with every override in ``metadata["coverage_target"]``.
+the chase does not leave it short of turns; with no such plan either, the prior decides as usual.
+Nothing is forced past the graph: whether the target was reached is read from the finished dialogue
+(`roleplay.policy.edges.dialog_edges`) and recorded with every override in ``metadata["coverage_target"]``.
 """
 
 from __future__ import annotations
