@@ -150,3 +150,16 @@ def test_the_report_lists_the_edges_never_taken(tmp_path, shop):
     section = html[html.index("<h2>Policy coverage</h2>"):html.index("<h2>Per variant</h2>")]
     assert "search → empty" in section and "empty → sorry" in section and "offer → no" not in section
     assert "<td>8/11</td>" in section and "<td>3/4</td>" in section
+
+
+def test_the_report_draws_the_edges_never_taken_dashed_red_on_the_heatmap(shop):
+    from roleplay.viz.flowchart import policy_heatmap
+    from roleplay.viz.report import make_report
+
+    graph = read_dot(shop)
+    html = make_report([shop_dialog(0, True, "Yes"), shop_dialog(1, True, "No")], {"shop": graph})
+    heatmap = html[html.index("<h2>Where the dialogues went</h2>"):html.index("<h2>Transcripts</h2>")]
+    dashed = heatmap.count('stroke-dasharray="6,4"')
+    assert dashed == 3 + 1 and "reachable, never taken" in heatmap  # search->empty, empty->sorry, sorry->goodbye + key
+    plain = policy_heatmap(graph, [["greet", "search"]]).svg
+    assert 'stroke-dasharray="6,4"' not in plain and "never taken" not in plain  # drawn only when asked
