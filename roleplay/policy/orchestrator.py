@@ -110,7 +110,7 @@ class PolicyOrchestrator(Orchestrator):
         self.round_start = 0
         self.rng = random.Random(f"{dialog.seed}:prior")
         if self.steer is not None:
-            self.steer.start(self.policy)
+            self.policy = self.steer.start(self.policy)  # this dialogue's copy, if the steering changed the user
 
     async def step(self, dialog: Dialog, agent: Agent) -> Turn:
         if agent.name == self.policy.agent:

@@ -10,7 +10,8 @@ out, only take it), and follows the plan's first move:
   ``sample`` prior offers its draw (the enum still holds only legal actions; the tracker judges it);
 - the tool's result: a query the plan wants to find nothing answers nothing (a failed booking);
 - the user's yes/no to the system's question, and an out-of-scope question from the user on the turn
-  before the system's planned out-of-scope answer.
+  before the system's planned out-of-scope answer;
+- the user's behaviour: a goal-aware user drawn to leave before being served stays (`Steering.start`).
 
 When the dialogue leaves the plan (the model's words, the user's own behaviours), it plans again from
 where it is. Once no target is left in reach, it plans the fewest turns to end the dialogue served, so
@@ -79,11 +80,22 @@ class Steering:
         self.completable: bool | None = None
         self.log: list[dict[str, Any]] = []
 
-    def start(self, policy: Policy) -> None:
-        """Bind to the run's policy (its graph of ``task`` and its settings); a new dialogue starts."""
+    def start(self, policy: Policy) -> Policy:
+        """Bind to the dialogue's policy (its graph of ``task``, its settings); the policy this dialogue runs.
+
+        A goal-aware user who planned to leave before being served (``ends_early``) stays this time: the
+        user's behaviour is the simulation's to choose, and leaving would end the dialogue short of its
+        target (recorded in the log).
+        """
         graph = policy.graphs.get(self.task)
         self.model = plan_model(graph, policy, self.cache) if graph is not None and policy.enforce else None
         self.plan, self.log, self.pending, self.completable = [], [], list(self.targets), None
+        goal = policy.user_goal
+        if self.model is None or goal is None or not goal.wants("ends_early"):
+            return policy
+        self._note(0, "dropped_behaviour", "ends_early")
+        kept = [b for b in goal.behaviours if b.kind != "ends_early"]
+        return policy.model_copy(update={"user_goal": goal.model_copy(update={"behaviours": kept})})
 
     def action(self, tracker: FlowchartTracker, user: UserState, may_query: bool, options: Sequence[str],
                turns: int) -> str | None:
