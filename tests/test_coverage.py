@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from scripted_runs import doctor_intake_dialog
+from scripted_runs import TINY, doctor_intake_dialog
 
 from roleplay.cli import cli
 from roleplay.dialog import Dialog, Event, Turn
@@ -15,18 +15,6 @@ from roleplay.runs.folder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
 
-TINY = """digraph shop {
-  graph [start="greet"];
-  greet [kind=global]; search [kind=query];
-  found [kind=outcome, when=found]; empty [kind=outcome, when=empty];
-  offer [kind=action]; yes [kind=answer, when=yes]; no [kind=answer, when=no];
-  book [kind=action, goal=true]; sorry [kind=action];
-  goodbye [kind=global, terminal=true]; oos [kind=global, anywhere=true];
-  greet -> search; search -> found; search -> empty; found -> offer; empty -> sorry;
-  offer -> yes; offer -> no; yes -> book; no -> goodbye; sorry -> goodbye; book -> goodbye;
-  goodbye -> greet;
-}
-"""
 
 
 @pytest.fixture

@@ -7,13 +7,19 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from scripted_runs import DOCTOR_INTAKE, doctor_intake_dialog
+from policy_dialogs import system_follows_the_prior
+from scripted_runs import DOCTOR_INTAKE, TINY, doctor_intake_dialog
 from slow_cli import kill_9_then_rerun, slow_cli
 
 from roleplay._aio import run_sync
+from roleplay.backends.scripted import example_of, scripted_model
 from roleplay.cli import cli
 from roleplay.errors import ConfigError
 from roleplay.evaluation.coverage import folder_coverage
+from roleplay.generators import AgentSpec, PersonaDialogGenerator
+from roleplay.guards import Guards
+from roleplay.personas import Persona
+from roleplay.policy.config import Policy
 from roleplay.policy.graph import read_dot
 from roleplay.policy.planning import PlanModel, PlanState
 from roleplay.policy.steering import Steering
@@ -113,6 +119,22 @@ def test_a_target_not_reached_is_recorded_not_forced(monkeypatch):
     assert target["edge"] == ["ask_red_flags", "yes"] and target["reached"] is False
     assert any(step.get("answer") == "yes" for step in target["steered"])  # asked for; the Patient said no
     assert "give_advice" in dialog.metadata["policy"]["path"]  # the dialogue went on, on its graph
+
+
+def test_the_tool_finds_nothing_when_the_target_is_the_empty_outcome_and_the_event_says_so(tmp_path):
+    (tmp_path / "shop.dot").write_text(TINY)
+    user = scripted_model(fn=system_follows_the_prior(
+        lambda request: json.dumps(example_of(request.schema)) if request.schema else "Fine."))
+    generator = PersonaDialogGenerator(user, agents=[AgentSpec(name="User", persona=Persona(name="User")),
+                                                     AgentSpec(name="System", persona=Persona(name="System"))],
+                                       first_speaker="System", max_turns=10, guards=Guards(enabled=False),
+                                       policy=Policy(agent="System", graphs={"shop": read_dot(tmp_path / "shop.dot")}))
+    dialog = run_sync(generator.agenerate(seed=4, steer=Steering("shop", [("search", "empty")])))
+    [query] = [e.data for e in dialog.events if e.type == "query"]
+    assert query["found"] is False and query["steered"] is True  # the shop has no tool: it would have found
+    target = dialog.metadata["coverage_target"]
+    assert target["reached"] is True and {"turn": 2, "outcome": "empty", "applied": True} in target["steered"]
+    assert dialog.metadata["policy"]["path"] == ["greet", "search", "sorry", "goodbye"]
 
 
 def test_bad_cover_values_are_refused_with_the_fix():

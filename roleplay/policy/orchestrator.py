@@ -276,6 +276,7 @@ class PolicyOrchestrator(Orchestrator):
         dialog.events.append(Event(type="query", turn=len(dialog.turns), data={
             "task": step.task, "action": action, "legal": step.legal, "arguments": result.arguments,
             "items": result.items, "total": result.total, "found": result.found, "error": result.error,
+            **({"steered": True} if result is not call.result else {}),  # coverage-driven: see roleplay.policy.steering
         }))
         self.tracker.resolve_when(NodeKind.OUTCOME, "found" if result.found else "empty")
         return result
@@ -286,7 +287,7 @@ class PolicyOrchestrator(Orchestrator):
         if self.steer is None or wanted is None or wanted == ("found" if result.found else "empty"):
             return result
         if wanted == "empty":
-            result = QueryResult(api=result.api, arguments=result.arguments, error="nothing matches (steered)")
+            result = QueryResult(api=result.api, arguments=result.arguments, error="nothing matches")
         self.steer.note_outcome(turns, wanted, applied=wanted == "empty")  # an empty result is not made found
         return result
 
