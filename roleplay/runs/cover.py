@@ -94,6 +94,8 @@ class CoverJob(AbstractAsyncContextManager["CoverJob"]):
         self.done: dict[int, dict[str, Any] | None] = {}  # position -> what it covered and aimed at (None: failed)
         self.tries: dict[int, int] = {}
         self.changed = asyncio.Condition()
+        self.prefix = 0  # positions 0..prefix-1 are finished
+        self.upto, self.covered, self.missed = 0, set(), {}  # the coverage state of positions < upto
         self.cache: PlanCache = {}
         self.policy = policy
         self.candidates: dict[str, list[Edge]] = {}  # graph_key -> its cover candidates
@@ -115,7 +117,7 @@ class CoverJob(AbstractAsyncContextManager["CoverJob"]):
         position = self.position[dialog_id]
         first = position - position % self.wave
         async with self.changed:
-            await self.changed.wait_for(lambda: all(p in self.done for p in range(first)))
+            await self.changed.wait_for(lambda: self._finished_before() >= first)
         steer = self.steering(position)
         try:
             dialog = await self.make(dialog_id, seed, steer=steer)
@@ -129,26 +131,43 @@ class CoverJob(AbstractAsyncContextManager["CoverJob"]):
     def steering(self, position: int) -> Steering | None:
         """The steering of the dialogue at ``position`` (None: nothing left to cover on its graphs)."""
         first = position - position % self.wave
-        graphs = self.graphs_for(self.ids[position])
-        ranked = self._ranked(graphs, [self.done[p] for p in range(first)], first // self.wave)
+        ranked = self._ranked(self.graphs_for(self.ids[position]), first)
         if not ranked:
             return None
         task, target = ranked[(position - first) % len(ranked)]
         targets = [target, *(edge for t, edge in ranked if t == task and edge != target)]
         return Steering(task, targets, self.kind, self.max_turns, self.cache)
 
-    def _ranked(self, graphs: Mapping[str, nx.DiGraph], before: Sequence[dict[str, Any] | None],
-                wave: int) -> list[tuple[str, Edge]]:
-        """Uncovered candidate edges, those aimed at in vain least often first, then by a seeded hash."""
-        covered: set[tuple[str, Edge]] = set()
-        missed: dict[tuple[str, Edge], int] = {}
-        for summary in filter(None, before):
-            covered.update(summary["covered"])
-            if summary["target"] is not None and not summary["reached"]:
-                missed[summary["target"]] = missed.get(summary["target"], 0) + 1
+    def _ranked(self, graphs: Mapping[str, nx.DiGraph], first: int) -> list[tuple[str, Edge]]:
+        """The edges the dialogues before ``first`` left uncovered, in the order dialogues take them as targets.
+
+        Those aimed at in vain least often first, then by a hash of (seed, wave, edge).
+        """
+        covered, missed = self._state_before(first)
         left = [(task, edge) for task, graph in graphs.items() for edge in self._candidates(graph)
                 if (task, edge) not in covered]
+        wave = first // self.wave
         return sorted(left, key=lambda item: (missed.get(item, 0), _hash(f"{self.seed}:{wave}:{item}")))
+
+    def _state_before(self, first: int) -> tuple[set[tuple[str, Edge]], dict[tuple[str, Edge], int]]:
+        """The (task, edge) pairs the dialogues before ``first`` took, and their targets missed (how often).
+
+        Kept and extended in run order (waves come in order), so a long run does not re-read every dialogue.
+        """
+        if first < self.upto:  # never in run order; rebuilt rather than wrong
+            self.upto, self.covered, self.missed = 0, set(), {}
+        for summary in filter(None, (self.done[p] for p in range(self.upto, first))):
+            self.covered.update(summary["covered"])
+            if summary["target"] is not None and not summary["reached"]:
+                self.missed[summary["target"]] = self.missed.get(summary["target"], 0) + 1
+        self.upto = max(self.upto, first)
+        return self.covered, self.missed
+
+    def _finished_before(self) -> int:
+        """How many dialogues from the run's first are all finished (the waves up to there may start)."""
+        while self.prefix in self.done:
+            self.prefix += 1
+        return self.prefix
 
     def _candidates(self, graph: nx.DiGraph) -> list[Edge]:
         key = graph_key(graph)
