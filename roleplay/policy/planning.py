@@ -9,7 +9,8 @@ goal-aware user has said its closing turn, and only goodbyes once it has closed 
 with the graph's start action, as the flowchart draws it, though the tracker would let a dialogue skip
 it), goal arrivals
 and refusals as `UserState` counts them (its closing turn follows once served or refused ``patience``
-times). A `PlanState` is where a dialogue is between two decisions; a `Move` is a decision the
+times), and the user's clear yes/no resolving a question's ``yes``/``no`` branch (other answer branches
+stay unresolved). A `PlanState` is where a dialogue is between two decisions; a `Move` is a decision the
 simulation may take there: the system's action, the tool's outcome branch, the user's yes/no.
 Each move credits the edges `roleplay.policy.edges.step_edges` credits, so what the model can reach is
 what `roleplay coverage` can count.
@@ -35,6 +36,9 @@ __all__ = ["Move", "PlanModel", "PlanState", "PlanStep"]
 
 TURN_LIMIT = 200
 """Dialogue turns a plan may use when the run sets no max_turns."""
+CLEAR_ANSWERS = ("yes", "no")
+"""The answers a user's clear JSON answer resolves (`roleplay.policy.turns.AnswerRequest`); other answer branches
+(a trivia answer's ``correct``) stay unresolved, so only a step with one route through them credits them."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +178,11 @@ class PlanModel:
         after = replace(state, phase="system", closings=min(state.closings + closes, 2))
         pending = branches(self.graph, state.position, NodeKind.ANSWER) \
             if state.position is not None and state.resolution is None else []
-        return [(Move("answer", b), replace(after, resolution=b), ()) for b in pending] or [(Move("user"), after, ())]
+        clear = [b for b in pending if self.graph.nodes[b].get("when") in CLEAR_ANSWERS]
+        moves = [(Move("answer", b), replace(after, resolution=b), ()) for b in clear]
+        if {self.graph.nodes[b].get("when") for b in clear} != set(CLEAR_ANSWERS):  # some answer resolves nothing
+            moves.append((Move("user"), after, ()))
+        return moves
 
     def _said(self, state: PlanState, action: str) -> PlanState:
         """The state after the system says ``action`` (goals, refusals, repeats; a goodbye ends the dialogue)."""
