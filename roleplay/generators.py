@@ -42,6 +42,7 @@ from roleplay.memory import MemoryPolicy
 from roleplay.orchestrator import Orchestrator, TurnPolicy, round_robin
 from roleplay.personas import BasePersona
 from roleplay.policy.orchestrator import Policy, PolicyOrchestrator
+from roleplay.policy.steering import Steering
 from roleplay.prompts import render
 from roleplay.sentences import is_complete, trim_to_complete
 from roleplay.speakers import scenario_speakers
@@ -397,11 +398,11 @@ class PersonaDialogGenerator:
         return MaxTurns(cap) | (self.stop or EndSignal())
 
     def _orchestrator(self, agents: list[Agent], stop: StopCondition,
-                      on_turn: Callable[[Turn], None] | None) -> Orchestrator:
+                      on_turn: Callable[[Turn], None] | None, steer: Steering | None = None) -> Orchestrator:
         """A `PolicyOrchestrator` when an agent follows a policy, else the plain `Orchestrator`."""
         if self.policy is None:
             return Orchestrator(agents, stop, self.turn_policy, self.first_speaker, on_turn, self.dialogue_details)
-        return PolicyOrchestrator(agents, self.policy, stop, self.turn_policy, self.first_speaker, on_turn)
+        return PolicyOrchestrator(agents, self.policy, stop, self.turn_policy, self.first_speaker, on_turn, steer)
 
     def model_label(self) -> str | dict[str, str]:
         """The model string all agents use, or speaker -> model string when they differ."""
@@ -414,8 +415,11 @@ class PersonaDialogGenerator:
         max_turns: int | None = None,
         on_turn: Callable[[Turn], None] | None = None,
         prefix: Dialog | None = None,
+        steer: Steering | None = None,
     ) -> Dialog:
         """Role-play one dialogue; ``on_turn`` sees each turn as soon as it is spoken.
+
+        ``steer``: walk the policy agent towards target edges (`roleplay.policy.steering`, coverage-driven runs).
 
         With ``prefix`` (`Dialog.fork`), the dialogue starts from the prefix's turns, which every agent
         remembers as said, and goes on with this generator's seed, personas and settings; the prefix is
@@ -433,7 +437,9 @@ class PersonaDialogGenerator:
         )
         for agent in agents if prefix is not None else ():
             await agent.prime(dialog.turns, prefix_speakers=len(agents) > 2)
-        orchestrator = self._orchestrator(agents, stop, on_turn)
+        if steer is not None and self.policy is None:
+            raise ConfigError("Steering towards policy edges needs a policy graph; this generator has none.")
+        orchestrator = self._orchestrator(agents, stop, on_turn, steer)
         try:
             return mark_human_turns(await orchestrator.run(dialog), agents)
         finally:

@@ -11,6 +11,20 @@ from roleplay.scenario import load_scenario
 ROOT = Path(__file__).resolve().parent.parent
 DOCTOR_INTAKE = ROOT / "scenarios" / "doctor_intake.yaml"
 
+# A tiny shop policy: a search that finds something or not, an offer answered yes or no.
+TINY = """digraph shop {
+  graph [start="greet"];
+  greet [kind=global]; search [kind=query];
+  found [kind=outcome, when=found]; empty [kind=outcome, when=empty];
+  offer [kind=action]; yes [kind=answer, when=yes]; no [kind=answer, when=no];
+  book [kind=action, goal=true]; sorry [kind=action];
+  goodbye [kind=global, terminal=true]; oos [kind=global, anywhere=true];
+  greet -> search; search -> found; search -> empty; found -> offer; empty -> sorry;
+  offer -> yes; offer -> no; yes -> book; no -> goodbye; sorry -> goodbye; book -> goodbye;
+  goodbye -> greet;
+}
+"""
+
 
 def _first_action_and_no(request: ScriptedRequest) -> str:
     """The Doctor takes the first offered action; the Patient answers every question "no"."""

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from scripted_runs import doctor_intake_dialog
+from scripted_runs import TINY, doctor_intake_dialog
 
 from roleplay.cli import cli
 from roleplay.dialog import Dialog, Event, Turn
@@ -15,18 +15,6 @@ from roleplay.runs.folder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
 
-TINY = """digraph shop {
-  graph [start="greet"];
-  greet [kind=global]; search [kind=query];
-  found [kind=outcome, when=found]; empty [kind=outcome, when=empty];
-  offer [kind=action]; yes [kind=answer, when=yes]; no [kind=answer, when=no];
-  book [kind=action, goal=true]; sorry [kind=action];
-  goodbye [kind=global, terminal=true]; oos [kind=global, anywhere=true];
-  greet -> search; search -> found; search -> empty; found -> offer; empty -> sorry;
-  offer -> yes; offer -> no; yes -> book; no -> goodbye; sorry -> goodbye; book -> goodbye;
-  goodbye -> greet;
-}
-"""
 
 
 @pytest.fixture
@@ -150,3 +138,16 @@ def test_the_report_lists_the_edges_never_taken(tmp_path, shop):
     section = html[html.index("<h2>Policy coverage</h2>"):html.index("<h2>Per variant</h2>")]
     assert "search → empty" in section and "empty → sorry" in section and "offer → no" not in section
     assert "<td>8/11</td>" in section and "<td>3/4</td>" in section
+
+
+def test_the_report_draws_the_edges_never_taken_dashed_red_on_the_heatmap(shop):
+    from roleplay.viz.flowchart import policy_heatmap
+    from roleplay.viz.report import make_report
+
+    graph = read_dot(shop)
+    html = make_report([shop_dialog(0, True, "Yes"), shop_dialog(1, True, "No")], {"shop": graph})
+    heatmap = html[html.index("<h2>Where the dialogues went</h2>"):html.index("<h2>Transcripts</h2>")]
+    dashed = heatmap.count('stroke-dasharray="6,4"')
+    assert dashed == 3 + 1 and "reachable, never taken" in heatmap  # search->empty, empty->sorry, sorry->goodbye + key
+    plain = policy_heatmap(graph, [["greet", "search"]]).svg
+    assert 'stroke-dasharray="6,4"' not in plain and "never taken" not in plain  # drawn only when asked

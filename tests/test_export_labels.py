@@ -43,11 +43,14 @@ def test_openai_messages_carry_the_action_and_legal_set_and_load_with_datasets(r
     assert loaded[0]["messages"][0]["action"] == "greet" and len(loaded) == 2
 
 
-def test_sharegpt_entries_carry_the_action(run, tmp_path):
+def test_sharegpt_entries_carry_the_action_and_load_with_datasets(run, tmp_path):
+    datasets = pytest.importorskip("datasets")
     export(run, "sharegpt", tmp_path / "s.jsonl", labels=True)
     conversation = lines(tmp_path / "s.jsonl")[0]["conversations"]
     assert [c["action"] for c in conversation if c["action"]] == [t.action for t in system_turns(run)]
     assert "legal_actions" not in conversation[0] and conversation[0]["from"] == "human"
+    loaded = datasets.load_dataset("json", data_files=str(tmp_path / "s.jsonl"), split="train")
+    assert [c["action"] for c in loaded[0]["conversations"]] == [c["action"] for c in conversation]
 
 
 def test_hf_dataset_messages_carry_the_action(run, tmp_path):
@@ -70,6 +73,14 @@ def test_next_action_rows_pair_the_history_with_the_action(run, tmp_path):
     assert later["messages"] == [{"role": "assistant" if t.speaker == "Doctor" else "user", "content": t.text}
                                  for t in dialog.turns[:later["turn"]]]
     assert later["task"] == "doctor_intake" and later["legal"] is True
+
+
+def test_next_action_rows_load_with_datasets(run, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    count = export(run, "next_action", tmp_path / "a.jsonl", {"Doctor": "assistant", "Patient": "user"})
+    loaded = datasets.load_dataset("json", data_files=str(tmp_path / "a.jsonl"), split="train")
+    assert len(loaded) == count and loaded[0]["action"] == "greet" and loaded[0]["messages"] == []
+    assert loaded[2]["messages"][0]["role"] == "assistant" and "greet" in loaded[0]["legal_actions"]
 
 
 def test_next_action_rows_include_tool_queries_in_order():

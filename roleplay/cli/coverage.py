@@ -83,3 +83,25 @@ def coverage(folder: Path, graph_paths: tuple[Path, ...], star_path: Path | None
             console.print(f"{task.task}: never taken ({len(task.uncovered_edges)}): {edges}{more}", soft_wrap=True)
     json_path, csv_path = write_report({"summary": rows, "tasks": [t.model_dump() for t in tasks]}, report_path)
     click.echo(f"Saved {csv_path} and {json_path}")
+
+
+def cover_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--cover`` and ``--cover-wave``: coverage-driven generation (`roleplay.runs.cover`) for a batch command."""
+    command = click.option("--cover-wave", type=click.IntRange(min=1), default=1, show_default=True,
+                           help="With --cover: dialogues that share one coverage state and run at once (a target "
+                                "depends only on the dialogues of earlier waves: any concurrency, same result).")(
+        command)
+    return click.option("--cover", type=click.Choice(["edges", "branches"]), default=None,
+                        help="Steer each dialogue towards policy edges (or outcome/answer branches) no earlier "
+                             "dialogue took; see docs/coverage.md.")(command)
+
+
+def cover_job(job: Any, ids: Any, graphs_for: Callable[[Any], Mapping[str, Any]], cover: str, out: Path, *,
+              seed: int, wave: int, attempts: int, max_turns: int | None, policy: Any = None) -> Any:
+    """``job`` wrapped in a `roleplay.runs.cover.CoverJob` (checked: a cover kind, and a graph to cover)."""
+    from roleplay.runs.cover import CoverJob, check_cover
+
+    first = next(iter(ids), None)
+    kind = check_cover(cover, graphs_for(first) if first is not None else None)
+    return CoverJob(job, ids, graphs_for, kind, out, seed=seed, wave=wave, attempts=attempts, max_turns=max_turns,
+                    policy=policy)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from roleplay.cli.base import OutputPath, cli, friendly, model_string, request_timeout_option
+from roleplay.cli.coverage import cover_job, cover_options
 from roleplay.dialog import Dialog
 from roleplay.runs.export import EXPORT_FORMATS
 
@@ -119,10 +120,11 @@ def report_batch(result: BatchResult, out: Path, max_failures: int | None) -> No
               help="Worker processes (default: one per core) or Ray actors (default: one per node), each with "
                    "--concurrency dialogues in flight. With ray, a --base-url may hold {node_ip} for a server on each "
                    "actor's node. Needs --executor processes or ray.")
+@cover_options
 @friendly
 def batch(scenario_file: Path, n: int, seed: int, trials: int, out: Path, model: str | None, max_turns: int | None,
           cache: Path | None, budget: str | None, prices: Path | None, request_timeout: float | None, executor: str,
-          ray_address: str | None, workers: int | None, **run: Any) -> None:
+          ray_address: str | None, workers: int | None, cover: str | None, cover_wave: int, **run: Any) -> None:
     """Generate N dialogues of SCENARIO_FILE into OUT; rerun the same command to resume."""
     if executor != "ray" and ray_address is not None:
         raise click.UsageError("--ray-address needs --executor ray.")
@@ -139,10 +141,13 @@ def batch(scenario_file: Path, n: int, seed: int, trials: int, out: Path, model:
         options["request_timeout"] = request_timeout
     job = scenario.batch_job(model=model, max_turns=max_turns, servers=run["servers"], **options)
     job.trials = trials
-    params = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns,
+    params: dict[str, Any] = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns,
               "inputs_sha256": content_hash(_scenario_inputs(scenario)),
               **({"trials": trials} if trials > 1 else {})}
     n *= trials
+    if cover is not None:
+        job = _cover_batch(job, scenario, n, out, seed, cover, cover_wave, run["attempts"], max_turns, executor)
+        params["cover"] = {"kind": cover, "wave": cover_wave}
     pool = f", {len(run['servers'])} servers" if len(run["servers"]) > 1 else ""
     per_worker = {"ray": " per Ray worker",
                   "processes": f" in each of {worker_count(workers)} worker processes"}.get(executor, "")
@@ -161,6 +166,17 @@ def batch(scenario_file: Path, n: int, seed: int, trials: int, out: Path, model:
         work = arun_batch(job, n, out, seed=seed, params=params, **arguments)
     result = run_or_resume(out, work)
     report_batch(result, out, run["max_failures"])
+
+
+def _cover_batch(job: Any, scenario: Scenario, n: int, out: Path, seed: int, cover: str, wave: int, attempts: int,
+                 max_turns: int | None, executor: str) -> Any:
+    """The batch's job steered towards uncovered policy edges (``--cover``), for the local executor."""
+    if executor != "local":
+        raise click.UsageError("--cover needs --executor local: each dialogue's target depends on the dialogues "
+                               "before it, which this process tracks.")
+    policy = scenario.load_policy()
+    return cover_job(job, range(n), lambda _: policy.graphs if policy else {}, cover, out, seed=seed, wave=wave,
+                     attempts=attempts, max_turns=max_turns or scenario.stop.max_turns, policy=policy)
 
 
 def budget_arguments(budget: str | None, prices: Path | None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import click
 
 from roleplay.cli.base import OutputPath, cli, friendly, model_string
+from roleplay.cli.coverage import cover_options
 from roleplay.cli.runs import batch_arguments, report_batch, run_options, run_or_resume
 
 PRIOR_CHOICES = ("none", "rank", "nucleus", "sample", "argmax")
@@ -44,10 +45,12 @@ def star() -> None:
 @click.option("-m", "--model", envvar="ROLEPLAY_MODEL", callback=model_string, default="embedded", show_default=True)
 @click.option("--max-turns", type=click.IntRange(min=2), default=16, show_default=True)
 @run_options
+@cover_options
 @friendly
 def star_generate(star_path: Path, task: str | None, happy: bool | None, multitask: bool, ids: tuple[int, ...],
                   out: Path, mode: Literal["roleplay", "description"], prompt_only: bool, prior: str, goal_user: bool,
-                  behaviours: bool, held_out: bool, model: str, max_turns: int, **run: Any) -> None:
+                  behaviours: bool, held_out: bool, model: str, max_turns: int, cover: str | None, cover_wave: int,
+                  **run: Any) -> None:
     """One synthetic dialogue per matching STAR dialogue (id and seed: the real dialogue's id); resumable."""
     from roleplay.datasets.star.generate import agenerate_star_batch
     from roleplay.datasets.star.loader import StarDataset
@@ -66,7 +69,8 @@ def star_generate(star_path: Path, task: str | None, happy: bool | None, multita
     options: dict[str, Any] = {"max_turns": max_turns, "prior": prior, "goal_user": goal_user, "behaviours": behaviours,
                "held_out": held_out} if mode == "roleplay" else {}
     result = run_or_resume(out, agenerate_star_batch(
-        chosen, out, mode, model, enforce=not prompt_only, star=dataset, **batch_arguments(run), **options))
+        chosen, out, mode, model, enforce=not prompt_only, star=dataset, cover=cover, cover_wave=cover_wave,
+        **batch_arguments(run), **options))
     report_batch(result, out, run["max_failures"])
 
 

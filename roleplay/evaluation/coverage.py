@@ -3,21 +3,13 @@
 Adherence (`roleplay.evaluation.adherence`) asks "was each step legal?"; coverage asks "did the data exercise
 the whole policy?". Each dialogue's system actions are replayed through a `FlowchartTracker` (`replay`, the
 same reading of a saved dialogue that adherence and the report use), and every legal step credits the
-graph edges it went along:
+graph edges it went along, by the rule of `roleplay.policy.edges` (shared with coverage-driven generation):
+through a resolved branch, the one route through an unresolved one (several: ``ambiguous``, none
+credited), anywhere-actions as actions and the edge out of them when the graph draws one.
 
-- a step after a resolved outcome or answer (the query found nothing, the user said no) credits the
-  edge into that branch and the edge out of it;
-- a step through an unresolved branch credits the one route through a branch to the action; when
-  several branches lead there it cannot tell which was taken, and credits none of them (counted as
-  ``ambiguous``; the picture's `roleplay.viz.paths.step_edges` draws the first instead);
-- an anywhere-action (``out_of_scope``) credits the action, not an edge (the graph draws none), and the
-  step back from it is judged from where the dialogue was before the detour;
-- a branch resolved at the very end (the dialogue stopped after the query) credits the edge into it.
-
-Illegal steps credit nothing. *Reachable* follows the graph's own constraints: from the start (and the
-actions real dialogues opened with), along edges, never out of a terminal action (a goodbye ends the
-dialogue), and anywhere-actions from any non-terminal system node. It does not know a scenario's data:
-a branch the data rule out (a query that always finds something) still counts as reachable.
+*Reachable* follows the graph's own constraints (`roleplay.policy.edges.reachable`): from the start,
+along edges, never out of a terminal action, anywhere-actions from any non-terminal system node. It does
+not know a scenario's data: a branch the data rule out (a query that always finds something) still counts.
 
 Numbers per task: ``nodes``, ``edges``, ``outcome_branches`` and ``answer_branches`` (the edges into
 outcome/answer nodes) and ``anywhere`` (anywhere-actions taken), each as covered / reachable, plus the
@@ -35,14 +27,12 @@ import networkx as nx
 from pydantic import BaseModel, Field
 
 from roleplay.dialog import Dialog
-from roleplay.policy.graph import NodeKind, anywhere_actions, is_system, is_terminal, legal_actions, node_kind
-from roleplay.policy.tracker import FlowchartTracker, replay
+from roleplay.policy.edges import Edge, dialog_edges, reachable
+from roleplay.policy.graph import NodeKind, anywhere_actions, node_kind
 from roleplay.runs.folder import RunFolder
 
 __all__ = ["CoverageCounts", "TaskCoverage", "coverage_of", "coverage_rows", "dialog_edges", "folder_coverage",
            "reachable", "task_coverage", "uncovered_rows"]
-
-Edge = tuple[str, str]
 
 
 class CoverageCounts(BaseModel):
@@ -74,78 +64,6 @@ class TaskCoverage(BaseModel):
     uncovered_edges: list[dict[str, Any]] = Field(description="Reachable edges no dialogue took (from, to, source).")
     unreachable_edges: list[dict[str, Any]] = Field(description="Edges no dialogue can take under the graph.")
     uncovered_nodes: list[str]
-
-
-def reachable(graph: nx.DiGraph) -> tuple[set[str], set[Edge]]:
-    """Nodes and edges a dialogue can reach from the start under the graph's own constraints (see the module doc)."""
-    anywhere = anywhere_actions(graph)
-    nodes = set(legal_actions(graph, None)) - set(anywhere)
-    frontier = list(nodes)
-    edges: set[Edge] = set()
-    while frontier:
-        node = frontier.pop()
-        if is_system(graph, node) and is_terminal(graph, node):
-            continue
-        onward = list(graph.successors(node))
-        if is_system(graph, node):
-            nodes.update(anywhere)
-            onward += [succ for a in anywhere for succ in graph.successors(a)]
-            edges.update((a, succ) for a in anywhere for succ in graph.successors(a))
-        edges.update((node, succ) for succ in graph.successors(node))
-        for succ in onward:
-            if succ not in nodes:
-                nodes.add(succ)
-                frontier.append(succ)
-    return nodes, edges
-
-
-def dialog_edges(dialog: Dialog, graphs: Mapping[str, nx.DiGraph]) -> dict[str, dict[str, Any]]:
-    """Per task: the nodes visited, edges taken (with repeats), anywhere-actions taken, and illegal/ambiguous steps."""
-    tracker = FlowchartTracker(dict(graphs))
-    found: dict[str, dict[str, Any]] = {t: {"nodes": set(), "edges": [], "illegal": 0, "ambiguous": 0}
-                                        for t in graphs}
-    before_detour: dict[str, str | None] = {}  # task -> the action before the current anywhere-action
-    last: dict[str, str | None] = {}
-    for step, origin, _ in replay(tracker, dialog):
-        graph, seen = graphs[step.task], found[step.task]
-        previous = last.get(step.task)
-        last[step.task] = step.action
-        if not step.legal or step.action not in graph:
-            seen["illegal"] += 1
-            continue
-        seen["nodes"].add(step.action)
-        if graph.nodes[step.action].get("anywhere"):
-            if previous is None or not graph.nodes[previous].get("anywhere"):
-                before_detour[step.task] = previous
-            continue
-        if previous is not None and graph.nodes[previous].get("anywhere"):
-            previous, origin = before_detour.get(step.task), before_detour.get(step.task)
-        if previous is None:
-            continue
-        taken = _edges_of(graph, previous, origin, step.action)
-        seen["ambiguous"] += taken is None
-        for edge in taken or []:
-            seen["edges"].append(edge)
-            seen["nodes"].update(edge)
-    for task, branch in tracker.resolution.items():  # resolved, then nothing more was done on the task
-        position = tracker.position[task]
-        if branch is not None and position is not None and graphs[task].has_edge(position, branch):
-            found[task]["edges"].append((position, branch))
-            found[task]["nodes"].add(branch)
-    return found
-
-
-def _edges_of(graph: nx.DiGraph, previous: str, origin: str | None, action: str) -> list[Edge] | None:
-    """The edges a legal move from ``previous`` (resolved to ``origin``) to ``action`` took; None: ambiguous."""
-    if origin is not None and origin != previous and graph.has_edge(previous, origin) \
-            and graph.has_edge(origin, action):
-        return [(previous, origin), (origin, action)]
-    if graph.has_edge(previous, action):
-        return [(previous, action)]
-    routes = [b for b in graph.successors(previous) if not is_system(graph, b) and graph.has_edge(b, action)]
-    if len(routes) == 1:
-        return [(previous, routes[0]), (routes[0], action)]
-    return None if routes else []
 
 
 def task_coverage(task: str, graph: nx.DiGraph, visits: Iterable[Mapping[str, Any]]) -> TaskCoverage:

@@ -53,10 +53,11 @@ from roleplay.policy.environment import ToolEnvironment
 from roleplay.policy.graph import NodeKind, check_graph
 from roleplay.policy.options import graph_of, is_query, offered_actions
 from roleplay.policy.prior import narrow, weigh
+from roleplay.policy.steering import Steering
 from roleplay.policy.tools import QueryResult
 from roleplay.policy.tracker import FlowchartTracker
 from roleplay.policy.turns import AnswerRequest, action_note, action_schema, answer_request, result_note, say_note
-from roleplay.policy.user import UserState, user_note
+from roleplay.policy.user import Behaviour, UserState, user_note
 from roleplay.sentences import is_complete
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class PolicyOrchestrator(Orchestrator):
         turn_policy: TurnPolicy = round_robin,
         first_speaker: str | None = None,
         on_turn: Callable[[Turn], None] | None = None,
+        steer: Steering | None = None,
     ):
         super().__init__(agents, stop, turn_policy, first_speaker, on_turn)
         if policy.agent not in self.agents:
@@ -94,6 +96,7 @@ class PolicyOrchestrator(Orchestrator):
         for graph in policy.graphs.values():
             check_graph(graph, warn=False)
         self.policy = policy
+        self.steer = steer  # coverage-driven generation: see roleplay.policy.steering
         self.environment = ToolEnvironment(policy.tools)
         self.tracker = FlowchartTracker(policy.graphs)
         self.user = UserState()
@@ -106,6 +109,8 @@ class PolicyOrchestrator(Orchestrator):
         self.user = UserState()
         self.round_start = 0
         self.rng = random.Random(f"{dialog.seed}:prior")
+        if self.steer is not None:
+            self.policy = self.steer.start(self.policy)  # this dialogue's copy, if the steering changed the user
 
     async def step(self, dialog: Dialog, agent: Agent) -> Turn:
         if agent.name == self.policy.agent:
@@ -127,17 +132,24 @@ class PolicyOrchestrator(Orchestrator):
         The note comes with `Policy.user_goal`; the yes/no when the policy agent's question waits for one
         (`Policy.clear_answers`).
         """
-        note = self._user_note(dialog)
+        steered, detour = self.steer.user_turn(self.tracker, self.user, len(dialog.turns)) if self.steer \
+            else (None, False)
+        note = self._user_note(dialog, detour)
         opening = self.first_turn_note(agent, dialog, situation=not note)  # a goal note says what the user wants
         if self.policy.clear_answers and dialog.turns and self.tracker.pending(NodeKind.ANSWER):
-            answer = answer_request(self.policy.agent, agent.model.options.max_tokens, self.wanted_answer())
+            decided = steered or self.wanted_answer()
+            answer = answer_request(self.policy.agent, agent.model.options.max_tokens, decided)
             return AnswerRequest("\n".join(filter(None, [note, answer.instruction])), answer.schema)
         return TurnRequest("\n".join(filter(None, [opening, note])) or None)
 
-    def _user_note(self, dialog: Dialog) -> str:
+    def _user_note(self, dialog: Dialog, out_of_scope: bool = False) -> str:
+        """The goal-aware user's note; ``out_of_scope``: this turn also asks something out of scope (steering)."""
         goal = self.policy.user_goal
         if goal is None:
             return ""
+        if out_of_scope:
+            goal = goal.model_copy(update={"behaviours": [b for b in goal.behaviours if b.turn != self.user.turns]
+                                           + [Behaviour(kind="out_of_scope", turn=self.user.turns)]})
         last = next((t.action for t in reversed(dialog.turns) if t.speaker == self.policy.agent), None)
         looked_up = next((e.data.get("arguments") or {} for e in reversed(dialog.events)
                           if e.type == "query" and e.turn == len(dialog.turns) - 1), {})  # for the last turn
@@ -165,8 +177,15 @@ class PolicyOrchestrator(Orchestrator):
         return offered_actions(self.tracker, self.policy, self.goal_reached(), allow_query,
                                user_closed=not goal_user or closing > 0, must_end=goal_user and closing > 1)
 
-    def steered(self, options: list[str]) -> tuple[list[str], dict[str, float] | None]:
-        """``options`` ordered and narrowed by the prior (enforced mode), with their shares to show."""
+    def steered(self, options: list[str], may_query: bool = True, turns: int = 0
+                ) -> tuple[list[str], dict[str, float] | None]:
+        """``options`` ordered and narrowed by the prior (enforced mode), with their shares to show.
+
+        A `Steering` (coverage-driven generation) makes the prior's choice where its plan has an action.
+        """
+        planned = self.steer.action(self.tracker, self.user, may_query, options, turns) if self.steer else None
+        if planned is not None:
+            return [planned], None
         prior = self.policy.prior
         if prior.mode == "none" or not self.policy.enforce:
             return options, None
@@ -181,7 +200,7 @@ class PolicyOrchestrator(Orchestrator):
         heard, note, replies = self.unheard(agent, dialog), "", []
         for attempt in range(MAX_QUERIES_PER_TURN + 1):
             may_query = attempt < MAX_QUERIES_PER_TURN
-            options, shares = self.steered(self.options(allow_query=may_query))
+            options, shares = self.steered(self.options(allow_query=may_query), may_query, len(dialog.turns))
             replies.append(await self._ask(agent, heard, options, note, shares))
             heard = []  # the agent has now heard them; a second ask adds only the tool result
             choice = self._choice(replies[-1], options)
@@ -253,12 +272,23 @@ class PolicyOrchestrator(Orchestrator):
         call = await self.environment.call(step.task, action, agent.model, dialog.turns)
         if call.extraction_error is not None:
             dialog.events.append(Event(type="retry", turn=len(dialog.turns), data={"error": call.extraction_error}))
-        result = call.result
+        result = self._steered_result(call.result, len(dialog.turns))
         dialog.events.append(Event(type="query", turn=len(dialog.turns), data={
             "task": step.task, "action": action, "legal": step.legal, "arguments": result.arguments,
             "items": result.items, "total": result.total, "found": result.found, "error": result.error,
+            **({"steered": True} if result is not call.result else {}),  # coverage-driven: see roleplay.policy.steering
         }))
         self.tracker.resolve_when(NodeKind.OUTCOME, "found" if result.found else "empty")
+        return result
+
+    def _steered_result(self, result: QueryResult, turns: int) -> QueryResult:
+        """The tool's result, found nothing when the steering's plan wants the empty outcome (a failed booking)."""
+        wanted = self.steer.outcome(self.tracker, self.user, turns) if self.steer else None
+        if self.steer is None or wanted is None or wanted == ("found" if result.found else "empty"):
+            return result
+        if wanted == "empty":
+            result = QueryResult(api=result.api, arguments=result.arguments, error="nothing matches")
+        self.steer.note_outcome(turns, wanted, applied=wanted == "empty")  # an empty result is not made found
         return result
 
     def _record_action(self, dialog: Dialog, agent: Agent, choice: Choice, replies: Sequence[Reply],
@@ -304,5 +334,7 @@ class PolicyOrchestrator(Orchestrator):
             "completed": self.tracker.completed(),
             "prior": self.policy.prior.mode if self.policy.enforce else "none",
         }
+        if self.steer is not None:
+            dialog.metadata["coverage_target"] = self.steer.report(dialog, self.policy.graphs)
         if self.policy.user_goal is not None:
             dialog.metadata["user"] = {"goal": self.policy.user_goal.model_dump(), **self.user.model_dump()}

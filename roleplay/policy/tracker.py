@@ -107,6 +107,10 @@ class FlowchartTracker:
         yes, no = steps.get("yes"), steps.get("no")
         return yes is not None and no is not None and yes < no
 
+    def before_detour(self, task: str | None = None) -> str | None:
+        """Where ``task`` was before its current anywhere-action (the dialogue resumes from there)."""
+        return self._resume[task or self.task]
+
     def origin(self) -> str | None:
         """Where the dialogue is: the resolved branch if any, else the last action (None at the start)."""
         return self.resolution[self.task] or self.position[self.task]
@@ -195,7 +199,8 @@ def replay(tracker: FlowchartTracker, dialog: Dialog) -> Iterator[tuple[TrackerS
     (for a query: the turn after it). Turns with an ``action`` are the
     system's; an event ``query`` (data: ``task``, ``action`` = the query node, ``found``) is a query
     whose outcome resolves from ``found``; ``select_task`` (data: ``task``) switches task; a user turn
-    after a question resolves its yes/no answer. Events sit before the turn whose index they carry.
+    after a question resolves its yes/no answer (its recorded ``answer``, else read from its words).
+    Events sit before the turn whose index they carry.
     """
     events = defaultdict(list)
     for event in dialog.events:
@@ -218,6 +223,6 @@ def replay(tracker: FlowchartTracker, dialog: Dialog) -> Iterator[tuple[TrackerS
             origin = tracker.origin()
             yield tracker.advance(turn.action), origin, index
         elif turn.speaker not in system and tracker.pending(NodeKind.ANSWER):
-            answer = answer_of(turn.text)
+            answer = turn.metadata.get("answer") or answer_of(turn.text)  # a clear answer was recorded
             if answer:
                 tracker.resolve_when(NodeKind.ANSWER, answer)

@@ -10,6 +10,7 @@ from roleplay.generators import PersonaDialogGenerator
 from roleplay.usage import SAMPLER, add_lines, metered
 
 if TYPE_CHECKING:
+    from roleplay.policy.steering import Steering
     from roleplay.scenario import Scenario
 
 __all__ = ["ScenarioJob"]
@@ -72,14 +73,14 @@ class ScenarioJob:
         generator = variant.generator(model=self.model, max_turns=self.max_turns, pool=self.pool, **options)
         return generator, combination, sampled, server
 
-    async def __call__(self, index: int, seed: int) -> Dialog:
+    async def __call__(self, index: int, seed: int, steer: Steering | None = None) -> Dialog:
         sampled: dict[str, Any] = {}
         task, trial = divmod(index, self.trials)
         if self.samplers:
             generator, combination, sampled, server = await self.sampled_generator(task, seed - trial)
         else:
             generator, combination, server = self.prepared(task)
-        dialog = await generator.agenerate(seed=seed, id=index)
+        dialog = await generator.agenerate(seed=seed, id=index, steer=steer)
         add_lines(dialog, self.sampler_usage.pop(index, []))
         if self.trials > 1:
             dialog.metadata["trial"] = {"task": task, "trial": trial}

@@ -87,9 +87,12 @@ def _nodes(parent: ET.Element, graph: nx.DiGraph, layout: Layout, fills: Mapping
 
 def flowchart_svg(graph: nx.DiGraph, layout: Layout, *, fills: Mapping[str, str] | None = None,
                   edge_widths: Mapping[tuple[str, str], float] | None = None, heat: bool = False,
-                  title: str | None = None) -> ET.Element:
-    """The graph alone: edges, then nodes, then an empty ``<g class="rp-overlay">`` for a path, then the legend."""
-    legend_box, legend_width, legend_height = legend(layout.width, heat=heat)
+                  title: str | None = None, uncovered: bool = False) -> ET.Element:
+    """The graph alone: edges, then nodes, then an empty ``<g class="rp-overlay">`` for a path, then the legend.
+
+    ``uncovered``: the legend explains the dashed red line of a reachable edge no dialogue took.
+    """
+    legend_box, legend_width, legend_height = legend(layout.width, heat=heat, uncovered=uncovered)
     top = 24.0 if title else 0.0
     root = _svg(max(layout.width, legend_width), top + layout.height + legend_height, "rp-flowchart")
     if title:
@@ -186,14 +189,21 @@ def heat_styles(counts: Visits) -> tuple[dict[str, str], dict[tuple[str, str], f
 
 
 def policy_heatmap(graph: nx.DiGraph, dialogs: Iterable[PathLike], *, title: str | None = None,
-                   engine: Engine = "auto") -> Picture:
-    """``graph`` with nodes and edges coloured by how often ``dialogs`` visited them; violations marked red."""
+                   engine: Engine = "auto", uncovered: Iterable[tuple[str, str]] = ()) -> Picture:
+    """``graph`` with nodes and edges coloured by how often ``dialogs`` visited them; violations marked red.
+
+    ``uncovered``: edges drawn as dashed red lines (`roleplay.evaluation.coverage`'s reachable edges no dialogue
+    took), so what the data never exercised shows on the flowchart.
+    """
     counts = visits(graph, dialogs)
     layout = layered_layout(graph, engine)
     fills, widths = heat_styles(counts)
-    root = flowchart_svg(graph, layout, fills=fills, edge_widths=widths, heat=True,
+    missing = [edge for edge in uncovered if edge in layout.edges]
+    root = flowchart_svg(graph, layout, fills=fills, edge_widths=widths, heat=True, uncovered=bool(missing),
                          title=_title(graph, title, f": visits over {counts.dialogs} dialogues"))
     overlay = root.find(".//g[@class='rp-overlay']")
+    for edge in missing:
+        _edge(overlay, layout.edges[edge], ILLEGAL_COLOUR, "bad", 2.0, "6,4")  # type: ignore[arg-type]
     for node, n in counts.violations.items():
         _badge(overlay, layout, node, f"✗{n}", ILLEGAL_COLOUR)  # type: ignore[arg-type]
     return _picture(root)

@@ -61,7 +61,7 @@ class _Sample(TypedDict, total=False):
     width: str
 
 
-def _samples(heat: bool) -> list[tuple[str, _Sample]]:
+def _samples(heat: bool, uncovered: bool = False) -> list[tuple[str, _Sample]]:
     """(label, how to draw its sample) for each legend entry."""
     items: list[tuple[str, _Sample]] = [(kind, {"box": style}) for kind, style in KINDS.items()]
     items += [("goal", {"box": ("#ffffff", GOAL_STROKE, 3), "width": "2.5"}),
@@ -69,6 +69,7 @@ def _samples(heat: bool) -> list[tuple[str, _Sample]]:
     if heat:
         items += [("visits: few → many", {"gradient": True}),
                   ("✗n: illegal steps into, or off the graph from, here", {"box": (ILLEGAL_COLOUR,) * 2 + (7,)})]
+        items += [("reachable, never taken", {"line": ILLEGAL_COLOUR, "dash": "6,4"})] if uncovered else []
     else:
         items += [("path (step numbers)", {"line": PATH_COLOUR}), ("illegal step", {"line": ILLEGAL_COLOUR}),
                   ("no such edge", {"line": ILLEGAL_COLOUR, "dash": "6,4"})]
@@ -85,12 +86,15 @@ def _draw_sample(group: ET.Element, sample: _Sample) -> None:
         _sample_box(group, *sample["box"], dash=sample.get("dash"), width=sample.get("width", "1.2"))
 
 
-def legend(width: float, heat: bool = False) -> tuple[ET.Element, float, float]:
-    """The legend as an SVG group, wrapped to ``width`` (at least 520 px), and its width and height."""
+def legend(width: float, heat: bool = False, uncovered: bool = False) -> tuple[ET.Element, float, float]:
+    """The legend as an SVG group, wrapped to ``width`` (at least 520 px), and its width and height.
+
+    ``uncovered``: a heatmap that draws the reachable edges no dialogue took says what their line means.
+    """
     group = ET.Element("g", {"class": "rp-legend"})
     limit, x, y = max(width, 520.0), 12.0, ROW_HEIGHT
     widest = 0.0
-    for label, sample in _samples(heat):
+    for label, sample in _samples(heat, uncovered):
         item_width = 30 + 6.6 * len(label) + 14
         if x + item_width > limit and x > 12:
             x, y = 12.0, y + ROW_HEIGHT

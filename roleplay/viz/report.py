@@ -221,9 +221,11 @@ def make_report(dialogs: Sequence[Dialog], graphs: Mapping[str, nx.DiGraph], *, 
     overview = {"dialogues": len(entries), "turns (mean)": round(sum(turns) / len(turns), 2) if turns else None,
                 "stop reasons": dict(Counter(_stop(e.dialog) for e in entries)),
                 **text_quality([e.dialog for e in entries]), **usage_overview(dialogs, prices)}
-    coverage = uncovered_rows(coverage_of((e.dialog, e.graphs) for e in entries))
+    covered = coverage_of((e.dialog, e.graphs) for e in entries)
+    uncovered = {t.task: [(e["from"], e["to"]) for e in t.uncovered_edges] for t in covered}
     return render_page(
-        title=title, overview=overview, summary=summarize(measured) if measured else [], coverage=coverage,
+        title=title, overview=overview, summary=summarize(measured) if measured else [],
+        coverage=uncovered_rows(covered), uncovered=uncovered,
         variants=_variant_rows(entries), entries=entries, graphs=used, judged=judged,
         counts={"turns": _counts(turns), "stop": _counts(_stop(e.dialog) for e in entries)},
         notes=[*notes, *([] if used else ["No policy graph is known for these dialogues, so there is no adherence "

@@ -80,11 +80,14 @@ def _dialog_data(entries: Sequence[Entry], graphs: Mapping[str, nx.DiGraph]) -> 
     return {"graphs": flowcharts, "dialogs": records}
 
 
-def _heatmaps(entries: Sequence[Entry], graphs: Mapping[str, nx.DiGraph]) -> list[Markup]:
+def _heatmaps(entries: Sequence[Entry], graphs: Mapping[str, nx.DiGraph],
+              uncovered: Mapping[str, Sequence[tuple[str, str]]]) -> list[Markup]:
+    """Each graph's heatmap, with the reachable edges no dialogue took (``uncovered``, by task) dashed red."""
     pictures = []
     for task, graph in graphs.items():
         paths = [[s for s in e.steps if s.task == task] for e in entries if task in e.graphs]
-        pictures.append(Markup(policy_heatmap(graph, paths, title=f"{task}: visits over {len(paths)} dialogues").svg))
+        pictures.append(Markup(policy_heatmap(graph, paths, title=f"{task}: visits over {len(paths)} dialogues",
+                                              uncovered=uncovered.get(task, ())).svg))
     return pictures
 
 
@@ -97,12 +100,13 @@ def packed(data: Mapping[str, Any]) -> str:
 def render_page(*, title: str, overview: Mapping[str, Any], summary: Sequence[Mapping[str, Any]],
                 variants: Sequence[Mapping[str, Any]], entries: Sequence[Entry], graphs: Mapping[str, nx.DiGraph],
                 counts: Mapping[str, list[tuple[str, float]]], notes: Sequence[str],
-                judged: Sequence[Mapping[str, Any]] = (), coverage: Sequence[Mapping[str, Any]] = ()) -> str:
-    """The whole page as HTML text: styles, charts, heatmaps and data inline."""
+                judged: Sequence[Mapping[str, Any]] = (), coverage: Sequence[Mapping[str, Any]] = (),
+                uncovered: Mapping[str, Sequence[tuple[str, str]]] | None = None) -> str:
+    """The whole page as HTML text: styles, charts, heatmaps and data inline (``uncovered``: see `_heatmaps`)."""
     return TEMPLATES.get_template("report.html.j2").render(
         title=title, overview=overview, summary=summary, variants=variants, notes=notes, judged=judged,
         coverage=coverage,
-        charts=_charts(summary, variants, counts), heatmaps=_heatmaps(entries, graphs),
+        charts=_charts(summary, variants, counts), heatmaps=_heatmaps(entries, graphs, uncovered or {}),
         data=packed(_dialog_data(entries, graphs)), css=transcript_css() + _asset("report.css"),
         script=_asset("report.js"),
     )

@@ -36,8 +36,10 @@ from roleplay.errors import ConfigError
 from roleplay.generators import AgentSpec, DialogGenerator, PersonaDialogGenerator
 from roleplay.policy.orchestrator import Policy
 from roleplay.policy.prior import PRIOR_MODES, Prior, PriorMode
+from roleplay.policy.steering import Steering
 from roleplay.policy.tools import QueryTool
 from roleplay.runs.batch import BatchResult, MakeDialog, arun_batch
+from roleplay.runs.cover import CoverJob, cover_kind
 
 __all__ = ["MODES", "agenerate_star", "agenerate_star_batch", "description_generator", "description_output_format",
            "query_tool", "roleplay_generator", "star_job", "star_policy"]
@@ -135,7 +137,7 @@ def _check_mode(mode: str) -> None:
 async def agenerate_star(dialog_id: int | str, mode: Mode = "roleplay", model: str = "embedded",
                          enforce: bool = True, seed: int | None = None, star: StarDataset | None = None, *,
                          prior: PriorMode | Prior = "none", goal_user: bool = False, held_out: bool = False,
-                         behaviours: bool = False, **options: Any) -> Dialog:
+                         behaviours: bool = False, steer: Steering | None = None, **options: Any) -> Dialog:
     """One synthetic dialogue for the scenario of real dialogue ``dialog_id`` (seed: the id).
 
     ``prior``, ``goal_user``, ``behaviours`` (the goal-aware user's, drawn with ``seed``), ``held_out`` (graphs
@@ -145,15 +147,16 @@ async def agenerate_star(dialog_id: int | str, mode: Mode = "roleplay", model: s
     star = _dataset(star)
     scenario = star.get_dialog_scenario(dialog_id)
     seed = int(dialog_id) if seed is None else seed
-    generator: PersonaDialogGenerator | DialogGenerator
+    if steer is not None and mode != "roleplay":
+        raise ConfigError("--cover steers a role-played System on its graph; the description mode has none.")
     if mode == "roleplay":
         policy = star_policy(scenario, enforce, star=star, prior=prior, goal_user=goal_user,
                              held_out=fold_of(dialog_id) if held_out else None,
                              behaviours_seed=seed if behaviours else None)
-        generator = roleplay_generator(scenario, model, enforce, star=star, policy=policy, **options)
+        roleplayed = roleplay_generator(scenario, model, enforce, star=star, policy=policy, **options)
+        dialog = await roleplayed.agenerate(seed=seed, id=dialog_id, steer=steer)
     else:
-        generator = description_generator(scenario, model, star=star, **options)
-    dialog = await generator.agenerate(seed=seed, id=dialog_id)
+        dialog = await description_generator(scenario, model, star=star, **options).agenerate(seed=seed, id=dialog_id)
     dialog.metadata["mode"] = mode if mode == "description" else ("roleplay" if enforce else "roleplay_prompt_only")
     return dialog
 
@@ -174,10 +177,11 @@ def star_job(mode: Mode = "roleplay", model: str = "embedded", enforce: bool = T
                           "model with --base-url.")
     position = {dialog_id: k for k, dialog_id in enumerate(ids)}
 
-    async def job(dialog_id: int | str, seed: int) -> Dialog:
+    async def job(dialog_id: int | str, seed: int, steer: Steering | None = None) -> Dialog:
         slot = position.get(dialog_id, int(dialog_id))
         server: dict[str, Any] = {"base_url": servers[slot % len(servers)]} if servers else {}
-        dialog = await agenerate_star(dialog_id, mode, model, enforce, seed=seed, star=star, **options, **server)
+        dialog = await agenerate_star(dialog_id, mode, model, enforce, seed=seed, star=star, steer=steer, **options,
+                                      **server)
         if servers:
             dialog.metadata["server"] = server["base_url"]
         return dialog
@@ -188,18 +192,39 @@ async def agenerate_star_batch(ids: Iterable[int | str], out: str | Path, mode: 
                                model: str = "embedded", enforce: bool = True, progress: bool = True, *,
                                star: StarDataset | None = None, servers: Sequence[str] = (), concurrency: int = 1,
                                attempts: int = 3, max_failures: int | None = None, force: bool = False,
-                               **options: Any) -> BatchResult:
+                               cover: str | None = None, cover_wave: int = 1, **options: Any) -> BatchResult:
     """One synthetic dialogue per STAR id into the run folder ``out`` (``dialogs/<id>.json``), on the batch engine.
 
     Resumable like `roleplay batch`: ids already done are skipped, failures are retried and listed in
     ``failures.jsonl``; a resume with another mode, model or options is refused unless ``force``.
+    ``cover`` (edges or branches): steer each dialogue towards what earlier ones left uncovered
+    (`roleplay.runs.cover`, waves of ``cover_wave`` dialogues).
     """
     star = _dataset(star)
     ids = [int(i) if isinstance(i, str) and i.isdigit() else i for i in ids]
     for dialog_id in ids:
         star.get_dialog_scenario(dialog_id)  # an unknown, unsafe or broken id fails before any generation
-    job = star_job(mode, model, enforce, servers, star, ids, **options)
+    job: MakeDialog = star_job(mode, model, enforce, servers, star, ids, **options)
     params = {"kind": "star", "star_path": str(star.root), "mode": mode, "model": model, "enforce": enforce,
-              "options": options}
+              "options": options, **({"cover": {"kind": cover, "wave": cover_wave}} if cover else {})}
+    if cover is not None:
+        job = star_cover_job(job, ids, out, cover, star, mode, bool(options.get("held_out")), wave=cover_wave,
+                             attempts=attempts, max_turns=options.get("max_turns", 16))
     return await arun_batch(job, ids, out, seed=0, concurrency=concurrency, attempts=attempts,
                             max_failures=max_failures, progress=progress, params=params, force=force)
+
+
+def star_cover_job(job: MakeDialog, ids: Sequence[int | str], out: str | Path, cover: str, star: StarDataset,
+                   mode: str, held_out: bool, **options: Any) -> CoverJob:
+    """A STAR job steered towards uncovered edges of each scenario's task graphs (`roleplay.runs.cover`)."""
+    if mode != "roleplay":
+        raise ConfigError("--cover steers a role-played System on its graph; the description mode has none.")
+    graphs: dict[tuple[str, int | None], Any] = {}
+
+    def graphs_for(dialog_id: int | str) -> dict[str, Any]:
+        fold = fold_of(dialog_id) if held_out else None
+        for task in scenario_tasks(star.get_dialog_scenario(dialog_id)):
+            if (task, fold) not in graphs:
+                graphs[task, fold] = star.get_task_graph(task, held_out=fold)
+        return {t: graphs[t, fold] for t in scenario_tasks(star.get_dialog_scenario(dialog_id))}
+    return CoverJob(job, ids, graphs_for, cover_kind(cover), out, seed=0, **options)
