@@ -112,7 +112,7 @@ def test_class_level_check_failing_is_reported():
     ({"name": {"choice": ["a", "b"], "weights": [1]}, "age": 3}, "2 options but 1 weights"),
     ({"name": {"choice": ["a"], "weights": [-1]}, "age": 3}, "weights must be numbers >= 0"),
     ({"name": {"choice": []}, "age": 3}, "non-empty list of options"),
-    ({"name": {"pick": ["a"]}, "age": 3}, "exactly one kind key \\(value, choice, range, file, csv, call, llm\\); "
+    ({"name": {"pick": ["a"]}, "age": 3}, "exactly one kind key \\(value, choice, range, file, csv, call, llm, by\\); "
                                           "found pick"),
     ({"name": {"choice": ["a"], "range": [1, 2]}, "age": 3}, "exactly one kind key"),
     ({"name": {"range": [1, 2], "column": "x"}, "age": 3}, "rule 'range' does not take column"),

@@ -33,7 +33,7 @@ from roleplay.backends.options import SEED_LIMIT
 from roleplay.errors import ConfigError, PersonaError
 from roleplay.personas.loading import load_class
 from roleplay.personas.model import BasePersona, Persona
-from roleplay.personas.rules import LLM, Rule, as_rule
+from roleplay.personas.rules import LLM, By, Choice, Fixed, Rule, as_rule
 from roleplay.prompts import render
 from roleplay.structured import chars_for, complete_structured
 
@@ -140,7 +140,25 @@ class FieldSampler(Generic[M]):
         if missing:
             raise self._error(f"{', '.join(missing)} required but without a rule; give each a rule (a fixed value "
                               "at least).")
+        for name, rule in compiled.items():
+            if isinstance(rule, By):
+                self._check_depends(name, rule, compiled)
         return compiled
+
+    def _check_depends(self, name: str, rule: By, compiled: Mapping[str, Rule]) -> None:
+        """``rule`` depends on a drawn field given before ``name``, and has a case for each of its values."""
+        earlier = list(compiled)[:list(compiled).index(name)]
+        source = compiled.get(rule.field)
+        if rule.field not in earlier or isinstance(source, LLM):
+            where = "is filled by the LLM, after every drawn field" if isinstance(source, LLM) else \
+                "has no rule before it" + ("" if rule.field not in compiled else " (rules are drawn in order)")
+            raise self._error(f"field '{name}' depends on '{rule.field}' (by: {rule.field}), which {where}. Give "
+                              f"'{rule.field}' a drawn rule above '{name}'.")
+        values = source.options if isinstance(source, Choice) else [source.value] if isinstance(source, Fixed) else []
+        missing = rule.uncovered(values)
+        if missing:
+            raise self._error(f"field '{name}' (by: {rule.field}) has no case for {rule.field} "
+                              f"{', '.join(map(repr, missing))}; add them to cases or give a default.")
 
     def _llm_schema(self) -> dict[str, Any]:
         """The class's JSON schema cut down to the LLM fields, strings non-empty and bounded by the token budget."""
