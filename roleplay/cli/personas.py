@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from roleplay.cli.base import cli, friendly, model_string
+from roleplay.cli.base import cli, friendly, model_option
 
 TABLE_ROWS = 10_000
 """The most personas shown as a table (it needs every row before the first line); --jsonl streams any number."""
@@ -24,8 +24,7 @@ def personas() -> None:
 @click.option("-n", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many personas.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Persona i uses seed + i (as dialogue i does).")
 @click.option("--agent", default=None, help="Only this agent of a scenario (default: every agent with sample:).")
-@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", callback=model_string, default=None,
-              help="Model for LLM-filled fields. Default: the scenario's or agent's, or embedded for a rules file.")
+@model_option("Model for LLM-filled fields. Default: the scenario's or agent's, or embedded for a rules file.")
 @click.option("--width", type=click.IntRange(min=8), default=40, show_default=True, help="Cut cells to this width.")
 @click.option("--jsonl", "as_jsonl", is_flag=True, help="Print one JSON object per persona instead of a table.")
 @friendly

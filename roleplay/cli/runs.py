@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from roleplay.cli.base import OutputPath, cli, friendly, model_string, request_timeout_option
+from roleplay.cli.base import OutputPath, cli, friendly, model_option, request_timeout_option
 from roleplay.dialog import Dialog
 from roleplay.runs.export import EXPORT_FORMATS
 
@@ -99,8 +99,7 @@ def report_batch(result: BatchResult, out: Path, max_failures: int | None) -> No
               help="Run each of the N dialogues K times with distinct seeds (same variant and cast), for pass^k "
                    "in `roleplay evaluate`; the folder then holds N*K dialogues.")
 @click.option("--out", type=OutputPath(), required=True, help="Batch folder (resumable).")
-@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", callback=model_string, default=None,
-              help="Override the scenario's model.")
+@model_option("Override the scenario's model.")
 @click.option("--max-turns", type=click.IntRange(min=1), default=None)
 @click.option("--cache", "cache", type=click.Path(path_type=Path), default=None,
               help="Response cache folder: a rerun with the same seeds replays from it without calling the model.")
