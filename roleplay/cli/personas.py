@@ -56,7 +56,8 @@ def sample(source: Path, n: int, seed: int, agent: str | None, model: str | None
         raise click.ClickException(f"-n {n} is too many personas for a table (at most {TABLE_ROWS}); pass --jsonl to "
                                    "print them one per line as they are drawn.")
     for name, generator in generators.items():
-        personas = (persona.model_dump() for persona in generator.isample(n, seed))
+        shown = bool(generator.llm_fields) and n > 1  # a model fills fields: seconds per persona (bar on stderr)
+        personas = (persona.model_dump() for persona in generator.isample(n, seed, progress=shown))
         if as_jsonl:
             for row in personas:
                 click.echo(json.dumps({"agent": name, **row}, ensure_ascii=False))

@@ -20,11 +20,12 @@ from __future__ import annotations
 import difflib
 import json
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from tqdm.auto import tqdm
 
 from roleplay._aio import run_sync
 from roleplay._yaml import read_yaml
@@ -220,20 +221,24 @@ class FieldSampler(Generic[M]):
         made = None if self.llm_fields else self._drawn(seed)[1]
         return made if made is not None else run_sync(self.agenerate(seed))
 
-    async def asample(self, n: int, seed: int = 0) -> list[M]:
-        """``n`` objects, object i generated with ``seed + i``."""
-        return [await self.agenerate(one) for one in _seeds(n, seed)]
+    async def asample(self, n: int, seed: int = 0, *, progress: bool = False) -> list[M]:
+        """``n`` objects, object i generated with ``seed + i`` (``progress``: a tqdm bar, one step per object)."""
+        return [await self.agenerate(one) for one in self._progress(_seeds(n, seed), progress)]
 
-    def sample(self, n: int, seed: int = 0) -> list[M]:
+    def sample(self, n: int, seed: int = 0, *, progress: bool = False) -> list[M]:
         """Sync `asample`."""
         if not self.llm_fields:
-            return list(self.isample(n, seed))
-        return run_sync(self.asample(n, seed))
+            return list(self.isample(n, seed, progress=progress))
+        return run_sync(self.asample(n, seed, progress=progress))
 
-    def isample(self, n: int, seed: int = 0) -> Iterator[M]:
+    def isample(self, n: int, seed: int = 0, *, progress: bool = False) -> Iterator[M]:
         """`sample`, one object at a time: the first is ready at once, and nothing is held (``n`` may be huge)."""
-        for one in _seeds(n, seed):
+        for one in self._progress(_seeds(n, seed), progress):
             yield self.generate(one)
+
+    def _progress(self, seeds: range, shown: bool) -> Iterable[int]:
+        """``seeds``, behind a tqdm bar when ``shown`` (an LLM-filled object takes seconds; the bar says how many)."""
+        return tqdm(seeds, desc=f"{self.target.__name__} objects", unit="object", disable=not shown)
 
     def _prompt(self, values: dict[str, Any], problem: str) -> str:
         known = "\n".join(f"- {k}: {v}" for k, v in values.items() if v not in (None, "", [], {})) or "- (none)"
