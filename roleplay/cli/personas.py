@@ -56,7 +56,8 @@ def sample(source: Path, n: int, seed: int, agent: str | None, model: str | None
         raise click.ClickException(f"-n {n} is too many personas for a table (at most {TABLE_ROWS}); pass --jsonl to "
                                    "print them one per line as they are drawn.")
     for name, generator in generators.items():
-        shown = bool(generator.llm_fields) and n > 1  # a model fills fields: seconds per persona (bar on stderr)
+        # A model fills fields: seconds per persona, so a bar on stderr (--jsonl shows each persona as it comes).
+        shown = bool(generator.llm_fields) and n > 1 and not as_jsonl
         personas = (persona.model_dump() for persona in generator.isample(n, seed, progress=shown))
         if as_jsonl:
             for row in personas:
@@ -69,11 +70,15 @@ def sample(source: Path, n: int, seed: int, agent: str | None, model: str | None
 
 def render_table(rows: list[dict[str, Any]], width: int) -> str:
     """The fields that vary as a table; the ones every persona shares on one line; the distinct count."""
-    from roleplay.evaluation.report import table
+    import shutil
+
+    from roleplay.cli.tables import render_table as rich_table
 
     varying = [k for k in rows[0] if any(row[k] != rows[0][k] for row in rows)]
     shared = [f"{k}={_cut(rows[0][k], width)}" for k in rows[0] if k not in varying and rows[0][k] not in ("", None)]
-    lines = [table([{k: _cut(row[k], width) for k in varying} for row in rows]) if varying else "(all the same)"]
+    shown = [{k: _cut(row[k], width) for k in varying} for row in rows]
+    lines = [rich_table(shown, shutil.get_terminal_size((80, 24)).columns, sideways=False).rstrip("\n") if varying
+             else "(all the same)"]
     if shared:
         lines.append(f"same for all: {', '.join(shared)}")
     distinct = len({json.dumps(row, sort_keys=True, default=str) for row in rows})

@@ -261,7 +261,8 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
     Tables per scenario variant (text) and per task (adherence), written as CSV and JSON.
     """
     from roleplay._atomic import check_writable
-    from roleplay.evaluation import load_dialogs, table, text_report, write_report
+    from roleplay.cli.tables import echo_table
+    from roleplay.evaluation import load_dialogs, text_report, write_report
     from roleplay.evaluation.report import adherence_warnings
     from roleplay.runs.folder import check_output
 
@@ -288,8 +289,8 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
         report["warnings"] = adherence_warnings(report)
         for warning in report["warnings"]:
             click.echo(f"Warning: {warning}", err=True)
-        click.echo(table(report["summary"]) + "\n\nText quality:")
-    click.echo(table(text["summary"]))
+        echo_table(report["summary"], "Policy adherence")
+    echo_table(text["summary"], "Text quality")
     if "comparison" in report:
         comparison = report["comparison"]
         overall = report["summary"][-1]
