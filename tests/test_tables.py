@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from roleplay.cli import cli
-from roleplay.cli.tables import number_text, render_table
+from roleplay.viz.tables import number_text, render_table, sideways
 
 METRICS = {f"metric_number_{i}": 0.123456 * i for i in range(1, 18)}
 
@@ -37,7 +37,7 @@ def test_a_table_that_fits_keeps_its_rows_and_wraps_headers_between_words():
     narrow = render_table(rows, 36).splitlines()
     assert max(map(len, narrow)) <= 36 and narrow[1].split() == ["metric", "value", "value"]
     assert narrow[3].split() == ["distinct_0_gap", "0.500", "0.250"]  # names and numbers stay whole
-    assert render_table(rows, 36, sideways=False) == render_table(rows, 36)  # more rows than columns: as is
+    assert render_table(rows, 36, turn=False) == render_table(rows, 36)  # more rows than columns: as is
 
 
 def test_empty_tables_say_so():
@@ -56,3 +56,28 @@ def test_evaluate_prints_tables_that_fit(tmp_path):
     table = result.output.split("Text quality:\n")[1].split("\n\n")[0].splitlines()
     assert len(table) > 10 and max(map(len, table)) <= 80
     assert "near_copy_rate" in result.output
+
+
+def test_sideways_turns_few_wide_rows_and_keeps_many():
+    rows = [{"variant": "a", "x": 1, "y": 2}, {"variant": "b", "x": 3, "y": 4}]
+    assert sideways(rows) == [{"metric": "x", "a": 1, "b": 3}, {"metric": "y", "a": 2, "b": 4}]
+    assert sideways(rows * 2) == rows * 2 and sideways([]) == []
+
+
+def test_report_rounds_numbers_and_shows_variants_as_columns(tmp_path):
+    from roleplay.dialog import Dialog, Turn
+    from roleplay.runs.folder import RunFolder
+
+    folder = RunFolder(tmp_path / "run")
+    for i in range(4):
+        turns = [Turn("A", "Hello there, how are you today?"), Turn("B", f"Fine, thanks, and you {i}?"),
+                 Turn("A", "Well, thank you.")]
+        folder.save(i, Dialog(id=i, turns=turns, metadata={"variant": {"temperature": [0.3, 0.9][i % 2]}}))
+    result = CliRunner().invoke(cli, ["report", str(tmp_path / "run"), "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r.html").read_text()
+    variants = page.split("<h2>Per variant</h2>")[1].split("</section>")[0]
+    assert "a column per variant" in variants
+    assert "<th>temperature=0.3</th><th>temperature=0.9</th>" in variants
+    assert '<tr><td>words_per_turn</td><td class="rp-num">4.67</td>' in variants  # 14 words / 3 turns
+    assert "4.666" not in page.split("<script")[0]

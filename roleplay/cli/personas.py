@@ -70,14 +70,13 @@ def sample(source: Path, n: int, seed: int, agent: str | None, model: str | None
 
 def render_table(rows: list[dict[str, Any]], width: int) -> str:
     """The fields that vary as a table; the ones every persona shares on one line; the distinct count."""
-    import shutil
-
-    from roleplay.cli.tables import render_table as rich_table
+    from roleplay.cli.tables import terminal_width
+    from roleplay.viz.tables import render_table as rich_table
 
     varying = [k for k in rows[0] if any(row[k] != rows[0][k] for row in rows)]
     shared = [f"{k}={_cut(rows[0][k], width)}" for k in rows[0] if k not in varying and rows[0][k] not in ("", None)]
     shown = [{k: _cut(row[k], width) for k in varying} for row in rows]
-    lines = [rich_table(shown, shutil.get_terminal_size((80, 24)).columns, sideways=False).rstrip("\n") if varying
+    lines = [rich_table(shown, terminal_width(), turn=False).rstrip("\n") if varying
              else "(all the same)"]
     if shared:
         lines.append(f"same for all: {', '.join(shared)}")
