@@ -7,8 +7,8 @@
     roleplay.ray.dialogs_dataset(job, 100_000, seed=0).write_parquet("s3://bucket/dialogs")
 
 Row ``i`` is dialogue ``i`` generated with seed ``seed + i`` (the same dialogue `roleplay batch` writes),
-as an export row (`roleplay.runs.export.row`; ``fmt="openai"``: ``messages``, ``id``, ``seed``,
-``model``). A pool of ``workers`` Ray actors, each with its own copy of the job, generates
+as an export row (`roleplay.runs.export.row`; ``fmt="openai"``: ``messages``, ``id``, ``seed``, ``model``,
+``scenario``, ``personas``). A pool of ``workers`` Ray actors, each with its own copy of the job, generates
 ``concurrency`` dialogues at a time. A dataset has no failures file: a dialogue that still fails after
 ``attempts`` tries is left out and logged, so the dataset may hold fewer than ``n`` rows. For exactly
 ``n`` dialogues with resume, use ``roleplay batch --executor ray``. Importing this module does not

@@ -212,8 +212,8 @@ def test_cli_batch_with_variants_and_export(monkeypatch, tmp_path):
     assert [[c["value"] for c in row["conversations"]] for row in share] == [[t.text for t in d] for d in originals]
     assert share[0]["conversations"][0]["from"] == "gpt"  # the Doctor speaks first and is the assistant
     chat = [json.loads(line) for line in (tmp_path / "x.openai").read_text().splitlines()]
-    assert [m["role"] for m in chat[0]["messages"]] == ["assistant", "user"]
-    assert [m["content"] for m in chat[0]["messages"]] == [t.text for t in originals[0]]
+    assert [m["role"] for m in chat[0]["messages"]] == ["system", "assistant", "user"]  # system: Doctor's persona
+    assert [m["content"] for m in chat[0]["messages"][1:]] == [t.text for t in originals[0]]
 
 
 class FakeOpenAIServer(http.server.BaseHTTPRequestHandler):

@@ -40,7 +40,7 @@ def test_openai_messages_carry_the_action_and_legal_set_and_load_with_datasets(r
     assert doctor[0]["action"] == "greet" and "greet" in doctor[0]["legal_actions"]
     assert all(m["action"] is None and m["legal_actions"] is None for m in messages if m["role"] == "user")
     loaded = datasets.load_dataset("json", data_files=str(tmp_path / "o.jsonl"), split="train")
-    assert loaded[0]["messages"][0]["action"] == "greet" and len(loaded) == 2
+    assert loaded[0]["messages"][1]["action"] == "greet" and len(loaded) == 2  # [0]: the system message
 
 
 def test_sharegpt_entries_carry_the_action_and_load_with_datasets(run, tmp_path):
@@ -48,7 +48,7 @@ def test_sharegpt_entries_carry_the_action_and_load_with_datasets(run, tmp_path)
     export(run, "sharegpt", tmp_path / "s.jsonl", labels=True)
     conversation = lines(tmp_path / "s.jsonl")[0]["conversations"]
     assert [c["action"] for c in conversation if c["action"]] == [t.action for t in system_turns(run)]
-    assert "legal_actions" not in conversation[0] and conversation[0]["from"] == "human"
+    assert "legal_actions" not in conversation[0] and conversation[0]["from"] == "gpt"  # the policy agent
     loaded = datasets.load_dataset("json", data_files=str(tmp_path / "s.jsonl"), split="train")
     assert [c["action"] for c in loaded[0]["conversations"]] == [c["action"] for c in conversation]
 
@@ -96,7 +96,7 @@ def test_cli_export_with_labels(run, tmp_path):
     result = CliRunner().invoke(cli, ["export", str(run), "--format", "openai", "--out", str(tmp_path / "x.jsonl"),
                                       "--labels", "--legal"])
     assert result.exit_code == 0, result.output
-    assert "with action labels" in result.output and lines(tmp_path / "x.jsonl")[0]["messages"][0]["action"]
+    assert "with action labels" in result.output and lines(tmp_path / "x.jsonl")[0]["messages"][1]["action"]
 
 
 @pytest.mark.parametrize(("fmt", "labels", "legal", "message"), [

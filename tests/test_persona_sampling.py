@@ -112,7 +112,7 @@ def test_class_level_check_failing_is_reported():
     ({"name": {"choice": ["a", "b"], "weights": [1]}, "age": 3}, "2 options but 1 weights"),
     ({"name": {"choice": ["a"], "weights": [-1]}, "age": 3}, "weights must be numbers >= 0"),
     ({"name": {"choice": []}, "age": 3}, "non-empty list of options"),
-    ({"name": {"pick": ["a"]}, "age": 3}, "exactly one kind key \\(value, choice, range, file, csv, call, llm\\); "
+    ({"name": {"pick": ["a"]}, "age": 3}, "exactly one kind key \\(value, choice, range, file, csv, call, llm, by\\); "
                                           "found pick"),
     ({"name": {"choice": ["a"], "range": [1, 2]}, "age": 3}, "exactly one kind key"),
     ({"name": {"range": [1, 2], "column": "x"}, "age": 3}, "rule 'range' does not take column"),
@@ -323,10 +323,10 @@ def test_variants_are_a_grid_over_the_sampled_cast(tmp_path):
 def test_cli_prints_a_table_of_sampled_personas():
     result = CliRunner().invoke(cli, ["personas", "sample", str(PATIENT_RULES), "-n", "12", "-m", "scripted:auto"])
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()  # stderr has the progress bar
     assert lines[0] == "patient_rules (Patient), seeds 0..11:"
-    assert lines[1].split()[:3] == ["name", "age", "gender"] and len(lines) == 1 + 1 + 12 + 3
-    assert "same for all: role=patient" in result.output and "distinct of 12" in result.output
+    assert lines[1].split()[:3] == ["name", "age", "gender"] and set(lines[2]) == {"─"}
+    assert "same for all: role=patient" in result.stdout and "12 distinct of 12" in result.stdout
 
 
 def test_cli_samples_a_scenarios_agents_as_jsonl():

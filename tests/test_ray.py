@@ -142,9 +142,9 @@ def test_dialogs_dataset_yields_the_batch_rows_and_leaves_out_failures(local_bat
     import roleplay.ray
 
     dataset = roleplay.ray.dialogs_dataset(job(), 13, seed=100, workers=1, concurrency=7, attempts=1, num_cpus=0.5)
-    got = sorted(dataset.take_all(), key=lambda r: r["id"])
+    got = sorted(dataset.take_all(), key=lambda r: r["seed"])
     assert len(got) == 12
-    expected = list(rows(local_batch, "openai"))
+    expected = sorted(rows(local_batch, "openai"), key=lambda r: r["seed"])
     assert [(r["id"], r["seed"], [dict(m) for m in r["messages"]]) for r in got] == \
         [(r["id"], r["seed"], r["messages"]) for r in expected]
 

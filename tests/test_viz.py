@@ -23,6 +23,7 @@ from roleplay.viz.layout import layered_layout
 from roleplay.viz.legend import heat_colour
 from roleplay.viz.paths import visits
 from roleplay.viz.report import graphs_for, load_graphs, load_run, make_report, text_quality, write_report
+from roleplay.viz.tables import number_text
 
 ROOT = Path(__file__).resolve().parent.parent
 INTAKE_DOT = ROOT / "scenarios" / "doctor_intake.dot"
@@ -217,7 +218,8 @@ def test_report_has_evaluate_numbers_every_dialogue_and_nothing_external(intake)
                              stop=StopReason.MAX_TURNS, variant={"temperature": 0.9})]
     page = make_report(dialogs, {"doctor_intake": intake})
     expected = summarize([evaluate_dialog(d, {"doctor_intake": intake}) for d in dialogs])
-    assert f"<td>{expected[-1]['legal_rate']}</td>" in page and "<td>doctor_intake</td>" in page
+    shown = number_text(expected[-1]["legal_rate"])  # rounded as evaluate prints it
+    assert f'<td class="rp-num">{shown}</td>' in page and "<td>doctor_intake</td>" in page
     assert "</script><script>alert" not in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
     data = embedded_data(page)

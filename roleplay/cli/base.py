@@ -142,7 +142,17 @@ def show_logs(verbosity: int) -> Callable[[], None]:
     return undo
 
 
-@click.group()
+_ENVIRONMENT = """\b
+Environment:
+  ROLEPLAY_MODEL   the model of every command that takes -m/--model, when -m is not given
+  OLLAMA_HOST      server of ollama: models (default http://127.0.0.1:11434)
+  OPENAI_BASE_URL  server of openai: models (default https://api.openai.com/v1)
+  OPENAI_API_KEY   key for openai: models
+  RAY_ADDRESS      Ray cluster of --executor ray
+A --base-url option wins over OLLAMA_HOST and OPENAI_BASE_URL."""
+
+
+@click.group(epilog=_ENVIRONMENT)
 @click.version_option(__version__, "-V", "--version", prog_name="roleplay")
 @click.option("-v", "--verbose", count=True, help="Show what happens: -v retries, fallbacks, resamples and cache "
                                                      "hits; -vv everything.")
@@ -156,6 +166,12 @@ def backends() -> None:
     """List the model backends (the prefix before ':' in a model string)."""
     for prefix, help_text in known_backends().items():
         click.echo(f"{prefix:10} {help_text}")
+
+
+def model_option(help_text: str, default: str | None = None) -> Callable[[F], F]:
+    """``-m/--model``, read from ``$ROLEPLAY_MODEL`` when not given (``--help`` says so), checked by `model_string`."""
+    return click.option("-m", "--model", envvar="ROLEPLAY_MODEL", show_envvar=True, callback=model_string,
+                        default=default, show_default=default is not None, help=help_text)
 
 
 def request_timeout_option(command: F) -> F:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from roleplay.cli.base import cli, friendly
+from roleplay.cli.base import cli, friendly, model_option
 
 
 @cli.command()
@@ -21,7 +21,7 @@ from roleplay.cli.base import cli, friendly
 @click.option("--scenario", "scenario_file", type=click.Path(path_type=Path), default=None,
               help="Scenario the dialogues were made from (default: the one named in SOURCE's batch.json).")
 @click.option("--id", "ids", multiple=True, help="Branch only these dialogues of a run folder (repeatable).")
-@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", default=None, help="Override the scenario's model.")
+@model_option("Override the scenario's model.")
 @click.option("--max-turns", type=click.IntRange(min=1), default=None, help="Turn cap, the kept turns included.")
 @click.option("--cache", "cache", type=click.Path(path_type=Path), default=None,
               help="Response cache folder for the new turns (the kept turns never call a model).")

@@ -58,8 +58,9 @@ def compare_command(run: Path, reference: Path, tasks: tuple[str, ...], embed_mo
     halves of REFERENCE (the baseline), at the same sample sizes.
     """
     from roleplay._atomic import check_writable
+    from roleplay.cli.tables import echo_table
     from roleplay.evaluation.compare import compare
-    from roleplay.evaluation.report import table, write_report
+    from roleplay.evaluation.report import write_report
     from roleplay.runs.folder import RunFolder
 
     report_path = out or run / "comparison"
@@ -70,7 +71,7 @@ def compare_command(run: Path, reference: Path, tasks: tuple[str, ...], embed_mo
                      repeats=repeats, embed_limit=embed_limit, base_url=base_url)
     click.echo(f"{run} ({result['run_dialogs']} dialogues) against {label} ({result['reference_dialogs']} "
                f"dialogues), {repeats} random halvings:")
-    click.echo(table(result["rows"]))
+    echo_table(result["rows"])
     for note in result["notes"]:
         click.echo(f"Note: {note}")
     json_path, csv_path = write_report({"summary": result["rows"], "reference": label, **result}, report_path)

@@ -7,25 +7,26 @@ from typing import Any
 
 import click
 
-from roleplay.cli.base import OutputPath, cli, friendly, model_string, request_timeout_option, writable_folder
+from roleplay.cli.base import OutputPath, cli, friendly, model_option, request_timeout_option, writable_folder
 from roleplay.dialog import Dialog, StopReason, Turn
 
 
 @cli.command()
 @click.argument("scenario")
-@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", callback=model_string, default=None,
-              help="Model for every agent, e.g. embedded, ollama:qwen2.5:14b, openai:gpt-4o-mini, llamacpp:/x.gguf. "
-                   "Default: the scenario's.")
+@model_option("Model for every agent, e.g. embedded, ollama:qwen2.5:14b, openai:gpt-4o-mini, llamacpp:/x.gguf. "
+              "Default: the scenario's.")
 @click.option("--seed", type=int, default=None, help="Sampling seed (random if not given; saved in the dialogue).")
 @click.option("--max-turns", type=click.IntRange(min=1), default=None, help="Override the scenario's turn cap.")
 @click.option("--out", type=OutputPath(), default=Path("runs"), show_default=True,
               help="Folder for the JSON and TXT files.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print turns as they are spoken.")
 @click.option("--human", metavar="NAME", default=None, help="Play agent NAME yourself: type its turns (/end ends).")
+@click.option("--base-url", metavar="URL", default=None,
+              help="Server of an ollama: or openai: model (default: $OLLAMA_HOST or $OPENAI_BASE_URL).")
 @request_timeout_option
 @friendly
 def run(scenario: str, model: str | None, seed: int | None, max_turns: int | None, out: Path, quiet: bool,
-        human: str | None, request_timeout: float | None) -> None:
+        human: str | None, base_url: str | None, request_timeout: float | None) -> None:
     """Role-play SCENARIO, print it turn by turn and save it.
 
     SCENARIO is a bundled name (`roleplay scenarios` lists them, e.g. doctor_patient) or a YAML file.
@@ -38,11 +39,17 @@ def run(scenario: str, model: str | None, seed: int | None, max_turns: int | Non
     from roleplay.scenario import load_scenario
     from roleplay.viz.transcript import terminal_safe
 
+    if human is not None and base_url is not None:
+        raise click.UsageError("--base-url serves the models; with --human run the other agent on its default "
+                               "server ($OLLAMA_HOST or $OPENAI_BASE_URL), or drop --human.")
     loaded = load_scenario(scenario)
     writable_folder(out)
     seed = new_seed() if seed is None else check_seed(seed)
-    timeout: dict[str, Any] = {"request_timeout": request_timeout} if request_timeout else {}
-    generator = loaded.generator(model=model, max_turns=max_turns, seed=seed, **timeout) if human is None else \
+    options: dict[str, Any] = {"request_timeout": request_timeout} if request_timeout else {}
+    if base_url is not None:
+        loaded.batch_job(model=model, servers=[base_url])  # the same check as batch: every model takes a server
+        options["base_url"] = base_url
+    generator = loaded.generator(model=model, max_turns=max_turns, seed=seed, **options) if human is None else \
         human_generator(loaded, human, model, max_turns)  # the person sees the turns in their prompts
     quiet = quiet or human is not None
     click.echo(f"Scenario: {loaded.name} | model: {generator.model_label()} | seed: {seed}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from roleplay.cli.base import OutputPath, cli, friendly, model_string
+from roleplay.cli.base import OutputPath, cli, friendly, model_option
 
 
 @cli.command("intent-chat")
@@ -17,7 +17,7 @@ from roleplay.cli.base import OutputPath, cli, friendly, model_string
 @click.option("--turns", type=click.IntRange(min=2), default=6, show_default=True,
               help="Messages per conversation, user + assistant (6 = 3 questions, 3 answers); even.")
 @click.option("--out", type=OutputPath(), required=True, help="JSONL file (work in OUT.parts/).")
-@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", callback=model_string, default="embedded", show_default=True)
+@model_option("Model, e.g. embedded, ollama:qwen2.5:14b, openai:gpt-4o-mini, llamacpp:/x.gguf.", default="embedded")
 @click.option("--temperature", type=float, default=0.9, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True)

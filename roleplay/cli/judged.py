@@ -46,7 +46,8 @@ def judged_sections(folder: Path, dialogs: list[Dialog], success: str | None, dr
 
 def echo_judged(sections: dict[str, Any], report_path: Path) -> None:
     """Print the judged sections as tables and write each as CSV beside the report."""
-    from roleplay.evaluation.report import table, write_csv
+    from roleplay.cli.tables import echo_table
+    from roleplay.evaluation.report import write_csv
 
     judges = sections.get("judges")
     tables = []
@@ -65,6 +66,7 @@ def echo_judged(sections: dict[str, Any], report_path: Path) -> None:
                "persona field")
     for title, name, rows in tables:
         if rows or name == "pass_k":  # an empty pass^k still says why (no outcome)
-            click.echo(f"\n{title}:\n{table(rows)}")
+            click.echo()
+            echo_table(rows, title)
         if rows:
             write_csv(rows, report_path.with_name(f"{report_path.name}.{name}.csv"))

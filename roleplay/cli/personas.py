@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from roleplay.cli.base import cli, friendly, model_string
+from roleplay.cli.base import cli, friendly, model_option
 
 TABLE_ROWS = 10_000
 """The most personas shown as a table (it needs every row before the first line); --jsonl streams any number."""
@@ -24,8 +24,7 @@ def personas() -> None:
 @click.option("-n", "n", type=click.IntRange(min=1), default=10, show_default=True, help="How many personas.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Persona i uses seed + i (as dialogue i does).")
 @click.option("--agent", default=None, help="Only this agent of a scenario (default: every agent with sample:).")
-@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", callback=model_string, default=None,
-              help="Model for LLM-filled fields. Default: the scenario's or agent's, or embedded for a rules file.")
+@model_option("Model for LLM-filled fields. Default: the scenario's or agent's, or embedded for a rules file.")
 @click.option("--width", type=click.IntRange(min=8), default=40, show_default=True, help="Cut cells to this width.")
 @click.option("--jsonl", "as_jsonl", is_flag=True, help="Print one JSON object per persona instead of a table.")
 @friendly
@@ -57,7 +56,9 @@ def sample(source: Path, n: int, seed: int, agent: str | None, model: str | None
         raise click.ClickException(f"-n {n} is too many personas for a table (at most {TABLE_ROWS}); pass --jsonl to "
                                    "print them one per line as they are drawn.")
     for name, generator in generators.items():
-        personas = (persona.model_dump() for persona in generator.isample(n, seed))
+        # A model fills fields: seconds per persona, so a bar on stderr (--jsonl shows each persona as it comes).
+        shown = bool(generator.llm_fields) and n > 1 and not as_jsonl
+        personas = (persona.model_dump() for persona in generator.isample(n, seed, progress=shown))
         if as_jsonl:
             for row in personas:
                 click.echo(json.dumps({"agent": name, **row}, ensure_ascii=False))
@@ -69,11 +70,14 @@ def sample(source: Path, n: int, seed: int, agent: str | None, model: str | None
 
 def render_table(rows: list[dict[str, Any]], width: int) -> str:
     """The fields that vary as a table; the ones every persona shares on one line; the distinct count."""
-    from roleplay.evaluation.report import table
+    from roleplay.cli.tables import terminal_width
+    from roleplay.viz.tables import render_table as rich_table
 
     varying = [k for k in rows[0] if any(row[k] != rows[0][k] for row in rows)]
     shared = [f"{k}={_cut(rows[0][k], width)}" for k in rows[0] if k not in varying and rows[0][k] not in ("", None)]
-    lines = [table([{k: _cut(row[k], width) for k in varying} for row in rows]) if varying else "(all the same)"]
+    shown = [{k: _cut(row[k], width) for k in varying} for row in rows]
+    lines = [rich_table(shown, terminal_width(), turn=False).rstrip("\n") if varying
+             else "(all the same)"]
     if shared:
         lines.append(f"same for all: {', '.join(shared)}")
     distinct = len({json.dumps(row, sort_keys=True, default=str) for row in rows})

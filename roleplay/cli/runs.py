@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from roleplay.cli.base import OutputPath, cli, friendly, model_string, request_timeout_option
+from roleplay.cli.base import OutputPath, cli, friendly, model_option, request_timeout_option
 from roleplay.cli.coverage import cover_job, cover_options
 from roleplay.dialog import Dialog
 from roleplay.runs.export import EXPORT_FORMATS
@@ -100,8 +100,7 @@ def report_batch(result: BatchResult, out: Path, max_failures: int | None) -> No
               help="Run each of the N dialogues K times with distinct seeds (same variant and cast), for pass^k "
                    "in `roleplay evaluate`; the folder then holds N*K dialogues.")
 @click.option("--out", type=OutputPath(), required=True, help="Batch folder (resumable).")
-@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", callback=model_string, default=None,
-              help="Override the scenario's model.")
+@model_option("Override the scenario's model.")
 @click.option("--max-turns", type=click.IntRange(min=1), default=None)
 @click.option("--cache", "cache", type=click.Path(path_type=Path), default=None,
               help="Response cache folder: a rerun with the same seeds replays from it without calling the model.")
@@ -228,23 +227,33 @@ def _sampled_data_files(scenario: Scenario) -> list[Path]:
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), required=True,
               help="next_action: one row per policy action (history -> action).")
 @click.option("--out", type=OutputPath(), required=True, help="Output file (a folder for hf).")
-@click.option("--roles", default=None, help="Speaker -> role, e.g. Doctor=assistant,Patient=user "
-                                            "(default: first speaker user, others assistant).")
+@click.option("--roles", default=None, help="Speaker -> role, e.g. Patient=assistant (default: the policy agent, "
+                                            "else the second speaker, is the assistant; everyone else the user).")
+@click.option("--system/--no-system", default=None,
+              help="Open each dialogue with a system message: the assistant's persona. Default: on for openai.")
+@click.option("--drop-flagged", is_flag=True, help="Leave out dialogues that failed or hold a turn the guards "
+                                                   "flagged or an illegal policy action (each one is listed).")
 @click.option("--labels", is_flag=True, help="Add each message's policy action as an `action` field "
                                              "(openai, sharegpt, hf).")
 @click.option("--legal", is_flag=True, help="With --labels: also the legal action set (`legal_actions`).")
 @friendly
-def export_command(folder: Path, fmt: str, out: Path, roles: str | None, labels: bool, legal: bool) -> None:
+def export_command(folder: Path, fmt: str, out: Path, roles: str | None, system: bool | None, drop_flagged: bool,
+                   labels: bool, legal: bool) -> None:
     """Export the dialogues in FOLDER, one per line (jsonl, sharegpt, openai) or as a HF dataset.
 
-    next_action writes one line per policy action instead (history -> action); see docs/batches.md.
+    Rows carry id (text), seed, model, scenario and every speaker's persona. next_action writes one line
+    per policy action instead (history -> action); see docs/batches.md and docs/coverage.md.
     """
     from roleplay.runs.export import export, parse_roles
 
-    count = export(folder, fmt, out, parse_roles(roles), labels=labels, legal=legal)
+    left_out: list[str] = []
+    count = export(folder, fmt, out, parse_roles(roles), labels=labels, legal=legal, system=system,
+                   drop_flagged=drop_flagged, on_left_out=lambda dialog, why: left_out.append(f"{dialog.id}: {why}"))
+    for line in left_out:
+        click.echo(f"Left out dialogue {line}", err=True)
+    dropped = f"; left out {len(left_out)} flagged or failed dialogue(s)" if drop_flagged else ""
     click.echo(f"Exported {count} {'actions' if fmt == 'next_action' else 'dialogues'} to {out} ({fmt}"
-               f"{', with action labels' if labels else ''}).")
-
+               f"{', with action labels' if labels else ''}{dropped}).")
 
 
 @cli.command()
@@ -269,7 +278,8 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
     Tables per scenario variant (text) and per task (adherence), written as CSV and JSON.
     """
     from roleplay._atomic import check_writable
-    from roleplay.evaluation import load_dialogs, table, text_report, write_report
+    from roleplay.cli.tables import echo_table
+    from roleplay.evaluation import load_dialogs, text_report, write_report
     from roleplay.evaluation.report import adherence_warnings
     from roleplay.runs.folder import check_output
 
@@ -296,8 +306,8 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
         report["warnings"] = adherence_warnings(report)
         for warning in report["warnings"]:
             click.echo(f"Warning: {warning}", err=True)
-        click.echo(table(report["summary"]) + "\n\nText quality:")
-    click.echo(table(text["summary"]))
+        echo_table(report["summary"], "Policy adherence")
+    echo_table(text["summary"], "Text quality")
     if "comparison" in report:
         comparison = report["comparison"]
         overall = report["summary"][-1]

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import click
 
-from roleplay.cli.base import OutputPath, cli, friendly, model_string
+from roleplay.cli.base import OutputPath, cli, friendly, model_option
 from roleplay.cli.coverage import cover_options
 from roleplay.cli.runs import batch_arguments, report_batch, run_options, run_or_resume
 
@@ -42,7 +42,7 @@ def star() -> None:
               help="Goal-aware User: draw its behaviours (a correction, an out-of-scope question...) with the "
                    "rates of STAR's real users, seeded; recorded in the dialogue's metadata['user'].")
 @click.option("--held-out", is_flag=True, help="Run each scenario on graphs mined without its fold (2-fold by id).")
-@click.option("-m", "--model", envvar="ROLEPLAY_MODEL", callback=model_string, default="embedded", show_default=True)
+@model_option("Model, e.g. embedded, ollama:qwen2.5:14b, openai:gpt-4o-mini, llamacpp:/x.gguf.", default="embedded")
 @click.option("--max-turns", type=click.IntRange(min=2), default=16, show_default=True)
 @run_options
 @cover_options

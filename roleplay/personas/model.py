@@ -8,7 +8,7 @@ different personas are sampled by `roleplay.personas.sampling`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,18 +20,26 @@ from roleplay.errors import PersonaError
 
 P = TypeVar("P", bound="BasePersona")
 
-__all__ = ["BasePersona", "Persona", "filled_fields"]
+__all__ = ["BasePersona", "Persona", "describe", "filled_fields"]
 
 
-def filled_fields(data: BaseModel, separator: str = ", ") -> Iterator[tuple[str, str]]:
-    """(field name with spaces, value as text) for each non-empty field in field order; lists joined."""
-    for field in type(data).model_fields:
-        value = getattr(data, field)
+def filled_fields(data: BaseModel | Mapping[str, Any], separator: str = ", ") -> Iterator[tuple[str, str]]:
+    """(field name with spaces, value as text) for each non-empty field in field order; lists joined.
+
+    ``data`` is a model, or a mapping of its fields (a persona as a saved dialogue records it).
+    """
+    values = data if isinstance(data, Mapping) else {field: getattr(data, field) for field in type(data).model_fields}
+    for field, value in values.items():
         if value in (None, "", [], {}):
             continue
         if isinstance(value, (list, tuple)):
             value = separator.join(str(item) for item in value)
         yield field.replace("_", " "), str(value)
+
+
+def describe(persona: BaseModel | Mapping[str, Any]) -> str:
+    """A persona (or its fields) told to itself: one ``Your <field>: value`` line per non-empty field."""
+    return "\n".join(f"Your {label}: {value}" for label, value in filled_fields(persona))
 
 
 class BasePersona(CheckedModel):
@@ -41,8 +49,8 @@ class BasePersona(CheckedModel):
     config_error = PersonaError
 
     def description(self) -> str:
-        """One ``Your <field>: value`` line per non-empty field, in field order."""
-        return "\n".join(f"Your {label}: {value}" for label, value in filled_fields(self))
+        """One ``Your <field>: value`` line per non-empty field, in field order (`describe`)."""
+        return describe(self)
 
     def situation(self) -> str:
         """What brings this persona to the conversation ("" if nothing): restated in its first-turn note.

@@ -1,16 +1,30 @@
 """Rules that fill one field of a sampled persona or context, and their compact YAML form.
 
-In Python a rule is a rule object (``Range(18, 90)``), a callable ``fn(partial, rng)`` or any other
-value (fixed). In YAML (``parse_rule``) a mapping with one key naming the kind::
+In Python a rule is a rule object (``Range(18, 90)``), a callable ``fn(partial, rng)``, a list (pick
+one) or any other value (fixed). In YAML (``parse_rule``) a mapping with one key naming the kind::
 
     age: {range: [18, 90]}                        # ints: inclusive int range; floats: uniform float range
     sex: {choice: [female, male], weights: [3, 2]}
+    hobby: [chess, running, baking]               # a bare list: pick one, as {choice: [...]}
+    languages: {value: [English, Spanish]}        # a list-typed field fixed to one list
     complaint: {file: complaints.txt}             # a random non-empty line; path relative to the YAML file
     occupation: {csv: occupations.csv, column: title}
     name: {call: my_package.names:pick}           # fn(partial persona dict, rng) -> value
     personality: {llm: a personality consistent with the rest}
     role: patient                                 # anything else is fixed ({value: ...} for a mapping)
 
+A rule can depend on a field drawn before it (rules are drawn in the order they are written): ``by``
+names that field and ``cases`` maps each of its values to the rule to use; ``default`` (optional)
+serves the values without a case::
+
+    gender: {choice: [woman, man], weights: [1, 1]}
+    name:
+      by: gender
+      cases: {woman: [Ana, Chen, Fatima], man: [Bruno, Jamal, Yusuf]}
+      default: [Alex, Sam]                        # optional
+
+The generator checks that ``by`` names an earlier, drawn (not LLM) field and, when that field is a
+choice or a fixed value, that each of its values has a case or there is a default.
 Rules draw only from the ``random.Random`` they are handed, never from the global one, so one seed fixes
 a whole persona. Files are read once, when the rule is built.
 """
@@ -33,7 +47,8 @@ from roleplay.personas.loading import import_object
 Partial = dict[str, Any]
 """The fields drawn so far, in rule order."""
 
-__all__ = ["LLM", "Call", "Choice", "Column", "Fixed", "Lines", "Partial", "Range", "Rule", "as_rule", "parse_rule"]
+__all__ = ["LLM", "By", "Call", "Choice", "Column", "Fixed", "Lines", "Partial", "Range", "Rule", "as_rule",
+           "parse_rule"]
 
 
 class Rule(ABC):
@@ -188,6 +203,39 @@ class LLM(Rule):
         raise ConfigError("LLM rules are filled by the generator's model, not drawn; use PersonaGenerator.")
 
 
+@dataclass(frozen=True)
+class By(Rule):
+    """The rule of ``cases`` for the value that ``field`` (drawn earlier) took, else ``default``."""
+
+    field: str
+    cases: Mapping[Any, Rule]
+    default: Rule | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.field, str) or not self.field:
+            raise ConfigError(f"by names the field this rule depends on, e.g. {{by: gender, cases: {{...}}}}; got "
+                              f"{self.field!r}.")
+        if not isinstance(self.cases, Mapping) or not self.cases:
+            raise ConfigError(f"by: {self.field} needs cases, a mapping of {self.field} value -> rule, e.g. "
+                              "{by: gender, cases: {woman: [Ana, Chen], man: [Bruno, Jamal]}}.")
+
+    def uncovered(self, values: Sequence[Any]) -> list[Any]:
+        """Those of ``values`` that have no case (none when there is a default)."""
+        return [] if self.default is not None else [v for v in values if v not in self.cases]
+
+    def draw(self, rng: random.Random, partial: Partial) -> Any:
+        if self.field not in partial:
+            raise ConfigError(f"by: {self.field}: that field has no value yet; give its rule before this one.")
+        try:
+            rule = self.cases.get(partial[self.field], self.default)
+        except TypeError:  # an unhashable value (a list) matches no case
+            rule = self.default
+        if rule is None:
+            raise ConfigError(f"by: {self.field} has no case for {partial[self.field]!r}; add it to cases (known: "
+                              f"{', '.join(map(str, self.cases))}) or give a default.")
+        return rule.draw(rng, partial)
+
+
 def _is_number(value: Any) -> bool:
     """A finite int or float (not a bool, not nan or inf, which no draw can use)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
@@ -209,6 +257,14 @@ def _llm(spec: Mapping[str, Any], base: Path) -> Rule:
     return LLM(instruction)
 
 
+def _by(spec: Mapping[str, Any], base: Path) -> Rule:
+    cases = spec.get("cases")
+    if not isinstance(cases, Mapping):
+        return By(spec["by"], {})  # names the missing cases
+    default = parse_rule(spec["default"], base) if "default" in spec else None
+    return By(spec["by"], {value: parse_rule(rule, base) for value, rule in cases.items()}, default)
+
+
 _KINDS: dict[str, tuple[set[str], Callable[[Mapping[str, Any], Path], Rule]]] = {
     # kind: (other keys allowed, builder)
     "value": (set(), lambda spec, base: Fixed(spec["value"])),
@@ -218,6 +274,7 @@ _KINDS: dict[str, tuple[set[str], Callable[[Mapping[str, Any], Path], Rule]]] = 
     "csv": ({"column"}, lambda spec, base: Column(base / str(spec["csv"]), str(spec.get("column", "")))),
     "call": (set(), lambda spec, base: Call(import_object(str(spec["call"]), "call"))),
     "llm": (set(), _llm),
+    "by": ({"cases", "default"}, _by),
 }
 
 
@@ -225,8 +282,13 @@ def parse_rule(spec: Any, base: Path) -> Rule:
     """The rule a YAML value stands for; paths in it are relative to ``base``.
 
     Raises:
-        ConfigError: an unknown rule kind, extra keys, or a bad range, choice, file or column.
+        ConfigError: an unknown rule kind, extra keys, or a bad range, choice, file, column or by.
     """
+    if isinstance(spec, (list, tuple)):
+        if not spec:
+            raise ConfigError("a bare list is a pick-one rule and needs options; write {value: []} to fix the "
+                              "field to an empty list.")
+        return Choice(list(spec))
     if not isinstance(spec, Mapping):
         return Fixed(spec)
     kinds = [key for key in spec if key in _KINDS]
@@ -243,7 +305,7 @@ def parse_rule(spec: Any, base: Path) -> Rule:
 
 
 def as_rule(spec: Any, base: Path) -> Rule:
-    """A rule from Python (a `Rule`, a callable, a YAML-style mapping, or a fixed value)."""
+    """A rule from Python (a `Rule`, a callable, a list to pick from, a YAML-style mapping, or a fixed value)."""
     if isinstance(spec, Rule):
         return spec
     if callable(spec) and not isinstance(spec, type):

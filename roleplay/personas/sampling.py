@@ -20,11 +20,12 @@ from __future__ import annotations
 import difflib
 import json
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from tqdm.auto import tqdm
 
 from roleplay._aio import run_sync
 from roleplay._yaml import read_yaml
@@ -33,7 +34,7 @@ from roleplay.backends.options import SEED_LIMIT
 from roleplay.errors import ConfigError, PersonaError
 from roleplay.personas.loading import load_class
 from roleplay.personas.model import BasePersona, Persona
-from roleplay.personas.rules import LLM, Rule, as_rule
+from roleplay.personas.rules import LLM, By, Choice, Fixed, Rule, as_rule
 from roleplay.prompts import render
 from roleplay.structured import chars_for, complete_structured
 
@@ -140,7 +141,25 @@ class FieldSampler(Generic[M]):
         if missing:
             raise self._error(f"{', '.join(missing)} required but without a rule; give each a rule (a fixed value "
                               "at least).")
+        for name, rule in compiled.items():
+            if isinstance(rule, By):
+                self._check_depends(name, rule, compiled)
         return compiled
+
+    def _check_depends(self, name: str, rule: By, compiled: Mapping[str, Rule]) -> None:
+        """``rule`` depends on a drawn field given before ``name``, and has a case for each of its values."""
+        earlier = list(compiled)[:list(compiled).index(name)]
+        source = compiled.get(rule.field)
+        if rule.field not in earlier or isinstance(source, LLM):
+            where = "is filled by the LLM, after every drawn field" if isinstance(source, LLM) else \
+                "has no rule before it" + ("" if rule.field not in compiled else " (rules are drawn in order)")
+            raise self._error(f"field '{name}' depends on '{rule.field}' (by: {rule.field}), which {where}. Give "
+                              f"'{rule.field}' a drawn rule above '{name}'.")
+        values = source.options if isinstance(source, Choice) else [source.value] if isinstance(source, Fixed) else []
+        missing = rule.uncovered(values)
+        if missing:
+            raise self._error(f"field '{name}' (by: {rule.field}) has no case for {rule.field} "
+                              f"{', '.join(map(repr, missing))}; add them to cases or give a default.")
 
     def _llm_schema(self) -> dict[str, Any]:
         """The class's JSON schema cut down to the LLM fields, strings non-empty and bounded by the token budget."""
@@ -202,20 +221,24 @@ class FieldSampler(Generic[M]):
         made = None if self.llm_fields else self._drawn(seed)[1]
         return made if made is not None else run_sync(self.agenerate(seed))
 
-    async def asample(self, n: int, seed: int = 0) -> list[M]:
-        """``n`` objects, object i generated with ``seed + i``."""
-        return [await self.agenerate(one) for one in _seeds(n, seed)]
+    async def asample(self, n: int, seed: int = 0, *, progress: bool = False) -> list[M]:
+        """``n`` objects, object i generated with ``seed + i`` (``progress``: a tqdm bar, one step per object)."""
+        return [await self.agenerate(one) for one in self._progress(_seeds(n, seed), progress)]
 
-    def sample(self, n: int, seed: int = 0) -> list[M]:
+    def sample(self, n: int, seed: int = 0, *, progress: bool = False) -> list[M]:
         """Sync `asample`."""
         if not self.llm_fields:
-            return list(self.isample(n, seed))
-        return run_sync(self.asample(n, seed))
+            return list(self.isample(n, seed, progress=progress))
+        return run_sync(self.asample(n, seed, progress=progress))
 
-    def isample(self, n: int, seed: int = 0) -> Iterator[M]:
+    def isample(self, n: int, seed: int = 0, *, progress: bool = False) -> Iterator[M]:
         """`sample`, one object at a time: the first is ready at once, and nothing is held (``n`` may be huge)."""
-        for one in _seeds(n, seed):
+        for one in self._progress(_seeds(n, seed), progress):
             yield self.generate(one)
+
+    def _progress(self, seeds: range, shown: bool) -> Iterable[int]:
+        """``seeds``, behind a tqdm bar when ``shown`` (an LLM-filled object takes seconds; the bar says how many)."""
+        return tqdm(seeds, desc=f"{self.target.__name__} objects", unit="object", disable=not shown)
 
     def _prompt(self, values: dict[str, Any], problem: str) -> str:
         known = "\n".join(f"- {k}: {v}" for k, v in values.items() if v not in (None, "", [], {})) or "- (none)"

@@ -22,12 +22,14 @@ from rich.text import Text
 
 from roleplay.dialog import Dialog, Event
 from roleplay.guards import trim_of
+from roleplay.viz.tables import number_text, sideways
 
 __all__ = ["dialog_html", "dialog_terminal", "facts", "terminal_safe", "transcript_rows", "transcript_css"]
 
 PALETTE = ("#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be123c", "#4d7c0f", "#a16207")
 TEMPLATES = Environment(loader=PackageLoader("roleplay.viz", "templates"), autoescape=select_autoescape(["j2"]),
                         keep_trailing_newline=False)
+TEMPLATES.filters.update(number=number_text, sideways=sideways)  # rounded cells, wide tables on their side
 
 
 def transcript_css() -> str:
