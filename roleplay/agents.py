@@ -259,11 +259,3 @@ def _json_object(raw: str) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         return salvage_object(raw)
     return data if isinstance(data, dict) else None
-
-
-
-def __getattr__(name: str) -> Any:  # PEP 562: roleplay.interop builds on this module, so import it lazily
-    if name == "as_autogen":
-        from roleplay.interop import as_autogen
-        return as_autogen
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -218,15 +218,8 @@ class Dialog(CheckedModel):
             except ValidationError as err:
                 raise DialogFileError(f"not a valid dialogue JSON file: {_first_error(err)}", source) from err
         if suffix == ".txt":
-            return cls(turns=parse_txt(text, source))
+            return cls(turns=[Turn(speaker=speaker, text=said) for speaker, said in parse_txt(text, source)])
         raise DialogFileError(f"unknown extension '{suffix or '(none)'}'. Use .json or .txt.", source)
-
-    @classmethod
-    def from_autogen(cls, result: Any, **options: Any) -> Dialog:
-        """A dialogue from an AutoGen team's ``TaskResult``: see `roleplay.interop.dialog_from_autogen`."""
-        from roleplay.interop.dialogs import dialog_from_autogen
-
-        return dialog_from_autogen(result, **options)
 
 
 def _first_error(err: ValidationError) -> str:

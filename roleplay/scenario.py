@@ -48,12 +48,10 @@ from roleplay._aio import run_sync
 from roleplay._checked import CheckedModel, describe_problems
 from roleplay._scenario_parts import AgentEntry, ExampleTurn, PolicyEntry, StopEntry
 from roleplay._yaml import read_yaml
-from roleplay.agents import check_unique_names
 from roleplay.backends import takes_base_url
 from roleplay.dialog import Dialog, Turn
 from roleplay.errors import ConfigError, DialogFileError, PersonaError, PolicyGraphError, ScenarioError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
-from roleplay.guards import Guards
 from roleplay.memory import MemoryPolicy
 from roleplay.personas import BasePersona, Fixed, Persona, PersonaGenerator
 from roleplay.personas.loading import load_class
@@ -62,6 +60,8 @@ from roleplay.policy.graph import read_dot
 from roleplay.policy.orchestrator import Policy
 from roleplay.policy.prior import Prior, default_mode
 from roleplay.resources import bundled_scenarios, find_scenario
+from roleplay.text import Guards
+from roleplay.text.names import check_unique_names
 from roleplay.variants import VariantGrid
 
 if TYPE_CHECKING:

@@ -26,10 +26,10 @@ from autogen_core.models import AssistantMessage, CreateResult, LLMMessage, Requ
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
-from roleplay.agents import DIRECTOR, END_MARKER
 from roleplay.backends.base import BackendRecord, Model, PlainChatClient
 from roleplay.backends.options import BackendOptions
 from roleplay.errors import ConfigError
+from roleplay.text.names import DIRECTOR, END_MARKER
 
 if TYPE_CHECKING:
     from roleplay.agents import Agent

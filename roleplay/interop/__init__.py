@@ -2,7 +2,7 @@
 
 - roleplay -> AutoGen: `as_autogen` (a persona as an ``AssistantAgent``), `RoleplayTermination` (a
   roleplay stop condition as a ``TerminationCondition``).
-- AutoGen -> roleplay: `dialog_from_autogen` (also ``Dialog.from_autogen``) turns a team's ``TaskResult``
+- AutoGen -> roleplay: `dialog_from_autogen` turns a team's ``TaskResult``
   into a `Dialog`; `wrap_client` lets any ``ChatCompletionClient`` stand wherever a model string does
   (``get_backend`` calls it), with the generator's sampling options honoured or refused, never dropped.
 """
