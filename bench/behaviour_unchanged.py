@@ -111,7 +111,8 @@ def differences(before: object, after: object, path: str = "") -> list[str]:
             out += differences(before.get(key, "<missing>"), after.get(key, "<missing>"), f"{path}.{key}")
         return out
     if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-        return [d for i, (b, a) in enumerate(zip(before, after, strict=True)) for d in differences(b, a, f"{path}[{i}]")]
+        pairs = enumerate(zip(before, after, strict=True))
+        return [d for i, (b, a) in pairs for d in differences(b, a, f"{path}[{i}]")]
     return [] if before == after else [f"{path}: {str(before)[:80]!r} -> {str(after)[:80]!r}"]
 
 
@@ -127,7 +128,7 @@ def compare(before: Path, after: Path) -> bool:
             if not other.exists():
                 problems.append(f"{file.name}: missing")
                 continue
-            found = differences(without_clock(json.loads(file.read_text())), without_clock(json.loads(other.read_text())))
+            found = differences(*(without_clock(json.loads(f.read_text())) for f in (file, other)))
             problems += [f"{file.name}{d}" for d in found[:3]]
         print(f"{run}: {len(files)} dialogues " + ("identical" if not problems else "DIFFER"))
         for line in problems[:10]:

@@ -22,6 +22,7 @@ from roleplay.dialog import StopReason, Turn
 from roleplay.errors import BackendError, BackendUnreachableError, ConfigError, ScenarioError
 from roleplay.runs.batch import YOUNG_COLLECTION, arun_batch, is_transient, run_batch
 from roleplay.runs.export import export, parse_roles
+from roleplay.runs.jobs import batch_job
 from roleplay.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +55,7 @@ def turns_of(folder: Path) -> dict[int, list[str]]:
 
 
 def scenario_make(model="seeded", **options):
-    return load_scenario(SCENARIO).batch_job(model=model, max_turns=4, **options)
+    return batch_job(load_scenario(SCENARIO), model=model, max_turns=4, **options)
 
 
 async def test_same_seeds_same_files_at_any_concurrency(seeded, tmp_path):
@@ -271,7 +272,7 @@ def test_cli_batch_spreads_dialogues_over_a_server_pool(server_pool, tmp_path):
 
 def test_server_pool_needs_a_server_backend():
     with pytest.raises(ScenarioError, match="embedded runs in this process; use an ollama: or openai: model"):
-        load_scenario(SCENARIO).batch_job(model="embedded", servers=["http://one.test/v1"])
+        batch_job(load_scenario(SCENARIO), model="embedded", servers=["http://one.test/v1"])
 
 
 def test_hf_export_round_trip(seeded, tmp_path):

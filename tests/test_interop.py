@@ -15,7 +15,6 @@ from autogen_core import FunctionCall
 from autogen_core.models import CreateResult, FunctionExecutionResult, RequestUsage, UserMessage
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
-from roleplay import Dialog
 from roleplay.agents import END_MARKER
 from roleplay.backends import Model, get_backend
 from roleplay.conditions import EndSignal, MaxTurns, Predicate, Timeout
@@ -24,6 +23,7 @@ from roleplay.errors import ConfigError
 from roleplay.generators import DialogGenerator, PersonaDialogGenerator
 from roleplay.interop import RoleplayTermination, Unseeded, as_autogen, dialog_from_autogen, stop_reason_of
 from roleplay.personas import Persona
+from roleplay.runs.jobs import batch_job
 from roleplay.scenario import load_scenario
 
 TOOL_INFO = {"vision": False, "function_calling": True, "json_output": True, "family": "unknown",
@@ -229,7 +229,7 @@ async def test_a_scenario_and_its_batch_job_run_on_a_user_client(tmp_path):
     assert [t.text for t in dialog] == ["Welcome.", "Thanks."]
     assert sent(client)[0] == {"seed": 5, "temperature": 0.7, "max_tokens": 96, "repeat_penalty": 1.1}
     client.chat_completions.extend(["Hello again.", "Hi."])
-    dialog = await load_scenario(scenario).batch_job(model=client)(3, 8)
+    dialog = await batch_job(load_scenario(scenario), model=client)(3, 8)
     assert (dialog.id, dialog.model, [t.text for t in dialog]) == (3, "client:ReplayChatCompletionClient",
                                                                    ["Hello again.", "Hi."])
     assert sent(client)[-1]["seed"] == 8

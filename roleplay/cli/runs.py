@@ -11,6 +11,7 @@ import click
 from roleplay.cli.base import OutputPath, cli, friendly, model_string, request_timeout_option
 from roleplay.dialog import Dialog
 from roleplay.runs.export import EXPORT_FORMATS
+from roleplay.runs.jobs import batch_job
 
 if TYPE_CHECKING:
     from roleplay.runs.batch import BatchResult
@@ -137,7 +138,7 @@ def batch(scenario_file: Path, n: int, seed: int, trials: int, out: Path, model:
     options: dict[str, Any] = {"cache_dir": str(cache)} if cache else {}
     if request_timeout:
         options["request_timeout"] = request_timeout
-    job = scenario.batch_job(model=model, max_turns=max_turns, servers=run["servers"], **options)
+    job = batch_job(scenario, model=model, max_turns=max_turns, servers=run["servers"], **options)
     job.trials = trials
     params = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns,
               "inputs_sha256": content_hash(_scenario_inputs(scenario)),
