@@ -11,7 +11,7 @@ the same dialogue, and concurrent dialogues never share a client.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
@@ -22,7 +22,7 @@ from roleplay._checked import CheckedModel
 from roleplay._generator_parts import ModelSpec, _check_personas, _model_label, _prefix_fields, new_seed
 from roleplay.agents import DIRECTOR, END_MARKER, Agent, agent_id, check_unique_names, persona_system_prompt
 from roleplay.backends import DEFAULT_MODEL, Model, get_backend
-from roleplay.backends.human import HUMAN, mark_human_turns
+from roleplay.backends.human import HUMAN
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition, check_max_turns
 from roleplay.dialog import Dialog, Turn
 from roleplay.dialog_generator import (
@@ -212,6 +212,15 @@ class PersonaDialogGenerator:
         return run_sync(self.agenerate(seed=seed, id=id, max_turns=max_turns, on_turn=on_turn, prefix=prefix))
 
 
+
+
+def mark_human_turns(dialog: Dialog, agents: Iterable[Agent]) -> Dialog:
+    """Mark the turns spoken through the human backend with ``metadata["human"] = True``."""
+    humans = {agent.name for agent in agents if agent.model.backend == HUMAN}
+    for turn in dialog.turns:
+        if turn.speaker in humans:
+            turn.metadata["human"] = True
+    return dialog
 
 
 def _memory_policies(memory: MemoryPolicy | Mapping[str, MemoryPolicy] | None,

@@ -30,9 +30,9 @@ def run(scenario: str, model: str | None, seed: int | None, max_turns: int | Non
     SCENARIO is a bundled name (`roleplay scenarios` lists them, e.g. doctor_patient) or a YAML file.
     Exits 1 if the dialogue ended on a model error or has no turns (it is still saved).
     """
-    from roleplay.backends.human import human_generator
     from roleplay.backends.options import check_seed
     from roleplay.generators import new_seed
+    from roleplay.human_play import human_generator
     from roleplay.runs.folder import safe_filename
     from roleplay.scenario import load_scenario
     from roleplay.viz.transcript import terminal_safe
