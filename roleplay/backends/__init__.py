@@ -84,7 +84,7 @@ def get_backend(spec: str | ChatCompletionClient, *, pool: ClientPool | None = N
 
     Args:
         spec: ``prefix:model``, e.g. ``"ollama:qwen2.5:14b"``; a `Model`, returned as it is; or any AutoGen
-            ``ChatCompletionClient``, whose calls then carry ``options`` (`roleplay.interop.clients`).
+            ``ChatCompletionClient``, whose calls then carry ``options`` (`roleplay.backends.wrapped`).
         pool: the run's `ClientPool` (None: the model gets one of its own, closed by ``model.close()``).
         cache_dir: a folder for an on-disk response cache (replays identical requests at the same seed).
         options: the backend's options (see `known_backends` and each backend's options class).
@@ -96,7 +96,7 @@ def get_backend(spec: str | ChatCompletionClient, *, pool: ClientPool | None = N
     if isinstance(spec, Model):
         return spec
     if isinstance(spec, ChatCompletionClient):  # a client the user built: options go through its create()
-        from roleplay.interop.clients import wrap_client
+        from roleplay.backends.wrapped import wrap_client
 
         return wrap_client(spec, cache_dir=cache_dir, **options)
     if not isinstance(spec, str) or not spec.strip():

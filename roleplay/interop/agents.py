@@ -22,8 +22,8 @@ from autogen_core.model_context import BufferedChatCompletionContext
 from autogen_core.models import ChatCompletionClient, CreateResult
 
 from roleplay.backends import get_backend
+from roleplay.backends.wrapped import ClientWrapper
 from roleplay.errors import ConfigError
-from roleplay.interop.clients import ClientWrapper
 from roleplay.personas import BasePersona, Persona
 from roleplay.prompts.persona import persona_system_prompt
 from roleplay.text.cleaning import clean_reply

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from roleplay.dialog import Dialog
-from roleplay.personas import BasePersona
+from roleplay.personas.model import BasePersona
 from roleplay.prompts import render
 from roleplay.text.names import END_MARKER
 
