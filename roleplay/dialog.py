@@ -226,3 +226,16 @@ def _first_error(err: ValidationError) -> str:
     first = err.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "(top level)"
     return f"{where}: {str(first['msg']).removeprefix('Value error, ')}"
+
+
+def dialog_failure(dialog: Dialog) -> str | None:
+    """Why ``dialog`` counts as failed (a backend error, no turns at all), or None if it is a result."""
+    from roleplay.dialog import StopReason
+
+    if dialog.stop_reason == StopReason.BACKEND_ERROR:
+        return str(dialog.metadata.get("error", "backend error"))
+    if not dialog.turns:
+        reason = dialog.stop_reason.value if dialog.stop_reason else "unknown"
+        return f"the dialogue has no turns (stop reason: {reason}); {dialog.metadata.get('error', '')}".rstrip("; ")
+    return None
+

@@ -36,11 +36,11 @@ from tqdm.auto import tqdm
 
 from roleplay._aio import run_sync
 from roleplay.backends.options import SEED_LIMIT
-from roleplay.dialog import Dialog
+from roleplay.dialog import Dialog, dialog_failure
 from roleplay.errors import BackendError, BackendUnreachableError, ConfigError, RunError, StructuredOutputError
 from roleplay.prices import PriceTable
 from roleplay.runs.budget import BatchResult, RunBudget, run_totals
-from roleplay.runs.folder import RunFolder, checked_id, dialog_failure
+from roleplay.runs.folder import RunFolder, checked_id
 from roleplay.usage import UsageLine, dialog_usage
 
 logger = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ from typing import Any, TextIO
 
 from roleplay._atomic import TEMP_SUFFIX, as_path, atomic_write_text, check_writable, is_own_temp
 from roleplay._ids import _is_dialog_name, checked_id, safe_filename
-from roleplay.dialog import Dialog
+from roleplay.dialog import Dialog, dialog_failure
 from roleplay.errors import ConfigError, DatasetError, DialogFileError
 from roleplay.usage import UsageLine, dialog_usage
 
@@ -307,17 +307,6 @@ class RunFolder:
         """Every dialogue of the folder."""
         return list(self.iter_dialogs())
 
-
-def dialog_failure(dialog: Dialog) -> str | None:
-    """Why ``dialog`` counts as failed (a backend error, no turns at all), or None if it is a result."""
-    from roleplay.dialog import StopReason
-
-    if dialog.stop_reason == StopReason.BACKEND_ERROR:
-        return str(dialog.metadata.get("error", "backend error"))
-    if not dialog.turns:
-        reason = dialog.stop_reason.value if dialog.stop_reason else "unknown"
-        return f"the dialogue has no turns (stop reason: {reason}); {dialog.metadata.get('error', '')}".rstrip("; ")
-    return None
 
 
 def read_dialog(path: Path) -> Dialog:
