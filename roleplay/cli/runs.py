@@ -283,18 +283,23 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
         click.echo(table(report["summary"]) + "\n\nText quality:")
     click.echo(table(text["summary"]))
     if "comparison" in report:
-        comparison = report["comparison"]
-        overall = report["summary"][-1]
-        click.echo(f"\nvs real STAR ({comparison['pairs']} pairs): action-sequence similarity "
-                   f"{comparison['action_sequence_similarity']}, length ratio (generated/real system actions) "
-                   f"{comparison['length_ratio']['mean']}, turns generated {comparison['generated_turns']} "
-                   f"vs real {comparison['real_turns']}; ended by max_turns {overall['ended_by_max_turns']}, "
-                   f"user quit before the goal {overall['user_quit_before_goal']}")
+        _echo_comparison(report)
     click.echo(usage_line(usage))
     judged = judged_sections(folder, dialogs, success, drop_sim_errors)
     echo_judged(judged, report_path)
     json_path, csv_path = write_report({**report, "usage": usage, **judged}, report_path)
     click.echo(f"Saved {csv_path} and {json_path}")
+
+
+def _echo_comparison(report: dict[str, Any]) -> None:
+    """One line on how the generated dialogues compare with the real STAR ones."""
+    comparison = report["comparison"]
+    overall = report["summary"][-1]
+    click.echo(f"\nvs real STAR ({comparison['pairs']} pairs): action-sequence similarity "
+               f"{comparison['action_sequence_similarity']}, length ratio (generated/real system actions) "
+               f"{comparison['length_ratio']['mean']}, turns generated {comparison['generated_turns']} "
+               f"vs real {comparison['real_turns']}; ended by max_turns {overall['ended_by_max_turns']}, "
+               f"user quit before the goal {overall['user_quit_before_goal']}")
 
 
 def _adherence(folder: Path, star_path: Path | None, graph_file: Path | None) -> dict[str, Any]:
