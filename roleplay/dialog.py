@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticSerializationError
@@ -121,7 +121,22 @@ class Dialog(CheckedModel):
     def __iter__(self):  # type: ignore[override]  # iterate turns, as a transcript does
         return iter(self.turns)
 
-    def __getitem__(self, index: int) -> Turn:
+    def keys(self) -> list[str]:
+        """The field names, so ``dict(dialog)`` gives the fields as for any pydantic model (iterating gives turns)."""
+        return list(type(self).model_fields)
+
+    @overload
+    def __getitem__(self, index: int) -> Turn: ...
+
+    @overload
+    def __getitem__(self, index: str) -> Any: ...
+
+    def __getitem__(self, index: int | str) -> Turn | Any:
+        """``dialog[i]`` is turn i; ``dialog["field"]`` a field (what ``dict(dialog)`` reads)."""
+        if isinstance(index, str):
+            if index not in type(self).model_fields:
+                raise KeyError(index)
+            return getattr(self, index)
         return self.turns[index]
 
     def __str__(self) -> str:
@@ -230,8 +245,6 @@ def _first_error(err: ValidationError) -> str:
 
 def dialog_failure(dialog: Dialog) -> str | None:
     """Why ``dialog`` counts as failed (a backend error, no turns at all), or None if it is a result."""
-    from roleplay.dialog import StopReason
-
     if dialog.stop_reason == StopReason.BACKEND_ERROR:
         return str(dialog.metadata.get("error", "backend error"))
     if not dialog.turns:
