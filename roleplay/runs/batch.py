@@ -318,7 +318,7 @@ def batch_collector() -> Iterator[None]:
     `arun_batch` runs inside it; so can any other loop of many dialogues at once (bench/engine_ceiling.py).
 
     A batch allocates fast, and each collection walked objects again and again: with 256 dialogues in
-    flight, 15-20% of the client's CPU (bench/engine_ceiling.py). Two settings, both handed back at the end:
+    flight, 15-20% of the client's CPU (bench/engine_ceiling.py). Two settings, both handed back as found:
     `gc.freeze` moves what exists before the run (modules, the scenario, the job) to the permanent
     generation, and the young generation is collected every `YOUNG_COLLECTION` allocations instead of 700,
     so a turn's short-lived objects are freed by reference counting before any scan and far fewer of the
@@ -326,13 +326,16 @@ def batch_collector() -> Iterator[None]:
     that many objects).
     """
     thresholds = gc.get_threshold()
-    gc.freeze()
+    frozen_by_caller = gc.get_freeze_count() > 0  # theirs: neither frozen again nor unfrozen at the end
+    if not frozen_by_caller:
+        gc.freeze()
     gc.set_threshold(YOUNG_COLLECTION, *thresholds[1:])
     try:
         yield
     finally:
         gc.set_threshold(*thresholds)
-        gc.unfreeze()
+        if not frozen_by_caller:
+            gc.unfreeze()
 
 
 def run_batch(make: MakeDialog, n: int | Sequence[Any], out: str | Path, **options: Any) -> BatchResult:
