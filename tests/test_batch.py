@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 from slow_cli import kill_9_then_rerun, slow_cli, wait_for_lines
 
-from roleplay import Dialog, backends
+from roleplay import Dialog
+from roleplay.backends import register_backend
 from roleplay.backends.scripted import scripted_model
 from roleplay.cli import cli
 from roleplay.dialog import StopReason, Turn
@@ -46,7 +47,7 @@ def seeded_script(calls: list | None = None, delay: float = 0.0):
 @pytest.fixture
 def seeded(monkeypatch):
     calls: list = []
-    monkeypatch.setitem(backends._FACTORIES, "seeded", seeded_script(calls, delay=0.002))
+    register_backend("seeded", seeded_script(calls, delay=0.002))
     return calls
 
 
@@ -187,7 +188,7 @@ def test_resume_after_kill_9(tmp_path):
 
 
 def test_cli_batch_with_variants_and_export(monkeypatch, tmp_path):
-    monkeypatch.setitem(backends._FACTORIES, "seeded", seeded_script())
+    register_backend("seeded", seeded_script())
     scenario = tmp_path / "s.yaml"
     scenario.write_text(SCENARIO.read_text().replace("../agents/", str(ROOT / "agents") + "/")
                         .replace("examples/", str(ROOT / "scenarios" / "examples") + "/") +

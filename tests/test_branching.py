@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from roleplay import Dialog, backends
+from roleplay import Dialog
+from roleplay.backends import register_backend
 from roleplay.backends.scripted import scripted_model
 from roleplay.cli import cli
 from roleplay.dialog import Turn
@@ -34,7 +35,7 @@ def counting(monkeypatch):
             heard = [text for role, _, text in request.messages if role == "user"]
             return f"Reply {len(heard)} at seed {options.seed} to '{heard[-1][:20] if heard else ''}'."
         return scripted_model(fn=script, seed=options.seed, name="counting")
-    monkeypatch.setitem(backends._FACTORIES, "counting", factory)
+    register_backend("counting", factory)
     return calls
 
 

@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 from pydantic import BaseModel, field_validator, model_validator
 
-from roleplay import Dialog, backends
+from roleplay import Dialog
+from roleplay.backends import register_backend
 from roleplay.backends.scripted import auto_reply, scripted_model
 from roleplay.cli import cli
 from roleplay.errors import ConfigError, PersonaError, ScenarioError
@@ -154,7 +155,7 @@ def test_llm_model_is_seeded_with_the_persona_seed(monkeypatch):
     def factory(model, options):
         seeds.append(options.seed)
         return scripted_model(fn=lambda r: json.dumps({"personality": f"calm #{options.seed}"}), seed=options.seed)
-    monkeypatch.setitem(backends._FACTORIES, "seedy", factory)
+    register_backend("seedy", factory)
     gen = PersonaGenerator(Patient, {**RULES, "personality": LLM()}, model="seedy")
     assert [p.personality for p in gen.sample(3, seed=7)] == ["calm #7", "calm #8", "calm #9"] and seeds == [7, 8, 9]
     assert gen.sample(3, seed=7) == gen.sample(3, seed=7)

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from roleplay import Dialog, backends
+from roleplay import Dialog
+from roleplay.backends import register_backend
 from roleplay.backends.scripted import scripted_model
 from roleplay.cli import cli
 from roleplay.conditions import CostBudget, MaxTurns, TokenBudget
@@ -39,7 +40,7 @@ def counted(monkeypatch):
             calls.append(options.seed)
             return wordy(request)
         return scripted_model(fn=script, seed=options.seed, name="counted")
-    monkeypatch.setitem(backends._FACTORIES, "counted", factory)
+    register_backend("counted", factory)
     return calls
 
 
