@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from roleplay.cli.base import OutputPath, cli, friendly, model_string, request_timeout_option, writable_folder
-from roleplay.dialog import Dialog, StopReason, Turn
+from roleplay.dialog import Dialog, Turn, dialog_failure
 
 
 @cli.command()
@@ -73,12 +73,13 @@ def _save_and_report(dialog: Dialog, stem: Path) -> None:
 
 
 def _failure(dialog: Dialog) -> str | None:
-    """Why a finished dialogue is not a success a script should build on (None if it is one)."""
-    if dialog.stop_reason == StopReason.BACKEND_ERROR or "error" in dialog.metadata:
-        return str(dialog.metadata.get("error", "the model failed")) + " (rerun with -v for the details)"
-    if not dialog.turns:
-        return "the dialogue has no turns; check the model and the scenario's stop conditions (rerun with -v)."
-    return None
+    """Why a finished dialogue is not a success a script should build on (`dialog_failure`), with what to do."""
+    failure = dialog_failure(dialog)
+    if failure is None:
+        return None
+    if dialog.turns:
+        return f"{failure} (rerun with -v for the details)"
+    return f"{failure}; check the model and the scenario's stop conditions (rerun with -v)."
 
 
 @cli.command()

@@ -35,9 +35,10 @@ from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception, stop_a
 from tqdm.auto import tqdm
 
 from roleplay._aio import run_sync
+from roleplay.backends.base import is_retryable
 from roleplay.backends.options import SEED_LIMIT
 from roleplay.dialog import Dialog, dialog_failure
-from roleplay.errors import BackendError, BackendUnreachableError, ConfigError, RunError, StructuredOutputError
+from roleplay.errors import BackendError, ConfigError, RunError, StructuredOutputError
 from roleplay.prices import PriceTable
 from roleplay.runs.budget import BatchResult, RunBudget, run_totals
 from roleplay.runs.folder import RunFolder, checked_id
@@ -62,10 +63,14 @@ class DialogFailed(RunError):
 
 
 def is_transient(err: BaseException) -> bool:
-    """Errors worth retrying: the server may answer next time, or the model may produce valid JSON."""
+    """Errors worth retrying a dialogue for, one rule with the model calls' own.
+
+    What a model call retries (`roleplay.backends.base.is_retryable`), and what a fresh try of the dialogue
+    may not meet again (invalid JSON, a failed dialogue, a time limit).
+    """
     if isinstance(err, BackendError):
-        return err.status_code is None or err.status_code == 429 or err.status_code >= 500
-    return isinstance(err, (BackendUnreachableError, StructuredOutputError, DialogFailed, TimeoutError))
+        return is_retryable(err)
+    return is_retryable(err) or isinstance(err, (StructuredOutputError, DialogFailed, TimeoutError))
 
 
 async def generate_dialog(make: MakeDialog, dialog_id: Any, seed: int, attempts: int, backoff: float) -> Dialog:
