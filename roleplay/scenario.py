@@ -86,7 +86,7 @@ class Scenario(CheckedModel):
     temperature: float | None = Field(default=defaults.TEMPERATURE, ge=0)
     repeat_penalty: float | None = Field(default=None, gt=0, description="Penalty on repeated tokens (llama.cpp, "
                                          "Ollama); 1.15 stops the embedded model looping.")
-    max_tokens: int = Field(default=96, gt=0, description="Most tokens per turn.")
+    max_tokens: int = Field(default=defaults.SCENARIO_MAX_TOKENS, gt=0, description="Most tokens per turn.")
     request_timeout: float | None = Field(default=None, gt=0, description="Seconds one model call may take "
                                           "(default: the backend's); --request-timeout overrides it.")
     context_window: int = Field(default=defaults.CONTEXT_WINDOW, gt=0, description="Messages each agent remembers.")

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from roleplay import defaults
 from roleplay.cli.base import OutputPath, cli, friendly, model_string
 from roleplay.cli.runs import batch_arguments, report_batch, run_options, run_or_resume
 
@@ -42,7 +43,7 @@ def star() -> None:
                    "rates of STAR's real users, seeded; recorded in the dialogue's metadata['user'].")
 @click.option("--held-out", is_flag=True, help="Run each scenario on graphs mined without its fold (2-fold by id).")
 @click.option("-m", "--model", envvar="ROLEPLAY_MODEL", callback=model_string, default="embedded", show_default=True)
-@click.option("--max-turns", type=click.IntRange(min=2), default=16, show_default=True)
+@click.option("--max-turns", type=click.IntRange(min=2), default=defaults.STAR_MAX_TURNS, show_default=True)
 @run_options
 @friendly
 def star_generate(star_path: Path, task: str | None, happy: bool | None, multitask: bool, ids: tuple[int, ...],
