@@ -28,6 +28,7 @@ from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
 from roleplay.backends.context import fit_to_context
+from roleplay.backends.dialects import json_object_schema_args, plain_seed_args
 from roleplay.backends.options import RETRY_WAIT_CAP, BackendOptions, check_seed, reply_limit
 from roleplay.backends.plain import PlainChatClient, default_model_info
 from roleplay.backends.pool import ClientPool
@@ -45,9 +46,6 @@ CONTEXT_MARGIN = 32
 """Tokens kept free beyond the reply's room: the chat template's markers, which a token count may not see."""
 
 
-def plain_seed_args(seed: int) -> dict[str, Any]:
-    """Most backends take a per-call seed as a ``seed`` create argument (OpenAI, llama.cpp, scripted)."""
-    return {"seed": seed}
 
 
 @dataclass(frozen=True)
@@ -103,9 +101,6 @@ class BackendRecord:
 
 
 
-def json_object_schema_args(schema: dict[str, Any]) -> dict[str, Any]:
-    """llama.cpp's dialect for schema-constrained output (in-process and its server alike)."""
-    return {"response_format": {"type": "json_object", "schema": schema}}
 
 
 

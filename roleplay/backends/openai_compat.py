@@ -39,6 +39,7 @@ from pydantic import BaseModel
 
 from roleplay.backends.autogen_private import openai_model_info
 from roleplay.backends.base import BackendRecord, Model, PlainChatClient, default_model_info
+from roleplay.backends.dialects import json_schema_args
 from roleplay.backends.options import OpenAIOptions, reply_limit, retry_after_seconds
 from roleplay.backends.pool import ClientPool
 from roleplay.errors import BackendError, ConfigError
@@ -48,9 +49,6 @@ _ROLES = {"SystemMessage": "system", "UserMessage": "user", "AssistantMessage": 
 _FINISH = {"stop", "length", "content_filter"}
 
 
-def json_schema_args(schema: dict[str, Any]) -> dict[str, Any]:
-    """OpenAI's and vLLM's dialect for schema-constrained output."""
-    return {"response_format": {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}}
 
 
 def _as_json_object(response_format: dict[str, Any]) -> dict[str, Any]:
