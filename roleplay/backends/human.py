@@ -27,6 +27,7 @@ from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
 from roleplay.backends.base import BackendRecord, Model, PlainChatClient
+from roleplay.backends.dialects import SCHEMA_KEY
 from roleplay.backends.options import BackendOptions
 from roleplay.errors import ConfigError
 from roleplay.text.names import DIRECTOR, END_MARKER
@@ -35,7 +36,6 @@ __all__ = ["BACKENDS", "HUMAN", "HumanClient", "human_model", "make_client"]
 
 HUMAN = "human"
 END_COMMAND = "/end"
-SCHEMA_KEY = "json_schema"
 _EXAMPLE_LINE = re.compile(r"^\s*-\s*([\w.-]+):\s*(.+)$", re.M)
 
 
