@@ -34,6 +34,7 @@ from pathlib import Path
 
 from roleplay.backends.llamacpp import embedded_model_path
 from roleplay.runs.batch import arun_batch
+from roleplay.runs.jobs import batch_job
 from roleplay.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,7 +81,7 @@ def servers(count: int, threads: int, cache: bool = False):
 def run(urls: list[str], concurrency: int, n: int = N) -> tuple[float, int]:
     """``n`` 4-turn dialogues of at most 32 tokens per turn; (seconds, completion tokens)."""
     scenario = load_scenario(ROOT / "scenarios" / "doctor_patient.yaml").model_copy(update={"max_tokens": 32})
-    job = scenario.batch_job(model="openai:smollm", max_turns=4, servers=urls, api_key="local")
+    job = batch_job(scenario, model="openai:smollm", max_turns=4, servers=urls, api_key="local")
     with tempfile.TemporaryDirectory() as out:
         result = asyncio.run(arun_batch(job, n, out, seed=1, concurrency=concurrency, progress=False))
     assert result.done == n, result

@@ -28,6 +28,7 @@ from typing import Any
 from roleplay.backends import llamacpp
 from roleplay.dialog import Dialog
 from roleplay.runs.batch import run_batch
+from roleplay.runs.jobs import batch_job
 from roleplay.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +40,7 @@ def arm(concurrency: int, out: Path, options: dict[str, Any]) -> dict[str, float
     """One batch; returns wall seconds, completion tokens and turns."""
     scenario = load_scenario(ROOT / "scenarios" / "doctor_patient.yaml")
     scenario = scenario.model_copy(update={"stop": scenario.stop.model_copy(update={"timeout": None})})
-    job = scenario.batch_job(max_turns=TURNS, **options)
+    job = batch_job(scenario, max_turns=TURNS, **options)
     started = time.perf_counter()
     result = run_batch(job, DIALOGUES, out, seed=0, concurrency=concurrency, progress=False)
     seconds = time.perf_counter() - started

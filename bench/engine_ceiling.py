@@ -9,7 +9,7 @@ max(8, 3c) six-turn, two-party dialogues are run by three clients:
   sending the very requests roleplay sends (the two agents' system prompts, the kickoff line, each
   agent's growing history): what a thin client of the same conversation would do; once over aiohttp
   (one session) and once over httpx (sharded clients), and roleplay is compared with the faster;
-- roleplay: `arun_batch` over `Scenario.batch_job` with an ``openai:`` model (agents, orchestrator,
+- roleplay: `arun_batch` over `roleplay.runs.jobs.batch_job` with an ``openai:`` model (agents, orchestrator,
   guards, run folder and all), the wall time of loading the scenario and `arun_batch`;
 - roleplay on ``--workers`` processes (`roleplay.runs.processes`, ``roleplay batch --executor processes``):
   the same batch with the dialogues spread over that many forked worker processes (at most one per
@@ -54,6 +54,7 @@ import yaml
 from roleplay.agents import persona_system_prompt
 from roleplay.prompts import render
 from roleplay.runs.batch import arun_batch, batch_collector
+from roleplay.runs.jobs import batch_job
 from roleplay.runs.processes import ProcessJob
 from roleplay.scenario import load_scenario
 
@@ -237,7 +238,7 @@ def write_scenario(folder: Path, turns: int, guards: bool = True) -> Path:
 async def roleplay_loop(url: str, scenario_path: Path, dialogues: int, concurrency: int, out: Path,
                         workers: int = 1) -> int:
     """`arun_batch` over the scenario's batch job, in this process or on ``workers`` processes; the turns done."""
-    job = load_scenario(scenario_path).batch_job(servers=[url])
+    job = batch_job(load_scenario(scenario_path), servers=[url])
     make = ProcessJob(job, workers) if workers > 1 else job
     result = await arun_batch(make, dialogues, out, concurrency=concurrency, progress=False, attempts=1)
     if result.failed:
@@ -248,7 +249,7 @@ async def roleplay_loop(url: str, scenario_path: Path, dialogues: int, concurren
 async def job_loop(url: str, scenario_path: Path, dialogues: int, concurrency: int, workers: int = 1) -> int:
     """The same dialogues through the batch job alone, ``concurrency`` at once: no run folder (no file, fsync,
     index line, retry or progress), inside `batch_collector` as `arun_batch` is. The turns done."""
-    job = load_scenario(scenario_path).batch_job(servers=[url])
+    job = batch_job(load_scenario(scenario_path), servers=[url])
     make = ProcessJob(job, workers) if workers > 1 else job
     pending = iter(range(dialogues))
 

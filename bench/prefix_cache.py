@@ -19,6 +19,7 @@ from typing import Any
 
 from roleplay.backends import llamacpp
 from roleplay.runs.batch import run_batch
+from roleplay.runs.jobs import batch_job
 from roleplay.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +43,7 @@ def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 8
     turns = int(sys.argv[2]) if len(sys.argv) > 2 else 6
     counting()
-    job = load_scenario(ROOT / "scenarios" / "doctor_patient.yaml").batch_job(max_turns=turns, slots=8)
+    job = batch_job(load_scenario(ROOT / "scenarios" / "doctor_patient.yaml"), max_turns=turns, slots=8)
     print(f"{count} doctor_patient dialogues x {turns} turns, embedded, 8 slots")
     print("| prompt cache | concurrency | llama.cpp requests | prompt tokens per request | evaluated per request "
           "| evaluated share |")

@@ -33,6 +33,7 @@ import yaml
 from engine_ceiling import fake_server, write_scenario
 
 from roleplay.runs.batch import arun_batch
+from roleplay.runs.jobs import batch_job
 from roleplay.runs.ray_executor import RayJob
 from roleplay.scenario import load_scenario
 
@@ -58,14 +59,14 @@ async def timed_batch(make, n: int, out: Path, concurrency: int) -> tuple[float,
 
 
 async def local_run(scenario: Path, servers: list[str], n: int, concurrency: int, work: Path):
-    async with load_scenario(scenario).batch_job(servers=servers) as job:
+    async with batch_job(load_scenario(scenario), servers=servers) as job:
         await timed_batch(job, concurrency, work / "local-warm", concurrency)
         return await timed_batch(job, n, work / "local", concurrency)
 
 
 async def ray_run(scenario: Path, servers: list[str], n: int, concurrency: int, work: Path):
     started = time.perf_counter()
-    async with RayJob(load_scenario(scenario).batch_job(servers=servers), 2, concurrency // 2) as make:
+    async with RayJob(batch_job(load_scenario(scenario), servers=servers), 2, concurrency // 2) as make:
         await timed_batch(make, concurrency, work / "ray-warm", concurrency)
         startup = time.perf_counter() - started
         return startup, await timed_batch(make, n, work / "ray", concurrency)

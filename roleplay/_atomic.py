@@ -10,12 +10,30 @@ import os
 import re
 import tempfile
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 from roleplay.errors import ConfigError
 
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)  # read once: the mode a plain open() would give new files
+
+@cache
+def _umask() -> int:
+    """The process's umask (what a plain open() takes off 0o666), read once, when first needed.
+
+    Linux shows it in /proc/self/status, so it is read without being changed; elsewhere it is set and put
+    back at once, the only way POSIX offers, and never at import.
+    """
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+    except OSError:
+        status = ""
+    line = next((line for line in status.splitlines() if line.startswith("Umask:")), None)
+    if line is not None:
+        return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
 
 TEMP_SUFFIX = ".roleplay-tmp"
 """The end of every temp file `atomic_write_text` makes (``.<name>.<random>.roleplay-tmp``): a crash may
@@ -36,7 +54,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the mode open() would
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the mode open() would
         os.replace(tmp, target)
     except OSError as err:
         Path(tmp).unlink(missing_ok=True)

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, model_validator
 
+from roleplay import defaults
 from roleplay._checked import CheckedModel
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition, Timeout
 from roleplay.policy.prior import PriorMode
@@ -39,7 +40,7 @@ class StopEntry(CheckedModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_turns: int = Field(default=12, ge=1)  # a scenario's own cap: shorter than a bare generator's
+    max_turns: int = Field(default=defaults.SCENARIO_MAX_TURNS, ge=1)  # shorter than a bare generator's
     end_signal: bool = True
     timeout: float | None = Field(default=None, gt=0, description="Wall-clock seconds.")
 

@@ -11,14 +11,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from roleplay.errors import DialogFileError
 
-if TYPE_CHECKING:
-    from roleplay.dialog import Turn
+__all__ = ["SpokenLine", "format_txt", "parse_txt"]
 
-__all__ = ["format_txt", "parse_txt"]
+
+class SpokenLine(Protocol):
+    """What the format keeps of a turn (a `roleplay.dialog.Turn` is one): who spoke and what they said."""
+
+    speaker: str | None
+    text: str
 
 CONTINUATION = "  "
 _LINE = re.compile(r"((?:\\.|[^\\])*?): (.*)")  # the first ': ' that is not escaped ends the speaker
@@ -37,7 +41,7 @@ def _unescape_speaker(written: str) -> str:
     return _ESCAPED.sub(lambda m: {"n": "\n", "r": "\r"}.get(m[1], m[1]), written)
 
 
-def format_txt(turns: Iterable[Turn]) -> str:
+def format_txt(turns: Iterable[SpokenLine]) -> str:
     """The ``.txt`` text of ``turns`` (a turn without a speaker is written with an empty one)."""
     lines = []
     for turn in turns:
@@ -47,14 +51,16 @@ def format_txt(turns: Iterable[Turn]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def parse_txt(text: str, source: Path) -> list[Turn]:
-    """The turns of a ``.txt`` dialogue; a line that is neither a turn nor a continuation is a `DialogFileError`."""
-    from roleplay.dialog import Turn
+def parse_txt(text: str, source: Path) -> list[tuple[str | None, str]]:
+    """The (speaker, text) turns of a ``.txt`` dialogue; a line that is neither is a `DialogFileError`.
 
-    turns: list[Turn] = []
+    Pairs, not `Turn` objects: the format sits below `roleplay.dialog`, which makes the turns.
+    """
+    turns: list[tuple[str | None, str]] = []
     for number, line in enumerate(text.split("\n"), start=1):
         if line.startswith(CONTINUATION) and turns:
-            turns[-1].text += "\n" + line[len(CONTINUATION):]
+            speaker, said = turns[-1]
+            turns[-1] = (speaker, said + "\n" + line[len(CONTINUATION):])
             continue
         if not line.strip():
             continue
@@ -64,5 +70,5 @@ def parse_txt(text: str, source: Path) -> list[Turn]:
                                   f"of the turn above): {line[:80]!r}. Fix that line, or save the dialogue as .json.",
                                   source)
         speaker = _unescape_speaker(match[1])
-        turns.append(Turn(speaker=speaker or None, text=match[2]))
+        turns.append((speaker or None, match[2]))
     return turns

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property, lru_cache
-from typing import Any, NamedTuple
+from functools import cached_property
+from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.base import Response
@@ -32,38 +31,18 @@ from autogen_core.models import AssistantMessage, UserMessage
 
 from roleplay import defaults
 from roleplay.backends import Model
-from roleplay.dialog import Dialog, Turn
-from roleplay.errors import ConfigError
-from roleplay.guards import TRIM_KEY, Guards, Trim, identity_terms
+from roleplay.dialog import Turn
 from roleplay.memory import AgentMemory, MemoryPolicy
 from roleplay.personas import BasePersona
-from roleplay.prompts import render
+from roleplay.prompts.persona import persona_system_prompt, render_examples
 from roleplay.sentences import is_complete, trim_to_complete
 from roleplay.structured import salvage_object
+from roleplay.text import TRIM_KEY, Guards, Trim, identity_terms
+from roleplay.text.cleaning import clean_reply, split_thought
+from roleplay.text.names import DIRECTOR, END_MARKER, agent_id, check_unique_names
 
-END_MARKER = "[END]"
-DIRECTOR = "director"
-
-
-def agent_id(name: str) -> str:
-    """An identifier AutoGen accepts for a display name: ``'Dr. Smith' -> 'Dr_Smith'``."""
-    ident = re.sub(r"\W+", "_", name.strip()).strip("_")
-    if not ident:
-        raise ConfigError(f"Agent name {name!r} has no letters or digits; give the agent a real name.")
-    return f"_{ident}" if ident[0].isdigit() else ident
-
-
-def check_unique_names(names: Sequence[str]) -> None:
-    """Reject names that are the same once made identifiers (AutoGen needs unique identifier names)."""
-    seen: dict[str, str] = {}
-    for name in names:
-        key = agent_id(name).lower()
-        if key in seen:
-            raise ConfigError(
-                f"Agents {seen[key]!r} and {name!r} have the same name once made an identifier ({agent_id(name)!r}); "
-                "give every agent a distinct name."
-            )
-        seen[key] = name
+__all__ = ["DIRECTOR", "END_MARKER", "Agent", "Reply", "agent_id", "check_unique_names", "clean_reply",
+           "persona_system_prompt", "render_examples", "split_thought"]
 
 
 @dataclass
@@ -81,79 +60,6 @@ class Reply:
     metadata: dict[str, Any] = field(default_factory=dict)
     """Extras for the turn's metadata: ``thought`` of a reasoning model, ``guard`` decisions."""
 
-
-_SPACES = re.compile(r"\s+")
-_WRAPPED = re.compile(r'^["“]?([^"“”]*?)["”]?$')
-"""A turn the model put in quotation marks, whole or only opened: the quotes are not part of what is said."""
-_THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL | re.IGNORECASE)
-
-
-def split_thought(raw: str) -> tuple[str, str | None]:
-    """Separate a reasoning model's ``<think>...</think>`` (also unclosed, or only closed) from its words."""
-    thoughts = [m.strip() for m in _THINK.findall(raw)]
-    text = _THINK.sub("", raw)
-    if "</think>" in text.lower():  # the chat template opened the block, the model only closed it
-        before, _, text = re.split(r"(</think>)", text, maxsplit=1, flags=re.IGNORECASE)
-        thoughts.insert(0, before.strip())
-    thought = "\n".join(t for t in thoughts if t)
-    return text.strip(), thought or None
-
-
-class _Labels(NamedTuple):
-    """`clean_reply`'s patterns for one speaker: its end marker, its own name prefixes, the others' labels."""
-
-    marker: re.Pattern[str]
-    own: tuple[re.Pattern[str], ...]
-    other_opening: re.Pattern[str] | None
-    other_line: re.Pattern[str] | None
-
-
-@lru_cache(maxsize=1024)
-def _labels(own_names: tuple[str, ...], other_names: tuple[str, ...], end_marker: str) -> _Labels:
-    """Compiled once per speaker: every turn of every dialogue of a batch is cleaned with the same names."""
-    marker = re.compile(re.escape(end_marker), re.IGNORECASE)
-    own = tuple(re.compile(rf"^\s*(\S+\s+){{0,2}}?(\[{re.escape(name)}\]|{re.escape(name)}\s*:)\s*", re.IGNORECASE)
-                for name in own_names)  # also after up to two stray words ("Well Doctor: Good morning.")
-    if not other_names:
-        return _Labels(marker, own, None, None)
-    others = "|".join(re.escape(n) for n in other_names)
-    prefix = rf"(\[({others})\]|({others})\s*:)"
-    return _Labels(marker, own, re.compile(rf"^\s*{prefix}\s*", re.IGNORECASE),
-                   re.compile(rf"(^|\n)\s*{prefix}", re.IGNORECASE))
-
-
-def clean_reply(
-    raw: str,
-    own_names: Sequence[str],
-    other_names: Sequence[str],
-    end_marker: str,
-    max_sentences: int | None = None,
-) -> tuple[str, bool]:
-    """Strip the end marker, a leading own-name prefix, quotes around the whole turn, and lines for others.
-
-    With ``max_sentences``, keep only the first complete sentences (a small model rambles; a turn cut
-    off by the token limit loses its unfinished last sentence when a complete one precedes it).
-    Sentences are found by `roleplay.sentences`, so "Dr." or "3.5" never ends one.
-    """
-    labels = _labels(tuple(own_names), tuple(other_names), end_marker)
-    text = raw.strip()
-    end = bool(labels.marker.search(text))
-    if end:
-        text = labels.marker.sub("", text)
-    for own in labels.own:
-        text = own.sub("", text)
-    if labels.other_opening and labels.other_line:
-        # A reply that opens with another speaker's label is still this agent's turn: drop the label.
-        # A label further on starts lines the model invented for someone else: cut there.
-        text = labels.other_opening.sub("", text)
-        cut = labels.other_line.search(text)
-        if cut:
-            text = text[: cut.start()]
-    text = _SPACES.sub(" ", text).strip()
-    text = _WRAPPED.sub(r"\1", text).strip()  # no match (a quotation inside the turn): unchanged
-    if max_sentences is not None:
-        text = trim_to_complete(text, max_sentences)
-    return text, end
 
 
 class Agent:
@@ -353,48 +259,3 @@ def _json_object(raw: str) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         return salvage_object(raw)
     return data if isinstance(data, dict) else None
-
-
-def persona_system_prompt(
-    name: str,
-    persona: BasePersona,
-    others: Sequence[tuple[str, BasePersona]],
-    dialogue_details: str = "",
-    end_marker: str = END_MARKER,
-    examples: Sequence[Dialog] = (),
-) -> str:
-    """The system prompt of a role-playing agent: who it is, who it talks to, the rules, style examples.
-
-    ``examples`` are shown as examples of tone and length (sdialog's ``example_dialogs``), marked as
-    not part of this conversation; they never enter the agent's memory.
-    """
-    def who(other_name: str, other: BasePersona) -> str:
-        role = getattr(other, "role", "") or ""
-        return f"{other_name} ({role})" if role and role.lower() != other_name.lower() else other_name
-
-    other_names = [n for n, _ in others]
-    return render(
-        "persona_system",
-        name=name,
-        persona=persona.description(),
-        others=", ".join(who(n, p) for n, p in others) or "someone",
-        other_names=" or ".join(other_names) or "others",
-        details=f"About this conversation: {dialogue_details.strip()}\n" if dialogue_details.strip() else "",
-        examples=render_examples(examples),
-        end_marker=end_marker,
-    )
-
-
-def render_examples(examples: Sequence[Dialog]) -> str:
-    """Example dialogues as a prompt section ("" without examples)."""
-    if not examples:
-        return ""
-    blocks = ["\n".join(f"{turn.speaker}: {turn.text}" for turn in example.turns) for example in examples]
-    return render("examples", dialogs="\n\n".join(blocks)) + "\n"
-
-
-def __getattr__(name: str) -> Any:  # PEP 562: roleplay.interop builds on this module, so import it lazily
-    if name == "as_autogen":
-        from roleplay.interop import as_autogen
-        return as_autogen
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

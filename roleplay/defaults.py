@@ -7,7 +7,8 @@ overrides it for that run; backends keep their own connection defaults (ports, c
 
 from __future__ import annotations
 
-__all__ = ["CONTEXT_WINDOW", "DIALOG_MAX_TOKENS", "MAX_TOKENS", "MAX_TURNS", "TEMPERATURE"]
+__all__ = ["CONTEXT_WINDOW", "DIALOG_MAX_TOKENS", "MAX_TOKENS", "MAX_TURNS", "SCENARIO_MAX_TOKENS",
+           "SCENARIO_MAX_TURNS", "STAR_MAX_TURNS", "TEMPERATURE"]
 
 MAX_TURNS = 20
 """Turns after which a role-play stops if no agent ended it: a cap always applies, so no run loops forever."""
@@ -23,3 +24,12 @@ CONTEXT_WINDOW = 24
 
 DIALOG_MAX_TOKENS = 1024
 """Most tokens `DialogGenerator` may spend writing a whole dialogue in one structured answer."""
+
+SCENARIO_MAX_TURNS = 12
+"""A scenario file's cap when its ``stop:`` names none: shorter than a bare generator's `MAX_TURNS`."""
+
+SCENARIO_MAX_TOKENS = 96
+"""Most tokens per turn when a scenario file does not say (``max_tokens:``)."""
+
+STAR_MAX_TURNS = 16
+"""Turns of a synthetic STAR dialogue (``roleplay star generate``): room for a task's slots, query and goodbye."""

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticSerializationError
@@ -122,7 +122,22 @@ class Dialog(CheckedModel):
     def __iter__(self) -> Iterator[Turn]:  # type: ignore[override]  # turns, not pydantic's (field, value) pairs
         return iter(self.turns)
 
-    def __getitem__(self, index: int) -> Turn:
+    def keys(self) -> list[str]:
+        """The field names, so ``dict(dialog)`` gives the fields as for any pydantic model (iterating gives turns)."""
+        return list(type(self).model_fields)
+
+    @overload
+    def __getitem__(self, index: int) -> Turn: ...
+
+    @overload
+    def __getitem__(self, index: str) -> Any: ...
+
+    def __getitem__(self, index: int | str) -> Turn | Any:
+        """``dialog[i]`` is turn i; ``dialog["field"]`` a field (what ``dict(dialog)`` reads)."""
+        if isinstance(index, str):
+            if index not in type(self).model_fields:
+                raise KeyError(index)
+            return getattr(self, index)
         return self.turns[index]
 
     def __str__(self) -> str:
@@ -219,18 +234,22 @@ class Dialog(CheckedModel):
             except ValidationError as err:
                 raise DialogFileError(f"not a valid dialogue JSON file: {_first_error(err)}", source) from err
         if suffix == ".txt":
-            return cls(turns=parse_txt(text, source))
+            return cls(turns=[Turn(speaker=speaker, text=said) for speaker, said in parse_txt(text, source)])
         raise DialogFileError(f"unknown extension '{suffix or '(none)'}'. Use .json or .txt.", source)
-
-    @classmethod
-    def from_autogen(cls, result: Any, **options: Any) -> Dialog:
-        """A dialogue from an AutoGen team's ``TaskResult``: see `roleplay.interop.dialog_from_autogen`."""
-        from roleplay.interop.dialogs import dialog_from_autogen
-
-        return dialog_from_autogen(result, **options)
 
 
 def _first_error(err: ValidationError) -> str:
     first = err.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "(top level)"
     return f"{where}: {str(first['msg']).removeprefix('Value error, ')}"
+
+
+def dialog_failure(dialog: Dialog) -> str | None:
+    """Why ``dialog`` counts as failed (a backend error, no turns at all), or None if it is a result."""
+    if dialog.stop_reason == StopReason.BACKEND_ERROR:
+        return str(dialog.metadata.get("error", "backend error"))
+    if not dialog.turns:
+        reason = dialog.stop_reason.value if dialog.stop_reason else "unknown"
+        return f"the dialogue has no turns (stop reason: {reason}); {dialog.metadata.get('error', '')}".rstrip("; ")
+    return None
+

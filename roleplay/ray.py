@@ -3,7 +3,7 @@
     import roleplay.ray
     from roleplay.scenario import load_scenario
 
-    job = load_scenario("doctor_patient").batch_job(model="openai:m", servers=["http://{node_ip}:8000/v1"])
+    job = batch_job(load_scenario("doctor_patient"), model="openai:m", servers=["http://{node_ip}:8000/v1"])
     roleplay.ray.dialogs_dataset(job, 100_000, seed=0).write_parquet("s3://bucket/dialogs")
 
 Row ``i`` is dialogue ``i`` generated with seed ``seed + i`` (the same dialogue `roleplay batch` writes),
@@ -43,7 +43,7 @@ def dialogs_dataset(job: ScenarioJob, n: int, seed: int = 0, *, fmt: str = "open
     """A lazy `ray.data.Dataset` of dialogues ``0..n-1`` as export rows (see the module docstring).
 
     Args:
-        job: the scenario job (`Scenario.batch_job`); its server URLs may hold ``{node_ip}``.
+        job: the scenario job (`roleplay.runs.jobs.batch_job`); its server URLs may hold ``{node_ip}``.
         n: how many dialogues.
         seed: dialogue ``i`` uses ``seed + i``.
         fmt: the export row format: openai, hf, sharegpt or jsonl (the whole dialogue).
@@ -57,7 +57,7 @@ def dialogs_dataset(job: ScenarioJob, n: int, seed: int = 0, *, fmt: str = "open
     if fmt not in FORMATS:
         raise ConfigError(f"Unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}.")
     if not isinstance(job, ScenarioJob):
-        raise ConfigError(f"dialogs_dataset runs a scenario job (Scenario.batch_job(...)), not {type(job)!r}.")
+        raise ConfigError(f"dialogs_dataset runs a scenario job (batch_job(...)), not {type(job)!r}.")
     if n < 1 or workers < 1 or concurrency < 1 or attempts < 1:
         raise ConfigError(f"n, workers, concurrency and attempts must be >= 1, got {n}, {workers}, {concurrency} "
                           f"and {attempts}.")

@@ -37,9 +37,9 @@ An agent may be of a custom persona class, and may sample its persona per dialog
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
@@ -48,12 +48,9 @@ from roleplay._aio import run_sync
 from roleplay._checked import CheckedModel, describe_problems
 from roleplay._scenario_parts import AgentEntry, ExampleTurn, PolicyEntry, StopEntry
 from roleplay._yaml import read_yaml
-from roleplay.agents import check_unique_names
-from roleplay.backends import takes_base_url
 from roleplay.dialog import Dialog, Turn
 from roleplay.errors import ConfigError, DialogFileError, PersonaError, PolicyGraphError, ScenarioError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
-from roleplay.guards import Guards
 from roleplay.memory import MemoryPolicy
 from roleplay.personas import BasePersona, Fixed, Persona, PersonaGenerator
 from roleplay.personas.loading import load_class
@@ -62,10 +59,9 @@ from roleplay.policy.graph import read_dot
 from roleplay.policy.orchestrator import Policy
 from roleplay.policy.prior import Prior, default_mode
 from roleplay.resources import bundled_scenarios, find_scenario
+from roleplay.text import Guards
+from roleplay.text.names import check_unique_names
 from roleplay.variants import VariantGrid
-
-if TYPE_CHECKING:
-    from roleplay.runs.jobs import ScenarioJob
 
 SCHEMA_VERSION = 1
 
@@ -90,7 +86,7 @@ class Scenario(CheckedModel):
     temperature: float | None = Field(default=defaults.TEMPERATURE, ge=0)
     repeat_penalty: float | None = Field(default=None, gt=0, description="Penalty on repeated tokens (llama.cpp, "
                                          "Ollama); 1.15 stops the embedded model looping.")
-    max_tokens: int = Field(default=96, gt=0, description="Most tokens per turn.")
+    max_tokens: int = Field(default=defaults.SCENARIO_MAX_TOKENS, gt=0, description="Most tokens per turn.")
     request_timeout: float | None = Field(default=None, gt=0, description="Seconds one model call may take "
                                           "(default: the backend's); --request-timeout overrides it.")
     context_window: int = Field(default=defaults.CONTEXT_WINDOW, gt=0, description="Messages each agent remembers.")
@@ -281,24 +277,6 @@ class Scenario(CheckedModel):
             memory=self.memory,
             **backend_options,
         )
-
-    def batch_job(self, model: str | None = None, max_turns: int | None = None, servers: Sequence[str] = (),
-                  **backend_options: Any) -> ScenarioJob:
-        """What `arun_batch` runs for dialogue ``index``: grid variant ``index % size`` on server ``index % pool``.
-
-        ``servers`` is a pool of base URLs of identical model servers (Ollama or OpenAI-compatible). Pinning
-        a dialogue to a server by its index, not to whichever is free, keeps its result independent of the
-        concurrency and lets a server that runs one request at a time still take part in a parallel batch.
-        """
-        if servers:
-            in_process = sorted({spec for spec in (model or a.model or self.model for a in self.agents)
-                                 if not takes_base_url(spec)})
-            if in_process:
-                raise ScenarioError(f"server URLs were given, but {', '.join(in_process)} runs in this process; "
-                                    "use an ollama: or openai: model with --base-url.", self.path)
-        from roleplay.runs.jobs import ScenarioJob
-
-        return ScenarioJob(self, model, max_turns, list(servers), backend_options)
 
     def load_policy(self) -> Policy | None:
         """The policy graph named by the file, read and checked (None if the scenario has none)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from roleplay.backends import registered_backends, unregister_backend
 from roleplay.backends.scripted import ScriptedRequest, scripted_model
 from roleplay.personas import Persona
 
@@ -13,6 +14,15 @@ from roleplay.personas import Persona
 def _isolated_home(tmp_path, monkeypatch):
     """Run every test in its own folder, so relative outputs never land in the checkout."""
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _backends_registered_by_a_test_end_with_it():
+    """A test registers its scripted backends with `register_backend`; they are unregistered when it ends."""
+    before = set(registered_backends())
+    yield
+    for prefix in set(registered_backends()) - before:
+        unregister_backend(prefix)
 
 
 REAL_MODEL_MARKERS = ("embedded", "server")

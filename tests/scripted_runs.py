@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from roleplay import backends
+from roleplay.backends import register_backend, registered_backends
 from roleplay.backends.scripted import ScriptedRequest, scripted_model
 from roleplay.dialog import Dialog
 from roleplay.scenario import load_scenario
@@ -37,6 +37,6 @@ def _first_action_and_no(request: ScriptedRequest) -> str:
 
 def doctor_intake_dialog(monkeypatch, seed: int = 2) -> Dialog:
     """One doctor-intake dialogue on its DOT graph: greet ... ask_red_flags, "no", give_advice ... goodbye."""
-    monkeypatch.setitem(backends._FACTORIES, "canned",
-                        lambda model, options: scripted_model(fn=_first_action_and_no, seed=options.seed))
+    if "canned" not in registered_backends():  # a fixture may build several dialogues in one test
+        register_backend("canned", lambda model, options: scripted_model(fn=_first_action_and_no, seed=options.seed))
     return load_scenario(DOCTOR_INTAKE).generator(model="canned").generate(seed=seed)

@@ -195,11 +195,27 @@ def test_a_registered_backend_declares_its_options_and_base_url():
         return scripted_model(replies=[f"{model} at {options.base_url}"])
 
     register_backend("remote-test", factory, options=ServerOptions, takes_base_url=True)
-    try:
-        assert backends.takes_base_url("remote-test:x") and not backends.takes_base_url("scripted:auto")
-        assert get_backend("remote-test:x", base_url="http://h:1").client._replies == ["x at http://h:1"]
-    finally:
-        del backends._FACTORIES["remote-test"]
+    assert backends.takes_base_url("remote-test:x") and not backends.takes_base_url("scripted:auto")
+    assert get_backend("remote-test:x", base_url="http://h:1").client._replies == ["x at http://h:1"]
+
+
+def test_a_registered_backend_resolves_until_it_is_unregistered():
+    from roleplay.backends import registered_backends, unregister_backend
+    from roleplay.backends.scripted import scripted_model
+
+    register_backend("plugin-test", lambda model, options: scripted_model(replies=[f"{model} here."]))
+    assert "plugin-test" in registered_backends()
+    assert get_backend("plugin-test:one").client._replies == ["one here."]
+    with pytest.raises(ConfigError, match="already registered"):
+        register_backend("plugin-test", lambda model, options: scripted_model(replies=["again."]))
+    unregister_backend("plugin-test")
+    assert "plugin-test" not in registered_backends()
+    with pytest.raises(UnknownBackendError):
+        get_backend("plugin-test:one")
+    with pytest.raises(ConfigError, match="not registered"):
+        unregister_backend("plugin-test")
+    with pytest.raises(ConfigError, match="built in"):
+        unregister_backend("scripted")
 
 
 def test_a_text_file_named_gguf_is_a_clear_config_error(tmp_path):

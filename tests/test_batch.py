@@ -15,13 +15,15 @@ import pytest
 from click.testing import CliRunner
 from slow_cli import kill_9_then_rerun, slow_cli, wait_for_lines
 
-from roleplay import Dialog, backends
+from roleplay import Dialog
+from roleplay.backends import register_backend
 from roleplay.backends.scripted import scripted_model
 from roleplay.cli import cli
 from roleplay.dialog import StopReason, Turn
 from roleplay.errors import BackendError, BackendUnreachableError, ConfigError, ScenarioError
 from roleplay.runs.batch import YOUNG_COLLECTION, arun_batch, is_transient, run_batch
 from roleplay.runs.export import export, parse_roles
+from roleplay.runs.jobs import batch_job
 from roleplay.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +47,7 @@ def seeded_script(calls: list | None = None, delay: float = 0.0):
 @pytest.fixture
 def seeded(monkeypatch):
     calls: list = []
-    monkeypatch.setitem(backends._FACTORIES, "seeded", seeded_script(calls, delay=0.002))
+    register_backend("seeded", seeded_script(calls, delay=0.002))
     return calls
 
 
@@ -54,7 +56,7 @@ def turns_of(folder: Path) -> dict[int, list[str]]:
 
 
 def scenario_make(model="seeded", **options):
-    return load_scenario(SCENARIO).batch_job(model=model, max_turns=4, **options)
+    return batch_job(load_scenario(SCENARIO), model=model, max_turns=4, **options)
 
 
 async def test_same_seeds_same_files_at_any_concurrency(seeded, tmp_path):
@@ -186,7 +188,7 @@ def test_resume_after_kill_9(tmp_path):
 
 
 def test_cli_batch_with_variants_and_export(monkeypatch, tmp_path):
-    monkeypatch.setitem(backends._FACTORIES, "seeded", seeded_script())
+    register_backend("seeded", seeded_script())
     scenario = tmp_path / "s.yaml"
     scenario.write_text(SCENARIO.read_text().replace("../agents/", str(ROOT / "agents") + "/")
                         .replace("examples/", str(ROOT / "scenarios" / "examples") + "/") +
@@ -271,7 +273,7 @@ def test_cli_batch_spreads_dialogues_over_a_server_pool(server_pool, tmp_path):
 
 def test_server_pool_needs_a_server_backend():
     with pytest.raises(ScenarioError, match="embedded runs in this process; use an ollama: or openai: model"):
-        load_scenario(SCENARIO).batch_job(model="embedded", servers=["http://one.test/v1"])
+        batch_job(load_scenario(SCENARIO), model="embedded", servers=["http://one.test/v1"])
 
 
 def test_hf_export_round_trip(seeded, tmp_path):

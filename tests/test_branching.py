@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from roleplay import Dialog, backends
+from roleplay import Dialog
+from roleplay.backends import register_backend
 from roleplay.backends.scripted import scripted_model
 from roleplay.cli import cli
 from roleplay.dialog import Turn
@@ -14,6 +15,7 @@ from roleplay.errors import ConfigError
 from roleplay.generators import PersonaDialogGenerator
 from roleplay.guards import Guards
 from roleplay.runs.batch import arun_batch
+from roleplay.runs.jobs import batch_job
 from roleplay.scenario import load_scenario
 from roleplay.usage import agent_lines
 from roleplay.viz.report import branch_notes
@@ -33,7 +35,7 @@ def counting(monkeypatch):
             heard = [text for role, _, text in request.messages if role == "user"]
             return f"Reply {len(heard)} at seed {options.seed} to '{heard[-1][:20] if heard else ''}'."
         return scripted_model(fn=script, seed=options.seed, name="counting")
-    monkeypatch.setitem(backends._FACTORIES, "counting", factory)
+    register_backend("counting", factory)
     return calls
 
 
@@ -101,7 +103,7 @@ def test_a_prefix_must_be_a_dialogue_of_the_same_speakers(counting, doctor, pati
 
 async def test_cli_branch_writes_branches_that_report_groups(counting, tmp_path):
     run = tmp_path / "run"
-    await arun_batch(load_scenario(SCENARIO).batch_job(model="counting", max_turns=6), 2, run, progress=False,
+    await arun_batch(batch_job(load_scenario(SCENARIO), model="counting", max_turns=6), 2, run, progress=False,
                      params={"scenario": str(SCENARIO)})  # as `roleplay batch` records it
     out = tmp_path / "branches"
     result = CliRunner().invoke(cli, ["branch", str(run), "--at", "3", "--variants", "2", "--variants",
@@ -126,7 +128,7 @@ async def test_cli_branch_writes_branches_that_report_groups(counting, tmp_path)
                                            (["--variants", "2", "--at", "50"], "pass a whole number from 0 to")])
 async def test_cli_branch_bad_input(counting, tmp_path, args, message):
     run = tmp_path / "run"
-    await arun_batch(load_scenario(SCENARIO).batch_job(model="counting", max_turns=4), 1, run, progress=False)
+    await arun_batch(batch_job(load_scenario(SCENARIO), model="counting", max_turns=4), 1, run, progress=False)
     base = ["branch", str(run / "dialogs" / "0.json"), "--out", str(tmp_path / "b"), "--scenario", str(SCENARIO),
             "-m", "counting"]
     result = CliRunner().invoke(cli, base + (args if "--at" in args else [*args, "--at", "2"]))

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from roleplay import Dialog, backends
+from roleplay import Dialog
+from roleplay.backends import register_backend
 from roleplay.backends.scripted import scripted_model
 from roleplay.cli import cli
 from roleplay.errors import ScenarioError
@@ -21,7 +22,7 @@ def canned(monkeypatch):
     def factory(model, options):
         return scripted_model(fn=lambda r: f"{r.system.split('.')[0].removeprefix('You are ')} speaks.",
                               seed=options.seed, name="canned")
-    monkeypatch.setitem(backends._FACTORIES, "canned", factory)
+    register_backend("canned", factory)
 
 
 @pytest.mark.parametrize("name, speakers", [("doctor_patient", ["Doctor", "Patient"]),

@@ -17,6 +17,7 @@ from roleplay.backends import ClientPool, get_backend
 from roleplay.backends.openai_compat import OpenAIServer
 from roleplay.errors import BackendError, BackendTimeoutError, ConfigError
 from roleplay.runs.batch import arun_batch
+from roleplay.runs.jobs import batch_job
 from roleplay.scenario import load_scenario
 
 QUESTION = [UserMessage(content="hi", source="user")]
@@ -123,7 +124,7 @@ async def test_a_batch_opens_one_connection_pool_per_server(server, tmp_path, mo
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(pool_class, "__init__", counting_init)
-    job = load_scenario(scenario_file(tmp_path, model)).batch_job(servers=[server.url("ok") + suffix])
+    job = batch_job(load_scenario(scenario_file(tmp_path, model)), servers=[server.url("ok") + suffix])
     result = await arun_batch(job, 12, tmp_path / "out", concurrency=3, progress=False)
     assert result.done == 12 and result.turns == 48 and len(server.requests) == 48
     assert len(built) == 1 and job.pool.created == 1  # one server's clients for 24 agents in 12 dialogues
@@ -212,7 +213,7 @@ async def test_a_batch_job_prepares_each_variant_once_not_each_dialogue(tmp_path
         "agents": [{"name": "Doctor", "persona": "doctor.yaml"}, {"name": "Patient", "persona": {"role": "patient"}}],
         "variants": {"temperature": [0.2, 0.9]},
     }), encoding="utf-8")
-    job = load_scenario(path).batch_job()
+    job = batch_job(load_scenario(path))
     reads = {"variant": 0, "persona": 0}
     variant, from_yaml = Scenario.variant, Persona.from_yaml.__func__
 

@@ -90,3 +90,14 @@ def test_from_file_corrupt_txt(tmp_path):
     bad.write_text("A: fine\nno speaker here\n")
     with pytest.raises(DialogFileError, match="line 2 is not 'speaker: text'"):
         Dialog.from_file(bad)
+
+
+def test_dict_of_a_dialog_gives_its_fields_while_iterating_gives_its_turns():
+    dialog = Dialog(turns=[Turn("A", "Hello."), Turn("B", "Hi.")], seed=3, model="scripted:auto")
+    fields = dict(dialog)
+    assert set(fields) == set(Dialog.model_fields)
+    assert fields["seed"] == 3 and fields["turns"] == dialog.turns
+    assert [turn.text for turn in dialog] == ["Hello.", "Hi."]
+    assert dialog[1].speaker == "B" and dialog["model"] == "scripted:auto"
+    with pytest.raises(KeyError):
+        dialog["no_such_field"]

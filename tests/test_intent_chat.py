@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from roleplay import backends
+from roleplay.backends import register_backend
 from roleplay.backends.scripted import scripted_model
 from roleplay.cli import cli
 from roleplay.errors import ConfigError, ScenarioError
@@ -49,7 +49,7 @@ def taxonomy_file(tmp_path):
 @pytest.fixture
 def calls(monkeypatch):
     recorded = []
-    monkeypatch.setitem(backends._FACTORIES, "stages", stage_script(recorded))
+    register_backend("stages", stage_script(recorded))
     return recorded
 
 
@@ -96,7 +96,7 @@ def test_cached_skeleton_is_reused_after_a_crash_in_stage_two(calls, taxonomy_fi
 
 def test_filtered_conversation_is_regenerated(monkeypatch, taxonomy_file, tmp_path):
     recorded = []
-    monkeypatch.setitem(backends._FACTORIES, "stages", stage_script(recorded, blank_first_answer=True))
+    register_backend("stages", stage_script(recorded, blank_first_answer=True))
     report = IntentChatGenerator("stages", num_dialogs_per_intent=1, num_turns_per_dialog=4,
                                  taxonomy=taxonomy_file, concurrency=1).run(tmp_path / "c.jsonl", progress=False)
     assert report["conversations"] == 2 and report["regenerations_by_reason"] == {"empty_turn": 1}

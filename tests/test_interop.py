@@ -15,15 +15,15 @@ from autogen_core import FunctionCall
 from autogen_core.models import CreateResult, FunctionExecutionResult, RequestUsage, UserMessage
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
-from roleplay import Dialog
-from roleplay.agents import END_MARKER, as_autogen
+from roleplay.agents import END_MARKER
 from roleplay.backends import Model, get_backend
 from roleplay.conditions import EndSignal, MaxTurns, Predicate, Timeout
 from roleplay.dialog import StopReason
 from roleplay.errors import ConfigError
 from roleplay.generators import DialogGenerator, PersonaDialogGenerator
-from roleplay.interop import RoleplayTermination, Unseeded, dialog_from_autogen, stop_reason_of
+from roleplay.interop import RoleplayTermination, Unseeded, as_autogen, dialog_from_autogen, stop_reason_of
 from roleplay.personas import Persona
+from roleplay.runs.jobs import batch_job
 from roleplay.scenario import load_scenario
 
 TOOL_INFO = {"vision": False, "function_calling": True, "json_output": True, "family": "unknown",
@@ -61,7 +61,7 @@ async def test_persona_agents_speak_their_lines_in_a_round_robin_group_chat(doct
                               ["I have had a headache for three days.", "Thank you, goodbye."])
     team = RoundRobinGroupChat([doc, pat], termination_condition=RoleplayTermination(MaxTurns(4)))
     result = await team.run(task="A patient visits the family doctor.")
-    dialog = Dialog.from_autogen(result)
+    dialog = dialog_from_autogen(result)
     assert [(t.speaker, t.text) for t in dialog] == [
         ("Doctor", "Hello, what brings you in?"), ("Patient", "I have had a headache for three days."),
         ("Doctor", "Rest and drink water."), ("Patient", "Thank you, goodbye.")]
@@ -77,7 +77,7 @@ async def test_persona_and_plain_agents_share_a_selector_group_chat(doctor, pati
     selector = ReplayChatCompletionClient(["Doctor", "Patient", "Nurse", "Doctor"])
     team = SelectorGroupChat([doc, pat, nurse], model_client=selector,
                              termination_condition=RoleplayTermination(MaxTurns(10) | EndSignal()))
-    dialog = Dialog.from_autogen(await team.run(task="A clinic visit."))
+    dialog = dialog_from_autogen(await team.run(task="A clinic visit."))
     assert dialog.speakers == ["Doctor", "Patient", "Nurse"]
     assert [t.speaker for t in dialog] == ["Doctor", "Patient", "Nurse", "Doctor"]
     assert dialog[-1].text == "Any fever?" and dialog[-1].metadata["end"] is True
@@ -110,7 +110,7 @@ async def test_tool_calls_become_events_of_the_turn_they_precede():
                                                                                               completion_tokens=3),
                       cached=False), "It is sunny in Lisbon."], model_info=TOOL_INFO)
     agent = AssistantAgent("Guide", model_client=client, tools=[lookup_weather], reflect_on_tool_use=True)
-    dialog = Dialog.from_autogen(await agent.run(task="What is the weather in Lisbon?"))
+    dialog = dialog_from_autogen(await agent.run(task="What is the weather in Lisbon?"))
     assert [(t.speaker, t.text) for t in dialog] == [("Guide", "It is sunny in Lisbon.")]
     kinds = [(e.type, e.turn) for e in dialog.events]
     assert kinds == [("tool_call", 0), ("tool_result", 0)]
@@ -229,7 +229,7 @@ async def test_a_scenario_and_its_batch_job_run_on_a_user_client(tmp_path):
     assert [t.text for t in dialog] == ["Welcome.", "Thanks."]
     assert sent(client)[0] == {"seed": 5, "temperature": 0.7, "max_tokens": 96, "repeat_penalty": 1.1}
     client.chat_completions.extend(["Hello again.", "Hi."])
-    dialog = await load_scenario(scenario).batch_job(model=client)(3, 8)
+    dialog = await batch_job(load_scenario(scenario), model=client)(3, 8)
     assert (dialog.id, dialog.model, [t.text for t in dialog]) == (3, "client:ReplayChatCompletionClient",
                                                                    ["Hello again.", "Hi."])
     assert sent(client)[-1]["seed"] == 8

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import roleplay
-from roleplay import backends
+from roleplay.backends import register_backend
 from roleplay.backends.scripted import scripted_model
 from roleplay.cli import cli
 from roleplay.dialog import Dialog
@@ -91,7 +91,7 @@ def model(monkeypatch):
     class Holder:
         fn = staticmethod(lambda r: "Fine.")
     holder = Holder()
-    monkeypatch.setitem(backends._FACTORIES, "pkgtest",
+    register_backend("pkgtest",
                         lambda name, options: scripted_model(fn=lambda r: holder.fn(r), seed=options.seed))
     return holder
 

@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 from pydantic import BaseModel, field_validator, model_validator
 
-from roleplay import Dialog, backends
+from roleplay import Dialog
+from roleplay.backends import register_backend
 from roleplay.backends.scripted import auto_reply, scripted_model
 from roleplay.cli import cli
 from roleplay.errors import ConfigError, PersonaError, ScenarioError
@@ -23,6 +24,7 @@ from roleplay.personas import (
 )
 from roleplay.personas.clinic import Patient
 from roleplay.runs.batch import run_batch
+from roleplay.runs.jobs import batch_job
 from roleplay.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,7 +155,7 @@ def test_llm_model_is_seeded_with_the_persona_seed(monkeypatch):
     def factory(model, options):
         seeds.append(options.seed)
         return scripted_model(fn=lambda r: json.dumps({"personality": f"calm #{options.seed}"}), seed=options.seed)
-    monkeypatch.setitem(backends._FACTORIES, "seedy", factory)
+    register_backend("seedy", factory)
     gen = PersonaGenerator(Patient, {**RULES, "personality": LLM()}, model="seedy")
     assert [p.personality for p in gen.sample(3, seed=7)] == ["calm #7", "calm #8", "calm #9"] and seeds == [7, 8, 9]
     assert gen.sample(3, seed=7) == gen.sample(3, seed=7)
@@ -278,7 +280,7 @@ def personas_by_id(folder: Path) -> dict[int, dict]:
 
 
 def test_batch_of_20_records_20_different_patients(tmp_path):
-    job = load_scenario(CLINIC).batch_job(model="scripted:auto", max_turns=2)
+    job = batch_job(load_scenario(CLINIC), model="scripted:auto", max_turns=2)
     result = run_batch(job, 20, tmp_path / "b", seed=100, concurrency=4, progress=False)
     assert result.done == 20
     sampled = personas_by_id(tmp_path / "b")
@@ -293,11 +295,11 @@ def test_batch_of_20_records_20_different_patients(tmp_path):
 
 
 def test_resume_keeps_each_dialogues_persona(tmp_path):
-    job = load_scenario(CLINIC).batch_job(model="scripted:auto", max_turns=2)
+    job = batch_job(load_scenario(CLINIC), model="scripted:auto", max_turns=2)
     run_batch(job, 20, tmp_path / "full", seed=3, progress=False)
     run_batch(job, 8, tmp_path / "resumed", seed=3, progress=False)
     (tmp_path / "resumed" / "dialogs" / "5.json").unlink()  # lost, as after a crash
-    fresh = load_scenario(CLINIC).batch_job(model="scripted:auto", max_turns=2)  # a new process
+    fresh = batch_job(load_scenario(CLINIC), model="scripted:auto", max_turns=2)  # a new process
     result = run_batch(fresh, 20, tmp_path / "resumed", seed=3, progress=False)
     assert result.skipped == 7 and result.done == 13
     assert personas_by_id(tmp_path / "resumed") == personas_by_id(tmp_path / "full")
@@ -308,7 +310,7 @@ def test_variants_are_a_grid_over_the_sampled_cast(tmp_path):
                             "variants:\n  Patient.history: [none, asthma]\n")
     path.write_text(path.read_text().replace("- {name: Patient", "- {name: Patient, class: "
                                              "'roleplay.personas.clinic:Patient'"))
-    run_batch(load_scenario(path).batch_job(model="scripted:auto", max_turns=2), 4, tmp_path / "v", progress=False)
+    run_batch(batch_job(load_scenario(path), model="scripted:auto", max_turns=2), 4, tmp_path / "v", progress=False)
     for index in range(4):
         dialog = Dialog.from_file(tmp_path / "v" / "dialogs" / f"{index}.json")
         history = ["none", "asthma"][index % 2]

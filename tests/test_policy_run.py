@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from policy_dialogs import said_action
 
 from roleplay import backends
+from roleplay.backends import register_backend
 from roleplay.backends.options import BackendOptions
 from roleplay.backends.scripted import ScriptedClient, ScriptedRequest, scripted_model
 from roleplay.cli import cli
@@ -162,7 +163,7 @@ def test_policy_for_unknown_agent(star, doctor, patient):
 def test_doctor_intake_scenario_runs_on_its_dot_graph(monkeypatch):
     def factory(model, options):
         return scripted_model(fn=policy_script(lambda enum, request: enum[0], "No fever, no."), seed=options.seed)
-    monkeypatch.setitem(backends._FACTORIES, "canned", factory)
+    register_backend("canned", factory)
     generator = load_scenario(ROOT / "scenarios" / "doctor_intake.yaml").generator(model="canned")
     dialog = generator.generate(seed=2)
     path = dialog.metadata["policy"]["path"]
@@ -182,7 +183,7 @@ def test_scenario_with_bad_policy_graph(tmp_path):
 def canned_star(monkeypatch, star):
     def factory(model, options):
         return scripted_model(fn=policy_script(lambda enum, request: (enum or ["hello"])[0]), seed=options.seed)
-    monkeypatch.setitem(backends._FACTORIES, "canned", factory)
+    register_backend("canned", factory)
 
 
 async def test_star_roleplay_and_description_generation(canned_star, monkeypatch):
@@ -194,7 +195,7 @@ async def test_star_roleplay_and_description_generation(canned_star, monkeypatch
                                        {"speaker": "System", "text": "What is your name?", "action": "ask_name"},
                                        {"speaker": "User", "text": "Robin."},
                                        {"speaker": "System", "text": "Thanks."}]})
-    monkeypatch.setitem(backends._FACTORIES, "writer", lambda model, options: scripted_model(replies=[described]))
+    register_backend("writer", lambda model, options: scripted_model(replies=[described]))
     dialog = await agenerate_star(1, "description", "writer")
     assert [t.action for t in dialog.turns] == [None, "ask_name", None, None]
     with pytest.raises(ConfigError, match="Unknown mode 'poetry'"):
@@ -232,7 +233,7 @@ def test_evaluate_with_a_dot_graph(tmp_path):
 async def test_multi_task_scenario_switches_task(star, monkeypatch):
     def pick(enum, request):
         return "mini_ask_room" if "mini_ask_room" in enum else enum[0]
-    monkeypatch.setitem(backends._FACTORIES, "switcher",
+    register_backend("switcher",
                         lambda model, options: scripted_model(fn=policy_script(pick), seed=options.seed))
     dialog = await agenerate_star(3, "roleplay", "switcher", max_turns=6)
     system = [t for t in dialog.turns if t.speaker == "System"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from policy_dialogs import said_action
 
-from roleplay.backends import Model
+from roleplay.backends import Model, register_backend
 from roleplay.backends.options import BackendOptions
 from roleplay.backends.scripted import ScriptedClient, ScriptedRequest, scripted_model
 from roleplay.dialog import Dialog, Turn
@@ -129,7 +129,6 @@ def test_a_trim_record_survives_a_saved_dialogue(tmp_path):
 
 
 def test_the_bank_support_scenario_is_shipped_and_runs_on_its_policy(monkeypatch):
-    from roleplay import backends
     from roleplay.scenario import load_scenario
 
     def factory(model, options):
@@ -142,7 +141,7 @@ def test_the_bank_support_scenario_is_shipped_and_runs_on_its_policy(monkeypatch
             return f"I do {said_action(request)}." if said_action(request) else "It is the charge from Tuesday."
         return scripted_model(fn=script, seed=options.seed)
 
-    monkeypatch.setitem(backends._FACTORIES, "canned", factory)
+    register_backend("canned", factory)
     dialog = load_scenario("bank_support").generator(model="canned").generate(seed=2)
     path = dialog.metadata["policy"]["path"]
     assert path[:5] == ["greet", "ask_name", "verify_identity", "ask_charge", "ask_recognise"]

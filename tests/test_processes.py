@@ -17,6 +17,7 @@ from roleplay.backends import known_backends, register_backend
 from roleplay.backends.scripted import scripted_model
 from roleplay.errors import BackendError, BackendUnreachableError, ConfigError
 from roleplay.runs.batch import arun_batch
+from roleplay.runs.jobs import batch_job
 from roleplay.runs.processes import ProcessJob, arun_process_batch
 from roleplay.runs.remote import WorkersLost
 from roleplay.scenario import load_scenario
@@ -42,7 +43,7 @@ if "procseeded" not in known_backends():  # the children are forked: they inheri
 
 
 def job():
-    return load_scenario(SCENARIO).batch_job(model="procseeded", max_turns=4)
+    return batch_job(load_scenario(SCENARIO), model="procseeded", max_turns=4)
 
 
 

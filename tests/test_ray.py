@@ -21,6 +21,7 @@ from roleplay.backends.scripted import scripted_model
 from roleplay.errors import BackendUnreachableError, ConfigError
 from roleplay.runs.batch import arun_batch
 from roleplay.runs.export import rows
+from roleplay.runs.jobs import batch_job
 from roleplay.runs.ray_executor import DialogWorker, RayJob, arun_ray_batch, connect, node_job
 from roleplay.scenario import load_scenario
 
@@ -59,13 +60,13 @@ def ray_session():
 
 
 def job():
-    return load_scenario(SCENARIO).batch_job(model="rayseeded", max_turns=4)
+    return batch_job(load_scenario(SCENARIO), model="rayseeded", max_turns=4)
 
 
 
 
 def test_node_ip_in_a_server_url_is_the_actors_node():
-    template = load_scenario(SCENARIO).batch_job(model="openai:m", servers=["http://{node_ip}:8000/v1", "http://x/v1"])
+    template = batch_job(load_scenario(SCENARIO), model="openai:m", servers=["http://{node_ip}:8000/v1", "http://x/v1"])
     assert node_job(template, "10.0.0.7").servers == ["http://10.0.0.7:8000/v1", "http://x/v1"]
     assert node_job(template, "10.0.0.7").pool is not template.pool  # each actor has its own HTTP clients
     assert DialogWorker(template).job.servers[0] == f"http://{ray.util.get_node_ip_address()}:8000/v1"

@@ -10,6 +10,7 @@ from roleplay.backends.llama_server import LlamaServers, embedded_model_path
 from roleplay.cli import cli
 from roleplay.generators import DialogGenerator, PersonaDialogGenerator
 from roleplay.policy.graph import read_dot
+from roleplay.runs.jobs import batch_job
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -63,8 +64,8 @@ def test_embedded_batch_is_the_same_at_any_concurrency_and_order(tmp_path):
     from roleplay.runs.batch import run_batch
     from roleplay.scenario import load_scenario
 
-    job = load_scenario(SCENARIOS / "doctor_patient.yaml").model_copy(update={"max_tokens": 16}).batch_job(
-        max_turns=3)
+    job = batch_job(load_scenario(SCENARIOS / "doctor_patient.yaml").model_copy(update={"max_tokens": 16}),
+                    max_turns=3)
     texts = {}
     for label, n, concurrency in (("alone", 1, 1), ("c1", 8, 1), ("c8", 8, 8)):
         out = tmp_path / label

@@ -8,6 +8,7 @@ import pytest
 
 from roleplay import StopReason
 from roleplay.agents import clean_reply
+from roleplay.backends import register_backend
 from roleplay.backends.scripted import ScriptedRequest
 from roleplay.conditions import MaxTurns, Predicate, Timeout
 from roleplay.dialog import Dialog, Turn
@@ -142,9 +143,8 @@ def test_seed_reaches_the_backend_and_is_recorded(doctor, patient, monkeypatch):
         seen.append(request.seed)
         return f"seeded {request.seed}."
 
-    from roleplay import backends
     from roleplay.backends.scripted import scripted_model
-    monkeypatch.setitem(backends._FACTORIES, "seedcheck",
+    register_backend("seedcheck",
                         lambda model, options: scripted_model(fn=script, seed=options.seed))
     gen = PersonaDialogGenerator("seedcheck:", doctor, patient)
     first = gen.generate(seed=1234, max_turns=2)

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from slow_cli import slow_cli, wait_for_lines
 
+from roleplay.backends import register_backend
 from roleplay.cli import cli
 from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.errors import BackendError, ConfigError
@@ -165,7 +166,6 @@ async def test_an_older_folder_with_empty_dialogues_redoes_them(tmp_path):
 
 
 def test_cli_batch_exits_non_zero_when_a_dialogue_failed(tmp_path, monkeypatch):
-    from roleplay import backends
     from roleplay.backends.scripted import scripted_model
 
     def factory(model, options):
@@ -174,7 +174,7 @@ def test_cli_batch_exits_non_zero_when_a_dialogue_failed(tmp_path, monkeypatch):
                 raise BackendError("fake", "internal error", status_code=500)
             return "fine."
         return scripted_model(fn=script, seed=options.seed)
-    monkeypatch.setitem(backends._FACTORIES, "flaky", factory)
+    register_backend("flaky", factory)
     out = tmp_path / "b"
     result = CliRunner().invoke(cli, ["batch", str(SCENARIO), "-n", "3", "--out", str(out), "-m", "flaky",
                                       "--max-turns", "2", "--attempts", "1"])
@@ -185,10 +185,9 @@ def test_cli_batch_exits_non_zero_when_a_dialogue_failed(tmp_path, monkeypatch):
 
 
 def test_resume_checks_the_scenario_content(tmp_path, monkeypatch):
-    from roleplay import backends
     from roleplay.backends.scripted import scripted_model
 
-    monkeypatch.setitem(backends._FACTORIES, "plain", lambda model, options: scripted_model(replies=["ok."] * 50))
+    register_backend("plain", lambda model, options: scripted_model(replies=["ok."] * 50))
     scenario = tmp_path / "s.yaml"
     scenario.write_text(SCENARIO.read_text().replace("../agents/", str(ROOT / "agents") + "/")
                         .replace("examples/", str(ROOT / "scenarios" / "examples") + "/"))

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from roleplay import Dialog, backends
+from roleplay import Dialog
+from roleplay.backends import register_backend
 from roleplay.backends.scripted import scripted_model
 from roleplay.cli import cli
 from roleplay.conditions import CostBudget, MaxTurns, TokenBudget
@@ -15,6 +16,7 @@ from roleplay.errors import ConfigError
 from roleplay.generators import PersonaDialogGenerator
 from roleplay.prices import PriceTable, load_prices
 from roleplay.runs.batch import RunBudget, arun_batch
+from roleplay.runs.jobs import batch_job
 from roleplay.scenario import load_scenario
 from roleplay.usage import SAMPLER, Usage, agent_lines, dialog_usage, metered, totals
 
@@ -38,7 +40,7 @@ def counted(monkeypatch):
             calls.append(options.seed)
             return wordy(request)
         return scripted_model(fn=script, seed=options.seed, name="counted")
-    monkeypatch.setitem(backends._FACTORIES, "counted", factory)
+    register_backend("counted", factory)
     return calls
 
 
@@ -76,7 +78,7 @@ def test_calls_outside_turns_count_apart_in_the_innermost_meter(scripted):
 
 
 async def test_the_run_total_in_batch_json_is_the_sum_over_its_dialogues_turns(counted, tmp_path):
-    job = load_scenario(SCENARIO).batch_job(model="counted", max_turns=5)
+    job = batch_job(load_scenario(SCENARIO), model="counted", max_turns=5)
     result = await arun_batch(job, 6, tmp_path / "run", seed=10, concurrency=3, progress=False)
     dialogs = [Dialog.from_file(p) for p in (tmp_path / "run" / "dialogs").glob("*.json")]
     prompt = sum(t.metadata["prompt_tokens"] for d in dialogs for t in d.turns)
@@ -148,7 +150,7 @@ async def test_run_budget_stops_within_one_dialogue_and_the_folder_resumes(count
     out = tmp_path / "run"
 
     async def run(tokens):
-        job = load_scenario(SCENARIO).batch_job(model="counted", max_turns=6)
+        job = batch_job(load_scenario(SCENARIO), model="counted", max_turns=6)
         return await arun_batch(job, 30, out, seed=0, concurrency=1, progress=False, budget=RunBudget(tokens=tokens))
 
     first = await run(15_000)
@@ -194,7 +196,7 @@ def test_cli_bad_budgets(counted, tmp_path, budget, message):
 
 
 async def test_the_persona_samplers_calls_count_apart(tmp_path):
-    job = load_scenario(ROOT / "scenarios" / "clinic_diverse.yaml").batch_job(model="scripted:auto", max_turns=2)
+    job = batch_job(load_scenario(ROOT / "scenarios" / "clinic_diverse.yaml"), model="scripted:auto", max_turns=2)
     await arun_batch(job, 3, tmp_path / "b", seed=5, progress=False)
     dialog = Dialog.from_file(tmp_path / "b" / "dialogs" / "1.json")
     sampler = [line for line in dialog_usage(dialog) if line.source == SAMPLER]

@@ -44,6 +44,19 @@ def register_backend(prefix: str, factory: BackendFactory, help: str = "", *,
     _FACTORIES[prefix] = BackendRecord(prefix, factory, options, help, takes_base_url, uses_pool)
 
 
+def unregister_backend(prefix: str) -> None:
+    """Forget a backend `register_backend` added (a plugin unloaded, a test done); built-ins stay."""
+    if prefix in _BUILTIN_MODULES:
+        raise ConfigError(f"Backend '{prefix}' is built in and cannot be unregistered.")
+    if _FACTORIES.pop(prefix, None) is None:
+        raise ConfigError(f"Backend '{prefix}' is not registered; registered: {', '.join(_FACTORIES) or 'none'}.")
+
+
+def registered_backends() -> list[str]:
+    """The prefixes `register_backend` added, in the order they were registered (built-ins not included)."""
+    return list(_FACTORIES)
+
+
 def backend_record(prefix: str) -> BackendRecord:
     """The record of backend ``prefix``, importing a built-in's module on first use."""
     if prefix in _FACTORIES:
@@ -84,7 +97,7 @@ def get_backend(spec: str | ChatCompletionClient, *, pool: ClientPool | None = N
 
     Args:
         spec: ``prefix:model``, e.g. ``"ollama:qwen2.5:14b"``; a `Model`, returned as it is; or any AutoGen
-            ``ChatCompletionClient``, whose calls then carry ``options`` (`roleplay.interop.clients`).
+            ``ChatCompletionClient``, whose calls then carry ``options`` (`roleplay.backends.wrapped`).
         pool: the run's `ClientPool` (None: the model gets one of its own, closed by ``model.close()``).
         cache_dir: a folder for an on-disk response cache (replays identical requests at the same seed).
         options: the backend's options (see `known_backends` and each backend's options class).
@@ -96,7 +109,7 @@ def get_backend(spec: str | ChatCompletionClient, *, pool: ClientPool | None = N
     if isinstance(spec, Model):
         return spec
     if isinstance(spec, ChatCompletionClient):  # a client the user built: options go through its create()
-        from roleplay.interop.clients import wrap_client
+        from roleplay.backends.wrapped import wrap_client
 
         return wrap_client(spec, cache_dir=cache_dir, **options)
     if not isinstance(spec, str) or not spec.strip():
@@ -120,4 +133,5 @@ def get_backend(spec: str | ChatCompletionClient, *, pool: ClientPool | None = N
 
 
 __all__ = ["BackendFactory", "BackendOptions", "BackendRecord", "ClientPool", "DEFAULT_MODEL", "Model",
-           "backend_record", "get_backend", "known_backends", "parse_options", "register_backend", "takes_base_url"]
+           "backend_record", "get_backend", "known_backends", "parse_options", "register_backend",
+           "registered_backends", "takes_base_url", "unregister_backend"]

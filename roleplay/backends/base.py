@@ -28,7 +28,9 @@ from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
 from roleplay.backends.context import fit_to_context
+from roleplay.backends.dialects import json_object_schema_args, plain_seed_args
 from roleplay.backends.options import RETRY_WAIT_CAP, BackendOptions, check_seed, reply_limit
+from roleplay.backends.plain import PlainChatClient, default_model_info
 from roleplay.backends.pool import ClientPool
 from roleplay.errors import BackendError, BackendTimeoutError, BackendUnreachableError, RoleplayError
 from roleplay.sentences import well_formed
@@ -44,9 +46,6 @@ CONTEXT_MARGIN = 32
 """Tokens kept free beyond the reply's room: the chat template's markers, which a token count may not see."""
 
 
-def plain_seed_args(seed: int) -> dict[str, Any]:
-    """Most backends take a per-call seed as a ``seed`` create argument (OpenAI, llama.cpp, scripted)."""
-    return {"seed": seed}
 
 
 @dataclass(frozen=True)
@@ -100,61 +99,10 @@ class BackendRecord:
     uses_pool: bool = False
 
 
-def default_model_info(**overrides: Any) -> ModelInfo:
-    """Model info for models AutoGen's table does not know: plain chat that can emit JSON."""
-    info: dict[str, Any] = {
-        "vision": False,
-        "function_calling": False,
-        "json_output": True,
-        "structured_output": True,
-        "family": "unknown",
-    }
-    info.update(overrides)
-    return ModelInfo(**info)  # type: ignore[typeddict-item]
 
 
-def json_object_schema_args(schema: dict[str, Any]) -> dict[str, Any]:
-    """llama.cpp's dialect for schema-constrained output (in-process and its server alike)."""
-    return {"response_format": {"type": "json_object", "schema": schema}}
 
 
-class PlainChatClient(ChatCompletionClient):
-    """Shared plumbing for the clients roleplay writes itself (llama.cpp, OpenAI-compatible, scripted).
-
-    Usage totals, a stream that is the whole reply in one chunk, and plain-chat model info. Subclasses
-    implement `create` and call `record` with each call's usage.
-    """
-
-    def __init__(self) -> None:
-        self._usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
-
-    def record(self, usage: RequestUsage) -> RequestUsage:
-        """Add one call's usage to the running total and return it."""
-        self._usage = RequestUsage(prompt_tokens=self._usage.prompt_tokens + usage.prompt_tokens,
-                                   completion_tokens=self._usage.completion_tokens + usage.completion_tokens)
-        return usage
-
-    async def create_stream(  # one chunk: turns are short and bounded
-        self, messages: Sequence[LLMMessage], **kwargs: Any
-    ) -> AsyncGenerator[str | CreateResult, None]:
-        yield await self.create(messages, **kwargs)
-
-    async def close(self) -> None:
-        return None
-
-    def actual_usage(self) -> RequestUsage:
-        return self._usage
-
-    def total_usage(self) -> RequestUsage:
-        return self._usage
-
-    @property
-    def capabilities(self) -> Any:  # deprecated in AutoGen; required by its ABC
-        return self.model_info
-
-    @property
-    def model_info(self) -> ModelInfo:
-        return default_model_info()
 
 
 class Model(ChatCompletionClient):

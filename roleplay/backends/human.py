@@ -11,37 +11,31 @@ yes/no answer) is a numbered menu, showing each action's example reply when the 
 one; then the utterance is typed (a policy turn asks for its words as a plain turn right after
 the action, without showing the others' words twice). So a person can stand in for a policy agent
 (a "wizard") without the orchestrator knowing. The saved dialogue marks the person's turns with
-``metadata["human"] = True`` (`mark_human_turns`).
+``metadata["human"] = True`` (`roleplay.generators.mark_human_turns`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
 
 from autogen_core import CancellationToken
 from autogen_core.models import AssistantMessage, CreateResult, LLMMessage, RequestUsage, SystemMessage
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
-from roleplay.agents import DIRECTOR, END_MARKER
 from roleplay.backends.base import BackendRecord, Model, PlainChatClient
+from roleplay.backends.dialects import SCHEMA_KEY
 from roleplay.backends.options import BackendOptions
 from roleplay.errors import ConfigError
+from roleplay.text.names import DIRECTOR, END_MARKER
 
-if TYPE_CHECKING:
-    from roleplay.agents import Agent
-    from roleplay.dialog import Dialog
-    from roleplay.generators import PersonaDialogGenerator
-    from roleplay.scenario import Scenario
-
-__all__ = ["BACKENDS", "HUMAN", "HumanClient", "human_generator", "human_model", "make_client", "mark_human_turns"]
+__all__ = ["BACKENDS", "HUMAN", "HumanClient", "human_model", "make_client"]
 
 HUMAN = "human"
 END_COMMAND = "/end"
-SCHEMA_KEY = "json_schema"
 _EXAMPLE_LINE = re.compile(r"^\s*-\s*([\w.-]+):\s*(.+)$", re.M)
 
 
@@ -185,29 +179,3 @@ def make_client(model: str, options: BackendOptions) -> Model:
 
 BACKENDS = (BackendRecord(HUMAN, make_client,
                           help="a person types this agent's turns in the terminal or notebook: human"),)
-
-
-def mark_human_turns(dialog: Dialog, agents: Iterable[Agent]) -> Dialog:
-    """Mark the turns spoken through the human backend with ``metadata["human"] = True``."""
-    humans = {agent.name for agent in agents if agent.model.backend == HUMAN}
-    for turn in dialog.turns:
-        if turn.speaker in humans:
-            turn.metadata["human"] = True
-    return dialog
-
-
-def human_generator(scenario: Scenario, name: str, model: str | None = None,
-                    max_turns: int | None = None) -> PersonaDialogGenerator:
-    """The scenario's generator with agent ``name`` played by a person at the terminal.
-
-    The scenario's wall-clock timeout is dropped: it budgets a model's time, not a person's.
-    """
-    untimed = scenario.model_copy(update={"stop": scenario.stop.model_copy(update={"timeout": None})})
-    generator = untimed.generator(model=model, max_turns=max_turns)
-    names = [spec.name for spec in generator.agents]
-    if name not in names:
-        raise ConfigError(f"--human {name!r} is not one of the scenario's agents: {', '.join(names)}. "
-                          "Name the agent you want to play.")
-    generator.agents = [spec.model_copy(update={"model": f"{HUMAN}:{name}"}) if spec.name == name else spec
-                        for spec in generator.agents]
-    return generator

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from roleplay.backends.autogen_private import ollama_client_base, ollama_model_info
 from roleplay.backends.base import BackendRecord, Model, default_model_info
 from roleplay.backends.options import ServerOptions
 from roleplay.backends.pool import ClientPool
@@ -29,10 +30,8 @@ def _host(options: ServerOptions) -> str:
 def _model_info(model: str, options: ServerOptions) -> dict[str, Any]:
     if options.model_info is not None:
         return dict(default_model_info(**options.model_info))
-    from autogen_ext.models.ollama._model_info import get_info
-
     try:
-        return dict(get_info(model))
+        return dict(ollama_model_info(model))
     except (KeyError, ValueError):  # not in AutoGen's table: any pulled model still works as plain chat
         return dict(default_model_info())
 
@@ -43,8 +42,9 @@ def make_client(model: str, options: ServerOptions, pool: ClientPool) -> Model:
         raise ConfigError("Name the Ollama model: 'ollama:<tag>', e.g. 'ollama:qwen2.5:14b'.")
     try:
         # The base class takes a ready AsyncClient; the public subclass always builds its own.
-        from autogen_ext.models.ollama._ollama_client import BaseOllamaChatCompletionClient
         from ollama import AsyncClient
+
+        BaseOllamaChatCompletionClient = ollama_client_base()
     except ImportError as err:
         raise BackendUnavailableError("The Ollama backend needs autogen-ext[ollama]: pip install "
                                       "'autogen-ext[ollama]==0.7.5'.") from err
@@ -60,7 +60,7 @@ def make_client(model: str, options: ServerOptions, pool: ClientPool) -> Model:
     shared = pool.client(("ollama", host, options.request_timeout),
                          lambda: AsyncClient(host=host, timeout=options.request_timeout), AsyncClient.close)
     client = BaseOllamaChatCompletionClient(shared, create_args={"model": model, "options": fixed},
-                                            model_info=_model_info(model, options))  # type: ignore[arg-type]
+                                            model_info=_model_info(model, options))
     return Model(client, name=f"ollama:{model}", backend="ollama", url=host,
                  schema_args=lambda schema: {"format": schema},
                  seed_args=lambda seed: {"options": {**fixed, "seed": seed}}, options=options)

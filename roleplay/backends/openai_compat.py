@@ -37,7 +37,9 @@ from autogen_core.models import CreateResult, LLMMessage, ModelInfo, RequestUsag
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
+from roleplay.backends.autogen_private import openai_model_info
 from roleplay.backends.base import BackendRecord, Model, PlainChatClient, default_model_info
+from roleplay.backends.dialects import json_schema_args
 from roleplay.backends.options import OpenAIOptions, reply_limit, retry_after_seconds
 from roleplay.backends.pool import ClientPool
 from roleplay.errors import BackendError, ConfigError
@@ -47,9 +49,6 @@ _ROLES = {"SystemMessage": "system", "UserMessage": "user", "AssistantMessage": 
 _FINISH = {"stop", "length", "content_filter"}
 
 
-def json_schema_args(schema: dict[str, Any]) -> dict[str, Any]:
-    """OpenAI's and vLLM's dialect for schema-constrained output."""
-    return {"response_format": {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}}
 
 
 def _as_json_object(response_format: dict[str, Any]) -> dict[str, Any]:
@@ -253,9 +252,7 @@ def _model_info(model: str, options: OpenAIOptions, base_url: str) -> ModelInfo:
     if not (host == "openai.com" or host.endswith((".openai.com", ".openai.azure.com"))):
         return default_model_info()
     try:
-        from autogen_ext.models.openai._model_info import get_info
-
-        return get_info(model)
+        return openai_model_info(model)
     except (ImportError, KeyError, ValueError):  # unknown to AutoGen's table: a local or third-party model
         return default_model_info()
 

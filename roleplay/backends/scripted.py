@@ -19,6 +19,7 @@ from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
 from roleplay.backends.base import BackendRecord, Model, PlainChatClient
+from roleplay.backends.dialects import SCHEMA_KEY
 from roleplay.backends.options import BackendOptions, ScriptedOptions
 from roleplay.errors import ConfigError
 
@@ -75,7 +76,7 @@ class ScriptedClient(PlainChatClient):
         cancellation_token: CancellationToken | None = None,
     ) -> CreateResult:
         extra = dict(extra_create_args)
-        schema = extra.pop("json_schema", None)
+        schema = extra.pop(SCHEMA_KEY, None)
         if isinstance(json_output, type) and issubclass(json_output, BaseModel):
             schema = json_output.model_json_schema()
         request = ScriptedRequest(
@@ -110,7 +111,7 @@ def scripted_model(replies: Sequence[str] | None = None, fn: ScriptFn | None = N
                    seed: int | None = None, name: str = "scripted") -> Model:
     """A ready `Model` over a `ScriptedClient`."""
     return Model(ScriptedClient(replies=replies, fn=fn, seed=seed), name=name, backend="scripted",
-                 schema_args=lambda schema: {"json_schema": schema}, options=BackendOptions(seed=seed))
+                 schema_args=lambda schema: {SCHEMA_KEY: schema}, options=BackendOptions(seed=seed))
 
 
 def example_of(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> Any:

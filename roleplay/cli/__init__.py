@@ -9,6 +9,7 @@ from roleplay.cli import (  # noqa: F401  (each registers its commands)
     compare,
     coverage,
     dialogs,
+    export,
     intents,
     judge,
     personas,

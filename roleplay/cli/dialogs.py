@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from roleplay.cli.base import OutputPath, cli, friendly, model_option, request_timeout_option, writable_folder
-from roleplay.dialog import Dialog, StopReason, Turn
+from roleplay.dialog import Dialog, Turn, dialog_failure
 
 
 @cli.command()
@@ -32,10 +32,11 @@ def run(scenario: str, model: str | None, seed: int | None, max_turns: int | Non
     SCENARIO is a bundled name (`roleplay scenarios` lists them, e.g. doctor_patient) or a YAML file.
     Exits 1 if the dialogue ended on a model error or has no turns (it is still saved).
     """
-    from roleplay.backends.human import human_generator
     from roleplay.backends.options import check_seed
     from roleplay.generators import new_seed
+    from roleplay.human_play import human_generator
     from roleplay.runs.folder import safe_filename
+    from roleplay.runs.jobs import batch_job
     from roleplay.scenario import load_scenario
     from roleplay.viz.transcript import terminal_safe
 
@@ -47,7 +48,7 @@ def run(scenario: str, model: str | None, seed: int | None, max_turns: int | Non
     seed = new_seed() if seed is None else check_seed(seed)
     options: dict[str, Any] = {"request_timeout": request_timeout} if request_timeout else {}
     if base_url is not None:
-        loaded.batch_job(model=model, servers=[base_url])  # the same check as batch: every model takes a server
+        batch_job(loaded, model=model, servers=[base_url])  # the same check as batch: every model takes a server
         options["base_url"] = base_url
     generator = loaded.generator(model=model, max_turns=max_turns, seed=seed, **options) if human is None else \
         human_generator(loaded, human, model, max_turns)  # the person sees the turns in their prompts
@@ -81,12 +82,13 @@ def _save_and_report(dialog: Dialog, stem: Path) -> None:
 
 
 def _failure(dialog: Dialog) -> str | None:
-    """Why a finished dialogue is not a success a script should build on (None if it is one)."""
-    if dialog.stop_reason == StopReason.BACKEND_ERROR or "error" in dialog.metadata:
-        return str(dialog.metadata.get("error", "the model failed")) + " (rerun with -v for the details)"
-    if not dialog.turns:
-        return "the dialogue has no turns; check the model and the scenario's stop conditions (rerun with -v)."
-    return None
+    """Why a finished dialogue is not a success a script should build on (`dialog_failure`), with what to do."""
+    failure = dialog_failure(dialog)
+    if failure is None:
+        return None
+    if dialog.turns:
+        return f"{failure} (rerun with -v for the details)"
+    return f"{failure}; check the model and the scenario's stop conditions (rerun with -v)."
 
 
 @cli.command()

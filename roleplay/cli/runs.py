@@ -1,4 +1,4 @@
-"""`roleplay batch`, `export` and `evaluate`: run folders of many dialogues."""
+"""`roleplay batch` and `evaluate`: run folders of many dialogues."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import click
 from roleplay.cli.base import OutputPath, cli, friendly, model_option, request_timeout_option
 from roleplay.cli.coverage import cover_job, cover_options
 from roleplay.dialog import Dialog
-from roleplay.runs.export import EXPORT_FORMATS
+from roleplay.runs.jobs import batch_job
 
 if TYPE_CHECKING:
     from roleplay.runs.batch import BatchResult
@@ -138,7 +138,7 @@ def batch(scenario_file: Path, n: int, seed: int, trials: int, out: Path, model:
     options: dict[str, Any] = {"cache_dir": str(cache)} if cache else {}
     if request_timeout:
         options["request_timeout"] = request_timeout
-    job = scenario.batch_job(model=model, max_turns=max_turns, servers=run["servers"], **options)
+    job = batch_job(scenario, model=model, max_turns=max_turns, servers=run["servers"], **options)
     job.trials = trials
     params: dict[str, Any] = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns,
               "inputs_sha256": content_hash(_scenario_inputs(scenario)),
@@ -222,40 +222,6 @@ def _sampled_data_files(scenario: Scenario) -> list[Path]:
             if isinstance(rule, (Lines, Column))]
 
 
-@cli.command("export")
-@click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), required=True,
-              help="next_action: one row per policy action (history -> action).")
-@click.option("--out", type=OutputPath(), required=True, help="Output file (a folder for hf).")
-@click.option("--roles", default=None, help="Speaker -> role, e.g. Patient=assistant (default: the policy agent, "
-                                            "else the second speaker, is the assistant; everyone else the user).")
-@click.option("--system/--no-system", default=None,
-              help="Open each dialogue with a system message: the assistant's persona. Default: on for openai.")
-@click.option("--drop-flagged", is_flag=True, help="Leave out dialogues that failed or hold a turn the guards "
-                                                   "flagged or an illegal policy action (each one is listed).")
-@click.option("--labels", is_flag=True, help="Add each message's policy action as an `action` field "
-                                             "(openai, sharegpt, hf).")
-@click.option("--legal", is_flag=True, help="With --labels: also the legal action set (`legal_actions`).")
-@friendly
-def export_command(folder: Path, fmt: str, out: Path, roles: str | None, system: bool | None, drop_flagged: bool,
-                   labels: bool, legal: bool) -> None:
-    """Export the dialogues in FOLDER, one per line (jsonl, sharegpt, openai) or as a HF dataset.
-
-    Rows carry id (text), seed, model, scenario and every speaker's persona. next_action writes one line
-    per policy action instead (history -> action); see docs/batches.md and docs/coverage.md.
-    """
-    from roleplay.runs.export import export, parse_roles
-
-    left_out: list[str] = []
-    count = export(folder, fmt, out, parse_roles(roles), labels=labels, legal=legal, system=system,
-                   drop_flagged=drop_flagged, on_left_out=lambda dialog, why: left_out.append(f"{dialog.id}: {why}"))
-    for line in left_out:
-        click.echo(f"Left out dialogue {line}", err=True)
-    dropped = f"; left out {len(left_out)} flagged or failed dialogue(s)" if drop_flagged else ""
-    click.echo(f"Exported {count} {'actions' if fmt == 'next_action' else 'dialogues'} to {out} ({fmt}"
-               f"{', with action labels' if labels else ''}{dropped}).")
-
-
 @cli.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--star-path", type=click.Path(path_type=Path), default=None,
@@ -309,18 +275,23 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
         echo_table(report["summary"], "Policy adherence")
     echo_table(text["summary"], "Text quality")
     if "comparison" in report:
-        comparison = report["comparison"]
-        overall = report["summary"][-1]
-        click.echo(f"\nvs real STAR ({comparison['pairs']} pairs): action-sequence similarity "
-                   f"{comparison['action_sequence_similarity']}, length ratio (generated/real system actions) "
-                   f"{comparison['length_ratio']['mean']}, turns generated {comparison['generated_turns']} "
-                   f"vs real {comparison['real_turns']}; ended by max_turns {overall['ended_by_max_turns']}, "
-                   f"user quit before the goal {overall['user_quit_before_goal']}")
+        _echo_comparison(report)
     click.echo(usage_line(usage))
     judged = judged_sections(folder, dialogs, success, drop_sim_errors)
     echo_judged(judged, report_path)
     json_path, csv_path = write_report({**report, "usage": usage, **judged}, report_path)
     click.echo(f"Saved {csv_path} and {json_path}")
+
+
+def _echo_comparison(report: dict[str, Any]) -> None:
+    """One line on how the generated dialogues compare with the real STAR ones."""
+    comparison = report["comparison"]
+    overall = report["summary"][-1]
+    click.echo(f"\nvs real STAR ({comparison['pairs']} pairs): action-sequence similarity "
+               f"{comparison['action_sequence_similarity']}, length ratio (generated/real system actions) "
+               f"{comparison['length_ratio']['mean']}, turns generated {comparison['generated_turns']} "
+               f"vs real {comparison['real_turns']}; ended by max_turns {overall['ended_by_max_turns']}, "
+               f"user quit before the goal {overall['user_quit_before_goal']}")
 
 
 def _adherence(folder: Path, star_path: Path | None, graph_file: Path | None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import click
 
+from roleplay import defaults
 from roleplay.cli.base import OutputPath, cli, friendly, model_option
 from roleplay.cli.coverage import cover_options
 from roleplay.cli.runs import batch_arguments, report_batch, run_options, run_or_resume
@@ -43,7 +44,7 @@ def star() -> None:
                    "rates of STAR's real users, seeded; recorded in the dialogue's metadata['user'].")
 @click.option("--held-out", is_flag=True, help="Run each scenario on graphs mined without its fold (2-fold by id).")
 @model_option("Model, e.g. embedded, ollama:qwen2.5:14b, openai:gpt-4o-mini, llamacpp:/x.gguf.", default="embedded")
-@click.option("--max-turns", type=click.IntRange(min=2), default=16, show_default=True)
+@click.option("--max-turns", type=click.IntRange(min=2), default=defaults.STAR_MAX_TURNS, show_default=True)
 @run_options
 @cover_options
 @friendly

@@ -40,10 +40,10 @@ from pydantic import BaseModel, Field
 from rapidfuzz.distance import Levenshtein
 
 from roleplay.dialog import Dialog, StopReason
-from roleplay.guards import trim_of
 from roleplay.policy.graph import is_system
 from roleplay.policy.tracker import FlowchartTracker, replay
 from roleplay.runs.folder import RunFolder
+from roleplay.text.trim import trim_of
 
 __all__ = ["DialogMetrics", "compare_with_real", "consistency", "content_words", "evaluate_dialog", "evaluate_folder",
            "load_dialogs", "sequence_similarity", "summarize"]

@@ -30,8 +30,8 @@ from pydantic import BaseModel
 
 from roleplay.dialog import Dialog
 from roleplay.evaluation.topic import mentions, topic_start, topic_terms
-from roleplay.guards import Guards, copy_score, identity_terms, new_pair_share, role_confusion
 from roleplay.sentences import is_complete, ngrams, words
+from roleplay.text import Guards, copy_score, identity_terms, new_pair_share, role_confusion
 
 __all__ = ["TextMetrics", "distinct_n", "summarize_text", "text_metrics", "text_report"]
 

@@ -18,8 +18,8 @@ import re
 from collections.abc import Sequence
 
 from roleplay.dialog import Dialog
-from roleplay.guards import identity_terms
 from roleplay.sentences import words
+from roleplay.text.roles import identity_terms
 
 __all__ = ["FIRST_TURNS", "mentions", "topic_start", "topic_terms"]
 

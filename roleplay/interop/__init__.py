@@ -2,13 +2,13 @@
 
 - roleplay -> AutoGen: `as_autogen` (a persona as an ``AssistantAgent``), `RoleplayTermination` (a
   roleplay stop condition as a ``TerminationCondition``).
-- AutoGen -> roleplay: `dialog_from_autogen` (also ``Dialog.from_autogen``) turns a team's ``TaskResult``
+- AutoGen -> roleplay: `dialog_from_autogen` turns a team's ``TaskResult``
   into a `Dialog`; `wrap_client` lets any ``ChatCompletionClient`` stand wherever a model string does
   (``get_backend`` calls it), with the generator's sampling options honoured or refused, never dropped.
 """
 
+from roleplay.backends.wrapped import ClientWrapper, SamplingClient, Unseeded, client_label, wrap_client
 from roleplay.interop.agents import OtherParty, ReplyCleaningClient, as_autogen
-from roleplay.interop.clients import ClientWrapper, SamplingClient, Unseeded, client_label, wrap_client
 from roleplay.interop.dialogs import Transcript, dialog_from_autogen, stop_reason_of
 from roleplay.interop.termination import RoleplayTermination
 

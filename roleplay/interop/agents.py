@@ -9,7 +9,7 @@ identifier (``'Dr. Smith' -> 'Dr_Smith'``); its description (what a selector rea
 name, lines written for the other parties and (with ``max_sentences``) rambling are removed before the
 agent sees the reply, so its message and its memory hold the cleaned text. The end marker is kept at
 the end of a reply that had it, so ``TextMentionTermination(END_MARKER)`` still ends the team's run
-and ``Dialog.from_autogen`` still records the end.
+and `dialog_from_autogen` still records the end.
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ from autogen_agentchat.agents import AssistantAgent
 from autogen_core.model_context import BufferedChatCompletionContext
 from autogen_core.models import ChatCompletionClient, CreateResult
 
-from roleplay.agents import END_MARKER, agent_id, clean_reply, persona_system_prompt
 from roleplay.backends import get_backend
+from roleplay.backends.wrapped import ClientWrapper
 from roleplay.errors import ConfigError
-from roleplay.interop.clients import ClientWrapper
 from roleplay.personas import BasePersona, Persona
+from roleplay.prompts.persona import persona_system_prompt
+from roleplay.text.cleaning import clean_reply
+from roleplay.text.names import END_MARKER, agent_id
 
 __all__ = ["OtherParty", "ReplyCleaningClient", "as_autogen"]
 

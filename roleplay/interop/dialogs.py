@@ -30,8 +30,9 @@ from autogen_agentchat.messages import (
     ToolCallRequestEvent,
 )
 
-from roleplay.agents import END_MARKER, clean_reply
 from roleplay.dialog import Dialog, Event, StopReason, Turn
+from roleplay.text.cleaning import clean_reply
+from roleplay.text.names import END_MARKER
 
 __all__ = ["Transcript", "dialog_from_autogen", "stop_reason_of"]
 

@@ -3,7 +3,7 @@
 ``RoundRobinGroupChat(agents, termination_condition=RoleplayTermination(MaxTurns(8) | EndSignal()))``
 checks the roleplay condition against the dialogue so far (built from the team's messages as
 `dialog_from_autogen` builds it, so the task is not a turn) each time AutoGen delivers new messages.
-The `StopMessage` it returns carries the `StopReason` value, so ``Dialog.from_autogen(result)`` records
+The `StopMessage` it returns carries the `StopReason` value, so ``dialog_from_autogen(result)`` records
 the same reason the roleplay orchestrator would have.
 
 One difference: AutoGen consults a termination condition only between messages, so `Timeout` here
@@ -19,10 +19,10 @@ from collections.abc import Callable, Mapping, Sequence
 from autogen_agentchat.base import TerminatedException, TerminationCondition
 from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, StopMessage
 
-from roleplay.agents import END_MARKER
 from roleplay.conditions import StopCondition
 from roleplay.dialog import StopReason
 from roleplay.interop.dialogs import Transcript
+from roleplay.text.names import END_MARKER
 
 __all__ = ["RoleplayTermination"]
 

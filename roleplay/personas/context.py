@@ -1,9 +1,9 @@
 """Scenario contexts: where and when a dialogue happens and what every participant knows, sampled by rules.
 
 `ContextGenerator` is `PersonaGenerator`'s twin for the setting instead of a person (as sdialog's
-``ContextGenerator``): the same rules (`roleplay.personas.rules`), the same seed semantics. A scenario's
-``context:`` rules are sampled per dialogue and the context's `description` joins its dialogue details,
-so both agents share it.
+``ContextGenerator``): the same rules (`roleplay.personas.rules`), the same seed semantics. Sample one per
+dialogue and pass its `description` as the generator's ``dialogue_details``, so both agents share it (a
+scenario file has no ``context:`` field).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from roleplay.policy.tools import QueryResult
 from roleplay.prompts import render
 from roleplay.structured import chars_for
 
-__all__ = ["ACTION_NAME_CHARS", "ANSWER_SCHEMA", "JSON_TOKENS", "UTTERANCE_MAX_CHARS", "YES_NO", "AnswerRequest",
+__all__ = ["ACTION_NAME_CHARS", "JSON_TOKENS", "UTTERANCE_MAX_CHARS", "YES_NO", "AnswerRequest",
            "action_note", "action_schema", "answer_request", "answer_schema", "result_note", "say_note"]
 
 YES_NO = ("yes", "no")
@@ -70,8 +70,6 @@ def answer_schema(max_tokens: int | None = None, answers: Sequence[str] = YES_NO
                                              "utterance": {"type": "string", "maxLength": limit}},
             "required": ["answer", "utterance"]}
 
-
-ANSWER_SCHEMA = answer_schema()
 
 
 def action_note(graph: nx.DiGraph, options: Sequence[str], enforce: bool, result: str, users: Sequence[str],

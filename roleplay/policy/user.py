@@ -146,10 +146,6 @@ class UserState(BaseModel):
         leaves = goal.leaves_at()
         return not self.served and leaves is not None and self.turns >= leaves
 
-    def still_to_say(self, goal: UserGoal) -> list[str]:
-        """The facts not yet said."""
-        return [name for name in goal.facts if name not in self.said]
-
     def hear_self(self, goal: UserGoal, text: str, wants_end: bool, stage: Stage) -> None:
         """Update from the user's own turn: facts said, a closing turn, a premature end signal."""
         lowered = text.lower()

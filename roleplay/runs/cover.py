@@ -29,14 +29,14 @@ from typing import Any, Literal
 
 import networkx as nx
 
-from roleplay.dialog import Dialog
+from roleplay.dialog import Dialog, dialog_failure
 from roleplay.errors import ConfigError
 from roleplay.policy.config import Policy
 from roleplay.policy.edges import Edge, dialog_edges
 from roleplay.policy.graph import NodeKind, node_kind
 from roleplay.policy.steering import PlanCache, Steering, graph_key, plan_model
 from roleplay.runs.batch import is_transient
-from roleplay.runs.folder import RunFolder, dialog_failure
+from roleplay.runs.folder import RunFolder
 
 __all__ = ["COVER_KINDS", "CoverJob", "CoverKind", "check_cover", "cover_candidates", "cover_kind"]
 

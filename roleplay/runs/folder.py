@@ -20,7 +20,6 @@ reader writes into a folder (``evaluation.json``, a report) are never taken for 
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import re
@@ -30,8 +29,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from roleplay._atomic import TEMP_SUFFIX, as_path, atomic_write_text, check_writable, is_own_temp
-from roleplay.dialog import Dialog
+from roleplay._ids import _is_dialog_name, checked_id, safe_filename
+from roleplay.dialog import Dialog, dialog_failure
 from roleplay.errors import ConfigError, DatasetError, DialogFileError
+from roleplay.runs.outputs import check_output, content_hash
 from roleplay.usage import UsageLine, dialog_usage
 
 __all__ = ["REPORT_MARKER", "RunFolder", "RunFolderWarning", "check_output", "checked_id", "content_hash",
@@ -40,78 +41,12 @@ __all__ = ["REPORT_MARKER", "RunFolder", "RunFolderWarning", "check_output", "ch
 REPORT_MARKER = "roleplay report"
 """First key of every JSON report written into a run folder (``{"report": REPORT_MARKER, ...}``)."""
 _RESERVED = {"batch.json", "evaluation.json"}
-_OWN = ("dialogs", "json", "index.jsonl", "failures.jsonl", "batch.json", ".lock")
-"""A run folder's own files and folders: only `RunFolder` writes them."""
-_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
 class RunFolderWarning(UserWarning):
     """Something in a run folder was damaged (a torn index line) and repaired."""
 
 
-def checked_id(value: Any) -> int | str:
-    """A dialogue id safe to use as a file name: an int >= 0, or letters, digits, ``_ . -`` (no leading dot).
-
-    Raises ConfigError for anything else (``"../tasks/x"``, ``"/etc/x"``, ``""``), so no id reads or
-    writes outside its folder.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ConfigError(f"Dialogue id {value!r} is not an int or a string; use e.g. 81 or 'intake_3'.")
-    if isinstance(value, int):
-        if value < 0:
-            raise ConfigError(f"Dialogue id {value} is negative; ids are 0 or more.")
-        return value
-    if not _ID.fullmatch(value) or ".." in value:
-        raise ConfigError(f"Dialogue id {value!r} cannot be a file name: use letters, digits, '_', '.' and '-' "
-                          "(no '/', no leading '.', no '..').")
-    return value
-
-
-def check_output(path: str | Path) -> None:
-    """Refuse an output path that is, or lies inside, one of a run folder's own files (`_OWN`).
-
-    The one guard of every command and API that writes a file the user names (a report, an export, a
-    dialogue, a sample): ``evaluate run --out run/dialogs/1`` would replace dialogue 1 with a report, and
-    ``run --out run/dialogs`` would add a dialogue the batch never made. A run folder is one holding
-    ``batch.json``, ``index.jsonl`` or ``.lock``. Writing beside them (``run/evaluation.json``) is fine.
-    """
-    target = as_path(path, "An output").resolve()
-    for root in target.parents:
-        if not any((root / name).is_file() for name in ("batch.json", "index.jsonl", ".lock")):
-            continue
-        own = root / target.relative_to(root).parts[0]
-        if own.name in _OWN:
-            raise ConfigError(f"{path} would write into {own}, which belongs to the run folder {root}: it "
-                              "would replace or add to the run's own dialogues and records. Pass a path outside "
-                              f"it, e.g. {root / ('evaluation' if own.name != 'evaluation' else 'report')} or "
-                              "another folder.")
-
-
-def _is_dialog_name(name: str) -> bool:
-    """Whether ``name`` is the file name `RunFolder.path` gives a dialogue (``<id>.json``)."""
-    return name.endswith(".json") and _ID.fullmatch(name[:-5]) is not None and ".." not in name
-
-
-def safe_filename(name: str, fallback: str = "dialog") -> str:
-    """``name`` made into one safe file name: path separators and odd characters become ``_``.
-
-    For names that come from user input (a scenario's ``name: ../../x`` or ``/tmp/x``) and are meant to
-    label a file, not to choose a folder: the result never leaves the folder it is joined to.
-    """
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)).strip("._")[:120]
-    return cleaned or fallback
-
-
-def content_hash(paths: Iterable[str | Path]) -> str:
-    """SHA-256 over the named files' bytes (in the given order), to notice an edited input on resume."""
-    digest = hashlib.sha256()
-    for path in paths:
-        try:
-            digest.update(Path(path).read_bytes())
-        except OSError as err:
-            raise ConfigError(f"Cannot read {path} to fingerprint it: {err.strerror}. Check the path.") from err
-        digest.update(b"\0")
-    return digest.hexdigest()
 
 
 class RunFolder:
@@ -337,17 +272,6 @@ class RunFolder:
         """Every dialogue of the folder."""
         return list(self.iter_dialogs())
 
-
-def dialog_failure(dialog: Dialog) -> str | None:
-    """Why ``dialog`` counts as failed (a backend error, no turns at all), or None if it is a result."""
-    from roleplay.dialog import StopReason
-
-    if dialog.stop_reason == StopReason.BACKEND_ERROR:
-        return str(dialog.metadata.get("error", "backend error"))
-    if not dialog.turns:
-        reason = dialog.stop_reason.value if dialog.stop_reason else "unknown"
-        return f"the dialogue has no turns (stop reason: {reason}); {dialog.metadata.get('error', '')}".rstrip("; ")
-    return None
 
 
 def read_dialog(path: Path) -> Dialog:

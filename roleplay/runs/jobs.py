@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from roleplay.backends import ClientPool
+from roleplay.backends import ClientPool, takes_base_url
 from roleplay.dialog import Dialog
+from roleplay.errors import ScenarioError
 from roleplay.generators import PersonaDialogGenerator
+from roleplay.scenario import Scenario
 from roleplay.usage import SAMPLER, add_lines, metered
 
 if TYPE_CHECKING:
     from roleplay.policy.steering import Steering
-    from roleplay.scenario import Scenario
 
-__all__ = ["ScenarioJob"]
+__all__ = ["ScenarioJob", "batch_job"]
 
 
 class ScenarioJob:
@@ -97,3 +99,20 @@ class ScenarioJob:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.pool.aclose()
+
+
+def batch_job(scenario: Scenario, model: str | None = None, max_turns: int | None = None,
+              servers: Sequence[str] = (), **backend_options: Any) -> ScenarioJob:
+    """What `arun_batch` runs for dialogue ``index``: grid variant ``index % size`` on server ``index % pool``.
+
+    ``servers`` is a pool of base URLs of identical model servers (Ollama or OpenAI-compatible). Pinning
+    a dialogue to a server by its index, not to whichever is free, keeps its result independent of the
+    concurrency and lets a server that runs one request at a time still take part in a parallel batch.
+    """
+    if servers:
+        in_process = sorted({spec for spec in (model or a.model or scenario.model for a in scenario.agents)
+                             if not takes_base_url(spec)})
+        if in_process:
+            raise ScenarioError(f"server URLs were given, but {', '.join(in_process)} runs in this process; "
+                                "use an ollama: or openai: model with --base-url.", scenario.path)
+    return ScenarioJob(scenario, model, max_turns, list(servers), backend_options)

@@ -57,7 +57,7 @@ class ProcessJob:
     """A batch ``make`` that runs each dialogue in one of ``workers`` forked child processes.
 
     Use it as ``async with`` (`arun_batch` does): entering forks the children, leaving stops them.
-    ``make`` is the job the children run (e.g. `Scenario.batch_job`); it is entered as an async context in
+    ``make`` is the job the children run (e.g. `roleplay.runs.jobs.batch_job`); it is entered as an async context in
     each child, never in this process.
     """
 
@@ -221,7 +221,7 @@ async def arun_process_batch(make: MakeDialog, n: int, out: str | Path, *, worke
     """`arun_batch` with the dialogues run by ``workers`` child processes (default: one per core).
 
     Args:
-        make: the job (`Scenario.batch_job`), run in every child.
+        make: the job (`roleplay.runs.jobs.batch_job`), run in every child.
         n: how many dialogues (ids 0..n-1).
         out: the run folder, as for `arun_batch`; this process writes it.
         workers: how many child processes.

@@ -28,7 +28,7 @@ from typing import Any
 from roleplay.dialog import Dialog
 from roleplay.errors import BackendUnavailableError, ConfigError
 from roleplay.runs.batch import BatchResult, arun_batch
-from roleplay.runs.jobs import ScenarioJob
+from roleplay.runs.jobs import ScenarioJob, batch_job
 from roleplay.runs.remote import WorkerLost, WorkersLost, carried, least_busy, rebuilt
 
 __all__ = ["ACTOR_RESTARTS", "NODE_IP", "RayJob", "RayWorkersLost", "WorkerLost", "arun_ray_batch", "connect",
@@ -89,7 +89,7 @@ def _check_reachable(address: str) -> None:
 def node_job(job: ScenarioJob, node_ip: str) -> ScenarioJob:
     """A fresh copy of ``job`` for one node: its own HTTP clients, ``{node_ip}`` in server URLs made ``node_ip``."""
     servers = [url.replace(NODE_IP, node_ip) for url in job.servers]
-    return job.scenario.batch_job(model=job.model, max_turns=job.max_turns, servers=servers, **job.backend_options)
+    return batch_job(job.scenario, model=job.model, max_turns=job.max_turns, servers=servers, **job.backend_options)
 
 
 class DialogWorker:
@@ -120,7 +120,7 @@ class RayJob:
 
     def __init__(self, job: ScenarioJob, workers: int, concurrency: int):
         if not isinstance(job, ScenarioJob):
-            raise ConfigError(f"The Ray executor runs a scenario job (Scenario.batch_job(...)), not {type(job)!r}.")
+            raise ConfigError(f"The Ray executor runs a scenario job (batch_job(...)), not {type(job)!r}.")
         if workers < 1 or concurrency < 1:
             raise ConfigError(f"workers and concurrency must be >= 1, got {workers} and {concurrency}.")
         self.job, self.workers, self.concurrency = job, workers, concurrency
@@ -179,7 +179,7 @@ async def arun_ray_batch(job: ScenarioJob, n: int, out: str | Path, *, address: 
     """`arun_batch` with the dialogues run by Ray actors; this process writes the run folder.
 
     Args:
-        job: the scenario job (`Scenario.batch_job`); its server URLs may hold ``{node_ip}``.
+        job: the scenario job (`roleplay.runs.jobs.batch_job`); its server URLs may hold ``{node_ip}``.
         n: how many dialogues (ids 0..n-1).
         out: the run folder, as for `arun_batch`.
         address: the Ray cluster (``HOST:PORT``, ``ray://HOST:PORT``, ``auto``); None: ``RAY_ADDRESS``, else

@@ -13,7 +13,6 @@ import json
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,14 @@ import networkx as nx
 from roleplay._atomic import atomic_write_text
 from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError, PolicyGraphError
-from roleplay.evaluation import DialogMetrics, evaluate_dialog, summarize
+from roleplay.evaluation import evaluate_dialog, summarize
 from roleplay.evaluation.coverage import coverage_of, uncovered_rows
 from roleplay.evaluation.text import text_report
 from roleplay.policy.graph import PolicyGraphWarning, read_dot
-from roleplay.policy.tracker import TrackerStep
 from roleplay.prices import PriceTable, cost_of
 from roleplay.runs.folder import RunFolder
 from roleplay.usage import dialog_usage, totals
-from roleplay.viz.report_page import render_page
+from roleplay.viz.report_page import Entry, render_page
 
 __all__ = ["branch_notes", "graphs_for", "load_graphs", "load_run", "make_report", "text_quality", "usage_overview",
            "variant_of", "write_report"]
@@ -120,17 +118,6 @@ def text_quality(dialogs: Sequence[Dialog]) -> dict[str, float | None]:
     return {column: overall[column] for column in TEXT_COLUMNS}
 
 
-@dataclass
-class Entry:
-    """One dialogue with what the report knows about it."""
-
-    dialog: Dialog
-    graphs: dict[str, nx.DiGraph]
-    variant: str
-    tasks: list[str]
-    metrics: DialogMetrics | None = None
-    steps: list[TrackerStep] = field(default_factory=list)
-    judged_html: str = ""  # judges' scores and reasoning, persona rule flags (`roleplay.viz.judged`)
 
 
 def _entries(dialogs: Sequence[Dialog], graphs: Mapping[str, nx.DiGraph]) -> list[Entry]:

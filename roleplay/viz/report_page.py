@@ -6,23 +6,37 @@ import base64
 import gzip
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import networkx as nx
 from markupsafe import Markup
 
+from roleplay.dialog import Dialog
+from roleplay.evaluation import DialogMetrics
+from roleplay.policy.tracker import TrackerStep
 from roleplay.viz.charts import bar_chart
 from roleplay.viz.flowchart import flowchart_svg, path_overlay, policy_heatmap
 from roleplay.viz.layout import layered_layout
 from roleplay.viz.paths import graph_steps
 from roleplay.viz.transcript import TEMPLATES, dialog_html, transcript_css
 
-if TYPE_CHECKING:
-    from roleplay.viz.report import Entry
+__all__ = ["Entry", "packed", "render_page"]
 
-__all__ = ["packed", "render_page"]
+
+@dataclass
+class Entry:
+    """One dialogue with what the report knows about it."""
+
+    dialog: Dialog
+    graphs: dict[str, nx.DiGraph]
+    variant: str
+    tasks: list[str]
+    metrics: DialogMetrics | None = None
+    steps: list[TrackerStep] = field(default_factory=list)
+    judged_html: str = ""  # judges' scores and reasoning, persona rule flags (`roleplay.viz.judged`)
 
 
 def _asset(name: str) -> str:

@@ -21,7 +21,7 @@ from rich.console import Group
 from rich.text import Text
 
 from roleplay.dialog import Dialog, Event
-from roleplay.guards import trim_of
+from roleplay.text.trim import trim_of
 from roleplay.viz.tables import number_text, sideways
 
 __all__ = ["dialog_html", "dialog_terminal", "facts", "terminal_safe", "transcript_rows", "transcript_css"]

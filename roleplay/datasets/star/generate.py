@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from roleplay import defaults
 from roleplay.backends import takes_base_url
 from roleplay.datasets.star.format import SYSTEM, USER, scenario_tasks
 from roleplay.datasets.star.loader import STAR, StarDataset, fold_of
@@ -109,8 +110,8 @@ def _prior(mode: str) -> Prior:
 
 
 def roleplay_generator(scenario: dict[str, Any], model: str = "embedded", enforce: bool = True,
-                       max_turns: int = 16, star: StarDataset | None = None, *, policy: Policy | None = None,
-                       **options: Any) -> PersonaDialogGenerator:
+                       max_turns: int = defaults.STAR_MAX_TURNS, star: StarDataset | None = None, *,
+                       policy: Policy | None = None, **options: Any) -> PersonaDialogGenerator:
     """User and System agents for a STAR scenario, the System on ``policy`` (default: `star_policy`)."""
     star = _dataset(star)
     options = {"max_tokens": 160, "max_sentences": 3, "repeat_penalty": 1.15, **options}

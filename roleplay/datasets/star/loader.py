@@ -18,6 +18,7 @@ import networkx as nx
 from tqdm.auto import tqdm
 
 from roleplay._atomic import as_path
+from roleplay._ids import checked_id
 from roleplay.datasets.star.format import (
     SYSTEM,
     USER,
@@ -39,7 +40,6 @@ from roleplay.dialog import Dialog
 from roleplay.errors import DatasetError
 from roleplay.personas import Persona
 from roleplay.policy.graph import to_dot
-from roleplay.runs.folder import checked_id
 
 __all__ = ["FOLDS", "STAR", "SYSTEM", "USER", "StarDataWarning", "StarDataset", "StarFacade", "fold_of", "user_name"]
 

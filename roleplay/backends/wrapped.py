@@ -33,15 +33,13 @@ from pydantic import BaseModel, ValidationError
 
 from roleplay._yaml import problems
 from roleplay.backends.base import Model
+from roleplay.backends.dialects import SCHEMA_KEY, json_schema_args
 from roleplay.backends.options import BackendOptions
 from roleplay.errors import ConfigError
 
 __all__ = ["ClientWrapper", "SamplingClient", "Unseeded", "client_label", "wrap_client"]
 
 JsonOutput = bool | type[BaseModel] | None
-SCHEMA_KEY = "roleplay_json_schema"
-"""The create argument through which `Model.call_options(schema=...)` reaches `SamplingClient`."""
-
 SAMPLING = ("temperature", "seed", "max_tokens", "repeat_penalty", "num_ctx")
 _BUILT_ELSEWHERE = ("base_url", "api_key", "timeout", "max_retries", "model_info", "replies", "cache_dir")
 
@@ -127,7 +125,7 @@ SchemaMechanism = Callable[[dict[str, Any], ModelInfo], tuple[JsonOutput, dict[s
 
 
 def _openai_schema(schema: dict[str, Any], info: ModelInfo) -> tuple[JsonOutput, dict[str, Any]]:
-    return None, {"response_format": {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}}
+    return None, json_schema_args(schema)
 
 
 def _ollama_schema(schema: dict[str, Any], info: ModelInfo) -> tuple[JsonOutput, dict[str, Any]]:
