@@ -308,6 +308,22 @@ def test_starting_a_server_leaves_ctrl_c_to_python():
     assert done.stdout.strip() == "KeyboardInterrupt", done.stderr
 
 
+@pytest.mark.embedded
+def test_servers_started_and_never_used_stop_at_once():
+    """Closing a server whose task loop had not started yet waited forever (e.g. at exit, for a judge model
+    that was loaded but never asked): one is closed at once, another by the process's exit."""
+    import subprocess
+    import sys
+
+    code = ("from roleplay.backends.llama_server import LlamaServers, PROCESS_SERVERS, embedded_model_path\n"
+            "with LlamaServers() as servers:\n"
+            "    servers.server(embedded_model_path(), 512, 1, 1)\n"
+            "PROCESS_SERVERS.server(embedded_model_path(), 512, 1, 1)\n"  # closed by atexit
+            "print('exiting')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "exiting"), done.stderr
+
+
 def test_an_openai_model_gets_autogen_s_capabilities_only_on_openai_s_own_servers():
     """AutoGen's table knows OpenAI's models; elsewhere the same name is some other server's model."""
     official = get_backend("openai:gpt-4o", base_url="https://api.openai.com/v1", api_key="k")
