@@ -21,9 +21,10 @@ $(VENV)/.installed: pyproject.toml
 demo: venv
 	$(BIN)/roleplay run doctor_patient --out runs/demo
 
+# Two pytest workers (pytest-xdist), each running whole test files: one process runs the suite on one core.
 test: venv browser
 	$(BIN)/ruff check roleplay tests bench
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 # Debian's chromium, for the real-browser test of `roleplay report` (tests/test_report_browser.py).
 # Without root or apt-get it only says so, and that test skips with the reason.

@@ -171,16 +171,16 @@ class LlamaServer:
             raise BackendUnavailableError(f"The llamacpp and embedded backends need xllamacpp, which is not "
                                           f"installed; run: {install_hint()}") from err
         self.path, self.slot_context, self.slots, self.threads = path, slot_context, slots, threads
-        try:
-            with _signals_kept():
+        with _signals_kept():  # until the loop runs: whatever the server's thread installs before it is undone
+            try:
                 self._server: Any = xllamacpp.Server(_params(path, slot_context, slots, threads, embedding))
-        except RuntimeError as err:
-            raise BackendUnavailableError(f"llama.cpp cannot load {path} ({err}). The file is probably truncated or "
-                                          "damaged: download it again and check its size or checksum.") from err
-        # xllamacpp's constructor returns before its thread enters llama.cpp's task loop, and that loop sets
-        # "running" when it starts, so a stop sent earlier (closing an unused server) was lost and closing
-        # waited forever. A metrics request is a task: its answer proves the loop runs, and a stop now holds.
-        self._server.handle_metrics()
+            except RuntimeError as err:
+                raise BackendUnavailableError(f"llama.cpp cannot load {path} ({err}). The file is probably truncated "
+                                              "or damaged: download it again and check its size or checksum.") from err
+            # xllamacpp's constructor returns before its thread enters llama.cpp's task loop, and that loop sets
+            # "running" as it starts, so a stop sent earlier (closing an unused server) was lost and closing
+            # waited forever. A metrics request is a task: its answer proves the loop runs; a stop now holds.
+            self._server.handle_metrics()
         self.url: str = self._server.listening_address
         # Requests block a thread each until their answer: one thread per slot, and as many waiting.
         self.executor = ThreadPoolExecutor(max_workers=2 * slots, thread_name_prefix="roleplay-llama")
