@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -44,20 +43,17 @@ def scenario() -> Scenario:
     return found.model_copy(update={"stop": found.stop.model_copy(update={"timeout": None})})
 
 
-def use_threads(threads: int | None) -> None:
-    """The embedded backend sizes its thread pool from os.cpu_count(); set it for this process only."""
-    if threads:
-        os.cpu_count = lambda: threads
-
-
 def play_arm(arm: str, seeds: list[int], turns: int, out: Path, threads: int | None) -> list[Path]:
-    """Play every seed with one arm's guards, in this (worker) process; returns the saved files."""
-    use_threads(threads)
+    """Play every seed with one arm's guards, in this (worker) process; returns the saved files.
+
+    No per-request time limit (a day): under load one would cut dialogues, as the scenario's does.
+    """
     played = scenario()
+    options = {"request_timeout": 86400.0, **({"threads": threads} if threads else {})}
     saved = []
     for seed in seeds:
         started = time.perf_counter()
-        generator = played.generator(max_turns=turns, guards=ARMS[arm])
+        generator = played.generator(max_turns=turns, guards=ARMS[arm], **options)
         dialog = asyncio.run(generator.agenerate(seed=seed, id=seed))
         dialog.metadata["variant"] = {"guards": arm}
         saved.append(dialog.to_file(out / arm / f"{seed}.json"))
@@ -147,8 +143,9 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench_quality")
     parser.add_argument("--star", type=Path, default=None, help="STAR folder: also write STAR dialogue 1.")
-    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: every core). On "
-                        "a machine shared with other jobs, 1 avoids threads spinning while waiting for each other.")
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads of the doctor_patient arms "
+                        "(default: every core). On a shared machine 1 keeps threads from spinning while they wait "
+                        "for each other.")
     parser.add_argument("--workers", type=int, default=1, help="Processes per arm.")
     parser.add_argument("--arms", default="off,on", help="Which arms to play: 'on' alone halves the work when the "
                         "guards' cost (on/off) is not the question.")
@@ -171,7 +168,6 @@ def main() -> None:
         print("\n".join(floor(rows)))
         print("\n".join(on_topic(dialogs)))
     if args.star:
-        use_threads(args.threads)
         asyncio.run(star_description(args.star))
 
 
