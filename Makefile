@@ -21,10 +21,14 @@ $(VENV)/.installed: pyproject.toml
 demo: venv
 	$(BIN)/roleplay run doctor_patient --out runs/demo
 
+# The suite in one process ran on one core. Tests that use every core themselves (llama.cpp's threads, Ray's
+# workers) run alone; the rest on two pytest-xdist workers, each taking whole files (module fixtures start once).
+REAL_MODELS := embedded or server or ray
 test: venv browser
 	$(BIN)/ruff check roleplay tests bench
 	$(BIN)/mypy roleplay
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "not ($(REAL_MODELS))"
+	$(BIN)/pytest -q -m "$(REAL_MODELS)"
 
 # Debian's chromium, for the real-browser test of `roleplay report` (tests/test_report_browser.py).
 # Without root or apt-get it only says so, and that test skips with the reason.

@@ -33,6 +33,8 @@ from roleplay.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 DIALOGUES, TURNS, WIDE = 16, 6, 8
+NO_LIMIT = 86400.0
+"""Seconds a request may take: a day, as under load a limit would cut dialogues (the scenario's is off too)."""
 NEW_ENGINE = hasattr(llamacpp, "PROCESS_SERVERS")  # False in a checkout before the switch (llama-cpp-python)
 
 
@@ -75,7 +77,7 @@ def raw(requests: list[dict[str, Any]], options: dict[str, Any]) -> dict[str, fl
         import threading
 
         server = llamacpp.PROCESS_SERVERS.server(path, llamacpp.DEFAULT_CONTEXT, options["slots"],
-                                                 llamacpp.usable_cpus())
+                                                 options["threads"])
         stop = threading.Event()
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=WIDE) as pool:
@@ -92,9 +94,10 @@ def raw(requests: list[dict[str, Any]], options: dict[str, Any]) -> dict[str, fl
     return {"seconds": time.perf_counter() - started, "tokens": tokens, "requests": len(requests)}
 
 
-def measure() -> dict[str, Any]:
+def measure(threads: int | None) -> dict[str, Any]:
     """Every arm of this checkout's engine."""
-    options = {"slots": WIDE} if NEW_ENGINE else {}
+    options = {"slots": WIDE, "request_timeout": NO_LIMIT, "threads": threads or llamacpp.usable_cpus()} \
+        if NEW_ENGINE else {}
     with tempfile.TemporaryDirectory() as tmp:
         one = arm(1, Path(tmp) / "c1", options)
         requests: list[dict[str, Any]] = []
@@ -119,11 +122,13 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="Print this checkout's figures as JSON only.")
     parser.add_argument("--dialogues", type=int, default=DIALOGUES)
     parser.add_argument("--turns", type=int, default=TURNS)
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: every core); on a "
+                        "shared machine 1 keeps threads from spinning while they wait for each other.")
     parser.add_argument("--before-python", help="The Python of the venv before the switch.")
     parser.add_argument("--before-path", help="The checkout before the switch (its PYTHONPATH).")
     args = parser.parse_args()
     DIALOGUES, TURNS = args.dialogues, args.turns
-    found = measure()
+    found = measure(args.threads)
     if args.json:
         print(json.dumps(found))
         return
@@ -134,7 +139,8 @@ def main() -> None:
                                str(DIALOGUES), "--turns", str(TURNS)], env=env,
                               capture_output=True, text=True, check=True, cwd=args.before_path)
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    print(f"{DIALOGUES} doctor_patient dialogues x {TURNS} turns, embedded model, {llamacpp.usable_cpus()} CPUs")
+    print(f"{DIALOGUES} doctor_patient dialogues x {TURNS} turns, embedded model, {llamacpp.usable_cpus()} CPUs, "
+          f"{args.threads or llamacpp.usable_cpus()} llama.cpp threads")
     print("| engine | c1 tokens/s | c1 turns/s | c8 tokens/s | c8 turns/s | c8/c1 | raw tokens/s | roleplay c8/raw |")
     print("|---|---|---|---|---|---|---|---|")
     print("\n".join(row(r) for r in rows))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -44,20 +43,17 @@ def scenario() -> Scenario:
     return found.model_copy(update={"stop": found.stop.model_copy(update={"timeout": None})})
 
 
-def use_threads(threads: int | None) -> None:
-    """The embedded backend sizes its thread pool from os.cpu_count(); set it for this process only."""
-    if threads:
-        os.cpu_count = lambda: threads
-
-
 def play_arm(arm: str, seeds: list[int], turns: int, out: Path, threads: int | None) -> list[Path]:
-    """Play every seed with one arm's guards, in this (worker) process; returns the saved files."""
-    use_threads(threads)
+    """Play every seed with one arm's guards, in this (worker) process; returns the saved files.
+
+    No per-request time limit (a day): under load one would cut dialogues, as the scenario's does.
+    """
     played = scenario()
+    options = {"request_timeout": 86400.0, **({"threads": threads} if threads else {})}
     saved = []
     for seed in seeds:
         started = time.perf_counter()
-        generator = played.generator(max_turns=turns, guards=ARMS[arm])
+        generator = played.generator(max_turns=turns, guards=ARMS[arm], **options)
         dialog = asyncio.run(generator.agenerate(seed=seed, id=seed))
         dialog.metadata["variant"] = {"guards": arm}
         saved.append(dialog.to_file(out / arm / f"{seed}.json"))
@@ -65,26 +61,30 @@ def play_arm(arm: str, seeds: list[int], turns: int, out: Path, threads: int | N
     return saved
 
 
-def play(seeds: list[int], turns: int, out: Path, threads: int | None, workers: int) -> dict[str, list[Dialog]]:
-    """Both arms side by side, ``workers`` processes each (seeds dealt round-robin), sharing the machine's load."""
+def play(seeds: list[int], turns: int, out: Path, threads: int | None, workers: int,
+         arms: list[str]) -> dict[str, list[Dialog]]:
+    """The arms side by side, ``workers`` processes each (seeds dealt round-robin), sharing the machine's load."""
     shares = [seeds[i::workers] for i in range(workers)]
-    with ProcessPoolExecutor(max_workers=len(ARMS) * workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {arm: [pool.submit(play_arm, arm, share, turns, out, threads) for share in shares] for arm in ARMS}
+    with ProcessPoolExecutor(max_workers=len(arms) * workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {arm: [pool.submit(play_arm, arm, share, turns, out, threads) for share in shares] for arm in arms}
         return {arm: sorted((Dialog.from_file(p) for f in found for p in f.result()), key=lambda d: int(d.id or 0))
                 for arm, found in futures.items()}
 
 
 def floor(rows: dict[str, dict]) -> list[str]:
     """The issue's floor, checked on the guards-on arm."""
-    on, off = rows["on"], rows["off"]
-    ratio = on["seconds_per_turn"] / off["seconds_per_turn"]
+    on, off = rows["on"], rows.get("off")
+    cost = []
+    if off is not None:
+        ratio = on["seconds_per_turn"] / off["seconds_per_turn"]
+        cost = [f"seconds per turn on/off <= 1.4: {ratio <= 1.4} ({ratio:.2f})"]
     return [
         f"near-copy turns 0: {on['near_copy_rate'] == 0} ({on['near_copy_rate']})",
         f"role confusion <= 2%: {on['role_confusion_rate'] <= 0.02} ({on['role_confusion_rate']})",
         f"cut-off turns 0: {on['cut_off_rate'] == 0} ({on['cut_off_rate']})",
         f"mean distinct-2 >= 0.80: {on['distinct_2'] >= 0.8} ({on['distinct_2']})",
         f"no dialogue below 0.60: {on['distinct_2_min'] >= 0.6} ({on['distinct_2_min']})",
-        f"seconds per turn on/off <= 1.4: {ratio <= 1.4} ({ratio:.2f})",
+        *cost,
         *against_before(rows),
     ]
 
@@ -143,15 +143,21 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench_quality")
     parser.add_argument("--star", type=Path, default=None, help="STAR folder: also write STAR dialogue 1.")
-    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: every core). On "
-                        "a machine shared with other jobs, 1 avoids threads spinning while waiting for each other.")
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads of the doctor_patient arms "
+                        "(default: every core). On a shared machine 1 keeps threads from spinning while they wait "
+                        "for each other.")
     parser.add_argument("--workers", type=int, default=1, help="Processes per arm.")
+    parser.add_argument("--arms", default="off,on", help="Which arms to play: 'on' alone halves the work when the "
+                        "guards' cost (on/off) is not the question.")
     parser.add_argument("--compare", type=Path, default=None, help="An earlier run's --out folder: its dialogues "
                         "of the same seeds are measured too, as 'before' rows.")
     args = parser.parse_args()
     if args.seeds:
         seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-        dialogs = play(seeds, args.turns, args.out, args.threads, args.workers)
+        arms = [arm for arm in args.arms.split(",") if arm in ARMS]
+        if "on" not in arms:
+            parser.error("--arms must include 'on' (the floor is checked on it).")
+        dialogs = play(seeds, args.turns, args.out, args.threads, args.workers, arms)
         if args.compare:
             before = earlier(args.compare, seeds, scenario().topic)
             dialogs = {**{f"before {arm}": found for arm, found in before.items() if found}, **dialogs}
@@ -162,7 +168,6 @@ def main() -> None:
         print("\n".join(floor(rows)))
         print("\n".join(on_topic(dialogs)))
     if args.star:
-        use_threads(args.threads)
         asyncio.run(star_description(args.star))
 
 

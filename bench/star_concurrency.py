@@ -1,7 +1,7 @@
 """`roleplay star generate` at concurrency 1 and 4 against a pool of local llama.cpp servers, in one run.
 
-Starts 2 single-thread ``python -m llama_cpp.server`` processes on 127.0.0.1 with the embedded GGUF (as
-`bench/batch_concurrency.py` does, ``--interrupt_requests False``), picks ``--n`` happy single-task STAR
+Starts 2 single-thread, single-slot llama.cpp servers (xllamacpp's HTTP listener on 127.0.0.1, inside this
+process, as `bench/batch_concurrency.py` does) with the embedded GGUF, picks ``--n`` happy single-task STAR
 scenarios, runs the real CLI command at each concurrency into a fresh folder, prints the commands, the
 seconds and the speed-up, checks both folders hold the same dialogues (ids, seeds, turns), then stops the
 servers.

@@ -243,14 +243,14 @@ def test_missing_in_process_packages_name_the_install_command(tmp_path, monkeypa
         get_backend(f"llamacpp:{gguf}")
 
 
-def test_importing_roleplay_never_imports_llama_cpp_or_an_http_sdk():
+def test_importing_roleplay_never_imports_llama_dot_cpp_or_an_http_sdk():
     import subprocess
     import sys
 
     code = ("import sys, roleplay, roleplay.scenario, roleplay.runs.batch\n"
             "from roleplay.backends import get_backend, known_backends\n"
             "known_backends(); get_backend('scripted:auto')\n"
-            "print(sorted(m for m in ('llama_cpp', 'xllamacpp', 'openai', 'ollama') if m in sys.modules))")
+            "print(sorted(m for m in ('xllamacpp', 'openai', 'ollama') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 
@@ -322,6 +322,22 @@ def test_starting_a_server_leaves_ctrl_c_to_python():
             "except KeyboardInterrupt:\n    print('KeyboardInterrupt')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "KeyboardInterrupt", done.stderr
+
+
+@pytest.mark.embedded
+def test_servers_started_and_never_used_stop_at_once():
+    """Closing a server whose task loop had not started yet waited forever (e.g. at exit, for a judge model
+    that was loaded but never asked): one is closed at once, another by the process's exit."""
+    import subprocess
+    import sys
+
+    code = ("from roleplay.backends.llama_server import LlamaServers, PROCESS_SERVERS, embedded_model_path\n"
+            "with LlamaServers() as servers:\n"
+            "    servers.server(embedded_model_path(), 512, 1, 1)\n"
+            "PROCESS_SERVERS.server(embedded_model_path(), 512, 1, 1)\n"  # closed by atexit
+            "print('exiting')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "exiting"), done.stderr
 
 
 def test_an_openai_model_gets_autogen_s_capabilities_only_on_openai_s_own_servers():

@@ -180,7 +180,7 @@ async def test_a_client_error_is_not_retried(server, backend):
     assert len(server.requests) == 1
 
 
-async def test_a_server_without_json_schema_gets_llama_cpp_dialect_for_the_rest_of_the_run(server):
+async def test_a_server_without_json_schema_gets_json_object_for_the_rest_of_the_run(server):
     async with ClientPool() as pool:
         url = server.url("nojsonschema") + "/v1"
         first, second = (get_backend("openai:m", base_url=url, pool=pool) for _ in range(2))

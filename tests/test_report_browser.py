@@ -1,4 +1,4 @@
-"""`roleplay report` in a real browser: headless Debian chromium loads the page of a 200-dialogue batch.
+"""`roleplay report` in a real browser: headless Debian chromium loads the page of a 60-dialogue batch.
 
 Chromium is driven over its DevTools protocol (a websocket; `make browser` installs Debian's chromium,
 nothing is downloaded at run time). The page must raise no console error or exception, a real mouse
@@ -38,6 +38,7 @@ Image = pytest.importorskip("PIL.Image", reason="Pillow comes with matplotlib in
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DIALOGUES = 60
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed; `make browser` installs "
                                                            "Debian's package (needs root and apt-get)")
 INTAKE = read_dot(ROOT / "scenarios" / "doctor_intake.dot")
@@ -70,7 +71,10 @@ def judge_answer(offset: int):
 
 @pytest.fixture(scope="module")
 def report_file(tmp_path_factory) -> Path:
-    """The report of 200 intake dialogues, half enforced and half prompt-only, on a randomised scripted model."""
+    """The report of 60 intake dialogues, half enforced and half prompt-only, on a randomised scripted model.
+
+    60: more than the list's page of 50, so paging and filtering across pages are exercised; more proves nothing
+    here (bench/report_size.py measures a 1,000-dialogue report)."""
     out = tmp_path_factory.mktemp("batch")
     scenario = load_scenario(ROOT / "scenarios" / "doctor_intake.yaml")
     model = scripted_model(fn=varied, name="scripted:varied")
@@ -80,11 +84,11 @@ def report_file(tmp_path_factory) -> Path:
     async def make(index: int, seed: int):
         return await modes[index % 2].generator(model=model, max_turns=12).agenerate(seed=seed, id=index)
 
-    result = run_batch(make, 200, out, concurrency=4, progress=False)
-    assert result.done == 200
+    result = run_batch(make, DIALOGUES, out, concurrency=4, progress=False)
+    assert result.done == DIALOGUES
     for name, offset in (("scripted:judge-a", 0), ("scripted:judge-b", 1)):  # two judges: scores and agreement
         judge = Judge(scripted_model(fn=judge_answer(offset), name=name), load_rubric("quality"))
-        assert run_judging(judge, out, progress=False).done == 200
+        assert run_judging(judge, out, progress=False).done == DIALOGUES
     compared = CliRunner().invoke(cli, ["compare", str(out), str(out), "--embed-model", "none", "--repeats", "2"])
     assert compared.exit_code == 0, compared.output
     page = out / "report.html"
@@ -183,7 +187,7 @@ def test_report_loads_opens_a_dialogue_on_click_and_renders(report_file, browser
     browser.wait_for("Page.loadEventFired")
     browser.wait_until("document.getElementById('rp-status').hidden")
     assert browser.evaluate("document.querySelectorAll('#rp-list tbody tr').length") == 50
-    assert browser.evaluate("document.getElementById('rp-page').textContent") == "1–50 of 200"
+    assert browser.evaluate("document.getElementById('rp-page').textContent") == f"1–50 of {DIALOGUES}"
     assert browser.evaluate("document.getElementById('rp-detail').hidden") is True
 
     click(browser, "#rp-list tbody tr:nth-child(2)")
@@ -196,7 +200,7 @@ def test_report_loads_opens_a_dialogue_on_click_and_renders(report_file, browser
     browser.evaluate("const s = document.getElementById('rp-f-violation'); s.value = 'yes';"
                      " s.dispatchEvent(new Event('change'))")
     with_violations = browser.evaluate("document.getElementById('rp-page').textContent")
-    assert with_violations.endswith("(filtered from 200)")
+    assert with_violations.endswith(f"(filtered from {DIALOGUES})")
 
     titles = browser.evaluate("[...document.querySelectorAll('section.rp-judged h2')].map(h => h.textContent)")
     assert titles == ["Judge scores", "Judge agreement", "Persona rule check", "Distance to the reference corpus"]

@@ -142,7 +142,7 @@ def _params(path: Path, slot_context: int, slots: int, threads: int, embedding: 
     params.verbosity = -1  # llama.cpp logs nothing; errors come back as answers
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
-    params.endpoint_metrics = False
+    params.endpoint_metrics = True  # LlamaServer waits for the task loop with one metrics request
     if embedding:
         params.embedding = True
         params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
@@ -171,12 +171,16 @@ class LlamaServer:
             raise BackendUnavailableError(f"The llamacpp and embedded backends need xllamacpp, which is not "
                                           f"installed; run: {install_hint()}") from err
         self.path, self.slot_context, self.slots, self.threads = path, slot_context, slots, threads
-        try:
-            with _signals_kept():
+        with _signals_kept():  # until the loop runs: whatever the server's thread installs before it is undone
+            try:
                 self._server: Any = xllamacpp.Server(_params(path, slot_context, slots, threads, embedding))
-        except RuntimeError as err:
-            raise BackendUnavailableError(f"llama.cpp cannot load {path} ({err}). The file is probably truncated or "
-                                          "damaged: download it again and check its size or checksum.") from err
+            except RuntimeError as err:
+                raise BackendUnavailableError(f"llama.cpp cannot load {path} ({err}). The file is probably truncated "
+                                              "or damaged: download it again and check its size or checksum.") from err
+            # xllamacpp's constructor returns before its thread enters llama.cpp's task loop, and that loop sets
+            # "running" as it starts, so a stop sent earlier (closing an unused server) was lost and closing
+            # waited forever. A metrics request is a task: its answer proves the loop runs; a stop now holds.
+            self._server.handle_metrics()
         self.url: str = self._server.listening_address
         # Requests block a thread each until their answer: one thread per slot, and as many waiting.
         self.executor = ThreadPoolExecutor(max_workers=2 * slots, thread_name_prefix="roleplay-llama")
