@@ -91,8 +91,8 @@ def test_the_schema_is_bounded_so_a_valid_answer_fits_the_token_budget(max_token
     from roleplay.structured import tokens_for
 
     turns_schema = dialog_schema(GeneratedDialog, ["A", "B"], 4, max_tokens)["properties"]["dialog"]
-    most, longest = turns_schema["maxItems"], turn_bounds(max_tokens, 4)[1]
-    assert most >= 4 and 40 <= longest <= 300 and "maxLength" not in turns_schema["items"]["properties"]["text"]
+    most, longest = turns_schema["maxItems"], turns_schema["items"]["properties"]["text"]["maxLength"]
+    assert most >= 4 and 40 <= longest <= 300 and (most, longest) == turn_bounds(max_tokens, 4)
     assert DIALOG_TOKENS + most * (TURN_TOKENS + tokens_for(longest)) <= max_tokens
 
 
