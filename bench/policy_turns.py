@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -56,7 +57,7 @@ def policy_row(name: str, max_tokens: int, dialogs: list[Dialog], graphs: dict[s
 
 
 def run_policies(args: argparse.Namespace) -> None:
-    rows, shown = [], []
+    rows = []
     for name in args.scenarios.split(","):
         scenario = load_scenario(name)
         graphs = dict(scenario.load_policy().graphs)
@@ -66,15 +67,21 @@ def run_policies(args: argparse.Namespace) -> None:
             started, dialogs = time.perf_counter(), []
             for seed in tqdm(args.seeds, desc=f"{name} max_tokens={max_tokens}"):
                 dialogs.append(generator.generate(seed=seed, max_turns=args.max_turns))
+                if args.save:
+                    dialogs[-1].to_file(Path(args.save) / f"{scenario.name}_{max_tokens}_{seed}.json")
                 if seed == args.show_seed and name == args.scenarios.split(",")[0]:
-                    shown.append((max_tokens, dialogs[-1]))
+                    show_policy_turns(seed, max_tokens, dialogs[-1])
             rows.append(policy_row(name, max_tokens, dialogs, graphs, time.perf_counter() - started))
+            print(json.dumps(rows[-1]), flush=True)  # a run cut short keeps its finished cells
     print(table(rows))
-    for max_tokens, dialog in shown:
-        print(f"\nseed {args.show_seed}, max_tokens {max_tokens}: policy turns")
-        for turn in (t for t in dialog.turns if t.action):
-            flags = [k for k in ("trim", "fallback", "words_fallback") if turn.metadata.get(k)]
-            print(f"  [{turn.action}] {turn.text}" + (f"  ({', '.join(flags)})" if flags else ""))
+
+
+def show_policy_turns(seed: int, max_tokens: int, dialog: Dialog) -> None:
+    """Print one dialogue's policy turns, to read, with their trim and fallback flags."""
+    print(f"\nseed {seed}, max_tokens {max_tokens}: policy turns", flush=True)
+    for turn in (t for t in dialog.turns if t.action):
+        flags = [k for k in ("trim", "fallback", "words_fallback") if turn.metadata.get(k)]
+        print(f"  [{turn.action}] {turn.text}" + (f"  ({', '.join(flags)})" if flags else ""), flush=True)
 
 
 _TUTORIAL = """
@@ -129,6 +136,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[4242, 1, 2, 3])
     parser.add_argument("--max-turns", type=int, default=16)
     parser.add_argument("--show-seed", type=int, default=4242)
+    parser.add_argument("--save", default=None, help="a folder to save every policy dialogue in, to read later")
     parser.add_argument("--star-path", default=None)
     parser.add_argument("--star-ids", default="1,5100")
     parser.add_argument("--star-seeds", type=int, default=5)
