@@ -30,6 +30,7 @@ from roleplay.agents import DIRECTOR, END_MARKER
 from roleplay.backends.base import BackendRecord, Model, PlainChatClient
 from roleplay.backends.options import BackendOptions
 from roleplay.errors import ConfigError
+from roleplay.sentences import terminal_safe
 
 if TYPE_CHECKING:
     from roleplay.agents import Agent
@@ -86,7 +87,7 @@ class HumanClient(PlainChatClient):
             return notes
         self._shown = (last_own, shown)
         for source, text in shown:
-            self.write(text if text.startswith("[") else f"[{source or '?'}] {text}")
+            self.write(terminal_safe(text if text.startswith("[") else f"[{source or '?'}] {text}"))
         if not said and last_own < 0:
             self.write("(You speak first.)")
         return notes

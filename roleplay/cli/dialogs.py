@@ -35,7 +35,7 @@ def run(scenario: str, model: str | None, seed: int | None, max_turns: int | Non
     from roleplay.generators import new_seed
     from roleplay.runs.folder import safe_filename
     from roleplay.scenario import load_scenario
-    from roleplay.viz.transcript import terminal_safe
+    from roleplay.sentences import terminal_safe
 
     loaded = load_scenario(scenario)
     writable_folder(out)
