@@ -16,6 +16,7 @@ import networkx as nx
 
 from roleplay._atomic import atomic_write_text
 from roleplay.errors import ConfigError
+from roleplay.policy.dot import checked_graph
 from roleplay.policy.tracker import TrackerStep
 from roleplay.viz.layout import Engine, Layout, connector, layered_layout
 from roleplay.viz.legend import GOAL_STROKE, ILLEGAL_COLOUR, KINDS, PATH_COLOUR, heat_colour, legend
@@ -163,7 +164,7 @@ def draw_policy(graph: nx.DiGraph, path: PathLike = None, *, title: str | None =
     Taken steps are blue, illegal ones red (a red dashed line when the graph has no such edge).
     ``engine`` picks the layout: graphviz ``dot`` if installed (``auto``), or ``networkx`` (no binary needed).
     """
-    layout = layered_layout(graph, engine)
+    layout = layered_layout(checked_graph(graph, "draw_policy's graph"), engine)
     judged = judged_steps(graph, path)
     steps = [step for step in judged if step.action in graph]
     off_graph = len(judged) - len(steps)
@@ -186,7 +187,7 @@ def heat_styles(counts: Visits) -> tuple[dict[str, str], dict[tuple[str, str], f
 def policy_heatmap(graph: nx.DiGraph, dialogs: Iterable[PathLike], *, title: str | None = None,
                    engine: Engine = "auto") -> Picture:
     """``graph`` with nodes and edges coloured by how often ``dialogs`` visited them; violations marked red."""
-    counts = visits(graph, dialogs)
+    counts = visits(checked_graph(graph, "policy_heatmap's graph"), dialogs)
     layout = layered_layout(graph, engine)
     fills, widths = heat_styles(counts)
     root = flowchart_svg(graph, layout, fills=fills, edge_widths=widths, heat=True,

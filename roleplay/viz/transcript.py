@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from rich.console import Group
 from rich.text import Text
 
+from roleplay._checked import checked
 from roleplay.dialog import Dialog, Event
 from roleplay.guards import trim_of
 from roleplay.sentences import terminal_safe
@@ -98,6 +99,7 @@ def _title(dialog: Dialog) -> str:
 
 def dialog_html(dialog: Dialog, style: bool = True) -> str:
     """The dialogue as an HTML fragment; ``style=False`` leaves out the stylesheet (a page that has it once)."""
+    checked(dialog, Dialog, "dialog_html's dialog", "load one with Dialog.from_file(path)")
     return TEMPLATES.get_template("transcript.html.j2").render(
         title=_title(dialog), stop=dialog.stop_reason.value if dialog.stop_reason else None, facts=facts(dialog),
         rows=transcript_rows(dialog), style=style, css=transcript_css() if style else "")
