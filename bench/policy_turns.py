@@ -90,9 +90,10 @@ from roleplay.datasets import STAR
 from roleplay.generators import DialogGenerator
 STAR.set_path(sys.argv[1])
 scenario, desc = STAR.get_dialog_scenario_description(int(sys.argv[2]))
+options = {"request_timeout": float(sys.argv[5])} if len(sys.argv) > 5 else {}  # a loaded machine's allowance
 started = time.perf_counter()
 try:
-    dialog = DialogGenerator(model=sys.argv[4], dialogue_details=desc, scenario=scenario).generate(
+    dialog = DialogGenerator(model=sys.argv[4], dialogue_details=desc, scenario=scenario, **options).generate(
         id=int(sys.argv[2]), seed=int(sys.argv[3]))
     row = {"turns": len(dialog.turns), "speakers": ",".join(sorted({t.speaker or "" for t in dialog.turns})),
            "trimmed": sum(bool(t.metadata.get("trim")) for t in dialog.turns),
@@ -104,9 +105,10 @@ print(json.dumps({**row, "seconds": round(time.perf_counter() - started, 1)}))
 """
 
 
-def tutorial_run(star_path: str, dialog_id: int, seed: int, model: str) -> dict[str, Any]:
+def tutorial_run(star_path: str, dialog_id: int, seed: int, model: str, timeout: float | None) -> dict[str, Any]:
     """One run of the tutorial's STAR description path, in its own process (a crash of llama.cpp is a row)."""
-    done = subprocess.run([sys.executable, "-c", _TUTORIAL, star_path, str(dialog_id), str(seed), model],
+    extra = [str(timeout)] if timeout else []
+    done = subprocess.run([sys.executable, "-c", _TUTORIAL, star_path, str(dialog_id), str(seed), model, *extra],
                           capture_output=True, text=True)
     try:
         row = json.loads(done.stdout.strip().splitlines()[-1])
@@ -122,7 +124,7 @@ def run_star_tutorial(args: argparse.Namespace) -> None:
     rows = []
     for seed in range(1, args.star_seeds + 1):
         for dialog_id in map(int, args.star_ids.split(",")):
-            rows.append(tutorial_run(args.star_path, dialog_id, seed, args.model))
+            rows.append(tutorial_run(args.star_path, dialog_id, seed, args.model, args.request_timeout))
             print(rows[-1], flush=True)
     print(table(rows))
     print(f"STAR tutorial path: {sum(r['ok'] for r in rows)}/{len(rows)} dialogues of >= 4 turns by User and System")
@@ -140,6 +142,8 @@ def main() -> None:
     parser.add_argument("--star-path", default=None)
     parser.add_argument("--star-ids", default="1,5100")
     parser.add_argument("--star-seeds", type=int, default=5)
+    parser.add_argument("--request-timeout", type=float, default=None,
+                        help="seconds per model request of the STAR runs (default: the tutorial's own, 600)")
     parser.add_argument("--skip-policies", action="store_true")
     args = parser.parse_args()
     if not args.skip_policies:
