@@ -140,3 +140,16 @@ def test_a_star_scenario_is_written_by_user_and_system(scripted):
     assert "The speakers are exactly: User, System." in request.system and dialog.speakers == ["User", "System"]
     assert "enum" not in DialogGenerator(model, "x", scenario={"place": "a bank"}).output_format[
         "properties"]["dialog"]["items"]["properties"]["speaker"]
+
+
+def test_a_turn_that_reaches_its_length_bound_is_trimmed_as_char_limit(scripted):
+    from roleplay.defaults import DIALOG_MAX_TOKENS
+    from roleplay.generators import turn_bounds
+    from roleplay.guards import trim_of
+
+    bound = turn_bounds(DIALOG_MAX_TOKENS, 4)[1]
+    endless = ("I need a table for two. " + "and then " * 60)[:bound]  # what the grammar lets through
+    model = scripted(replies=[turns(("User", endless), ("System", "Sure."), ("User", "Thanks."), ("System", "Bye."))])
+    dialog = DialogGenerator(model, "x", speakers=["User", "System"]).generate(seed=1)
+    assert dialog.turns[0].text == "I need a table for two."
+    assert trim_of(dialog.turns[0].metadata).reason == "char_limit"
