@@ -62,7 +62,8 @@ def run_policies(args: argparse.Namespace) -> None:
         scenario = load_scenario(name)
         graphs = dict(scenario.load_policy().graphs)
         for max_tokens in map(int, args.max_tokens.split(",")):
-            generator = scenario.generator(model=args.model)
+            timeout = {"request_timeout": args.request_timeout} if args.request_timeout else {}
+            generator = scenario.generator(model=args.model, **timeout)
             generator.max_tokens = max_tokens  # each agent's reply limit (the scenario's own is 160)
             started, dialogs = time.perf_counter(), []
             for seed in tqdm(args.seeds, desc=f"{name} max_tokens={max_tokens}"):
@@ -143,7 +144,7 @@ def main() -> None:
     parser.add_argument("--star-ids", default="1,5100")
     parser.add_argument("--star-seeds", type=int, default=5)
     parser.add_argument("--request-timeout", type=float, default=None,
-                        help="seconds per model request of the STAR runs (default: the tutorial's own, 600)")
+                        help="seconds per model request (default: the scenario's, or the tutorial's 600)")
     parser.add_argument("--skip-policies", action="store_true")
     args = parser.parse_args()
     if not args.skip_policies:
