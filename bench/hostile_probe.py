@@ -42,7 +42,7 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
 SA = ["-m", "scripted:auto"]
 
 
-def roleplay(*args: str, cwd: Path, limit: float = 60, full_disk: bool = False,
+def roleplay(*args: str, cwd: Path, limit: float = 120, full_disk: bool = False,
              server: str = "") -> tuple[str, int | None, str]:
     """Run the CLI (``python -c CODE`` when ``args`` is ``("-c", CODE)``); (class so far, exit code, output).
 
@@ -87,12 +87,12 @@ def into_run(*args: str) -> Callable[[Path], str]:
     return case
 
 
-def error_due(files: dict[str, str], *args: str, limit: float = 60, full_disk: bool = False) -> Callable[[Path], str]:
+def error_due(files: dict[str, str], *args: str, full_disk: bool = False) -> Callable[[Path], str]:
     def case(cwd: Path) -> str:
         for name, text in files.items():
             (cwd / name).parent.mkdir(parents=True, exist_ok=True)
             (cwd / name).write_text(text, encoding="utf-8")
-        kind, _, _ = roleplay(*args, cwd=cwd, limit=limit, full_disk=full_disk)
+        kind, _, _ = roleplay(*args, cwd=cwd, full_disk=full_disk)
         return "silent" if kind == "exit0" else kind
     return case
 
@@ -224,7 +224,7 @@ def against_server(answer: Callable[[dict], tuple[int, dict, bytes]], *args: str
     def case(cwd: Path) -> str:
         (cwd / "s.yaml").write_text(GOOD, encoding="utf-8")
         with serving(answer) as url:
-            kind, _, output = roleplay(*(a.replace("{url}", url) for a in args), cwd=cwd, limit=60, server=url)
+            kind, _, output = roleplay(*(a.replace("{url}", url) for a in args), cwd=cwd, server=url)
         if check is None:
             return "silent" if kind == "exit0" else kind
         return kind if kind in ("hang", "traceback") else ("ok" if check(cwd, output) else "silent")
@@ -254,7 +254,7 @@ def api(code: str) -> Callable[[Path], str]:
     def case(cwd: Path) -> str:
         wrapped = f"from roleplay.errors import ConfigError\ntry:\n    {code}\nexcept ConfigError as err:\n" \
                   "    print('clear:', err)\n"
-        kind, _, output = roleplay("-c", wrapped, cwd=cwd, limit=30)
+        kind, _, output = roleplay("-c", wrapped, cwd=cwd)
         return kind if kind != "exit0" else ("clear" if output.startswith("clear:") else "silent")
     return case
 
@@ -283,12 +283,11 @@ CASES: dict[str, Callable[[Path], str]] = {
     "2 index x3": resume_after(triple_index),
     "2 batch.json gone, other seed": seed_without_params,
     "2 sampling data file edited": data_file_edited,
-    "7 batch -n 1e13": error_due({"s.yaml": GOOD}, "batch", "s.yaml", *SA, "-n", "10000000000000", "--out", "b",
-                                 limit=30),
-    "7 personas sample -n 1e8": error_due({}, "personas", "sample", "clinic_diverse", "-n", "100000000", limit=30),
-    "8 YAML alias bomb": error_due({"s.yaml": BOMB}, "run", "s.yaml", *SA, "--out", "o", limit=30),
+    "7 batch -n 1e13": error_due({"s.yaml": GOOD}, "batch", "s.yaml", *SA, "-n", "10000000000000", "--out", "b"),
+    "7 personas sample -n 1e8": error_due({}, "personas", "sample", "clinic_diverse", "-n", "100000000"),
+    "8 YAML alias bomb": error_due({"s.yaml": BOMB}, "run", "s.yaml", *SA, "--out", "o"),
     "8 YAML 20000 deep": error_due({"s.yaml": GOOD + "x: " + "[" * 20000 + "]" * 20000 + "\n"}, "run", "s.yaml", *SA,
-                                   "--out", "o", limit=30),
+                                   "--out", "o"),
     "8 YAML duplicate key": error_due({"s.yaml": GOOD + "name: u\n"}, "run", "s.yaml", *SA, "--out", "o"),
     "9 weights [.nan, 1]": error_due({"s.yaml": "name: t\nagents: [{name: A, sample: {role: {choice: [a, b], "
                                                 "weights: [.nan, 1]}}}, {name: B}]\n"}, "run", "s.yaml", *SA),
