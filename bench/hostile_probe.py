@@ -3,8 +3,12 @@
 Each case runs ``python -m roleplay ...`` in a fresh folder, in a subprocess with a time limit, and is
 classified: ``hang`` (past the limit), ``traceback`` (Python's traceback on the terminal), ``data loss`` (a file
 of a run folder changed that the case did not aim at), ``silent`` (exit 0 where an error was due, or the
-check of the result failed), ``clear`` (non-zero exit with one ``Error:`` line) or ``ok`` (a success that
-was due). Prints one line per case and the counts.
+check of the result failed), ``unclear`` (an error that does not name its cause), ``clear`` (non-zero exit
+with one ``Error:`` line) or ``ok`` (a success that was due). Prints one line per case and the counts.
+
+Server cases run against a fake OpenAI-compatible server on 127.0.0.1 in this process (stopped after each
+case); full-disk cases run the CLI with ``RLIMIT_FSIZE`` 0; API cases call a public entry point in
+``python -c`` and count a `ConfigError` as clear.
 
     PYTHONPATH=$PWD .venv/bin/python bench/hostile_probe.py
     PROBE_ROOT=/path/to/main PYTHONPATH=/path/to/main .venv/bin/python bench/hostile_probe.py   # the baseline
@@ -12,14 +16,18 @@ was due). Prints one line per case and the counts.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
+import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(os.environ.get("PROBE_ROOT") or Path(__file__).resolve().parent.parent)
@@ -34,13 +42,21 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
 SA = ["-m", "scripted:auto"]
 
 
-def roleplay(*args: str, cwd: Path, limit: float = 60) -> tuple[str, int | None, str]:
-    """Run the CLI; (class so far, exit code, output)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def roleplay(*args: str, cwd: Path, limit: float = 120, full_disk: bool = False,
+             server: str = "") -> tuple[str, int | None, str]:
+    """Run the CLI (``python -c CODE`` when ``args`` is ``("-c", CODE)``); (class so far, exit code, output).
+
+    ``full_disk``: every file write fails as on a full disk (``RLIMIT_FSIZE`` 0: EFBIG, Python ignores SIGXFSZ).
+    ``server``: the ``openai:`` backend's URL (``$OPENAI_BASE_URL``; ``run`` has no ``--base-url``).
+    """
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_BASE_URL": server}
     env.pop("ROLEPLAY_MODEL", None)
+    env.pop("OPENAI_API_KEY", None)
+    command = [sys.executable, *args] if args[0] == "-c" else [sys.executable, "-m", "roleplay", *args]
+    no_writes = (lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))) if full_disk else None
     try:
-        done = subprocess.run([sys.executable, "-m", "roleplay", *args], cwd=cwd, env=env, capture_output=True,
-                              text=True, timeout=limit)
+        done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=limit,
+                              preexec_fn=no_writes)
     except subprocess.TimeoutExpired:
         return "hang", None, ""
     output = done.stdout + done.stderr
@@ -71,12 +87,12 @@ def into_run(*args: str) -> Callable[[Path], str]:
     return case
 
 
-def error_due(files: dict[str, str], *args: str, limit: float = 60) -> Callable[[Path], str]:
+def error_due(files: dict[str, str], *args: str, full_disk: bool = False) -> Callable[[Path], str]:
     def case(cwd: Path) -> str:
         for name, text in files.items():
             (cwd / name).parent.mkdir(parents=True, exist_ok=True)
             (cwd / name).write_text(text, encoding="utf-8")
-        kind, _, _ = roleplay(*args, cwd=cwd, limit=limit)
+        kind, _, _ = roleplay(*args, cwd=cwd, full_disk=full_disk)
         return "silent" if kind == "exit0" else kind
     return case
 
@@ -163,6 +179,91 @@ def txt_round_trip(cwd: Path) -> str:
     return "ok" if [t.speaker for t in back.turns] == ["A", "B"] else "silent"
 
 
+class _Fake(BaseHTTPRequestHandler):
+    """An OpenAI-compatible server on 127.0.0.1 answering each POST with ``server.answer(body)``."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        status, headers, payload = self.server.answer(body)  # type: ignore[attr-defined]
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+@contextlib.contextmanager
+def serving(answer: Callable[[dict], tuple[int, dict, bytes]]) -> Iterator[str]:
+    """A fake server for the time of one case; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Fake)
+    server.daemon_threads = True
+    server.answer = answer  # type: ignore[attr-defined]
+    server.handle_error = lambda request, address: None  # type: ignore[method-assign] # a client that hung up
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def said(content: str) -> tuple[int, dict, bytes]:
+    return 200, {}, json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                                             "finish_reason": "stop"}]}).encode()
+
+
+def against_server(answer: Callable[[dict], tuple[int, dict, bytes]], *args: str,
+                   check: Callable[[Path, str], bool] | None = None) -> Callable[[Path], str]:
+    """``args`` (``{url}`` = the fake server) run against ``answer``; ``check``: a success that was due."""
+    def case(cwd: Path) -> str:
+        (cwd / "s.yaml").write_text(GOOD, encoding="utf-8")
+        with serving(answer) as url:
+            kind, _, output = roleplay(*(a.replace("{url}", url) for a in args), cwd=cwd, server=url)
+        if check is None:
+            return "silent" if kind == "exit0" else kind
+        return kind if kind in ("hang", "traceback") else ("ok" if check(cwd, output) else "silent")
+    return case
+
+
+def saved_replacement_character(cwd: Path, output: str) -> bool:
+    return any("\ufffd" in p.read_text(encoding="utf-8") for p in (cwd / "o").glob("*.json"))
+
+
+def no_escape_shown(cwd: Path, output: str) -> bool:
+    return "\x1b" not in output and "\\x1b[2J" in output
+
+
+def corrupt_cache(cwd: Path) -> str:
+    (cwd / "s.yaml").write_text(GOOD, encoding="utf-8")
+    (cwd / "c").mkdir()
+    (cwd / "c" / "cache.db").write_text("not a database", encoding="utf-8")
+    kind, _, output = roleplay("batch", "s.yaml", *SA, "-n", "2", "--cache", "c", "--out", "b", cwd=cwd)
+    if kind == "clear" and ("cache c" not in output or (cwd / "b" / "failures.jsonl").exists()):
+        return "unclear"  # names neither the cache nor stops before the dialogues
+    return "silent" if kind == "exit0" else kind
+
+
+def api(code: str) -> Callable[[Path], str]:
+    """A public entry point called with a hostile argument: a ConfigError is clear, anything else is not."""
+    def case(cwd: Path) -> str:
+        wrapped = f"from roleplay.errors import ConfigError\ntry:\n    {code}\nexcept ConfigError as err:\n" \
+                  "    print('clear:', err)\n"
+        kind, _, output = roleplay("-c", wrapped, cwd=cwd)
+        return kind if kind != "exit0" else ("clear" if output.startswith("clear:") else "silent")
+    return case
+
+
+SCHEMA_IGNORED = against_server(lambda body: said('{"foo": 1}' if "response_format" in body else "Hello there."),
+                                "batch", "doctor_intake", "-n", "2", "-m", "openai:m", "--base-url", "{url}",
+                                "--out", "b", "--attempts", "1", "--max-turns", "4")
+OPENAI_RUN = ("run", "s.yaml", "-m", "openai:m", "--out", "o", "--seed", "1")
+
 CASES: dict[str, Callable[[Path], str]] = {
     "1 evaluate --out run/dialogs/1": into_run("evaluate", "run", "--out", "run/dialogs/1"),
     "1 evaluate --out run/batch": into_run("evaluate", "run", "--out", "run/batch"),
@@ -182,12 +283,11 @@ CASES: dict[str, Callable[[Path], str]] = {
     "2 index x3": resume_after(triple_index),
     "2 batch.json gone, other seed": seed_without_params,
     "2 sampling data file edited": data_file_edited,
-    "7 batch -n 1e13": error_due({"s.yaml": GOOD}, "batch", "s.yaml", *SA, "-n", "10000000000000", "--out", "b",
-                                 limit=30),
-    "7 personas sample -n 1e8": error_due({}, "personas", "sample", "clinic_diverse", "-n", "100000000", limit=30),
-    "8 YAML alias bomb": error_due({"s.yaml": BOMB}, "run", "s.yaml", *SA, "--out", "o", limit=30),
+    "7 batch -n 1e13": error_due({"s.yaml": GOOD}, "batch", "s.yaml", *SA, "-n", "10000000000000", "--out", "b"),
+    "7 personas sample -n 1e8": error_due({}, "personas", "sample", "clinic_diverse", "-n", "100000000"),
+    "8 YAML alias bomb": error_due({"s.yaml": BOMB}, "run", "s.yaml", *SA, "--out", "o"),
     "8 YAML 20000 deep": error_due({"s.yaml": GOOD + "x: " + "[" * 20000 + "]" * 20000 + "\n"}, "run", "s.yaml", *SA,
-                                   "--out", "o", limit=30),
+                                   "--out", "o"),
     "8 YAML duplicate key": error_due({"s.yaml": GOOD + "name: u\n"}, "run", "s.yaml", *SA, "--out", "o"),
     "9 weights [.nan, 1]": error_due({"s.yaml": "name: t\nagents: [{name: A, sample: {role: {choice: [a, b], "
                                                 "weights: [.nan, 1]}}}, {name: B}]\n"}, "run", "s.yaml", *SA),
@@ -213,6 +313,25 @@ CASES: dict[str, Callable[[Path], str]] = {
     "5 Dialog.to_file with a lone surrogate": surrogate_saved,
     "15 graph scenarios/": error_due({"scenarios/g.dot": DOT}, "graph", "scenarios"),
     "15 personas sample doctor_patient": error_due({}, "personas", "sample", "doctor_patient"),
+    "3 429 with Retry-After: nan": against_server(lambda body: (429, {"Retry-After": "nan"}, b'{"error": "slow"}'),
+                                                  *OPENAI_RUN),
+    "3 2 MB reply to a short request": against_server(lambda body: said("x" * 2_000_000), *OPENAI_RUN),
+    "4 server ignores the schema": SCHEMA_IGNORED,
+    "5 lone surrogate from the server": against_server(
+        lambda body: (200, {}, b'{"choices": [{"message": {"content": "Fine \\ud800 thanks."}}]}'), *OPENAI_RUN,
+        check=saved_replacement_character),
+    "6 full disk: batch": error_due({"s.yaml": GOOD}, "batch", "s.yaml", *SA, "-n", "2", "--out", "b", full_disk=True),
+    "6 full disk: run": error_due({"s.yaml": GOOD}, "run", "s.yaml", *SA, "--out", "o", full_disk=True),
+    "11 corrupt --cache": corrupt_cache,
+    "12 run's live turns with escapes": against_server(lambda body: said("\x1b[2J Hello there."), *OPENAI_RUN,
+                                                       check=no_escape_shown),
+    "14 text_report([1])": api("__import__('roleplay.evaluation').evaluation.text_report([1])"),
+    "14 evaluation write_report(None)": api("__import__('roleplay.evaluation').evaluation.write_report(None, 'r')"),
+    "14 viz write_report(None)": api("__import__('roleplay.viz').viz.write_report(None)"),
+    "14 draw_policy('g.dot')": api("__import__('roleplay.viz').viz.draw_policy('g.dot')"),
+    "14 dialog_html(None)": api("__import__('roleplay.viz').viz.dialog_html(None)"),
+    "14 as_autogen('a doctor')": api("__import__('roleplay.interop').interop.as_autogen('a doctor', 'scripted:auto')"),
+    "14 Dialog.from_file(None)": api("__import__('roleplay').Dialog.from_file(None)"),
 }
 
 
@@ -221,7 +340,6 @@ def main() -> None:
     for name, case in CASES.items():
         with tempfile.TemporaryDirectory() as folder:
             kind = case(Path(folder))
-        kind = "clear" if kind == "clear" else kind
         counts[kind.split(" (")[0]] += 1
         print(f"{kind:12} {name}", flush=True)
     print(f"\n{len(CASES)} cases: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -56,25 +57,32 @@ def policy_row(name: str, max_tokens: int, dialogs: list[Dialog], graphs: dict[s
 
 
 def run_policies(args: argparse.Namespace) -> None:
-    rows, shown = [], []
+    rows = []
     for name in args.scenarios.split(","):
         scenario = load_scenario(name)
         graphs = dict(scenario.load_policy().graphs)
         for max_tokens in map(int, args.max_tokens.split(",")):
-            generator = scenario.generator(model=args.model)
+            timeout = {"request_timeout": args.request_timeout} if args.request_timeout else {}
+            generator = scenario.generator(model=args.model, **timeout)
             generator.max_tokens = max_tokens  # each agent's reply limit (the scenario's own is 160)
             started, dialogs = time.perf_counter(), []
             for seed in tqdm(args.seeds, desc=f"{name} max_tokens={max_tokens}"):
                 dialogs.append(generator.generate(seed=seed, max_turns=args.max_turns))
+                if args.save:
+                    dialogs[-1].to_file(Path(args.save) / f"{scenario.name}_{max_tokens}_{seed}.json")
                 if seed == args.show_seed and name == args.scenarios.split(",")[0]:
-                    shown.append((max_tokens, dialogs[-1]))
+                    show_policy_turns(seed, max_tokens, dialogs[-1])
             rows.append(policy_row(name, max_tokens, dialogs, graphs, time.perf_counter() - started))
+            print(json.dumps(rows[-1]), flush=True)  # a run cut short keeps its finished cells
     print(table(rows))
-    for max_tokens, dialog in shown:
-        print(f"\nseed {args.show_seed}, max_tokens {max_tokens}: policy turns")
-        for turn in (t for t in dialog.turns if t.action):
-            flags = [k for k in ("trim", "fallback", "words_fallback") if turn.metadata.get(k)]
-            print(f"  [{turn.action}] {turn.text}" + (f"  ({', '.join(flags)})" if flags else ""))
+
+
+def show_policy_turns(seed: int, max_tokens: int, dialog: Dialog) -> None:
+    """Print one dialogue's policy turns, to read, with their trim and fallback flags."""
+    print(f"\nseed {seed}, max_tokens {max_tokens}: policy turns", flush=True)
+    for turn in (t for t in dialog.turns if t.action):
+        flags = [k for k in ("trim", "fallback", "words_fallback") if turn.metadata.get(k)]
+        print(f"  [{turn.action}] {turn.text}" + (f"  ({', '.join(flags)})" if flags else ""), flush=True)
 
 
 _TUTORIAL = """
@@ -83,9 +91,10 @@ from roleplay.datasets import STAR
 from roleplay.generators import DialogGenerator
 STAR.set_path(sys.argv[1])
 scenario, desc = STAR.get_dialog_scenario_description(int(sys.argv[2]))
+options = {"request_timeout": float(sys.argv[5])} if len(sys.argv) > 5 else {}  # a loaded machine's allowance
 started = time.perf_counter()
 try:
-    dialog = DialogGenerator(model=sys.argv[4], dialogue_details=desc, scenario=scenario).generate(
+    dialog = DialogGenerator(model=sys.argv[4], dialogue_details=desc, scenario=scenario, **options).generate(
         id=int(sys.argv[2]), seed=int(sys.argv[3]))
     row = {"turns": len(dialog.turns), "speakers": ",".join(sorted({t.speaker or "" for t in dialog.turns})),
            "trimmed": sum(bool(t.metadata.get("trim")) for t in dialog.turns),
@@ -97,9 +106,10 @@ print(json.dumps({**row, "seconds": round(time.perf_counter() - started, 1)}))
 """
 
 
-def tutorial_run(star_path: str, dialog_id: int, seed: int, model: str) -> dict[str, Any]:
+def tutorial_run(star_path: str, dialog_id: int, seed: int, model: str, timeout: float | None) -> dict[str, Any]:
     """One run of the tutorial's STAR description path, in its own process (a crash of llama.cpp is a row)."""
-    done = subprocess.run([sys.executable, "-c", _TUTORIAL, star_path, str(dialog_id), str(seed), model],
+    extra = [str(timeout)] if timeout else []
+    done = subprocess.run([sys.executable, "-c", _TUTORIAL, star_path, str(dialog_id), str(seed), model, *extra],
                           capture_output=True, text=True)
     try:
         row = json.loads(done.stdout.strip().splitlines()[-1])
@@ -115,7 +125,7 @@ def run_star_tutorial(args: argparse.Namespace) -> None:
     rows = []
     for seed in range(1, args.star_seeds + 1):
         for dialog_id in map(int, args.star_ids.split(",")):
-            rows.append(tutorial_run(args.star_path, dialog_id, seed, args.model))
+            rows.append(tutorial_run(args.star_path, dialog_id, seed, args.model, args.request_timeout))
             print(rows[-1], flush=True)
     print(table(rows))
     print(f"STAR tutorial path: {sum(r['ok'] for r in rows)}/{len(rows)} dialogues of >= 4 turns by User and System")
@@ -129,9 +139,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[4242, 1, 2, 3])
     parser.add_argument("--max-turns", type=int, default=16)
     parser.add_argument("--show-seed", type=int, default=4242)
+    parser.add_argument("--save", default=None, help="a folder to save every policy dialogue in, to read later")
     parser.add_argument("--star-path", default=None)
     parser.add_argument("--star-ids", default="1,5100")
     parser.add_argument("--star-seeds", type=int, default=5)
+    parser.add_argument("--request-timeout", type=float, default=None,
+                        help="seconds per model request (default: the scenario's, or the tutorial's 600)")
     parser.add_argument("--skip-policies", action="store_true")
     args = parser.parse_args()
     if not args.skip_policies:

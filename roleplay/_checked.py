@@ -8,13 +8,16 @@ file) still raises ``ValidationError``, so the file readers keep turning it into
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from roleplay.errors import ConfigError
 
-__all__ = ["CheckedModel", "describe_problems"]
+__all__ = ["CheckedModel", "checked", "checked_items", "describe_problems"]
+
+T = TypeVar("T")
 
 
 def describe_problems(err: ValidationError) -> str:
@@ -52,3 +55,30 @@ class CheckedModel(BaseModel):
     # Tell pydantic this is a base __init__: nested validation then builds instances without calling it,
     # so model_validate keeps raising ValidationError with the full location of each problem.
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+
+def _name(kind: type | tuple[type, ...]) -> str:
+    return " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+
+
+def _shown(value: object) -> str:
+    shown = repr(value)
+    return f"{type(value).__name__} {shown if len(shown) <= 60 else shown[:60] + '…'}"
+
+
+def checked(value: object, kind: type[T], what: str, example: str) -> T:
+    """``value`` if it is a ``kind``, else a ConfigError naming ``what`` wanted one and how to get it."""
+    if not isinstance(value, kind):
+        raise ConfigError(f"{what} must be a {_name(kind)}, got {_shown(value)}; {example}.")
+    return value
+
+
+def checked_items(value: object, kind: type[T] | tuple[type, ...], what: str, example: str) -> list[T]:
+    """``value`` (a list or other iterable, not text or a mapping) as a list of ``kind``, else a ConfigError."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise ConfigError(f"{what} must be a list of {_name(kind)}, got {_shown(value)}; {example}.")
+    items = list(value)
+    for item in items:
+        if not isinstance(item, kind):
+            raise ConfigError(f"{what} must be a list of {_name(kind)}, but it holds {_shown(item)}; {example}.")
+    return items

@@ -23,7 +23,7 @@ from roleplay._atomic import as_path, atomic_write_text
 from roleplay._checked import CheckedModel
 from roleplay._txt import format_txt, parse_txt
 from roleplay.errors import ConfigError, DialogFileError
-from roleplay.sentences import well_formed
+from roleplay.sentences import terminal_safe, well_formed
 
 SCHEMA_VERSION = 1
 _CARRIED_METADATA = ("variant", "sampled", "server")
@@ -172,8 +172,11 @@ class Dialog(CheckedModel):
         return dialog_html(self)
 
     def print(self, scenario: bool = False) -> None:
-        """Print the dialogue with its header; ``scenario=True`` shows the scenario too."""
-        print(self.render(scenario=scenario))
+        r"""Print the dialogue with its header; ``scenario=True`` shows the scenario too.
+
+        Control characters in its text are shown as ``\xNN`` (`terminal_safe`), never obeyed by the terminal.
+        """
+        print(terminal_safe(self.render(scenario=scenario)))
 
     def to_file(self, path: str | Path) -> Path:
         """Save as JSON (everything) or TXT (``speaker: text`` lines), chosen by extension, atomically.

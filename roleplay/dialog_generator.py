@@ -98,19 +98,18 @@ def turn_bounds(max_tokens: int | None, min_turns: int, longest: int = MAX_TURN_
 
 
 def _bound_turns(turns: dict[str, Any], max_tokens: int | None, min_turns: int) -> None:
-    """Bound a turn list's schema in place: ``minItems``, and ``maxItems`` from the budget (`turn_bounds`)."""
+    """Bound a turn list's schema in place: ``minItems``, and ``maxItems``/text ``maxLength`` from the budget."""
     turns["minItems"] = max(turns.get("minItems", 0), min_turns)
     props = turns.get("items", {}).get("properties", {})
     text = next((props[k] for k in _TEXT_KEYS if isinstance(props.get(k), dict)), None)
     others = [p for k, p in props.items() if isinstance(p, dict) and p is not text and k not in _SPEAKER_KEYS]
     extra = sum(int(p.get("maxLength", 0)) for p in others)
     longest = int(text.get("maxLength", MAX_TURN_CHARS)) if text is not None else MAX_TURN_CHARS
-    most, _ = turn_bounds(max_tokens, turns["minItems"], longest, extra)
+    most, chars = turn_bounds(max_tokens, turns["minItems"], longest, extra)
     if most is not None:
         turns["maxItems"] = min(int(turns.get("maxItems", most)), most)
-    # The turn text gets no maxLength of its own: on the embedded model a string that reached a long maxLength
-    # made llama.cpp abort the process (docs/policies.md); the turn count holds the budget, a turn cut by
-    # the token limit is salvaged or trimmed (recorded). A schema's own maxLength is kept.
+    if text is not None and text.get("type") == "string":
+        text["maxLength"] = chars  # without it one endless turn spends the whole budget (cut, then failed)
 
 
 def dialog_schema(output_format: OutputFormat, speakers: Sequence[str] = (), min_turns: int = MIN_TURNS,

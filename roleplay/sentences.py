@@ -23,7 +23,8 @@ from functools import lru_cache
 
 import sentencex
 
-__all__ = ["CLOSERS", "TERMINAL", "is_complete", "ngrams", "sentences", "trim_to_complete", "well_formed", "words"]
+__all__ = ["CLOSERS", "TERMINAL", "is_complete", "ngrams", "sentences", "terminal_safe", "trim_to_complete",
+           "well_formed", "words"]
 
 TERMINAL = ".!?…"
 """A complete turn ends with one of these, possibly inside closing quotes or brackets (`CLOSERS`)."""
@@ -44,6 +45,18 @@ def well_formed(text: str) -> str:
     itself is returned when it has none.
     """
     return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: object) -> str:
+    r"""``text`` with every control character but newline and tab shown as ``\xNN``, for a terminal.
+
+    Dialogue text comes from models and files: an escape sequence in it (``\x1b[2J`` clears the screen,
+    ``\x1b]0;...`` sets the title) must be seen, not obeyed. Every terminal view of outside text uses it.
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", str(text))
 
 
 _MEMO = 8192

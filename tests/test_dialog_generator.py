@@ -91,8 +91,8 @@ def test_the_schema_is_bounded_so_a_valid_answer_fits_the_token_budget(max_token
     from roleplay.structured import tokens_for
 
     turns_schema = dialog_schema(GeneratedDialog, ["A", "B"], 4, max_tokens)["properties"]["dialog"]
-    most, longest = turns_schema["maxItems"], turn_bounds(max_tokens, 4)[1]
-    assert most >= 4 and 40 <= longest <= 300 and "maxLength" not in turns_schema["items"]["properties"]["text"]
+    most, longest = turns_schema["maxItems"], turns_schema["items"]["properties"]["text"]["maxLength"]
+    assert most >= 4 and 40 <= longest <= 300 and (most, longest) == turn_bounds(max_tokens, 4)
     assert DIALOG_TOKENS + most * (TURN_TOKENS + tokens_for(longest)) <= max_tokens
 
 
@@ -140,3 +140,16 @@ def test_a_star_scenario_is_written_by_user_and_system(scripted):
     assert "The speakers are exactly: User, System." in request.system and dialog.speakers == ["User", "System"]
     assert "enum" not in DialogGenerator(model, "x", scenario={"place": "a bank"}).output_format[
         "properties"]["dialog"]["items"]["properties"]["speaker"]
+
+
+def test_a_turn_that_reaches_its_length_bound_is_trimmed_as_char_limit(scripted):
+    from roleplay.defaults import DIALOG_MAX_TOKENS
+    from roleplay.generators import turn_bounds
+    from roleplay.guards import trim_of
+
+    bound = turn_bounds(DIALOG_MAX_TOKENS, 4)[1]
+    endless = ("I need a table for two. " + "and then " * 60)[:bound]  # what the grammar lets through
+    model = scripted(replies=[turns(("User", endless), ("System", "Sure."), ("User", "Thanks."), ("System", "Bye."))])
+    dialog = DialogGenerator(model, "x", speakers=["User", "System"]).generate(seed=1)
+    assert dialog.turns[0].text == "I need a table for two."
+    assert trim_of(dialog.turns[0].metadata).reason == "char_limit"

@@ -118,7 +118,55 @@ HOSTILE_API: dict[str, tuple[Callable[[], Any], str]] = {
     "run_batch(make=None)": (lambda: _imported("roleplay.runs.batch.run_batch")(None, 2, "b", progress=False),
                              r"make must be an async function"),
     "check_output(run/dialogs/x)": (lambda: _in_a_run_folder("dialogs/x.json"), r"belongs to the run folder"),
+    "text_report([1])": (lambda: _imported("roleplay.evaluation.text_report")([1]),
+                         r"text_report's dialogs must be a list of Dialog, but it holds int 1"),
+    "text_report(None)": (lambda: _imported("roleplay.evaluation.text_report")(None),
+                          r"text_report's dialogs must be a list of Dialog, got NoneType None"),
+    "text_report(guards=3)": (lambda: _imported("roleplay.evaluation.text_report")([], 3),
+                              r"text_report's guards must be a Guards"),
+    "evaluation.write_report(None)": (lambda: _imported("roleplay.evaluation.write_report")(None, "r"),
+                                      r"write_report's report must be a Mapping, got NoneType"),
+    "evaluation.write_report({})": (lambda: _imported("roleplay.evaluation.write_report")({}, "r"),
+                                    r"has no 'summary' list of rows"),
+    "evaluation.write_report(out=None)": (lambda: _imported("roleplay.evaluation.write_report")({"summary": []}, None),
+                                          r"write_report's out needs a path"),
+    "viz.write_report(None)": (lambda: _imported("roleplay.viz.write_report")(None),
+                               r"write_report's folder \(a run folder\) needs a path"),
+    "viz.write_report(out=3)": (lambda: _imported("roleplay.viz.write_report")(".", 3), r"write_report's out"),
+    "table([1])": (lambda: _imported("roleplay.evaluation.table")([1]), r"table's rows must be a list of Mapping"),
+    "summarize([1])": (lambda: _imported("roleplay.evaluation.summarize")([1]),
+                       r"summarize's metrics must be a list of DialogMetrics"),
+    "evaluate_dialog(None, {})": (lambda: _imported("roleplay.evaluation.evaluate_dialog")(None, {}),
+                                  r"evaluate_dialog's dialog must be a Dialog"),
+    "evaluate_dialog(graphs=[1])": (lambda: _imported("roleplay.evaluation.evaluate_dialog")(Dialog(), [1]),
+                                    r"evaluate_dialog's graphs must be a Mapping"),
+    "evaluate_dialog(graphs={'t': 1})": (lambda: _imported("roleplay.evaluation.evaluate_dialog")(Dialog(), {"t": 1}),
+                                         r"graphs \(their values\) must be a list of DiGraph"),
+    "compare_with_real(None, {})": (lambda: _imported("roleplay.evaluation.compare_with_real")(None, {}),
+                                    r"compare_with_real's generated must be a list of DialogMetrics"),
+    "dialog_html(None)": (lambda: _imported("roleplay.viz.dialog_html")(None),
+                          r"dialog_html's dialog must be a Dialog"),
+    "draw_policy('g.dot')": (lambda: _imported("roleplay.viz.draw_policy")("g.dot"),
+                             r"draw_policy's graph must be a DiGraph, got str 'g.dot'; read one with .*read_dot"),
+    "policy_heatmap(None, [])": (lambda: _imported("roleplay.viz.policy_heatmap")(None, []),
+                                 r"policy_heatmap's graph must be a DiGraph"),
+    "to_dot(DiGraph())": (lambda: _imported("roleplay.policy.to_dot")(__import__("networkx").DiGraph()),
+                          r"to_dot's graph has no start node"),
+    "write_dot(graph, None)": (lambda: _imported("roleplay.policy.write_dot")(_graph(), None),
+                               r"write_dot's path \(a .dot file\) needs a path"),
+    "as_autogen('a doctor')": (lambda: _imported("roleplay.interop.as_autogen")("a doctor", "scripted:auto"),
+                               r"as_autogen's persona must be a BasePersona, got str 'a doctor'"),
+    "dialog_from_autogen([1])": (lambda: _imported("roleplay.interop.dialog_from_autogen")([1]),
+                                 r"dialog_from_autogen's result must be a list of BaseChatMessage or BaseAgentEvent"),
 }
+
+
+def _graph() -> Any:
+    from roleplay.policy import read_dot
+
+    path = Path.cwd() / "g.dot"
+    path.write_text('digraph g { graph [start="hi"]; hi [kind=action, template="Hi"]; }\n', encoding="utf-8")
+    return read_dot(path)
 
 
 def _bomb() -> Path:

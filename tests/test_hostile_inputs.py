@@ -252,3 +252,37 @@ def test_a_lone_surrogate_in_a_turn_is_saved_as_the_replacement_character(tmp_pa
     dialog = Dialog(turns=[Turn("A", "bad \ud800 text")])
     for name in ("x.json", "x.txt"):
         assert Dialog.from_file(dialog.to_file(tmp_path / name)).turns[0].text == "bad \ufffd text"
+
+
+def test_dialog_print_shows_escapes_as_text(capsys):
+    Dialog(id=1, turns=[Turn("A\x1b[31m", ESCAPES)]).print()
+    printed = capsys.readouterr().out
+    assert "\x1b" not in printed and "\x07" not in printed and "\r" not in printed
+    assert "[A\\x1b[31m] \\x1b[2J\\x1b]0;pwned\\x07 hello\\x0d" in printed
+
+
+def test_an_error_quoting_outside_text_shows_its_escapes_as_text(tmp_path):
+    result = CliRunner().invoke(cli, ["show", str(tmp_path / "x\x1b[2J.json")])
+    assert result.exit_code != 0 and "\x1b" not in result.output and "x\\x1b[2J.json" in result.output
+
+
+def test_sampled_personas_are_tabled_with_escapes_as_text(tmp_path):
+    (tmp_path / "s.yaml").write_text(sampled('{choice: ["\\e[2J a", "b\\a"]}'), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["personas", "sample", str(tmp_path / "s.yaml"), "-n", "6"])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output and "\\x1b[2J a" in result.output
+
+
+def test_the_person_in_the_loop_sees_the_others_escapes_as_text():
+    from roleplay.backends.human import human_model
+    from roleplay.backends.scripted import scripted_model
+    from roleplay.generators import AgentSpec, PersonaDialogGenerator
+    from roleplay.personas import Persona
+
+    screen: list[str] = []
+    PersonaDialogGenerator(agents=[
+        AgentSpec(name="Doctor", persona=Persona(name="Doctor"), model=scripted_model(replies=["\x1b[2J Hello."])),
+        AgentSpec(name="Patient", persona=Persona(name="Patient"), model=human_model("Patient", lambda _: "/end",
+                                                                                     screen.append)),
+    ]).generate(seed=1)
+    assert screen[0] == "[Doctor] \\x1b[2J Hello."

@@ -237,3 +237,16 @@ def test_a_star_task_file_without_replies_is_named_before_any_dialogue(tmp_path)
     output = invoke("star", "generate", "--star-path", str(star), "--out", str(tmp_path / "o"), "-m", "scripted:auto")
     assert f"{task} is not a STAR task file: it has no replies" in output
     assert not (tmp_path / "o" / "failures.jsonl").exists()
+
+
+@pytest.mark.parametrize("cache", ["damaged", "/proc/roleplay-cache"])
+def test_a_cache_that_cannot_be_opened_stops_the_batch_naming_it(tmp_path, cache):
+    (tmp_path / "s.yaml").write_text(SCENARIO, encoding="utf-8")
+    if cache == "damaged":
+        cache = str(tmp_path / "c")
+        Path(cache).mkdir()
+        (Path(cache) / "cache.db").write_text("not sqlite at all", encoding="utf-8")
+    output = invoke("batch", str(tmp_path / "s.yaml"), "-n", "2", "-m", "scripted:auto", "--cache", cache,
+                    "--out", str(tmp_path / "r"))
+    assert f"The response cache {cache} cannot be opened" in output and "pass another --cache folder" in output
+    assert not (tmp_path / "r" / "failures.jsonl").exists()  # stopped at once, not tried per dialogue

@@ -11,6 +11,7 @@ The cache wraps the backend's client, and a new `Model` with the same settings i
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,12 @@ def with_disk_cache(model: Model, directory: str | Path, namespace: str) -> Mode
     if Path(directory).exists() and not Path(directory).is_dir():
         raise ConfigError(f"The response cache {directory} is a file, not a folder; give a folder (it is created "
                           "if missing).")
-    store: Any = DiskCacheStore[CHAT_CACHE_VALUE_TYPE](diskcache.Cache(str(directory)))
+    try:
+        opened = diskcache.Cache(str(directory))
+    except (OSError, sqlite3.Error) as err:  # a folder that cannot be made, a damaged cache.db: no rerun helps
+        raise ConfigError(f"The response cache {directory} cannot be opened ({type(err).__name__}: {err}). Delete "
+                          "or fix that folder, or pass another --cache folder.") from err
+    store: Any = DiskCacheStore[CHAT_CACHE_VALUE_TYPE](opened)
     return model.with_client(ChatCompletionCache(model.client, _NamespacedStore(store, namespace)))
 
 

@@ -30,6 +30,7 @@ from roleplay.backends.base import BackendRecord, Model, PlainChatClient
 from roleplay.backends.dialects import SCHEMA_KEY
 from roleplay.backends.options import BackendOptions
 from roleplay.errors import ConfigError
+from roleplay.sentences import terminal_safe
 from roleplay.text.names import DIRECTOR, END_MARKER
 
 __all__ = ["BACKENDS", "HUMAN", "HumanClient", "human_model", "make_client"]
@@ -80,7 +81,7 @@ class HumanClient(PlainChatClient):
             return notes
         self._shown = (last_own, shown)
         for source, text in shown:
-            self.write(text if text.startswith("[") else f"[{source or '?'}] {text}")
+            self.write(terminal_safe(text if text.startswith("[") else f"[{source or '?'}] {text}"))
         if not said and last_own < 0:
             self.write("(You speak first.)")
         return notes

@@ -20,6 +20,7 @@ import click
 from roleplay import __version__
 from roleplay.backends import known_backends
 from roleplay.errors import ConfigError, RoleplayError
+from roleplay.sentences import terminal_safe
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,7 +40,7 @@ def shown_warnings() -> Iterator[None]:
 
         def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
             if category.__module__.startswith("roleplay."):
-                click.echo(f"Warning: {message}", err=True)
+                click.echo(terminal_safe(f"Warning: {message}"), err=True)
             else:
                 shown(message, category, *args, **kwargs)
         warnings.showwarning = show
@@ -55,7 +56,7 @@ def friendly(fn: F) -> F:
             with shown_warnings():
                 return fn(*args, **kwargs)
         except RoleplayError as err:
-            raise click.ClickException(str(err)) from err
+            raise click.ClickException(terminal_safe(err)) from err  # errors may quote a model's reply
         except OSError as err:  # the disk filled up or went read-only where no check could see it coming
             where = f"{err.filename}: " if err.filename else ""
             raise click.ClickException(f"{where}{err.strerror or err}. Check that the disk has space and the "
@@ -119,7 +120,7 @@ class _EchoHandler(logging.Handler):
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
-        click.echo(self.format(record), err=True)
+        click.echo(terminal_safe(self.format(record)), err=True)
 
 
 def show_logs(verbosity: int) -> Callable[[], None]:

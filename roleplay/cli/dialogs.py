@@ -38,7 +38,7 @@ def run(scenario: str, model: str | None, seed: int | None, max_turns: int | Non
     from roleplay.runs.folder import safe_filename
     from roleplay.runs.jobs import batch_job
     from roleplay.scenario import load_scenario
-    from roleplay.viz.transcript import terminal_safe
+    from roleplay.sentences import terminal_safe
 
     if human is not None and base_url is not None:
         raise click.UsageError("--base-url serves the models; with --human run the other agent on its default "

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from roleplay.cli.base import cli, friendly, model_option
+from roleplay.sentences import terminal_safe
 
 TABLE_ROWS = 10_000
 """The most personas shown as a table (it needs every row before the first line); --jsonl streams any number."""
@@ -87,4 +88,5 @@ def render_table(rows: list[dict[str, Any]], width: int) -> str:
 
 def _cut(value: Any, width: int) -> str:
     text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    text = terminal_safe(text)  # an LLM-filled field may hold an escape sequence
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -39,6 +39,7 @@ import networkx as nx
 from pydantic import BaseModel, Field
 from rapidfuzz.distance import Levenshtein
 
+from roleplay._checked import checked, checked_items
 from roleplay.dialog import Dialog, StopReason
 from roleplay.policy.graph import is_system
 from roleplay.policy.tracker import FlowchartTracker, replay
@@ -90,6 +91,10 @@ def consistency(utterance: str, template: str) -> float | None:
 
 def evaluate_dialog(dialog: Dialog, graphs: Mapping[str, nx.DiGraph]) -> DialogMetrics:
     """Replay ``dialog``'s system actions on ``graphs`` (task -> graph) and measure adherence."""
+    checked(dialog, Dialog, "evaluate_dialog's dialog", "load one with Dialog.from_file(path)")
+    example = "pass {task: read_dot('task.dot')}"
+    checked_items(checked(graphs, Mapping, "evaluate_dialog's graphs", example).values(), nx.DiGraph,  # type: ignore[type-abstract]  # mypy#4717: an ABC as isinstance target
+                  "evaluate_dialog's graphs (their values)", example)
     tracker = FlowchartTracker(dict(graphs))
     first_violation = goal_turn = None
     rounds = int(dialog.metadata.get("user", {}).get("goal", {}).get("rounds", 1))
@@ -143,6 +148,7 @@ def summarize(metrics: Sequence[DialogMetrics]) -> list[dict[str, Any]]:
     Beside the legal rate: ``consistency`` (utterance vs action) and ``trimmed_turns`` (the share of policy
     turns trimmed to whole sentences), so a legal rate of cut or off-action turns is seen for what it is.
     """
+    metrics = checked_items(metrics, DialogMetrics, "summarize's metrics", "pass [evaluate_dialog(d, graphs), ...]")
     groups: dict[str, list[DialogMetrics]] = defaultdict(list)
     for m in metrics:
         for task in m.tasks:
@@ -172,6 +178,10 @@ def sequence_similarity(a: Sequence[str], b: Sequence[str]) -> float:
 
 def compare_with_real(generated: Sequence[DialogMetrics], real: Mapping[Any, DialogMetrics]) -> dict[str, Any]:
     """Action-sequence similarity and length ratio to the real dialogue of the same id; turn counts of both."""
+    example = "pass evaluate_dialog's results: a list, and a mapping id -> result"
+    generated = checked_items(generated, DialogMetrics, "compare_with_real's generated", example)
+    checked_items(checked(real, Mapping, "compare_with_real's real", example).values(), DialogMetrics,  # type: ignore[type-abstract]  # mypy#4717: an ABC as isinstance target
+                  "compare_with_real's real (its values)", example)
     pairs = [(g, real[str(g.id)]) for g in generated if str(g.id) in real]
     ratios = [g.path_length / r.path_length for g, r in pairs if r.path_length]
     def spread(values: Sequence[float]) -> dict[str, float | None]:

@@ -9,7 +9,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from roleplay._atomic import atomic_write_text
+from roleplay._atomic import as_path, atomic_write_text
+from roleplay._checked import checked, checked_items
+from roleplay.errors import ConfigError
 from roleplay.runs.folder import REPORT_MARKER
 
 __all__ = ["adherence_warnings", "table", "write_csv", "write_report"]
@@ -17,6 +19,7 @@ __all__ = ["adherence_warnings", "table", "write_csv", "write_report"]
 
 def table(rows: Sequence[Mapping[str, Any]]) -> str:
     """Rows as an aligned text table."""
+    rows = checked_items(rows, Mapping, "table's rows", "pass a list of dicts with the same keys")
     if not rows:
         return "(no rows)"
     columns = list(rows[0])
@@ -41,7 +44,10 @@ def write_report(report: Mapping[str, Any], out: str | Path) -> tuple[Path, Path
 
     The JSON starts with ``"report": REPORT_MARKER``, so run-folder readers never take it for a dialogue.
     """
-    out = Path(out)
+    out = as_path(out, "write_report's out")
+    if not isinstance(checked(report, Mapping, "write_report's report", "pass evaluate_folder's result").get(  # type: ignore[type-abstract]  # mypy#4717: an ABC as isinstance target
+            "summary"), list):
+        raise ConfigError("write_report's report has no 'summary' list of rows; pass evaluate_folder's result.")
     csv_path = write_csv(report["summary"], out.with_suffix(".csv"))
     json_path = atomic_write_text(out.with_suffix(".json"), json.dumps({"report": REPORT_MARKER, **report}, indent=2,
                                                                    default=str))

@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from roleplay._checked import checked, checked_items
 from roleplay.dialog import Dialog
 from roleplay.evaluation.topic import mentions, topic_start, topic_terms
 from roleplay.sentences import is_complete, ngrams, words
@@ -157,5 +158,8 @@ def summarize_text(metrics: Sequence[TextMetrics]) -> list[dict[str, Any]]:
 
 def text_report(dialogs: Sequence[Dialog], guards: Guards | None = None) -> dict[str, Any]:
     """The text-quality report of ``dialogs``: ``{"summary": rows, "dialogs": [per-dialogue metrics]}``."""
+    dialogs = checked_items(dialogs, Dialog, "text_report's dialogs", "load them with load_dialogs(folder)")
+    if guards is not None:
+        checked(guards, Guards, "text_report's guards", "pass Guards(...) or leave it out")
     metrics = [text_metrics(d, guards) for d in dialogs]
     return {"summary": summarize_text(metrics), "dialogs": [m.model_dump() for m in metrics]}

@@ -21,6 +21,7 @@ from autogen_agentchat.agents import AssistantAgent
 from autogen_core.model_context import BufferedChatCompletionContext
 from autogen_core.models import ChatCompletionClient, CreateResult
 
+from roleplay._checked import checked
 from roleplay.backends import get_backend
 from roleplay.backends.wrapped import ClientWrapper
 from roleplay.errors import ConfigError
@@ -97,6 +98,7 @@ def as_autogen(
     Raises:
         ConfigError: the persona has no name and none was given, or a backend option is wrong.
     """
+    checked(persona, BasePersona, "as_autogen's persona", "write e.g. Persona(name='Ann', role='a doctor')")
     speaker = name or persona.display_name
     if not speaker:
         raise ConfigError(f"The persona has no name or role ({persona!r}); pass name='...'.")

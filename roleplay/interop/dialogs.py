@@ -30,6 +30,7 @@ from autogen_agentchat.messages import (
     ToolCallRequestEvent,
 )
 
+from roleplay._checked import checked_items
 from roleplay.dialog import Dialog, Event, StopReason, Turn
 from roleplay.text.cleaning import clean_reply
 from roleplay.text.names import END_MARKER
@@ -142,6 +143,9 @@ def dialog_from_autogen(
         end_marker: the end-of-conversation marker to take out of the text into ``metadata["end"]``.
     """
     transcript = Transcript(speakers, task_sources, end_marker)
+    if not isinstance(result, TaskResult):
+        result = checked_items(result, (BaseChatMessage, BaseAgentEvent), "dialog_from_autogen's result",
+                               "pass what team.run(task=...) returned, or its .messages")
     if isinstance(result, TaskResult):
         transcript.add(result.messages)
         return transcript.finish(result.stop_reason)

@@ -13,6 +13,7 @@ from typing import Any
 import networkx as nx
 
 from roleplay._atomic import as_path, atomic_write_text
+from roleplay._checked import checked
 from roleplay.errors import PolicyGraphError
 
 __all__ = ["edge_count", "parse_dot", "to_dot", "write_dot"]
@@ -192,11 +193,21 @@ def _quote(value: object) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+def checked_graph(graph: object, what: str) -> nx.DiGraph:
+    """``graph`` if it is a policy graph (a networkx DiGraph with a start node), else a PolicyGraphError."""
+    policy: nx.DiGraph = checked(graph, nx.DiGraph, what, "read one with roleplay.policy.read_dot('graph.dot')")
+    if policy.graph.get("start") not in policy:
+        raise PolicyGraphError(f"{what} has no start node (graph attribute 'start'); read it with read_dot, "
+                               "which checks it, or set graph.graph['start'].")
+    return policy
+
+
 def to_dot(graph: nx.DiGraph, compact: bool = False) -> str:
     """The graph as DOT text, in a stable order, readable back with `read_dot`.
 
     ``compact`` (for prompts) leaves out templates and edge provenance, and the kind of plain actions.
     """
+    checked_graph(graph, "to_dot's graph")
     lines = [f"digraph {_quote(graph.graph.get('name', 'policy'))} {{",
              f"  graph [start={_quote(graph.graph['start'])}];"]
     for node, data in sorted(graph.nodes(data=True)):
@@ -227,4 +238,4 @@ def to_dot(graph: nx.DiGraph, compact: bool = False) -> str:
 
 def write_dot(graph: nx.DiGraph, path: str | Path) -> Path:
     """Write the graph as DOT, atomically."""
-    return atomic_write_text(Path(path), to_dot(graph))
+    return atomic_write_text(as_path(path, "write_dot's path (a .dot file)"), to_dot(graph))

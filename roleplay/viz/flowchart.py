@@ -16,6 +16,7 @@ import networkx as nx
 
 from roleplay._atomic import atomic_write_text
 from roleplay.errors import ConfigError
+from roleplay.policy.dot import checked_graph
 from roleplay.policy.tracker import TrackerStep
 from roleplay.viz.layout import Engine, Layout, connector, layered_layout
 from roleplay.viz.legend import GOAL_STROKE, ILLEGAL_COLOUR, KINDS, PATH_COLOUR, heat_colour, legend
@@ -168,7 +169,7 @@ def draw_policy(graph: nx.DiGraph, path: PathLike = None, *, title: str | None =
     Taken steps are blue, illegal ones red (a red dashed line when the graph has no such edge).
     ``engine`` picks the layout: graphviz ``dot`` if installed (``auto``), or ``networkx`` (no binary needed).
     """
-    layout = layered_layout(graph, engine)
+    layout = layered_layout(checked_graph(graph, "draw_policy's graph"), engine)
     judged = judged_steps(graph, path)
     steps = [step for step in judged if step.action in graph]
     off_graph = len(judged) - len(steps)
@@ -195,7 +196,7 @@ def policy_heatmap(graph: nx.DiGraph, dialogs: Iterable[PathLike], *, title: str
     ``uncovered``: edges drawn as dashed red lines (`roleplay.evaluation.coverage`'s reachable edges no dialogue
     took), so what the data never exercised shows on the flowchart.
     """
-    counts = visits(graph, dialogs)
+    counts = visits(checked_graph(graph, "policy_heatmap's graph"), dialogs)
     layout = layered_layout(graph, engine)
     fills, widths = heat_styles(counts)
     missing = [edge for edge in uncovered if edge in layout.edges]

@@ -18,7 +18,7 @@ from typing import Any
 
 import networkx as nx
 
-from roleplay._atomic import atomic_write_text
+from roleplay._atomic import as_path, atomic_write_text
 from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError, PolicyGraphError
 from roleplay.evaluation import evaluate_dialog, summarize
@@ -224,7 +224,8 @@ def make_report(dialogs: Sequence[Dialog], graphs: Mapping[str, nx.DiGraph], *, 
 def write_report(folder: str | Path, out: str | Path | None = None, graph_paths: Sequence[str | Path] = (),
                  title: str | None = None, prices: PriceTable | None = None) -> Path:
     """Write the report of the run in ``folder`` to ``out`` (default ``folder/report.html``), atomically."""
-    target = Path(out) if out is not None else Path(folder) / "report.html"
+    folder = as_path(folder, "write_report's folder (a run folder)")
+    target = as_path(out, "write_report's out (an .html file)") if out is not None else folder / "report.html"
     if target.suffix.lower() not in (".html", ".htm"):
         raise ConfigError(f"The report is one HTML file; {target.name!r} does not end in .html. "
                           "Pass --out report.html.")

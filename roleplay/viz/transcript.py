@@ -11,7 +11,6 @@ reaches the page unescaped.
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from importlib import resources
 from typing import Any
@@ -20,7 +19,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from rich.console import Group
 from rich.text import Text
 
+from roleplay._checked import checked
 from roleplay.dialog import Dialog, Event
+from roleplay.sentences import terminal_safe
 from roleplay.text.trim import trim_of
 from roleplay.viz.tables import number_text, sideways
 
@@ -100,6 +101,7 @@ def _title(dialog: Dialog) -> str:
 
 def dialog_html(dialog: Dialog, style: bool = True) -> str:
     """The dialogue as an HTML fragment; ``style=False`` leaves out the stylesheet (a page that has it once)."""
+    checked(dialog, Dialog, "dialog_html's dialog", "load one with Dialog.from_file(path)")
     return TEMPLATES.get_template("transcript.html.j2").render(
         title=_title(dialog), stop=dialog.stop_reason.value if dialog.stop_reason else None, facts=facts(dialog),
         rows=transcript_rows(dialog), style=style, css=transcript_css() if style else "")
@@ -109,40 +111,26 @@ def dialog_terminal(dialog: Dialog, scenario: bool = False) -> Group:
     """The same view for a terminal (rich): header, ``[speaker] text`` with action badges, events, stop reason."""
     lines: list[Text] = []
     if dialog.id is not None:
-        lines.append(Text(f"Dialogue ID: {_safe(dialog.id)}", style="bold"))
-    lines += [Text(f"Model: {_safe(_model_label(dialog.model))}"), Text(f"Seed: {dialog.seed}")]
+        lines.append(Text(f"Dialogue ID: {terminal_safe(dialog.id)}", style="bold"))
+    lines += [Text(f"Model: {terminal_safe(_model_label(dialog.model))}"), Text(f"Seed: {dialog.seed}")]
     if scenario and dialog.scenario:
         shown = dialog.scenario if isinstance(dialog.scenario, str) else json.dumps(dialog.scenario, indent=2)
-        lines.append(Text(f"Scenario: {_safe(shown)}"))
+        lines.append(Text(f"Scenario: {terminal_safe(shown)}"))
     for row in transcript_rows(dialog):
         if "event" in row:
-            lines.append(Text(_safe(f"    ⚙ {row['event'].type}: {row['summary']}"), style="dim"))
+            lines.append(Text(terminal_safe(f"    ⚙ {row['event'].type}: {row['summary']}"), style="dim"))
             continue
         turn = row["turn"]
-        line = Text.assemble((f"[{_safe(turn.speaker)}]", f"bold {row['colour']}"), " ", _safe(turn.text))
+        line = Text.assemble((f"[{terminal_safe(turn.speaker)}]", f"bold {row['colour']}"), " ",
+                             terminal_safe(turn.text))
         if turn.action:
-            line.append(f"  ‹{_safe(turn.action)}›", style="magenta")
+            line.append(f"  ‹{terminal_safe(turn.action)}›", style="magenta")
         if row["legal"] is not None:
             line.append(" ✓" if row["legal"] else " ✗ illegal", style="green" if row["legal"] else "bold red")
         for flag in row["flags"]:
-            line.append(f" [{_safe(flag)}]", style="yellow")
+            line.append(f" [{terminal_safe(flag)}]", style="yellow")
         lines.append(line)
     if dialog.stop_reason is not None:
         lines.append(Text(f"Stop reason: {dialog.stop_reason.value}", style="bold"))
-    lines.append(Text(_safe(" · ".join(f"{name} {value}" for name, value in facts(dialog))), style="dim"))
+    lines.append(Text(terminal_safe(" · ".join(f"{name} {value}" for name, value in facts(dialog))), style="dim"))
     return Group(*lines)
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def terminal_safe(text: object) -> str:
-    r"""``text`` with every control character but newline and tab shown as ``\xNN``, for a terminal.
-
-    Dialogue text comes from models and files: an escape sequence in it (``\x1b[2J`` clears the screen,
-    ``\x1b]0;...`` sets the title) must be seen, not obeyed. Every terminal view of a dialogue uses it.
-    """
-    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", str(text))
-
-
-_safe = terminal_safe
