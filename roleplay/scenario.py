@@ -46,7 +46,7 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator
 from roleplay import defaults
 from roleplay._aio import run_sync
 from roleplay._checked import CheckedModel, describe_problems
-from roleplay._scenario_parts import AgentEntry, ExampleTurn, PolicyEntry, StopEntry
+from roleplay._scenario_parts import SECTIONS, AgentEntry, ExampleTurn, PolicyEntry, StopEntry, set_value
 from roleplay._yaml import read_yaml
 from roleplay.agents import check_unique_names
 from roleplay.backends import takes_base_url
@@ -102,7 +102,8 @@ class Scenario(CheckedModel):
     memory: MemoryPolicy | dict[str, MemoryPolicy] | None = Field(
         default=None, description="Memory policy of every agent, or agent name -> policy (roleplay.memory).")
     variants: dict[str, list[Any]] = Field(default_factory=dict, description="Parameter grid for batches: a "
-                                           "scenario field, or '<agent>.<persona field>', -> values.")
+                                           "scenario field, a section's field ('policy.enforce', 'stop.max_turns') "
+                                           "or '<agent>.<persona field>', -> values.")
     path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("schema_version")
@@ -226,8 +227,8 @@ class Scenario(CheckedModel):
         data = self.model_dump(exclude={"variants", "path"})
         for key, value in combination.items():
             agent, dot, field = key.partition(".")
-            if not dot:
-                data[key] = value
+            if not dot or (agent in SECTIONS and all(a.get("name") != agent for a in data["agents"])):
+                set_value(data, key, value, self.path)  # temperature, or policy.enforce: both arms in one batch
                 continue
             entry = next((a for a in data["agents"] if a.get("name") == agent), None)
             if entry is None:

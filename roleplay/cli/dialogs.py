@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from roleplay.cli.arms import prompt_only as as_prompt_only
+from roleplay.cli.arms import prompt_only_option
 from roleplay.cli.base import OutputPath, cli, friendly, model_string, request_timeout_option, writable_folder
 from roleplay.dialog import Dialog, StopReason, Turn
 
@@ -21,10 +23,11 @@ from roleplay.dialog import Dialog, StopReason, Turn
               help="Folder for the JSON and TXT files.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not print turns as they are spoken.")
 @click.option("--human", metavar="NAME", default=None, help="Play agent NAME yourself: type its turns (/end ends).")
+@prompt_only_option
 @request_timeout_option
 @friendly
 def run(scenario: str, model: str | None, seed: int | None, max_turns: int | None, out: Path, quiet: bool,
-        human: str | None, request_timeout: float | None) -> None:
+        human: str | None, prompt_only: bool, request_timeout: float | None) -> None:
     """Role-play SCENARIO, print it turn by turn and save it.
 
     SCENARIO is a bundled name (`roleplay scenarios` lists them, e.g. doctor_patient) or a YAML file.
@@ -38,6 +41,8 @@ def run(scenario: str, model: str | None, seed: int | None, max_turns: int | Non
     from roleplay.viz.transcript import terminal_safe
 
     loaded = load_scenario(scenario)
+    if prompt_only:
+        loaded = as_prompt_only(loaded)
     writable_folder(out)
     seed = new_seed() if seed is None else check_seed(seed)
     timeout = {"request_timeout": request_timeout} if request_timeout else {}
