@@ -12,18 +12,28 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
 
+from roleplay._field_hints import model_at, unknown_field
 from roleplay.errors import ConfigError
 
 __all__ = ["CheckedModel", "describe_problems"]
 
 
-def describe_problems(err: ValidationError) -> str:
-    """Pydantic's errors as ``field: message (got value); ...``, unknown fields named as such."""
+def describe_problems(err: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """Pydantic's errors as ``field: message (got value); ...``, each with its fix.
+
+    With the ``model`` validated, an unknown field lists the fields allowed there and the one meant
+    (`roleplay._field_hints`), and a missing one says what it holds.
+    """
     parts = []
     for error in err.errors():
         where = ".".join(str(part) for part in error["loc"]) or "(top level)"
         if error["type"] == "extra_forbidden":
-            parts.append(f"{where}: unknown field")
+            parts.append(unknown_field(model, error["loc"]) if model else f"{where}: unknown field; remove it")
+            continue
+        if error["type"] == "missing":
+            section = ".".join(map(str, error["loc"][:-1])) or "the top level"
+            parts.append(f"{where}: Field required; add {error['loc'][-1]}: to {section}"
+                         f"{_what_it_holds(model, error['loc'])}")
             continue
         message = str(error["msg"]).removeprefix("Value error, ")
         shown = repr(error.get("input"))
@@ -31,6 +41,13 @@ def describe_problems(err: ValidationError) -> str:
             f" (got {shown if len(shown) <= 60 else shown[:60] + '…'})"
         parts.append(f"{where}: {message}{got}")
     return "; ".join(parts)
+
+
+def _what_it_holds(model: type[BaseModel] | None, location: tuple[int | str, ...]) -> str:
+    """`` (its description)`` of the field at ``location``, when the model describes it."""
+    holder = model_at(model, location[:-1]) if model else None
+    info = holder.model_fields.get(str(location[-1])) if holder else None
+    return f" ({info.description.rstrip('.')})" if info is not None and info.description else ""
 
 
 class CheckedModel(BaseModel):
@@ -46,7 +63,7 @@ class CheckedModel(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as err:
-            raise cls.config_error(f"Invalid {cls.__name__}: {describe_problems(err).rstrip('.')}. Its fields: "
+            raise cls.config_error(f"Invalid {cls.__name__}: {describe_problems(err, cls).rstrip('.')}. Its fields: "
                                    f"{', '.join(cls.model_fields)}.") from err
 
     # Tell pydantic this is a base __init__: nested validation then builds instances without calling it,

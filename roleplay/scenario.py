@@ -242,8 +242,8 @@ class Scenario(CheckedModel):
         try:
             return Scenario.model_validate({**data, "path": self.path})
         except ValidationError as err:
-            raise ScenarioError(f"variant {dict(combination)} makes the scenario invalid: {describe_problems(err)}",
-                                self.path) from err
+            raise ScenarioError(f"variant {dict(combination)} makes the scenario invalid: "
+                                f"{describe_problems(err, Scenario)}", self.path) from err
 
     def generator(self, model: str | None = None, max_turns: int | None = None, seed: int = 0,
                   guards: Guards | None = None, **backend_options: Any) -> PersonaDialogGenerator:
@@ -327,7 +327,7 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         scenario = Scenario.model_validate({**data, "path": source})
     except ValidationError as err:
-        raise ScenarioError(f"invalid scenario ({describe_problems(err)}).", source) from err
+        raise ScenarioError(f"invalid scenario ({describe_problems(err, Scenario)}).", source) from err
     try:
         scenario.samplers()  # every sampling rule compiles: fields, kinds, files, columns, classes
         check_unique_names([spec.name for spec in scenario.unsampled().agent_specs()])
