@@ -5,10 +5,10 @@ for an action each turn as free text. The note used to say "Take the next step o
 model answered with an action named after the note (``take_step``): the baseline partly measured its own
 prompt. This plays the same seeds with the old note ("before", quoted below) and the shipped one ("after",
 ``roleplay/prompts/policy_prompt_only_turn.txt``), interleaved seed by seed so both arms share the machine's
-load, and counts over the policy agent's actions: invented (not a node of the graph), illegal (a node the
+load (the other party scripted), and counts over the policy agent's actions: invented (not a node of the graph), illegal (a node the
 flowchart does not allow there; `roleplay.evaluation.evaluate_dialog`), and how many echo the note's words.
 
-    PYTHONPATH=$PWD nice -n 5 python bench/prompt_only_wording.py --seeds 14 --turns 6
+    PYTHONPATH=$PWD nice -n 5 python bench/prompt_only_wording.py --seeds 14 --turns 5
 """
 
 from __future__ import annotations
@@ -37,9 +37,16 @@ def old_wording(name: str) -> str:
 
 
 def play(scenario_name: str, seed: int, turns: int, arm: str) -> tuple[Dialog, float]:
-    """One prompt-only dialogue with the arm's wording, and its seconds."""
+    """One prompt-only dialogue with the arm's wording, and its seconds.
+
+    The other party answers from ``scripted:auto``: only the policy agent's choices are measured, and on a
+    loaded machine the embedded model's time goes to them alone.
+    """
     found = load_scenario(scenario_name)
-    scenario = found.model_copy(update={"policy": found.policy.model_copy(update={"enforce": False})})
+    agents = [a if a.name == found.policy.agent else a.model_copy(update={"model": "scripted:auto"})
+              for a in found.agents]
+    scenario = found.model_copy(update={"policy": found.policy.model_copy(update={"enforce": False}),
+                                        "agents": agents})
     started = time.perf_counter()
     if arm == "before":
         with mock.patch.object(roleplay.prompts, "template", old_wording):
@@ -67,7 +74,7 @@ def row(arm: str, played: list[tuple[Dialog, float]], graphs: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=14)
-    parser.add_argument("--turns", type=int, default=6)
+    parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--scenario", default="doctor_intake")
     args = parser.parse_args()
     played: dict[str, list[tuple[Dialog, float]]] = {"before": [], "after": []}

@@ -88,13 +88,13 @@ class Scenario(CheckedModel):
     agents: list[AgentEntry] = Field(min_length=2)
     stop: StopEntry = Field(default_factory=StopEntry)
     temperature: float | None = Field(default=defaults.TEMPERATURE, ge=0)
-    repeat_penalty: float | None = Field(default=None, gt=0, description="Penalty on repeated tokens (llama.cpp, "
-                                         "Ollama); 1.15 stops the embedded model looping.")
-    max_tokens: int = Field(default=96, gt=0, description="Most tokens per turn.")
+    repeat_penalty: float | None = Field(default=defaults.SCENARIO_REPEAT_PENALTY, gt=0, description="Penalty on "
+                                         "repeated tokens (llama.cpp, Ollama); null: the backend's.")
+    max_tokens: int | None = Field(default=None, gt=0, description="Tokens per turn (default 80; 160 with a policy).")
     request_timeout: float | None = Field(default=None, gt=0, description="Seconds one model call may take "
                                           "(default: the backend's); --request-timeout overrides it.")
     context_window: int = Field(default=defaults.CONTEXT_WINDOW, gt=0, description="Messages each agent remembers.")
-    max_sentences: int | None = Field(default=None, gt=0, description="Keep only this many sentences per turn.")
+    max_sentences: int | None = Field(default=defaults.SCENARIO_MAX_SENTENCES, gt=0, description="Sentences per turn.")
     policy: PolicyEntry | None = None
     examples: list[str | list[ExampleTurn]] = Field(default_factory=list, description="Style example dialogues: "
                                                     "a .txt/.json dialogue file, or a list of inline turns.")
@@ -272,7 +272,7 @@ class Scenario(CheckedModel):
             stop=self.stop.condition(max_turns),
             max_turns=self.stop.max_turns if max_turns is None else max_turns,
             temperature=self.temperature,
-            max_tokens=self.max_tokens,
+            max_tokens=self.max_tokens or defaults.scenario_max_tokens(self.policy is not None),
             context_window=self.context_window,
             max_sentences=self.max_sentences,
             policy=self.load_policy(),
