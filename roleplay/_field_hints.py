@@ -14,7 +14,9 @@ from typing import Any, get_args
 
 from pydantic import BaseModel
 
-__all__ = ["allowed_fields", "model_at", "suggestion", "unknown_field"]
+__all__ = ["allowed_fields", "clean_location", "model_at", "suggestion", "unknown_field"]
+
+_BUILTIN_TAGS = {"str", "int", "float", "bool", "none"}
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
@@ -49,6 +51,21 @@ def model_at(model: type[BaseModel], location: Sequence[int | str]) -> type[Base
     return current
 
 
+def clean_location(root: type[BaseModel], location: Sequence[int | str]) -> tuple[int | str, ...]:
+    """``location`` without the union tags pydantic puts in it (``memory.MemoryPolicy.kind`` -> ``memory.kind``)."""
+    kept: list[int | str] = []
+    current: type[BaseModel] | None = root
+    for part in location:
+        info = _field(current, part) if current is not None and isinstance(part, str) else None
+        if info is not None:
+            current = _model_in(info.annotation)
+        elif isinstance(part, str) and ("[" in part or part in _BUILTIN_TAGS or
+                                        (current is not None and part == current.__name__)):
+            continue  # which member of a union was tried, not a place in the file
+        kept.append(part)
+    return tuple(kept)
+
+
 def allowed_fields(model: type[BaseModel]) -> list[str]:
     """The names a file may use for ``model``'s fields (aliases where set), file-only fields left out."""
     return [info.alias or name for name, info in model.model_fields.items() if not info.exclude]
@@ -81,9 +98,10 @@ def suggestion(root: type[BaseModel], location: Sequence[int | str]) -> str | No
 
 def unknown_field(root: type[BaseModel], location: Sequence[int | str]) -> str:
     """``unknown field X (allowed: ...): did you mean Y?`` for an unknown field at ``location`` under ``root``."""
-    where = ".".join(str(part) for part in location)
+    shown = clean_location(root, location)
+    where = ".".join(str(part) for part in shown)
     here = model_at(root, location[:-1])
-    section = f" in {'.'.join(map(str, location[:-1]))}" if location[:-1] else ""
+    section = f" in {'.'.join(map(str, shown[:-1]))}" if shown[:-1] else ""
     allowed = f" (allowed{section}: {', '.join(allowed_fields(here))})" if here else ""
     meant = suggestion(root, location)
     fix = f"did you mean {meant}?" if meant else "remove it, or use one of those"
