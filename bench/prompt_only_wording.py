@@ -5,8 +5,9 @@ for an action each turn as free text. The note used to say "Take the next step o
 model answered with an action named after the note (``take_step``): the baseline partly measured its own
 prompt. This plays the same seeds with the old note ("before", quoted below) and the shipped one ("after",
 ``roleplay/prompts/policy_prompt_only_turn.txt``), interleaved seed by seed so both arms share the machine's
-load (the other party scripted), and counts over the policy agent's actions: invented (not a node of the graph), illegal (a node the
-flowchart does not allow there; `roleplay.evaluation.evaluate_dialog`), and how many echo the note's words.
+load (the other party scripted), and counts over the policy agent's actions: invented (not a node of the
+graph), illegal (a node the flowchart does not allow there; `roleplay.evaluation.evaluate_dialog`), and how
+many echo the note's words.
 
     PYTHONPATH=$PWD nice -n 5 python bench/prompt_only_wording.py --seeds 14 --turns 5
 """
@@ -14,6 +15,7 @@ flowchart does not allow there; `roleplay.evaluation.evaluate_dialog`), and how 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections import Counter
@@ -76,7 +78,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=14)
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--scenario", default="doctor_intake")
+    parser.add_argument("--cpus", type=int, default=1, help="cores this process (and llama.cpp's threads) may use: "
+                        "1 keeps llama.cpp from spinning on a busy machine")
     args = parser.parse_args()
+    os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:args.cpus]))
     played: dict[str, list[tuple[Dialog, float]]] = {"before": [], "after": []}
     for seed in range(args.seeds):
         for arm in played:
