@@ -48,10 +48,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=14)
     parser.add_argument("--turns", type=int, default=4)
-    parser.add_argument("--cpus", type=int, default=1, help="cores this process (and llama.cpp's threads) may use: "
-                        "1 keeps llama.cpp from spinning on a busy machine")
+    parser.add_argument("--core", type=int, default=0, help="the one core this process (so llama.cpp's threads) "
+                        "runs on: one thread does not spin on a busy machine; two benches can use two cores")
     args = parser.parse_args()
-    os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:args.cpus]))
+    os.sched_setaffinity(0, {args.core})
     played: dict[str, list[Dialog]] = {"before": [], "after": []}
     seconds: dict[str, list[float]] = {"before": [], "after": []}
     scenarios = arms()

@@ -28,7 +28,6 @@ ratio (generated / real system actions), and the turn-count distributions of bot
 
 from __future__ import annotations
 
-import os
 import re
 import statistics
 from collections import defaultdict
@@ -197,7 +196,7 @@ def compare_with_real(generated: Sequence[DialogMetrics], real: Mapping[Any, Dia
 
 
 def _folders(folder: str | Path | Sequence[str | Path]) -> list[str | Path]:
-    return [folder] if isinstance(folder, (str, os.PathLike)) else list(folder)
+    return list(folder) if isinstance(folder, (list, tuple)) else [folder]  # a bad path fails in RunFolder
 
 
 def load_dialogs(folder: str | Path | Sequence[str | Path]) -> list[Dialog]:
