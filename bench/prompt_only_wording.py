@@ -76,6 +76,7 @@ def row(arm: str, played: list[tuple[Dialog, float]], graphs: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=14)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--scenario", default="doctor_intake")
     parser.add_argument("--core", type=int, default=0, help="the one core this process (so llama.cpp's threads) "
@@ -83,7 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     os.sched_setaffinity(0, {args.core})
     played: dict[str, list[tuple[Dialog, float]]] = {"before": [], "after": []}
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for arm in played:
             played[arm].append(play(args.scenario, seed, args.turns, arm))
             print(f"seed {seed} {arm}: {[t.action for t in played[arm][-1][0].turns if t.action]}", flush=True)
