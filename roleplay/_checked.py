@@ -13,6 +13,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from roleplay._field_hints import clean_location, model_at, unknown_field
 from roleplay.errors import ConfigError
 
 __all__ = ["CheckedModel", "checked", "checked_items", "describe_problems"]
@@ -20,13 +21,23 @@ __all__ = ["CheckedModel", "checked", "checked_items", "describe_problems"]
 T = TypeVar("T")
 
 
-def describe_problems(err: ValidationError) -> str:
-    """Pydantic's errors as ``field: message (got value); ...``, unknown fields named as such."""
+def describe_problems(err: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """Pydantic's errors as ``field: message (got value); ...``, each with its fix.
+
+    With the ``model`` validated, an unknown field lists the fields allowed there and the one meant
+    (`roleplay._field_hints`), and a missing one says what it holds.
+    """
     parts = []
-    for error in err.errors():
-        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    for error in _relevant(err.errors(), model):
+        shown = clean_location(model, error["loc"]) if model else error["loc"]
+        where = ".".join(str(part) for part in shown) or "(top level)"
         if error["type"] == "extra_forbidden":
-            parts.append(f"{where}: unknown field")
+            parts.append(unknown_field(model, error["loc"]) if model else f"{where}: unknown field; remove it")
+            continue
+        if error["type"] == "missing":
+            section = ".".join(map(str, shown[:-1])) or "the top level"
+            parts.append(f"{where}: Field required; add {error['loc'][-1]}: to {section}"
+                         f"{_what_it_holds(model, error['loc'])}")
             continue
         message = str(error["msg"]).removeprefix("Value error, ")
         shown = repr(error.get("input"))
@@ -34,6 +45,27 @@ def describe_problems(err: ValidationError) -> str:
             f" (got {shown if len(shown) <= 60 else shown[:60] + '…'})"
         parts.append(f"{where}: {message}{got}")
     return "; ".join(parts)
+
+
+def _relevant(errors: list[Any], model: type[BaseModel] | None) -> list[Any]:
+    """The errors worth showing: of a union, the member that got furthest.
+
+    Not "should be a valid string" beside it, nor "unknown field Doctor" where another member read Doctor as a key.
+    """
+    if model is None:
+        return errors
+    places = [(clean_location(model, e["loc"]), e["type"]) for e in errors]
+    deeper = [loc for loc, kind in places if kind in ("extra_forbidden", "missing")]
+    return [error for error, (loc, kind) in zip(errors, places, strict=True)
+            if not (kind.endswith("_type") and any(other[:len(loc)] == loc for other in deeper))
+            and not (kind == "extra_forbidden" and any(len(o) > len(loc) and o[:len(loc)] == loc for o in deeper))]
+
+
+def _what_it_holds(model: type[BaseModel] | None, location: tuple[int | str, ...]) -> str:
+    """`` (its description)`` of the field at ``location``, when the model describes it."""
+    holder = model_at(model, location[:-1]) if model else None
+    info = holder.model_fields.get(str(location[-1])) if holder else None
+    return f" ({info.description.rstrip('.')})" if info is not None and info.description else ""
 
 
 class CheckedModel(BaseModel):
@@ -49,7 +81,7 @@ class CheckedModel(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as err:
-            raise cls.config_error(f"Invalid {cls.__name__}: {describe_problems(err).rstrip('.')}. Its fields: "
+            raise cls.config_error(f"Invalid {cls.__name__}: {describe_problems(err, cls).rstrip('.')}. Its fields: "
                                    f"{', '.join(cls.model_fields)}.") from err
 
     # Tell pydantic this is a base __init__: nested validation then builds instances without calling it,

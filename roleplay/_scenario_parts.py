@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import ConfigDict, Field, model_validator
@@ -9,9 +10,10 @@ from pydantic import ConfigDict, Field, model_validator
 from roleplay import defaults
 from roleplay._checked import CheckedModel
 from roleplay.conditions import EndSignal, MaxTurns, StopCondition, Timeout
+from roleplay.errors import ScenarioError
 from roleplay.policy.prior import PriorMode
 
-__all__ = ["AgentEntry", "ExampleTurn", "PolicyEntry", "StopEntry"]
+__all__ = ["SECTIONS", "AgentEntry", "ExampleTurn", "PolicyEntry", "StopEntry", "set_value"]
 
 
 class AgentEntry(CheckedModel):
@@ -73,3 +75,19 @@ class PolicyEntry(CheckedModel):
     enforce: bool = Field(default=True, description="Constrain actions to the legal ones (False: prompt only).")
     prior: PriorMode | None = Field(default=None, description="Steer by the graph's edge counts "
                                     "(roleplay.policy.prior); unset: sample when its edges carry counts, else none.")
+
+
+SECTIONS = ("policy", "stop", "guards")
+"""Scenario fields that are mappings: a variant key ``policy.enforce`` or ``stop.max_turns`` sets one field inside."""
+
+
+def set_value(data: dict[str, Any], key: str, value: Any, path: Path | None) -> None:
+    """Set a scenario field (``temperature``) or a field of a section (``policy.enforce``) in scenario ``data``."""
+    name, dot, field = key.partition(".")
+    if not dot:
+        data[key] = value
+        return
+    if data.get(name) is None:
+        raise ScenarioError(f"variant '{key}' sets {field} in {name}:, which this scenario does not have; add a "
+                            f"{name}: section, or remove the variant.", path)
+    data[name] = {**data[name], field: value}

@@ -81,5 +81,21 @@ def find_scenario(spec: str | Path) -> Path:
     return path
 
 
-__all__ = ["BundledScenario", "bundled_scenarios", "data_dir", "find_scenario", "intents_taxonomy",
+def find_graph(spec: str | Path) -> Path:
+    """The DOT file ``spec`` means: an existing path, else a bundled graph's name.
+
+    A name is a bundled scenario's policy (``doctor_intake``) or a STAR task's (``bank_balance``). As for
+    `find_scenario`, only a bare name that is not a file here is looked up; else ``spec`` comes back.
+    """
+    path = Path(spec)
+    if path.exists() or path.name != str(spec):
+        return path
+    stem = path.stem if path.suffix == ".dot" else path.name
+    for folder in (scenarios_dir(), star_graphs_dir()):
+        if (folder / f"{stem}.dot").is_file():
+            return folder / f"{stem}.dot"
+    return path
+
+
+__all__ = ["BundledScenario", "bundled_scenarios", "data_dir", "find_graph", "find_scenario", "intents_taxonomy",
            "scenarios_dir", "star_graphs_dir"]

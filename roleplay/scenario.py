@@ -46,7 +46,7 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator
 from roleplay import defaults
 from roleplay._aio import run_sync
 from roleplay._checked import CheckedModel, describe_problems
-from roleplay._scenario_parts import AgentEntry, ExampleTurn, PolicyEntry, StopEntry
+from roleplay._scenario_parts import SECTIONS, AgentEntry, ExampleTurn, PolicyEntry, StopEntry, set_value
 from roleplay._yaml import read_yaml
 from roleplay.dialog import Dialog, Turn
 from roleplay.errors import ConfigError, DialogFileError, PersonaError, PolicyGraphError, ScenarioError
@@ -84,13 +84,13 @@ class Scenario(CheckedModel):
     agents: list[AgentEntry] = Field(min_length=2)
     stop: StopEntry = Field(default_factory=StopEntry)
     temperature: float | None = Field(default=defaults.TEMPERATURE, ge=0)
-    repeat_penalty: float | None = Field(default=None, gt=0, description="Penalty on repeated tokens (llama.cpp, "
-                                         "Ollama); 1.15 stops the embedded model looping.")
-    max_tokens: int = Field(default=defaults.SCENARIO_MAX_TOKENS, gt=0, description="Most tokens per turn.")
+    repeat_penalty: float | None = Field(default=defaults.SCENARIO_REPEAT_PENALTY, gt=0, description="Penalty on "
+                                         "repeated tokens (llama.cpp, Ollama); null: the backend's.")
+    max_tokens: int | None = Field(default=None, gt=0, description="Tokens per turn (default 80; 160 with a policy).")
     request_timeout: float | None = Field(default=None, gt=0, description="Seconds one model call may take "
                                           "(default: the backend's); --request-timeout overrides it.")
     context_window: int = Field(default=defaults.CONTEXT_WINDOW, gt=0, description="Messages each agent remembers.")
-    max_sentences: int | None = Field(default=None, gt=0, description="Keep only this many sentences per turn.")
+    max_sentences: int | None = Field(default=defaults.SCENARIO_MAX_SENTENCES, gt=0, description="Sentences per turn.")
     policy: PolicyEntry | None = None
     examples: list[str | list[ExampleTurn]] = Field(default_factory=list, description="Style example dialogues: "
                                                     "a .txt/.json dialogue file, or a list of inline turns.")
@@ -98,7 +98,8 @@ class Scenario(CheckedModel):
     memory: MemoryPolicy | dict[str, MemoryPolicy] | None = Field(
         default=None, description="Memory policy of every agent, or agent name -> policy (roleplay.memory).")
     variants: dict[str, list[Any]] = Field(default_factory=dict, description="Parameter grid for batches: a "
-                                           "scenario field, or '<agent>.<persona field>', -> values.")
+                                           "scenario field, a section's field ('policy.enforce', 'stop.max_turns') "
+                                           "or '<agent>.<persona field>', -> values.")
     path: Path | None = Field(default=None, exclude=True)
 
     @field_validator("schema_version")
@@ -222,8 +223,8 @@ class Scenario(CheckedModel):
         data = self.model_dump(exclude={"variants", "path"})
         for key, value in combination.items():
             agent, dot, field = key.partition(".")
-            if not dot:
-                data[key] = value
+            if not dot or (agent in SECTIONS and all(a.get("name") != agent for a in data["agents"])):
+                set_value(data, key, value, self.path)  # temperature, or policy.enforce: both arms in one batch
                 continue
             entry = next((a for a in data["agents"] if a.get("name") == agent), None)
             if entry is None:
@@ -237,8 +238,8 @@ class Scenario(CheckedModel):
         try:
             return Scenario.model_validate({**data, "path": self.path})
         except ValidationError as err:
-            raise ScenarioError(f"variant {dict(combination)} makes the scenario invalid: {describe_problems(err)}",
-                                self.path) from err
+            raise ScenarioError(f"variant {dict(combination)} makes the scenario invalid: "
+                                f"{describe_problems(err, Scenario)}", self.path) from err
 
     def generator(self, model: str | None = None, max_turns: int | None = None, seed: int = 0,
                   guards: Guards | None = None, **backend_options: Any) -> PersonaDialogGenerator:
@@ -267,7 +268,7 @@ class Scenario(CheckedModel):
             stop=self.stop.condition(max_turns),
             max_turns=self.stop.max_turns if max_turns is None else max_turns,
             temperature=self.temperature,
-            max_tokens=self.max_tokens,
+            max_tokens=self.max_tokens or defaults.scenario_max_tokens(self.policy is not None),
             context_window=self.context_window,
             max_sentences=self.max_sentences,
             policy=self.load_policy(),
@@ -304,7 +305,7 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         scenario = Scenario.model_validate({**data, "path": source})
     except ValidationError as err:
-        raise ScenarioError(f"invalid scenario ({describe_problems(err)}).", source) from err
+        raise ScenarioError(f"invalid scenario ({describe_problems(err, Scenario)}).", source) from err
     try:
         scenario.samplers()  # every sampling rule compiles: fields, kinds, files, columns, classes
         check_unique_names([spec.name for spec in scenario.unsampled().agent_specs()])

@@ -49,7 +49,7 @@ def test_scenario_with_missing_agent_file(tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ("- a\n- b\n", "must be a YAML mapping"),
-    ("name: x\nagents: [{persona: {role: a}}, {persona: {role: b}}]\ncolour: red\n", "colour: unknown field"),
+    ("name: x\nagents: [{persona: {role: a}}, {persona: {role: b}}]\ncolour: red\n", "unknown field colour"),
     ("name: x\nagents: [{persona: {role: a}}]\n", "agents: List should have at least 2 items"),
     ("name: x\nagents: [{persona: {role: a, mood: x}}, {persona: {role: b}}]\n", "unknown field 'mood'"),
     ("name: x\nagents: [{persona: {}}, {persona: {role: b}}]\n", "has no name and its persona has no name or role"),

@@ -135,7 +135,7 @@ def test_the_report_lists_the_edges_never_taken(tmp_path, shop):
 
     graph = read_dot(shop)
     html = make_report([shop_dialog(0, True, "Yes"), shop_dialog(1, True, "No")], {"shop": graph})
-    section = html[html.index("<h2>Policy coverage</h2>"):html.index("<h2>Per variant</h2>")]
+    section = html[html.index("<h2>Policy coverage</h2>"):html.index("<h2>Per variant")]
     assert "search → empty" in section and "empty → sorry" in section and "offer → no" not in section
     assert "<td>8/11</td>" in section and "<td>3/4</td>" in section
 

@@ -99,7 +99,7 @@ def test_folder_and_report(graph, tmp_path):
     report = evaluate_folder(tmp_path / "runs", lambda d: {"shop": graph})
     assert report["summary"][-1]["dialogs"] == 1
     json_path, csv_path = write_report(report, tmp_path / "report")
-    assert json_path.name == "report.json" and csv_path.read_text().startswith("task,dialogs")
+    assert json_path.name == "report.json" and csv_path.read_text().startswith("task,variant,arm,dialogs")
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="No dialogue JSON files"):
         evaluate_folder(tmp_path / "empty", lambda d: {"shop": graph})

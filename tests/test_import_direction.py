@@ -12,7 +12,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "roleplay"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("data", ("roleplay._aio", "roleplay._atomic", "roleplay._checked", "roleplay._ids", "roleplay._txt",
+    ("data", ("roleplay._aio", "roleplay._atomic", "roleplay._checked", "roleplay._field_hints", "roleplay._ids",
+              "roleplay._txt",
               "roleplay._yaml", "roleplay.defaults", "roleplay.dialog", "roleplay.errors", "roleplay.personas.clinic",
               "roleplay.personas.loading", "roleplay.personas.model", "roleplay.personas.rules", "roleplay.prices",
               "roleplay.prompts", "roleplay.resources", "roleplay.sentences", "roleplay.speakers", "roleplay.text",

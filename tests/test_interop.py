@@ -227,7 +227,7 @@ async def test_a_scenario_and_its_batch_job_run_on_a_user_client(tmp_path):
     client = ReplayChatCompletionClient(["Welcome.", "Thanks."])
     dialog = await load_scenario(scenario).generator(model=client).agenerate(seed=5)
     assert [t.text for t in dialog] == ["Welcome.", "Thanks."]
-    assert sent(client)[0] == {"seed": 5, "temperature": 0.7, "max_tokens": 96, "repeat_penalty": 1.1}
+    assert sent(client)[0] == {"seed": 5, "temperature": 0.7, "max_tokens": 80, "repeat_penalty": 1.1}
     client.chat_completions.extend(["Hello again.", "Hi."])
     dialog = await batch_job(load_scenario(scenario), model=client)(3, 8)
     assert (dialog.id, dialog.model, [t.text for t in dialog]) == (3, "client:ReplayChatCompletionClient",

@@ -113,7 +113,7 @@ def test_evaluate_and_the_transcript_count_and_show_trimmed_turns():
     metrics = evaluate_dialog(dialog, {"doctor_intake": GRAPH})
     assert (metrics.policy_turns, metrics.trimmed) == (2, 1)
     row = summarize([metrics])[-1]
-    assert list(row)[:5] == ["task", "dialogs", "legal_rate", "consistency", "trimmed_turns"]
+    assert list(row)[:7] == ["task", "variant", "arm", "dialogs", "legal_rate", "consistency", "trimmed_turns"]
     assert row["trimmed_turns"] == 0.5 and row["legal_rate"] == 1.0
     assert "trimmed" in transcript_rows(dialog)[0]["flags"]
     assert ("trimmed turns", "1") in facts(dialog) and "trimmed" in dialog_html(dialog)

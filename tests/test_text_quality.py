@@ -83,7 +83,7 @@ def test_evaluate_without_a_graph_reports_text_quality(tmp_path):
     assert "near_copy_rate" in result.output and "ALL" in result.output
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["summary"][-1]["dialogs"] == 2
-    assert (tmp_path / "report.csv").read_text().startswith("variant,dialogs,turns,near_copy_rate")
+    assert (tmp_path / "report.csv").read_text().startswith("variant,arm,dialogs,turns,near_copy_rate")
 
 
 def test_evaluate_with_a_graph_adds_the_adherence_table(tmp_path):

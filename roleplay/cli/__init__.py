@@ -12,11 +12,13 @@ from roleplay.cli import (  # noqa: F401  (each registers its commands)
     export,
     intents,
     judge,
+    new,
     personas,
     policy,
     report,
     runs,
     scenarios,
+    schema,
     star,
 )
 from roleplay.cli.base import cli, friendly

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from roleplay.cli.arms import prompt_only as as_prompt_only
+from roleplay.cli.arms import prompt_only_option
 from roleplay.cli.base import OutputPath, cli, friendly, model_option, request_timeout_option, writable_folder
 from roleplay.dialog import Dialog, Turn, dialog_failure
 
@@ -23,10 +25,11 @@ from roleplay.dialog import Dialog, Turn, dialog_failure
 @click.option("--human", metavar="NAME", default=None, help="Play agent NAME yourself: type its turns (/end ends).")
 @click.option("--base-url", metavar="URL", default=None,
               help="Server of an ollama: or openai: model (default: $OLLAMA_HOST or $OPENAI_BASE_URL).")
+@prompt_only_option
 @request_timeout_option
 @friendly
 def run(scenario: str, model: str | None, seed: int | None, max_turns: int | None, out: Path, quiet: bool,
-        human: str | None, base_url: str | None, request_timeout: float | None) -> None:
+        human: str | None, base_url: str | None, prompt_only: bool, request_timeout: float | None) -> None:
     """Role-play SCENARIO, print it turn by turn and save it.
 
     SCENARIO is a bundled name (`roleplay scenarios` lists them, e.g. doctor_patient) or a YAML file.
@@ -44,6 +47,8 @@ def run(scenario: str, model: str | None, seed: int | None, max_turns: int | Non
         raise click.UsageError("--base-url serves the models; with --human run the other agent on its default "
                                "server ($OLLAMA_HOST or $OPENAI_BASE_URL), or drop --human.")
     loaded = load_scenario(scenario)
+    if prompt_only:
+        loaded = as_prompt_only(loaded)
     writable_folder(out)
     seed = new_seed() if seed is None else check_seed(seed)
     options: dict[str, Any] = {"request_timeout": request_timeout} if request_timeout else {}

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from roleplay.cli.arms import prompt_only as as_prompt_only
+from roleplay.cli.arms import prompt_only_option
 from roleplay.cli.base import OutputPath, cli, friendly, model_option, request_timeout_option
 from roleplay.cli.coverage import cover_job, cover_options
 from roleplay.dialog import Dialog
@@ -109,6 +111,7 @@ def report_batch(result: BatchResult, out: Path, max_failures: int | None) -> No
                    "or this cost at --prices (cost:2.5). Rerun with a larger budget to go on.")
 @prices_option
 @request_timeout_option
+@prompt_only_option
 @run_options
 @click.option("--executor", type=click.Choice(["local", "processes", "ray"]), default="local", show_default=True,
               help="Where dialogues run: this process, worker processes on this machine (to keep up with a fast "
@@ -122,8 +125,9 @@ def report_batch(result: BatchResult, out: Path, max_failures: int | None) -> No
 @cover_options
 @friendly
 def batch(scenario_file: Path, n: int, seed: int, trials: int, out: Path, model: str | None, max_turns: int | None,
-          cache: Path | None, budget: str | None, prices: Path | None, request_timeout: float | None, executor: str,
-          ray_address: str | None, workers: int | None, cover: str | None, cover_wave: int, **run: Any) -> None:
+          cache: Path | None, budget: str | None, prices: Path | None, request_timeout: float | None,
+          prompt_only: bool, executor: str, ray_address: str | None, workers: int | None, cover: str | None,
+          cover_wave: int, **run: Any) -> None:
     """Generate N dialogues of SCENARIO_FILE into OUT; rerun the same command to resume."""
     if executor != "ray" and ray_address is not None:
         raise click.UsageError("--ray-address needs --executor ray.")
@@ -134,7 +138,7 @@ def batch(scenario_file: Path, n: int, seed: int, trials: int, out: Path, model:
     from roleplay.runs.processes import arun_process_batch, worker_count
     from roleplay.scenario import load_scenario
 
-    scenario = load_scenario(scenario_file)
+    scenario = as_prompt_only(load_scenario(scenario_file)) if prompt_only else load_scenario(scenario_file)
     options: dict[str, Any] = {"cache_dir": str(cache)} if cache else {}
     if request_timeout:
         options["request_timeout"] = request_timeout
@@ -142,7 +146,7 @@ def batch(scenario_file: Path, n: int, seed: int, trials: int, out: Path, model:
     job.trials = trials
     params: dict[str, Any] = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns,
               "inputs_sha256": content_hash(_scenario_inputs(scenario)),
-              **({"trials": trials} if trials > 1 else {})}
+              **({"trials": trials} if trials > 1 else {}), **({"prompt_only": True} if prompt_only else {})}
     n *= trials
     if cover is not None:
         job = _cover_batch(job, scenario, n, out, seed, cover, cover_wave, run["attempts"], max_turns, executor)
@@ -223,13 +227,14 @@ def _sampled_data_files(scenario: Scenario) -> list[Path]:
 
 
 @cli.command()
-@click.argument("folder", type=click.Path(path_type=Path))
+@click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--star-path", type=click.Path(path_type=Path), default=None,
               help="STAR folder: graphs for STAR dialogues, and the real dialogues to compare with.")
 @click.option("--graph", "graph_file", type=click.Path(path_type=Path), default=None,
               help="A DOT policy graph for every dialogue (instead of STAR's task graphs).")
 @click.option("--out", type=OutputPath(), default=None,
-              help="Report path without extension (default: FOLDER/evaluation) -> .csv and .json.")
+              help="Report path without extension (default: FOLDER/evaluation; needed for several folders) -> .csv "
+                   "and .json.")
 @prices_option
 @click.option("--success", default=None, metavar="RULE",
               help="pass^k success: 'completed' (policy tracker reached a goal; the default for a --trials run) or "
@@ -237,17 +242,16 @@ def _sampled_data_files(scenario: Scenario) -> list[Path]:
 @click.option("--drop-sim-errors", is_flag=True,
               help="Leave dialogues a judge marked as user-simulator errors out of pass^k.")
 @friendly
-def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out: Path | None,
+def evaluate(folders: tuple[Path, ...], star_path: Path | None, graph_file: Path | None, out: Path | None,
              prices: Path | None, success: str | None, drop_sim_errors: bool) -> None:
-    """Text quality of the dialogues in FOLDER, and with --graph or --star-path their policy adherence.
+    """Text quality of the dialogues in FOLDERS, and with --graph or --star-path their policy adherence.
 
-    Tables per scenario variant (text) and per task (adherence), written as CSV and JSON.
+    Tables per batch variant and policy arm (enforced, prompt_only), and per task (adherence), written as
+    CSV and JSON. Several folders (an enforced and a prompt-only run, say) are evaluated together.
     """
-    from roleplay._atomic import check_writable
     from roleplay.cli.tables import echo_table
     from roleplay.evaluation import load_dialogs, text_report, write_report
     from roleplay.evaluation.report import adherence_warnings
-    from roleplay.runs.folder import check_output
 
     if star_path is not None and graph_file is not None:
         raise click.ClickException("Give --star-path (STAR dialogues) or --graph FILE.dot (your own policy), "
@@ -257,18 +261,16 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
     from roleplay.runs.batch import run_totals
     from roleplay.usage import dialog_usage
 
-    report_path = out or folder / "evaluation"
-    for written in (report_path.with_suffix(".json"), report_path.with_suffix(".csv")):
-        check_output(written)
-        check_writable(written)
+    report_path = _report_path(folders, out)
+    folder = folders[0] if len(folders) == 1 else None
     table_of_prices = load_prices(prices) if prices is not None else None
-    dialogs = load_dialogs(folder)
+    dialogs = load_dialogs(folders)
     text = text_report(dialogs)
     usage = run_totals([line for dialog in dialogs for line in dialog_usage(dialog)], table_of_prices)
     if star_path is None and graph_file is None:
         report = text
     else:
-        report = {**_adherence(folder, star_path, graph_file), "text": text}
+        report = {**_adherence(folders, star_path, graph_file), "text": text}
         report["warnings"] = adherence_warnings(report)
         for warning in report["warnings"]:
             click.echo(f"Warning: {warning}", err=True)
@@ -277,10 +279,27 @@ def evaluate(folder: Path, star_path: Path | None, graph_file: Path | None, out:
     if "comparison" in report:
         _echo_comparison(report)
     click.echo(usage_line(usage))
-    judged = judged_sections(folder, dialogs, success, drop_sim_errors)
-    echo_judged(judged, report_path)
+    judged = judged_sections(folder, dialogs, success, drop_sim_errors) if folder else {}
+    if judged:
+        echo_judged(judged, report_path)
+    else:
+        click.echo("\nJudge scores, persona rule checks and pass^k are kept per folder: evaluate one folder for them.")
     json_path, csv_path = write_report({**report, "usage": usage, **judged}, report_path)
     click.echo(f"Saved {csv_path} and {json_path}")
+
+
+def _report_path(folders: tuple[Path, ...], out: Path | None) -> Path:
+    """Where evaluate's .json and .csv go (``--out``, needed for several folders), checked writable first."""
+    from roleplay._atomic import check_writable
+    from roleplay.runs.folder import check_output
+
+    if out is None and len(folders) > 1:
+        raise click.UsageError(f"{len(folders)} folders make one report: say where it goes with --out PATH.")
+    report_path = out or folders[0] / "evaluation"
+    for written in (report_path.with_suffix(".json"), report_path.with_suffix(".csv")):
+        check_output(written)
+        check_writable(written)
+    return report_path
 
 
 def _echo_comparison(report: dict[str, Any]) -> None:
@@ -294,7 +313,7 @@ def _echo_comparison(report: dict[str, Any]) -> None:
                f"user quit before the goal {overall['user_quit_before_goal']}")
 
 
-def _adherence(folder: Path, star_path: Path | None, graph_file: Path | None) -> dict[str, Any]:
+def _adherence(folders: tuple[Path, ...], star_path: Path | None, graph_file: Path | None) -> dict[str, Any]:
     """The adherence report against one DOT graph, or against each STAR dialogue's task graphs and real dialogue."""
     from roleplay.evaluation import evaluate_folder
 
@@ -302,7 +321,7 @@ def _adherence(folder: Path, star_path: Path | None, graph_file: Path | None) ->
         from roleplay.policy.graph import read_dot
 
         graph = read_dot(graph_file)
-        return evaluate_folder(folder, lambda d: {graph.graph["name"]: graph})
+        return evaluate_folder(folders, lambda d: {graph.graph["name"]: graph})
     from roleplay.datasets.star.format import scenario_tasks
     from roleplay.datasets.star.loader import StarDataset
 
@@ -320,4 +339,4 @@ def _adherence(folder: Path, star_path: Path | None, graph_file: Path | None) ->
     def real(dialog: Dialog) -> Dialog | None:
         return dataset.get_dialog(dialog.id) if dialog.id in real_ids else None
 
-    return evaluate_folder(folder, graphs_for, real)
+    return evaluate_folder(folders, graphs_for, real)

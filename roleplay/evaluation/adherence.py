@@ -41,6 +41,7 @@ from rapidfuzz.distance import Levenshtein
 
 from roleplay._checked import checked, checked_items
 from roleplay.dialog import Dialog, StopReason
+from roleplay.evaluation.groups import arm_label, by_setup, variant_label
 from roleplay.policy.graph import is_system
 from roleplay.policy.tracker import FlowchartTracker, replay
 from roleplay.runs.folder import RunFolder
@@ -60,6 +61,8 @@ class DialogMetrics(BaseModel):
 
     id: str | int | None
     tasks: list[str]
+    variant: str = Field("-", description="The batch variant it played (`roleplay.evaluation.groups`).")
+    arm: str = Field("-", description="The policy mode it ran in: enforced or prompt_only.")
     turns: int = Field(description="All turns of the dialogue.")
     path: list[str] = Field(description="System actions in order, queries included.")
     path_length: int
@@ -114,7 +117,8 @@ def evaluate_dialog(dialog: Dialog, graphs: Mapping[str, nx.DiGraph]) -> DialogM
     system_nodes = {(t, n) for t, g in graphs.items() for n in g if is_system(g, n)}
     visited = {(s.task, s.action) for s in steps} & system_nodes
     return DialogMetrics(
-        id=dialog.id, tasks=list(graphs), turns=len(dialog.turns), path=[s.action for s in steps],
+        id=dialog.id, tasks=list(graphs), variant=variant_label(dialog), arm=arm_label(dialog),
+        turns=len(dialog.turns), path=[s.action for s in steps],
         path_length=len(steps), legal_rate=sum(s.legal for s in steps) / len(steps) if steps else None,
         violations=sum(not s.legal for s in steps), first_violation=first_violation,
         completed=tracker.completed(), coverage=len(visited) / len(system_nodes) if system_nodes else 0.0,
@@ -143,20 +147,23 @@ def _share(count: int, total: int) -> float | None:
 
 
 def summarize(metrics: Sequence[DialogMetrics]) -> list[dict[str, Any]]:
-    """One row per task and an ``ALL`` row: dialogue count and mean metrics.
+    """One row per task and set-up (variant and policy arm), and an ``ALL`` row: dialogue count and mean metrics.
 
     Beside the legal rate: ``consistency`` (utterance vs action) and ``trimmed_turns`` (the share of policy
     turns trimmed to whole sentences), so a legal rate of cut or off-action turns is seen for what it is.
+    With several set-ups, each also gets an ``ALL`` row of its own (`roleplay.evaluation.groups`).
     """
     metrics = checked_items(metrics, DialogMetrics, "summarize's metrics", "pass [evaluate_dialog(d, graphs), ...]")
-    groups: dict[str, list[DialogMetrics]] = defaultdict(list)
+    groups: dict[tuple[str, str, str], list[DialogMetrics]] = defaultdict(list)
     for m in metrics:
         for task in m.tasks:
-            groups[task].append(m)
+            groups[(task, m.variant, m.arm)].append(m)
+    setups = by_setup(metrics, lambda m: (m.variant, m.arm))
+    per_setup = [(("ALL", *setup), group) for setup, group in setups.items()] if len(setups) > 1 else []
     rows = []
-    for task, group in [*sorted(groups.items()), ("ALL", list(metrics))]:
+    for (task, variant, arm), group in [*sorted(groups.items()), *per_setup, (("ALL", "ALL", "ALL"), list(metrics))]:
         rows.append({
-            "task": task, "dialogs": len(group),
+            "task": task, "variant": variant, "arm": arm, "dialogs": len(group),
             "legal_rate": _mean(m.legal_rate for m in group),
             "consistency": _mean(m.consistency for m in group),
             "trimmed_turns": _share(sum(m.trimmed for m in group), sum(m.policy_turns for m in group)),
@@ -198,16 +205,21 @@ def compare_with_real(generated: Sequence[DialogMetrics], real: Mapping[Any, Dia
     }
 
 
-def load_dialogs(folder: str | Path) -> list[Dialog]:
-    """Every dialogue of a run folder (any layout: see `roleplay.runs.folder.RunFolder.dialog_files`)."""
-    return RunFolder(folder).load_dialogs()
+def _folders(folder: str | Path | Sequence[str | Path]) -> list[Any]:
+    return list(folder) if isinstance(folder, (list, tuple)) else [folder]  # a bad path fails in RunFolder
 
 
-def evaluate_folder(folder: str | Path, graphs_for: Callable[[Dialog], Mapping[str, nx.DiGraph]],
+def load_dialogs(folder: str | Path | Sequence[str | Path]) -> list[Dialog]:
+    """Every dialogue of a run folder, or of several in turn (any layout: `roleplay.runs.folder.RunFolder`)."""
+    return [dialog for each in _folders(folder) for dialog in RunFolder(each).load_dialogs()]
+
+
+def evaluate_folder(folder: str | Path | Sequence[str | Path],
+                    graphs_for: Callable[[Dialog], Mapping[str, nx.DiGraph]],
                     real: Callable[[Dialog], Dialog | None] | None = None) -> dict[str, Any]:
-    """Evaluate every dialogue in ``folder``: per-dialogue metrics, the summary table, the real comparison."""
+    """Evaluate every dialogue in ``folder``, or in several folders together: metrics, summary, real comparison."""
     metrics, real_metrics = [], {}
-    for dialog in RunFolder(folder).iter_dialogs():
+    for dialog in (d for each in _folders(folder) for d in RunFolder(each).iter_dialogs()):
         graphs = graphs_for(dialog)
         metrics.append(evaluate_dialog(dialog, graphs))
         original = real(dialog) if real else None

@@ -17,10 +17,10 @@ from typing import Any
 from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError
 from roleplay.evaluation.agreement import krippendorff_alpha, spearman
+from roleplay.evaluation.groups import setup_of
 from roleplay.evaluation.judge import Judgement
 from roleplay.evaluation.passk import pass_k_table
 from roleplay.evaluation.persona_check import persona_flags
-from roleplay.evaluation.text import variant_label
 
 __all__ = ["SuccessRule", "agreement_rows", "judge_rows", "pass_k_report", "persona_rule_rows", "sim_error_ids",
            "sim_error_rows"]
@@ -33,13 +33,13 @@ def _r(value: float | None) -> float | None:
 
 
 def judge_rows(pairs: Pairs) -> list[dict[str, Any]]:
-    """Mean score per (rubric, judge, variant, dimension), with the number of dialogues behind it."""
-    groups: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
+    """Mean score per (rubric, judge, variant, policy arm, dimension), with the number of dialogues behind it."""
+    groups: dict[tuple[str, str, str, str, str], list[float]] = defaultdict(list)
     for dialog, judgement in pairs:
         for dimension, mean in judgement.means().items():
-            groups[(judgement.rubric, judgement.judge, variant_label(dialog), dimension)].append(mean)
-    return [{"rubric": r, "judge": j, "variant": v, "dimension": d, "mean": _r(sum(xs) / len(xs)), "dialogs": len(xs)}
-            for (r, j, v, d), xs in sorted(groups.items())]
+            groups[(judgement.rubric, judgement.judge, *setup_of(dialog), dimension)].append(mean)
+    return [{"rubric": r, "judge": j, "variant": v, "arm": a, "dimension": d, "mean": _r(sum(xs) / len(xs)),
+             "dialogs": len(xs)} for (r, j, v, a, d), xs in sorted(groups.items())]
 
 
 def agreement_rows(pairs: Pairs) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ These are the measures the guards act on, so a run with guards on shows what the
 from __future__ import annotations
 
 import statistics
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 from roleplay._checked import checked, checked_items
 from roleplay.dialog import Dialog
+from roleplay.evaluation.groups import arm_label, by_setup, variant_label
 from roleplay.evaluation.topic import mentions, topic_start, topic_terms
 from roleplay.sentences import is_complete, ngrams, words
 from roleplay.text import Guards, copy_score, identity_terms, new_pair_share, role_confusion
@@ -51,6 +52,7 @@ class TextMetrics(BaseModel):
 
     id: str | int | None
     variant: str
+    arm: str = "-"
     turns: int
     near_copies: int
     role_confusions: int
@@ -67,12 +69,6 @@ class TextMetrics(BaseModel):
     seconds_per_turn: float | None
     stop_reason: str | None
     problems: list[dict[str, Any]]
-
-
-def variant_label(dialog: Dialog) -> str:
-    """The scenario variant a dialogue played, as ``key=value, ...`` (``-`` for none)."""
-    variant = dialog.metadata.get("variant") or {}
-    return ", ".join(f"{k}={v}" for k, v in sorted(variant.items())) or "-"
 
 
 def _turn_problems(dialog: Dialog, guards: Guards) -> list[dict[str, Any]]:
@@ -101,7 +97,7 @@ def text_metrics(dialog: Dialog, guards: Guards | None = None) -> TextMetrics:
     terms = topic_terms(dialog)
     seconds = [t.metadata["seconds"] for t in dialog.turns if "seconds" in t.metadata]
     return TextMetrics(
-        id=dialog.id, variant=variant_label(dialog), turns=len(texts),
+        id=dialog.id, variant=variant_label(dialog), arm=arm_label(dialog), turns=len(texts),
         near_copies=kinds["near_copy"], role_confusions=kinds["role_confusion"], cut_offs=kinds["cut_off"],
         resamples=sum(t.metadata.get("guard", {}).get("resamples", 0) for t in dialog.turns),
         salvaged=sum("salvaged" in t.metadata.get("guard", {}) for t in dialog.turns),
@@ -122,14 +118,14 @@ def _share(flags: Sequence[bool]) -> float | None:
     return round(sum(flags) / len(flags), 4) if flags else None
 
 
-def _row(name: str, group: Sequence[TextMetrics]) -> dict[str, Any]:
+def _row(setup: tuple[str, str], group: Sequence[TextMetrics]) -> dict[str, Any]:
     turns = sum(m.turns for m in group)
     def rate(total: int) -> float | None:
         return round(total / turns, 4) if turns else None
     distinct_2 = [m.distinct_2 for m in group if m.distinct_2 is not None]
     stops = Counter(m.stop_reason or "none" for m in group)
     return {
-        "variant": name, "dialogs": len(group), "turns": turns,
+        "variant": setup[0], "arm": setup[1], "dialogs": len(group), "turns": turns,
         "near_copy_rate": rate(sum(m.near_copies for m in group)),
         "role_confusion_rate": rate(sum(m.role_confusions for m in group)),
         "cut_off_rate": rate(sum(m.cut_offs for m in group)),
@@ -148,12 +144,10 @@ def _row(name: str, group: Sequence[TextMetrics]) -> dict[str, Any]:
 
 
 def summarize_text(metrics: Sequence[TextMetrics]) -> list[dict[str, Any]]:
-    """One row per scenario variant (when there are several) and an ``ALL`` row for the folder."""
-    groups: dict[str, list[TextMetrics]] = defaultdict(list)
-    for m in metrics:
-        groups[m.variant].append(m)
-    rows = [_row(name, group) for name, group in sorted(groups.items())] if len(groups) > 1 else []
-    return [*rows, _row("ALL", list(metrics))]
+    """One row per set-up (variant and policy arm) when there are several, and an ``ALL`` row of every dialogue."""
+    groups = by_setup(metrics, lambda m: (m.variant, m.arm))
+    rows = [_row(setup, group) for setup, group in groups.items()] if len(groups) > 1 else []
+    return [*rows, _row(("ALL", "ALL"), list(metrics))]
 
 
 def text_report(dialogs: Sequence[Dialog], guards: Guards | None = None) -> dict[str, Any]:

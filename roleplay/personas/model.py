@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from roleplay._checked import CheckedModel
+from roleplay._field_hints import suggestion
 from roleplay._yaml import read_yaml
 from roleplay.errors import PersonaError
 
@@ -83,7 +84,9 @@ class BasePersona(CheckedModel):
             for error in err.errors():
                 field = ".".join(str(p) for p in error["loc"])
                 if error["type"] == "extra_forbidden":
-                    problems.append(f"unknown field '{field}'")
+                    meant = suggestion(cls, error["loc"])
+                    problems.append(f"unknown field '{field}'" + (f" (did you mean '{meant}'?)" if meant else
+                                                                  " (remove it)"))
                 else:
                     problems.append(f"field '{field}': {error['msg']}")
             raise PersonaError(

@@ -32,6 +32,7 @@ a whole persona. Files are read once, when the rule is built.
 from __future__ import annotations
 
 import csv
+import difflib
 import inspect
 import math
 import random
@@ -294,7 +295,9 @@ def parse_rule(spec: Any, base: Path) -> Rule:
     kinds = [key for key in spec if key in _KINDS]
     if len(kinds) != 1:
         found = f"{', '.join(map(str, spec))}" if spec else "nothing"
-        raise ConfigError(f"a rule is a mapping with exactly one kind key ({', '.join(_KINDS)}); found {found}. "
+        meant = [m for key in map(str, spec) for m in difflib.get_close_matches(key, list(_KINDS), n=1)]
+        raise ConfigError(f"a rule is a mapping with exactly one kind key ({', '.join(_KINDS)}); found {found}"
+                          f"{'; did you mean ' + meant[0] + '?' if meant and not kinds else ''}. "
                           "Write e.g. {range: [18, 90]}, or {value: {...}} for a fixed mapping.")
     allowed, build = _KINDS[kinds[0]]
     extra = set(map(str, spec)) - allowed - {kinds[0]}

@@ -53,8 +53,11 @@ def read_rules(path: str | Path) -> tuple[str | None, dict[str, Any]]:
     data = read_yaml(path, "rules", "Check the path (relative paths start at the file that names it).",
                      error=PersonaError)
     if not isinstance(data, dict) or not isinstance(data.get("rules"), dict) or set(data) - {"class", "rules"}:
+        unknown = sorted(map(str, set(data) - {"class", "rules"})) if isinstance(data, dict) else []
+        hint = "".join(f" Unknown field {name}" + "".join(f": did you mean {m}?" for m in difflib.get_close_matches(
+            name, ["class", "rules"], n=1)) + "." for name in unknown)
         raise PersonaError("a rules file is a mapping with 'rules: {field: rule, ...}' and optionally "
-                           "'class: package.module:Name'.", path)
+                           f"'class: package.module:Name'.{hint}", path)
     spec = data.get("class")
     if spec is not None and not isinstance(spec, str):
         raise PersonaError(f"'class' must be a string 'package.module:Name', got {spec!r}.", path)

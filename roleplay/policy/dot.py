@@ -15,6 +15,7 @@ import networkx as nx
 from roleplay._atomic import as_path, atomic_write_text
 from roleplay._checked import checked
 from roleplay.errors import PolicyGraphError
+from roleplay.resources import find_graph
 
 __all__ = ["edge_count", "parse_dot", "to_dot", "write_dot"]
 
@@ -70,11 +71,12 @@ def parse_dot(path: str | Path) -> nx.DiGraph:
         PolicyGraphError: the file is missing or is not DOT, an undirected ``graph``, an unknown attribute, or a
             value that is not one of its kind (``goal=maybe``, ``when=perhaps``, ``count=abc``).
     """
-    path = as_path(path, "A policy graph (a .dot file)")
+    path = find_graph(as_path(path, "A policy graph (a .dot file)"))  # or a bundled graph's name
     if path.is_dir():
         raise PolicyGraphError("is a folder, but a DOT file is needed. Give the path of one .dot file.", path=path)
     if not path.is_file():
-        raise PolicyGraphError("No such DOT file. Check the path.", path=path)
+        raise PolicyGraphError("No such DOT file. Check the path, or give a bundled graph's name (doctor_intake, "
+                               "bank_support, or a STAR task such as bank_balance).", path=path)
     dot = _pydot_graph(path)
     if dot.get_type() != "digraph":
         raise PolicyGraphError("The graph is undirected (`graph`); a policy graph says which action may follow "

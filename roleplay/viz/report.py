@@ -10,6 +10,7 @@ opened, so thousands of dialogues stay quick. Nothing is loaded from the network
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,10 +20,12 @@ from typing import Any
 import networkx as nx
 
 from roleplay._atomic import as_path, atomic_write_text
+from roleplay._checked import checked_items
 from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError, PolicyGraphError
 from roleplay.evaluation import evaluate_dialog, summarize
 from roleplay.evaluation.coverage import coverage_of, uncovered_rows
+from roleplay.evaluation.groups import by_setup, setup_of
 from roleplay.evaluation.text import text_report
 from roleplay.policy.graph import PolicyGraphWarning, read_dot
 from roleplay.prices import PriceTable, cost_of
@@ -31,7 +34,7 @@ from roleplay.usage import dialog_usage, totals
 from roleplay.viz.report_page import Entry, render_page
 
 __all__ = ["branch_notes", "graphs_for", "load_graphs", "load_run", "make_report", "text_quality", "usage_overview",
-           "variant_of", "write_report"]
+           "write_report"]
 
 
 def load_run(folder: str | Path) -> list[Dialog]:
@@ -95,19 +98,6 @@ def graphs_for(dialog: Dialog, graphs: Mapping[str, nx.DiGraph]) -> dict[str, nx
     return {task: graphs[task] for task in tasks} if all(task in graphs for task in tasks) else {}
 
 
-def variant_of(dialog: Dialog) -> str:
-    """A label for the dialogue's batch variant and policy mode (``temperature=0.9 · prompt_only``)."""
-    parts = []
-    variant = dialog.metadata.get("variant")
-    if isinstance(variant, dict):
-        parts.append(", ".join(f"{k}={v}" for k, v in variant.items()))
-    policy = dialog.metadata.get("policy")
-    mode = policy.get("mode") if isinstance(policy, dict) else dialog.metadata.get("mode")
-    if mode:
-        parts.append(str(mode))
-    return " · ".join(parts) or "default"
-
-
 TEXT_COLUMNS = ("distinct_1", "distinct_2", "words_per_turn", "near_copy_rate", "role_confusion_rate",
                 "cut_off_rate", "resamples_per_turn")
 
@@ -126,7 +116,7 @@ def _entries(dialogs: Sequence[Dialog], graphs: Mapping[str, nx.DiGraph]) -> lis
     entries = []
     for dialog in dialogs:
         followed = graphs_for(dialog, graphs)
-        entry = Entry(dialog, followed, variant_of(dialog), _tasks(dialog) or list(followed))
+        entry = Entry(dialog, followed, setup_of(dialog), _tasks(dialog) or list(followed))
         if entry.graphs:
             entry.metrics = evaluate_dialog(dialog, entry.graphs)
             entry.steps = dialog_steps(entry.graphs, dialog)
@@ -134,21 +124,14 @@ def _entries(dialogs: Sequence[Dialog], graphs: Mapping[str, nx.DiGraph]) -> lis
     return entries
 
 
-def _by_variant(entries: Sequence[Entry]) -> dict[str, list[Entry]]:
-    groups: dict[str, list[Entry]] = defaultdict(list)
-    for entry in entries:
-        groups[entry.variant].append(entry)
-    return dict(sorted(groups.items()))
-
-
 def _variant_rows(entries: Sequence[Entry]) -> list[dict[str, Any]]:
-    """Adherence (the ``ALL`` row of `summarize`) and text quality, one row per variant."""
+    """Adherence (the ``ALL`` row of `summarize`) and text quality, one row per set-up (variant and policy arm)."""
     rows = []
-    for variant, group in _by_variant(entries).items():
+    for (variant, arm), group in by_setup(entries, lambda e: e.setup).items():
         measured = [e.metrics for e in group if e.metrics is not None]
         adherence = summarize(measured)[-1] if measured else {}
-        rows.append({"variant": variant, "dialogs": len(group), **{k: v for k, v in adherence.items()
-                                                                   if k not in ("task", "dialogs")},
+        rows.append({"variant": variant, "arm": arm, "dialogs": len(group),
+                     **{k: v for k, v in adherence.items() if k not in ("task", "variant", "arm", "dialogs")},
                      **text_quality([e.dialog for e in group])})
     return rows
 
@@ -221,20 +204,37 @@ def make_report(dialogs: Sequence[Dialog], graphs: Mapping[str, nx.DiGraph], *, 
     )
 
 
-def write_report(folder: str | Path, out: str | Path | None = None, graph_paths: Sequence[str | Path] = (),
-                 title: str | None = None, prices: PriceTable | None = None) -> Path:
-    """Write the report of the run in ``folder`` to ``out`` (default ``folder/report.html``), atomically."""
-    folder = as_path(folder, "write_report's folder (a run folder)")
-    target = as_path(out, "write_report's out (an .html file)") if out is not None else folder / "report.html"
+def write_report(folder: str | Path | Sequence[str | Path], out: str | Path | None = None,
+                 graph_paths: Sequence[str | Path] = (), title: str | None = None,
+                 prices: PriceTable | None = None) -> Path:
+    """Write the report of the run in ``folder``, or of several together, to ``out`` atomically.
+
+    ``out`` defaults to ``folder/report.html`` (several folders need one); tables split by variant and arm.
+    """
+    folders = [as_path(f, "write_report's folder (a run folder)") for f in
+               ([folder] if folder is None or isinstance(folder, (str, os.PathLike)) else
+                checked_items(folder, (str, os.PathLike), "write_report's folder", "pass a run folder or a list"))]
+    if out is None and len(folders) != 1:
+        raise ConfigError(f"{len(folders)} folders make one report: say where it goes with --out report.html.")
+    target = as_path(out, "write_report's out (an .html file)") if out is not None else folders[0] / "report.html"
     if target.suffix.lower() not in (".html", ".htm"):
         raise ConfigError(f"The report is one HTML file; {target.name!r} does not end in .html. "
                           "Pass --out report.html.")
-    dialogs = load_run(folder)
+    dialogs = [dialog for each in folders for dialog in load_run(each)]
     tasks = {task for dialog in dialogs for task in _tasks(dialog)}
-    graphs = {**scenario_graphs(folder), **load_graphs(graph_paths, tasks or None)}
-    from roleplay.viz.judged import judged_blocks
+    graphs = {graph_name: graph for each in folders for graph_name, graph in scenario_graphs(each).items()}
+    graphs.update(load_graphs(graph_paths, tasks or None))
+    notes: list[str] = []
+    judged: list[dict[str, Any]] = []
+    reasoning: dict[str, str] = {}
+    if len(folders) == 1:
+        from roleplay.viz.judged import judged_blocks
 
-    judged, reasoning = judged_blocks(folder, dialogs)
-    html = make_report(dialogs, graphs, title=title or f"roleplay report: {Path(folder).resolve().name}",
+        judged, reasoning = judged_blocks(folders[0], dialogs)
+    else:
+        notes.append(f"{len(folders)} run folders together: {', '.join(map(str, folders))}. Judge scores and "
+                     "pass^k are kept per folder: report one folder to see them.")
+    name = ", ".join(f.resolve().name for f in folders)
+    html = make_report(dialogs, graphs, title=title or f"roleplay report: {name}", notes=notes,
                        prices=prices, judged=judged, reasoning=reasoning)
     return atomic_write_text(target, html)

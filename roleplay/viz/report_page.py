@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from roleplay.dialog import Dialog
 from roleplay.evaluation import DialogMetrics
+from roleplay.evaluation.groups import setup_name
 from roleplay.policy.tracker import TrackerStep
 from roleplay.viz.charts import bar_chart
 from roleplay.viz.flowchart import flowchart_svg, path_overlay, policy_heatmap
@@ -32,7 +33,7 @@ class Entry:
 
     dialog: Dialog
     graphs: dict[str, nx.DiGraph]
-    variant: str
+    setup: tuple[str, str]  # (variant, policy arm): `roleplay.evaluation.groups.setup_of`
     tasks: list[str]
     metrics: DialogMetrics | None = None
     steps: list[TrackerStep] = field(default_factory=list)
@@ -49,17 +50,19 @@ def _charts(summary: Sequence[Mapping[str, Any]], variants: Sequence[Mapping[str
     charts = [bar_chart("Dialogues by turn count", [(f"{k} turns", v) for k, v in counts["turns"]]),
               bar_chart("Stop reasons", counts["stop"], colour="#0f172a")]
     tasks = [row for row in summary if row["task"] != "ALL"]
+    several = len(variants) > 1
     for metric, colour in (("legal_rate", "#16a34a"), ("completion", "#9333ea")):
         if tasks:
             charts.append(bar_chart(f"{metric.replace('_', ' ')} per task",
-                                    [(row["task"], row[metric]) for row in tasks], maximum=1.0, colour=colour))
+                                    [(f"{row['task']} ({setup_name(row['variant'], row['arm'])})" if several
+                                      else row["task"], row[metric]) for row in tasks], maximum=1.0, colour=colour))
         if summary:
-            charts.append(bar_chart(f"{metric.replace('_', ' ')} per variant",
-                                    [(row["variant"], row.get(metric)) for row in variants], maximum=1.0,
-                                    colour=colour))
-    charts.append(bar_chart("distinct-2 per variant (higher: less repetitive)",
-                            [(row["variant"], row["distinct_2"]) for row in variants], maximum=1.0,
-                            colour="#ea580c"))
+            charts.append(bar_chart(f"{metric.replace('_', ' ')} per variant and arm",
+                                    [(setup_name(row["variant"], row["arm"]), row.get(metric)) for row in variants],
+                                    maximum=1.0, colour=colour))
+    charts.append(bar_chart("distinct-2 per variant and arm (higher: less repetitive)",
+                            [(setup_name(row["variant"], row["arm"]), row["distinct_2"]) for row in variants],
+                            maximum=1.0, colour="#ea580c"))
     return [Markup(chart) for chart in charts]
 
 
@@ -67,7 +70,7 @@ def _record(index: int, entry: Entry, graph_index: Mapping[str, int], overlays: 
     """What the page's script needs to list, filter and open one dialogue."""
     dialog, metrics = entry.dialog, entry.metrics
     return {
-        "i": index, "id": "" if dialog.id is None else str(dialog.id), "variant": entry.variant,
+        "i": index, "id": "" if dialog.id is None else str(dialog.id), "variant": setup_name(*entry.setup),
         "tasks": entry.tasks, "turns": len(dialog.turns),
         "stop": dialog.stop_reason.value if dialog.stop_reason else "none",
         "legal": metrics.legal_rate if metrics else None, "violations": metrics.violations if metrics else None,
