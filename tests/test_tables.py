@@ -76,7 +76,7 @@ def test_report_rounds_numbers_and_shows_variants_as_columns(tmp_path):
     result = CliRunner().invoke(cli, ["report", str(tmp_path / "run"), "--out", str(tmp_path / "r.html")])
     assert result.exit_code == 0, result.output
     page = (tmp_path / "r.html").read_text()
-    variants = page.split("<h2>Per variant</h2>")[1].split("</section>")[0]
+    variants = page.split("<h2>Per variant and policy arm</h2>")[1].split("</section>")[0]
     assert "a column per variant" in variants
     assert "<th>temperature=0.3</th><th>temperature=0.9</th>" in variants
     assert '<tr><td>words_per_turn</td><td class="rp-num">4.67</td>' in variants  # 14 words / 3 turns
