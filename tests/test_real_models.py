@@ -69,15 +69,15 @@ def test_embedded_batch_is_the_same_at_any_concurrency_and_order(tmp_path):
     untimed = scenario.stop.model_copy(update={"timeout": None})  # under load the wall-clock limit cut dialogues
     job = batch_job(scenario.model_copy(update={"max_tokens": 16, "stop": untimed}), max_turns=2)
     texts = {}
-    for label, n, concurrency in (("alone", 1, 1), ("c1", 8, 1), ("c8", 8, 8)):
+    for label, n, concurrency in (("alone", 1, 1), ("c1", 5, 1), ("c5", 5, 5)):
         out = tmp_path / label
         seed = 5 if label == "alone" else 3  # "alone" runs only seed 5, dialogue 2 of the others
         assert run_batch(job, n, out, seed=seed, concurrency=concurrency, progress=False).done == n
         texts[label] = {int(p.stem): [t.text for t in Dialog.from_file(p)] for p in (out / "dialogs").glob("*.json")}
-    assert texts["c1"] == texts["c8"]
+    assert texts["c1"] == texts["c5"]
     assert texts["alone"][0] == texts["c1"][2]
     lengths = [len(turns) for turns in texts["c1"].values()]  # the cap, or an agent's [END] before it
-    assert set(lengths) <= {1, 2} and lengths.count(2) >= 4  # turn 2 is where a shared prompt cache showed
+    assert set(lengths) <= {1, 2} and lengths.count(2) >= 3  # turn 2 is where a shared prompt cache showed
 
 
 @pytest.fixture(scope="module")
