@@ -151,3 +151,17 @@ def test_the_report_draws_the_edges_never_taken_dashed_red_on_the_heatmap(shop):
     assert dashed == 3 + 1 and "reachable, never taken" in heatmap  # search->empty, empty->sorry, sorry->goodbye + key
     plain = policy_heatmap(graph, [["greet", "search"]]).svg
     assert 'stroke-dasharray="6,4"' not in plain and "never taken" not in plain  # drawn only when asked
+
+
+def test_a_batch_of_a_bundled_scenario_finds_its_graph_without_graph(tmp_path):
+    """`roleplay batch doctor_intake` records the bundled name; coverage and report find its graph from it."""
+    run = tmp_path / "intake"
+    batch = CliRunner().invoke(cli, ["batch", "doctor_intake", "-n", "2", "--out", str(run), "-m", "scripted:auto"])
+    assert batch.exit_code == 0, batch.output
+    assert json.loads((run / "batch.json").read_text())["scenario"] == "doctor_intake"
+    coverage = CliRunner().invoke(cli, ["coverage", str(run)])
+    assert coverage.exit_code == 0, coverage.output
+    assert json.loads((run / "coverage.json").read_text())["tasks"][0]["task"] == "doctor_intake"
+    report = CliRunner().invoke(cli, ["report", str(run)])
+    assert report.exit_code == 0, report.output
+    assert "Policy coverage" in (run / "report.html").read_text()

@@ -29,6 +29,7 @@ from roleplay.evaluation.groups import by_setup, setup_of
 from roleplay.evaluation.text import text_report
 from roleplay.policy.graph import PolicyGraphWarning, read_dot
 from roleplay.prices import PriceTable, cost_of
+from roleplay.resources import find_scenario
 from roleplay.runs.folder import RunFolder
 from roleplay.usage import dialog_usage, totals
 from roleplay.viz.report_page import Entry, render_page
@@ -68,9 +69,10 @@ def scenario_graphs(folder: str | Path) -> dict[str, nx.DiGraph]:
     """The policy graph of the scenario a batch folder was made from, when its ``batch.json`` names one that loads."""
     params = Path(folder) / "batch.json"
     try:
-        scenario_file = Path(json.loads(params.read_text(encoding="utf-8")).get("scenario") or "")
+        named = json.loads(params.read_text(encoding="utf-8")).get("scenario") or ""
     except (OSError, ValueError, AttributeError):
         return {}
+    scenario_file = find_scenario(named) if named else Path()  # a bundled name (`roleplay batch doctor_intake`)
     if not scenario_file.is_file():
         return {}
     from roleplay.scenario import load_scenario
