@@ -346,3 +346,12 @@ def test_an_openai_model_gets_autogen_s_capabilities_only_on_openai_s_own_server
     local = get_backend("openai:gpt-4o", base_url="http://127.0.0.1:9/v1")
     assert official.model_info["family"] != "unknown" and official.model_info["vision"] is True
     assert local.model_info["family"] == "unknown" and local.model_info["vision"] is False
+
+
+def test_a_base_url_without_a_scheme_is_taken_as_http_by_every_client():
+    """``localhost:11434`` (Ollama's usual spelling) reached the OpenAI client raw, which failed every request
+    with InvalidUrlClientError; the option now adds ``http://`` once, where it is checked."""
+    from roleplay.backends.options import ServerOptions
+
+    assert ServerOptions(base_url="localhost:11434").base_url == "http://localhost:11434"
+    assert ServerOptions(base_url="https://example.org/v1").base_url == "https://example.org/v1"

@@ -102,11 +102,13 @@ class ServerOptions(BackendOptions):
     def _url(cls, url: str | None) -> str | None:
         """A server URL that can be reached at all: http(s), a host, a port that is a number.
 
-        Checked now, once, rather than failing every request of a batch.
+        Checked now, once, rather than failing every request of a batch. A URL without a scheme
+        (``localhost:11434``, as Ollama's host is often written) gets ``http://``, so every client takes it.
         """
         if url is None:
             return None
-        split = urlsplit(url if "://" in url else f"http://{url}")
+        url = url if "://" in url else f"http://{url}"
+        split = urlsplit(url)
         try:
             split.port  # noqa: B018 - raises ValueError for a port that is not a number in range
         except ValueError as err:
