@@ -1,8 +1,10 @@
 """A batch on the embedded model: concurrency 1 vs 8, and roleplay vs the raw engine, in one run.
 
-16 doctor_patient dialogues x 6 turns (guards as shipped), played by `run_batch` at concurrency 1 and at 8,
-then the requests roleplay sent at 8, recorded, answered by the engine alone (8 at a time where the
-engine can decode several at once): the ratio roleplay / raw is roleplay's own overhead.
+16 doctor_patient dialogues x 6 turns (guards as shipped), played by `run_batch` at concurrency 1 (one
+server, every thread) and at 8 (as `roleplay batch` runs it: min(8, CPUs) single-slot copies of the server,
+the threads shared out), then the requests roleplay sent at 8, recorded, answered by the engine alone on
+the same copies, 8 at a time: the ratio roleplay / raw is roleplay's own overhead. It also checks that
+both concurrencies gave the same dialogues.
 
 With --before-python and --before-path, the same arms also run in another checkout and venv (the
 llama-cpp-python engine before the switch), after this one, in the same invocation: one table.
@@ -76,8 +78,8 @@ def raw(requests: list[dict[str, Any]], options: dict[str, Any]) -> dict[str, fl
     if NEW_ENGINE:
         import threading
 
-        server = llamacpp.PROCESS_SERVERS.server(path, llamacpp.DEFAULT_CONTEXT, options["slots"],
-                                                 options["threads"])
+        server = llamacpp.PROCESS_SERVERS.server(path, llamacpp.DEFAULT_CONTEXT, 1, options["threads"],
+                                                 replicas=options["replicas"])
         stop = threading.Event()
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=WIDE) as pool:
@@ -96,16 +98,23 @@ def raw(requests: list[dict[str, Any]], options: dict[str, Any]) -> dict[str, fl
 
 def measure(threads: int | None) -> dict[str, Any]:
     """Every arm of this checkout's engine."""
-    options = {"slots": WIDE, "request_timeout": NO_LIMIT, "threads": threads or llamacpp.usable_cpus()} \
-        if NEW_ENGINE else {}
+    options = {"request_timeout": NO_LIMIT, "threads": threads or llamacpp.usable_cpus()} if NEW_ENGINE else {}
+    # concurrency 8 as `roleplay batch` runs it: min(8, CPUs) single-slot copies of the server, threads shared out
+    wide_options = {**options, "replicas": min(WIDE, llamacpp.usable_cpus())} if NEW_ENGINE else {}
     with tempfile.TemporaryDirectory() as tmp:
         one = arm(1, Path(tmp) / "c1", options)
         requests: list[dict[str, Any]] = []
         recording(requests)
-        wide = arm(WIDE, Path(tmp) / "c8", options)
-    alone = raw(requests, options)
+        wide = arm(WIDE, Path(tmp) / "c8", wide_options)
+        same = texts(Path(tmp) / "c1") == texts(Path(tmp) / "c8")
+    alone = raw(requests, wide_options)
     return {"engine": "xllamacpp (llama.cpp server in process)" if NEW_ENGINE else "llama-cpp-python (before)",
-            "c1": one, "c8": wide, "raw": alone}
+            "c1": one, "c8": wide, "raw": alone, "same_dialogues": same}
+
+
+def texts(out: Path) -> dict[str, list[str]]:
+    """Each dialogue's turn texts, by file name."""
+    return {p.name: [t.text for t in Dialog.from_file(p)] for p in (out / "dialogs").glob("*.json")}
 
 
 def row(found: dict[str, Any]) -> str:
@@ -147,6 +156,7 @@ def main() -> None:
     rate = {k: found[k]["tokens"] / found[k]["seconds"] for k in ("c1", "c8", "raw")}
     print(f"floor c8 >= 1.2 x c1: {rate['c8'] >= 1.2 * rate['c1']} ({rate['c8'] / rate['c1']:.2f})")
     print(f"floor roleplay >= 0.9 x raw: {rate['c8'] >= 0.9 * rate['raw']} ({rate['c8'] / rate['raw']:.2f})")
+    print(f"same dialogues at concurrency 1 and {WIDE}: {found['same_dialogues']}")
 
 
 if __name__ == "__main__":

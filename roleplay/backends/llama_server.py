@@ -1,9 +1,11 @@
 """llama.cpp's own server inside this process (xllamacpp): one per GGUF file and context size, many slots.
 
-`LlamaServer` is one ``xllamacpp.Server``: the model loaded once, ``slots`` sequences decoded together
-(continuous batching), each slot with ``slot_context`` tokens of context and its own prompt cache (a
-turn evaluates only the tokens its slot has not seen), llama.cpp's samplers (DRY, logit bias, grammar).
-It is thread-safe: every dialogue of the process sends its requests to it at once, from worker threads.
+`LlamaServer` is ``replicas`` ``xllamacpp.Server``s of one file (the GGUF is memory-mapped, so copies
+share its weights): each decodes ``slots`` sequences together (continuous batching), each slot with
+``slot_context`` tokens of context and its own prompt cache, with llama.cpp's samplers (DRY, logit bias,
+grammar). A request goes to a copy with a free slot. It is thread-safe: every dialogue of the process sends
+its requests to it at once, from worker threads. Single-slot copies decode in parallel without changing
+each other's numbers, which slots decoded together do (docs/models.md).
 It also listens on 127.0.0.1 at a free port (`LlamaServer.url`): its OpenAI-compatible HTTP API, and
 the tokenizer (``/tokenize``), which the binding does not expose to Python.
 
@@ -23,6 +25,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import queue
 import signal
 import threading
 import urllib.request
@@ -39,8 +42,8 @@ __all__ = ["EMBEDDED_FILE", "LlamaServer", "LlamaServers", "PROCESS_SERVERS", "S
 
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
-ServerKey = tuple[str, int, int, int, bool]
-"""(resolved GGUF path, context per slot, slots, threads, embedding-only)."""
+ServerKey = tuple[str, int, int, int, bool, int]
+"""(resolved GGUF path, context per slot, slots, threads, embedding-only, replicas)."""
 
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 """Requests to the server's own listener never go through an HTTP proxy set in the environment."""
@@ -151,40 +154,54 @@ def _params(path: Path, slot_context: int, slots: int, threads: int, embedding: 
 
 
 class LlamaServer:
-    """One in-process llama.cpp server (see the module docstring); built by `LlamaServers.server`.
+    """One in-process llama.cpp server in ``replicas`` copies (module docstring); built by `LlamaServers.server`.
 
     Args:
         path: the GGUF file (checked by the caller).
         slot_context: context tokens per slot.
-        slots: sequences decoded at once; more requests wait for a free slot.
-        threads: CPU threads llama.cpp computes with.
+        slots: sequences each copy decodes at once; more requests wait for a free slot.
+        threads: CPU threads llama.cpp computes with, shared out among the copies (at least one each).
         embedding: an embedding-only server (`LlamaServers.embed`).
+        replicas: copies of the server; each request is decoded by one of them.
 
     Raises:
         BackendUnavailableError: llama.cpp cannot load the file.
     """
 
-    def __init__(self, path: Path, slot_context: int, slots: int, threads: int, embedding: bool = False):
+    def __init__(self, path: Path, slot_context: int, slots: int, threads: int, embedding: bool = False,
+                 replicas: int = 1):
         try:
             import xllamacpp
         except ImportError as err:
             raise BackendUnavailableError(f"The llamacpp and embedded backends need xllamacpp, which is not "
                                           f"installed; run: {install_hint()}") from err
         self.path, self.slot_context, self.slots, self.threads = path, slot_context, slots, threads
+        self.replicas = replicas
+        params = _params(path, slot_context, slots, max(1, threads // replicas), embedding)
+        self._engines: list[Any] = [self._start(xllamacpp, params, path) for _ in range(replicas)]
+        self._free: queue.Queue[Any] = queue.Queue()  # one entry per free slot of each copy
+        for engine in self._engines:
+            for _ in range(slots):
+                self._free.put(engine)
+        self.url: str = self._engines[0].listening_address
+        # Requests block a thread each until their answer: one thread per slot, and as many waiting.
+        self.executor = ThreadPoolExecutor(max_workers=2 * slots * replicas, thread_name_prefix="roleplay-llama")
+        self._tokens: dict[str, list[int]] = {}
+
+    @staticmethod
+    def _start(xllamacpp: Any, params: Any, path: Path) -> Any:
+        """One running ``xllamacpp.Server``."""
         with _signals_kept():  # until the loop runs: whatever the server's thread installs before it is undone
             try:
-                self._server: Any = xllamacpp.Server(_params(path, slot_context, slots, threads, embedding))
+                engine = xllamacpp.Server(params)
             except RuntimeError as err:
                 raise BackendUnavailableError(f"llama.cpp cannot load {path} ({err}). The file is probably truncated "
                                               "or damaged: download it again and check its size or checksum.") from err
             # xllamacpp's constructor returns before its thread enters llama.cpp's task loop, and that loop sets
             # "running" as it starts, so a stop sent earlier (closing an unused server) was lost and closing
             # waited forever. A metrics request is a task: its answer proves the loop runs; a stop now holds.
-            self._server.handle_metrics()
-        self.url: str = self._server.listening_address
-        # Requests block a thread each until their answer: one thread per slot, and as many waiting.
-        self.executor = ThreadPoolExecutor(max_workers=2 * slots, thread_name_prefix="roleplay-llama")
-        self._tokens: dict[str, list[int]] = {}
+            engine.handle_metrics()
+        return engine
 
     def chat(self, request: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
         """One chat completion (blocking); ends within a token once ``stop`` is set, freeing its slot.
@@ -209,14 +226,23 @@ class LlamaServer:
             answer["timings"] = chunk.get("timings") or answer["timings"]
             return stop.is_set()
 
-        if stop.is_set():
-            return {"content": "", **answer}
-        self._server.handle_chat_completions(
-            {**request, "stream": True, "stream_options": {"include_usage": True}}, on_chunk)
+        engine = self._free.get()  # a copy with a free slot (waits for one)
+        try:
+            if stop.is_set():  # cancelled before it started, or while it waited
+                return {"content": "", **answer}
+            engine.handle_chat_completions(
+                {**request, "stream": True, "stream_options": {"include_usage": True}}, on_chunk)
+        finally:
+            self._free.put(engine)
         if "error" in answer:
             error = answer["error"]
             raise BackendError("llamacpp", str(error.get("message", error)), status_code=error.get("code"))
         return {"content": "".join(parts), **answer}
+
+    @property
+    def free_slots(self) -> int:
+        """Slots of all copies that no request holds now."""
+        return self._free.qsize()
 
     def tokenize(self, text: str) -> list[int]:
         """The tokens of ``text`` (no BOS), from the server's tokenizer; remembered for recent texts."""
@@ -233,7 +259,7 @@ class LlamaServer:
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Mean-pooled, L2-normalised embeddings (an embedding server only)."""
-        answer = self._server.handle_embeddings({"input": list(texts)})
+        answer = self._engines[0].handle_embeddings({"input": list(texts)})
         if "error" in answer:
             raise BackendError("llamacpp", str(answer["error"].get("message", answer["error"])),
                                status_code=answer["error"].get("code"))
@@ -242,7 +268,7 @@ class LlamaServer:
     def close(self) -> None:
         """Stop the server (its slots, HTTP listener and threads) once running requests return."""
         self.executor.shutdown(wait=False, cancel_futures=True)
-        self._server = None
+        self._engines = []
 
 
 class LlamaServers:
@@ -256,12 +282,12 @@ class LlamaServers:
         self._lock = threading.Lock()
 
     def server(self, path: Path, slot_context: int, slots: int, threads: int,
-               embedding: bool = False) -> LlamaServer:
+               embedding: bool = False, replicas: int = 1) -> LlamaServer:
         """The server for this file and these settings, started on first use."""
-        key: ServerKey = (str(path.resolve()), slot_context, slots, threads, embedding)
+        key: ServerKey = (str(path.resolve()), slot_context, slots, threads, embedding, replicas)
         with self._lock:
             if key not in self._servers:
-                self._servers[key] = LlamaServer(path, slot_context, slots, threads, embedding)
+                self._servers[key] = LlamaServer(path, slot_context, slots, threads, embedding, replicas)
             return self._servers[key]
 
     def embed(self, texts: Sequence[str], model: str = "embedded", threads: int | None = None) -> list[list[float]]:

@@ -72,7 +72,7 @@ class LlamaCppClient(PlainChatClient):
 
     Args:
         path: the GGUF file.
-        options: the backend's options (``num_ctx`` per slot, ``slots``, ``threads``, sampling).
+        options: the backend's options (``num_ctx`` per slot, ``slots``, ``threads``, ``replicas``, sampling).
         servers: who owns the server (default: `PROCESS_SERVERS`).
     """
 
@@ -82,7 +82,8 @@ class LlamaCppClient(PlainChatClient):
         self.options = options
         self.n_ctx = options.num_ctx or DEFAULT_CONTEXT
         self.server: LlamaServer = (servers or PROCESS_SERVERS).server(
-            path, self.n_ctx, options.slots or DEFAULT_SLOTS, options.threads or usable_cpus())
+            path, self.n_ctx, options.slots or DEFAULT_SLOTS, options.threads or usable_cpus(),
+            replicas=options.replicas or 1)
         self.evaluated_prompt_tokens = 0  # prompt tokens llama.cpp computed (the rest came from the slot's cache)
 
     async def _run(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -144,6 +144,10 @@ class InProcessOptions(BackendOptions):
     slots: int | None = Field(default=None, gt=0, description="Sequences the process's llama.cpp server decodes "
                               "at once, each with num_ctx tokens of context. None = 1: more decode faster but make "
                               "a dialogue depend on the others decoded with it (docs/models.md).")
+    replicas: int | None = Field(default=None, gt=0, description="Copies of the llama.cpp server, sharing the "
+                                 "model's memory and splitting `threads` among them; each request is decoded by one "
+                                 "copy, so copies decode in parallel without changing a dialogue's text. None = 1; "
+                                 "`roleplay batch` picks min(concurrency, CPUs) (docs/models.md).")
 
 
 class ScriptedOptions(BackendOptions):

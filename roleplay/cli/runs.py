@@ -11,6 +11,7 @@ import click
 from roleplay.cli.arms import prompt_only as as_prompt_only
 from roleplay.cli.arms import prompt_only_option
 from roleplay.cli.base import OutputPath, cli, friendly, model_option, request_timeout_option
+from roleplay.cli.batch_options import backend_options, budget_arguments
 from roleplay.cli.coverage import cover_job, cover_options
 from roleplay.dialog import Dialog
 from roleplay.runs.jobs import batch_job
@@ -139,9 +140,7 @@ def batch(scenario_file: Path, n: int, seed: int, trials: int, out: Path, model:
     from roleplay.scenario import load_scenario
 
     scenario = as_prompt_only(load_scenario(scenario_file)) if prompt_only else load_scenario(scenario_file)
-    options: dict[str, Any] = {"cache_dir": str(cache)} if cache else {}
-    if request_timeout:
-        options["request_timeout"] = request_timeout
+    options = backend_options(scenario, model, cache, request_timeout, executor, run)
     job = batch_job(scenario, model=model, max_turns=max_turns, servers=run["servers"], **options)
     job.trials = trials
     params: dict[str, Any] = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns,
@@ -151,7 +150,8 @@ def batch(scenario_file: Path, n: int, seed: int, trials: int, out: Path, model:
     if cover is not None:
         job = _cover_batch(job, scenario, n, out, seed, cover, cover_wave, run["attempts"], max_turns, executor)
         params["cover"] = {"kind": cover, "wave": cover_wave}
-    pool = f", {len(run['servers'])} servers" if len(run["servers"]) > 1 else ""
+    pool = f", {len(run['servers'])} servers" if len(run["servers"]) > 1 else \
+        f", {options['replicas']} llama.cpp copies" if options.get("replicas", 1) > 1 else ""
     per_worker = {"ray": " per Ray worker",
                   "processes": f" in each of {worker_count(workers)} worker processes"}.get(executor, "")
     shown = f"{n} dialogues" + (f" ({n // trials} x {trials} trials)" if trials > 1 else "")
@@ -180,28 +180,6 @@ def _cover_batch(job: Any, scenario: Scenario, n: int, out: Path, seed: int, cov
     policy = scenario.load_policy()
     return cover_job(job, range(n), lambda _: policy.graphs if policy else {}, cover, out, seed=seed, wave=wave,
                      attempts=attempts, max_turns=max_turns or scenario.stop.max_turns, policy=policy)
-
-
-def budget_arguments(budget: str | None, prices: Path | None) -> dict[str, Any]:
-    """``budget=`` and ``prices=`` for a batch runner, from ``--budget`` and ``--prices``."""
-    from roleplay.prices import load_prices
-    from roleplay.runs.batch import RunBudget
-
-    table = load_prices(prices) if prices is not None else None
-    if budget is None:
-        return {"prices": table}
-    text = budget.strip().lower().replace(",", "").replace("_", "")
-    try:
-        if text.startswith("cost:"):
-            if table is None:
-                raise click.UsageError("--budget cost:AMOUNT needs --prices prices.yaml (per million tokens).")
-            return {"budget": RunBudget(cost=float(text[5:]), prices=table), "prices": table}
-        scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
-        tokens = int(float(text[:-1] if scale > 1 else text) * scale)
-        return {"budget": RunBudget(tokens=tokens), "prices": table}
-    except ValueError as err:
-        raise click.UsageError(f"--budget {budget!r} is not a budget: give tokens (200000, 200k, 2M) or a cost at "
-                               "--prices (cost:2.5), above 0.") from err
 
 
 def _scenario_inputs(scenario: Scenario) -> list[Path]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from roleplay.backends import ClientPool, takes_base_url
+from roleplay.backends import ClientPool, backend_record, takes_base_url
+from roleplay.backends.llama_server import usable_cpus
+from roleplay.backends.options import InProcessOptions
 from roleplay.dialog import Dialog
 from roleplay.errors import ScenarioError
 from roleplay.generators import PersonaDialogGenerator
@@ -15,7 +17,7 @@ from roleplay.usage import SAMPLER, add_lines, metered
 if TYPE_CHECKING:
     from roleplay.policy.steering import Steering
 
-__all__ = ["ScenarioJob", "batch_job"]
+__all__ = ["ScenarioJob", "batch_job", "in_process_replicas"]
 
 
 class ScenarioJob:
@@ -116,3 +118,17 @@ def batch_job(scenario: Scenario, model: str | None = None, max_turns: int | Non
             raise ScenarioError(f"server URLs were given, but {', '.join(in_process)} runs in this process; "
                                 "use an ollama: or openai: model with --base-url.", scenario.path)
     return ScenarioJob(scenario, model, max_turns, list(servers), backend_options)
+
+
+def in_process_replicas(scenario: Scenario, model: str | None, concurrency: int) -> dict[str, Any]:
+    """``{"replicas": k}`` for a batch whose every agent runs in this process (embedded, llamacpp:), else ``{}``.
+
+    k = min(concurrency, CPUs): copies of the llama.cpp server with the CPUs shared out, so dialogues decode in
+    parallel, each alone on a copy, and a seed gives the same dialogue at any concurrency (one server with
+    several slots would not). An agent on another backend would reject the option, so mixed casts get none.
+    """
+    specs = {(model or agent.model or scenario.model).strip() for agent in scenario.agents}
+    if concurrency < 2 or not all(issubclass(backend_record(spec.partition(":")[0]).options, InProcessOptions)
+                                  for spec in specs):
+        return {}
+    return {"replicas": min(concurrency, usable_cpus())}
