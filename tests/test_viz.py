@@ -15,14 +15,14 @@ from roleplay import Dialog, Turn
 from roleplay.cli import cli
 from roleplay.dialog import Event, StopReason
 from roleplay.errors import ConfigError, DatasetError
-from roleplay.evaluation import evaluate_dialog, summarize
+from roleplay.evaluation import evaluate_dialog, load_dialogs, summarize
 from roleplay.policy.graph import PolicyGraphWarning, read_dot
 from roleplay.viz import draw_policy, policy_heatmap
 from roleplay.viz.flowchart import ILLEGAL_COLOUR, PATH_COLOUR
 from roleplay.viz.layout import layered_layout
 from roleplay.viz.legend import heat_colour
 from roleplay.viz.paths import visits
-from roleplay.viz.report import graphs_for, load_graphs, load_run, make_report, text_quality, write_report
+from roleplay.viz.report import graphs_for, load_graphs, make_report, text_quality, write_report
 from roleplay.viz.tables import number_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,7 +171,7 @@ def test_graph_command_draws_svg_and_rejects_other_formats(tmp_path):
     assert wrong.exit_code == 1 and "only .svg" in wrong.output
 
 
-def test_load_run_reads_batch_star_and_plain_folders(tmp_path):
+def test_load_dialogs_reads_batch_star_and_plain_folders(tmp_path):
     dialog = Dialog(turns=[Turn("A", "hi")])
     for index in (10, 2):
         dialog.model_copy(update={"id": index}).to_file(tmp_path / "batch" / "dialogs" / f"{index}.json")
@@ -179,13 +179,13 @@ def test_load_run_reads_batch_star_and_plain_folders(tmp_path):
     dialog.to_file(tmp_path / "star" / "json" / "5.json")
     dialog.to_file(tmp_path / "plain" / "run_1.json")
     (tmp_path / "plain" / "evaluation.json").write_text(json.dumps({"summary": []}))
-    assert [d.id for d in load_run(tmp_path / "batch")] == [2, 10]
-    assert len(load_run(tmp_path / "star")) == len(load_run(tmp_path / "plain")) == 1
+    assert [d.id for d in load_dialogs(tmp_path / "batch")] == [2, 10]
+    assert len(load_dialogs(tmp_path / "star")) == len(load_dialogs(tmp_path / "plain")) == 1
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="No dialogue JSON"):
-        load_run(tmp_path / "empty")
+        load_dialogs(tmp_path / "empty")
     with pytest.raises(DatasetError, match="not a folder"):
-        load_run(tmp_path / "missing")
+        load_dialogs(tmp_path / "missing")
 
 
 def test_graphs_for_uses_the_dialogues_tasks(intake):

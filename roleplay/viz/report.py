@@ -23,24 +23,18 @@ from roleplay._atomic import as_path, atomic_write_text
 from roleplay._checked import checked_items
 from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError, PolicyGraphError
-from roleplay.evaluation import evaluate_dialog, summarize
+from roleplay.evaluation import evaluate_dialog, load_dialogs, summarize
 from roleplay.evaluation.coverage import coverage_of, uncovered_rows
 from roleplay.evaluation.groups import by_setup, setup_of
 from roleplay.evaluation.text import text_report
 from roleplay.policy.graph import PolicyGraphWarning, read_dot
 from roleplay.prices import PriceTable, cost_of
 from roleplay.resources import find_scenario
-from roleplay.runs.folder import RunFolder
 from roleplay.usage import dialog_usage, totals
 from roleplay.viz.report_page import Entry, render_page
 
-__all__ = ["branch_notes", "graphs_for", "load_graphs", "load_run", "make_report", "text_quality", "usage_overview",
+__all__ = ["branch_notes", "graphs_for", "load_graphs", "make_report", "text_quality", "usage_overview",
            "write_report"]
-
-
-def load_run(folder: str | Path) -> list[Dialog]:
-    """The dialogues of any run folder (batch, STAR run or plain JSON files), read through `RunFolder`."""
-    return RunFolder(folder).load_dialogs()
 
 
 def load_graphs(paths: Iterable[str | Path], wanted: Iterable[str] | None = None) -> dict[str, nx.DiGraph]:
@@ -222,7 +216,7 @@ def write_report(folder: str | Path | Sequence[str | Path], out: str | Path | No
     if target.suffix.lower() not in (".html", ".htm"):
         raise ConfigError(f"The report is one HTML file; {target.name!r} does not end in .html. "
                           "Pass --out report.html.")
-    dialogs = [dialog for each in folders for dialog in load_run(each)]
+    dialogs = load_dialogs(folders)
     tasks = {task for dialog in dialogs for task in _tasks(dialog)}
     graphs = {graph_name: graph for each in folders for graph_name, graph in scenario_graphs(each).items()}
     graphs.update(load_graphs(graph_paths, tasks or None))
