@@ -33,8 +33,8 @@ from star_realism import SETUPS, generate, pick_scenarios, proxy_reply, runs_for
 
 from roleplay import backends
 from roleplay.backends.scripted import scripted_model
+from roleplay.datasets.star._loader import STAR
 from roleplay.datasets.star.generate import agenerate_star
-from roleplay.datasets.star.loader import STAR
 from roleplay.dialog import Dialog
 from roleplay.evaluation import evaluate_dialog, table
 from roleplay.evaluation.coverage import coverage_of

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from roleplay.backends import llamacpp
-from roleplay.backends.base import Model
+from roleplay.backends._base import Model
 from roleplay.backends.llamacpp import DEFAULT_CONTEXT, DEFAULT_SLOTS, PROCESS_SERVERS, embedded_model_path, usable_cpus
 from roleplay.backends.scripted import ScriptedClient
 from roleplay.generators import AgentSpec, PersonaDialogGenerator

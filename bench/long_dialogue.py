@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from roleplay.backends.base import Model
+from roleplay.backends._base import Model
 from roleplay.backends.options import BackendOptions
 from roleplay.backends.scripted import ScriptedClient, ScriptedRequest
 from roleplay.dialog import Dialog, StopReason

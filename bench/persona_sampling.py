@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from roleplay.personas import PersonaGenerator
+from roleplay.personas._sampling import read_rules
 from roleplay.personas.clinic import Patient
-from roleplay.personas.sampling import read_rules
 
 RULES = Path(__file__).resolve().parent.parent / "scenarios" / "clinic" / "patient_rules.yaml"
 

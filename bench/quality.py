@@ -125,8 +125,8 @@ def on_topic(dialogs: dict[str, list[Dialog]]) -> list[str]:
 
 
 async def star_description(star: Path) -> None:
+    from roleplay.datasets.star._loader import STAR
     from roleplay.datasets.star.generate import agenerate_star
-    from roleplay.datasets.star.loader import STAR
 
     STAR.set_path(star)
     started = time.perf_counter()

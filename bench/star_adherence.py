@@ -16,9 +16,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from roleplay.datasets.star.format import scenario_tasks
+from roleplay.datasets.star._format import scenario_tasks
+from roleplay.datasets.star._loader import STAR
 from roleplay.datasets.star.generate import agenerate_star_batch
-from roleplay.datasets.star.loader import STAR
 from roleplay.evaluation import evaluate_folder, table
 
 

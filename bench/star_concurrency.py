@@ -22,7 +22,7 @@ from pathlib import Path
 from batch_concurrency import servers
 from star_adherence import pick_scenarios
 
-from roleplay.datasets.star.loader import STAR
+from roleplay.datasets.star._loader import STAR
 
 
 def generate(star_path: str, ids: list[int], urls: list[str], concurrency: int, out: Path, max_turns: int) -> float:

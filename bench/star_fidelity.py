@@ -30,9 +30,9 @@ from pathlib import Path
 
 from rapidfuzz.distance import Levenshtein
 
-from roleplay.datasets.star.format import scenario_tasks
+from roleplay.datasets.star._format import scenario_tasks
+from roleplay.datasets.star._loader import STAR, fold_of
 from roleplay.datasets.star.generate import agenerate_star_batch
-from roleplay.datasets.star.loader import STAR, fold_of
 from roleplay.evaluation import evaluate_dialog, evaluate_folder, sequence_similarity, table
 from roleplay.policy.prior import PRIOR_MODES
 

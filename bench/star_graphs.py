@@ -20,8 +20,8 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from roleplay.datasets.star.format import scenario_tasks
-from roleplay.datasets.star.graphs import (
+from roleplay.datasets.star._format import scenario_tasks
+from roleplay.datasets.star._graphs import (
     acceptance,
     add_mined,
     base_graph,
@@ -30,7 +30,7 @@ from roleplay.datasets.star.graphs import (
     pool_across_tasks,
     prune_rare,
 )
-from roleplay.datasets.star.loader import STAR, fold_of
+from roleplay.datasets.star._loader import STAR, fold_of
 from roleplay.policy.graph import mean_out_degree
 
 

@@ -6,7 +6,7 @@ how often each option was taken anywhere, ``temperature``) and adapts them to th
 ``revisit``, ``closing_boost``). This picks the values under which real wizards' choices are most likely
 *on dialogues the counts were not mined from*, never touching the evaluation fold: for each outer fold
 ``f`` (held out, as ``bench/star_fidelity.py`` and ``bench/star_realism.py`` evaluate it), the mining
-dialogues (fold != f, `roleplay.datasets.star.loader.fold_of`) are split in two inner halves by id
+dialogues (fold != f, `roleplay.datasets.star._loader.fold_of`) are split in two inner halves by id
 (``(id // 20) % 2``); graphs are mined on one half and every legal wizard step of the other half scores
 the log-probability the prior gave the action the wizard took, both ways round. Each step's counts are
 read once, so the grid costs arithmetic only. The last line per fold scores the chosen and the former
@@ -23,8 +23,8 @@ import math
 from collections.abc import Callable
 from typing import NamedTuple
 
-from roleplay.datasets.star.format import scenario_tasks
-from roleplay.datasets.star.loader import FOLDS, STAR, fold_of
+from roleplay.datasets.star._format import scenario_tasks
+from roleplay.datasets.star._loader import FOLDS, STAR, fold_of
 from roleplay.policy.prior import Prior, adapt, closing_actions, option_count, shares, unigram_count
 from roleplay.policy.tracker import FlowchartTracker, replay
 

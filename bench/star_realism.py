@@ -42,9 +42,9 @@ from tqdm.auto import tqdm
 
 from roleplay import backends
 from roleplay.backends.scripted import ScriptedRequest, example_of, scripted_model
-from roleplay.datasets.star.format import scenario_tasks
+from roleplay.datasets.star._format import scenario_tasks
+from roleplay.datasets.star._loader import STAR, fold_of
 from roleplay.datasets.star.generate import agenerate_star
-from roleplay.datasets.star.loader import STAR, fold_of
 from roleplay.dialog import Dialog
 from roleplay.evaluation import evaluate_dialog, table
 from roleplay.evaluation.corpus import action_paths, against_reference, bigram_jsd, distinct_share, wasserstein_1d

@@ -38,8 +38,8 @@ from roleplay.prompts.persona import persona_system_prompt, render_examples
 from roleplay.sentences import is_complete, trim_to_complete
 from roleplay.structured import salvage_object
 from roleplay.text import TRIM_KEY, Guards, Trim, identity_terms
-from roleplay.text.cleaning import clean_reply, split_thought
-from roleplay.text.names import DIRECTOR, END_MARKER, agent_id, check_unique_names
+from roleplay.text._cleaning import clean_reply, split_thought
+from roleplay.text._names import DIRECTOR, END_MARKER, agent_id, check_unique_names
 
 __all__ = ["DIRECTOR", "END_MARKER", "Agent", "Reply", "agent_id", "check_unique_names", "clean_reply",
            "persona_system_prompt", "render_examples", "split_thought"]
@@ -152,7 +152,7 @@ class Agent:
         (``max_sentences``) is recorded as a `roleplay.guards.Trim` in ``Reply.metadata``. The director's note is
         forgotten afterwards, so per-turn guidance does not fill the memory. ``seed`` and ``temperature``
         replace the model's own for this reply (to resample it); ``no_repeat_ngram`` forbids repeating a
-        run of that many tokens of the conversation (`roleplay.backends.no_repeat`). A reasoning model's
+        run of that many tokens of the conversation (`roleplay.backends._no_repeat`). A reasoning model's
         thought is kept out of the turn and its memory, in ``Reply.metadata["thought"]``.
         """
         messages = self._messages(heard, prefix_speakers, instruction)

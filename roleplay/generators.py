@@ -19,13 +19,7 @@ from pydantic import ConfigDict, Field, field_validator
 from roleplay import defaults
 from roleplay._aio import run_sync
 from roleplay._checked import CheckedModel
-from roleplay._generator_parts import ModelSpec, _check_personas, _model_label, _prefix_fields, new_seed
-from roleplay.agents import DIRECTOR, END_MARKER, Agent, agent_id, check_unique_names, persona_system_prompt
-from roleplay.backends import DEFAULT_MODEL, Model, get_backend
-from roleplay.backends.human import HUMAN
-from roleplay.conditions import EndSignal, MaxTurns, StopCondition, check_max_turns
-from roleplay.dialog import Dialog, Turn
-from roleplay.dialog_generator import (
+from roleplay._dialog_generator import (
     DIALOG_TOKENS,
     MIN_TURNS,
     TURN_TOKENS,
@@ -36,13 +30,19 @@ from roleplay.dialog_generator import (
     turn_bounds,
     turns_from_output,
 )
+from roleplay._generator_parts import ModelSpec, _check_personas, _model_label, _prefix_fields, new_seed
+from roleplay.agents import DIRECTOR, END_MARKER, Agent, agent_id, check_unique_names, persona_system_prompt
+from roleplay.backends import DEFAULT_MODEL, Model, get_backend
+from roleplay.backends.human import HUMAN
+from roleplay.conditions import EndSignal, MaxTurns, StopCondition, check_max_turns
+from roleplay.dialog import Dialog, Turn
 from roleplay.errors import ConfigError
 from roleplay.guards import Guards
 from roleplay.memory import MemoryPolicy
 from roleplay.orchestrator import Orchestrator, TurnPolicy, round_robin
 from roleplay.personas import BasePersona
+from roleplay.policy._steering import Steering
 from roleplay.policy.orchestrator import Policy, PolicyOrchestrator
-from roleplay.policy.steering import Steering
 
 
 class AgentSpec(CheckedModel):
@@ -163,7 +163,7 @@ class PersonaDialogGenerator:
     ) -> Dialog:
         """Role-play one dialogue; ``on_turn`` sees each turn as soon as it is spoken.
 
-        ``steer``: walk the policy agent towards target edges (`roleplay.policy.steering`, coverage-driven runs).
+        ``steer``: walk the policy agent towards target edges (`roleplay.policy._steering`, coverage-driven runs).
 
         With ``prefix`` (`Dialog.fork`), the dialogue starts from the prefix's turns, which every agent
         remembers as said, and goes on with this generator's seed, personas and settings; the prefix is

@@ -5,7 +5,7 @@ itself as "Dr. ..."), and stop mid-sentence at the token limit. The guards act i
 
 1. while decoding: the backend may not repeat a run of ``Guards.no_repeat_ngram`` tokens of the
    conversation, nor open a turn with the token that opened one of the last few messages
-   (`roleplay.backends.no_repeat`; llama.cpp only, other backends ignore it), which stops most copies
+   (`roleplay.backends._no_repeat`; llama.cpp only, other backends ignore it), which stops most copies
    and same-sounding turns before they are written;
 2. after decoding, each check here is a pure function of the text, so `roleplay.evaluation.text`
    measures exactly what the guards prevent:
@@ -51,10 +51,10 @@ from typing import TYPE_CHECKING, Any
 
 from roleplay import defaults
 from roleplay.sentences import is_complete, sentences, trim_to_complete
-from roleplay.text.guard_config import HOTTEST, Guards
-from roleplay.text.repetition import FORMULA_WORDS, copy_score, new_pair_share, prompt_lines, same_opening
-from roleplay.text.roles import identity_terms, role_confusion
-from roleplay.text.trim import TRIM_KEY, Trim, trim_of
+from roleplay.text._guard_config import HOTTEST, Guards
+from roleplay.text._repetition import FORMULA_WORDS, copy_score, new_pair_share, prompt_lines, same_opening
+from roleplay.text._roles import identity_terms, role_confusion
+from roleplay.text._trim import TRIM_KEY, Trim, trim_of
 
 logger = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from pydantic import ConfigDict, Field
 
 from roleplay._checked import CheckedModel
 from roleplay.backends import Model
-from roleplay.backends.base import CONTEXT_MARGIN
+from roleplay.backends._base import CONTEXT_MARGIN
 from roleplay.errors import ConfigError
 from roleplay.prompts import render
 from roleplay.sentences import sentences

@@ -25,7 +25,7 @@ Persona, graph and example paths are relative to the scenario file. `load_scenar
 scenario (``doctor_patient``; see `roleplay.resources`).
 
 An agent may be of a custom persona class, and may sample its persona per dialogue (rules: see
-`roleplay.personas.sampling`); ``persona:`` then holds the fields kept fixed::
+`roleplay.personas._sampling`); ``persona:`` then holds the fields kept fixed::
 
       - name: Patient
         class: roleplay.personas.clinic:Patient   # a BasePersona subclass; default Persona
@@ -53,14 +53,14 @@ from roleplay.errors import ConfigError, DialogFileError, PersonaError, PolicyGr
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
 from roleplay.memory import MemoryPolicy
 from roleplay.personas import BasePersona, Fixed, Persona, PersonaGenerator
-from roleplay.personas.loading import load_class
-from roleplay.personas.sampling import class_of, read_rules
+from roleplay.personas._loading import load_class
+from roleplay.personas._sampling import class_of, read_rules
 from roleplay.policy.graph import read_dot
 from roleplay.policy.orchestrator import Policy
 from roleplay.policy.prior import Prior, default_mode
 from roleplay.resources import bundled_scenarios, find_scenario
 from roleplay.text import Guards
-from roleplay.text.names import check_unique_names
+from roleplay.text._names import check_unique_names
 from roleplay.variants import VariantGrid
 
 SCHEMA_VERSION = 1

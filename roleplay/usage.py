@@ -4,7 +4,7 @@ Three places record tokens, and this module is where they meet:
 
 - every turn's metadata (``prompt_tokens``, ``completion_tokens``, ``cached_prompt_tokens`` where the backend
   reports it), written by the orchestrator from the agent's model calls;
-- a `metered` block: `roleplay.backends.base.Model` reports each call to the innermost meter open in the
+- a `metered` block: `roleplay.backends._base.Model` reports each call to the innermost meter open in the
   current task, so each call counts once, and calls that are not turns (a persona sampler filling a persona,
   a judge, a memory summary inside a turn) are counted apart, each under its own ``source``;
 - ``dialog.metadata["usage"]``: a list of `UsageLine` (source, name, model, tokens), one per agent and per

@@ -15,12 +15,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from roleplay._schemas import SCHEMAS, json_schema, schema_text, shipped_schema
 from roleplay.cli import cli
-from roleplay.cli.new import write_scenario_folder
+from roleplay.cli._new import write_scenario_folder
 from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError
 from roleplay.scenario import load_scenario
-from roleplay.schemas import SCHEMAS, json_schema, schema_text, shipped_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Write your own scenario"
@@ -108,7 +108,7 @@ def test_every_commented_setting_of_the_starter_is_a_real_field(tmp_path):
 def test_the_shipped_schemas_are_what_the_models_generate_now():
     for name in SCHEMAS:
         assert shipped_schema(name).read_text(encoding="utf-8") == schema_text(name), (
-            f"{shipped_schema(name)} is stale: regenerate it with python -c 'from roleplay.schemas import "
+            f"{shipped_schema(name)} is stale: regenerate it with python -c 'from roleplay._schemas import "
             "write_schemas; write_schemas()'")
 
 

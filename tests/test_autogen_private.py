@@ -1,4 +1,4 @@
-"""AutoGen's private modules that roleplay uses (all in `roleplay.backends.autogen_private`) are still there.
+"""AutoGen's private modules that roleplay uses (all in `roleplay.backends._autogen_private`) are still there.
 
 An autogen-ext upgrade that moves or renames one fails here, naming it, instead of deep inside a run.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from autogen_core.models import ChatCompletionClient
 
-from roleplay.backends.autogen_private import ollama_client_base, ollama_model_info, openai_model_info
+from roleplay.backends._autogen_private import ollama_client_base, ollama_model_info, openai_model_info
 
 PACKAGE = Path(__file__).resolve().parent.parent / "roleplay"
 
@@ -38,4 +38,4 @@ def test_no_other_module_imports_a_private_autogen_module():
                 [a.name for a in node.names] if isinstance(node, ast.Import) else []
             private += [f"{path.name}:{node.lineno} {name}" for name in names
                         if name.startswith("autogen") and any(part.startswith("_") for part in name.split("."))]
-    assert all(line.startswith("autogen_private.py:") for line in private), private
+    assert all(line.startswith("_autogen_private.py:") for line in private), private

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from roleplay.backends import get_backend, known_backends, register_backend
-from roleplay.backends.base import Model
+from roleplay.backends._base import Model
 from roleplay.errors import BackendUnavailableError, BackendUnreachableError, ConfigError, UnknownBackendError
 from roleplay.generators import DialogGenerator, PersonaDialogGenerator
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from roleplay._atomic import atomic_write_text, check_writable
 from roleplay.cli import cli
-from roleplay.datasets.star.loader import STAR, StarDataset, StarDataWarning
+from roleplay.datasets.star._loader import STAR, StarDataset, StarDataWarning
 from roleplay.datasets.star.user import behaviour_rates
 from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.errors import ConfigError, DatasetError, DialogFileError

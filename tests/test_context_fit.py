@@ -12,7 +12,7 @@ from autogen_core.models import (
     UserMessage,
 )
 
-from roleplay.backends.base import CONTEXT_MARGIN, Model
+from roleplay.backends._base import CONTEXT_MARGIN, Model
 from roleplay.backends.context import CUT_MARK, fit_to_context
 from roleplay.backends.options import BackendOptions
 from roleplay.backends.scripted import ScriptedClient, auto_reply

@@ -19,10 +19,10 @@ from roleplay.evaluation.coverage import folder_coverage
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
 from roleplay.guards import Guards
 from roleplay.personas import Persona
+from roleplay.policy._steering import Steering
 from roleplay.policy.config import Policy
 from roleplay.policy.graph import read_dot
 from roleplay.policy.planning import PlanModel, PlanState
-from roleplay.policy.steering import Steering
 from roleplay.runs.cover import check_cover, cover_candidates
 from roleplay.runs.folder import RunFolder
 from roleplay.scenario import load_scenario

@@ -10,9 +10,9 @@ from scripted_runs import doctor_intake_dialog
 from roleplay.cli import cli
 from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.errors import ConfigError
+from roleplay.runs._roles import assistant_speaker, speaker_roles
 from roleplay.runs.export import export, flag_reason, row
 from roleplay.runs.folder import RunFolder
-from roleplay.runs.roles import assistant_speaker, speaker_roles
 
 DOCTOR = {"class": "Persona", "name": "Dr. Garcia", "role": "family doctor", "rules": "Ask one thing at a time."}
 PATIENT = {"class": "Patient", "name": "Yusuf", "age": 71, "gender": "man", "complaint": "a cough"}

@@ -113,7 +113,7 @@ HOSTILE_API: dict[str, tuple[Callable[[], Any], str]] = {
     "read_dot(None)": (lambda: _imported("roleplay.policy.read_dot")(None), r"A policy graph \(a .dot file\) needs"),
     "PersonaGenerator.from_yaml(None)": (lambda: _imported("roleplay.personas.PersonaGenerator").from_yaml(None),
                                          r"A rules file needs a path"),
-    "StarDataset(None)": (lambda: _imported("roleplay.datasets.star.loader.StarDataset")(None),
+    "StarDataset(None)": (lambda: _imported("roleplay.datasets.star._loader.StarDataset")(None),
                           r"The STAR dataset \(its folder\) needs a path"),
     "run_batch(make=None)": (lambda: _imported("roleplay.runs.batch.run_batch")(None, 2, "b", progress=False),
                              r"make must be an async function"),

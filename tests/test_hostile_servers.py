@@ -137,7 +137,7 @@ def test_a_server_that_ignores_the_schema_fails_the_policy_turns_not_silently(se
 async def test_a_persona_cut_to_fit_the_context_is_a_visible_warning_once(caplog):
     from autogen_core.models import SystemMessage
 
-    from roleplay.backends.base import Model
+    from roleplay.backends._base import Model
     from roleplay.backends.options import BackendOptions
     from roleplay.backends.scripted import ScriptedClient, auto_reply
 

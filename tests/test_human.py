@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from roleplay._human_play import human_generator
 from roleplay.backends import get_backend
 from roleplay.backends.human import HumanClient, human_model
 from roleplay.backends.scripted import auto_reply, scripted_model
 from roleplay.errors import ConfigError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
-from roleplay.human_play import human_generator
 from roleplay.personas import Persona
 from roleplay.policy.graph import read_dot
 from roleplay.policy.orchestrator import Policy

@@ -43,7 +43,7 @@ def test_the_batch_command_passes_the_copies_to_its_job_only_when_it_runs_them_i
     def capture(scenario, **kwargs):
         seen.append(kwargs)
         raise SystemExit(0)  # stop before any dialogue: only the job's options are looked at
-    monkeypatch.setattr("roleplay.cli.runs.batch_job", capture)
+    monkeypatch.setattr("roleplay.cli._runs.batch_job", capture)
     monkeypatch.setattr(jobs, "usable_cpus", lambda: 2)
     base = ["batch", str(SCENARIOS / "doctor_patient.yaml"), "-n", "4", "--model", "embedded"]
     for extra in (["--concurrency", "8"], ["--concurrency", "1"], ["--concurrency", "8", "--executor", "processes"],

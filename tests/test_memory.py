@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from roleplay.backends.base import CONTEXT_MARGIN, Model
+from roleplay.backends._base import CONTEXT_MARGIN, Model
 from roleplay.backends.options import BackendOptions
 from roleplay.backends.scripted import ScriptedClient
 from roleplay.errors import ConfigError

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from autogen_core.models import AssistantMessage, SystemMessage, UserMessage
 
-from roleplay.backends.base import Model
+from roleplay.backends._base import Model
+from roleplay.backends._no_repeat import DRY_MULTIPLIER, FRESH_OPENINGS, TEMPLATE_TOKENS, no_repeat
 from roleplay.backends.llamacpp import LlamaCppClient
-from roleplay.backends.no_repeat import DRY_MULTIPLIER, FRESH_OPENINGS, TEMPLATE_TOKENS, no_repeat
 from roleplay.backends.options import InProcessOptions
 from roleplay.backends.scripted import ScriptedClient
 
@@ -58,7 +58,7 @@ class FakeServers:
     def __init__(self, server: FakeServer):
         self.fake = server
 
-    def server(self, *args: Any) -> FakeServer:
+    def server(self, *args: Any, **kwargs: Any) -> FakeServer:
         return self.fake
 
 

@@ -2,8 +2,8 @@ import pytest
 
 from roleplay.errors import ConfigError, PersonaError, ScenarioError
 from roleplay.personas import BasePersona, Persona
+from roleplay.personas._loading import import_object, load_class
 from roleplay.personas.clinic import Patient
-from roleplay.personas.loading import import_object, load_class
 from roleplay.scenario import load_scenario
 
 
@@ -75,7 +75,7 @@ def test_yaml_invalid_and_missing(tmp_path):
 
 def test_load_class_finds_a_persona_subclass():
     assert load_class("roleplay.personas.clinic:Patient", BasePersona) is Patient
-    assert import_object("roleplay.personas.model:Persona.from_yaml", "call") == Persona.from_yaml
+    assert import_object("roleplay.personas._model:Persona.from_yaml", "call") == Persona.from_yaml
 
 
 @pytest.mark.parametrize("spec, message", [

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from roleplay.datasets.star.graphs import base_graph, classify
+from roleplay.datasets.star._graphs import base_graph, classify
 from roleplay.errors import PolicyGraphError
 from roleplay.policy.graph import (
     NodeKind,

@@ -12,16 +12,16 @@ from roleplay.backends import register_backend
 from roleplay.backends.options import BackendOptions
 from roleplay.backends.scripted import ScriptedClient, ScriptedRequest, scripted_model
 from roleplay.cli import cli
+from roleplay.datasets.star._loader import STAR
 from roleplay.datasets.star.generate import agenerate_star, query_tool
-from roleplay.datasets.star.loader import STAR
 from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError, PolicyGraphError, ScenarioError
 from roleplay.generators import AgentSpec, PersonaDialogGenerator
 from roleplay.guards import Guards
 from roleplay.personas import Persona
+from roleplay.policy._turns import JSON_TOKENS
 from roleplay.policy.graph import add_action, new_graph, read_dot
 from roleplay.policy.orchestrator import Policy, action_schema
-from roleplay.policy.turns import JSON_TOKENS
 from roleplay.scenario import load_scenario
 from roleplay.structured import chars_for
 

@@ -16,10 +16,10 @@ from roleplay import Dialog, Turn
 from roleplay.backends import known_backends, register_backend
 from roleplay.backends.scripted import scripted_model
 from roleplay.errors import BackendError, BackendUnreachableError, ConfigError
+from roleplay.runs._remote import WorkersLost
 from roleplay.runs.batch import arun_batch
 from roleplay.runs.jobs import batch_job
 from roleplay.runs.processes import ProcessJob, arun_process_batch
-from roleplay.runs.remote import WorkersLost
 from roleplay.scenario import load_scenario
 
 pytestmark = pytest.mark.timeout(120)

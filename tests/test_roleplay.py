@@ -88,7 +88,7 @@ def test_predicate_stop(doctor, patient, scripted):
 
 
 def test_timeout_cancels_a_slow_turn(doctor, patient, scripted):
-    from roleplay.backends.base import Model
+    from roleplay.backends._base import Model
     from roleplay.backends.scripted import ScriptedClient
 
     class Slow(ScriptedClient):
@@ -270,7 +270,7 @@ def test_a_model_thought_field_is_kept_out_of_the_turn(doctor, patient):
     from autogen_core.models import CreateResult, RequestUsage
     from autogen_ext.models.replay import ReplayChatCompletionClient
 
-    from roleplay.backends.base import Model
+    from roleplay.backends._base import Model
 
     usage = RequestUsage(prompt_tokens=1, completion_tokens=1)
     client = ReplayChatCompletionClient([CreateResult(finish_reason="stop", content="Hello there.", usage=usage,

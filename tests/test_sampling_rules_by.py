@@ -7,9 +7,9 @@ from pydantic import BaseModel
 
 from roleplay.errors import ConfigError, PersonaError
 from roleplay.personas import Persona, PersonaGenerator
+from roleplay.personas._rules import By, Choice, Fixed, parse_rule
+from roleplay.personas._sampling import FieldSampler, read_rules
 from roleplay.personas.clinic import Patient
-from roleplay.personas.rules import By, Choice, Fixed, parse_rule
-from roleplay.personas.sampling import FieldSampler, read_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "scenarios" / "clinic" / "patient_rules.yaml"

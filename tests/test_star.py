@@ -11,10 +11,10 @@ from slow_cli import kill_9_then_rerun, slow_cli
 
 from roleplay import Dialog
 from roleplay.cli import cli
-from roleplay.datasets.star.format import reports_failure, scenario_tasks, to_dialog
+from roleplay.datasets.star._format import reports_failure, scenario_tasks, to_dialog
+from roleplay.datasets.star._graphs import acceptance, add_mined, base_graph, mine_transitions
+from roleplay.datasets.star._loader import STAR, StarDataset, fold_of, user_name
 from roleplay.datasets.star.generate import agenerate_star_batch
-from roleplay.datasets.star.graphs import acceptance, add_mined, base_graph, mine_transitions
-from roleplay.datasets.star.loader import STAR, StarDataset, fold_of, user_name
 from roleplay.errors import ConfigError, DatasetError
 from roleplay.personas import Persona
 from roleplay.policy.graph import mean_out_degree

@@ -9,8 +9,8 @@ from test_star_realism import FIXTURE
 
 from roleplay.backends.scripted import ScriptedRequest, scripted_model
 from roleplay.cli import cli
+from roleplay.datasets.star._loader import STAR, fold_of
 from roleplay.datasets.star.generate import star_policy
-from roleplay.datasets.star.loader import STAR, fold_of
 from roleplay.datasets.star.user import behaviour_rates, dialog_behaviours, star_user_goal
 from roleplay.dialog import Dialog, Turn
 from roleplay.evaluation import evaluate_dialog

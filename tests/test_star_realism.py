@@ -13,10 +13,10 @@ from policy_dialogs import said_action
 
 from roleplay.backends.scripted import ScriptedRequest, scripted_model
 from roleplay.cli import cli
-from roleplay.cli.star import PRIOR_CHOICES
+from roleplay.cli._star import PRIOR_CHOICES
+from roleplay.datasets.star._graphs import mark_closing_goals
+from roleplay.datasets.star._loader import STAR, fold_of
 from roleplay.datasets.star.generate import agenerate_star, query_tool, star_policy
-from roleplay.datasets.star.graphs import mark_closing_goals
-from roleplay.datasets.star.loader import STAR, fold_of
 from roleplay.datasets.star.user import star_user_goal
 from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.errors import ConfigError, PolicyGraphError
@@ -281,7 +281,7 @@ def test_cli_generate_with_realism_flags(star, tmp_path):
 
 
 def test_pooling_across_tasks_and_pruning_rare_mined_edges(star):
-    from roleplay.datasets.star.graphs import add_mined, base_graph, count_transitions, pool_across_tasks, prune_rare
+    from roleplay.datasets.star._graphs import add_mined, base_graph, count_transitions, pool_across_tasks, prune_rare
     graphs = {t: base_graph(t, star.get_task(t)) for t in star.tasks()}
     graphs["mini_info"].add_edge("anything_else", "out_of_scope", source="mined", count=1)
     added = pool_across_tasks(graphs)
@@ -316,7 +316,7 @@ def test_a_scenario_file_sets_the_prior(tmp_path):
 
 
 def test_a_transition_through_an_unclear_answer_counts_on_the_branch_that_leads_there():
-    from roleplay.datasets.star.graphs import count_transitions
+    from roleplay.datasets.star._graphs import count_transitions
     graph = new_graph("quiz", "ask")
     for node, kind in (("ask", "action"), ("yes", "answer"), ("no", "answer"), ("book", "action"),
                        ("again", "action")):
@@ -358,7 +358,7 @@ def _typed_result_dialog(number: int, found: bool) -> dict:
 
 
 def test_typed_results_after_a_successful_query_count_as_the_result(tmp_path):
-    from roleplay.datasets.star.graphs import base_graph, label_free_results, result_actions
+    from roleplay.datasets.star._graphs import base_graph, label_free_results, result_actions
     root = tmp_path / "star"
     shutil.copytree(FIXTURE, root)
     for number, found in ((11, True), (31, True), (51, False)):
@@ -384,7 +384,7 @@ def test_typed_results_after_a_successful_query_count_as_the_result(tmp_path):
 
 def test_mining_keeps_both_readings_of_a_typed_result(star):
     """As typed (held-out wizards' labelled actions stay accepted) and as the result (the dialogue can go on)."""
-    from roleplay.datasets.star.graphs import base_graph, mine_transitions
+    from roleplay.datasets.star._graphs import base_graph, mine_transitions
     from roleplay.dialog import Event
     graphs = {t: base_graph(t, star.get_task(t)) for t in star.tasks()}
     turns = [Turn("System", "Hello", action="hello"), Turn("User", "parking?"), Turn("System", "Parking is free."),

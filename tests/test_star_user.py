@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from roleplay.datasets.star.format import user_name
-from roleplay.datasets.star.loader import StarDataset
+from roleplay.datasets.star._format import user_name
+from roleplay.datasets.star._loader import StarDataset
 from roleplay.datasets.star.user import fact_label, star_user_goal, stated_value
 from roleplay.policy.user import UserGoal, UserState, relevant_fact, user_note
 

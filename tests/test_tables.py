@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from roleplay.cli import cli
-from roleplay.viz.tables import number_text, render_table, sideways
+from roleplay.viz._tables import number_text, render_table, sideways
 
 METRICS = {f"metric_number_{i}": 0.123456 * i for i in range(1, 18)}
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from roleplay.datasets.star.graphs import base_graph
+from roleplay.datasets.star._graphs import base_graph
 from roleplay.dialog import Dialog, Event, Turn
 from roleplay.errors import PolicyGraphError
-from roleplay.policy.answers import answer_of
+from roleplay.policy._answers import answer_of
 from roleplay.policy.graph import NodeKind
 from roleplay.policy.tracker import FlowchartTracker, replay
 

@@ -6,7 +6,7 @@ import pytest
 from policy_dialogs import run_policy_dialog
 
 from roleplay.backends.scripted import ScriptedRequest
-from roleplay.datasets.star.loader import STAR
+from roleplay.datasets.star._loader import STAR
 from roleplay.datasets.star.user import numbered_answers, rounds_in, star_user_goal
 from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.evaluation import evaluate_dialog

@@ -18,12 +18,12 @@ from roleplay.errors import ConfigError, DatasetError
 from roleplay.evaluation import evaluate_dialog, load_dialogs, summarize
 from roleplay.policy.graph import PolicyGraphWarning, read_dot
 from roleplay.viz import draw_policy, policy_heatmap
+from roleplay.viz._layout import layered_layout
+from roleplay.viz._legend import heat_colour
+from roleplay.viz._paths import visits
+from roleplay.viz._tables import number_text
 from roleplay.viz.flowchart import ILLEGAL_COLOUR, PATH_COLOUR
-from roleplay.viz.layout import layered_layout
-from roleplay.viz.legend import heat_colour
-from roleplay.viz.paths import visits
 from roleplay.viz.report import graphs_for, load_graphs, make_report, text_quality, write_report
-from roleplay.viz.tables import number_text
 
 ROOT = Path(__file__).resolve().parent.parent
 INTAKE_DOT = ROOT / "scenarios" / "doctor_intake.dot"

@@ -19,9 +19,9 @@ from typing import Any
 from autogen_core.models import ChatCompletionClient
 from pydantic import ValidationError
 
-from roleplay.backends.base import BackendRecord, Model
+from roleplay.backends._base import BackendRecord, Model
+from roleplay.backends._pool import ClientPool
 from roleplay.backends.options import BackendOptions
-from roleplay.backends.pool import ClientPool
 from roleplay.errors import ConfigError, UnknownBackendError
 
 BackendFactory = Callable[..., Model]
@@ -97,7 +97,7 @@ def get_backend(spec: str | ChatCompletionClient, *, pool: ClientPool | None = N
 
     Args:
         spec: ``prefix:model``, e.g. ``"ollama:qwen2.5:14b"``; a `Model`, returned as it is; or any AutoGen
-            ``ChatCompletionClient``, whose calls then carry ``options`` (`roleplay.backends.wrapped`).
+            ``ChatCompletionClient``, whose calls then carry ``options`` (`roleplay.backends._wrapped`).
         pool: the run's `ClientPool` (None: the model gets one of its own, closed by ``model.close()``).
         cache_dir: a folder for an on-disk response cache (replays identical requests at the same seed).
         options: the backend's options (see `known_backends` and each backend's options class).
@@ -109,7 +109,7 @@ def get_backend(spec: str | ChatCompletionClient, *, pool: ClientPool | None = N
     if isinstance(spec, Model):
         return spec
     if isinstance(spec, ChatCompletionClient):  # a client the user built: options go through its create()
-        from roleplay.backends.wrapped import wrap_client
+        from roleplay.backends._wrapped import wrap_client
 
         return wrap_client(spec, cache_dir=cache_dir, **options)
     if not isinstance(spec, str) or not spec.strip():
@@ -126,7 +126,7 @@ def get_backend(spec: str | ChatCompletionClient, *, pool: ClientPool | None = N
     else:
         built = record.factory(model, parsed, pool)
     if cache_dir is not None:
-        from roleplay.backends.cache import cache_namespace, with_disk_cache
+        from roleplay.backends._cache import cache_namespace, with_disk_cache
 
         built = with_disk_cache(built, cache_dir, cache_namespace(spec.strip(), parsed))
     return built

@@ -5,7 +5,7 @@ ones (a tool result with every row, a rambling turn) can still overflow a small 
 llama.cpp then refuses the call. `fit_to_context` drops the oldest messages after the system prompt
 until the prompt fits, never the newest one (what the model must answer now), nor a tool result
 without the call before it; if the system prompt and the newest message alone are too long, the
-longest of them is shortened in its middle. `roleplay.backends.base.Model` applies it to every call of
+longest of them is shortened in its middle. `roleplay.backends._base.Model` applies it to every call of
 a model whose context size it knows, so it serves every backend alike.
 """
 

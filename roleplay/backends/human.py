@@ -26,12 +26,12 @@ from autogen_core.models import AssistantMessage, CreateResult, LLMMessage, Requ
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
-from roleplay.backends.base import BackendRecord, Model, PlainChatClient
-from roleplay.backends.dialects import SCHEMA_KEY
+from roleplay.backends._base import BackendRecord, Model, PlainChatClient
+from roleplay.backends._dialects import SCHEMA_KEY
 from roleplay.backends.options import BackendOptions
 from roleplay.errors import ConfigError
 from roleplay.sentences import terminal_safe
-from roleplay.text.names import DIRECTOR, END_MARKER
+from roleplay.text._names import DIRECTOR, END_MARKER
 
 __all__ = ["BACKENDS", "HUMAN", "HumanClient", "human_model", "make_client"]
 

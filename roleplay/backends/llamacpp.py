@@ -25,7 +25,8 @@ from autogen_core.models import CreateResult, LLMMessage, RequestUsage
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
-from roleplay.backends.base import BackendRecord, Model, PlainChatClient, json_object_schema_args
+from roleplay.backends._base import BackendRecord, Model, PlainChatClient, json_object_schema_args
+from roleplay.backends._no_repeat import no_repeat
 from roleplay.backends.llama_server import (
     EMBEDDED_FILE,
     PROCESS_SERVERS,
@@ -36,7 +37,6 @@ from roleplay.backends.llama_server import (
     install_hint,
     usable_cpus,
 )
-from roleplay.backends.no_repeat import no_repeat
 from roleplay.backends.options import InProcessOptions
 from roleplay.errors import ConfigError
 

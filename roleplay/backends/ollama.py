@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from roleplay.backends.autogen_private import ollama_client_base, ollama_model_info
-from roleplay.backends.base import BackendRecord, Model, default_model_info
+from roleplay.backends._autogen_private import ollama_client_base, ollama_model_info
+from roleplay.backends._base import BackendRecord, Model, default_model_info
+from roleplay.backends._pool import ClientPool
 from roleplay.backends.options import ServerOptions
-from roleplay.backends.pool import ClientPool
 from roleplay.errors import BackendUnavailableError, ConfigError
 
 DEFAULT_HOST = "http://127.0.0.1:11434"

@@ -37,11 +37,11 @@ from autogen_core.models import CreateResult, LLMMessage, ModelInfo, RequestUsag
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
-from roleplay.backends.autogen_private import openai_model_info
-from roleplay.backends.base import BackendRecord, Model, PlainChatClient, default_model_info
-from roleplay.backends.dialects import json_schema_args
+from roleplay.backends._autogen_private import openai_model_info
+from roleplay.backends._base import BackendRecord, Model, PlainChatClient, default_model_info
+from roleplay.backends._dialects import json_schema_args
+from roleplay.backends._pool import ClientPool
 from roleplay.backends.options import OpenAIOptions, reply_limit, retry_after_seconds
-from roleplay.backends.pool import ClientPool
 from roleplay.errors import BackendError, ConfigError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"

@@ -18,8 +18,8 @@ from autogen_core.models import CreateResult, LLMMessage, RequestUsage
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
-from roleplay.backends.base import BackendRecord, Model, PlainChatClient
-from roleplay.backends.dialects import SCHEMA_KEY
+from roleplay.backends._base import BackendRecord, Model, PlainChatClient
+from roleplay.backends._dialects import SCHEMA_KEY
 from roleplay.backends.options import BackendOptions, ScriptedOptions
 from roleplay.errors import ConfigError
 

@@ -5,23 +5,23 @@ see the problem and the fix, never a traceback.
 """
 
 from roleplay.cli import (  # noqa: F401  (each registers its commands)
-    branch,
-    compare,
-    coverage,
-    dialogs,
-    export,
-    intents,
-    judge,
-    new,
-    personas,
-    policy,
-    report,
-    runs,
-    scenarios,
-    schema,
-    star,
+    _branch,
+    _compare,
+    _coverage,
+    _dialogs,
+    _export,
+    _intents,
+    _judge,
+    _new,
+    _personas,
+    _policy,
+    _report,
+    _runs,
+    _scenarios,
+    _schema,
+    _star,
 )
-from roleplay.cli.base import cli, friendly
+from roleplay.cli._base import cli, friendly
 
 
 def main() -> None:

@@ -45,7 +45,7 @@ from roleplay.evaluation.groups import arm_label, by_setup, variant_label
 from roleplay.policy.graph import is_system
 from roleplay.policy.tracker import FlowchartTracker, replay
 from roleplay.runs.folder import RunFolder
-from roleplay.text.trim import trim_of
+from roleplay.text._trim import trim_of
 
 __all__ = ["DialogMetrics", "compare_with_real", "consistency", "content_words", "evaluate_dialog", "evaluate_folder",
            "load_dialogs", "sequence_similarity", "summarize"]

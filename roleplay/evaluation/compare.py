@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from roleplay.datasets.star.format import scenario_tasks
+from roleplay.datasets.star._format import scenario_tasks
 from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError
 from roleplay.evaluation.corpus import action_paths, against_reference, bigram_jsd, distinct_share, jsd, wasserstein_1d

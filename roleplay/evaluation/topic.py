@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from roleplay.dialog import Dialog
 from roleplay.sentences import words
-from roleplay.text.roles import identity_terms
+from roleplay.text._roles import identity_terms
 
 __all__ = ["FIRST_TURNS", "mentions", "topic_start", "topic_terms"]
 

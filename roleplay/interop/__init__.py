@@ -7,10 +7,10 @@
   (``get_backend`` calls it), with the generator's sampling options honoured or refused, never dropped.
 """
 
-from roleplay.backends.wrapped import ClientWrapper, SamplingClient, Unseeded, client_label, wrap_client
-from roleplay.interop.agents import OtherParty, ReplyCleaningClient, as_autogen
-from roleplay.interop.dialogs import Transcript, dialog_from_autogen, stop_reason_of
-from roleplay.interop.termination import RoleplayTermination
+from roleplay.backends._wrapped import ClientWrapper, SamplingClient, Unseeded, client_label, wrap_client
+from roleplay.interop._agents import OtherParty, ReplyCleaningClient, as_autogen
+from roleplay.interop._dialogs import Transcript, dialog_from_autogen, stop_reason_of
+from roleplay.interop._termination import RoleplayTermination
 
 __all__ = [
     "ClientWrapper",

@@ -6,10 +6,10 @@
 - `roleplay.personas.clinic`: ready-made `Patient` and `Doctor` classes.
 """
 
-from roleplay.personas.context import Context, ContextGenerator
-from roleplay.personas.model import BasePersona, Persona
-from roleplay.personas.rules import LLM, Call, Choice, Column, Fixed, Lines, Range, Rule
-from roleplay.personas.sampling import PersonaGenerator
+from roleplay.personas._context import Context, ContextGenerator
+from roleplay.personas._model import BasePersona, Persona
+from roleplay.personas._rules import LLM, Call, Choice, Column, Fixed, Lines, Range, Rule
+from roleplay.personas._sampling import PersonaGenerator
 
 __all__ = ["LLM", "BasePersona", "Call", "Choice", "Column", "Context", "ContextGenerator", "Fixed", "Lines",
            "Persona", "PersonaGenerator", "Range", "Rule"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from roleplay.personas.model import BasePersona
+from roleplay.personas._model import BasePersona
 
 __all__ = ["Doctor", "Patient"]
 

@@ -46,7 +46,7 @@ GRAPH_ATTRIBUTES = ("start",)
 FLAGS = ("goal", "anywhere", "terminal")
 WHEN = ("found", "empty", "yes", "no", "done", "correct", "incorrect", "noanswer", "info_missing")
 """What ``when`` may say: an outcome node stands for ``found``/``empty`` (a query's result), an answer node for
-``yes``/``no``/``done`` (`roleplay.policy.answers`) or one of STAR's other answer labels."""
+``yes``/``no``/``done`` (`roleplay.policy._answers`) or one of STAR's other answer labels."""
 _DRAWING = {  # Graphviz's own attributes, for drawing: allowed anywhere, and ignored
     "label", "xlabel", "shape", "style", "color", "fillcolor", "fontcolor", "fontname", "fontsize", "tooltip", "width",
     "height", "penwidth", "comment", "url", "href", "peripheries", "group", "pos", "weight", "constraint", "dir",

@@ -1,7 +1,7 @@
 """Which policy-graph edges a dialogue went along, and which a dialogue can reach at all.
 
 The reading of a saved dialogue that `roleplay.evaluation.coverage` counts and coverage-driven generation
-(`roleplay.policy.steering`, `roleplay.runs.cover`) steers by, kept here so both layers share one rule.
+(`roleplay.policy._steering`, `roleplay.runs.cover`) steers by, kept here so both layers share one rule.
 Each legal step credits the edges it went along (`step_edges`):
 
 - a step after a resolved outcome or answer (the query found nothing, the user said no) credits the

@@ -47,16 +47,16 @@ from roleplay.dialog import Dialog, Event, StopReason, Turn
 from roleplay.errors import ConfigError, StructuredOutputError
 from roleplay.guards import guarded_reply
 from roleplay.orchestrator import Orchestrator, TurnPolicy, TurnRequest, round_robin
-from roleplay.policy.answers import answer_of
+from roleplay.policy._answers import answer_of
+from roleplay.policy._options import graph_of, is_query, offered_actions
+from roleplay.policy._steering import Steering
+from roleplay.policy._turns import AnswerRequest, action_note, action_schema, answer_request, result_note, say_note
 from roleplay.policy.config import Policy
 from roleplay.policy.environment import ToolEnvironment
 from roleplay.policy.graph import NodeKind, check_graph
-from roleplay.policy.options import graph_of, is_query, offered_actions
 from roleplay.policy.prior import narrow, weigh
-from roleplay.policy.steering import Steering
 from roleplay.policy.tools import QueryResult
 from roleplay.policy.tracker import FlowchartTracker
-from roleplay.policy.turns import AnswerRequest, action_note, action_schema, answer_request, result_note, say_note
 from roleplay.policy.user import Behaviour, UserState, user_note
 from roleplay.sentences import is_complete
 
@@ -96,7 +96,7 @@ class PolicyOrchestrator(Orchestrator):
         for graph in policy.graphs.values():
             check_graph(graph, warn=False)
         self.policy = policy
-        self.steer = steer  # coverage-driven generation: see roleplay.policy.steering
+        self.steer = steer  # coverage-driven generation: see roleplay.policy._steering
         self.environment = ToolEnvironment(policy.tools)
         self.tracker = FlowchartTracker(policy.graphs)
         self.user = UserState()
@@ -276,7 +276,7 @@ class PolicyOrchestrator(Orchestrator):
         dialog.events.append(Event(type="query", turn=len(dialog.turns), data={
             "task": step.task, "action": action, "legal": step.legal, "arguments": result.arguments,
             "items": result.items, "total": result.total, "found": result.found, "error": result.error,
-            **({"steered": True} if result is not call.result else {}),  # coverage-driven: see roleplay.policy.steering
+            **({"steered": True} if result is not call.result else {}),  # coverage-driven (policy._steering)
         }))
         self.tracker.resolve_when(NodeKind.OUTCOME, "found" if result.found else "empty")
         return result

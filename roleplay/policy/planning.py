@@ -1,9 +1,9 @@
 """A small model of what an enforced `PolicyOrchestrator` allows, searched for a way to a policy edge.
 
-Coverage-driven generation (`roleplay.policy.steering`) needs to know how a dialogue can come to take an
+Coverage-driven generation (`roleplay.policy._steering`) needs to know how a dialogue can come to take an
 edge no dialogue took yet, and whether it can at all. `PlanModel` replays the orchestrator's own rules
 on one task's graph, abstractly: the tracker's legal actions (`legal_actions`, detours back from an
-anywhere-action), the progress rules of `roleplay.policy.options` (no action a third time in a row, an
+anywhere-action), the progress rules of `roleplay.policy._options` (no action a third time in a row, an
 anywhere-action not twice; at most one query a turn; goodbyes only once the goal is reached and the
 goal-aware user has said its closing turn, and only goodbyes once it has closed twice; the plan opens
 with the graph's start action, as the flowchart draws it, though the tracker would let a dialogue skip
@@ -38,7 +38,7 @@ __all__ = ["Move", "PlanModel", "PlanState", "PlanStep"]
 TURN_LIMIT = 200
 """Dialogue turns a plan may use when the run sets no max_turns."""
 CLEAR_ANSWERS = ("yes", "no")
-"""The answers a user's clear JSON answer resolves (`roleplay.policy.turns.AnswerRequest`); other answer branches
+"""The answers a user's clear JSON answer resolves (`roleplay.policy._turns.AnswerRequest`); other answer branches
 (a trivia answer's ``correct``) stay unresolved, so only a step with one route through them credits them."""
 
 
@@ -123,7 +123,7 @@ class PlanModel:
         return found
 
     def offered(self, state: PlanState, may_query: bool) -> list[str]:
-        """The actions the orchestrator offers at ``state`` (`roleplay.policy.options.offered_actions`)."""
+        """The actions the orchestrator offers at ``state`` (`roleplay.policy._options.offered_actions`)."""
         options = list(self._legal(state.position, state.resolution, state.detour))
         if state.position is None:  # a plan opens as the flowchart does (a greeting), not with a shortcut
             options = _keep(options, lambda a: a == self.graph.graph.get("start"))
@@ -223,7 +223,7 @@ class PlanModel:
 
 
 def _keep(options: list[str], allowed: Callable[[str], bool]) -> list[str]:
-    """The options ``allowed`` keeps, or all of them if it keeps none (as `roleplay.policy.options` does)."""
+    """The options ``allowed`` keeps, or all of them if it keeps none (as `roleplay.policy._options` does)."""
     kept = [a for a in options if allowed(a)]
     return kept or options
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from roleplay.dialog import Dialog
 from roleplay.errors import PolicyGraphError
-from roleplay.policy.answers import answer_of
+from roleplay.policy._answers import answer_of
 from roleplay.policy.graph import NodeKind, branches, goal_nodes, is_terminal, legal_actions, steps_to_goal
 
 __all__ = ["FlowchartTracker", "TrackerStep", "replay"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from roleplay.dialog import Dialog
-from roleplay.personas.model import BasePersona
+from roleplay.personas._model import BasePersona
 from roleplay.prompts import render
-from roleplay.text.names import END_MARKER
+from roleplay.text._names import END_MARKER
 
 __all__ = ["persona_system_prompt", "render_examples"]
 

@@ -35,12 +35,12 @@ from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception, stop_a
 from tqdm.auto import tqdm
 
 from roleplay._aio import run_sync
-from roleplay.backends.base import is_retryable
+from roleplay.backends._base import is_retryable
 from roleplay.backends.options import SEED_LIMIT
 from roleplay.dialog import Dialog, dialog_failure
 from roleplay.errors import BackendError, ConfigError, RunError, StructuredOutputError
 from roleplay.prices import PriceTable
-from roleplay.runs.budget import BatchResult, RunBudget, run_totals
+from roleplay.runs._budget import BatchResult, RunBudget, run_totals
 from roleplay.runs.folder import RunFolder, checked_id
 from roleplay.usage import UsageLine, dialog_usage
 
@@ -65,7 +65,7 @@ class DialogFailed(RunError):
 def is_transient(err: BaseException) -> bool:
     """Errors worth retrying a dialogue for, one rule with the model calls' own.
 
-    What a model call retries (`roleplay.backends.base.is_retryable`), and what a fresh try of the dialogue
+    What a model call retries (`roleplay.backends._base.is_retryable`), and what a fresh try of the dialogue
     may not meet again (invalid JSON, a failed dialogue, a time limit).
     """
     if isinstance(err, BackendError):

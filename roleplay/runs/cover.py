@@ -31,10 +31,10 @@ import networkx as nx
 
 from roleplay.dialog import Dialog, dialog_failure
 from roleplay.errors import ConfigError
+from roleplay.policy._steering import PlanCache, Steering, graph_key, plan_model
 from roleplay.policy.config import Policy
 from roleplay.policy.edges import Edge, dialog_edges
 from roleplay.policy.graph import NodeKind, node_kind
-from roleplay.policy.steering import PlanCache, Steering, graph_key, plan_model
 from roleplay.runs.batch import is_transient
 from roleplay.runs.folder import RunFolder
 

@@ -2,7 +2,7 @@
 
 Any run folder is read through `roleplay.runs.folder.RunFolder`. One dialogue per line (or row).
 
-Roles (`roleplay.runs.roles`): by default the *assistant* is the policy agent (the speaker whose turns
+Roles (`roleplay.runs._roles`): by default the *assistant* is the policy agent (the speaker whose turns
 carry a policy action), else the second speaker; every other speaker is the ``user``. ``roles``
 (``{"Patient": "assistant"}``) overrides the speakers it names. ShareGPT writes the roles as
 ``human``/``gpt``/``system``.
@@ -43,8 +43,8 @@ from typing import Any
 from roleplay._atomic import as_path, atomic_write_text, check_writable
 from roleplay.dialog import Dialog, StopReason, Turn
 from roleplay.errors import BackendUnavailableError, ConfigError
+from roleplay.runs._roles import checked_roles, parse_roles, role_of, speaker_roles, system_message
 from roleplay.runs.folder import RunFolder, check_output, read_dialog
-from roleplay.runs.roles import checked_roles, parse_roles, role_of, speaker_roles, system_message
 
 __all__ = ["ACTION_FORMAT", "EXPORT_FORMATS", "FORMATS", "action_rows", "checked_roles", "export", "flag_reason",
            "parse_roles", "role_of", "row", "rows"]

@@ -32,7 +32,7 @@ from roleplay._atomic import TEMP_SUFFIX, as_path, atomic_write_text, check_writ
 from roleplay._ids import _is_dialog_name, checked_id, safe_filename
 from roleplay.dialog import Dialog, dialog_failure
 from roleplay.errors import ConfigError, DatasetError, DialogFileError
-from roleplay.runs.outputs import check_output, content_hash
+from roleplay.runs._outputs import check_output, content_hash
 from roleplay.usage import UsageLine, dialog_usage
 
 __all__ = ["REPORT_MARKER", "RunFolder", "RunFolderWarning", "check_output", "checked_id", "content_hash",

@@ -15,7 +15,7 @@ from roleplay.scenario import Scenario
 from roleplay.usage import SAMPLER, add_lines, metered
 
 if TYPE_CHECKING:
-    from roleplay.policy.steering import Steering
+    from roleplay.policy._steering import Steering
 
 __all__ = ["ScenarioJob", "batch_job", "in_process_replicas"]
 

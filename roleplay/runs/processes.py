@@ -32,8 +32,8 @@ from typing import Any
 
 from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError
+from roleplay.runs._remote import WorkerLost, WorkersLost, carried, least_busy, rebuilt
 from roleplay.runs.batch import BatchResult, MakeDialog, arun_batch
-from roleplay.runs.remote import WorkerLost, WorkersLost, carried, least_busy, rebuilt
 
 __all__ = ["STOP_SECONDS", "ProcessJob", "arun_process_batch", "worker_count"]
 

@@ -27,9 +27,9 @@ from typing import Any
 
 from roleplay.dialog import Dialog
 from roleplay.errors import BackendUnavailableError, ConfigError
+from roleplay.runs._remote import WorkerLost, WorkersLost, carried, least_busy, rebuilt
 from roleplay.runs.batch import BatchResult, arun_batch
 from roleplay.runs.jobs import ScenarioJob, batch_job
-from roleplay.runs.remote import WorkerLost, WorkersLost, carried, least_busy, rebuilt
 
 __all__ = ["ACTOR_RESTARTS", "NODE_IP", "RayJob", "RayWorkersLost", "WorkerLost", "arun_ray_batch", "connect",
            "import_ray"]

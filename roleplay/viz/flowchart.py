@@ -18,9 +18,9 @@ from roleplay._atomic import atomic_write_text
 from roleplay.errors import ConfigError
 from roleplay.policy.dot import checked_graph
 from roleplay.policy.tracker import TrackerStep
-from roleplay.viz.layout import Engine, Layout, connector, layered_layout
-from roleplay.viz.legend import GOAL_STROKE, ILLEGAL_COLOUR, KINDS, PATH_COLOUR, heat_colour, legend
-from roleplay.viz.paths import PathLike, Visits, judged_steps, step_edges, visits
+from roleplay.viz._layout import Engine, Layout, connector, layered_layout
+from roleplay.viz._legend import GOAL_STROKE, ILLEGAL_COLOUR, KINDS, PATH_COLOUR, heat_colour, legend
+from roleplay.viz._paths import PathLike, Visits, judged_steps, step_edges, visits
 
 __all__ = ["Picture", "draw_policy", "flowchart_svg", "path_overlay", "policy_heatmap"]
 

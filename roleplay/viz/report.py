@@ -31,7 +31,7 @@ from roleplay.policy.graph import PolicyGraphWarning, read_dot
 from roleplay.prices import PriceTable, cost_of
 from roleplay.resources import find_scenario
 from roleplay.usage import dialog_usage, totals
-from roleplay.viz.report_page import Entry, render_page
+from roleplay.viz._report_page import Entry, render_page
 
 __all__ = ["branch_notes", "graphs_for", "load_graphs", "make_report", "text_quality", "usage_overview",
            "write_report"]
@@ -107,7 +107,7 @@ def text_quality(dialogs: Sequence[Dialog]) -> dict[str, float | None]:
 
 
 def _entries(dialogs: Sequence[Dialog], graphs: Mapping[str, nx.DiGraph]) -> list[Entry]:
-    from roleplay.viz.paths import dialog_steps
+    from roleplay.viz._paths import dialog_steps
 
     entries = []
     for dialog in dialogs:
@@ -175,7 +175,7 @@ def make_report(dialogs: Sequence[Dialog], graphs: Mapping[str, nx.DiGraph], *, 
                 reasoning: Mapping[str, str] | None = None) -> str:
     """The report page for ``dialogs`` (adherence measured on ``graphs``, task name -> graph) as HTML text.
 
-    ``judged``: titled tables (judges, agreement, pass^k, comparison: `roleplay.viz.judged.judged_blocks`);
+    ``judged``: titled tables (judges, agreement, pass^k, comparison: `roleplay.viz._judged.judged_blocks`);
     ``reasoning``: HTML shown under each dialogue's transcript, by dialogue id.
     """
     entries = _entries(dialogs, graphs)
@@ -224,7 +224,7 @@ def write_report(folder: str | Path | Sequence[str | Path], out: str | Path | No
     judged: list[dict[str, Any]] = []
     reasoning: dict[str, str] = {}
     if len(folders) == 1:
-        from roleplay.viz.judged import judged_blocks
+        from roleplay.viz._judged import judged_blocks
 
         judged, reasoning = judged_blocks(folders[0], dialogs)
     else:

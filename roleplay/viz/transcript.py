@@ -22,8 +22,8 @@ from rich.text import Text
 from roleplay._checked import checked
 from roleplay.dialog import Dialog, Event
 from roleplay.sentences import terminal_safe
-from roleplay.text.trim import trim_of
-from roleplay.viz.tables import number_text, sideways
+from roleplay.text._trim import trim_of
+from roleplay.viz._tables import number_text, sideways
 
 __all__ = ["dialog_html", "dialog_terminal", "facts", "terminal_safe", "transcript_rows", "transcript_css"]
 

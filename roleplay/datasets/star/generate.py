@@ -29,15 +29,15 @@ from typing import Any, Literal
 
 from roleplay import defaults
 from roleplay.backends import takes_base_url
-from roleplay.datasets.star.format import SYSTEM, USER, scenario_tasks
-from roleplay.datasets.star.loader import STAR, StarDataset, fold_of
+from roleplay.datasets.star._format import SYSTEM, USER, scenario_tasks
+from roleplay.datasets.star._loader import STAR, StarDataset, fold_of
 from roleplay.datasets.star.user import star_user_goal
 from roleplay.dialog import Dialog
 from roleplay.errors import ConfigError
 from roleplay.generators import AgentSpec, DialogGenerator, PersonaDialogGenerator
+from roleplay.policy._steering import Steering
 from roleplay.policy.orchestrator import Policy
 from roleplay.policy.prior import PRIOR_MODES, Prior, PriorMode
-from roleplay.policy.steering import Steering
 from roleplay.policy.tools import QueryTool
 from roleplay.runs.batch import BatchResult, MakeDialog, arun_batch
 from roleplay.runs.cover import CoverJob, cover_kind

@@ -36,8 +36,8 @@ from typing import Any
 
 import networkx as nx
 
-from roleplay.datasets.star.format import SYSTEM, USER, scenario_tasks, user_name
-from roleplay.datasets.star.loader import StarDataset, fold_of
+from roleplay.datasets.star._format import SYSTEM, USER, scenario_tasks, user_name
+from roleplay.datasets.star._loader import StarDataset, fold_of
 from roleplay.dialog import Dialog
 from roleplay.policy.graph import is_terminal
 from roleplay.policy.tracker import FlowchartTracker, replay
