@@ -9,7 +9,7 @@ file) still raises ``ValidationError``, so the file readers keep turning it into
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -68,25 +68,48 @@ def _what_it_holds(model: type[BaseModel] | None, location: tuple[int | str, ...
     return f" ({info.description.rstrip('.')})" if info is not None and info.description else ""
 
 
-class CheckedModel(BaseModel):
-    """A pydantic model whose constructor raises `config_error` (a `ConfigError`) on bad arguments."""
+class _Checked(type(BaseModel)):  # type: ignore[misc]  # pydantic's model metaclass, reached without a private import
+    """Calling a model class (``Persona(...)``) goes through here: bad arguments become `ConfigError`.
 
-    config_error: ClassVar[type[ConfigError]] = ConfigError
+    The translation sits on the call, not in ``__init__``: pydantic calls a custom ``__init__`` for nested
+    data too, whose errors must stay ``ValidationError`` with their full location; the class call is
+    direct construction only.
+    """
 
-    def __init__(self, /, *args: Any, **data: Any) -> None:
-        cls = type(self)
-        if args:
-            raise cls.config_error(f"{cls.__name__} takes keyword arguments only, e.g. "
-                                   f"{cls.__name__}({next(iter(cls.model_fields), 'field')}=...).")
+    def __call__(cls, /, *args: Any, **data: Any) -> Any:
+        data = cls._positional(args, data)
         try:
-            super().__init__(**data)
+            return super().__call__(**data)
         except ValidationError as err:
             raise cls.config_error(f"Invalid {cls.__name__}: {describe_problems(err, cls).rstrip('.')}. Its fields: "
                                    f"{', '.join(cls.model_fields)}.") from err
 
-    # Tell pydantic this is a base __init__: nested validation then builds instances without calling it,
-    # so model_validate keeps raising ValidationError with the full location of each problem.
-    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+    def _positional(cls, args: tuple[Any, ...], data: dict[str, Any]) -> dict[str, Any]:
+        """The keyword arguments of a call (`CheckedModel.positional` names the fields it takes by position)."""
+        names: tuple[str, ...] = getattr(cls, "positional", ())
+        if len(args) > len(names):
+            if names:
+                raise cls.config_error(f"{cls.__name__} takes at most {len(names)} positional arguments "
+                                       f"({', '.join(names)}); give the others by keyword.")
+            raise cls.config_error(f"{cls.__name__} takes keyword arguments only, e.g. "
+                                   f"{cls.__name__}({next(iter(cls.model_fields), 'field')}=...).")
+        given = {name: value for name, value in zip(names, args, strict=False) if value is not None}
+        return {**given, **data}
+
+
+# Type checkers see a plain BaseModel (pydantic's metaclass is private to them); at run time the base has _Checked.
+if TYPE_CHECKING:
+    _CheckedBase = BaseModel
+else:
+    _CheckedBase = _Checked("_CheckedBase", (BaseModel,), {"__module__": __name__})
+
+
+class CheckedModel(_CheckedBase):
+    """A pydantic model whose constructor raises `config_error` (a `ConfigError`) on bad arguments."""
+
+    config_error: ClassVar[type[ConfigError]] = ConfigError
+    positional: ClassVar[tuple[str, ...]] = ()
+    """Fields a call may give by position, in order (``Turn("Ana", "Hello")``); None for one means unset."""
 
 
 def _name(kind: type | tuple[type, ...]) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticSerializationError
@@ -57,14 +57,10 @@ class Turn(CheckedModel):
     action: str | None = Field(default=None, description="Policy action label of this turn, e.g. a STAR wizard action.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Per-turn extras: tokens, latency, raw output.")
 
-    def __init__(self, speaker: str | None = None, text: str | None = None, /, **data: Any):
-        if speaker is not None:
-            data.setdefault("speaker", speaker)
-        if text is not None:
-            data.setdefault("text", text)
-        super().__init__(**data)
+    positional: ClassVar[tuple[str, ...]] = ("speaker", "text")  # Turn("Ana", "Hello")
 
-    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]  # see CheckedModel
+    if TYPE_CHECKING:  # the call's signature, for type checkers (`CheckedModel.positional` does the work)
+        def __init__(self, speaker: str | None = None, text: str | None = None, /, **data: Any) -> None: ...
 
     def __str__(self) -> str:
         return f"{self.speaker}: {self.text}"

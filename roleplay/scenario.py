@@ -39,7 +39,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
@@ -70,7 +70,7 @@ class Scenario(CheckedModel):
     """A role-play scenario loaded from YAML."""
 
     model_config = ConfigDict(extra="forbid")
-    config_error = ScenarioError
+    config_error: ClassVar[type[ConfigError]] = ScenarioError
 
     schema_version: int = Field(default=SCHEMA_VERSION, description="Version of the scenario file format.")
     name: str

@@ -46,8 +46,30 @@ def test_the_batch_collector_leaves_a_callers_freeze_frozen():
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
+        made_since = [{} for _ in range(1000)]  # frozen too if the collector froze again
         with batch_collector():
             pass
-        assert gc.get_freeze_count() == frozen
+        # not unfrozen (0), not frozen again (+1000); a frozen object freed meanwhile leaves the count
+        assert 0 < gc.get_freeze_count() <= frozen and made_since
     finally:
         gc.unfreeze()
+
+
+def test_batches_in_two_threads_share_the_collector_settings_until_the_last_one_ends():
+    import threading
+
+    thresholds = gc.get_threshold()
+    first_in, first_out = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with batch_collector():
+            first_in.set()
+            first_out.wait(timeout=30)
+    thread = threading.Thread(target=first)
+    thread.start()
+    first_in.wait(timeout=30)
+    with batch_collector():
+        first_out.set()
+        thread.join(timeout=30)  # the first batch ended while this one still runs: its settings stay
+        assert gc.get_threshold()[0] == YOUNG_COLLECTION and gc.get_freeze_count() > 0
+    assert gc.get_threshold() == thresholds and gc.get_freeze_count() == 0

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from roleplay._checked import CheckedModel
 from roleplay._field_hints import suggestion
 from roleplay._yaml import read_yaml
-from roleplay.errors import PersonaError
+from roleplay.errors import ConfigError, PersonaError
 
 P = TypeVar("P", bound="BasePersona")
 
@@ -47,7 +47,7 @@ class BasePersona(CheckedModel):
     """Base class for personas: typed fields in, a second-person description out."""
 
     model_config = ConfigDict(extra="forbid")
-    config_error = PersonaError
+    config_error: ClassVar[type[ConfigError]] = PersonaError
 
     def description(self) -> str:
         """One ``Your <field>: value`` line per non-empty field, in field order (`describe`)."""

@@ -22,12 +22,11 @@ then listed in ``failures.jsonl``; a failed dialogue is never stored as done.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, contextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from roleplay.dialog import Dialog, dialog_failure
 from roleplay.errors import BackendError, ConfigError, RunError, StructuredOutputError
 from roleplay.prices import PriceTable
 from roleplay.runs._budget import BatchResult, RunBudget, run_totals
+from roleplay.runs._collector import YOUNG_COLLECTION, batch_collector
 from roleplay.runs.folder import RunFolder, checked_id
 from roleplay.usage import UsageLine, dialog_usage
 
@@ -310,37 +310,6 @@ async def arun_batch(
     return result
 
 
-
-
-YOUNG_COLLECTION = 50_000
-"""Allocations between two young-generation collections during a batch (CPython's default is 700)."""
-
-
-@contextmanager
-def batch_collector() -> Iterator[None]:
-    """Keep the garbage collector from rescanning what the dialogues in flight hold, for the run.
-
-    `arun_batch` runs inside it; so can any other loop of many dialogues at once (bench/engine_ceiling.py).
-
-    A batch allocates fast, and each collection walked objects again and again: with 256 dialogues in
-    flight, 15-20% of the client's CPU (bench/engine_ceiling.py). Two settings, both handed back as found:
-    `gc.freeze` moves what exists before the run (modules, the scenario, the job) to the permanent
-    generation, and the young generation is collected every `YOUNG_COLLECTION` allocations instead of 700,
-    so a turn's short-lived objects are freed by reference counting before any scan and far fewer of the
-    in-flight dialogues' objects are promoted and rescanned. Cyclic garbage waits a little longer (at most
-    that many objects).
-    """
-    thresholds = gc.get_threshold()
-    frozen_by_caller = gc.get_freeze_count() > 0  # theirs: neither frozen again nor unfrozen at the end
-    if not frozen_by_caller:
-        gc.freeze()
-    gc.set_threshold(YOUNG_COLLECTION, *thresholds[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        if not frozen_by_caller:
-            gc.unfreeze()
 
 
 def run_batch(make: MakeDialog, n: int | Sequence[Any], out: str | Path, **options: Any) -> BatchResult:
