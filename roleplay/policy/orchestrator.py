@@ -21,11 +21,11 @@ Each turn of the policy agent (the STAR "System") is a few named steps:
 
 The other agent speaks as in any `Orchestrator`, except that it answers a pending yes/no question in
 JSON when ``Policy.clear_answers`` (`request_for`; an offer of what a happy goal-aware user came for is
-accepted, `wanted_answer`), and its own end signal is kept as ``wants_end``.
+accepted, `GoalUser.settled_answer`), and its own end signal is kept as ``wants_end``.
 With ``Policy.user_goal`` it is a goal-aware user (`roleplay.policy.user`): each turn's note says what
-it wants, the fact just asked for, or (once served or refused) to thank and close; its `UserState` is
-kept in its turns' metadata and the dialogue's (``user``), and goodbyes wait for its closing turn, so a
-dialogue ends naturally: the user closes, the policy agent says goodbye.
+it wants, the fact just asked for, or (once served or refused) to thank and close; its `GoalUser` (goal
+and `UserState`) is kept in its turns' metadata and the dialogue's (``user``), and goodbyes wait for its
+closing turn, so a dialogue ends naturally: the user closes, the policy agent says goodbye.
 
 "Goal reached" has one source, `goal_reached` (the user state's ``served``): the tracker reached a goal of
 every task, as many times as the user's ``rounds``. It lets goodbyes through (``end_after_goal``) and makes
@@ -57,7 +57,7 @@ from roleplay.policy.graph import NodeKind, check_graph
 from roleplay.policy.prior import narrow, weigh
 from roleplay.policy.tools import QueryResult
 from roleplay.policy.tracker import FlowchartTracker
-from roleplay.policy.user import Behaviour, UserState, user_note
+from roleplay.policy.user import GoalUser
 from roleplay.sentences import is_complete
 
 logger = logging.getLogger(__name__)
@@ -99,31 +99,31 @@ class PolicyOrchestrator(Orchestrator):
         self.steer = steer  # coverage-driven generation: see roleplay.policy._steering
         self.environment = ToolEnvironment(policy.tools)
         self.tracker = FlowchartTracker(policy.graphs)
-        self.user = UserState()
+        self.user = GoalUser(policy.user_goal)
         self.round_start = 0
         self.rng = random.Random(0)
 
     def initialize(self, dialog: Dialog) -> None:
         super().initialize(dialog)
         self.tracker = FlowchartTracker(self.policy.graphs)
-        self.user = UserState()
         self.round_start = 0
         self.rng = random.Random(f"{dialog.seed}:prior")
         if self.steer is not None:
             self.policy = self.steer.start(self.policy)  # this dialogue's copy, if the steering changed the user
+        self.user = GoalUser(self.policy.user_goal)
 
     async def step(self, dialog: Dialog, agent: Agent) -> Turn:
         if agent.name == self.policy.agent:
             return await self._policy_turn(dialog, agent)
-        goal, stage = self.policy.user_goal, self.user.stage(self.policy.user_goal) if self.policy.user_goal else ""
+        stage = self.user.stage()
         turn = await super().step(dialog, agent)
         wants_end = bool(turn.metadata.get("end"))
         if self.policy.end_on_terminal and wants_end:
             turn.metadata.update(end=False, wants_end=True)
-        if goal is not None:
-            self.user.hear_self(goal, turn.text, wants_end, stage)
-            turn.metadata["user_state"] = {"stage": stage, **self.user.model_dump()}
-            turn.metadata["end"] = turn.metadata["end"] or self.user.hung_up  # it hangs up: no goodbye follows
+        state = self.user.hear_self(turn.text, wants_end, stage)
+        if state is not None:
+            turn.metadata["user_state"] = state
+            turn.metadata["end"] = turn.metadata["end"] or self.user.state.hung_up  # it hangs up: no goodbye follows
         return turn
 
     def request_for(self, agent: Agent, dialog: Dialog) -> TurnRequest:
@@ -132,50 +132,31 @@ class PolicyOrchestrator(Orchestrator):
         The note comes with `Policy.user_goal`; the yes/no when the policy agent's question waits for one
         (`Policy.clear_answers`).
         """
-        steered, detour = self.steer.user_turn(self.tracker, self.user, len(dialog.turns)) if self.steer \
+        steered, detour = self.steer.user_turn(self.tracker, self.user.state, len(dialog.turns)) if self.steer \
             else (None, False)
         note = self._user_note(dialog, detour)
         opening = self.first_turn_note(agent, dialog, situation=not note)  # a goal note says what the user wants
         if self.policy.clear_answers and dialog.turns and self.tracker.pending(NodeKind.ANSWER):
-            decided = steered or self.wanted_answer()
+            decided = steered or self.user.settled_answer(self.tracker.offer_pending())
             answer = answer_request(self.policy.agent, agent.model.options.max_tokens, decided)
             return AnswerRequest("\n".join(filter(None, [note, answer.instruction])), answer.schema)
         return TurnRequest("\n".join(filter(None, [opening, note])) or None)
 
     def _user_note(self, dialog: Dialog, out_of_scope: bool = False) -> str:
         """The goal-aware user's note; ``out_of_scope``: this turn also asks something out of scope (steering)."""
-        goal = self.policy.user_goal
-        if goal is None:
-            return ""
-        if out_of_scope:
-            goal = goal.model_copy(update={"behaviours": [b for b in goal.behaviours if b.turn != self.user.turns]
-                                           + [Behaviour(kind="out_of_scope", turn=self.user.turns)]})
         last = next((t.action for t in reversed(dialog.turns) if t.speaker == self.policy.agent), None)
         looked_up = next((e.data.get("arguments") or {} for e in reversed(dialog.events)
                           if e.type == "query" and e.turn == len(dialog.turns) - 1), {})  # for the last turn
-        return user_note(goal, self.user, self.policy.agent, last, looked_up)
-
-    def wanted_answer(self) -> str | None:
-        """The yes or no a happy goal-aware user gives because its goal settles it, before it is served.
-
-        An offer to do what the user came for ("a viewing is free, shall I book it?",
-        `FlowchartTracker.offer_pending`) is accepted. Other questions, and every question when there is
-        no user goal, the user is unhappy (it may change its mind) or already served, the model answers.
-        """
-        goal = self.policy.user_goal
-        if goal is None or not goal.happy or self.user.served:
-            return None
-        return "yes" if self.tracker.offer_pending() else None
+        return self.user.note(self.policy.agent, last, looked_up, out_of_scope)
 
     def goal_reached(self) -> bool:
         """Whether the request is served: a goal of every task reached, once per round the user wants."""
-        return self.user.served
+        return self.user.state.served
 
     def options(self, allow_query: bool = True) -> list[str]:
         """The actions offered to the policy agent now (see `offered_actions`), before the prior."""
-        goal_user, closing = self.policy.user_goal is not None, self.user.closing_turns
         return offered_actions(self.tracker, self.policy, self.goal_reached(), allow_query,
-                               user_closed=not goal_user or closing > 0, must_end=goal_user and closing > 1)
+                               user_closed=self.user.closed, must_end=self.user.must_end)
 
     def steered(self, options: list[str], may_query: bool = True, turns: int = 0
                 ) -> tuple[list[str], dict[str, float] | None]:
@@ -183,7 +164,7 @@ class PolicyOrchestrator(Orchestrator):
 
         A `Steering` (coverage-driven generation) makes the prior's choice where its plan has an action.
         """
-        planned = self.steer.action(self.tracker, self.user, may_query, options, turns) if self.steer else None
+        planned = self.steer.action(self.tracker, self.user.state, may_query, options, turns) if self.steer else None
         if planned is not None:
             return [planned], None
         prior = self.policy.prior
@@ -283,7 +264,7 @@ class PolicyOrchestrator(Orchestrator):
 
     def _steered_result(self, result: QueryResult, turns: int) -> QueryResult:
         """The tool's result, found nothing when the steering's plan wants the empty outcome (a failed booking)."""
-        wanted = self.steer.outcome(self.tracker, self.user, turns) if self.steer else None
+        wanted = self.steer.outcome(self.tracker, self.user.state, turns) if self.steer else None
         if self.steer is None or wanted is None or wanted == ("found" if result.found else "empty"):
             return result
         if wanted == "empty":
@@ -298,7 +279,7 @@ class PolicyOrchestrator(Orchestrator):
         refused = origin is not None and self.tracker.graph.nodes[origin].get("when") == "empty"
         step = self.tracker.advance(choice.action)
         self._count_goals()
-        self.user.refusals += refused and not self.user.served
+        self.user.state.refusals += refused and not self.user.state.served
         if step.task != previous_task:
             dialog.events.append(Event(type="select_task", turn=len(dialog.turns), data={"task": step.task}))
         said = replies[-1]
@@ -316,11 +297,8 @@ class PolicyOrchestrator(Orchestrator):
 
     def _count_goals(self) -> None:
         """Update the user's goals and served flag; a goal reached with rounds left starts a new round."""
-        goals, rounds = self.tracker.goal_arrivals(), self.policy.user_goal.rounds if self.policy.user_goal else 1
-        if goals > self.user.goals and goals < rounds:
+        if self.user.served_rounds(self.tracker.goal_arrivals(), self.tracker.served(self.user.rounds)):
             self.round_start = len(self.tracker.steps)
-        self.user.goals = goals
-        self.user.served = self.tracker.served(rounds)
 
     def finalize(self, dialog: Dialog, reason: StopReason | None) -> None:
         super().finalize(dialog, reason)
@@ -336,5 +314,6 @@ class PolicyOrchestrator(Orchestrator):
         }
         if self.steer is not None:
             dialog.metadata["coverage_target"] = self.steer.report(dialog, self.policy.graphs)
-        if self.policy.user_goal is not None:
-            dialog.metadata["user"] = {"goal": self.policy.user_goal.model_dump(), **self.user.model_dump()}
+        user = self.user.record()
+        if user is not None:
+            dialog.metadata["user"] = user

@@ -10,7 +10,8 @@ closing turns it has said (the policy agent may say goodbye after the first and 
 second), and how often it tried to end before the goal (a quit attempt, ignored and counted:
 simulated users are known to give up early). `user_note` is the director's note for the user's next
 turn, by stage: state the request, answer from the facts (and, with rounds left, ask for the next
-round), or thank and close.
+round), or thank and close. `GoalUser` holds one dialogue's goal and state, and answers what the policy
+orchestrator asks of the user (its note, its stage, a yes it has settled, whether it has closed).
 
 Users differ: a goal carries ``behaviours`` (`Behaviour`: what, at which of the user's turns), drawn per
 dialogue with frequencies mined from real users (`sample_behaviours`; STAR's in
@@ -34,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from roleplay.prompts import render
 
-__all__ = ["BEHAVIOURS", "Behaviour", "BehaviourKind", "Stage", "UserGoal", "UserState", "known_answer",
+__all__ = ["BEHAVIOURS", "Behaviour", "BehaviourKind", "GoalUser", "Stage", "UserGoal", "UserState", "known_answer",
            "relevant_fact", "sample_behaviours", "user_note"]
 
 Stage = str
@@ -242,3 +243,68 @@ def user_note(goal: UserGoal, state: UserState, agent: str, last_action: str | N
 def _planned(goal: UserGoal, state: UserState, stage: Stage) -> Behaviour | None:
     """The mid-dialogue behaviour the user's next turn plays: one planned for it, while it is still answering."""
     return goal.behaviour_at(state.turns) if stage == "inform" else None
+
+
+class GoalUser:
+    """The goal-aware user of one dialogue: what it came for (``goal``; None: no goal-aware user) and where it is.
+
+    The policy orchestrator keeps one per dialogue and asks it, turn by turn, for everything that depends
+    on the user's goal, so the loop does not reach into goals and states itself.
+    """
+
+    def __init__(self, goal: UserGoal | None = None) -> None:
+        self.goal = goal
+        self.state = UserState()
+
+    @property
+    def rounds(self) -> int:
+        """Times the user wants the service (1 without a goal)."""
+        return self.goal.rounds if self.goal is not None else 1
+
+    def stage(self) -> Stage:
+        """Where its next turn is (`UserState.stage`); empty without a goal."""
+        return self.state.stage(self.goal) if self.goal is not None else ""
+
+    def hear_self(self, text: str, wants_end: bool, stage: Stage) -> dict[str, object] | None:
+        """Update from its own turn said at ``stage``; returns the state to record on that turn (None: no goal)."""
+        if self.goal is None:
+            return None
+        self.state.hear_self(self.goal, text, wants_end, stage)
+        return {"stage": stage, **self.state.model_dump()}
+
+    def note(self, agent: str, last_action: str | None, looked_up: Mapping[str, object],
+             out_of_scope: bool = False) -> str:
+        """The director's note for its next turn (`user_note`); ``out_of_scope``: also ask something out of scope."""
+        goal = self.goal
+        if goal is None:
+            return ""
+        if out_of_scope:
+            goal = goal.model_copy(update={"behaviours": [b for b in goal.behaviours if b.turn != self.state.turns]
+                                           + [Behaviour(kind="out_of_scope", turn=self.state.turns)]})
+        return user_note(goal, self.state, agent, last_action, looked_up)
+
+    def settled_answer(self, offer_pending: bool) -> str | None:
+        """The yes a happy user gives to an offer of what it came for, before it is served; else None (the model's)."""
+        if self.goal is None or not self.goal.happy or self.state.served:
+            return None
+        return "yes" if offer_pending else None
+
+    @property
+    def closed(self) -> bool:
+        """Whether the policy agent may say goodbye: the user has closed once (or there is no goal-aware user)."""
+        return self.goal is None or self.state.closing_turns > 0
+
+    @property
+    def must_end(self) -> bool:
+        """Whether the policy agent must say goodbye now: the user has closed twice."""
+        return self.goal is not None and self.state.closing_turns > 1
+
+    def served_rounds(self, goals: int, served: bool) -> bool:
+        """Record the goals the policy agent reached; whether a new round starts (a goal with rounds left)."""
+        new_round = self.state.goals < goals < self.rounds
+        self.state.goals, self.state.served = goals, served
+        return new_round
+
+    def record(self) -> dict[str, object] | None:
+        """The dialogue's ``metadata["user"]``: its goal and final state (None: no goal-aware user)."""
+        return {"goal": self.goal.model_dump(), **self.state.model_dump()} if self.goal is not None else None
