@@ -1,5 +1,5 @@
-"""Datasets read from local copies: ``from roleplay.datasets import STAR``."""
+"""Datasets read from local copies: ``from roleplay.datasets import STAR`` (or a `StarDataset` of your own)."""
 
-from roleplay.datasets.star import STAR
+from roleplay.datasets.star import STAR, StarDataset
 
-__all__ = ["STAR"]
+__all__ = ["STAR", "StarDataset"]
