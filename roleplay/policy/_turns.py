@@ -82,16 +82,8 @@ def action_note(graph: nx.DiGraph, options: Sequence[str], enforce: bool, result
     user = " and ".join(users)
     if not enforce:
         return render("policy_prompt_only_turn", result=result, user=user)
-    listed = describe(graph, [o for o in options if o in graph])
-    if shares:
-        listed = "\n".join(_with_share(line, shares) for line in listed.splitlines())
+    listed = describe(graph, [o for o in options if o in graph], shares)
     return render("policy_turn", options=listed, first=options[0], result=result, user=user)
-
-
-def _with_share(line: str, shares: Mapping[str, float]) -> str:
-    """``- name: template`` with the share of human agents who took the action here."""
-    name, _, template = line.removeprefix("- ").partition(": ")
-    return f"- {name} (human agents: {shares.get(name, 0.0):.0%}): {template}"
 
 
 def say_note(graph: nx.DiGraph, action: str, result: str, users: Sequence[str]) -> str:

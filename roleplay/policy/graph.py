@@ -23,7 +23,7 @@ load time (start, kinds, edge counts) and warns about unreachable nodes and cycl
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import Enum
 from pathlib import Path
 
@@ -267,7 +267,16 @@ def read_dot(path: str | Path) -> nx.DiGraph:
     return check_graph(graph, path)
 
 
-def describe(graph: nx.DiGraph, actions: Iterable[str] | None = None) -> str:
-    """One line per action, ``- name: template``, for prompts."""
+def describe(graph: nx.DiGraph, actions: Iterable[str] | None = None,
+             shares: Mapping[str, float] | None = None) -> str:
+    """One line per action, ``- name: template``, for prompts.
+
+    With ``shares``, the share of human agents who took each action here is beside its name
+    (``- name (human agents: 40%): template``).
+    """
     chosen = actions if actions is not None else [n for n in graph if is_system(graph, n)]
-    return "\n".join(f"- {a}: {graph.nodes[a].get('template') or a.replace('_', ' ')}" for a in chosen)
+    lines = []
+    for action in chosen:
+        taken = f" (human agents: {shares.get(action, 0.0):.0%})" if shares else ""
+        lines.append(f"- {action}{taken}: {graph.nodes[action].get('template') or action.replace('_', ' ')}")
+    return "\n".join(lines)
