@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from roleplay.backends import llama_server
 from roleplay.cli import cli
 from roleplay.runs import jobs
 from roleplay.scenario import load_scenario
@@ -23,13 +24,13 @@ SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 ])
 def test_a_batch_on_an_in_process_model_gets_one_copy_per_dialogue_in_flight_up_to_the_cpus(
         model, concurrency, cpus, expected, monkeypatch):
-    monkeypatch.setattr(jobs, "usable_cpus", lambda: cpus)
+    monkeypatch.setattr(llama_server, "usable_cpus", lambda: cpus)
     scenario = load_scenario(SCENARIOS / "doctor_patient.yaml")
     assert jobs.in_process_replicas(scenario, model, concurrency) == expected
 
 
 def test_a_cast_with_one_agent_elsewhere_gets_no_copies(monkeypatch):
-    monkeypatch.setattr(jobs, "usable_cpus", lambda: 8)
+    monkeypatch.setattr(llama_server, "usable_cpus", lambda: 8)
     scenario = load_scenario(SCENARIOS / "doctor_patient.yaml")
     agents = [scenario.agents[0].model_copy(update={"model": "scripted:auto"}), *scenario.agents[1:]]
     mixed = scenario.model_copy(update={"agents": agents, "model": "embedded"})
@@ -44,7 +45,7 @@ def test_the_batch_command_passes_the_copies_to_its_job_only_when_it_runs_them_i
         seen.append(kwargs)
         raise SystemExit(0)  # stop before any dialogue: only the job's options are looked at
     monkeypatch.setattr("roleplay.cli._runs.batch_job", capture)
-    monkeypatch.setattr(jobs, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(llama_server, "usable_cpus", lambda: 2)
     base = ["batch", str(SCENARIOS / "doctor_patient.yaml"), "-n", "4", "--model", "embedded"]
     for extra in (["--concurrency", "8"], ["--concurrency", "1"], ["--concurrency", "8", "--executor", "processes"],
                   ["--concurrency", "8", "--base-url", "http://127.0.0.1:9/v1"]):
@@ -81,3 +82,20 @@ def test_copies_decode_at_once_and_each_gives_what_one_server_gives():
         holder.join(timeout=60)
         assert finished_first and short["content"]
         assert short["content"] == lone.chat(request, threading.Event())["content"]
+
+
+def test_star_generate_passes_the_copies_for_an_in_process_model(tmp_path, monkeypatch):
+    from roleplay.datasets.star import generate
+
+    seen: list[dict] = []
+
+    async def capture(ids, out, mode, model, **kwargs):
+        seen.append(kwargs)
+        raise SystemExit(0)
+    monkeypatch.setattr(generate, "agenerate_star_batch", capture)
+    monkeypatch.setattr(llama_server, "usable_cpus", lambda: 2)
+    star = Path(__file__).resolve().parent / "fixtures" / "star_mini"
+    for model, concurrency in (("embedded", "4"), ("scripted:auto", "4"), ("embedded", "1")):
+        CliRunner().invoke(cli, ["star", "generate", "--star-path", str(star), "--out", str(tmp_path / str(len(seen))),
+                                 "-m", model, "--concurrency", concurrency])
+    assert [kwargs.get("replicas") for kwargs in seen] == [2, None, None]

@@ -13,7 +13,7 @@ built without one gets a pool of its own, closed with it.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from autogen_core.models import ChatCompletionClient
@@ -81,6 +81,23 @@ def takes_base_url(spec: str) -> bool:
         return False
 
 
+def in_process_copies(specs: Iterable[str], concurrency: int) -> dict[str, Any]:
+    """``{"replicas": k}`` when every model string of ``specs`` runs in this process (embedded, llamacpp:), else ``{}``.
+
+    k = min(concurrency, CPUs): copies of the llama.cpp server with the CPUs shared out, so that many
+    dialogues decode in parallel, each request alone on a copy, and a seed gives the same dialogue at any
+    concurrency (one server with several slots would not). A model on another backend would refuse the
+    option, so a mix gets none; one dialogue at a time gets none (one server with every thread).
+    """
+    from roleplay.backends.llama_server import usable_cpus
+    from roleplay.backends.options import InProcessOptions
+
+    if concurrency < 2 or not all(issubclass(backend_record(spec.strip().partition(":")[0]).options, InProcessOptions)
+                                  for spec in specs):
+        return {}
+    return {"replicas": min(concurrency, usable_cpus())}
+
+
 def parse_options(record: BackendRecord, options: dict[str, Any]) -> BackendOptions:
     """``options`` checked against the backend's own options class."""
     try:
@@ -133,5 +150,5 @@ def get_backend(spec: str | ChatCompletionClient, *, pool: ClientPool | None = N
 
 
 __all__ = ["BackendFactory", "BackendOptions", "BackendRecord", "ClientPool", "DEFAULT_MODEL", "Model",
-           "backend_record", "get_backend", "known_backends", "parse_options", "register_backend",
+           "backend_record", "get_backend", "in_process_copies", "known_backends", "parse_options", "register_backend",
            "registered_backends", "takes_base_url", "unregister_backend"]

@@ -147,7 +147,7 @@ class InProcessOptions(BackendOptions):
     replicas: int | None = Field(default=None, gt=0, description="Copies of the llama.cpp server, sharing the "
                                  "model's memory and splitting `threads` among them; each request is decoded by one "
                                  "copy, so copies decode in parallel without changing a dialogue's text. None = 1; "
-                                 "`roleplay batch` picks min(concurrency, CPUs) (docs/models.md).")
+                                 "`roleplay batch` and `star generate` pick min(concurrency, CPUs) (docs/models.md).")
 
 
 class ScriptedOptions(BackendOptions):

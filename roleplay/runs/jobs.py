@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from roleplay.backends import ClientPool, backend_record, takes_base_url
-from roleplay.backends.llama_server import usable_cpus
-from roleplay.backends.options import InProcessOptions
+from roleplay.backends import ClientPool, in_process_copies, takes_base_url
 from roleplay.dialog import Dialog
 from roleplay.errors import ScenarioError
 from roleplay.generators import PersonaDialogGenerator
@@ -121,14 +119,5 @@ def batch_job(scenario: Scenario, model: str | None = None, max_turns: int | Non
 
 
 def in_process_replicas(scenario: Scenario, model: str | None, concurrency: int) -> dict[str, Any]:
-    """``{"replicas": k}`` for a batch whose every agent runs in this process (embedded, llamacpp:), else ``{}``.
-
-    k = min(concurrency, CPUs): copies of the llama.cpp server with the CPUs shared out, so dialogues decode in
-    parallel, each alone on a copy, and a seed gives the same dialogue at any concurrency (one server with
-    several slots would not). An agent on another backend would reject the option, so mixed casts get none.
-    """
-    specs = {(model or agent.model or scenario.model).strip() for agent in scenario.agents}
-    if concurrency < 2 or not all(issubclass(backend_record(spec.partition(":")[0]).options, InProcessOptions)
-                                  for spec in specs):
-        return {}
-    return {"replicas": min(concurrency, usable_cpus())}
+    """`roleplay.backends.in_process_copies` for a scenario's cast: copies of the llama.cpp server for a batch."""
+    return in_process_copies({model or agent.model or scenario.model for agent in scenario.agents}, concurrency)
