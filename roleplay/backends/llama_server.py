@@ -233,7 +233,8 @@ class LlamaServer:
             engine.handle_chat_completions(
                 {**request, "stream": True, "stream_options": {"include_usage": True}}, on_chunk)
         finally:
-            self._free.put(engine)
+            if any(engine is running for running in self._engines):  # not if the server was closed meanwhile
+                self._free.put(engine)
         if "error" in answer:
             error = answer["error"]
             raise BackendError("llamacpp", str(error.get("message", error)), status_code=error.get("code"))
@@ -268,7 +269,7 @@ class LlamaServer:
     def close(self) -> None:
         """Stop the server (its slots, HTTP listener and threads) once running requests return."""
         self.executor.shutdown(wait=False, cancel_futures=True)
-        self._engines = []
+        self._engines, self._free = [], queue.Queue()  # the last references: each xllamacpp.Server stops when freed
 
 
 class LlamaServers:
