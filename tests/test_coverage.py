@@ -75,6 +75,16 @@ def test_an_illegal_step_credits_nothing(shop):
     assert seen["illegal"] == 1 and seen["edges"] == [] and "book" not in seen["nodes"]
 
 
+def test_a_step_after_an_action_off_the_graph_credits_no_edge_from_it(shop):
+    """A prompt-only model invents actions; the step after one has no edge to credit (it raised KeyError)."""
+    graph = read_dot(shop)
+    dialog = Dialog(id=0, turns=[Turn("System", "Hm.", action="made_up#1,x"), Turn("System", "Hello.", action="greet"),
+                                 Turn("User", "Find me a lamp."), Turn("System", "Bye.", action="goodbye")])
+    seen = dialog_edges(dialog, {"shop": graph})["shop"]
+    assert seen["illegal"] >= 1 and "made_up#1,x" not in seen["nodes"]
+    assert not any("made_up#1,x" in edge for edge in seen["edges"])
+
+
 def test_folder_coverage_counts_and_lists_what_was_never_reached(tmp_path, shop):
     graph = read_dot(shop)
     folder = run_folder(tmp_path, [shop_dialog(0, True, "Yes"), shop_dialog(1, True, "Yes", detour=True)])

@@ -94,6 +94,8 @@ def dialog_edges(dialog: Dialog, graphs: Mapping[str, nx.DiGraph]) -> dict[str, 
     for step, origin, _ in replay(tracker, dialog):
         graph, seen = graphs[step.task], found[step.task]
         previous = last.get(step.task)
+        if previous not in graph:  # after an action off the graph (prompt-only), no edge leads on from it
+            previous = None
         last[step.task] = step.action
         if not step.legal or step.action not in graph:
             seen["illegal"] += 1
