@@ -81,3 +81,11 @@ def test_report_rounds_numbers_and_shows_variants_as_columns(tmp_path):
     assert "<th>temperature=0.3</th><th>temperature=0.9</th>" in variants
     assert '<tr><td>words_per_turn</td><td class="rp-num">4.67</td>' in variants  # 14 words / 3 turns
     assert "4.666" not in page.split("<script")[0]
+
+
+def test_sideways_names_rows_that_share_their_first_value_by_the_next_one_too():
+    """One variant in two policy arms: both arms keep a column (the second used to overwrite the first)."""
+    rows = [{"variant": "-", "arm": "enforced", "legal": 1.0, "turns": 13, "goal": 1.0},
+            {"variant": "-", "arm": "prompt_only", "legal": 0.1, "turns": 16, "goal": 0.25}]
+    turned = sideways(rows)
+    assert turned[1] == {"metric": "legal", "- / enforced": 1.0, "- / prompt_only": 0.1}

@@ -64,7 +64,10 @@ def sideways(rows: Sequence[Mapping[str, Any]], key: str = "metric") -> list[dic
     if not rows or len(rows) >= len(rows[0]):
         return [dict(row) for row in rows]
     first, *rest = list(rows[0])
-    return [{key: name, **{str(row[first]): row.get(name) for row in rows}} for name in rest]
+    labels = [str(row[first]) for row in rows]
+    if len(set(labels)) < len(labels) and rest:  # e.g. one variant in two policy arms: name both
+        labels = [f"{row[first]} / {row.get(rest[0])}" for row in rows]
+    return [{key: name, **{label: row.get(name) for label, row in zip(labels, rows, strict=True)}} for name in rest]
 
 
 def render_table(rows: Sequence[Mapping[str, Any]], width: int, title: str | None = None, *,
