@@ -4,10 +4,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from roleplay.backends import llama_server
-from roleplay.cli import cli
 from roleplay.runs import jobs
 from roleplay.scenario import load_scenario
 
@@ -36,21 +34,6 @@ def test_a_cast_with_one_agent_elsewhere_gets_no_copies(monkeypatch):
     mixed = scenario.model_copy(update={"agents": agents, "model": "embedded"})
     assert jobs.in_process_replicas(mixed, None, 8) == {}
     assert jobs.in_process_replicas(scenario.model_copy(update={"model": "embedded"}), None, 8) == {"replicas": 8}
-
-
-def test_the_batch_command_passes_the_copies_to_its_job_only_when_it_runs_them_itself(tmp_path, monkeypatch):
-    seen: list[dict] = []
-
-    def capture(scenario, **kwargs):
-        seen.append(kwargs)
-        raise SystemExit(0)  # stop before any dialogue: only the job's options are looked at
-    monkeypatch.setattr("roleplay.cli._runs.batch_job", capture)
-    monkeypatch.setattr(llama_server, "usable_cpus", lambda: 2)
-    base = ["batch", str(SCENARIOS / "doctor_patient.yaml"), "-n", "4", "--model", "embedded"]
-    for extra in (["--concurrency", "8"], ["--concurrency", "1"], ["--concurrency", "8", "--executor", "processes"],
-                  ["--concurrency", "8", "--base-url", "http://127.0.0.1:9/v1"]):
-        CliRunner().invoke(cli, [*base, "--out", str(tmp_path / str(len(seen))), *extra])
-    assert [kwargs.get("replicas") for kwargs in seen] == [2, None, None, None]
 
 
 @pytest.mark.embedded
@@ -82,20 +65,3 @@ def test_copies_decode_at_once_and_each_gives_what_one_server_gives():
         holder.join(timeout=60)
         assert finished_first and short["content"]
         assert short["content"] == lone.chat(request, threading.Event())["content"]
-
-
-def test_star_generate_passes_the_copies_for_an_in_process_model(tmp_path, monkeypatch):
-    from roleplay.datasets.star import generate
-
-    seen: list[dict] = []
-
-    async def capture(ids, out, mode, model, **kwargs):
-        seen.append(kwargs)
-        raise SystemExit(0)
-    monkeypatch.setattr(generate, "agenerate_star_batch", capture)
-    monkeypatch.setattr(llama_server, "usable_cpus", lambda: 2)
-    star = Path(__file__).resolve().parent / "fixtures" / "star_mini"
-    for model, concurrency in (("embedded", "4"), ("scripted:auto", "4"), ("embedded", "1")):
-        CliRunner().invoke(cli, ["star", "generate", "--star-path", str(star), "--out", str(tmp_path / str(len(seen))),
-                                 "-m", model, "--concurrency", concurrency])
-    assert [kwargs.get("replicas") for kwargs in seen] == [2, None, None]

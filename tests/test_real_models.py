@@ -61,20 +61,17 @@ def test_tracker_keeps_the_embedded_model_on_its_graph(tmp_path):
 def test_embedded_batch_is_the_same_at_any_concurrency_and_order(tmp_path):
     """Dialogues share one in-process server (one slot by default: with 8 slots, concurrency 8 changed every
     dialogue); the dialogue a seed gives must not depend on how many run beside it, nor on which ran before.
-    At concurrency 5 they run as `roleplay batch` runs them: on copies of the server (``replicas``), with the
-    threads shared out. Two turns: the second is the first whose prompt another dialogue's slot could have held."""
+    Two turns: the second is the first whose prompt another dialogue's slot could have held."""
     from roleplay.runs.batch import run_batch
-    from roleplay.runs.jobs import in_process_replicas
     from roleplay.scenario import load_scenario
 
     scenario = load_scenario(SCENARIOS / "doctor_patient.yaml")
     untimed = scenario.stop.model_copy(update={"timeout": None})  # under load the wall-clock limit cut dialogues
-    scenario = scenario.model_copy(update={"max_tokens": 16, "stop": untimed})
+    job = batch_job(scenario.model_copy(update={"max_tokens": 16, "stop": untimed}), max_turns=2)
     texts = {}
     for label, n, concurrency in (("alone", 1, 1), ("c1", 5, 1), ("c5", 5, 5)):
         out = tmp_path / label
         seed = 5 if label == "alone" else 3  # "alone" runs only seed 5, dialogue 2 of the others
-        job = batch_job(scenario, max_turns=2, **in_process_replicas(scenario, None, concurrency))
         assert run_batch(job, n, out, seed=seed, concurrency=concurrency, progress=False).done == n
         texts[label] = {int(p.stem): [t.text for t in Dialog.from_file(p)] for p in (out / "dialogs").glob("*.json")}
     assert texts["c1"] == texts["c5"]

@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from roleplay.runs.jobs import in_process_replicas
-
 if TYPE_CHECKING:
     from roleplay.scenario import Scenario
 
@@ -17,12 +15,10 @@ __all__ = ["backend_options", "budget_arguments"]
 
 def backend_options(scenario: Scenario, model: str | None, cache: Path | None, request_timeout: float | None,
                      executor: str, run: dict[str, Any]) -> dict[str, Any]:
-    """The batch's backend options: its cache and time limit, and copies of an in-process server to decode on."""
+    """The batch's backend options: its cache and time limit."""
     options: dict[str, Any] = {"cache_dir": str(cache)} if cache else {}
     if request_timeout:
         options["request_timeout"] = request_timeout
-    if executor == "local" and not run["servers"]:  # worker processes each hold servers of their own
-        options.update(in_process_replicas(scenario, model, run["concurrency"]))
     return options
 
 

@@ -8,7 +8,6 @@ from typing import Any, Literal
 import click
 
 from roleplay import defaults
-from roleplay.backends import in_process_copies
 from roleplay.cli._base import OutputPath, cli, friendly, model_option
 from roleplay.cli._coverage import cover_options
 from roleplay.cli._runs import batch_arguments, report_batch, run_options, run_or_resume
@@ -70,10 +69,9 @@ def star_generate(star_path: Path, task: str | None, happy: bool | None, multita
                f"concurrency {run['concurrency']} -> {out}")
     options: dict[str, Any] = {"max_turns": max_turns, "prior": prior, "goal_user": goal_user, "behaviours": behaviours,
                "held_out": held_out} if mode == "roleplay" else {}
-    copies = {} if run["servers"] else in_process_copies([model], run["concurrency"])  # in-process: parallel copies
     result = run_or_resume(out, agenerate_star_batch(
         chosen, out, mode, model, enforce=not prompt_only, star=dataset, cover=cover, cover_wave=cover_wave,
-        **batch_arguments(run), **options, **copies))
+        **batch_arguments(run), **options))
     report_batch(result, out, run["max_failures"])
 
 
