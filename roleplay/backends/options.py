@@ -146,8 +146,8 @@ class InProcessOptions(BackendOptions):
                               "a dialogue depend on the others decoded with it (docs/models.md).")
     replicas: int | None = Field(default=None, gt=0, description="Copies of the llama.cpp server, sharing the "
                                  "model's memory and splitting `threads` among them; each request is decoded by one "
-                                 "copy, so copies decode in parallel. None = 1: with fewer threads per copy a dialogue's text "
-                                 "can differ from a run on one server (docs/models.md).")
+                                 "copy, so copies decode in parallel. None = 1: with fewer threads per copy a "
+                                 "dialogue's text can differ from a run on one server (docs/models.md).")
 
 
 class ScriptedOptions(BackendOptions):
