@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from roleplay.backends import llama_server
-from roleplay.runs import jobs
+from roleplay.backends import in_process_copies, llama_server
 from roleplay.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -24,7 +23,8 @@ def test_a_batch_on_an_in_process_model_gets_one_copy_per_dialogue_in_flight_up_
         model, concurrency, cpus, expected, monkeypatch):
     monkeypatch.setattr(llama_server, "usable_cpus", lambda: cpus)
     scenario = load_scenario(SCENARIOS / "doctor_patient.yaml")
-    assert jobs.in_process_replicas(scenario, model, concurrency) == expected
+    cast = {model or agent.model or scenario.model for agent in scenario.agents}
+    assert in_process_copies(cast, concurrency) == expected
 
 
 def test_a_cast_with_one_agent_elsewhere_gets_no_copies(monkeypatch):
@@ -32,8 +32,8 @@ def test_a_cast_with_one_agent_elsewhere_gets_no_copies(monkeypatch):
     scenario = load_scenario(SCENARIOS / "doctor_patient.yaml")
     agents = [scenario.agents[0].model_copy(update={"model": "scripted:auto"}), *scenario.agents[1:]]
     mixed = scenario.model_copy(update={"agents": agents, "model": "embedded"})
-    assert jobs.in_process_replicas(mixed, None, 8) == {}
-    assert jobs.in_process_replicas(scenario.model_copy(update={"model": "embedded"}), None, 8) == {"replicas": 8}
+    assert in_process_copies({agent.model or mixed.model for agent in mixed.agents}, 8) == {}
+    assert in_process_copies({"embedded"}, 8) == {"replicas": 8}
 
 
 @pytest.mark.embedded

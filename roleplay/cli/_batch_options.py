@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from roleplay.scenario import Scenario
+    pass
 
 __all__ = ["backend_options", "budget_arguments"]
 
 
-def backend_options(scenario: Scenario, model: str | None, cache: Path | None, request_timeout: float | None,
-                     executor: str, run: dict[str, Any]) -> dict[str, Any]:
-    """The batch's backend options: its cache and time limit."""
+def backend_options(cache: Path | None, request_timeout: float | None) -> dict[str, Any]:
+    """The batch's backend options: its response cache and time limit."""
     options: dict[str, Any] = {"cache_dir": str(cache)} if cache else {}
     if request_timeout:
         options["request_timeout"] = request_timeout

@@ -140,7 +140,7 @@ def batch(scenario_file: Path, n: int, seed: int, trials: int, out: Path, model:
     from roleplay.scenario import load_scenario
 
     scenario = as_prompt_only(load_scenario(scenario_file)) if prompt_only else load_scenario(scenario_file)
-    options = backend_options(scenario, model, cache, request_timeout, executor, run)
+    options = backend_options(cache, request_timeout)
     job = batch_job(scenario, model=model, max_turns=max_turns, servers=run["servers"], **options)
     job.trials = trials
     params: dict[str, Any] = {"scenario": str(scenario_file), "model": model or scenario.model, "max_turns": max_turns,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from roleplay.backends import ClientPool, in_process_copies, takes_base_url
+from roleplay.backends import ClientPool, takes_base_url
 from roleplay.dialog import Dialog
 from roleplay.errors import ScenarioError
 from roleplay.generators import PersonaDialogGenerator
@@ -15,7 +15,7 @@ from roleplay.usage import SAMPLER, add_lines, metered
 if TYPE_CHECKING:
     from roleplay.policy._steering import Steering
 
-__all__ = ["ScenarioJob", "batch_job", "in_process_replicas"]
+__all__ = ["ScenarioJob", "batch_job"]
 
 
 class ScenarioJob:
@@ -116,8 +116,3 @@ def batch_job(scenario: Scenario, model: str | None = None, max_turns: int | Non
             raise ScenarioError(f"server URLs were given, but {', '.join(in_process)} runs in this process; "
                                 "use an ollama: or openai: model with --base-url.", scenario.path)
     return ScenarioJob(scenario, model, max_turns, list(servers), backend_options)
-
-
-def in_process_replicas(scenario: Scenario, model: str | None, concurrency: int) -> dict[str, Any]:
-    """`roleplay.backends.in_process_copies` for a scenario's cast: copies of the llama.cpp server for a batch."""
-    return in_process_copies({model or agent.model or scenario.model for agent in scenario.agents}, concurrency)

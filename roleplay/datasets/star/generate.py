@@ -193,22 +193,19 @@ async def agenerate_star_batch(ids: Iterable[int | str], out: str | Path, mode: 
                                model: str = "embedded", enforce: bool = True, progress: bool = True, *,
                                star: StarDataset | None = None, servers: Sequence[str] = (), concurrency: int = 1,
                                attempts: int = 3, max_failures: int | None = None, force: bool = False,
-                               cover: str | None = None, cover_wave: int = 1, replicas: int | None = None,
-                               **options: Any) -> BatchResult:
+                               cover: str | None = None, cover_wave: int = 1, **options: Any) -> BatchResult:
     """One synthetic dialogue per STAR id into the run folder ``out`` (``dialogs/<id>.json``), on the batch engine.
 
     Resumable like `roleplay batch`: ids already done are skipped, failures are retried and listed in
     ``failures.jsonl``; a resume with another mode, model or options is refused unless ``force``.
     ``cover`` (edges or branches): steer each dialogue towards what earlier ones left uncovered
-    (`roleplay.runs.cover`, waves of ``cover_wave`` dialogues). ``replicas``: copies of an in-process model's
-    server to decode on (`roleplay.backends.in_process_copies`); it changes no dialogue, so a resume may differ.
+    (`roleplay.runs.cover`, waves of ``cover_wave`` dialogues).
     """
     star = _dataset(star)
     ids = [int(i) if isinstance(i, str) and i.isdigit() else i for i in ids]
     for dialog_id in ids:
         star.get_dialog_scenario(dialog_id)  # an unknown, unsafe or broken id fails before any generation
-    job: MakeDialog = star_job(mode, model, enforce, servers, star, ids, **options,
-                               **({"replicas": replicas} if replicas else {}))
+    job: MakeDialog = star_job(mode, model, enforce, servers, star, ids, **options)
     params = {"kind": "star", "star_path": str(star.root), "mode": mode, "model": model, "enforce": enforce,
               "options": options, **({"cover": {"kind": cover, "wave": cover_wave}} if cover else {})}
     if cover is not None:
